@@ -1,0 +1,940 @@
+//! Multicast addresses: [`Group`], [`Cidr`], [`Scope`], [`Block`], [`MacAddr`] and [`GroupRange`].
+//!
+//! A [`Group`] is an IP address that has been checked to be multicast (IPv4 224.0.0.0/4, IPv6
+//! ff00::/8). Every function in mcast that needs a group takes a `Group`, never a bare `IpAddr`,
+//! so the check happens once, where the text is parsed.
+//!
+//! ```
+//! use mcast_core::addr::{Group, Scope};
+//!
+//! let g: Group = "224.1.1.5".parse()?;
+//! assert_eq!(g.mac().to_string(), "01:00:5e:01:01:05");
+//! assert_eq!(g.scope(), Scope::Global);
+//! assert!(!g.is_ssm());
+//!
+//! let err = "192.168.1.1".parse::<Group>().unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "192.168.1.1 is not a multicast address: IPv4 multicast groups are 224.0.0.0/4"
+//! );
+//! # Ok::<(), mcast_core::addr::AddrError>(())
+//! ```
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// What can be wrong with an address, a prefix or a range given as a group or a source.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddrError {
+    /// The text is not an IPv4 or IPv6 address.
+    #[error("{0:?} is not an IP address (expected e.g. 224.1.1.5 or ff15::1)")]
+    Syntax(String),
+    /// The address is valid but not multicast.
+    #[error("{addr} is not a multicast address: {}", multicast_hint(*.addr))]
+    NotMulticast {
+        /// The offending address.
+        addr: IpAddr,
+    },
+    /// A source address (SSM / IGMPv3 source filter) must be a unicast address.
+    #[error("source {source_addr} is not a unicast address: a source names the host that sends, e.g. 192.168.56.3")]
+    SourceNotUnicast {
+        /// The offending source.
+        source_addr: IpAddr,
+    },
+    /// The source and the group are of different address families.
+    #[error("source {source_addr} and group {group} are of different address families")]
+    FamilyMismatch {
+        /// The group.
+        group: IpAddr,
+        /// The source.
+        source_addr: IpAddr,
+    },
+    /// The text is not a `ADDR/PREFIX` CIDR block.
+    #[error("{0:?} is not a CIDR block (expected e.g. 224.0.0.0/4 or ff00::/8)")]
+    CidrSyntax(String),
+    /// The prefix length is too long for the family.
+    #[error("prefix length {prefix} is too long for {addr} (at most {max})")]
+    PrefixTooLong {
+        /// The base address.
+        addr: IpAddr,
+        /// The prefix length given.
+        prefix: u8,
+        /// The longest allowed prefix for the family.
+        max: u8,
+    },
+    /// The text is not a `GROUP+COUNT` range.
+    #[error("{0:?} is not a group range (expected GROUP+COUNT, e.g. 239.1.0.1+100)")]
+    RangeSyntax(String),
+    /// A range must name at least one group.
+    #[error("a group range needs a count of at least 1")]
+    EmptyRange,
+    /// The range runs past the end of the multicast block.
+    #[error(
+        "range {first}+{count} runs past the end of the multicast block ({last} is the last group)"
+    )]
+    RangeOverflow {
+        /// The first group.
+        first: IpAddr,
+        /// The number of groups asked for.
+        count: u64,
+        /// The last multicast address of that family.
+        last: IpAddr,
+    },
+}
+
+fn multicast_hint(addr: IpAddr) -> &'static str {
+    match addr {
+        IpAddr::V4(_) => "IPv4 multicast groups are 224.0.0.0/4",
+        IpAddr::V6(_) => "IPv6 multicast groups are ff00::/8",
+    }
+}
+
+/// An IP prefix, `ADDR/LEN`.
+///
+/// ```
+/// use mcast_core::addr::Cidr;
+/// let lan: Cidr = "192.168.56.0/24".parse()?;
+/// assert!(lan.contains("192.168.56.3".parse().unwrap()));
+/// assert!(!lan.contains("192.168.57.3".parse().unwrap()));
+/// assert!(Cidr::IPV4_MULTICAST.contains("239.1.2.3".parse().unwrap()));
+/// # Ok::<(), mcast_core::addr::AddrError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// All IPv4 multicast: 224.0.0.0/4.
+    pub const IPV4_MULTICAST: Self = Self::v4_const(Ipv4Addr::new(224, 0, 0, 0), 4);
+    /// All IPv6 multicast: ff00::/8.
+    pub const IPV6_MULTICAST: Self = Self::v6_const(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8);
+    /// IPv4 source-specific multicast: 232.0.0.0/8 (RFC 4607).
+    pub const IPV4_SSM: Self = Self::v4_const(Ipv4Addr::new(232, 0, 0, 0), 8);
+    /// IPv4 local network control block: 224.0.0.0/24 (never forwarded by routers).
+    pub const IPV4_LOCAL_NETWORK_CONTROL: Self = Self::v4_const(Ipv4Addr::new(224, 0, 0, 0), 24);
+    /// Administratively scoped IPv4 multicast: 239.0.0.0/8 (RFC 2365).
+    pub const IPV4_ADMIN_SCOPED: Self = Self::v4_const(Ipv4Addr::new(239, 0, 0, 0), 8);
+
+    const fn v4_const(addr: Ipv4Addr, prefix: u8) -> Self {
+        Self {
+            addr: IpAddr::V4(addr),
+            prefix,
+        }
+    }
+
+    const fn v6_const(addr: Ipv6Addr, prefix: u8) -> Self {
+        Self {
+            addr: IpAddr::V6(addr),
+            prefix,
+        }
+    }
+
+    /// Builds a prefix; host bits in `addr` are cleared.
+    pub fn new(addr: IpAddr, prefix: u8) -> Result<Self, AddrError> {
+        let max = max_prefix(addr);
+        if prefix > max {
+            return Err(AddrError::PrefixTooLong { addr, prefix, max });
+        }
+        let addr = match addr {
+            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask32(prefix))),
+            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask128(prefix))),
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    /// The network address.
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length.
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    /// Whether `ip` lies inside this prefix (always false across families).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                u32::from(ip) & mask32(self.prefix) == u32::from(net)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                u128::from(ip) & mask128(self.prefix) == u128::from(net)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn max_prefix(addr: IpAddr) -> u8 {
+    if addr.is_ipv4() {
+        32
+    } else {
+        128
+    }
+}
+
+fn mask32(prefix: u8) -> u32 {
+    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
+}
+
+fn mask128(prefix: u8) -> u128 {
+    u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)
+}
+
+impl FromStr for Cidr {
+    type Err = AddrError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| AddrError::CidrSyntax(s.to_owned()))?;
+        let addr: IpAddr = a.parse().map_err(|_| AddrError::CidrSyntax(s.to_owned()))?;
+        let prefix: u8 = p.parse().map_err(|_| AddrError::CidrSyntax(s.to_owned()))?;
+        Self::new(addr, prefix)
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// How far a group's traffic is meant to travel.
+///
+/// For IPv6 this is the scope nibble of the address (RFC 4291, RFC 7346). For IPv4 it follows
+/// RFC 5771 and RFC 2365: 224.0.0.0/24 is link-local, 239.255.0.0/16 site-local, 239.192.0.0/14
+/// organization-local, the rest of 239.0.0.0/8 admin-local, everything else global.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Never leaves the interface (IPv6 scope 1): loopback of multicast.
+    InterfaceLocal,
+    /// Stays on the link; routers never forward it.
+    LinkLocal,
+    /// Realm-local (IPv6 scope 3, RFC 7346).
+    RealmLocal,
+    /// The smallest administratively configured scope.
+    AdminLocal,
+    /// One site.
+    SiteLocal,
+    /// Several sites of one organization.
+    OrganizationLocal,
+    /// The whole Internet.
+    Global,
+    /// A reserved IPv6 scope value (0 or 15).
+    Reserved(u8),
+    /// An IPv6 scope value with no assigned meaning.
+    Unassigned(u8),
+}
+
+impl Scope {
+    /// The IPv6 scope nibble for this scope (IPv4 scopes map onto the same numbers).
+    pub fn nibble(&self) -> u8 {
+        match self {
+            Self::InterfaceLocal => 1,
+            Self::LinkLocal => 2,
+            Self::RealmLocal => 3,
+            Self::AdminLocal => 4,
+            Self::SiteLocal => 5,
+            Self::OrganizationLocal => 8,
+            Self::Global => 14,
+            Self::Reserved(n) | Self::Unassigned(n) => *n,
+        }
+    }
+
+    fn from_nibble(n: u8) -> Self {
+        match n {
+            1 => Self::InterfaceLocal,
+            2 => Self::LinkLocal,
+            3 => Self::RealmLocal,
+            4 => Self::AdminLocal,
+            5 => Self::SiteLocal,
+            8 => Self::OrganizationLocal,
+            14 => Self::Global,
+            0 | 15 => Self::Reserved(n),
+            n => Self::Unassigned(n),
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InterfaceLocal => f.write_str("interface-local"),
+            Self::LinkLocal => f.write_str("link-local"),
+            Self::RealmLocal => f.write_str("realm-local"),
+            Self::AdminLocal => f.write_str("admin-local"),
+            Self::SiteLocal => f.write_str("site-local"),
+            Self::OrganizationLocal => f.write_str("organization-local"),
+            Self::Global => f.write_str("global"),
+            Self::Reserved(n) => write!(f, "reserved ({n:x})"),
+            Self::Unassigned(n) => write!(f, "unassigned ({n:x})"),
+        }
+    }
+}
+
+/// The IANA registry block a group belongs to (RFC 5771 for IPv4; for IPv6 the well-known kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Block {
+    /// 224.0.0.0/24: routing protocols and discovery on one link (never forwarded).
+    LocalNetworkControl,
+    /// 224.0.1.0/24: control traffic that may be forwarded (NTP, ...).
+    InternetworkControl,
+    /// 224.0.2.0–224.0.255.255, 224.3.0.0–224.4.255.255, 233.252.0.0/14: AD-HOC blocks.
+    AdHoc,
+    /// 224.2.0.0/16: SDP/SAP.
+    SdpSap,
+    /// 224.252.0.0/14: DIS transient groups.
+    DisTransient,
+    /// 232.0.0.0/8 or ff3x::/32: source-specific multicast (RFC 4607).
+    SourceSpecific,
+    /// 233.0.0.0–233.251.255.255: GLOP, derived from an AS number (RFC 3180).
+    Glop,
+    /// 234.0.0.0/8: unicast-prefix-based IPv4 multicast (RFC 6034).
+    UnicastPrefixBased,
+    /// 239.0.0.0/8: administratively scoped (RFC 2365), the IPv4 "private" multicast block.
+    AdminScoped,
+    /// Reserved by IANA; usable on a lab network, but not assigned.
+    Reserved,
+    /// IPv6 ff02::1:ff00:0/104: solicited-node, used by neighbor discovery.
+    SolicitedNode,
+    /// IPv6 with the P flag: unicast-prefix-based (RFC 3306).
+    PrefixBased,
+    /// IPv6 with the R flag: embedded rendezvous point (RFC 3956).
+    EmbeddedRp,
+    /// IPv6 permanent (well-known, IANA-assigned) group: flag T clear.
+    Permanent,
+    /// IPv6 transient (dynamically assigned) group: flag T set.
+    Transient,
+}
+
+impl Block {
+    /// A short human description, as `mcast info` prints it.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::LocalNetworkControl => "local network control block (224.0.0.0/24, never routed)",
+            Self::InternetworkControl => "internetwork control block (224.0.1.0/24)",
+            Self::AdHoc => "AD-HOC block (RFC 5771)",
+            Self::SdpSap => "SDP/SAP block (224.2.0.0/16)",
+            Self::DisTransient => "DIS transient groups (224.252.0.0/14)",
+            Self::SourceSpecific => "source-specific multicast block (RFC 4607)",
+            Self::Glop => "GLOP block (233.0.0.0/8, RFC 3180)",
+            Self::UnicastPrefixBased => "unicast-prefix-based block (234.0.0.0/8, RFC 6034)",
+            Self::AdminScoped => "administratively scoped block (239.0.0.0/8, RFC 2365)",
+            Self::Reserved => "reserved by IANA (fine on a lab network)",
+            Self::SolicitedNode => "solicited-node group (ff02::1:ff00:0/104, neighbor discovery)",
+            Self::PrefixBased => "unicast-prefix-based group (RFC 3306)",
+            Self::EmbeddedRp => "embedded-RP group (RFC 3956)",
+            Self::Permanent => "permanent (IANA-assigned) group",
+            Self::Transient => "transient (dynamically assigned) group",
+        }
+    }
+}
+
+/// An Ethernet MAC address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// The six octets.
+    pub fn octets(&self) -> [u8; 6] {
+        self.0
+    }
+
+    /// Whether the group bit (least significant bit of the first octet) is set.
+    pub fn is_multicast(&self) -> bool {
+        self.0[0] & 1 == 1
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+impl Serialize for MacAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A validated multicast group address, IPv4 (224.0.0.0/4) or IPv6 (ff00::/8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Group(IpAddr);
+
+impl Group {
+    /// Checks that `addr` is multicast.
+    pub fn new(addr: IpAddr) -> Result<Self, AddrError> {
+        let ok = match addr {
+            IpAddr::V4(_) => Cidr::IPV4_MULTICAST.contains(addr),
+            IpAddr::V6(_) => Cidr::IPV6_MULTICAST.contains(addr),
+        };
+        if ok {
+            Ok(Self(addr))
+        } else {
+            Err(AddrError::NotMulticast { addr })
+        }
+    }
+
+    /// Checks that an IPv4 address is multicast.
+    pub fn v4(addr: Ipv4Addr) -> Result<Self, AddrError> {
+        Self::new(IpAddr::V4(addr))
+    }
+
+    /// Checks that an IPv6 address is multicast.
+    pub fn v6(addr: Ipv6Addr) -> Result<Self, AddrError> {
+        Self::new(IpAddr::V6(addr))
+    }
+
+    /// The address.
+    pub fn addr(&self) -> IpAddr {
+        self.0
+    }
+
+    /// Whether this is an IPv4 group.
+    pub fn is_ipv4(&self) -> bool {
+        self.0.is_ipv4()
+    }
+
+    /// Whether this is an IPv6 group.
+    pub fn is_ipv6(&self) -> bool {
+        self.0.is_ipv6()
+    }
+
+    /// The IPv4 address, if this is an IPv4 group.
+    pub fn as_v4(&self) -> Option<Ipv4Addr> {
+        match self.0 {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        }
+    }
+
+    /// The IPv6 address, if this is an IPv6 group.
+    pub fn as_v6(&self) -> Option<Ipv6Addr> {
+        match self.0 {
+            IpAddr::V6(a) => Some(a),
+            IpAddr::V4(_) => None,
+        }
+    }
+
+    /// The IPv6 flag nibble (`0RPT`); 0 for IPv4.
+    pub fn ipv6_flags(&self) -> u8 {
+        match self.0 {
+            IpAddr::V6(a) => (a.octets()[1] >> 4) & 0x0f,
+            IpAddr::V4(_) => 0,
+        }
+    }
+
+    /// How far the group's traffic is meant to travel.
+    pub fn scope(&self) -> Scope {
+        match self.0 {
+            IpAddr::V4(a) => {
+                let [o0, o1, o2, _] = a.octets();
+                if (o0, o1, o2) == (224, 0, 0) {
+                    Scope::LinkLocal
+                } else if o0 == 239 && o1 == 255 {
+                    Scope::SiteLocal
+                } else if o0 == 239 && (192..=195).contains(&o1) {
+                    Scope::OrganizationLocal
+                } else if o0 == 239 {
+                    Scope::AdminLocal
+                } else {
+                    Scope::Global
+                }
+            }
+            IpAddr::V6(a) => Scope::from_nibble(a.octets()[1] & 0x0f),
+        }
+    }
+
+    /// The IANA block (IPv4) or kind (IPv6) of the group.
+    pub fn block(&self) -> Block {
+        match self.0 {
+            IpAddr::V4(a) => v4_block(a),
+            IpAddr::V6(a) => {
+                let o = a.octets();
+                let flags = self.ipv6_flags();
+                if self.is_ssm() {
+                    Block::SourceSpecific
+                } else if o[1] == 0x02
+                    && o[2..11].iter().all(|&b| b == 0)
+                    && o[11] == 1
+                    && o[12] == 0xff
+                {
+                    Block::SolicitedNode
+                } else if flags & 0x4 != 0 {
+                    Block::EmbeddedRp
+                } else if flags & 0x2 != 0 {
+                    Block::PrefixBased
+                } else if flags & 0x1 != 0 {
+                    Block::Transient
+                } else {
+                    Block::Permanent
+                }
+            }
+        }
+    }
+
+    /// Whether the group is in the source-specific multicast range: 232.0.0.0/8 for IPv4,
+    /// ff3x::/32 for IPv6 (flags P and T set, prefix length and prefix zero).
+    pub fn is_ssm(&self) -> bool {
+        match self.0 {
+            IpAddr::V4(_) => Cidr::IPV4_SSM.contains(self.0),
+            IpAddr::V6(a) => {
+                let o = a.octets();
+                o[1] >> 4 == 3 && o[2..4] == [0, 0]
+            }
+        }
+    }
+
+    /// Whether routers never forward the group (IPv4 224.0.0.0/24, IPv6 scope ≤ 2).
+    pub fn is_link_local(&self) -> bool {
+        matches!(self.scope(), Scope::InterfaceLocal | Scope::LinkLocal)
+    }
+
+    /// Whether the group is in an administratively scoped range (IPv4 239/8; IPv6 scopes 4–8).
+    pub fn is_admin_scoped(&self) -> bool {
+        match self.0 {
+            IpAddr::V4(_) => Cidr::IPV4_ADMIN_SCOPED.contains(self.0),
+            IpAddr::V6(_) => (4..=8).contains(&self.scope().nibble()),
+        }
+    }
+
+    /// The Ethernet destination MAC the group maps to: `01:00:5e` and the low 23 bits for IPv4
+    /// (RFC 1112), `33:33` and the low 32 bits for IPv6 (RFC 2464).
+    pub fn mac(&self) -> MacAddr {
+        match self.0 {
+            IpAddr::V4(a) => {
+                let o = a.octets();
+                MacAddr([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
+            }
+            IpAddr::V6(a) => {
+                let o = a.octets();
+                MacAddr([0x33, 0x33, o[12], o[13], o[14], o[15]])
+            }
+        }
+    }
+
+    /// The IPv4 groups that share this group's MAC address, this group included, in ascending
+    /// order: 32 addresses, because the mapping drops 5 bits. Empty for IPv6, where the 2^80
+    /// colliding groups are better described than listed.
+    ///
+    /// ```
+    /// let g: mcast_core::addr::Group = "224.1.1.5".parse().unwrap();
+    /// let c = g.mac_collisions();
+    /// assert_eq!(c.len(), 32);
+    /// assert!(c.iter().all(|o| o.mac() == g.mac()));
+    /// assert_eq!(c[1].to_string(), "224.129.1.5");
+    /// ```
+    pub fn mac_collisions(&self) -> Vec<Self> {
+        let Some(a) = self.as_v4() else {
+            return Vec::new();
+        };
+        let low23 = u32::from(a) & 0x007f_ffff;
+        (0u32..32)
+            .map(|high5| {
+                Self(IpAddr::V4(Ipv4Addr::from(
+                    0xe000_0000 | (high5 << 23) | low23,
+                )))
+            })
+            .collect()
+    }
+
+    /// A summary of everything known about the group, for `mcast info` and JSON output.
+    pub fn info(&self) -> GroupInfo {
+        GroupInfo {
+            group: self.0,
+            family: if self.is_ipv4() { "ipv4" } else { "ipv6" },
+            scope: self.scope(),
+            block: self.block(),
+            block_description: self.block().describe(),
+            ssm: self.is_ssm(),
+            link_local: self.is_link_local(),
+            mac: self.mac(),
+            mac_collisions: self.mac_collisions().into_iter().map(|g| g.0).collect(),
+            ipv6_flags: self.is_ipv6().then(|| self.ipv6_flags()),
+        }
+    }
+}
+
+fn v4_block(a: Ipv4Addr) -> Block {
+    let [o0, o1, o2, _] = a.octets();
+    match (o0, o1, o2) {
+        (224, 0, 0) => Block::LocalNetworkControl,
+        (224, 0, 1) => Block::InternetworkControl,
+        (224, 0, _) => Block::AdHoc,
+        (224, 2, _) => Block::SdpSap,
+        (224, 3..=4, _) => Block::AdHoc,
+        (224, 252..=255, _) => Block::DisTransient,
+        (232, _, _) => Block::SourceSpecific,
+        (233, 252..=255, _) => Block::AdHoc,
+        (233, _, _) => Block::Glop,
+        (234, _, _) => Block::UnicastPrefixBased,
+        (239, _, _) => Block::AdminScoped,
+        _ => Block::Reserved,
+    }
+}
+
+impl FromStr for Group {
+    type Err = AddrError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let addr: IpAddr = s
+            .trim()
+            .parse()
+            .map_err(|_| AddrError::Syntax(s.to_owned()))?;
+        Self::new(addr)
+    }
+}
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<Group> for IpAddr {
+    fn from(g: Group) -> Self {
+        g.0
+    }
+}
+
+impl Serialize for Group {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// Everything `mcast info` reports about a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct GroupInfo {
+    /// The group address.
+    pub group: IpAddr,
+    /// `"ipv4"` or `"ipv6"`.
+    pub family: &'static str,
+    /// The scope.
+    pub scope: Scope,
+    /// The IANA block or IPv6 kind.
+    pub block: Block,
+    /// The block in words.
+    pub block_description: &'static str,
+    /// Whether the group is in the SSM range.
+    pub ssm: bool,
+    /// Whether routers never forward the group.
+    pub link_local: bool,
+    /// The Ethernet MAC the group maps to.
+    pub mac: MacAddr,
+    /// The IPv4 groups sharing that MAC (empty for IPv6).
+    pub mac_collisions: Vec<IpAddr>,
+    /// The IPv6 flag nibble.
+    pub ipv6_flags: Option<u8>,
+}
+
+/// A checked source address for source-specific multicast or IGMPv3/MLDv2 source filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Source(IpAddr);
+
+impl Source {
+    /// Checks that `addr` is a unicast address usable as a sender's address: not multicast,
+    /// not unspecified, not broadcast.
+    pub fn new(addr: IpAddr) -> Result<Self, AddrError> {
+        let bad = match addr {
+            IpAddr::V4(a) => a.is_multicast() || a.is_unspecified() || a.is_broadcast(),
+            IpAddr::V6(a) => a.is_multicast() || a.is_unspecified(),
+        };
+        if bad {
+            Err(AddrError::SourceNotUnicast { source_addr: addr })
+        } else {
+            Ok(Self(addr))
+        }
+    }
+
+    /// Checks the source and that it is of the group's family.
+    pub fn for_group(group: Group, addr: IpAddr) -> Result<Self, AddrError> {
+        let s = Self::new(addr)?;
+        if group.is_ipv4() != addr.is_ipv4() {
+            return Err(AddrError::FamilyMismatch {
+                group: group.addr(),
+                source_addr: addr,
+            });
+        }
+        Ok(s)
+    }
+
+    /// The address.
+    pub fn addr(&self) -> IpAddr {
+        self.0
+    }
+}
+
+impl FromStr for Source {
+    type Err = AddrError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let addr: IpAddr = s
+            .trim()
+            .parse()
+            .map_err(|_| AddrError::Syntax(s.to_owned()))?;
+        Self::new(addr)
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// `count` consecutive groups starting at `first`, written `GROUP+COUNT` (`239.1.0.1+100`).
+///
+/// ```
+/// use mcast_core::addr::GroupRange;
+/// let r: GroupRange = "239.1.0.255+3".parse()?;
+/// let v: Vec<String> = r.iter().map(|g| g.to_string()).collect();
+/// assert_eq!(v, ["239.1.0.255", "239.1.1.0", "239.1.1.1"]);
+/// assert!("239.255.255.255+2".parse::<GroupRange>().is_err());
+/// # Ok::<(), mcast_core::addr::AddrError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GroupRange {
+    first: Group,
+    count: u32,
+}
+
+impl GroupRange {
+    /// Checks that all `count` groups from `first` on are multicast.
+    pub fn new(first: Group, count: u32) -> Result<Self, AddrError> {
+        if count == 0 {
+            return Err(AddrError::EmptyRange);
+        }
+        let overflow = |last: IpAddr| AddrError::RangeOverflow {
+            first: first.addr(),
+            count: u64::from(count),
+            last,
+        };
+        match first.addr() {
+            IpAddr::V4(a) => {
+                let last = Ipv4Addr::new(239, 255, 255, 255);
+                let end = u64::from(u32::from(a)) + u64::from(count) - 1;
+                if end > u64::from(u32::from(last)) {
+                    return Err(overflow(IpAddr::V4(last)));
+                }
+            }
+            IpAddr::V6(a) => {
+                let last = Ipv6Addr::from(u128::MAX);
+                if u128::from(a).checked_add(u128::from(count) - 1).is_none() {
+                    return Err(overflow(IpAddr::V6(last)));
+                }
+            }
+        }
+        Ok(Self { first, count })
+    }
+
+    /// A range of one group.
+    pub fn single(group: Group) -> Self {
+        Self {
+            first: group,
+            count: 1,
+        }
+    }
+
+    /// The first group.
+    pub fn first(&self) -> Group {
+        self.first
+    }
+
+    /// How many groups.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The groups in order.
+    pub fn iter(&self) -> impl Iterator<Item = Group> + '_ {
+        let first = self.first.addr();
+        (0..self.count).map(move |i| {
+            let addr = match first {
+                IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) + i)),
+                IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) + u128::from(i))),
+            };
+            // Invariant: `new` checked that first + count - 1 stays inside the multicast block.
+            Group(addr)
+        })
+    }
+}
+
+impl FromStr for GroupRange {
+    type Err = AddrError;
+
+    /// Parses `GROUP` (a range of one) or `GROUP+COUNT`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().split_once('+') {
+            None => Ok(Self::single(s.parse()?)),
+            Some((g, n)) => {
+                let first: Group = g.parse()?;
+                let count: u32 = n
+                    .parse()
+                    .map_err(|_| AddrError::RangeSyntax(s.to_owned()))?;
+                Self::new(first, count)
+            }
+        }
+    }
+}
+
+impl fmt::Display for GroupRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.count == 1 {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}+{}", self.first, self.count)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(s: &str) -> Group {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn lecture_groups_map_to_their_macs() {
+        assert_eq!(g("224.1.1.5").mac().to_string(), "01:00:5e:01:01:05");
+        assert_eq!(g("234.3.2.1").mac().to_string(), "01:00:5e:03:02:01");
+        assert_eq!(g("239.255.255.250").mac().to_string(), "01:00:5e:7f:ff:fa");
+        assert_eq!(
+            g("ff02::1:ff00:1234").mac().to_string(),
+            "33:33:ff:00:12:34"
+        );
+    }
+
+    #[test]
+    fn every_ipv4_multicast_boundary_is_checked() {
+        assert!(Group::v4(Ipv4Addr::new(224, 0, 0, 0)).is_ok());
+        assert!(Group::v4(Ipv4Addr::new(239, 255, 255, 255)).is_ok());
+        assert!(Group::v4(Ipv4Addr::new(223, 255, 255, 255)).is_err());
+        assert!(Group::v4(Ipv4Addr::new(240, 0, 0, 0)).is_err());
+        assert!(Group::v6("ff00::".parse().unwrap()).is_ok());
+        assert!(Group::v6("fe80::1".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn not_multicast_errors_say_what_would_be_right() {
+        let e = "192.168.1.1".parse::<Group>().unwrap_err().to_string();
+        assert!(e.contains("224.0.0.0/4"), "{e}");
+        let e = "2001:db8::1".parse::<Group>().unwrap_err().to_string();
+        assert!(e.contains("ff00::/8"), "{e}");
+        let e = "hello".parse::<Group>().unwrap_err().to_string();
+        assert!(e.contains("not an IP address"), "{e}");
+    }
+
+    #[test]
+    fn ipv4_scopes_and_blocks() {
+        assert_eq!(g("224.0.0.251").scope(), Scope::LinkLocal);
+        assert_eq!(g("224.0.0.251").block(), Block::LocalNetworkControl);
+        assert_eq!(g("224.0.1.1").block(), Block::InternetworkControl);
+        assert_eq!(g("224.2.127.254").block(), Block::SdpSap);
+        assert_eq!(g("232.1.1.1").block(), Block::SourceSpecific);
+        assert!(g("232.1.1.1").is_ssm());
+        assert_eq!(g("233.252.0.1").block(), Block::AdHoc);
+        assert_eq!(g("233.1.2.3").block(), Block::Glop);
+        assert_eq!(g("234.3.2.1").block(), Block::UnicastPrefixBased);
+        assert_eq!(g("239.1.2.3").block(), Block::AdminScoped);
+        assert_eq!(g("239.1.2.3").scope(), Scope::AdminLocal);
+        assert_eq!(g("239.192.0.1").scope(), Scope::OrganizationLocal);
+        assert_eq!(g("239.255.255.250").scope(), Scope::SiteLocal);
+        assert_eq!(g("224.1.1.5").block(), Block::Reserved);
+        assert_eq!(g("224.1.1.5").scope(), Scope::Global);
+    }
+
+    #[test]
+    fn ipv6_scopes_flags_and_kinds() {
+        assert_eq!(g("ff01::1").scope(), Scope::InterfaceLocal);
+        assert_eq!(g("ff02::1").scope(), Scope::LinkLocal);
+        assert_eq!(g("ff03::1").scope(), Scope::RealmLocal);
+        assert_eq!(g("ff15::1").scope(), Scope::SiteLocal);
+        assert_eq!(g("ff18::1").scope(), Scope::OrganizationLocal);
+        assert_eq!(g("ff0e::1").scope(), Scope::Global);
+        assert_eq!(g("ff00::1").scope(), Scope::Reserved(0));
+        assert_eq!(g("ff06::1").scope(), Scope::Unassigned(6));
+        assert_eq!(g("ff02::1:ff00:1").block(), Block::SolicitedNode);
+        assert_eq!(g("ff02::1").block(), Block::Permanent);
+        assert_eq!(g("ff15::1").block(), Block::Transient);
+        assert!(g("ff35::1").is_ssm());
+        assert!(g("ff3e::8000:1").is_ssm());
+        assert_eq!(g("ff35::1").block(), Block::SourceSpecific);
+        assert!(!g("ff15::1").is_ssm());
+        assert_eq!(g("ff3e:30:2001:db8::1").block(), Block::PrefixBased);
+        assert_eq!(g("ff7e:140:2001:db8::1").block(), Block::EmbeddedRp);
+        assert_eq!(g("ff35::1").ipv6_flags(), 3);
+    }
+
+    #[test]
+    fn thirty_two_ipv4_groups_share_a_mac() {
+        let c = g("239.1.2.3").mac_collisions();
+        assert_eq!(c.len(), 32);
+        assert!(c.contains(&g("239.1.2.3")));
+        assert!(c.contains(&g("224.1.2.3")));
+        assert!(c.contains(&g("224.129.2.3")));
+        assert!(c.contains(&g("239.129.2.3")));
+        let mut sorted = c.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, c);
+        assert!(g("ff15::1").mac_collisions().is_empty());
+    }
+
+    #[test]
+    fn cidr_contains_and_masks_host_bits() {
+        let c: Cidr = "192.168.56.7/24".parse().unwrap();
+        assert_eq!(c.to_string(), "192.168.56.0/24");
+        assert!(c.contains("192.168.56.255".parse().unwrap()));
+        assert!(!c.contains("ff02::1".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        let host: Cidr = "10.0.0.1/32".parse().unwrap();
+        assert!(host.contains("10.0.0.1".parse().unwrap()));
+        assert!(!host.contains("10.0.0.2".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("ff00::/129".parse::<Cidr>().is_err());
+        assert!("10.0.0.0".parse::<Cidr>().is_err());
+        assert!(Cidr::IPV6_MULTICAST.contains("ff35::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn sources_must_be_unicast_and_of_the_group_family() {
+        assert!("239.1.1.1".parse::<Source>().is_err());
+        assert!("0.0.0.0".parse::<Source>().is_err());
+        assert!("192.168.56.3".parse::<Source>().is_ok());
+        let e = Source::for_group(g("232.1.1.1"), "2001:db8::1".parse().unwrap());
+        assert!(matches!(e, Err(AddrError::FamilyMismatch { .. })));
+    }
+
+    #[test]
+    fn ranges_parse_count_and_stop_at_the_block_end() {
+        let r: GroupRange = "239.1.0.1+1000".parse().unwrap();
+        assert_eq!(r.iter().count(), 1000);
+        assert_eq!(r.iter().last().unwrap(), g("239.1.3.232"));
+        assert_eq!(r.to_string(), "239.1.0.1+1000");
+        assert!("239.1.0.1+0".parse::<GroupRange>().is_err());
+        assert!("239.1.0.1+x".parse::<GroupRange>().is_err());
+        assert!("10.0.0.1+3".parse::<GroupRange>().is_err());
+        let one: GroupRange = "224.1.1.5".parse().unwrap();
+        assert_eq!(one.count(), 1);
+        let v6: GroupRange = "ff15::fffe+2".parse().unwrap();
+        assert_eq!(v6.iter().last().unwrap(), g("ff15::ffff"));
+    }
+}
