@@ -5,7 +5,21 @@
 //! - [`addr`]: [`addr::Group`] (a checked multicast address), scopes, IANA blocks, group → MAC,
 //!   CIDR blocks, sources and group ranges.
 //! - [`iface`]: an interface named by address, index or name.
+//! - [`mreq`]: membership requests as the bytes the kernel reads.
+//! - [`frame`]: the framed wire format.
+//! - [`session`]: sender and receiver state machines.
+//! - [`proc`]: parsers for `/proc/net/igmp` and `/proc/net/igmp6`.
+//! - [`packet`]: decoding captured Ethernet frames (IP, UDP, IGMP, MLD) into words, hexdumps and pcap.
+//! - [`transmit`]: [`Transmit`] and [`RecvMeta`], the two ends of a socket.
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod frame;
 pub mod iface;
+pub mod mreq;
+pub mod packet;
+pub mod proc;
+pub mod session;
+pub mod transmit;
+
+pub use transmit::{RecvMeta, Transmit};

@@ -1,0 +1,108 @@
+//! The two ends of a socket as the core sees them: [`Transmit`] (what to send) and [`RecvMeta`]
+//! (what arrived, and where from).
+
+use std::net::{IpAddr, SocketAddr};
+
+/// A datagram (or a GSO batch of equal-sized datagrams) the adapter should send.
+///
+/// The bytes live in the caller's buffer: `buf[..size]`. When `segment_size` is `Some(n)`, the
+/// buffer holds `size / n` datagrams of `n` bytes (the last may be shorter), ready for UDP GSO
+/// or for a loop of plain sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub struct Transmit {
+    /// Where to send: the group and port.
+    pub destination: SocketAddr,
+    /// How many bytes of the buffer to send.
+    pub size: usize,
+    /// The size of each datagram when the buffer holds several.
+    pub segment_size: Option<usize>,
+    /// A source address to send from, if the sender cares.
+    pub src_ip: Option<IpAddr>,
+}
+
+impl Transmit {
+    /// One datagram of `size` bytes to `destination`.
+    pub fn new(destination: SocketAddr, size: usize) -> Self {
+        Self {
+            destination,
+            size,
+            segment_size: None,
+            src_ip: None,
+        }
+    }
+
+    /// The same transmit, holding datagrams of `segment_size` bytes each.
+    pub fn with_segment_size(mut self, segment_size: Option<usize>) -> Self {
+        self.segment_size = segment_size;
+        self
+    }
+
+    /// How many datagrams the transmit holds.
+    pub fn datagrams(&self) -> usize {
+        match self.segment_size {
+            Some(n) if n > 0 => self.size.div_ceil(n),
+            _ => usize::from(self.size > 0),
+        }
+    }
+}
+
+/// What the adapter learned about one received datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecvMeta {
+    /// The sender's address and port.
+    pub source: SocketAddr,
+    /// The destination address of the datagram (the group it was sent to), from
+    /// `IP_PKTINFO` / `IPV6_RECVPKTINFO`, when the adapter could learn it.
+    pub destination: Option<IpAddr>,
+    /// The index of the interface it arrived on, when known.
+    pub ifindex: Option<u32>,
+    /// The datagram's length in bytes.
+    pub len: usize,
+}
+
+impl RecvMeta {
+    /// Metadata with only the source and length known.
+    pub fn new(source: SocketAddr, len: usize) -> Self {
+        Self {
+            source,
+            destination: None,
+            ifindex: None,
+            len,
+        }
+    }
+
+    /// The same metadata with the destination address set.
+    pub fn with_destination(mut self, destination: Option<IpAddr>) -> Self {
+        self.destination = destination;
+        self
+    }
+
+    /// The same metadata with the interface index set.
+    pub fn with_ifindex(mut self, ifindex: Option<u32>) -> Self {
+        self.ifindex = ifindex;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datagram_count_follows_segment_size() {
+        let d: SocketAddr = "224.1.1.5:50001".parse().unwrap();
+        assert_eq!(Transmit::new(d, 0).datagrams(), 0);
+        assert_eq!(Transmit::new(d, 10).datagrams(), 1);
+        assert_eq!(
+            Transmit::new(d, 10).with_segment_size(Some(4)).datagrams(),
+            3
+        );
+        assert_eq!(
+            Transmit::new(d, 8).with_segment_size(Some(4)).datagrams(),
+            2
+        );
+    }
+}
