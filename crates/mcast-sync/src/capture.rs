@@ -1,0 +1,1 @@
+//! Being written: AF_PACKET capture for `mcast sniff`.

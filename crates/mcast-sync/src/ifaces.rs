@@ -1,0 +1,1 @@
+//! Being written: listing interfaces and reading /proc/net/igmp{,6}.
