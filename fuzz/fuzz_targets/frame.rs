@@ -2,5 +2,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = data; // Filled in with the decoder under test.
+    let _ = mcast_core::frame::decode(data);
 });

@@ -1,1 +1,73 @@
-fn main() {}
+//! `cargo xtask`: the mcast lab and the repository's automation, in plain Rust.
+//!
+//! * `cargo xtask demo` replays the lecture (four hosts, two groups) in network namespaces it
+//!   creates, prints each host's terminal, checks the outcome and tears everything down.
+//! * `cargo xtask lab up|exec|status|down` keeps a lab standing for experiments.
+//!
+//! Privileged scenarios and the repository's tidy rules run as `#[test]`s (`cargo test --workspace`).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod demo;
+mod lab;
+mod netns;
+mod prereq;
+#[cfg(test)]
+mod scenarios;
+#[cfg(test)]
+mod tidy;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    about = "The mcast lab: network namespaces, a bridge, the built `mcast` binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Replay the lecture in throwaway namespaces, check the outcome and tear down.
+    Demo,
+    /// Build, use and delete a lab that stays up between commands.
+    Lab(lab::Opt),
+}
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_main() -> Result<i32> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Demo => {
+            // Checked before the (slow) build; `Lab::up` checks again.
+            prereq::require(&[prereq::Prereq::Root, prereq::Prereq::Ip])?;
+            let bin = lab::mcast_binary(false)?;
+            let failures = demo::run(&bin)?;
+            if failures.is_empty() {
+                println!("demo: every check passed");
+                Ok(0)
+            } else {
+                eprintln!("demo: {} check(s) failed:", failures.len());
+                for f in &failures {
+                    eprintln!("  ✗ {f}");
+                }
+                Ok(1)
+            }
+        }
+        Cmd::Lab(opt) => lab::run_cmd(opt),
+    }
+}

@@ -1,1 +1,824 @@
-//! Being written: AF_PACKET capture for `mcast sniff`.
+//! Capturing link-layer frames for `mcast sniff`: an `AF_PACKET` socket bound to one interface.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use mcast_sync::capture::{Capture, Filter};
+//! let mut cap = Capture::open(&"veth-a".parse()?)?;
+//! cap.set_filter(Filter { port: Some(50001), group: None });
+//! cap.set_timeout(Duration::from_millis(200))?;
+//! let mut buf = vec![0u8; 65536];
+//! while let Some(frame) = cap.next(&mut buf)? {
+//!     println!("{} bytes at {:?}", frame.len, frame.timestamp);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! What a [`Capture`] delivers:
+//! - every frame seen on the interface in either direction, starting with its link header
+//!   (Ethernet on Ethernet-like links, including `lo`, where the header is all zeros);
+//! - on a loopback interface only the incoming copy: the kernel shows each looped packet twice
+//!   (once `PACKET_OUTGOING`, once incoming), and the outgoing copy is dropped;
+//! - only frames the [`Filter`] accepts. Filtering happens in user space, on the bytes: the
+//!   kernel still copies every frame of the interface to the socket.
+//!
+//! The socket also asks the interface for all multicast traffic (`PACKET_MR_ALLMULTI`), so groups
+//! this host has not joined are seen too; the kernel undoes that when the socket closes.
+//!
+//! Opening needs `CAP_NET_RAW`; without it [`CaptureError::NotPermitted`] carries a hint.
+
+use std::io;
+use std::mem::{size_of, MaybeUninit};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant, SystemTime};
+
+use mcast_core::iface::IfaceSpec;
+use socket2::{Domain, Socket, Type};
+
+use crate::ifaces::{self, IfaceLookupError, Interface};
+
+/// The hint shown when a capture socket may not be opened.
+pub const NOT_PERMITTED_HINT: &str =
+    "sniffing needs root or CAP_NET_RAW (try sudo, or setcap cap_net_raw+ep $(which mcast))";
+
+/// The read timeout a new [`Capture`] starts with.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Why capturing failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    /// The process lacks `CAP_NET_RAW` (`EPERM`/`EACCES` from `socket(AF_PACKET, …)`).
+    #[error("cannot open a packet capture socket: {0}")]
+    NotPermitted(#[source] io::Error),
+    /// The interface could not be found.
+    #[error(transparent)]
+    Iface(#[from] IfaceLookupError),
+    /// Creating or configuring the socket failed for another reason.
+    #[error("cannot open a packet capture socket: {0}")]
+    Open(#[source] io::Error),
+    /// Binding to the interface failed (it vanished, or is down).
+    #[error("cannot capture on {iface}: {source}")]
+    Bind {
+        /// The interface's name.
+        iface: String,
+        /// What the kernel said.
+        source: io::Error,
+    },
+    /// Reading a frame failed.
+    #[error("capture on {iface} failed: {source}")]
+    Recv {
+        /// The interface's name.
+        iface: String,
+        /// What the kernel said.
+        source: io::Error,
+    },
+}
+
+impl CaptureError {
+    /// A line telling the user how to fix a known trap, if this is one.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::NotPermitted(_) => Some(NOT_PERMITTED_HINT),
+            Self::Bind { source, .. } if source.raw_os_error() == Some(libc::ENETDOWN) => {
+                Some("the interface is down: ip link set IFACE up")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Which way a captured frame went (`sll_pkttype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Direction {
+    /// Addressed to this host (`PACKET_HOST`).
+    Host,
+    /// Link-layer broadcast (`PACKET_BROADCAST`).
+    Broadcast,
+    /// Link-layer multicast (`PACKET_MULTICAST`).
+    Multicast,
+    /// Addressed to another host, seen in promiscuous mode (`PACKET_OTHERHOST`).
+    OtherHost,
+    /// Sent by this host (`PACKET_OUTGOING`).
+    Outgoing,
+    /// Another value.
+    Other(u8),
+}
+
+impl Direction {
+    /// Decodes `sll_pkttype`.
+    pub fn from_pkttype(t: u8) -> Self {
+        match t {
+            0 => Self::Host,
+            1 => Self::Broadcast,
+            2 => Self::Multicast,
+            3 => Self::OtherHost,
+            4 => Self::Outgoing,
+            other => Self::Other(other),
+        }
+    }
+}
+
+/// One captured frame; its bytes are `buf[..len]` of the buffer passed to [`Capture::next`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CapturedFrame {
+    /// Bytes stored in the buffer.
+    pub len: usize,
+    /// Bytes on the wire; more than `len` when the buffer was too small.
+    pub orig_len: usize,
+    /// When the frame was read (the wall clock, taken right after `recvfrom`).
+    pub timestamp: SystemTime,
+    /// Which way it went.
+    pub direction: Direction,
+    /// The link's hardware type (`ARPHRD_*`, `sll_hatype`).
+    pub hatype: u16,
+}
+
+impl CapturedFrame {
+    /// Whether the frame starts with a 14-byte Ethernet header (Ethernet and loopback links).
+    pub fn is_ethernet(&self) -> bool {
+        is_ethernet_hatype(self.hatype)
+    }
+}
+
+/// Whether a hardware type (`ARPHRD_*`) carries a 14-byte Ethernet header in captures.
+pub fn is_ethernet_hatype(hatype: u16) -> bool {
+    hatype == libc::ARPHRD_ETHER || hatype == libc::ARPHRD_LOOPBACK
+}
+
+/// Which frames a [`Capture`] returns. The default accepts every frame.
+///
+/// - `port`: UDP datagrams (over IPv4 or IPv6) with this source **or** destination port. Every
+///   other frame is dropped, IGMP and MLD included (they carry no ports).
+/// - `group`: IP packets whose destination is this address, plus every IGMP and MLD message
+///   (so joins and leaves stay visible while watching a group).
+/// - both: a frame must pass each, so only UDP to `group` with `port` on one side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Filter {
+    /// UDP port on either side.
+    pub port: Option<u16>,
+    /// Destination address.
+    pub group: Option<IpAddr>,
+}
+
+impl Filter {
+    /// Whether the filter lets every frame through.
+    pub fn is_empty(&self) -> bool {
+        self.port.is_none() && self.group.is_none()
+    }
+
+    /// Whether the frame passes. `ethernet` says whether `frame` starts with an Ethernet header
+    /// (see [`CapturedFrame::is_ethernet`]); otherwise it must start with the IP header.
+    /// Never panics, whatever the bytes.
+    pub fn matches(&self, frame: &[u8], ethernet: bool) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let Some(ip) = ip_facts(frame, ethernet) else {
+            return false;
+        };
+        if let Some(port) = self.port {
+            match ip.udp_ports {
+                Some((src, dst)) if src == port || dst == port => {}
+                _ => return false,
+            }
+        }
+        if let Some(group) = self.group {
+            if ip.dst != group && !ip.membership {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The few facts about an IP packet the filter needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IpFacts {
+    dst: IpAddr,
+    /// (source, destination) port of an unfragmented (or first-fragment) UDP datagram.
+    udp_ports: Option<(u16, u16)>,
+    /// IGMP or MLD.
+    membership: bool,
+}
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+const ETHERTYPE_QINQ: u16 = 0x88a8;
+const PROTO_IGMP: u8 = 2;
+const PROTO_UDP: u8 = 17;
+const PROTO_ICMPV6: u8 = 58;
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([s[0], s[1]]))
+}
+
+fn udp_ports(l4: &[u8]) -> Option<(u16, u16)> {
+    Some((be16(l4, 0)?, be16(l4, 2)?))
+}
+
+fn ip_facts(frame: &[u8], ethernet: bool) -> Option<IpFacts> {
+    let ip = if ethernet {
+        let mut at = 12;
+        let mut ethertype = be16(frame, at)?;
+        // At most two VLAN tags (802.1ad outer + 802.1Q inner).
+        for _ in 0..2 {
+            if ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ {
+                at += 4;
+                ethertype = be16(frame, at)?;
+            }
+        }
+        if ethertype != ETHERTYPE_IPV4 && ethertype != ETHERTYPE_IPV6 {
+            return None;
+        }
+        frame.get(at + 2..)?
+    } else {
+        frame
+    };
+    match ip.first()? >> 4 {
+        4 => ipv4_facts(ip),
+        6 => ipv6_facts(ip),
+        _ => None,
+    }
+}
+
+fn ipv4_facts(ip: &[u8]) -> Option<IpFacts> {
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    if ihl < 20 {
+        return None;
+    }
+    let proto = *ip.get(9)?;
+    let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+    let frag_offset = be16(ip, 6)? & 0x1fff;
+    let udp_ports = if proto == PROTO_UDP && frag_offset == 0 {
+        ip.get(ihl..).and_then(udp_ports)
+    } else {
+        None
+    };
+    Some(IpFacts {
+        dst: IpAddr::V4(Ipv4Addr::from(dst)),
+        udp_ports,
+        membership: proto == PROTO_IGMP,
+    })
+}
+
+fn ipv6_facts(ip: &[u8]) -> Option<IpFacts> {
+    let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
+    let mut next = *ip.get(6)?;
+    let mut at = 40usize;
+    let mut udp = None;
+    let mut membership = false;
+    // Walk at most 8 extension headers; a loop cannot run away on hostile bytes.
+    for _ in 0..8 {
+        match next {
+            // Hop-by-hop, routing, destination options: length in 8-byte units, excluding the first 8.
+            0 | 43 | 60 => {
+                let len = (usize::from(*ip.get(at + 1)?) + 1) * 8;
+                next = *ip.get(at)?;
+                at += len;
+            }
+            // Fragment header: only the first fragment carries the UDP header.
+            44 => {
+                let offset = be16(ip, at + 2)? >> 3;
+                if offset != 0 {
+                    break;
+                }
+                next = *ip.get(at)?;
+                at += 8;
+            }
+            PROTO_UDP => {
+                udp = ip.get(at..).and_then(udp_ports);
+                break;
+            }
+            PROTO_ICMPV6 => {
+                // MLD: query 130, v1 report 131, done 132, v2 report 143.
+                membership = matches!(ip.get(at), Some(130..=132 | 143));
+                break;
+            }
+            _ => break,
+        }
+    }
+    Some(IpFacts {
+        dst: IpAddr::V6(Ipv6Addr::from(dst)),
+        udp_ports: udp,
+        membership,
+    })
+}
+
+/// The hardware type of the interface a packet socket is bound to (`getsockname`).
+fn bound_hatype(sock: &Socket) -> io::Result<u16> {
+    let mut sll = MaybeUninit::<libc::sockaddr_ll>::zeroed();
+    let mut len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    // SAFETY: `sll` is valid for `len` bytes.
+    let rc = unsafe { libc::getsockname(sock.as_raw_fd(), sll.as_mut_ptr().cast(), &mut len) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zero-initialised, and getsockname filled it in.
+    Ok(unsafe { sll.assume_init() }.sll_hatype)
+}
+
+/// `struct packet_mreq` from `<linux/if_packet.h>`.
+#[repr(C)]
+struct PacketMreq {
+    mr_ifindex: libc::c_int,
+    mr_type: libc::c_ushort,
+    mr_alen: libc::c_ushort,
+    mr_address: [libc::c_uchar; 8],
+}
+
+/// `struct tpacket_stats` from `<linux/if_packet.h>`.
+#[repr(C)]
+#[derive(Default)]
+struct TpacketStats {
+    tp_packets: libc::c_uint,
+    tp_drops: libc::c_uint,
+}
+
+/// Counters the kernel keeps for a capture socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct CaptureStats {
+    /// Frames the kernel queued to the socket since the last call (before the user-space filter).
+    pub packets: u32,
+    /// Frames dropped because the socket's buffer was full, since the last call.
+    pub drops: u32,
+}
+
+/// An `AF_PACKET` capture socket bound to one interface.
+#[derive(Debug)]
+pub struct Capture {
+    sock: Socket,
+    iface: Interface,
+    hatype: u16,
+    filter: Filter,
+    timeout: Duration,
+}
+
+impl Capture {
+    /// Opens a capture on the interface the user named. [`IfaceSpec::Any`] is an error: pick an
+    /// interface first (for example with [`ifaces::default_multicast`]).
+    pub fn open(spec: &IfaceSpec) -> Result<Self, CaptureError> {
+        let iface = ifaces::resolve(spec)?;
+        Self::open_iface(iface)
+    }
+
+    /// Opens a capture on the interface with this index.
+    pub fn open_index(ifindex: u32) -> Result<Self, CaptureError> {
+        Self::open(&IfaceSpec::Index(ifindex))
+    }
+
+    /// Opens a capture on an interface already looked up.
+    pub fn open_iface(iface: Interface) -> Result<Self, CaptureError> {
+        // Protocol 0 at creation: nothing is queued until bind() names the interface, so no
+        // frame from another interface slips in first.
+        let sock =
+            Socket::new(Domain::PACKET, Type::RAW, None).map_err(|e| match e.raw_os_error() {
+                Some(libc::EPERM | libc::EACCES) => CaptureError::NotPermitted(e),
+                _ => CaptureError::Open(e),
+            })?;
+        let ifindex = libc::c_int::try_from(iface.index)
+            .map_err(|_| CaptureError::Iface(IfaceLookupError::NoSuchIndex(iface.index)))?;
+        // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as libc::c_ushort;
+        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        sll.sll_ifindex = ifindex;
+        // SAFETY: `sll` is a valid sockaddr_ll and the length says so.
+        let rc = unsafe {
+            libc::bind(
+                sock.as_raw_fd(),
+                std::ptr::addr_of!(sll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(CaptureError::Bind {
+                iface: iface.name,
+                source: io::Error::last_os_error(),
+            });
+        }
+        // Best effort: see multicast for groups nobody on this host joined. Loopback and some
+        // virtual links refuse; capture still works there.
+        let mreq = PacketMreq {
+            mr_ifindex: ifindex,
+            mr_type: libc::PACKET_MR_ALLMULTI as libc::c_ushort,
+            mr_alen: 0,
+            mr_address: [0; 8],
+        };
+        // SAFETY: `mreq` is a valid packet_mreq and the length says so.
+        let _ = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_ADD_MEMBERSHIP,
+                std::ptr::addr_of!(mreq).cast(),
+                size_of::<PacketMreq>() as libc::socklen_t,
+            )
+        };
+        // A bigger buffer rides out bursts; the kernel clamps it to net.core.rmem_max.
+        let _ = sock.set_recv_buffer_size(4 << 20);
+        sock.set_read_timeout(Some(DEFAULT_TIMEOUT))
+            .map_err(CaptureError::Open)?;
+        let hatype = bound_hatype(&sock).map_err(CaptureError::Open)?;
+        Ok(Self {
+            sock,
+            iface,
+            hatype,
+            filter: Filter::default(),
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// The interface this capture is bound to.
+    pub fn interface(&self) -> &Interface {
+        &self.iface
+    }
+
+    /// The link's hardware type (`ARPHRD_*`), as the kernel reports it for the bound socket.
+    pub fn hatype(&self) -> u16 {
+        self.hatype
+    }
+
+    /// Whether frames on this link start with an Ethernet header (see [`is_ethernet_hatype`]);
+    /// a pcap file of them has link type Ethernet, else raw IP.
+    pub fn is_ethernet(&self) -> bool {
+        is_ethernet_hatype(self.hatype)
+    }
+
+    /// The filter in use.
+    pub fn filter(&self) -> Filter {
+        self.filter
+    }
+
+    /// Replaces the filter.
+    pub fn set_filter(&mut self, filter: Filter) {
+        self.filter = filter;
+    }
+
+    /// How long [`Capture::next`] waits before returning `Ok(None)`; at least 1 ms.
+    pub fn set_timeout(&mut self, timeout: Duration) -> Result<(), CaptureError> {
+        let timeout = timeout.max(Duration::from_millis(1));
+        self.sock
+            .set_read_timeout(Some(timeout))
+            .map_err(CaptureError::Open)?;
+        self.timeout = timeout;
+        Ok(())
+    }
+
+    /// Waits for the next frame that passes the filter and copies it into `buf` (truncated to
+    /// `buf.len()`; 65,536 bytes holds any frame). Returns `Ok(None)` when the timeout passed
+    /// (or a signal interrupted the wait) without one, so the caller can check its own deadline
+    /// and Ctrl-C flag.
+    pub fn next(&mut self, buf: &mut [u8]) -> Result<Option<CapturedFrame>, CaptureError> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let Some(frame) = self.recv_raw(buf)? else {
+                return Ok(None);
+            };
+            let loopback_copy =
+                frame.direction == Direction::Outgoing && frame.hatype == libc::ARPHRD_LOOPBACK;
+            if !loopback_copy && self.filter.matches(&buf[..frame.len], frame.is_ethernet()) {
+                return Ok(Some(frame));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Reads and resets the kernel's counters for this socket.
+    pub fn stats(&self) -> io::Result<CaptureStats> {
+        let mut st = TpacketStats::default();
+        let mut len = size_of::<TpacketStats>() as libc::socklen_t;
+        // SAFETY: `st` is a valid tpacket_stats buffer and `len` its size.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.sock.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                std::ptr::addr_of_mut!(st).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(CaptureStats {
+            packets: st.tp_packets,
+            drops: st.tp_drops,
+        })
+    }
+
+    fn recv_raw(&self, buf: &mut [u8]) -> Result<Option<CapturedFrame>, CaptureError> {
+        let mut sll = MaybeUninit::<libc::sockaddr_ll>::zeroed();
+        let mut sll_len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: `buf` is valid for `buf.len()` bytes and `sll` for `sll_len` bytes.
+        // MSG_TRUNC makes packet sockets return the frame's full length.
+        let n = unsafe {
+            libc::recvfrom(
+                self.sock.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_TRUNC,
+                sll.as_mut_ptr().cast(),
+                &mut sll_len,
+            )
+        };
+        let timestamp = SystemTime::now();
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return match err.kind() {
+                io::ErrorKind::WouldBlock
+                | io::ErrorKind::TimedOut
+                | io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(CaptureError::Recv {
+                    iface: self.iface.name.clone(),
+                    source: err,
+                }),
+            };
+        }
+        // SAFETY: zero-initialised above; recvfrom filled it in on success.
+        let sll = unsafe { sll.assume_init() };
+        let orig_len = usize::try_from(n).unwrap_or(0);
+        Ok(Some(CapturedFrame {
+            len: orig_len.min(buf.len()),
+            orig_len,
+            timestamp,
+            direction: Direction::from_pkttype(sll.sll_pkttype),
+            hatype: sll.sll_hatype,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ethernet + IPv4 + UDP, `src:sport > dst:dport`, with a payload.
+    fn udp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        let total = 20 + 8 + payload.len();
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0x40,
+            0,
+            1,
+            17,
+            0,
+            0,
+        ]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&dport.to_be_bytes());
+        f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// Ethernet + IPv4 (with router alert option) + IGMPv2 report for `group`.
+    fn igmp4(group: [u8; 4]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        f.extend_from_slice(&[0x46, 0xc0, 0, 32, 0, 0, 0x40, 0, 1, 2, 0, 0]);
+        f.extend_from_slice(&[192, 168, 56, 3]);
+        f.extend_from_slice(&group);
+        f.extend_from_slice(&[0x94, 0x04, 0, 0]);
+        f.extend_from_slice(&[0x16, 0, 0, 0]);
+        f.extend_from_slice(&group);
+        f
+    }
+
+    /// Ethernet + IPv6 (+ hop-by-hop) + either UDP or an MLDv2 report.
+    fn ipv6(dst: Ipv6Addr, hop_by_hop: bool, l4: &[u8], l4_proto: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        let ext = if hop_by_hop { 8 } else { 0 };
+        let plen = (ext + l4.len()) as u16;
+        f.extend_from_slice(&[0x60, 0, 0, 0]);
+        f.extend_from_slice(&plen.to_be_bytes());
+        f.push(if hop_by_hop { 0 } else { l4_proto });
+        f.push(1);
+        f.extend_from_slice(&"fe80::1".parse::<Ipv6Addr>().unwrap().octets());
+        f.extend_from_slice(&dst.octets());
+        if hop_by_hop {
+            f.extend_from_slice(&[l4_proto, 0, 5, 2, 0, 0, 1, 0]);
+        }
+        f.extend_from_slice(l4);
+        f
+    }
+
+    const G: [u8; 4] = [224, 1, 1, 5];
+    const H: [u8; 4] = [192, 168, 56, 3];
+
+    fn group(s: &str) -> Filter {
+        Filter {
+            port: None,
+            group: Some(s.parse().unwrap()),
+        }
+    }
+
+    fn port(p: u16) -> Filter {
+        Filter {
+            port: Some(p),
+            group: None,
+        }
+    }
+
+    #[test]
+    fn empty_filter_takes_everything() {
+        let f = Filter::default();
+        assert!(f.is_empty());
+        assert!(f.matches(&[], true));
+        assert!(f.matches(&[1, 2, 3], true));
+    }
+
+    #[test]
+    fn port_matches_either_side() {
+        let to = udp4(H, G, 52582, 50001, b"hi");
+        let from = udp4(G, H, 50001, 52582, b"hi");
+        let other = udp4(H, G, 52582, 50002, b"hi");
+        assert!(port(50001).matches(&to, true));
+        assert!(port(50001).matches(&from, true));
+        assert!(!port(50001).matches(&other, true));
+    }
+
+    #[test]
+    fn port_hides_igmp_and_mld() {
+        assert!(!port(50001).matches(&igmp4(G), true));
+        let mld = ipv6(
+            "ff02::16".parse().unwrap(),
+            true,
+            &[143, 0, 0, 0, 0, 0, 0, 0],
+            58,
+        );
+        assert!(!port(50001).matches(&mld, true));
+    }
+
+    #[test]
+    fn group_matches_destination_and_keeps_membership_messages() {
+        let to_g = udp4(H, G, 1, 50001, b"x");
+        let to_other = udp4(H, [234, 3, 2, 1], 1, 50001, b"x");
+        assert!(group("224.1.1.5").matches(&to_g, true));
+        assert!(!group("224.1.1.5").matches(&to_other, true));
+        assert!(group("224.1.1.5").matches(&igmp4([224, 0, 0, 22]), true));
+        let mld = ipv6(
+            "ff02::16".parse().unwrap(),
+            true,
+            &[143, 0, 0, 0, 0, 0, 0, 0],
+            58,
+        );
+        assert!(group("224.1.1.5").matches(&mld, true));
+        // ICMPv6 that is not MLD (an echo request) is not membership.
+        let echo = ipv6(
+            "ff02::1".parse().unwrap(),
+            false,
+            &[128, 0, 0, 0, 0, 0, 0, 0],
+            58,
+        );
+        assert!(!group("224.1.1.5").matches(&echo, true));
+    }
+
+    #[test]
+    fn both_filters_must_pass() {
+        let f = Filter {
+            port: Some(50001),
+            group: Some(IpAddr::V4(G.into())),
+        };
+        assert!(f.matches(&udp4(H, G, 1, 50001, b""), true));
+        assert!(!f.matches(&udp4(H, G, 1, 50002, b""), true));
+        assert!(!f.matches(&udp4(H, [234, 3, 2, 1], 1, 50001, b""), true));
+        assert!(!f.matches(&igmp4(G), true));
+    }
+
+    #[test]
+    fn ipv6_udp_through_hop_by_hop() {
+        let g6: Ipv6Addr = "ff15::5".parse().unwrap();
+        let mut udp = Vec::new();
+        udp.extend_from_slice(&4000u16.to_be_bytes());
+        udp.extend_from_slice(&50001u16.to_be_bytes());
+        udp.extend_from_slice(&[0, 8, 0, 0]);
+        for hbh in [false, true] {
+            let f = ipv6(g6, hbh, &udp, 17);
+            assert!(port(50001).matches(&f, true));
+            assert!(port(4000).matches(&f, true));
+            assert!(!port(4001).matches(&f, true));
+            assert!(group("ff15::5").matches(&f, true));
+            assert!(!group("ff15::6").matches(&f, true));
+        }
+    }
+
+    #[test]
+    fn vlan_tag_is_skipped() {
+        let plain = udp4(H, G, 1, 50001, b"x");
+        let mut tagged = plain[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        tagged.extend_from_slice(&plain[12..]);
+        assert!(port(50001).matches(&tagged, true));
+    }
+
+    #[test]
+    fn raw_ip_without_link_header() {
+        let f = udp4(H, G, 1, 50001, b"x");
+        assert!(port(50001).matches(&f[14..], false));
+        assert!(!port(50001).matches(&f, false));
+    }
+
+    #[test]
+    fn later_fragments_have_no_ports() {
+        let mut f = udp4(H, G, 1, 50001, b"x");
+        // Fragment offset 185 (× 8 bytes): the bytes after the header are payload, not UDP.
+        f[14 + 6] = 0x00;
+        f[14 + 7] = 185;
+        assert!(!port(50001).matches(&f, true));
+        assert!(group("224.1.1.5").matches(&f, true));
+    }
+
+    #[test]
+    fn non_ip_and_truncated_frames_never_match_a_filter() {
+        let arp = {
+            let mut f = vec![0u8; 12];
+            f.extend_from_slice(&[0x08, 0x06]);
+            f.extend_from_slice(&[0; 28]);
+            f
+        };
+        assert!(!port(50001).matches(&arp, true));
+        assert!(!group("224.1.1.5").matches(&arp, true));
+        let full = udp4(H, G, 1, 50001, b"payload");
+        for cut in 0..full.len() {
+            // Must not panic; short frames may or may not match, but never before ports exist.
+            let m = port(50001).matches(&full[..cut], true);
+            assert_eq!(m, cut >= 14 + 20 + 4, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn direction_decodes() {
+        assert_eq!(Direction::from_pkttype(4), Direction::Outgoing);
+        assert_eq!(Direction::from_pkttype(2), Direction::Multicast);
+        assert_eq!(Direction::from_pkttype(9), Direction::Other(9));
+        assert!(is_ethernet_hatype(libc::ARPHRD_LOOPBACK));
+        assert!(!is_ethernet_hatype(65534)); // ARPHRD_NONE (tun)
+    }
+
+    #[test]
+    fn opening_names_missing_interface() {
+        let err = Capture::open(&IfaceSpec::Name("mcast-nosuch0".into())).unwrap_err();
+        assert!(matches!(
+            err,
+            CaptureError::Iface(IfaceLookupError::NoSuchName(_))
+        ));
+    }
+
+    /// Loopback capture of a datagram this test sends to itself on 127.0.0.1 (never leaves lo).
+    #[test]
+    fn loopback_capture_sees_one_copy() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!(
+                "skipping loopback_capture_sees_one_copy: AF_PACKET needs root or CAP_NET_RAW"
+            );
+            return;
+        }
+        let lo = ifaces::list()
+            .unwrap()
+            .into_iter()
+            .find(|i| i.flags.loopback && i.flags.up)
+            .expect("lo is up");
+        let mut cap = Capture::open_iface(lo).unwrap();
+        assert_eq!(cap.hatype(), libc::ARPHRD_LOOPBACK);
+        assert!(cap.is_ethernet());
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port_no = rx.local_addr().unwrap().port();
+        cap.set_filter(port(port_no));
+        cap.set_timeout(Duration::from_millis(100)).unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.send_to(b"mcast-capture-test", ("127.0.0.1", port_no))
+            .unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut seen = 0;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(600) {
+            if let Some(frame) = cap.next(&mut buf).unwrap() {
+                assert!(frame.is_ethernet());
+                assert_eq!(frame.len, frame.orig_len);
+                assert!(buf[..frame.len].ends_with(b"mcast-capture-test"));
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 1, "one datagram on lo must be captured exactly once");
+        assert!(cap.stats().is_ok());
+    }
+}

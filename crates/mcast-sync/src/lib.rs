@@ -1,5 +1,48 @@
-//! Being written: blocking multicast sender and receiver on socket2.
+//! mcast-sync binds mcast-core to blocking sockets: a [`Sender`] that sends datagrams to one
+//! group on a chosen interface, and a [`Receiver`] that joins one or many groups (any-source or
+//! source-specific) and reports, for every datagram, which group it was sent to.
+//!
+//! The contract:
+//! - every socket option is set in one place, [`setup`], which mcast-async reuses: the async
+//!   adapter adds no socket option code of its own;
+//! - a receiver sees only the groups it joined (`IP_MULTICAST_ALL=0` on Linux), shares its port
+//!   with other receivers (`SO_REUSEADDR` + `SO_REUSEPORT`), and learns each datagram's
+//!   destination group and interface from `IP_PKTINFO`/`IPV6_PKTINFO`;
+//! - more groups than `net.ipv4.igmp_max_memberships` (20 by default) are spread over several
+//!   sockets on the same port ([`membership`] is that policy, testable without a network);
+//! - when [`ReceiverBuilder::build`] returns, every join is done;
+//! - errors name the group, interface or address involved, and [`Error::hint`] explains the
+//!   known traps;
+//! - socket2 appears in no public signature.
+//!
+//! ```no_run
+//! use mcast_sync::{Receiver, Sender};
+//! let lo: mcast_core::iface::IfaceSpec = "127.0.0.1".parse()?;
+//! let mut rx = Receiver::builder(50001)
+//!     .group("224.1.1.5".parse()?)
+//!     .iface(lo.clone())
+//!     .build()?;
+//! let tx = Sender::builder("224.1.1.5".parse()?, 50001).iface(lo).ttl(0).build()?;
+//! tx.send(b"robot")?;
+//! let mut buf = [0u8; 1500];
+//! let (n, meta) = rx.recv(&mut buf)?;
+//! assert_eq!(&buf[..n], b"robot");
+//! assert_eq!(meta.destination, Some("224.1.1.5".parse()?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod error;
 pub mod ifaces;
+pub mod membership;
+pub mod receiver;
+pub mod resolve;
+pub mod sender;
+pub mod setup;
+
+pub use error::Error;
+pub use receiver::{Receiver, ReceiverBuilder};
+pub use resolve::ResolvedIface;
+pub use sender::{Sender, SenderBuilder};
+pub use setup::SocketState;

@@ -1,0 +1,123 @@
+//! The tokio multicast sender.
+
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::task::{Context, Poll};
+
+use mcast_core::addr::Group;
+use mcast_core::Transmit;
+use mcast_sync::setup::SocketState;
+use mcast_sync::{ResolvedIface, SenderBuilder};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+use crate::error::io;
+use crate::{Error, FrameSink};
+
+/// A tokio multicast sender: one socket set up by mcast-sync, sending to one group and port.
+#[derive(Debug)]
+pub struct Sender {
+    io: UdpSocket,
+    state: SocketState,
+    destination: SocketAddr,
+}
+
+impl Sender {
+    /// Starts a builder (mcast-sync's, with the same options) for datagrams to `group`:`port`;
+    /// finish it with [`Sender::open`].
+    pub fn builder(group: Group, port: u16) -> SenderBuilder {
+        mcast_sync::Sender::builder(group, port)
+    }
+
+    /// Builds the socket with mcast-sync's setup and registers it with tokio. Must be called
+    /// within a tokio runtime.
+    pub fn open(builder: SenderBuilder) -> Result<Self, Error> {
+        Self::from_sync(builder.build()?)
+    }
+
+    /// Moves a blocking sender onto tokio. Must be called within a tokio runtime.
+    pub fn from_sync(sender: mcast_sync::Sender) -> Result<Self, Error> {
+        let (socket, state, destination) = sender.into_parts();
+        mcast_sync::setup::set_nonblocking(&socket)?;
+        let io = UdpSocket::from_std(socket)
+            .map_err(|e| io("cannot register the socket with tokio", e))?;
+        Ok(Self {
+            io,
+            state,
+            destination,
+        })
+    }
+
+    /// Sends one datagram to the group. Returns the bytes sent.
+    pub async fn send(&self, payload: &[u8]) -> Result<usize, Error> {
+        self.io
+            .async_io(Interest::WRITABLE, || {
+                self.state.send(self.io.as_fd(), self.destination, payload)
+            })
+            .await
+            .map_err(|source| self.send_error(source))
+    }
+
+    /// Sends what a core [`Transmit`] describes from `buf`. Returns how many datagrams went out.
+    pub async fn send_transmit(&self, transmit: &Transmit, buf: &[u8]) -> Result<usize, Error> {
+        self.io
+            .async_io(Interest::WRITABLE, || {
+                self.state.send_transmit(self.io.as_fd(), transmit, buf)
+            })
+            .await
+            .map_err(|source| {
+                Error::Socket(mcast_sync::Error::Send {
+                    destination: transmit.destination,
+                    source,
+                })
+            })
+    }
+
+    /// Polls to send one datagram (the building block of [`FrameSink`]).
+    pub fn poll_send(&self, cx: &mut Context<'_>, payload: &[u8]) -> Poll<Result<usize, Error>> {
+        loop {
+            match self.io.poll_send_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.send_error(e))),
+                Poll::Pending => return Poll::Pending,
+            }
+            match self.io.try_io(Interest::WRITABLE, || {
+                self.state.send(self.io.as_fd(), self.destination, payload)
+            }) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(self.send_error(e))),
+            }
+        }
+    }
+
+    fn send_error(&self, source: std::io::Error) -> Error {
+        Error::Socket(mcast_sync::Error::Send {
+            destination: self.destination,
+            source,
+        })
+    }
+
+    /// Where datagrams go.
+    pub fn destination(&self) -> SocketAddr {
+        self.destination
+    }
+
+    /// The local address and port the socket is bound to.
+    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
+        self.io
+            .local_addr()
+            .map_err(|e| io("cannot read the local address", e))
+    }
+
+    /// The interface it sends on, resolved.
+    pub fn iface(&self) -> &ResolvedIface {
+        self.state.iface()
+    }
+
+    /// A [`futures::Sink`] of frames: each [`mcast_core::frame::FrameRepr`] is encoded with
+    /// the core's codec and sent as one datagram.
+    pub fn into_frame_sink(self) -> FrameSink {
+        FrameSink::new(self)
+    }
+}

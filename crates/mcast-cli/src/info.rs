@@ -1,0 +1,113 @@
+//! `mcast info ADDR`: what a multicast address is (scope, block, MAC, colliding groups, SSM).
+//!
+//! Pure: everything comes from mcast-core's `addr` module; no socket, no system lookup.
+
+use std::process::ExitCode;
+
+use mcast_core::addr::{Group, GroupInfo};
+
+use crate::errors::CliError;
+use crate::output;
+
+/// Arguments of `mcast info`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  mcast info 224.1.1.5          scope, IANA block, MAC 01:00:5e:01:01:05 and its 32 groups
+  mcast info 232.1.1.1          a source-specific (SSM) group
+  mcast info ff15::1 --json     an IPv6 group, as one JSON line")]
+pub(crate) struct Opt {
+    /// The multicast address to describe (IPv4 224.0.0.0/4 or IPv6 ff00::/8).
+    #[arg(value_name = "ADDR")]
+    addr: String,
+
+    /// Print one JSON line, {"type": "info", "data": {...}}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `mcast info`.
+pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
+    let group: Group = opt.addr.parse().map_err(CliError::usage)?;
+    let info = group.info();
+    if opt.json {
+        output::emit_json("info", &info)?;
+    } else {
+        for l in render(&info) {
+            output::line(&l)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The human rendering, one string per line.
+fn render(info: &GroupInfo) -> Vec<String> {
+    let mut lines = vec![
+        format!("group:       {} ({})", info.group, info.family),
+        format!("scope:       {}", info.scope),
+        format!(
+            "block:       {}{}",
+            info.block_description,
+            if info.link_local {
+                "; link-local, routers never forward it"
+            } else {
+                ""
+            }
+        ),
+        format!(
+            "ssm:         {}",
+            if info.ssm {
+                "yes: receivers must name the source (mcast recv --source S)"
+            } else {
+                "no: any-source multicast"
+            }
+        ),
+        format!("mac:         {}", info.mac),
+    ];
+    if let Some(flags) = info.ipv6_flags {
+        lines.push(format!(
+            "flags:       {flags:#x} (R={} P={} T={})",
+            (flags >> 2) & 1,
+            (flags >> 1) & 1,
+            flags & 1
+        ));
+    }
+    if !info.mac_collisions.is_empty() {
+        lines.push(format!(
+            "same mac:    {} groups share {} (the mapping keeps only 23 bits):",
+            info.mac_collisions.len(),
+            info.mac
+        ));
+        for chunk in info.mac_collisions.chunks(4) {
+            let row: Vec<String> = chunk.iter().map(|a| format!("{a:<16}")).collect();
+            lines.push(format!("             {}", row.join("").trim_end()));
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_lists_scope_mac_and_32_groups() {
+        let g: Group = "224.1.1.5".parse().unwrap();
+        let text = render(&g.info()).join("\n");
+        assert!(text.contains("01:00:5e:01:01:05"), "{text}");
+        assert!(text.contains("32 groups share"), "{text}");
+        assert!(text.contains("224.129.1.5"), "{text}");
+        assert!(text.contains("239.129.1.5"), "{text}");
+        assert!(text.contains("ssm:         no"), "{text}");
+    }
+
+    #[test]
+    fn ipv6_has_flags_and_no_collision_list() {
+        let g: Group = "ff35::1".parse().unwrap();
+        let text = render(&g.info()).join("\n");
+        assert!(text.contains("33:33:00:00:00:01"), "{text}");
+        assert!(text.contains("ssm:         yes"), "{text}");
+        assert!(text.contains("flags:       0x3"), "{text}");
+        assert!(!text.contains("same mac"), "{text}");
+    }
+}

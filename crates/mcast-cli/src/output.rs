@@ -1,0 +1,121 @@
+//! Output: human text on stdout, diagnostics on stderr, and the `--json` JSON Lines format.
+//!
+//! # The JSON Lines format
+//!
+//! With `--json`, every command prints one JSON object per line on stdout, each wrapped in the
+//! same envelope, in the manner of ripgrep's `--json`:
+//!
+//! ```json
+//! {"type": "recv", "data": {"group": "239.1.2.3", "port": 50001, "source": "127.0.0.1:40000", "len": 13, "payload": "Hello, World!", "utf8": true}}
+//! ```
+//!
+//! `type` says what `data` holds. A consumer should ignore types and fields it does not know:
+//! new ones may be added, existing ones keep their meaning.
+//!
+//! | `type`  | printed by            | when                                  | `data` fields |
+//! |---------|-----------------------|---------------------------------------|---------------|
+//! | `start` | `recv`                | once, after every join succeeded      | `groups` (as typed, ranges kept, e.g. `["239.1.0.1+1000"]`), `group_count`, `port`, `interface`, `sources` |
+//! | `send`  | `send`                | after each datagram left              | `group`, `port`, `len` (bytes on the wire), `payload`; with `--framed` also `session`, `seq`, `sent_at_ns` |
+//! | `recv`  | `recv`                | for each datagram                     | `group` (its destination, `null` if unknown), `port`, `source` (`ip:port`), `len`, `payload` (lossy UTF-8 text, one trailing newline removed), `utf8` (whether the bytes were valid UTF-8), `frame` (`null` for raw datagrams, else `session`, `seq`, `sent_at_ns`, `latency_ns`, `arrival`: `first`, `in_order`, `gap`, `reordered`, `duplicate`, `stale`) |
+//! | `gap`   | `recv`                | a framed stream misbehaved            | `event` (`gap`, `reordered`, `duplicate`, `stale`, `malformed`), `source`, and as they apply `session`, `seq` (the first missing one for a gap), `count` (how many are missing), `error` |
+//! | `stats` | `recv`                | once at the end (count, timeout, Ctrl-C) | `datagrams`, `bytes`, `elapsed_ms`, `groups` (object: group → datagrams), `distinct_groups`, `framed` (`null` when no frame arrived, else mcast-core's session `Stats`: `framed`, `lost`, `duplicates`, `reordered`, `streams` with per-stream delay, ...) |
+//! | `end`   | `send`, `recv`        | last line                             | `reason` (`count`, `eof`, `timeout`, `interrupted`), `exit_code`; `send` adds `datagrams`, `bytes` |
+//! | `info`  | `info`                | once                                  | the core's `GroupInfo`: `group`, `family`, `scope`, `block`, `block_description`, `ssm`, `link_local`, `mac`, `mac_collisions`, `ipv6_flags` |
+//! | `packet`| `sniff`               | for each captured packet              | see `sniff.rs` |
+//! | `group` | `groups`              | for each joined group                 | see `groups.rs` |
+//! | `iface` | `ifaces`              | for each interface                    | see `ifaces.rs` |
+//!
+//! Addresses are strings (`"224.1.1.5"`, `"127.0.0.1:40000"`), durations are integers with their
+//! unit in the field name (`elapsed_ms`, `latency_ns`), timestamps are nanoseconds since the
+//! Unix epoch.
+//!
+//! # Broken pipes
+//!
+//! Writes return `io::Error`s; a broken pipe travels up to `main`, which exits 0 (the reader
+//! went away, as in `mcast recv 239.1.2.3 5000 | head -1`).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+/// The envelope around every JSON Lines record.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize + ?Sized> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    data: &'a T,
+}
+
+/// Writes one envelope line, `{"type": kind, "data": data}`, to stdout and flushes it.
+pub(crate) fn emit_json(kind: &str, data: &impl Serialize) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    write_json(&mut out, kind, data)?;
+    out.flush()
+}
+
+/// Writes one envelope line to `w`.
+pub(crate) fn write_json<W: Write + ?Sized>(
+    w: &mut W,
+    kind: &str,
+    data: &(impl Serialize + ?Sized),
+) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, &Envelope { kind, data }).map_err(io::Error::from)?;
+    w.write_all(b"\n")
+}
+
+/// Writes one line of text to stdout and flushes it.
+pub(crate) fn line(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// Writes one diagnostic line to stderr; failures to write are ignored (there is nowhere left to
+/// report them).
+pub(crate) fn note(text: &str) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
+}
+
+/// An address as it goes before `:PORT`: IPv6 in brackets.
+pub(crate) fn host(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(a) => a.to_string(),
+        std::net::IpAddr::V6(a) => format!("[{a}]"),
+    }
+}
+
+/// A payload as text: lossy UTF-8, one trailing line ending removed (the line we print adds its
+/// own), and whether the bytes were valid UTF-8.
+pub(crate) fn payload_text(bytes: &[u8]) -> (String, bool) {
+    let trimmed = bytes
+        .strip_suffix(b"\n")
+        .map(|b| b.strip_suffix(b"\r").unwrap_or(b))
+        .unwrap_or(bytes);
+    let utf8 = std::str::from_utf8(bytes).is_ok();
+    (String::from_utf8_lossy(trimmed).into_owned(), utf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_is_one_line_with_type_and_data() {
+        let mut buf = Vec::new();
+        write_json(&mut buf, "info", &serde_json::json!({"group": "224.1.1.5"})).unwrap();
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "{\"type\":\"info\",\"data\":{\"group\":\"224.1.1.5\"}}\n"
+        );
+    }
+
+    #[test]
+    fn payload_text_strips_one_line_ending_and_flags_bad_utf8() {
+        assert_eq!(payload_text(b"hi\n"), ("hi".into(), true));
+        assert_eq!(payload_text(b"hi\r\n"), ("hi".into(), true));
+        assert_eq!(payload_text(b"hi\n\n"), ("hi\n".into(), true));
+        assert_eq!(payload_text(b"a\xffb"), ("a\u{fffd}b".into(), false));
+        assert_eq!(payload_text(b""), (String::new(), true));
+    }
+}

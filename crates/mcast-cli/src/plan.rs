@@ -1,0 +1,253 @@
+//! The validation layer between what the user typed (the clap `Opt`s) and what the adapters see.
+//!
+//! Every check goes through mcast-core's checked types: [`Group`], [`GroupRange`], [`Source`]
+//! and [`IfaceSpec`]. A failed check is a usage error (exit 2) naming the problem and what
+//! would be right. The interface is also resolved here (does it exist on this host?), before any
+//! socket is opened: a missing interface is a usage error too, with a hint to `mcast ifaces`.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use mcast_core::addr::{Group, GroupRange, Source};
+use mcast_core::iface::IfaceSpec;
+
+use crate::adapter;
+use crate::errors::CliError;
+
+/// What `mcast recv` will do, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct RecvPlan {
+    /// The groups as the user wrote them (ranges kept), for messages.
+    pub(crate) ranges: Vec<GroupRange>,
+    /// Every group to join, in order, without duplicates.
+    pub(crate) groups: Vec<Group>,
+    /// The port to bind.
+    pub(crate) port: u16,
+    /// The interface to join on.
+    pub(crate) iface: IfaceSpec,
+    /// The interface in words, e.g. `lo (127.0.0.1)`.
+    pub(crate) iface_label: String,
+    /// SSM / IGMPv3 source filter: only these senders.
+    pub(crate) sources: Vec<Source>,
+    /// Remarks for stderr (not errors), e.g. a source on a group outside the SSM range.
+    pub(crate) notes: Vec<String>,
+}
+
+/// What `mcast send` will do, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct SendPlan {
+    /// The destination group.
+    pub(crate) group: Group,
+    /// The destination port.
+    pub(crate) port: u16,
+    /// The outgoing interface.
+    pub(crate) iface: IfaceSpec,
+    /// The TTL (IPv4) or hop limit (IPv6).
+    pub(crate) ttl: u8,
+    /// Whether our own datagrams loop back to local receivers.
+    pub(crate) loopback: bool,
+}
+
+/// Parses a port for clap: 1–65535.
+pub(crate) fn parse_port(s: &str) -> Result<u16, String> {
+    let n: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a port number: a UDP port is 1-65535"))?;
+    match u16::try_from(n) {
+        Ok(p) if p >= 1 => Ok(p),
+        _ => Err(format!("port {n} is out of range: a UDP port is 1-65535")),
+    }
+}
+
+/// Parses a humantime duration for clap (`500ms`, `5s`, `1m`).
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration ({e}); write e.g. 500ms, 5s or 1m"))
+}
+
+fn parse_iface(text: Option<&str>) -> Result<(IfaceSpec, String), CliError> {
+    let spec: IfaceSpec = match text {
+        None => IfaceSpec::Any,
+        Some(t) => t
+            .parse()
+            .map_err(|e| CliError::usage(format!("-i {t}: {e}")))?,
+    };
+    let label = adapter::resolve_iface(&spec)?;
+    Ok((spec, label))
+}
+
+/// Validates `mcast recv`'s arguments.
+pub(crate) fn recv(
+    groups: &str,
+    port: u16,
+    iface: Option<&str>,
+    sources: &[String],
+) -> Result<RecvPlan, CliError> {
+    let mut ranges = Vec::new();
+    for part in groups.split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            return Err(CliError::usage(format!(
+                "{groups:?} has an empty entry: GROUPS is a comma-separated list like 224.1.1.5,234.3.2.1 or 239.1.0.1+1000"
+            )));
+        }
+        let r: GroupRange = part.parse().map_err(CliError::usage)?;
+        ranges.push(r);
+    }
+    let Some(first) = ranges.first().map(GroupRange::first) else {
+        return Err(CliError::usage("no group given"));
+    };
+    let mut seen = HashSet::new();
+    let mut all = Vec::new();
+    for r in &ranges {
+        if r.first().is_ipv4() != first.is_ipv4() {
+            return Err(CliError::usage(format!(
+                "groups {first} and {} are of different address families: one `mcast recv` joins IPv4 or IPv6 groups, not both",
+                r.first()
+            )));
+        }
+        for g in r.iter() {
+            if seen.insert(g) {
+                all.push(g);
+            }
+        }
+    }
+    let mut checked = Vec::new();
+    for s in sources {
+        let ip: IpAddr = s.trim().parse().map_err(|_| {
+            CliError::usage(format!(
+                "--source {s:?} is not an IP address: a source is the unicast address of the sending host, e.g. 192.168.56.3"
+            ))
+        })?;
+        let src = Source::for_group(first, ip).map_err(CliError::usage)?;
+        if !checked.contains(&src) {
+            checked.push(src);
+        }
+    }
+    let mut notes = Vec::new();
+    if !checked.is_empty() {
+        let asm: Vec<String> = all
+            .iter()
+            .filter(|g| !g.is_ssm())
+            .take(3)
+            .map(ToString::to_string)
+            .collect();
+        if !asm.is_empty() {
+            notes.push(format!(
+                "note: {} {} outside the SSM range (232.0.0.0/8, ff3x::/32): --source works there as an IGMPv3/MLDv2 source filter",
+                asm.join(", "),
+                if asm.len() == 1 { "is" } else { "are" }
+            ));
+        }
+    }
+    let (iface, iface_label) = parse_iface(iface)?;
+    if let IfaceSpec::Addr(a) = iface {
+        if a.is_ipv4() != first.is_ipv4() {
+            return Err(CliError::usage(format!(
+                "interface address {a} and group {first} are of different address families; name an IPv6 interface by its name or index"
+            )));
+        }
+    }
+    Ok(RecvPlan {
+        ranges,
+        groups: all,
+        port,
+        iface,
+        iface_label,
+        sources: checked,
+        notes,
+    })
+}
+
+/// Validates `mcast send`'s arguments.
+pub(crate) fn send(
+    group: &str,
+    port: u16,
+    iface: Option<&str>,
+    ttl: u8,
+    no_loop: bool,
+) -> Result<(SendPlan, String), CliError> {
+    let group: Group = group.parse().map_err(|e| {
+        CliError::usage(e).hint("a sender sends to a group; `mcast info ADDR` explains an address")
+    })?;
+    let (iface, label) = parse_iface(iface)?;
+    Ok((
+        SendPlan {
+            group,
+            port,
+            iface,
+            ttl,
+            loopback: !no_loop,
+        },
+        label,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_1_to_65535() {
+        assert_eq!(parse_port("50001"), Ok(50001));
+        let e = parse_port("70000").unwrap_err();
+        assert!(e.contains("out of range") && e.contains("65535"), "{e}");
+        assert!(parse_port("0").unwrap_err().contains("1-65535"));
+        assert!(parse_port("x").is_err());
+    }
+
+    #[test]
+    fn durations_are_humantime() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("5").is_err());
+    }
+
+    #[test]
+    fn recv_groups_are_lists_of_ranges_without_duplicates() {
+        let p = recv(
+            "224.1.1.5,234.3.2.1,239.1.0.1+3,224.1.1.5",
+            5000,
+            Some("127.0.0.1"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(p.groups.len(), 5);
+        assert_eq!(p.ranges.len(), 4);
+        assert!(p.notes.is_empty());
+    }
+
+    #[test]
+    fn recv_rejects_unicast_mixed_families_and_bad_sources() {
+        let e = recv("192.168.1.1", 1, Some("127.0.0.1"), &[]).unwrap_err();
+        assert!(e.to_string().contains("224.0.0.0/4"), "{e}");
+        assert!(recv("224.1.1.5,ff15::1", 1, Some("127.0.0.1"), &[]).is_err());
+        assert!(recv("224.1.1.5,", 1, Some("127.0.0.1"), &[]).is_err());
+        let e = recv("232.1.1.1", 1, Some("127.0.0.1"), &["239.1.1.1".into()]).unwrap_err();
+        assert!(e.to_string().contains("unicast"), "{e}");
+        let e = recv("232.1.1.1", 1, Some("127.0.0.1"), &["ff::1".into()]).unwrap_err();
+        assert!(e.to_string().contains("famil"), "{e}");
+    }
+
+    #[test]
+    fn a_source_outside_ssm_is_a_note_not_an_error() {
+        let p = recv("224.1.1.5", 1, Some("127.0.0.1"), &["127.0.0.1".into()]).unwrap();
+        assert_eq!(p.notes.len(), 1);
+        assert!(p.notes[0].contains("source filter"), "{}", p.notes[0]);
+        let p = recv("232.1.1.1", 1, Some("127.0.0.1"), &["127.0.0.1".into()]).unwrap();
+        assert!(p.notes.is_empty());
+    }
+
+    #[test]
+    fn send_rejects_unicast_groups_and_missing_interfaces() {
+        let e = send("192.168.1.1", 5000, Some("127.0.0.1"), 1, false).unwrap_err();
+        assert!(e.to_string().contains("not a multicast address"), "{e}");
+        let e = send("224.1.1.5", 5000, Some("nosuchif"), 1, false).unwrap_err();
+        assert!(e.to_string().contains("nosuchif"), "{e}");
+        let (p, label) = send("224.1.1.5", 5000, Some("127.0.0.1"), 1, true).unwrap();
+        assert!(!p.loopback);
+        assert!(label.contains("127.0.0.1"), "{label}");
+    }
+}

@@ -1,0 +1,512 @@
+//! `mcast recv GROUPS PORT`: join groups and print what arrives.
+//!
+//! The adapter ([`crate::adapter::Rx`]) binds, joins every group and reports each datagram with
+//! its destination group. Framed datagrams (mcast-core's `frame::looks_framed`) are decoded and
+//! fed to mcast-core's session receiver, which counts loss, duplicates and reordering per stream.
+//! The loop ends after `-c COUNT` datagrams, when `--timeout` passes, or on Ctrl-C; a summary
+//! goes to stderr, and with `--json` a `stats` and an `end` record to stdout.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mcast_core::session::{Datagram, Event, Receiver, ReceiverConfig, Stats};
+use mcast_core::RecvMeta;
+use serde::Serialize;
+
+use crate::adapter::Rx;
+use crate::errors::CliError;
+use crate::output;
+use crate::plan::{self, RecvPlan};
+use crate::send::wall_ns;
+
+/// How long one wait for a datagram lasts at most, so Ctrl-C and the deadline are noticed.
+const TICK: Duration = Duration::from_millis(100);
+
+/// The largest datagram we read (the UDP maximum).
+const MAX_DATAGRAM: usize = 65_536;
+
+/// Arguments of `mcast recv`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  mcast recv 224.1.1.5 50001 -i 127.0.0.1                 the lecture's receiver, on loopback
+  mcast recv 224.1.1.5,234.3.2.1 50001 -i lab0            two groups: lines get a [GROUP] prefix
+  mcast recv 239.1.0.1+1000 5000 -i lab0 --json           1,000 groups, JSON Lines
+  mcast recv 232.1.1.1 5000 -i lab0 --source 192.168.56.3 source-specific (SSM)
+  mcast recv 239.1.2.3 5000 -i 127.0.0.1 -c 1 --timeout 5s  one datagram, or exit 1 after 5s
+
+Prints \"listening on ...\" on stderr once every join is done. Ctrl-C, -c and --timeout end with a
+summary on stderr. Exit status: 0 done, 1 --timeout passed first, 2 usage error.")]
+pub(crate) struct Opt {
+    /// Groups to join, comma-separated; GROUP+COUNT is COUNT consecutive groups
+    /// (224.1.1.5,234.3.2.1 or 239.1.0.1+1000).
+    #[arg(value_name = "GROUPS")]
+    groups: String,
+
+    /// The UDP port to bind (1-65535).
+    #[arg(value_name = "PORT", value_parser = plan::parse_port)]
+    port: u16,
+
+    /// The interface to join on: an IPv4 address, a name, an index, or 0.0.0.0 (the kernel's
+    /// choice, the default).
+    #[arg(short = 'i', long = "iface", value_name = "IFACE")]
+    iface: Option<String>,
+
+    /// Accept only datagrams from this sender (source-specific multicast; outside 232.0.0.0/8
+    /// an IGMPv3 source filter). Repeat for several sources.
+    #[arg(short = 's', long = "source", value_name = "S")]
+    source: Vec<String>,
+
+    /// Stop after COUNT datagrams.
+    #[arg(short = 'c', long, value_name = "COUNT",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+
+    /// Give up after this long (e.g. 5s): exit 1 if fewer than COUNT datagrams (or none,
+    /// without -c) arrived by then.
+    #[arg(long, value_name = "D", value_parser = plan::parse_duration)]
+    timeout: Option<Duration>,
+
+    /// Print JSON Lines (start, recv, gap, stats, end records) instead of text.
+    #[arg(long)]
+    json: bool,
+
+    /// Show the source, group, length and frame header of each datagram.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+
+    /// Print nothing on stderr (no "listening on" line, no notes, no summary).
+    #[arg(short = 'q', long)]
+    quiet: bool,
+}
+
+/// The `start` record.
+#[derive(Serialize)]
+struct StartRecord<'a> {
+    groups: Vec<String>,
+    group_count: usize,
+    port: u16,
+    interface: &'a str,
+    sources: Vec<String>,
+}
+
+/// The `recv` record.
+#[derive(Serialize)]
+struct RecvRecord<'a> {
+    group: Option<IpAddr>,
+    port: u16,
+    source: SocketAddr,
+    len: usize,
+    payload: &'a str,
+    utf8: bool,
+    frame: Option<FrameInfo>,
+}
+
+/// The frame header of a framed datagram, in a `recv` record.
+#[derive(Serialize, Clone, Copy)]
+struct FrameInfo {
+    session: u32,
+    seq: u64,
+    sent_at_ns: u64,
+    /// Receive wall clock minus `sent_at_ns` (negative when the clocks disagree).
+    latency_ns: i64,
+    /// Where the frame fell in its stream: `first`, `in_order`, `gap`, `reordered`, ...
+    arrival: mcast_core::session::Arrival,
+}
+
+impl std::fmt::Display for FrameInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "session {} seq {} latency {:.3}ms",
+            mcast_core::session::SessionId(self.session),
+            self.seq,
+            self.latency_ns as f64 / 1e6
+        )
+    }
+}
+
+/// A `gap` (or other stream event) record.
+#[derive(Serialize)]
+struct GapRecord {
+    /// `gap`, `reordered`, `duplicate`, `stale` or `malformed`.
+    event: &'static str,
+    source: SocketAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<u32>,
+    /// The first missing sequence number (gap) or the sequence number concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    /// How many sequence numbers are missing (gap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl std::fmt::Display for GapRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} from {}", self.event, self.source)?;
+        if let Some(s) = self.session {
+            write!(f, " session {}", mcast_core::session::SessionId(s))?;
+        }
+        match (self.seq, self.count) {
+            (Some(q), Some(n)) => write!(f, ": {n} missing from seq {q}")?,
+            (Some(q), None) => write!(f, ": seq {q}")?,
+            _ => {}
+        }
+        if let Some(e) = &self.error {
+            write!(f, ": {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The `stats` record.
+#[derive(Serialize)]
+struct StatsRecord<'a> {
+    datagrams: u64,
+    bytes: u64,
+    elapsed_ms: u64,
+    groups: BTreeMap<String, u64>,
+    distinct_groups: usize,
+    /// The core session receiver's statistics (loss, duplicates, reordering, delay per
+    /// stream); `null` when no framed datagram arrived.
+    framed: Option<&'a Stats>,
+}
+
+/// The `end` record.
+#[derive(Serialize)]
+struct EndRecord {
+    reason: &'static str,
+    exit_code: u8,
+}
+
+/// Runs `mcast recv`.
+pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
+    let plan = plan::recv(&opt.groups, opt.port, opt.iface.as_deref(), &opt.source)?;
+    if !opt.quiet {
+        for n in &plan.notes {
+            output::note(n);
+        }
+    }
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = Arc::clone(&interrupted);
+        // A handler that cannot be installed only costs the summary on Ctrl-C.
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+    let mut rx = Rx::open(&plan)?;
+    if !opt.quiet {
+        output::note(&listening_line(&plan));
+    }
+    if opt.json {
+        output::emit_json(
+            "start",
+            &StartRecord {
+                groups: plan.ranges.iter().map(ToString::to_string).collect(),
+                group_count: plan.groups.len(),
+                port: plan.port,
+                interface: &plan.iface_label,
+                sources: plan.sources.iter().map(ToString::to_string).collect(),
+            },
+        )?;
+    }
+
+    let start = Instant::now();
+    let deadline = opt.timeout.and_then(|t| start.checked_add(t));
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut session = Receiver::new(
+        ReceiverConfig {
+            // One counter per joined group, plus "unknown destination".
+            max_groups: plan.groups.len() + 1,
+            ..ReceiverConfig::default()
+        },
+        start,
+    );
+    // Counted here too: `stats()` builds a snapshot, too slow to call per datagram.
+    let mut received: u64 = 0;
+    let reason = loop {
+        if interrupted.load(Ordering::SeqCst) {
+            break "interrupted";
+        }
+        if opt.count.is_some_and(|c| received >= c) {
+            break "count";
+        }
+        let now = Instant::now();
+        let wait = match deadline {
+            Some(d) if d <= now => break "timeout",
+            Some(d) => (d - now).min(TICK),
+            None => TICK,
+        };
+        let Some(meta) = rx.recv(&mut buf, wait)? else {
+            continue;
+        };
+        received += 1;
+        let bytes = &buf[..meta.len.min(buf.len())];
+        handle(&opt, &plan, &mut session, meta, bytes)?;
+    };
+
+    let stats = session.stats();
+    let failed = reason == "timeout"
+        && match opt.count {
+            Some(c) => stats.datagrams < c,
+            None => stats.datagrams == 0,
+        };
+    let code = u8::from(failed);
+    let groups: BTreeMap<String, u64> = stats
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.group.map_or_else(|| "unknown".into(), |a| a.to_string()),
+                g.datagrams,
+            )
+        })
+        .collect();
+    if !opt.quiet {
+        for l in summary(&stats, start.elapsed()) {
+            output::note(&l);
+        }
+    }
+    if opt.json {
+        output::emit_json(
+            "stats",
+            &StatsRecord {
+                datagrams: stats.datagrams,
+                bytes: stats.bytes,
+                elapsed_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+                distinct_groups: groups.len(),
+                groups,
+                framed: (stats.framed + stats.malformed > 0).then_some(&stats),
+            },
+        )?;
+        output::emit_json(
+            "end",
+            &EndRecord {
+                reason,
+                exit_code: code,
+            },
+        )?;
+    }
+    if failed {
+        let got = match opt.count {
+            Some(c) => format!("{} of {c} datagrams", stats.datagrams),
+            None => "no datagram".into(),
+        };
+        let timeout = opt.timeout.unwrap_or_default();
+        return Err(CliError::runtime(format!(
+            "timeout: received {got} within {}",
+            humantime::format_duration(timeout)
+        ))
+        .hint(
+            "check that the sender uses the same group and port, sends on this interface \
+             (-i) and with a TTL that reaches here",
+        )
+        .into());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The stderr line printed once every join succeeded (the lab's scripts wait for it).
+fn listening_line(plan: &RecvPlan) -> String {
+    let sources = if plan.sources.is_empty() {
+        String::new()
+    } else {
+        let s: Vec<String> = plan.sources.iter().map(ToString::to_string).collect();
+        format!(" from {}", s.join(", "))
+    };
+    if plan.groups.len() == 1 {
+        format!(
+            "listening on {}:{}{sources} (interface {})",
+            output::host(plan.groups[0].addr()),
+            plan.port,
+            plan.iface_label
+        )
+    } else {
+        let ranges: Vec<String> = plan.ranges.iter().map(ToString::to_string).collect();
+        format!(
+            "listening on {} groups ({}) port {}{sources} (interface {})",
+            plan.groups.len(),
+            ranges.join(","),
+            plan.port,
+            plan.iface_label
+        )
+    }
+}
+
+/// A stream event as a record; `None` for events not worth a line (a new stream, a report).
+fn event_record(event: Event) -> Option<GapRecord> {
+    let rec = |event, source, session: mcast_core::session::SessionId, seq, count| GapRecord {
+        event,
+        source,
+        session: Some(session.0),
+        seq: Some(seq),
+        count,
+        error: None,
+    };
+    Some(match event {
+        Event::Gap {
+            source,
+            session,
+            first,
+            count,
+        } => rec("gap", source, session, first.0, Some(count)),
+        Event::Reordered {
+            source,
+            session,
+            seq,
+        } => rec("reordered", source, session, seq.0, None),
+        Event::Duplicate {
+            source,
+            session,
+            seq,
+        } => rec("duplicate", source, session, seq.0, None),
+        Event::Stale {
+            source,
+            session,
+            seq,
+        } => rec("stale", source, session, seq.0, None),
+        Event::Malformed { source, error } => GapRecord {
+            event: "malformed",
+            source,
+            session: None,
+            seq: None,
+            count: None,
+            error: Some(error.to_string()),
+        },
+        _ => return None,
+    })
+}
+
+/// Handles one datagram: the session receiver classifies and counts it, then it is printed.
+fn handle(
+    opt: &Opt,
+    plan: &RecvPlan,
+    session: &mut Receiver,
+    meta: RecvMeta,
+    bytes: &[u8],
+) -> anyhow::Result<()> {
+    // Without pktinfo the adapter cannot name the group; with one group joined it is that one.
+    let group = meta
+        .destination
+        .or_else(|| (plan.groups.len() == 1).then(|| plan.groups[0].addr()));
+    let meta = meta.with_destination(group);
+    let now_ns = wall_ns();
+    let datagram = session.handle_datagram(Instant::now(), now_ns, meta, bytes);
+    let (payload, info) = match datagram {
+        Datagram::Raw(p) => (Some(p), None),
+        Datagram::Framed { frame, arrival } => (
+            Some(frame.payload),
+            Some(FrameInfo {
+                session: frame.session.0,
+                seq: frame.seq.0,
+                sent_at_ns: frame.sent_at_ns,
+                latency_ns: i64::try_from(i128::from(now_ns) - i128::from(frame.sent_at_ns))
+                    .unwrap_or(i64::MAX),
+                arrival,
+            }),
+        ),
+        Datagram::Malformed(_) => (None, None),
+    };
+    while let Some(event) = session.poll_event() {
+        let Some(rec) = event_record(event) else {
+            continue;
+        };
+        if opt.json {
+            output::emit_json("gap", &rec)?;
+        } else if (opt.verbose || rec.event == "malformed") && !opt.quiet {
+            output::note(&rec.to_string());
+        }
+    }
+    // A malformed frame is counted (and reported above) but has no payload to print.
+    let Some(payload) = payload else {
+        return Ok(());
+    };
+    let (text, utf8) = output::payload_text(payload);
+    if opt.json {
+        output::emit_json(
+            "recv",
+            &RecvRecord {
+                group,
+                port: plan.port,
+                source: meta.source,
+                len: bytes.len(),
+                payload: &text,
+                utf8,
+                frame: info,
+            },
+        )?;
+        return Ok(());
+    }
+    let group_txt = group.map_or_else(|| "?".into(), |g| g.to_string());
+    let line = if opt.verbose {
+        let frame_txt = info.map_or_else(String::new, |f| format!(" {f}"));
+        format!(
+            "[{group_txt}] from {} len {}{frame_txt}: {text}",
+            meta.source,
+            bytes.len()
+        )
+    } else if plan.groups.len() > 1 {
+        format!("[{group_txt}] {text}")
+    } else {
+        text
+    };
+    output::line(&line)?;
+    Ok(())
+}
+
+/// The stderr summary.
+fn summary(stats: &Stats, elapsed: Duration) -> Vec<String> {
+    let groups = &stats.groups;
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let mut lines = vec![format!(
+        "received {} datagram{}, {} bytes, from {} distinct group{} in {:.1}s",
+        stats.datagrams,
+        plural(stats.datagrams),
+        stats.bytes,
+        groups.len(),
+        plural(groups.len() as u64),
+        elapsed.as_secs_f64()
+    )];
+    if groups.len() <= 10 {
+        for g in groups {
+            let name = g
+                .group
+                .map_or_else(|| "unknown group".into(), |a| a.to_string());
+            lines.push(format!("  {name}: {}", g.datagrams));
+        }
+    }
+    if stats.framed + stats.malformed > 0 {
+        lines.push(format!(
+            "framed: {} frames in {} stream{}, {} lost, {} duplicate{}, {} reordered, {} malformed",
+            stats.framed,
+            stats.streams.len(),
+            plural(stats.streams.len() as u64),
+            stats.lost,
+            stats.duplicates,
+            plural(stats.duplicates),
+            stats.reordered,
+            stats.malformed
+        ));
+        for s in &stats.streams {
+            let delay = s.delay.map_or_else(String::new, |d| {
+                format!(
+                    ", delay min/mean/max {:.3}/{:.3}/{:.3} ms",
+                    d.min_ns as f64 / 1e6,
+                    d.mean_ns as f64 / 1e6,
+                    d.max_ns as f64 / 1e6
+                )
+            });
+            lines.push(format!(
+                "  {} session {}: seq {}..={}, {} received, {} lost{delay}",
+                s.source, s.session, s.first_seq, s.highest_seq, s.received, s.lost
+            ));
+        }
+    }
+    lines
+}

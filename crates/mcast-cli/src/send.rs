@@ -1,0 +1,222 @@
+//! `mcast send GROUP PORT [MESSAGE]`: send datagrams to a group.
+//!
+//! Numbering and framing come from mcast-core's session [`Sender`]; the socket comes from the
+//! adapter ([`crate::adapter::Tx`]). The wall-clock stamp of a frame is read here and passed in.
+
+use std::io::{self, BufRead};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use mcast_core::session::{Sender, SenderConfig, SessionId};
+use serde::Serialize;
+
+use crate::adapter::Tx;
+use crate::errors::CliError;
+use crate::{output, plan};
+
+/// Arguments of `mcast send`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  mcast send 224.1.1.5 50001 \"Hello, World!\" -i 127.0.0.1     one datagram on loopback
+  mcast send 239.1.2.3 5000 tick -c 10 --interval 1s -i lab0   ten, one per second
+  printf 'a\\nb\\n' | mcast send 239.1.2.3 5000 -i 127.0.0.1      one datagram per line
+  mcast send 239.1.2.3 5000 hi -c 5 --framed -i 127.0.0.1      numbered frames: `mcast recv` counts loss
+
+Prints nothing on success unless -v or --json.")]
+pub(crate) struct Opt {
+    /// The multicast group to send to (224.0.0.0/4 or ff00::/8).
+    #[arg(value_name = "GROUP")]
+    group: String,
+
+    /// The destination UDP port (1-65535).
+    #[arg(value_name = "PORT", value_parser = plan::parse_port)]
+    port: u16,
+
+    /// The payload. Without it, each line of stdin is one datagram.
+    #[arg(value_name = "MESSAGE")]
+    message: Option<String>,
+
+    /// The outgoing interface: an IPv4 address, a name, an index, or 0.0.0.0 (the kernel's
+    /// choice, the default).
+    #[arg(short = 'i', long = "iface", value_name = "IFACE")]
+    iface: Option<String>,
+
+    /// Time to live (hop limit): 1 stays on the local network, 0 stays on this host.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    ttl: u8,
+
+    /// Do not loop our own datagrams back to receivers on this host.
+    #[arg(long)]
+    no_loop: bool,
+
+    /// Send each datagram COUNT times (MESSAGE, or each stdin line).
+    #[arg(short = 'c', long, value_name = "COUNT", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    count: u64,
+
+    /// Wait this long between datagrams, e.g. 100ms or 1s.
+    #[arg(long, value_name = "D", value_parser = plan::parse_duration)]
+    interval: Option<Duration>,
+
+    /// Put an mcast frame header (session, sequence number, send time) in front of each
+    /// payload, so `mcast recv` can count loss, duplicates, reordering and delay.
+    #[arg(long)]
+    framed: bool,
+
+    /// Print one JSON line per datagram sent (and an `end` line).
+    #[arg(long)]
+    json: bool,
+
+    /// Print a line per datagram sent.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+}
+
+/// One `send` JSON record.
+#[derive(Serialize)]
+struct SentRecord<'a> {
+    group: String,
+    port: u16,
+    len: usize,
+    payload: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sent_at_ns: Option<u64>,
+}
+
+/// The `end` JSON record.
+#[derive(Serialize)]
+struct EndRecord {
+    reason: &'static str,
+    datagrams: u64,
+    bytes: u64,
+    exit_code: u8,
+}
+
+/// Nanoseconds since the Unix epoch (0 if the clock is before 1970).
+pub(crate) fn wall_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Runs `mcast send`.
+pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
+    let (plan, _label) = plan::send(
+        &opt.group,
+        opt.port,
+        opt.iface.as_deref(),
+        opt.ttl,
+        opt.no_loop,
+    )?;
+    let destination = SocketAddr::new(plan.group.addr(), plan.port);
+    let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
+    let mut sender = Sender::new(SenderConfig {
+        session,
+        framed: opt.framed,
+        ..SenderConfig::new(destination)
+    });
+    let mut tx = Tx::open(&plan)?;
+    let mut buf = Vec::new();
+    let mut first = true;
+    let mut send_one = |payload: &[u8]| -> anyhow::Result<()> {
+        sender.check_payload(payload).map_err(CliError::usage)?;
+        for _ in 0..opt.count {
+            if !first {
+                if let Some(d) = opt.interval {
+                    std::thread::sleep(d);
+                }
+            }
+            first = false;
+            let seq = sender.next_seq();
+            let stamp = wall_ns();
+            let transmit = sender
+                .write_datagram(stamp, payload, &mut buf)
+                .map_err(CliError::usage)?;
+            tx.send(&buf[..transmit.size])?;
+            report(&opt, &plan, payload, transmit.size, seq.0, stamp, session)?;
+        }
+        Ok(())
+    };
+    let reason = match &opt.message {
+        Some(m) => {
+            send_one(m.as_bytes())?;
+            "count"
+        }
+        None => {
+            let stdin = io::stdin();
+            let mut stdin = stdin.lock();
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let n = stdin
+                    .read_until(b'\n', &mut line)
+                    .context("cannot read stdin")?;
+                if n == 0 {
+                    break;
+                }
+                let payload = line.strip_suffix(b"\n").unwrap_or(&line);
+                let payload = payload.strip_suffix(b"\r").unwrap_or(payload);
+                send_one(payload)?;
+            }
+            "eof"
+        }
+    };
+    if opt.json {
+        output::emit_json(
+            "end",
+            &EndRecord {
+                reason,
+                datagrams: sender.datagrams_sent(),
+                bytes: sender.bytes_sent(),
+                exit_code: 0,
+            },
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(
+    opt: &Opt,
+    plan: &plan::SendPlan,
+    payload: &[u8],
+    len: usize,
+    seq: u64,
+    stamp: u64,
+    session: SessionId,
+) -> io::Result<()> {
+    if opt.json {
+        let (text, _) = output::payload_text(payload);
+        output::emit_json(
+            "send",
+            &SentRecord {
+                group: plan.group.to_string(),
+                port: plan.port,
+                len,
+                payload: &text,
+                session: opt.framed.then_some(session.0),
+                seq: opt.framed.then_some(seq),
+                sent_at_ns: opt.framed.then_some(stamp),
+            },
+        )
+    } else if opt.verbose {
+        let framed = if opt.framed {
+            format!(" (session {session} seq {seq})")
+        } else {
+            String::new()
+        };
+        output::line(&format!(
+            "sent {len} bytes to {}:{}{framed}",
+            output::host(plan.group.addr()),
+            plan.port
+        ))
+    } else {
+        Ok(())
+    }
+}

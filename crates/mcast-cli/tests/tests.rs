@@ -1,0 +1,486 @@
+//! Integration tests of the `mcast` binary, one test binary in ripgrep's style.
+//!
+//! Every test pins the interface to 127.0.0.1 (never the kernel's default), uses its own port
+//! (471xx) so tests run in parallel, and bounds every wait (`util::WAIT`); child processes are
+//! killed on drop. Each regression test names the requirement it serves:
+//! "issue: loopback" (send/recv on one host), "issue: interop" (the lecture's Python programs),
+//! "issue: multicast-all" (IP_MULTICAST_ALL trap), "issue: many-groups" (1,000 groups),
+//! "issue: usage-errors" (exit codes and one-line errors), "issue: framed" (sequence numbers
+//! and loss), "issue: info".
+
+mod util;
+
+use util::{mcast, python, run, Proc, LO, PY_MANY_GROUPS, PY_RECEIVER, PY_SENDER};
+
+/// Starts `mcast recv ARGS` and waits until every join is done.
+fn receiver(args: &[&str]) -> Proc {
+    let mut p = Proc::mcast(args);
+    p.wait_listening();
+    p
+}
+
+/// Runs `mcast send ARGS` and checks it succeeded silently.
+fn send(args: &[&str]) {
+    let out = run(args);
+    out.assert_no_panic();
+    assert_eq!(out.code(), 0, "mcast send failed: {}", out.stderr_text());
+}
+
+// issue: loopback — the lecture's pair on one host.
+#[test]
+fn loopback_send_then_recv_prints_the_line() {
+    let rx = receiver(&[
+        "recv",
+        "239.1.2.3",
+        "47101",
+        "-i",
+        LO,
+        "-c",
+        "1",
+        "--timeout",
+        "10s",
+    ]);
+    let out = run(&["send", "239.1.2.3", "47101", "Hello, World!", "-i", LO]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    assert!(
+        out.stdout.is_empty(),
+        "send prints nothing by default: {:?}",
+        out.stdout
+    );
+    let got = rx.finish();
+    got.assert_no_panic();
+    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    assert_eq!(got.stdout, ["Hello, World!"]);
+    assert!(
+        got.stderr_text().contains("received 1 datagram"),
+        "summary: {}",
+        got.stderr_text()
+    );
+}
+
+// issue: loopback — stdin lines are datagrams, -c repeats, several groups get a prefix.
+#[test]
+fn stdin_lines_and_group_prefix() {
+    let rx = receiver(&[
+        "recv",
+        "239.1.2.5,239.1.2.6",
+        "47102",
+        "-i",
+        LO,
+        "-c",
+        "3",
+        "--timeout",
+        "10s",
+    ]);
+    let mut tx = Proc::mcast(&["send", "239.1.2.6", "47102", "-i", LO, "-c", "1"]);
+    tx.write_stdin(b"one\ntwo\r\nthree\n");
+    let sent = tx.finish();
+    assert_eq!(sent.code(), 0, "{}", sent.stderr_text());
+    let got = rx.finish();
+    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    assert_eq!(
+        got.stdout,
+        ["[239.1.2.6] one", "[239.1.2.6] two", "[239.1.2.6] three"]
+    );
+}
+
+// issue: interop — a plain Python sender (the lecture's) received by `mcast recv`.
+#[test]
+fn python_sender_to_mcast_recv() {
+    let rx = receiver(&[
+        "recv",
+        "224.1.1.5",
+        "47103",
+        "-i",
+        LO,
+        "-c",
+        "1",
+        "--timeout",
+        "10s",
+    ]);
+    let py = python(PY_SENDER, &["224.1.1.5", "47103", "robot"]).finish();
+    assert_eq!(py.code(), 0, "python sender: {}", py.stderr_text());
+    let got = rx.finish();
+    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    assert_eq!(got.stdout, ["robot"]);
+}
+
+// issue: interop — `mcast send` received by a plain Python receiver (the lecture's join).
+#[test]
+fn mcast_send_to_python_receiver() {
+    let mut py = python(PY_RECEIVER, &["224.1.1.5", "47104"]);
+    py.wait_stderr("ready");
+    send(&["send", "224.1.1.5", "47104", "Hello, World!", "-i", LO]);
+    let got = py.finish();
+    assert_eq!(got.code(), 0, "python receiver: {}", got.stderr_text());
+    assert_eq!(got.stdout, ["Hello, World!"]);
+}
+
+// issue: multicast-all — a receiver of 234.3.2.1 must not see 224.1.1.5's traffic on the same
+// port, while a receiver of 224.1.1.5 on the same host does (IP_MULTICAST_ALL=0).
+#[test]
+fn receiver_sees_only_the_groups_it_joined() {
+    let joined = receiver(&[
+        "recv",
+        "224.1.1.5",
+        "47105",
+        "-i",
+        LO,
+        "-c",
+        "1",
+        "--timeout",
+        "10s",
+    ]);
+    // Started second, so its 2 s certainly cover the send below.
+    let other = receiver(&["recv", "234.3.2.1", "47105", "-i", LO, "--timeout", "2s"]);
+    send(&["send", "224.1.1.5", "47105", "for 224.1.1.5 only", "-i", LO]);
+    let joined = joined.finish();
+    assert_eq!(joined.code(), 0, "{}", joined.stderr_text());
+    assert_eq!(joined.stdout, ["for 224.1.1.5 only"]);
+    let other = other.finish();
+    other.assert_no_panic();
+    assert_eq!(
+        other.code(),
+        1,
+        "nothing received before --timeout is exit 1"
+    );
+    assert!(other.stdout.is_empty(), "leaked: {:?}", other.stdout);
+    assert!(
+        other.stderr_text().contains("error: timeout"),
+        "{}",
+        other.stderr_text()
+    );
+}
+
+// issue: many-groups — one receiver joins 1,000 groups and counts each.
+#[test]
+fn one_thousand_groups() {
+    let mut rx = Proc::mcast(&[
+        "recv",
+        "239.1.0.1+1000",
+        "47106",
+        "-i",
+        LO,
+        "--json",
+        "-c",
+        "1000",
+        "--timeout",
+        "15s",
+    ]);
+    let listening = rx.wait_listening();
+    assert!(listening.contains("1000 groups"), "{listening}");
+    let py = python(PY_MANY_GROUPS, &["239.1.0.1", "1000", "47106"]).finish();
+    assert_eq!(py.code(), 0, "python sender: {}", py.stderr_text());
+    let got = rx.finish();
+    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    let records = got.json();
+    let recvs = records.iter().filter(|r| r["type"] == "recv").count();
+    assert_eq!(recvs, 1000);
+    let stats = records
+        .iter()
+        .find(|r| r["type"] == "stats")
+        .expect("a stats record");
+    assert_eq!(stats["data"]["distinct_groups"], 1000);
+    assert_eq!(stats["data"]["groups"]["239.1.3.232"], 1);
+    assert_eq!(records.last().unwrap()["type"], "end");
+}
+
+// issue: framed — numbered frames arrive with their sequence numbers and no loss.
+#[test]
+fn framed_send_is_counted_by_recv() {
+    let rx = receiver(&[
+        "recv",
+        "239.1.2.4",
+        "47107",
+        "-i",
+        LO,
+        "-c",
+        "5",
+        "--json",
+        "--timeout",
+        "10s",
+    ]);
+    send(&[
+        "send",
+        "239.1.2.4",
+        "47107",
+        "tick",
+        "-i",
+        LO,
+        "-c",
+        "5",
+        "--framed",
+        "--interval",
+        "10ms",
+    ]);
+    let got = rx.finish();
+    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    let records = got.json();
+    assert_eq!(records[0]["type"], "start");
+    let seqs: Vec<u64> = records
+        .iter()
+        .filter(|r| r["type"] == "recv")
+        .map(|r| {
+            assert_eq!(r["data"]["payload"], "tick");
+            r["data"]["frame"]["seq"].as_u64().expect("a frame header")
+        })
+        .collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4]);
+    let stats = &records.iter().find(|r| r["type"] == "stats").unwrap()["data"];
+    assert_eq!(stats["framed"]["framed"], 5);
+    assert_eq!(stats["framed"]["lost"], 0);
+    assert_eq!(stats["framed"]["duplicates"], 0);
+    assert_eq!(stats["framed"]["reordered"], 0);
+    assert!(!records.iter().any(|r| r["type"] == "gap"));
+}
+
+// issue: framed — `send --json` reports every datagram.
+#[test]
+fn send_json_reports_each_datagram() {
+    let out = run(&[
+        "send",
+        "239.1.2.7",
+        "47108",
+        "x",
+        "-i",
+        LO,
+        "-c",
+        "3",
+        "--framed",
+        "--json",
+        "--ttl",
+        "0",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let records = out.json();
+    let sends: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == "send").collect();
+    assert_eq!(sends.len(), 3);
+    assert_eq!(sends[2]["data"]["seq"], 2);
+    assert_eq!(sends[0]["data"]["group"], "239.1.2.7");
+    assert_eq!(records.last().unwrap()["data"]["datagrams"], 3);
+}
+
+// issue: loopback — `mcast recv | head -1`: a closed stdout ends the receiver with exit 0.
+#[test]
+fn broken_pipe_exits_zero() {
+    let mut cmd = mcast();
+    cmd.args(["recv", "239.1.2.8", "47109", "-i", LO, "--timeout", "10s"]);
+    let mut rx = Proc::spawn_stdout_closed("mcast recv | (closed)", cmd);
+    rx.wait_listening();
+    for _ in 0..3 {
+        send(&["send", "239.1.2.8", "47109", "line", "-i", LO]);
+    }
+    let got = rx.finish();
+    got.assert_no_panic();
+    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    assert!(
+        !got.stderr_text().contains("error"),
+        "{}",
+        got.stderr_text()
+    );
+}
+
+// issue: loopback — Ctrl-C ends `recv` with a summary (stderr) and stats/end records, exit 0.
+#[test]
+fn ctrl_c_prints_summary_and_exits_zero() {
+    let mut rx = receiver(&["recv", "239.1.2.9", "47111", "-i", LO, "--json"]);
+    send(&[
+        "send",
+        "239.1.2.9",
+        "47111",
+        "before ctrl-c",
+        "-i",
+        LO,
+        "--framed",
+    ]);
+    rx.wait_stdout("before ctrl-c");
+    rx.interrupt();
+    let got = rx.finish();
+    got.assert_no_panic();
+    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    let err = got.stderr_text();
+    assert!(err.contains("received 1 datagram, "), "{err}");
+    assert!(err.contains("239.1.2.9: 1"), "{err}");
+    assert!(err.contains("0 lost"), "{err}");
+    let records = got.json();
+    let end = records.last().unwrap();
+    assert_eq!(end["type"], "end");
+    assert_eq!(end["data"]["reason"], "interrupted");
+    assert_eq!(end["data"]["exit_code"], 0);
+}
+
+// issue: loopback — -v shows source, group, length and the frame header.
+#[test]
+fn verbose_recv_shows_metadata() {
+    let rx = receiver(&[
+        "recv",
+        "239.1.2.10",
+        "47112",
+        "-i",
+        LO,
+        "-v",
+        "-c",
+        "1",
+        "--timeout",
+        "10s",
+    ]);
+    send(&["send", "239.1.2.10", "47112", "hi", "-i", LO, "--framed"]);
+    let got = rx.finish();
+    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    assert_eq!(got.stdout.len(), 1, "{:?}", got.stdout);
+    let line = &got.stdout[0];
+    assert!(line.starts_with("[239.1.2.10] from 127.0.0.1:"), "{line}");
+    assert!(
+        line.contains(" len 30 session ") && line.contains(" seq 0 "),
+        "{line}"
+    );
+    assert!(line.ends_with(": hi"), "{line}");
+}
+
+/// Runs a command expected to be a usage error and returns its stderr.
+fn usage_error(args: &[&str]) -> String {
+    let out = run(args);
+    out.assert_no_panic();
+    assert_eq!(out.code(), 2, "{args:?}: {}", out.stderr_text());
+    assert!(out.stdout.is_empty(), "{:?}", out.stdout);
+    let first = out.stderr.first().cloned().unwrap_or_default();
+    assert!(
+        first.starts_with("error: "),
+        "{args:?}: {}",
+        out.stderr_text()
+    );
+    out.stderr_text()
+}
+
+// issue: usage-errors — a unicast group names the problem and the right range.
+#[test]
+fn usage_unicast_group() {
+    let err = usage_error(&["send", "192.168.1.1", "5000", "hi", "-i", LO]);
+    assert!(
+        err.contains("192.168.1.1 is not a multicast address"),
+        "{err}"
+    );
+    assert!(err.contains("224.0.0.0/4"), "{err}");
+    assert!(err.lines().count() <= 2, "one line (and a hint): {err}");
+    let err = usage_error(&["recv", "10.0.0.1", "5000", "-i", LO]);
+    assert!(err.contains("224.0.0.0/4"), "{err}");
+}
+
+// issue: usage-errors — a port out of range.
+#[test]
+fn usage_port_out_of_range() {
+    let err = usage_error(&["recv", "224.1.1.5", "70000"]);
+    assert!(err.contains("70000") && err.contains("1-65535"), "{err}");
+}
+
+// issue: usage-errors — an interface that does not exist: exit 2 with a hint.
+#[test]
+fn usage_missing_interface() {
+    let err = usage_error(&["send", "224.1.1.5", "5000", "hi", "-i", "nosuchif"]);
+    assert!(
+        err.contains("interface not found") && err.contains("nosuchif"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: ") && err.contains("mcast ifaces"),
+        "{err}"
+    );
+    let err = usage_error(&["recv", "224.1.1.5", "5000", "-i", "192.0.2.254"]);
+    assert!(err.contains("192.0.2.254"), "{err}");
+}
+
+// issue: usage-errors — a source must be unicast; SSM outside 232/8 is only noted.
+#[test]
+fn usage_source_must_be_unicast() {
+    let err = usage_error(&[
+        "recv",
+        "232.1.1.1",
+        "5000",
+        "-i",
+        LO,
+        "--source",
+        "239.1.1.1",
+    ]);
+    assert!(
+        err.contains("source 239.1.1.1 is not a unicast address"),
+        "{err}"
+    );
+    let out = run(&[
+        "recv",
+        "224.1.1.5",
+        "47110",
+        "-i",
+        LO,
+        "--source",
+        "127.0.0.1",
+        "--timeout",
+        "200ms",
+    ]);
+    out.assert_no_panic();
+    assert_eq!(
+        out.code(),
+        1,
+        "nothing sent: timeout: {}",
+        out.stderr_text()
+    );
+    assert!(
+        out.stderr_text().contains("outside the SSM range"),
+        "{}",
+        out.stderr_text()
+    );
+}
+
+// issue: usage-errors — clap errors are usage errors too; help and version exit 0.
+#[test]
+fn usage_clap_errors_help_and_version() {
+    usage_error(&["recv"]);
+    usage_error(&["send", "224.1.1.5", "5000", "hi", "--ttl", "300"]);
+    usage_error(&["nosuchcommand"]);
+    let help = run(&["--help"]);
+    assert_eq!(help.code(), 0);
+    assert!(
+        help.stdout_text().contains("mcast send 224.1.1.5 50001"),
+        "{}",
+        help.stdout_text()
+    );
+    let version = run(&["--version"]);
+    assert_eq!(version.code(), 0);
+    assert!(
+        version.stdout_text().starts_with("mcast "),
+        "{}",
+        version.stdout_text()
+    );
+}
+
+// issue: info — the JSON fields of `mcast info`.
+#[test]
+fn info_json_fields() {
+    let out = run(&["info", "224.1.1.5", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let records = out.json();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["type"], "info");
+    let d = &records[0]["data"];
+    assert_eq!(d["group"], "224.1.1.5");
+    assert_eq!(d["family"], "ipv4");
+    assert_eq!(d["scope"], "global");
+    assert_eq!(d["ssm"], false);
+    assert_eq!(d["mac"], "01:00:5e:01:01:05");
+    let collisions = d["mac_collisions"].as_array().unwrap();
+    assert_eq!(collisions.len(), 32);
+    assert!(collisions.contains(&serde_json::json!("239.129.1.5")));
+}
+
+// issue: info — text output, and a unicast address is a usage error.
+#[test]
+fn info_text_and_errors() {
+    let out = run(&["info", "232.1.1.1"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    assert!(
+        out.stdout_text().contains("ssm:         yes"),
+        "{}",
+        out.stdout_text()
+    );
+    let err = usage_error(&["info", "8.8.8.8"]);
+    assert!(err.contains("224.0.0.0/4"), "{err}");
+}

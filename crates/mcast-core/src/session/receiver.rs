@@ -1,0 +1,984 @@
+//! The receiving side: classifying datagrams and counting what happened to each stream.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::window::SeqWindow;
+use crate::frame::{self, FrameError, FrameRepr, Seq, SessionId};
+use crate::RecvMeta;
+
+/// How a [`Receiver`] classifies and counts, and how much memory it may use.
+///
+/// Build it with [`ReceiverConfig::default`] and struct update syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiverConfig {
+    /// Emit [`Event::Report`] this often. `None`: no periodic reports.
+    pub report_interval: Option<Duration>,
+    /// How many sequence numbers below the highest one each stream remembers, for telling
+    /// late arrivals from duplicates. Rounded up to a multiple of 64, within 64..=2^24.
+    /// Default 1024 (128 bytes per stream).
+    pub window: u64,
+    /// The most streams tracked at once (default 1024). A new stream beyond that evicts the
+    /// stream heard from least recently; its counters stay in the totals.
+    pub max_streams: usize,
+    /// The most destination groups counted separately (default 256). Datagrams for further
+    /// groups are counted in [`Stats::groups_untracked`].
+    pub max_groups: usize,
+    /// The most events queued for [`Receiver::poll_event`] (default 4096). Further events are
+    /// dropped and counted in [`Stats::events_dropped`].
+    pub max_events: usize,
+    /// Whether to look for frames at all (default `true`). When `false`, every datagram is
+    /// [`Datagram::Raw`], even one that starts with the frame magic.
+    pub detect_frames: bool,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        Self {
+            report_interval: None,
+            window: 1024,
+            max_streams: 1024,
+            max_groups: 256,
+            max_events: 4096,
+            detect_frames: true,
+        }
+    }
+}
+
+/// What one received datagram turned out to be. Borrows the datagram's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Datagram<'a> {
+    /// Not a frame (no magic): the whole datagram is the payload.
+    Raw(&'a [u8]),
+    /// A valid frame.
+    Framed {
+        /// The parsed header, payload and tag.
+        frame: FrameRepr<'a>,
+        /// Where it fell in its stream's sequence.
+        arrival: Arrival,
+    },
+    /// It starts with the frame magic but does not parse. Counted and dropped.
+    Malformed(FrameError),
+}
+
+impl<'a> Datagram<'a> {
+    /// The application's bytes, unless the datagram is malformed.
+    pub fn payload(&self) -> Option<&'a [u8]> {
+        match self {
+            Self::Raw(payload) => Some(payload),
+            Self::Framed { frame, .. } => Some(frame.payload),
+            Self::Malformed(_) => None,
+        }
+    }
+}
+
+/// Where a frame fell in its stream's sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Arrival {
+    /// The first frame of a new stream.
+    First,
+    /// The next sequence number after the highest seen.
+    InOrder,
+    /// Ahead of the next expected sequence number: `missing` numbers were skipped (and are
+    /// counted lost until they arrive).
+    Gap {
+        /// How many sequence numbers were skipped.
+        missing: u64,
+    },
+    /// Below the highest seen, not seen before, inside the window: a late arrival.
+    Reordered,
+    /// Seen before, inside the window.
+    Duplicate,
+    /// More than the window below the highest seen: too old to tell a late arrival from a
+    /// duplicate. Counted as stale, nothing else changes.
+    Stale,
+}
+
+/// An output of the [`Receiver`], drained with [`Receiver::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A frame from a new (source, session) stream.
+    NewStream {
+        /// The sender's address.
+        source: SocketAddr,
+        /// The sender's session.
+        session: SessionId,
+        /// The first sequence number heard.
+        seq: Seq,
+    },
+    /// Sequence numbers were skipped: `first..first+count` have not arrived.
+    Gap {
+        /// The sender's address.
+        source: SocketAddr,
+        /// The sender's session.
+        session: SessionId,
+        /// The first missing sequence number.
+        first: Seq,
+        /// How many are missing.
+        count: u64,
+    },
+    /// A frame arrived after a higher sequence number.
+    Reordered {
+        /// The sender's address.
+        source: SocketAddr,
+        /// The sender's session.
+        session: SessionId,
+        /// The late frame's sequence number.
+        seq: Seq,
+    },
+    /// A frame arrived again.
+    Duplicate {
+        /// The sender's address.
+        source: SocketAddr,
+        /// The sender's session.
+        session: SessionId,
+        /// The repeated sequence number.
+        seq: Seq,
+    },
+    /// A frame arrived too far behind to classify (see [`Arrival::Stale`]).
+    Stale {
+        /// The sender's address.
+        source: SocketAddr,
+        /// The sender's session.
+        session: SessionId,
+        /// The old sequence number.
+        seq: Seq,
+    },
+    /// A datagram with the frame magic did not parse.
+    Malformed {
+        /// The sender's address.
+        source: SocketAddr,
+        /// Why it did not parse.
+        error: FrameError,
+    },
+    /// The periodic report ([`ReceiverConfig::report_interval`]).
+    Report(Stats),
+}
+
+/// One-way delay: the receiver's `wall_ns` minus the frame's `sent_at_ns`, in nanoseconds.
+///
+/// Negative values mean the sender's clock is ahead of the receiver's; they are kept, not
+/// clamped, so clock skew shows. Differences beyond ±2^63 ns saturate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DelayStats {
+    /// How many frames were measured.
+    pub samples: u64,
+    /// The smallest delay.
+    pub min_ns: i64,
+    /// The mean delay (rounded towards zero).
+    pub mean_ns: i64,
+    /// The largest delay.
+    pub max_ns: i64,
+}
+
+/// The counters of one (source, session) stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct StreamStats {
+    /// The sender's address.
+    pub source: SocketAddr,
+    /// The sender's session.
+    pub session: SessionId,
+    /// Valid frames received, duplicates and stale ones included.
+    pub received: u64,
+    /// Bytes of those frames (whole datagrams).
+    pub bytes: u64,
+    /// Sequence numbers between the lowest and the highest seen that have not arrived.
+    /// A late arrival inside the window takes one off.
+    pub lost: u64,
+    /// Frames whose sequence number had already arrived (inside the window).
+    pub duplicates: u64,
+    /// Frames that arrived after a higher sequence number (inside the window).
+    pub reordered: u64,
+    /// Frames too far behind the highest to classify.
+    pub stale: u64,
+    /// Malformed datagrams from this source whose session field named this stream.
+    pub malformed: u64,
+    /// The lowest sequence number seen (inside the window at the time).
+    pub first_seq: Seq,
+    /// The highest sequence number seen.
+    pub highest_seq: Seq,
+    /// One-way delay over every valid frame.
+    pub delay: Option<DelayStats>,
+}
+
+/// Datagrams and bytes per destination group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GroupStats {
+    /// The group the datagrams were sent to; `None` when the adapter could not tell.
+    pub group: Option<IpAddr>,
+    /// Datagrams received for it.
+    pub datagrams: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// A snapshot of a [`Receiver`]'s counters, ready for JSON.
+///
+/// The loss, duplicate, reorder and stale totals include streams that were evicted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Every datagram handled.
+    pub datagrams: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Datagrams that were not frames.
+    pub raw: u64,
+    /// Valid frames.
+    pub framed: u64,
+    /// Datagrams with the frame magic that did not parse.
+    pub malformed: u64,
+    /// Total of [`StreamStats::lost`].
+    pub lost: u64,
+    /// Total of [`StreamStats::duplicates`].
+    pub duplicates: u64,
+    /// Total of [`StreamStats::reordered`].
+    pub reordered: u64,
+    /// Total of [`StreamStats::stale`].
+    pub stale: u64,
+    /// The tracked streams, ordered by source then session.
+    pub streams: Vec<StreamStats>,
+    /// Streams evicted to stay within [`ReceiverConfig::max_streams`].
+    pub streams_evicted: u64,
+    /// The tracked groups, unknown destination first, then by address.
+    pub groups: Vec<GroupStats>,
+    /// Datagrams for groups beyond [`ReceiverConfig::max_groups`].
+    pub groups_untracked: u64,
+    /// Events dropped because the queue was full.
+    pub events_dropped: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct DelayAcc {
+    samples: u64,
+    min: i64,
+    max: i64,
+    sum: i128,
+}
+
+impl DelayAcc {
+    fn add(&mut self, wall_ns: u64, sent_at_ns: u64) {
+        let d = i128::from(wall_ns) - i128::from(sent_at_ns);
+        let d = i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX });
+        if self.samples == 0 {
+            self.min = d;
+            self.max = d;
+        } else {
+            self.min = self.min.min(d);
+            self.max = self.max.max(d);
+        }
+        self.samples += 1;
+        self.sum = self.sum.saturating_add(i128::from(d));
+    }
+
+    fn stats(&self) -> Option<DelayStats> {
+        let samples = self.samples;
+        (samples > 0).then(|| DelayStats {
+            samples,
+            min_ns: self.min,
+            // The mean of i64 values is an i64.
+            mean_ns: i64::try_from(self.sum / i128::from(samples)).unwrap_or(0),
+            max_ns: self.max,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    received: u64,
+    bytes: u64,
+    lost: u64,
+    duplicates: u64,
+    reordered: u64,
+    stale: u64,
+    malformed: u64,
+}
+
+impl Counters {
+    fn absorb(&mut self, other: &Self) {
+        self.received = self.received.saturating_add(other.received);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.lost = self.lost.saturating_add(other.lost);
+        self.duplicates = self.duplicates.saturating_add(other.duplicates);
+        self.reordered = self.reordered.saturating_add(other.reordered);
+        self.stale = self.stale.saturating_add(other.stale);
+        self.malformed = self.malformed.saturating_add(other.malformed);
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Stream {
+    /// The lowest sequence number seen (moves down only inside the window).
+    base: u64,
+    highest: u64,
+    seen: SeqWindow,
+    counters: Counters,
+    delay: DelayAcc,
+    last_heard: Instant,
+}
+
+impl Stream {
+    fn new(seq: u64, window: u64, now: Instant) -> Self {
+        let mut seen = SeqWindow::new(window);
+        seen.set(seq);
+        Self {
+            base: seq,
+            highest: seq,
+            seen,
+            counters: Counters::default(),
+            delay: DelayAcc::default(),
+            last_heard: now,
+        }
+    }
+
+    /// Records `seq` and says where it fell.
+    fn record(&mut self, seq: u64) -> Arrival {
+        let c = &mut self.counters;
+        if seq > self.highest {
+            let missing = seq - self.highest - 1;
+            self.seen.clear_range(self.highest + 1, seq);
+            self.seen.set(seq);
+            self.highest = seq;
+            c.lost = c.lost.saturating_add(missing);
+            return if missing == 0 {
+                Arrival::InOrder
+            } else {
+                Arrival::Gap { missing }
+            };
+        }
+        if self.highest - seq >= self.seen.size() {
+            c.stale += 1;
+            return Arrival::Stale;
+        }
+        if self.seen.get(seq) {
+            c.duplicates += 1;
+            return Arrival::Duplicate;
+        }
+        self.seen.set(seq);
+        c.reordered += 1;
+        if seq > self.base {
+            // It was counted lost when the highest passed it.
+            c.lost = c.lost.saturating_sub(1);
+        } else {
+            // A new lowest: the numbers between it and the old lowest are now missing.
+            c.lost = c.lost.saturating_add(self.base - seq - 1);
+            self.base = seq;
+        }
+        Arrival::Reordered
+    }
+
+    fn stats(&self, source: SocketAddr, session: SessionId) -> StreamStats {
+        let c = &self.counters;
+        StreamStats {
+            source,
+            session,
+            received: c.received,
+            bytes: c.bytes,
+            lost: c.lost,
+            duplicates: c.duplicates,
+            reordered: c.reordered,
+            stale: c.stale,
+            malformed: c.malformed,
+            first_seq: Seq(self.base),
+            highest_seq: Seq(self.highest),
+            delay: self.delay.stats(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct GroupCounts {
+    datagrams: u64,
+    bytes: u64,
+}
+
+/// Classifies received datagrams and counts, per (source, session) stream, what arrived,
+/// what went missing, what came twice and what came late.
+///
+/// # Semantics
+///
+/// Each stream remembers which of the last [`ReceiverConfig::window`] sequence numbers (ending
+/// at the highest seen) arrived. For a frame with sequence number `s`:
+///
+/// - `s` above the highest `h`: the `s - h - 1` numbers in between count as **lost**
+///   ([`Event::Gap`]), and `s` becomes the highest;
+/// - `s` at most `h`, inside the window, seen before: a **duplicate**;
+/// - `s` at most `h`, inside the window, not seen: **reordered**; it takes one off `lost`, or,
+///   when it is below the lowest seen, the numbers between it and the old lowest become lost;
+/// - `s` more than the window below `h`: **stale**, not classified (memory is bounded, so the
+///   receiver no longer knows whether it arrived before).
+///
+/// So, as long as no frame is stale, `lost` is the number of distinct sequence numbers between
+/// the lowest and the highest seen that have not arrived, and `received = (h - lowest + 1) -
+/// lost + duplicates`. Loss after the last frame received cannot be seen.
+///
+/// Memory is bounded whatever arrives: at most [`ReceiverConfig::max_streams`] streams of a
+/// fixed-size window each, [`ReceiverConfig::max_groups`] group counters and
+/// [`ReceiverConfig::max_events`] queued events. Arithmetic saturates; no input panics.
+#[derive(Debug)]
+pub struct Receiver {
+    config: ReceiverConfig,
+    streams: HashMap<(SocketAddr, SessionId), Stream>,
+    evicted: Counters,
+    streams_evicted: u64,
+    groups: HashMap<Option<IpAddr>, GroupCounts>,
+    groups_untracked: u64,
+    datagrams: u64,
+    bytes: u64,
+    raw: u64,
+    framed: u64,
+    malformed: u64,
+    events: VecDeque<Event>,
+    events_dropped: u64,
+    next_report: Option<Instant>,
+}
+
+impl Receiver {
+    /// A receiver with nothing received, started at `now` (the first report is due one
+    /// interval later).
+    pub fn new(config: ReceiverConfig, now: Instant) -> Self {
+        let next_report = config
+            .report_interval
+            .and_then(|interval| now.checked_add(interval));
+        Self {
+            config,
+            streams: HashMap::new(),
+            evicted: Counters::default(),
+            streams_evicted: 0,
+            groups: HashMap::new(),
+            groups_untracked: 0,
+            datagrams: 0,
+            bytes: 0,
+            raw: 0,
+            framed: 0,
+            malformed: 0,
+            events: VecDeque::new(),
+            events_dropped: 0,
+            next_report,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ReceiverConfig {
+        &self.config
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if self.events.len() < self.config.max_events {
+            self.events.push_back(event);
+        } else {
+            self.events_dropped += 1;
+        }
+    }
+
+    /// Handles one received datagram: counts it for its destination group, and, when it is a
+    /// frame, for its stream. Returns what it was. Runs any timer that is due at `now` first,
+    /// so reports keep coming under steady traffic.
+    ///
+    /// `wall_ns` is the receiver's wall clock (ns since the Unix epoch) for one-way delay;
+    /// `meta.source` names the stream together with the frame's session id.
+    pub fn handle_datagram<'a>(
+        &mut self,
+        now: Instant,
+        wall_ns: u64,
+        meta: RecvMeta,
+        bytes: &'a [u8],
+    ) -> Datagram<'a> {
+        self.handle_timeout(now);
+        let len = bytes.len() as u64;
+        self.datagrams += 1;
+        self.bytes = self.bytes.saturating_add(len);
+        self.count_group(meta.destination, len);
+
+        if !self.config.detect_frames || !frame::looks_framed(bytes) {
+            self.raw += 1;
+            return Datagram::Raw(bytes);
+        }
+        let repr = match frame::decode(bytes) {
+            Ok(repr) => repr,
+            Err(error) => {
+                self.malformed += 1;
+                // The session field is readable once 8 bytes are there.
+                let session = (bytes.len() >= 8)
+                    .then(|| frame::Frame::new_unchecked(bytes).session());
+                if let Some(stream) = session.and_then(|s| self.streams.get_mut(&(meta.source, s)))
+                {
+                    stream.counters.malformed += 1;
+                }
+                self.push_event(Event::Malformed {
+                    source: meta.source,
+                    error,
+                });
+                return Datagram::Malformed(error);
+            }
+        };
+        self.framed += 1;
+        let key = (meta.source, repr.session);
+        let seq = repr.seq;
+        let arrival = match self.streams.get_mut(&key) {
+            Some(stream) => {
+                stream.last_heard = now;
+                stream.record(seq.0)
+            }
+            None => {
+                self.make_room();
+                self.streams
+                    .insert(key, Stream::new(seq.0, self.config.window, now));
+                Arrival::First
+            }
+        };
+        if let Some(stream) = self.streams.get_mut(&key) {
+            stream.counters.received += 1;
+            stream.counters.bytes = stream.counters.bytes.saturating_add(len);
+            stream.delay.add(wall_ns, repr.sent_at_ns);
+        }
+        let (source, session) = key;
+        let event = match arrival {
+            Arrival::First => Some(Event::NewStream {
+                source,
+                session,
+                seq,
+            }),
+            Arrival::InOrder => None,
+            Arrival::Gap { missing } => Some(Event::Gap {
+                source,
+                session,
+                first: Seq(seq.0 - missing),
+                count: missing,
+            }),
+            Arrival::Reordered => Some(Event::Reordered {
+                source,
+                session,
+                seq,
+            }),
+            Arrival::Duplicate => Some(Event::Duplicate {
+                source,
+                session,
+                seq,
+            }),
+            Arrival::Stale => Some(Event::Stale {
+                source,
+                session,
+                seq,
+            }),
+        };
+        if let Some(event) = event {
+            self.push_event(event);
+        }
+        Datagram::Framed {
+            frame: repr,
+            arrival,
+        }
+    }
+
+    fn count_group(&mut self, group: Option<IpAddr>, len: u64) {
+        let tracked = self.groups.len();
+        let counts = match self.groups.get_mut(&group) {
+            Some(counts) => Some(counts),
+            None if tracked < self.config.max_groups => {
+                Some(self.groups.entry(group).or_default())
+            }
+            None => None,
+        };
+        match counts {
+            Some(counts) => {
+                counts.datagrams += 1;
+                counts.bytes = counts.bytes.saturating_add(len);
+            }
+            None => self.groups_untracked += 1,
+        }
+    }
+
+    /// Evicts the least recently heard stream when the table is full.
+    fn make_room(&mut self) {
+        if self.streams.len() < self.config.max_streams.max(1) {
+            return;
+        }
+        let oldest = self
+            .streams
+            .iter()
+            .min_by_key(|(key, stream)| (stream.last_heard, **key))
+            .map(|(key, _)| *key);
+        if let Some(stream) = oldest.and_then(|key| self.streams.remove(&key)) {
+            self.evicted.absorb(&stream.counters);
+            self.streams_evicted += 1;
+        }
+    }
+
+    /// The next event, until `None`.
+    ///
+    /// # When to call
+    ///
+    /// Call it until it returns `None`:
+    /// - after [`handle_datagram`](Self::handle_datagram);
+    /// - after [`handle_timeout`](Self::handle_timeout) (reports).
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called: the next report,
+    /// or `None` without a report interval.
+    ///
+    /// # When to call
+    ///
+    /// - after [`Receiver::new`];
+    /// - after [`handle_timeout`](Self::handle_timeout) and
+    ///   [`handle_datagram`](Self::handle_datagram), which may move the deadline.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_report
+    }
+
+    /// Runs the timers due at `now`: queues an [`Event::Report`] when the report is due, and
+    /// schedules the next one interval later (or one interval after `now`, when the caller was
+    /// late by more than an interval). Spurious calls are no-ops.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let (Some(due), Some(interval)) = (self.next_report, self.config.report_interval) else {
+            return;
+        };
+        if now < due {
+            return;
+        }
+        let stats = self.stats();
+        self.push_event(Event::Report(stats));
+        self.next_report = match due.checked_add(interval) {
+            Some(next) if next > now => Some(next),
+            _ => now.checked_add(interval),
+        };
+    }
+
+    /// A snapshot of every counter.
+    pub fn stats(&self) -> Stats {
+        let mut streams: Vec<StreamStats> = self
+            .streams
+            .iter()
+            .map(|(&(source, session), stream)| stream.stats(source, session))
+            .collect();
+        streams.sort_by_key(|s| (s.source, s.session));
+        let mut totals = self.evicted;
+        for stream in self.streams.values() {
+            totals.absorb(&stream.counters);
+        }
+        let mut groups: Vec<GroupStats> = self
+            .groups
+            .iter()
+            .map(|(&group, counts)| GroupStats {
+                group,
+                datagrams: counts.datagrams,
+                bytes: counts.bytes,
+            })
+            .collect();
+        groups.sort_by_key(|g| g.group);
+        Stats {
+            datagrams: self.datagrams,
+            bytes: self.bytes,
+            raw: self.raw,
+            framed: self.framed,
+            malformed: self.malformed,
+            lost: totals.lost,
+            duplicates: totals.duplicates,
+            reordered: totals.reordered,
+            stale: totals.stale,
+            streams,
+            streams_evicted: self.streams_evicted,
+            groups,
+            groups_untracked: self.groups_untracked,
+            events_dropped: self.events_dropped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Flags;
+
+    fn src(port: u16) -> SocketAddr {
+        SocketAddr::from(([192, 168, 56, 3], port))
+    }
+
+    fn framed(session: u32, seq: u64, sent_at_ns: u64) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let repr = FrameRepr {
+            flags: Flags::empty(),
+            session: SessionId(session),
+            seq: Seq(seq),
+            sent_at_ns,
+            payload: b"data",
+            tag: None,
+        };
+        frame::encode(&repr, &mut buf).unwrap();
+        buf
+    }
+
+    fn feed(rx: &mut Receiver, now: Instant, seqs: &[u64]) -> Vec<Arrival> {
+        seqs.iter()
+            .map(|&s| {
+                let bytes = framed(1, s, 0);
+                match rx.handle_datagram(now, 0, RecvMeta::new(src(1), bytes.len()), &bytes) {
+                    Datagram::Framed { arrival, .. } => arrival,
+                    other => panic!("not framed: {other:?}"),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn raw_datagrams_pass_through() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        let group: IpAddr = "224.1.1.5".parse().unwrap();
+        let meta = RecvMeta::new(src(1), 5).with_destination(Some(group));
+        assert_eq!(
+            rx.handle_datagram(t0, 0, meta, b"hello"),
+            Datagram::Raw(b"hello")
+        );
+        let stats = rx.stats();
+        assert_eq!((stats.datagrams, stats.bytes, stats.raw), (1, 5, 1));
+        assert_eq!(
+            stats.groups,
+            vec![GroupStats {
+                group: Some(group),
+                datagrams: 1,
+                bytes: 5
+            }]
+        );
+        assert!(rx.poll_event().is_none());
+    }
+
+    #[test]
+    fn detect_frames_off_treats_frames_as_raw() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(
+            ReceiverConfig {
+                detect_frames: false,
+                ..ReceiverConfig::default()
+            },
+            t0,
+        );
+        let bytes = framed(1, 0, 0);
+        assert_eq!(
+            rx.handle_datagram(t0, 0, RecvMeta::new(src(1), bytes.len()), &bytes),
+            Datagram::Raw(&bytes)
+        );
+    }
+
+    #[test]
+    fn classifies_gap_reorder_duplicate_stale() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(
+            ReceiverConfig {
+                window: 64,
+                ..ReceiverConfig::default()
+            },
+            t0,
+        );
+        let arrivals = feed(&mut rx, t0, &[10, 11, 14, 12, 12, 9, 200, 100, 11]);
+        assert_eq!(
+            arrivals,
+            vec![
+                Arrival::First,
+                Arrival::InOrder,
+                Arrival::Gap { missing: 2 },
+                Arrival::Reordered,
+                Arrival::Duplicate,
+                Arrival::Reordered,
+                Arrival::Gap { missing: 185 },
+                Arrival::Stale,
+                Arrival::Stale,
+            ]
+        );
+        let s = &rx.stats().streams[0];
+        // Missing: 13, 15..=199.
+        assert_eq!(s.lost, 1 + 185);
+        assert_eq!((s.duplicates, s.reordered, s.stale), (1, 2, 2));
+        assert_eq!((s.first_seq, s.highest_seq), (Seq(9), Seq(200)));
+        assert_eq!(s.received, 9);
+        let events: Vec<Event> = std::iter::from_fn(|| rx.poll_event()).collect();
+        assert_eq!(
+            events[0],
+            Event::NewStream {
+                source: src(1),
+                session: SessionId(1),
+                seq: Seq(10)
+            }
+        );
+        assert_eq!(
+            events[1],
+            Event::Gap {
+                source: src(1),
+                session: SessionId(1),
+                first: Seq(12),
+                count: 2
+            }
+        );
+        assert_eq!(events.len(), 8, "{events:?}");
+    }
+
+    #[test]
+    fn lower_than_first_makes_the_gap_between_lost() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        feed(&mut rx, t0, &[5, 2]);
+        let s = &rx.stats().streams[0];
+        assert_eq!((s.lost, s.reordered), (2, 1));
+        feed(&mut rx, t0, &[3, 4]);
+        let s = &rx.stats().streams[0];
+        assert_eq!((s.lost, s.reordered, s.first_seq), (0, 3, Seq(2)));
+    }
+
+    #[test]
+    fn extreme_sequence_numbers_do_not_panic() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        feed(&mut rx, t0, &[0, u64::MAX, 0, u64::MAX, u64::MAX - 1, 1]);
+        let s = &rx.stats().streams[0];
+        assert_eq!(s.lost, u64::MAX - 2);
+        assert_eq!((s.duplicates, s.reordered, s.stale), (1, 1, 2));
+    }
+
+    #[test]
+    fn malformed_is_counted_not_fatal() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        let good = framed(1, 0, 0);
+        let _ = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), good.len()), &good);
+        let mut bad = good.clone();
+        bad.truncate(20);
+        assert_eq!(
+            rx.handle_datagram(t0, 0, RecvMeta::new(src(1), bad.len()), &bad),
+            Datagram::Malformed(FrameError::Truncated { need: 28, got: 20 })
+        );
+        let _ = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), 2), &frame::MAGIC);
+        let stats = rx.stats();
+        assert_eq!((stats.malformed, stats.framed, stats.datagrams), (2, 1, 3));
+        assert_eq!(stats.streams[0].malformed, 1, "only the one naming the session");
+        let events: Vec<Event> = std::iter::from_fn(|| rx.poll_event()).collect();
+        assert!(matches!(events[1], Event::Malformed { .. }));
+    }
+
+    #[test]
+    fn delay_keeps_negative_skew() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        for (seq, sent, wall) in [(0, 1_000, 1_500), (1, 3_000, 2_000), (2, u64::MAX, 0)] {
+            let b = framed(1, seq, sent);
+            let _ = rx.handle_datagram(t0, wall, RecvMeta::new(src(1), b.len()), &b);
+        }
+        let d = rx.stats().streams[0].delay.unwrap();
+        assert_eq!(d.samples, 3);
+        assert_eq!(d.min_ns, i64::MIN);
+        assert_eq!(d.max_ns, 500);
+        assert_eq!(d.mean_ns, ((i128::from(i64::MIN) - 500) / 3) as i64);
+    }
+
+    #[test]
+    fn streams_are_keyed_by_source_and_session_and_bounded() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(
+            ReceiverConfig {
+                max_streams: 2,
+                max_groups: 1,
+                ..ReceiverConfig::default()
+            },
+            t0,
+        );
+        let g1: IpAddr = "224.1.1.5".parse().unwrap();
+        let g2: IpAddr = "234.3.2.1".parse().unwrap();
+        for (i, (port, session, group)) in [(1, 1, g1), (1, 2, g1), (2, 1, g2), (1, 2, g2)]
+            .into_iter()
+            .enumerate()
+        {
+            let b = framed(session, 0, 0);
+            let meta = RecvMeta::new(src(port), b.len()).with_destination(Some(group));
+            let now = t0 + Duration::from_secs(i as u64);
+            let _ = rx.handle_datagram(now, 0, meta, &b);
+        }
+        let stats = rx.stats();
+        assert_eq!(stats.streams_evicted, 1);
+        let keys: Vec<_> = stats.streams.iter().map(|s| (s.source, s.session)).collect();
+        assert_eq!(keys, vec![(src(1), SessionId(2)), (src(2), SessionId(1))]);
+        assert_eq!(stats.streams[0].duplicates, 1);
+        assert_eq!(stats.duplicates, 1);
+        assert_eq!(stats.groups.len(), 1);
+        assert_eq!(stats.groups[0].datagrams, 2);
+        assert_eq!(stats.groups_untracked, 2);
+    }
+
+    #[test]
+    fn event_queue_is_bounded() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(
+            ReceiverConfig {
+                max_events: 3,
+                ..ReceiverConfig::default()
+            },
+            t0,
+        );
+        feed(&mut rx, t0, &[0, 2, 4, 6, 8]);
+        assert_eq!(std::iter::from_fn(|| rx.poll_event()).count(), 3);
+        assert_eq!(rx.stats().events_dropped, 2);
+    }
+
+    #[test]
+    fn reports_come_on_time_and_poll_timeout_moves_forward() {
+        let t0 = super::super::test_origin();
+        let iv = Duration::from_secs(1);
+        let mut rx = Receiver::new(
+            ReceiverConfig {
+                report_interval: Some(iv),
+                ..ReceiverConfig::default()
+            },
+            t0,
+        );
+        assert_eq!(rx.poll_timeout(), Some(t0 + iv));
+        rx.handle_timeout(t0 + iv / 2);
+        assert!(rx.poll_event().is_none(), "spurious timeout is a no-op");
+        let mut now = t0;
+        for _ in 0..5 {
+            let deadline = rx.poll_timeout().unwrap();
+            assert!(deadline > now, "busy loop");
+            now = deadline;
+            rx.handle_timeout(now);
+            assert!(matches!(rx.poll_event(), Some(Event::Report(_))));
+            assert!(rx.poll_event().is_none());
+            assert!(rx.poll_timeout().unwrap() > now);
+        }
+        // Late by several intervals: one report, then the schedule restarts from now.
+        let late = now + 5 * iv / 2;
+        rx.handle_timeout(late);
+        assert_eq!(std::iter::from_fn(|| rx.poll_event()).count(), 1);
+        assert_eq!(rx.poll_timeout(), Some(late + iv));
+        // Steady traffic also runs the timer.
+        let b = framed(1, 0, 0);
+        let _ = rx.handle_datagram(late + iv, 0, RecvMeta::new(src(1), b.len()), &b);
+        let events: Vec<Event> = std::iter::from_fn(|| rx.poll_event()).collect();
+        assert!(matches!(events[0], Event::Report(_)));
+        assert!(matches!(events[1], Event::NewStream { .. }));
+    }
+
+    #[test]
+    fn stats_serialize_to_json() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        feed(&mut rx, t0, &[0, 2]);
+        let json = serde_json::to_value(rx.stats()).unwrap();
+        assert_eq!(json["framed"], 2);
+        assert_eq!(json["lost"], 1);
+        let stream = &json["streams"][0];
+        assert_eq!(stream["source"], "192.168.56.3:1");
+        assert_eq!(stream["session"], 1);
+        assert_eq!(stream["first_seq"], 0);
+        assert_eq!(stream["highest_seq"], 2);
+        assert_eq!(stream["delay"]["samples"], 2);
+        assert_eq!(json["groups"][0]["group"], serde_json::Value::Null);
+    }
+}

@@ -1,0 +1,114 @@
+//! A sender and a receiver joined by a [`Netem`], on virtual time (quinn's `Pair`).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mcast_core::frame;
+use mcast_core::session::{Arrival, Datagram, Receiver, ReceiverConfig, Sender, SenderConfig};
+use mcast_core::RecvMeta;
+
+use super::netem::{Netem, NetemConfig};
+
+/// Wall-clock origin of the virtual run: 2023-11-14T22:13:20Z, in ns since the Unix epoch.
+pub const EPOCH_NS: u64 = 1_700_000_000_000_000_000;
+
+pub struct Pair {
+    pub sender: Sender,
+    pub receiver: Receiver,
+    pub netem: Netem,
+    pub t0: Instant,
+    pub now: Instant,
+    pub source: SocketAddr,
+    /// Arrivals as the receiver classified them, in delivery order.
+    pub arrivals: Vec<Arrival>,
+    payload: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl Pair {
+    pub fn new(sender: SenderConfig, receiver: ReceiverConfig, netem: NetemConfig) -> Self {
+        let t0 = super::time_origin();
+        Self {
+            sender: Sender::new(sender),
+            receiver: Receiver::new(receiver, t0),
+            netem: Netem::new(netem),
+            t0,
+            now: t0,
+            source: "192.168.56.1:40000".parse().unwrap(),
+            arrivals: Vec::new(),
+            payload: b"payload".to_vec(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Framed traffic: `count` datagrams, one per `interval`.
+    pub fn framed(count: u64, interval: Duration, netem: NetemConfig) -> Self {
+        let sender = SenderConfig {
+            framed: true,
+            interval: Some(interval),
+            count: Some(count),
+            ..SenderConfig::new("224.1.1.5:50001".parse().unwrap())
+        };
+        Self::new(sender, ReceiverConfig::default(), netem)
+    }
+
+    pub fn wall_ns(&self) -> u64 {
+        EPOCH_NS + u64::try_from((self.now - self.t0).as_nanos()).unwrap()
+    }
+
+    /// Does everything due at `now`, then moves time to the next deadline. Returns `false`
+    /// when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        let wall = self.wall_ns();
+        while let Some(t) = self
+            .sender
+            .poll_transmit(self.now, wall, &self.payload, &mut self.buf)
+        {
+            let seg = t.segment_size.unwrap_or(t.size).max(1);
+            for datagram in self.buf[..t.size].chunks(seg) {
+                let id = frame::decode(datagram).map_or(u64::MAX, |f| f.seq.0);
+                self.netem.send(self.now, id, datagram);
+            }
+        }
+        while let Some((_, bytes)) = self.netem.poll_datagram(self.now) {
+            let meta = RecvMeta::new(self.source, bytes.len())
+                .with_destination(Some("224.1.1.5".parse().unwrap()));
+            match self.receiver.handle_datagram(self.now, wall, meta, &bytes) {
+                Datagram::Framed { arrival, .. } => self.arrivals.push(arrival),
+                other => panic!("the pair only sends frames, got {other:?}"),
+            }
+        }
+        while self.receiver.poll_event().is_some() {}
+        self.sender.handle_timeout(self.now);
+        self.receiver.handle_timeout(self.now);
+        // Receiver reports alone do not keep the pair going.
+        let next = [self.sender.poll_timeout(), self.netem.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        match next {
+            Some(next) => {
+                assert!(next >= self.now, "time never goes back");
+                self.now = next;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Steps until nothing is left to do, at most `max_steps` times. Returns whether it
+    /// finished.
+    pub fn drive_bounded(&mut self, max_steps: usize) -> bool {
+        for _ in 0..max_steps {
+            if !self.step() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Steps until nothing is left to do.
+    pub fn drive(&mut self) {
+        assert!(self.drive_bounded(10_000_000), "the pair did not settle");
+    }
+}

@@ -1,0 +1,279 @@
+//! The blocking multicast receiver, over one socket or, for many groups, several.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use mcast_core::addr::{Group, Source};
+use mcast_core::iface::IfaceSpec;
+use mcast_core::RecvMeta;
+
+use crate::resolve::ResolvedIface;
+use crate::setup::{self, ReceiverConfig, SocketState};
+use crate::Error;
+
+/// Options for a [`Receiver`]: port, groups, interface, SSM sources, buffer, timeout.
+///
+/// ```no_run
+/// use mcast_sync::Receiver;
+/// let mut rx = Receiver::builder(50001)
+///     .group("224.1.1.5".parse()?)
+///     .group("234.3.2.1".parse()?)
+///     .iface("192.168.56.3".parse()?)
+///     .build()?;
+/// let mut buf = [0u8; 2048];
+/// let (n, meta) = rx.recv(&mut buf)?;
+/// println!("{n} bytes to {:?} from {}", meta.destination, meta.source);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ReceiverBuilder {
+    cfg: ReceiverConfig,
+    read_timeout: Option<Duration>,
+}
+
+impl ReceiverBuilder {
+    /// Adds a group to join.
+    pub fn group(mut self, group: Group) -> Self {
+        self.cfg.groups.push(group);
+        self
+    }
+
+    /// Adds groups to join (e.g. a `GroupRange::iter()`).
+    pub fn groups(mut self, groups: impl IntoIterator<Item = Group>) -> Self {
+        self.cfg.groups.extend(groups);
+        self
+    }
+
+    /// The interface to join on: by IPv4 address (`ip_mreq`, the lecture's way), by name or
+    /// index (`ip_mreqn`/`ipv6_mreq`/`group_source_req` with the index), or [`IfaceSpec::Any`]
+    /// (the default) for the kernel's choice.
+    pub fn iface(mut self, iface: IfaceSpec) -> Self {
+        self.cfg.iface = iface;
+        self
+    }
+
+    /// Adds a source: every group is then joined source-specifically (IGMPv3/MLDv2), once per
+    /// source. Without sources the joins are any-source.
+    pub fn source(mut self, source: Source) -> Self {
+        self.cfg.sources.push(source);
+        self
+    }
+
+    /// Adds sources (see [`ReceiverBuilder::source`]).
+    pub fn sources(mut self, sources: impl IntoIterator<Item = Source>) -> Self {
+        self.cfg.sources.extend(sources);
+        self
+    }
+
+    /// The local address to bind. By default the group itself when there is exactly one group
+    /// (as the lecture binds `(group, port)`), else `0.0.0.0` / `::`.
+    pub fn bind_addr(mut self, addr: IpAddr) -> Self {
+        self.cfg.bind = Some(addr);
+        self
+    }
+
+    /// Asks for a receive buffer of this many bytes per socket (`SO_RCVBUF`); see
+    /// [`Receiver::recv_buffer_size`] for what the kernel granted.
+    pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
+        self.cfg.recv_buffer = Some(bytes);
+        self
+    }
+
+    /// How long [`Receiver::recv`] waits before [`Error::TimedOut`] (default: forever).
+    pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Overrides the per-socket membership limit (default: IPv4 reads
+    /// `/proc/sys/net/ipv4/igmp_max_memberships`; either way `ENOBUFS` opens a further socket).
+    pub fn groups_per_socket(mut self, limit: usize) -> Self {
+        self.cfg.per_socket_limit = Some(limit);
+        self
+    }
+
+    /// The groups so far.
+    pub fn group_list(&self) -> &[Group] {
+        &self.cfg.groups
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.cfg.port
+    }
+
+    /// The read timeout so far.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.read_timeout
+    }
+
+    /// Opens the sockets, sets them up and joins every group. When this returns, every join
+    /// is done.
+    pub fn build(self) -> Result<Receiver, Error> {
+        let open = setup::open_receiver(&self.cfg)?;
+        let pollfds = open
+            .sockets
+            .iter()
+            .map(|s| libc::pollfd {
+                fd: s.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        Ok(Receiver {
+            sockets: open.sockets,
+            state: open.state,
+            groups: self.cfg.groups,
+            sources: self.cfg.sources,
+            port: self.cfg.port,
+            timeout: self.read_timeout,
+            next: 0,
+            pollfds,
+        })
+    }
+}
+
+/// A blocking multicast receiver over one or more sockets sharing one port.
+#[derive(Debug)]
+pub struct Receiver {
+    sockets: Vec<UdpSocket>,
+    state: SocketState,
+    groups: Vec<Group>,
+    sources: Vec<Source>,
+    port: u16,
+    timeout: Option<Duration>,
+    next: usize,
+    pollfds: Vec<libc::pollfd>,
+}
+
+impl Receiver {
+    /// Starts a builder for a receiver on `port`.
+    pub fn builder(port: u16) -> ReceiverBuilder {
+        ReceiverBuilder {
+            cfg: ReceiverConfig {
+                port,
+                groups: Vec::new(),
+                iface: IfaceSpec::Any,
+                sources: Vec::new(),
+                bind: None,
+                recv_buffer: None,
+                per_socket_limit: None,
+            },
+            read_timeout: None,
+        }
+    }
+
+    /// Waits for the next datagram on any of the sockets and copies it into `buf`. Returns its
+    /// length and metadata: the sender, the group it was sent to and the interface index.
+    ///
+    /// Returns [`Error::TimedOut`] when the read timeout passes first, and an error for which
+    /// [`Error::is_interrupted`] holds when a signal arrives (so a Ctrl-C handler can stop the
+    /// loop); call again to continue.
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<(usize, RecvMeta), Error> {
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let n = self.sockets.len();
+        loop {
+            // Anything already queued is returned without a poll, round-robin across sockets.
+            for k in 0..n {
+                let i = (self.next + k) % n;
+                match self.state.recv(self.sockets[i].as_fd(), buf) {
+                    Ok(meta) => {
+                        self.next = (i + 1) % n;
+                        return Ok((meta.len, meta));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(source) => {
+                        return Err(Error::Io {
+                            context: "cannot receive",
+                            source,
+                        })
+                    }
+                }
+            }
+            let remaining = match deadline {
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(Error::TimedOut(self.timeout.unwrap_or_default()));
+                    }
+                    Some(d - now)
+                }
+                None => None,
+            };
+            for p in &mut self.pollfds {
+                p.revents = 0;
+            }
+            // SAFETY: `pollfds` is a live array of `len()` pollfd structs whose fds we own.
+            let rc = unsafe {
+                libc::poll(
+                    self.pollfds.as_mut_ptr(),
+                    self.pollfds.len() as libc::nfds_t,
+                    setup::poll_ms(remaining),
+                )
+            };
+            if rc < 0 {
+                return Err(Error::Io {
+                    context: "cannot wait for datagrams",
+                    source: io::Error::last_os_error(),
+                });
+            }
+        }
+    }
+
+    /// Changes the read timeout (`None`: wait forever).
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The groups joined.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// The SSM sources joined (empty: any source).
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The interface joined on, resolved.
+    pub fn iface(&self) -> &ResolvedIface {
+        self.state.iface()
+    }
+
+    /// How many sockets carry the joins (more than one past `igmp_max_memberships` groups).
+    pub fn socket_count(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// The receive buffer the kernel granted per socket, when one was asked for.
+    pub fn recv_buffer_size(&self) -> Option<usize> {
+        self.state.recv_buffer_size()
+    }
+
+    /// The first socket's local address.
+    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
+        let sock = self.sockets.first().ok_or(Error::NoGroups)?;
+        sock.local_addr().map_err(|source| Error::Io {
+            context: "cannot read the local address",
+            source,
+        })
+    }
+
+    /// The sockets and their shared state, for another runtime (mcast-async).
+    pub fn into_parts(self) -> (Vec<UdpSocket>, SocketState) {
+        (self.sockets, self.state)
+    }
+}

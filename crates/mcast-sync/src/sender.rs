@@ -1,0 +1,153 @@
+//! The blocking multicast sender.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
+
+use mcast_core::addr::Group;
+use mcast_core::iface::IfaceSpec;
+use mcast_core::Transmit;
+
+use crate::resolve::ResolvedIface;
+use crate::setup::{self, SenderConfig, SocketState};
+use crate::Error;
+
+/// Options for a [`Sender`]: group and port, interface, TTL (default 1), loop (default on),
+/// bind address.
+///
+/// ```no_run
+/// use mcast_sync::Sender;
+/// let tx = Sender::builder("224.1.1.5".parse()?, 50001)
+///     .iface("192.168.56.3".parse()?)
+///     .ttl(1)
+///     .build()?;
+/// tx.send(b"robot")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SenderBuilder {
+    cfg: SenderConfig,
+}
+
+impl SenderBuilder {
+    /// The interface to send on: by IPv4 address (`IP_MULTICAST_IF`, the lecture's way), by
+    /// name or index (`ip_mreqn` with the index; `IPV6_MULTICAST_IF` for IPv6), or
+    /// [`IfaceSpec::Any`] for the kernel's choice by route (the default).
+    pub fn iface(mut self, iface: IfaceSpec) -> Self {
+        self.cfg.iface = iface;
+        self
+    }
+
+    /// The IPv4 TTL or IPv6 hop limit (default 1: the datagrams never cross a router).
+    pub fn ttl(mut self, ttl: u32) -> Self {
+        self.cfg.ttl = ttl;
+        self
+    }
+
+    /// Whether our own datagrams loop back to receivers on this host (default on).
+    pub fn loopback(mut self, on: bool) -> Self {
+        self.cfg.loopback = on;
+        self
+    }
+
+    /// The local address and port to send from (default: any address, a port the kernel picks).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.cfg.bind = Some(addr);
+        self
+    }
+
+    /// Asks for a send buffer of this many bytes (`SO_SNDBUF`).
+    pub fn send_buffer_size(mut self, bytes: usize) -> Self {
+        self.cfg.send_buffer = Some(bytes);
+        self
+    }
+
+    /// The group datagrams go to.
+    pub fn group(&self) -> Group {
+        self.cfg.group
+    }
+
+    /// The destination port.
+    pub fn port(&self) -> u16 {
+        self.cfg.port
+    }
+
+    /// Opens and sets up the socket.
+    pub fn build(self) -> Result<Sender, Error> {
+        let open = setup::open_sender(&self.cfg)?;
+        Ok(Sender {
+            socket: open.socket,
+            state: open.state,
+            destination: open.destination,
+        })
+    }
+}
+
+/// A blocking multicast sender: one UDP socket set up to send to one group and port.
+#[derive(Debug)]
+pub struct Sender {
+    socket: UdpSocket,
+    state: SocketState,
+    destination: SocketAddr,
+}
+
+impl Sender {
+    /// Starts a builder for datagrams to `group`:`port`.
+    pub fn builder(group: Group, port: u16) -> SenderBuilder {
+        SenderBuilder {
+            cfg: SenderConfig {
+                group,
+                port,
+                iface: IfaceSpec::Any,
+                ttl: 1,
+                loopback: true,
+                bind: None,
+                send_buffer: None,
+            },
+        }
+    }
+
+    /// Sends one datagram to the group. Returns the bytes sent.
+    pub fn send(&self, payload: &[u8]) -> Result<usize, Error> {
+        self.state
+            .send(self.socket.as_fd(), self.destination, payload)
+            .map_err(|source| Error::Send {
+                destination: self.destination,
+                source,
+            })
+    }
+
+    /// Sends what a core [`Transmit`] describes from `buf` (several datagrams when it carries a
+    /// segment size). Returns how many datagrams went out.
+    pub fn send_transmit(&self, transmit: &Transmit, buf: &[u8]) -> Result<usize, Error> {
+        self.state
+            .send_transmit(self.socket.as_fd(), transmit, buf)
+            .map_err(|source| Error::Send {
+                destination: transmit.destination,
+                source,
+            })
+    }
+
+    /// Where datagrams go.
+    pub fn destination(&self) -> SocketAddr {
+        self.destination
+    }
+
+    /// The local address and port the socket is bound to.
+    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
+        self.socket.local_addr().map_err(|source| Error::Io {
+            context: "cannot read the local address",
+            source,
+        })
+    }
+
+    /// The interface it sends on, resolved.
+    pub fn iface(&self) -> &ResolvedIface {
+        self.state.iface()
+    }
+
+    /// The socket, its shared state and the destination, for another runtime (mcast-async).
+    pub fn into_parts(self) -> (UdpSocket, SocketState, SocketAddr) {
+        (self.socket, self.state, self.destination)
+    }
+}

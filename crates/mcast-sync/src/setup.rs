@@ -1,0 +1,667 @@
+//! The one socket-setup path shared by the blocking and the async adapter (STYLE.md
+//! guideline 9, after quinn-udp's `UdpSocketState`).
+//!
+//! **Every socket option of mcast is set in this file** — bind, `SO_REUSEADDR`/`SO_REUSEPORT`,
+//! `IP_MULTICAST_ALL`/`IPV6_MULTICAST_ALL`, `IP_PKTINFO`/`IPV6_RECVPKTINFO`, `SO_RCVBUF`, TTL/hop
+//! limit, loop, `IP_MULTICAST_IF`/`IPV6_MULTICAST_IF` and every join — and so are the `send`
+//! and `recv` (with `recvmsg` and pktinfo parsing) that both adapters call. mcast-async only
+//! wraps the resulting `std::net::UdpSocket`s in tokio and calls [`SocketState::recv`] inside
+//! `try_io`.
+//!
+//! socket2 stays out of every public signature: sockets go out as `std::net::UdpSocket` and
+//! come back in as [`BorrowedFd`].
+
+use std::io;
+use std::mem::{self, MaybeUninit};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcast_core::addr::{Group, Source};
+use mcast_core::iface::IfaceSpec;
+use mcast_core::{mreq, RecvMeta, Transmit};
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, SockRef, Socket, Type};
+
+use crate::membership::{JoinOutcome, JoinVerdict, Membership};
+use crate::resolve::ResolvedIface;
+use crate::Error;
+
+/// What a sender socket is built from (the [`crate::SenderBuilder`] fills it in).
+#[derive(Debug, Clone)]
+pub(crate) struct SenderConfig {
+    pub(crate) group: Group,
+    pub(crate) port: u16,
+    pub(crate) iface: IfaceSpec,
+    pub(crate) ttl: u32,
+    pub(crate) loopback: bool,
+    pub(crate) bind: Option<SocketAddr>,
+    pub(crate) send_buffer: Option<usize>,
+}
+
+/// What the receiver sockets are built from (the [`crate::ReceiverBuilder`] fills it in).
+#[derive(Debug, Clone)]
+pub(crate) struct ReceiverConfig {
+    pub(crate) port: u16,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) iface: IfaceSpec,
+    pub(crate) sources: Vec<Source>,
+    pub(crate) bind: Option<IpAddr>,
+    pub(crate) recv_buffer: Option<usize>,
+    pub(crate) per_socket_limit: Option<usize>,
+}
+
+/// A sender socket, set up.
+#[derive(Debug)]
+pub(crate) struct OpenSender {
+    pub(crate) socket: UdpSocket,
+    pub(crate) state: SocketState,
+    pub(crate) destination: SocketAddr,
+}
+
+/// The receiver sockets, set up and joined.
+#[derive(Debug)]
+pub(crate) struct OpenReceiver {
+    pub(crate) sockets: Vec<UdpSocket>,
+    pub(crate) state: SocketState,
+}
+
+/// The per-socket knowledge `send` and `recv` need, and what setup learnt (the resolved
+/// interface, the receive buffer the kernel granted, which options the kernel lacks).
+#[derive(Debug, Clone)]
+pub struct SocketState {
+    v6: bool,
+    iface: ResolvedIface,
+    recv_buffer: Option<usize>,
+    multicast_all_off: bool,
+    gso: Arc<AtomicBool>,
+}
+
+impl SocketState {
+    /// Whether the sockets are IPv6.
+    pub fn is_ipv6(&self) -> bool {
+        self.v6
+    }
+
+    /// The interface the sockets send on or joined on.
+    pub fn iface(&self) -> &ResolvedIface {
+        &self.iface
+    }
+
+    /// The receive buffer size the kernel granted, when one was asked for (Linux doubles the
+    /// request and clamps it to `net.core.rmem_max`).
+    pub fn recv_buffer_size(&self) -> Option<usize> {
+        self.recv_buffer
+    }
+
+    /// Whether `IP_MULTICAST_ALL`/`IPV6_MULTICAST_ALL` could be switched off (false on kernels
+    /// without the option: then a socket may also see groups other sockets joined).
+    pub fn multicast_all_off(&self) -> bool {
+        self.multicast_all_off
+    }
+
+    /// Sends one datagram to `destination`. Blocks on a blocking socket; on a nonblocking one
+    /// returns `WouldBlock` when the send buffer is full.
+    pub fn send(
+        &self,
+        sock: BorrowedFd<'_>,
+        destination: SocketAddr,
+        buf: &[u8],
+    ) -> io::Result<usize> {
+        SockRef::from(&sock).send_to(buf, &SockAddr::from(destination))
+    }
+
+    /// Sends the datagrams a [`Transmit`] describes: `buf[..size]`, cut into `segment_size`
+    /// pieces when set. Several pieces go out with UDP GSO (`UDP_SEGMENT`, up to 64 per
+    /// `sendmsg`) where the kernel supports it, else one `sendto` each. Returns how many
+    /// datagrams went out; on an error after the first datagram it returns the count so far.
+    pub fn send_transmit(
+        &self,
+        sock: BorrowedFd<'_>,
+        transmit: &Transmit,
+        buf: &[u8],
+    ) -> io::Result<usize> {
+        let data = buf.get(..transmit.size).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "transmit of {} bytes over a buffer of {}",
+                    transmit.size,
+                    buf.len()
+                ),
+            )
+        })?;
+        let seg = match transmit.segment_size {
+            Some(n) if n > 0 => n,
+            _ => data.len().max(1),
+        };
+        // How many segments fit one GSO send: the kernel's 64, and one IP datagram's 64 KiB.
+        let per_gso = (MAX_GSO_BYTES / seg).min(MAX_GSO_SEGMENTS);
+        let mut sent = 0;
+        let mut rest = data;
+        let mut first = true;
+        while first || !rest.is_empty() {
+            first = false;
+            let use_gso = per_gso > 1 && rest.len() > seg && self.gso.load(Ordering::Relaxed);
+            let take = if use_gso {
+                rest.len().min(seg * per_gso)
+            } else {
+                rest.len().min(seg)
+            };
+            let (batch, tail) = rest.split_at(take);
+            let result = if use_gso {
+                match send_gso(sock, transmit.destination, batch, seg) {
+                    Err(e) if gso_unsupported(&e) => {
+                        // Remember, and send this batch (and the rest) one datagram at a time.
+                        self.gso.store(false, Ordering::Relaxed);
+                        continue;
+                    }
+                    r => r.map(|()| batch.len().div_ceil(seg)),
+                }
+            } else {
+                self.send(sock, transmit.destination, batch).map(|_| 1)
+            };
+            match result {
+                Ok(n) => sent += n,
+                Err(e) if sent == 0 => return Err(e),
+                Err(_) => break,
+            }
+            rest = tail;
+        }
+        Ok(sent)
+    }
+
+    /// Whether UDP GSO is still in use (it switches off for good after the kernel refuses it).
+    pub fn gso_enabled(&self) -> bool {
+        self.gso.load(Ordering::Relaxed)
+    }
+
+    /// Receives one datagram without blocking (`MSG_DONTWAIT`), with the group it was sent to
+    /// and the interface it arrived on from the `IP_PKTINFO`/`IPV6_PKTINFO` control message.
+    /// Returns `WouldBlock` when nothing is queued.
+    pub fn recv(&self, sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<RecvMeta> {
+        recvmsg(sock, buf)
+    }
+}
+
+/// `UDP_SEGMENT` from `<linux/udp.h>`.
+const UDP_SEGMENT: libc::c_int = 103;
+/// `UDP_MAX_SEGMENTS` from `<linux/udp.h>`.
+const MAX_GSO_SEGMENTS: usize = 64;
+/// The most payload one GSO send may carry: an IPv6 datagram's 65,535 bytes less the UDP and
+/// IPv6 headers (IPv4's limit is larger by 20).
+const MAX_GSO_BYTES: usize = 65_535 - 8 - 40;
+
+fn gso_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT)
+    )
+}
+
+/// One `sendmsg` carrying `data` as datagrams of `seg` bytes (the last may be shorter).
+fn send_gso(
+    sock: BorrowedFd<'_>,
+    destination: SocketAddr,
+    data: &[u8],
+    seg: usize,
+) -> io::Result<()> {
+    let seg = u16::try_from(seg).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let addr = SockAddr::from(destination);
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr().cast_mut().cast(),
+        iov_len: data.len(),
+    };
+    let mut control = CmsgBuf([0; 128]);
+    // SAFETY: msghdr is plain data; all-zero is a valid value, the fields are set below.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = addr.as_ptr().cast_mut().cast();
+    msg.msg_namelen = addr.len();
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE only computes a size.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(mem::size_of::<u16>() as u32) } as _;
+    // SAFETY: the control buffer is aligned and larger than one u16 cmsg; CMSG_* stay inside it.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_UDP;
+        (*c).cmsg_type = UDP_SEGMENT;
+        (*c).cmsg_len = libc::CMSG_LEN(mem::size_of::<u16>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), seg);
+    }
+    // SAFETY: every pointer in `msg` points to live buffers of the lengths given; the kernel
+    // only reads them.
+    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Room for one in6_pktinfo (or in_pktinfo) control message and then some, aligned for cmsghdr.
+#[repr(C, align(8))]
+struct CmsgBuf([u8; 128]);
+
+fn recvmsg(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<RecvMeta> {
+    let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = CmsgBuf([0; 128]);
+    // SAFETY: msghdr is plain data; all-zero is a valid value, the fields are set below.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = name.as_mut_ptr().cast();
+    msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len() as _;
+    // SAFETY: every pointer in `msg` points to live buffers of the lengths given.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let len = n as usize;
+    // SAFETY: recvmsg filled in msg_namelen bytes of the zero-initialised storage.
+    let name = unsafe { name.assume_init() };
+    let source = sockaddr_to_std(&name).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "datagram from an unknown address family",
+        )
+    })?;
+    let mut destination = None;
+    let mut ifindex = None;
+    // SAFETY: `msg` was filled by recvmsg; CMSG_* walk only within msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            let hdr = &*c;
+            match (hdr.cmsg_level, hdr.cmsg_type) {
+                (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                    let info: libc::in_pktinfo =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    destination = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                        info.ipi_addr.s_addr,
+                    ))));
+                    ifindex = u32::try_from(info.ipi_ifindex).ok();
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                    let info: libc::in6_pktinfo =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    destination = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+                    ifindex = Some(info.ipi6_ifindex);
+                }
+                _ => {}
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok(RecvMeta::new(source, len)
+        .with_destination(destination)
+        .with_ifindex(ifindex))
+}
+
+fn sockaddr_to_std(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(s.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6 =
+                unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                u32::from_be(sin6.sin6_flowinfo),
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+fn opt(option: &'static str, r: io::Result<()>) -> Result<(), Error> {
+    r.map_err(|source| Error::SetOption { option, source })
+}
+
+/// `Ok(false)` when the kernel lacks the option (guideline 9: not fatal).
+fn opt_optional(option: &'static str, r: io::Result<()>) -> Result<bool, Error> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOPROTOOPT | libc::EOPNOTSUPP)) => {
+            Ok(false)
+        }
+        Err(source) => Err(Error::SetOption { option, source }),
+    }
+}
+
+fn setsockopt_bytes(
+    sock: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &[u8],
+) -> io::Result<()> {
+    // SAFETY: `value` is a live buffer of the length passed; the kernel copies it.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            value.as_ptr().cast(),
+            value.len() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn setsockopt_int(
+    sock: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    setsockopt_bytes(sock, level, name, &value.to_ne_bytes())
+}
+
+fn new_socket(v6: bool) -> Result<Socket, Error> {
+    let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+    let sock =
+        Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|source| Error::Io {
+            context: "cannot open a UDP socket",
+            source,
+        })?;
+    if v6 {
+        opt("IPV6_V6ONLY", sock.set_only_v6(true))?;
+    }
+    Ok(sock)
+}
+
+fn family(ip: IpAddr) -> &'static str {
+    if ip.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
+fn check_family(group: Group, what: impl FnOnce() -> String, ip: IpAddr) -> Result<(), Error> {
+    if ip.is_ipv4() == group.is_ipv4() {
+        Ok(())
+    } else {
+        Err(Error::FamilyMismatch {
+            group,
+            what: what(),
+            found: family(ip),
+            expected: family(group.addr()),
+        })
+    }
+}
+
+/// Builds a sender socket: bind, TTL/hop limit, loop, outgoing interface.
+pub(crate) fn open_sender(cfg: &SenderConfig) -> Result<OpenSender, Error> {
+    let v6 = cfg.group.is_ipv6();
+    if let Some(b) = cfg.bind {
+        check_family(cfg.group, || format!("the bind address {b}"), b.ip())?;
+    }
+    let iface = ResolvedIface::resolve(&cfg.iface)?;
+    let sock = new_socket(v6)?;
+    if let Some(size) = cfg.send_buffer {
+        opt("SO_SNDBUF", sock.set_send_buffer_size(size))?;
+    }
+    let bind = cfg.bind.unwrap_or_else(|| {
+        let ip = if v6 {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        SocketAddr::new(ip, 0)
+    });
+    if bind.port() != 0 {
+        opt("SO_REUSEADDR", sock.set_reuse_address(true))?;
+    }
+    sock.bind(&bind.into())
+        .map_err(|source| Error::Bind { addr: bind, source })?;
+    let destination = if v6 {
+        opt("IPV6_MULTICAST_HOPS", sock.set_multicast_hops_v6(cfg.ttl))?;
+        opt(
+            "IPV6_MULTICAST_LOOP",
+            sock.set_multicast_loop_v6(cfg.loopback),
+        )?;
+        if !iface.is_any() {
+            opt("IPV6_MULTICAST_IF", sock.set_multicast_if_v6(iface.index))?;
+        }
+        let scope = if cfg.group.is_link_local() {
+            iface.index
+        } else {
+            0
+        };
+        let g = cfg.group.as_v6().unwrap_or(Ipv6Addr::UNSPECIFIED);
+        SocketAddr::V6(SocketAddrV6::new(g, cfg.port, 0, scope))
+    } else {
+        opt("IP_MULTICAST_TTL", sock.set_multicast_ttl_v4(cfg.ttl))?;
+        opt(
+            "IP_MULTICAST_LOOP",
+            sock.set_multicast_loop_v4(cfg.loopback),
+        )?;
+        match &cfg.iface {
+            IfaceSpec::Any => {}
+            // The lecture's way: the interface named by its address.
+            IfaceSpec::Addr(IpAddr::V4(a)) => opt("IP_MULTICAST_IF", sock.set_multicast_if_v4(a))?,
+            // By index (a name, an index, or an IPv6 address of the interface): ip_mreqn.
+            _ => {
+                let req = mreq::ip_mreqn(cfg.group, Ipv4Addr::UNSPECIFIED, iface.index)?;
+                opt(
+                    "IP_MULTICAST_IF",
+                    setsockopt_bytes(&sock, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &req),
+                )?;
+            }
+        }
+        SocketAddr::new(cfg.group.addr(), cfg.port)
+    };
+    Ok(OpenSender {
+        socket: sock.into(),
+        state: SocketState {
+            v6,
+            iface,
+            recv_buffer: None,
+            multicast_all_off: false,
+            gso: Arc::new(AtomicBool::new(true)),
+        },
+        destination,
+    })
+}
+
+/// Builds the receiver sockets: as many as the membership limit needs, each with
+/// `SO_REUSEADDR` + `SO_REUSEPORT`, multicast-all off, pktinfo on, bound to the port, and joined.
+pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error> {
+    let first = *cfg.groups.first().ok_or(Error::NoGroups)?;
+    let v6 = first.is_ipv6();
+    for g in &cfg.groups {
+        check_family(first, || format!("the group {g}"), g.addr())?;
+    }
+    for s in &cfg.sources {
+        check_family(first, || format!("the source {s}"), s.addr())?;
+    }
+    if let Some(b) = cfg.bind {
+        check_family(first, || format!("the bind address {b}"), b)?;
+    }
+    let iface = ResolvedIface::resolve(&cfg.iface)?;
+    let bind_ip = cfg.bind.unwrap_or(match (cfg.groups.len(), v6) {
+        (1, _) => first.addr(),
+        (_, false) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        (_, true) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    });
+    let bind = match bind_ip {
+        IpAddr::V6(a) => {
+            let scoped = Group::v6(a).is_ok_and(|g| g.is_link_local()) || a.is_unicast_link_local();
+            SocketAddr::V6(SocketAddrV6::new(
+                a,
+                cfg.port,
+                0,
+                if scoped { iface.index } else { 0 },
+            ))
+        }
+        ip => SocketAddr::new(ip, cfg.port),
+    };
+
+    let limit = cfg.per_socket_limit.or(if v6 {
+        None
+    } else {
+        crate::error::igmp_max_memberships()
+    });
+    let mut membership = Membership::new(limit);
+    for g in &cfg.groups {
+        membership.join(*g, &cfg.sources);
+    }
+
+    let mut sockets: Vec<Socket> = Vec::new();
+    let mut state = SocketState {
+        v6,
+        iface,
+        recv_buffer: None,
+        multicast_all_off: true,
+        gso: Arc::new(AtomicBool::new(true)),
+    };
+    while let Some(op) = membership.poll_op() {
+        while sockets.len() <= op.socket {
+            sockets.push(open_receiver_socket(cfg, v6, bind, &mut state)?);
+        }
+        let sock = &sockets[op.socket];
+        let result = join(sock, op.group, op.source, &state.iface);
+        let outcome = match &result {
+            Ok(()) => JoinOutcome::Joined,
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => JoinOutcome::NoBufs,
+            Err(_) => JoinOutcome::Failed,
+        };
+        match (membership.handle_op_result(&op, outcome), result) {
+            (Ok(()), _) => {}
+            (Err(JoinVerdict::Failed | JoinVerdict::NoBufs), Err(source)) => {
+                return Err(Error::Join {
+                    group: op.group,
+                    ssm_source: op.source,
+                    iface: cfg.iface.clone(),
+                    source,
+                })
+            }
+            (Err(_), Ok(())) => {}
+        }
+    }
+    Ok(OpenReceiver {
+        sockets: sockets.into_iter().map(UdpSocket::from).collect(),
+        state,
+    })
+}
+
+fn open_receiver_socket(
+    cfg: &ReceiverConfig,
+    v6: bool,
+    bind: SocketAddr,
+    state: &mut SocketState,
+) -> Result<Socket, Error> {
+    let sock = new_socket(v6)?;
+    opt("SO_REUSEADDR", sock.set_reuse_address(true))?;
+    opt("SO_REUSEPORT", sock.set_reuse_port(true))?;
+    let all_off = if v6 {
+        opt_optional("IPV6_MULTICAST_ALL", sock.set_multicast_all_v6(false))?
+    } else {
+        opt_optional("IP_MULTICAST_ALL", sock.set_multicast_all_v4(false))?
+    };
+    state.multicast_all_off &= all_off;
+    if v6 {
+        opt(
+            "IPV6_RECVPKTINFO",
+            setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1),
+        )?;
+    } else {
+        opt(
+            "IP_PKTINFO",
+            setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_PKTINFO, 1),
+        )?;
+    }
+    if let Some(size) = cfg.recv_buffer {
+        opt("SO_RCVBUF", sock.set_recv_buffer_size(size))?;
+        state.recv_buffer = sock.recv_buffer_size().ok();
+    }
+    sock.bind(&bind.into())
+        .map_err(|source| Error::Bind { addr: bind, source })?;
+    Ok(sock)
+}
+
+/// One membership: any-source or source-specific, IPv4 or IPv6, on the resolved interface.
+fn join(
+    sock: &Socket,
+    group: Group,
+    source: Option<Source>,
+    iface: &ResolvedIface,
+) -> io::Result<()> {
+    let bad = |e: mreq::MreqError| io::Error::new(io::ErrorKind::InvalidInput, e);
+    match (group.addr(), source, &iface.spec) {
+        // IPv4, interface by address (or any): ip_mreq / ip_mreq_source, as the lecture does.
+        (IpAddr::V4(g), None, IfaceSpec::Any | IfaceSpec::Addr(IpAddr::V4(_))) => {
+            sock.join_multicast_v4(&g, &iface.v4)
+        }
+        (IpAddr::V4(g), Some(s), IfaceSpec::Any | IfaceSpec::Addr(IpAddr::V4(_))) => match s.addr()
+        {
+            IpAddr::V4(s) => sock.join_ssm_v4(&s, &g, &iface.v4),
+            IpAddr::V6(_) => Err(bad(mreq::MreqError::FamilyMismatch {
+                group: group.addr(),
+                source_addr: s.addr(),
+            })),
+        },
+        // IPv4, interface by index: ip_mreqn / group_source_req.
+        (IpAddr::V4(g), None, _) => {
+            sock.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(iface.index))
+        }
+        (IpAddr::V4(_), Some(s), _) => {
+            let req = mreq::group_source_req(group, s, iface.index).map_err(bad)?;
+            setsockopt_bytes(sock, libc::IPPROTO_IP, libc::MCAST_JOIN_SOURCE_GROUP, &req)
+        }
+        (IpAddr::V6(g), None, _) => sock.join_multicast_v6(&g, iface.index),
+        (IpAddr::V6(_), Some(s), _) => {
+            let req = mreq::group_source_req(group, s, iface.index).map_err(bad)?;
+            setsockopt_bytes(
+                sock,
+                libc::IPPROTO_IPV6,
+                libc::MCAST_JOIN_SOURCE_GROUP,
+                &req,
+            )
+        }
+    }
+}
+
+/// Puts a socket into nonblocking mode for an async runtime (mcast-async calls this before
+/// `tokio::net::UdpSocket::from_std`, so even this flag is set here and nowhere else).
+pub fn set_nonblocking(socket: &UdpSocket) -> Result<(), Error> {
+    socket
+        .set_nonblocking(true)
+        .map_err(|source| Error::SetOption {
+            option: "O_NONBLOCK",
+            source,
+        })
+}
+
+/// Turns a timeout into `poll`'s milliseconds (rounded up, so a 1 ns timeout still waits).
+pub(crate) fn poll_ms(timeout: Option<Duration>) -> libc::c_int {
+    match timeout {
+        None => -1,
+        Some(d) => {
+            let ms = d.as_nanos().div_ceil(1_000_000);
+            libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+        }
+    }
+}

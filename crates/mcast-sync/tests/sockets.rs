@@ -1,0 +1,483 @@
+//! Adapter tests on real sockets. Every test pins its interface: IPv4 tests use `lo`
+//! (127.0.0.1, TTL 0), IPv6 tests run in a network namespace of their own with a veth pair.
+//! Each test uses its own groups and port, and recognises its datagrams by a unique payload, so
+//! tests running in parallel (or other programs on `lo`) cannot confuse it.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use mcast_core::addr::{Group, Source};
+use mcast_core::iface::IfaceSpec;
+use mcast_core::{RecvMeta, Transmit};
+use mcast_sync::{Error, Receiver, ReceiverBuilder, Sender, SenderBuilder};
+
+const WAIT: Duration = Duration::from_secs(2);
+const QUIET: Duration = Duration::from_millis(300);
+
+fn lo() -> IfaceSpec {
+    IfaceSpec::Addr(Ipv4Addr::LOCALHOST.into())
+}
+
+fn g(s: &str) -> Group {
+    s.parse().unwrap()
+}
+
+fn tx(group: &str, port: u16) -> SenderBuilder {
+    Sender::builder(g(group), port).iface(lo()).ttl(0)
+}
+
+fn rx(port: u16) -> ReceiverBuilder {
+    Receiver::builder(port).iface(lo())
+}
+
+/// Waits up to `wait` for a datagram whose payload is `payload`; other datagrams are skipped.
+fn expect(rx: &mut Receiver, payload: &[u8], wait: Duration) -> Option<RecvMeta> {
+    let end = Instant::now() + wait;
+    let mut buf = [0u8; 2048];
+    loop {
+        let left = end.checked_duration_since(Instant::now())?;
+        rx.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        match rx.recv(&mut buf) {
+            Ok((n, meta)) if &buf[..n] == payload => return Some(meta),
+            Ok(_) => {}
+            Err(e) if e.is_timeout() => return None,
+            Err(e) => panic!("recv failed: {e}"),
+        }
+    }
+}
+
+/// The helper behind most tests: builds the sender, sends `payload` once, and returns what the
+/// receiver got (or `None` when nothing arrived within `wait`).
+fn send_recv(
+    tx: SenderBuilder,
+    rx: &mut Receiver,
+    payload: &[u8],
+    wait: Duration,
+) -> Option<RecvMeta> {
+    let tx = tx.build().unwrap();
+    assert_eq!(tx.send(payload).unwrap(), payload.len());
+    expect(rx, payload, wait)
+}
+
+fn lo_index() -> u32 {
+    mcast_sync::resolve::name_to_index("lo").unwrap()
+}
+
+#[test]
+fn v4_loopback() {
+    let mut r = rx(41001).group(g("239.255.41.1")).build().unwrap();
+    assert_eq!(r.socket_count(), 1);
+    assert_eq!(
+        r.local_addr().unwrap(),
+        "239.255.41.1:41001".parse().unwrap()
+    );
+    let meta =
+        send_recv(tx("239.255.41.1", 41001), &mut r, b"v4_loopback", WAIT).expect("datagram");
+    assert_eq!(meta.source.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    assert_eq!(meta.destination, Some(g("239.255.41.1").addr()));
+    assert_eq!(meta.ifindex, Some(lo_index()));
+    assert_eq!(meta.len, b"v4_loopback".len());
+}
+
+#[test]
+fn v4_iface_by_name_and_index() {
+    for (port, spec) in [
+        (41002, IfaceSpec::Name("lo".into())),
+        (41003, IfaceSpec::Index(lo_index())),
+    ] {
+        let mut r = Receiver::builder(port)
+            .group(g("239.255.41.2"))
+            .iface(spec.clone())
+            .build()
+            .unwrap();
+        let t = Sender::builder(g("239.255.41.2"), port)
+            .iface(spec.clone())
+            .ttl(0);
+        let meta = send_recv(t, &mut r, format!("by {spec}").as_bytes(), WAIT).expect("datagram");
+        assert_eq!(meta.ifindex, Some(lo_index()));
+        assert_eq!(r.iface().name.as_deref(), Some("lo"));
+    }
+}
+
+/// The lecture's trap: without IP_MULTICAST_ALL=0, a socket bound to 0.0.0.0:50001 and joined to
+/// 234.3.2.1 also receives 224.1.1.5:50001 because another socket on the host joined that group.
+#[test]
+fn ip_multicast_all_trap() {
+    let mut only_234 = rx(50001)
+        .group(g("234.3.2.1"))
+        .bind_addr(Ipv4Addr::UNSPECIFIED.into())
+        .build()
+        .unwrap();
+    assert!(only_234.iface().index != 0);
+    let mut joined_224 = rx(50001).group(g("224.1.1.5")).build().unwrap();
+    let payload = format!("ip_multicast_all_trap {}", std::process::id());
+    let t = tx("224.1.1.5", 50001).build().unwrap();
+    t.send(payload.as_bytes()).unwrap();
+    assert!(expect(&mut joined_224, payload.as_bytes(), WAIT).is_some());
+    assert!(expect(&mut only_234, payload.as_bytes(), QUIET).is_none());
+}
+
+#[test]
+fn two_receivers_share_port() {
+    let mut a = rx(41005).group(g("239.255.41.5")).build().unwrap();
+    let mut b = rx(41005).group(g("239.255.41.5")).build().unwrap();
+    let t = tx("239.255.41.5", 41005).build().unwrap();
+    t.send(b"shared").unwrap();
+    assert!(expect(&mut a, b"shared", WAIT).is_some());
+    assert!(expect(&mut b, b"shared", WAIT).is_some());
+}
+
+#[test]
+fn destination_group_reported() {
+    let groups = [g("239.255.41.6"), g("239.255.41.7")];
+    let mut r = rx(41006).groups(groups).build().unwrap();
+    assert_eq!(r.local_addr().unwrap(), "0.0.0.0:41006".parse().unwrap());
+    for group in groups {
+        let payload = format!("to {group}");
+        let meta = send_recv(
+            tx(&group.to_string(), 41006),
+            &mut r,
+            payload.as_bytes(),
+            WAIT,
+        )
+        .expect("datagram");
+        assert_eq!(meta.destination, Some(group.addr()), "{payload}");
+    }
+}
+
+#[test]
+fn send_transmit_splits_segments() {
+    let mut r = rx(41007).group(g("239.255.41.8")).build().unwrap();
+    let t = tx("239.255.41.8", 41007).build().unwrap();
+    let buf = b"seg-1seg-2seg-3";
+    let transmit =
+        Transmit::new("239.255.41.8:41007".parse().unwrap(), buf.len()).with_segment_size(Some(5));
+    assert_eq!(t.send_transmit(&transmit, buf).unwrap(), 3);
+    for seg in buf.chunks(5) {
+        assert!(expect(&mut r, seg, WAIT).is_some(), "{seg:?}");
+    }
+    let too_big = Transmit::new(t.destination(), 100);
+    assert!(t.send_transmit(&too_big, buf).is_err());
+}
+
+#[test]
+fn sender_reports_local_addr() {
+    let t = tx("239.255.41.9", 41008)
+        .bind("127.0.0.1:0".parse().unwrap())
+        .build()
+        .unwrap();
+    let local = t.local_addr().unwrap();
+    assert_eq!(local.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    assert_ne!(local.port(), 0);
+    assert_eq!(t.destination(), "239.255.41.9:41008".parse().unwrap());
+}
+
+/// 1,000 groups on one port, past igmp_max_memberships: spread over sockets, every datagram
+/// attributed to its group.
+#[test]
+fn many_groups_1000() {
+    let first: Group = g("239.77.0.1");
+    let range = mcast_core::addr::GroupRange::new(first, 1000).unwrap();
+    let groups: Vec<Group> = range.iter().collect();
+    let mut r = rx(41009).groups(groups.iter().copied()).build().unwrap();
+    let limit = mcast_sync::error::igmp_max_memberships().unwrap_or(20);
+    assert!(
+        r.socket_count() >= 1000usize.div_ceil(limit),
+        "{} sockets",
+        r.socket_count()
+    );
+    // One sender socket; each core Transmit names its own group.
+    let t = tx("239.77.0.1", 41009).build().unwrap();
+    for (i, gr) in groups.iter().enumerate() {
+        let payload = format!("many {i}");
+        let transmit = Transmit::new(SocketAddr::new(gr.addr(), 41009), payload.len());
+        assert_eq!(t.send_transmit(&transmit, payload.as_bytes()).unwrap(), 1);
+    }
+    let mut seen = BTreeSet::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 64];
+    while seen.len() < groups.len() && Instant::now() < end {
+        r.set_read_timeout(Some(Duration::from_millis(500)));
+        match r.recv(&mut buf) {
+            Ok((n, meta)) => {
+                let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
+                let Some(i) = text
+                    .strip_prefix("many ")
+                    .and_then(|s| s.parse::<usize>().ok())
+                else {
+                    continue;
+                };
+                assert_eq!(meta.destination, Some(groups[i].addr()), "datagram {i}");
+                assert!(seen.insert(i), "datagram {i} twice");
+            }
+            Err(e) if e.is_timeout() => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(seen.len(), 1000);
+}
+
+/// A limit set too high is corrected by the kernel's ENOBUFS.
+#[test]
+fn many_groups_enobufs_spreads() {
+    let Some(limit) = mcast_sync::error::igmp_max_memberships() else {
+        eprintln!("skipped: /proc/sys/net/ipv4/igmp_max_memberships is not readable");
+        return;
+    };
+    let range = mcast_core::addr::GroupRange::new(g("239.78.0.1"), (limit + 5) as u32).unwrap();
+    let r = rx(41010)
+        .groups(range.iter())
+        .groups_per_socket(limit + 100)
+        .build()
+        .unwrap();
+    assert_eq!(r.socket_count(), 2);
+}
+
+#[test]
+fn v4_ssm() {
+    let src: Source = "127.0.0.1".parse().unwrap();
+    for (port, spec) in [(41011, lo()), (41012, IfaceSpec::Name("lo".into()))] {
+        let mut r = Receiver::builder(port)
+            .group(g("232.41.0.1"))
+            .source(src)
+            .iface(spec)
+            .build()
+            .unwrap();
+        assert_eq!(r.sources(), &[src]);
+        let meta =
+            send_recv(tx("232.41.0.1", port), &mut r, b"from the source", WAIT).expect("datagram");
+        assert_eq!(meta.source.ip(), src.addr());
+        // A sender on another address is filtered out.
+        let other = tx("232.41.0.1", port).bind("127.0.0.2:0".parse().unwrap());
+        assert!(send_recv(other, &mut r, b"from elsewhere", QUIET).is_none());
+    }
+}
+
+#[test]
+fn nonexistent_iface_is_iface_error_with_hint() {
+    let spec = IfaceSpec::Name("nosuch-mc0".into());
+    let e = Receiver::builder(41013)
+        .group(g("239.255.41.13"))
+        .iface(spec.clone())
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Iface { spec: s, .. } if *s == spec),
+        "{e:?}"
+    );
+    assert!(e.hint().unwrap().contains("mcast ifaces"));
+    let e = Sender::builder(g("239.255.41.13"), 41013)
+        .iface(spec)
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, Error::Iface { .. }), "{e:?}");
+    let e = Sender::builder(g("239.255.41.13"), 41013)
+        .iface(IfaceSpec::Addr("192.0.2.99".parse().unwrap()))
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("192.0.2.99"), "{e}");
+}
+
+#[test]
+fn mixed_families_and_no_groups_are_errors() {
+    let e = rx(41014)
+        .group(g("239.255.41.14"))
+        .group(g("ff15::1"))
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, Error::FamilyMismatch { .. }), "{e:?}");
+    let e = rx(41014)
+        .group(g("239.255.41.14"))
+        .source("::1".parse().unwrap())
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, Error::FamilyMismatch { .. }), "{e:?}");
+    let e = rx(41014).build().unwrap_err();
+    assert!(matches!(e, Error::NoGroups), "{e:?}");
+}
+
+#[test]
+fn read_timeout_is_reported() {
+    let mut r = rx(41015)
+        .group(g("239.255.41.15"))
+        .read_timeout(Some(Duration::from_millis(50)))
+        .build()
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let start = Instant::now();
+    let e = r.recv(&mut buf).unwrap_err();
+    assert!(e.is_timeout(), "{e:?}");
+    assert!(start.elapsed() >= Duration::from_millis(50));
+}
+
+mod v6 {
+    //! IPv6 does not loop multicast back over `lo` on Linux: these tests run in a network
+    //! namespace private to one thread (`unshare(CLONE_NEWNET)`), with a veth pair in it. The
+    //! namespace and the pair vanish when the thread ends.
+
+    use super::*;
+    use std::process::Command;
+
+    fn ip(args: &[&str]) {
+        let out = Command::new("ip").args(args).output().expect("run ip");
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs `f` on a thread inside a fresh network namespace holding `mva` (fe80::a) <-> `mvb`
+    /// (fe80::b). Returns false (and says why) when not root.
+    pub(crate) fn in_veth_netns(f: impl FnOnce() + Send + 'static) -> bool {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: IPv6 multicast needs a veth pair in a new network namespace, which needs root");
+            return false;
+        }
+        std::thread::spawn(move || {
+            // SAFETY: unsharing the network namespace affects only this thread.
+            assert_eq!(
+                unsafe { libc::unshare(libc::CLONE_NEWNET) },
+                0,
+                "{}",
+                std::io::Error::last_os_error()
+            );
+            ip(&["link", "add", "mva", "type", "veth", "peer", "name", "mvb"]);
+            for dev in ["mva", "mvb"] {
+                ip(&["link", "set", dev, "addrgenmode", "none"]);
+            }
+            ip(&["addr", "add", "fe80::a/64", "dev", "mva", "nodad"]);
+            ip(&["addr", "add", "fe80::b/64", "dev", "mvb", "nodad"]);
+            for dev in ["lo", "mva", "mvb"] {
+                ip(&["link", "set", dev, "up"]);
+            }
+            wait_veth_ready();
+            // The veth lives in this thread's namespace only.
+            assert!(mcast_sync::resolve::name_to_index("mva").is_some());
+            f();
+        })
+        .join()
+        .expect("namespace thread");
+        true
+    }
+
+    /// Waits (bounded) until the kernel has configured both ends: operstate UP (the carrier event,
+    /// which linkwatch delivers late) and the `ff00::/8` multicast route on each.
+    fn wait_veth_ready() {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = |args: &[&str]| {
+                let o = Command::new("ip").args(args).output().expect("run ip");
+                String::from_utf8_lossy(&o.stdout).into_owned()
+            };
+            let links = out(&["-o", "link", "show"]);
+            let routes = out(&["-6", "route", "show", "table", "local"]);
+            let ready = ["mva", "mvb"].iter().all(|d| {
+                links
+                    .lines()
+                    .any(|l| l.contains(&format!(" {d}@")) && l.contains("state UP"))
+                    && routes.contains(&format!("ff00::/8 dev {d} "))
+            });
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "veth pair not ready after 5 s:\n{links}\n{routes}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn v6_veth() {
+        in_veth_netns(|| {
+            assert!(mcast_sync::resolve::name_to_index("mva").is_some());
+            let mut r = Receiver::builder(41100)
+                .group(g("ff15::4101"))
+                .iface(IfaceSpec::Name("mvb".into()))
+                .build()
+                .unwrap();
+            let t = Sender::builder(g("ff15::4101"), 41100)
+                .iface(IfaceSpec::Name("mva".into()))
+                .loopback(false);
+            let meta = send_recv(t, &mut r, b"v6 over veth", WAIT).expect("datagram");
+            assert_eq!(meta.destination, Some(g("ff15::4101").addr()));
+            assert_eq!(meta.ifindex, mcast_sync::resolve::name_to_index("mvb"));
+            assert_eq!(meta.source.ip(), "fe80::a".parse::<IpAddr>().unwrap());
+        });
+        // The namespace died with its thread: the pair is not in ours.
+        assert!(mcast_sync::resolve::name_to_index("mva").is_none());
+    }
+
+    /// On `lo` the sent packet itself comes back in, so IP_MULTICAST_LOOP is checked on a veth:
+    /// a receiver joined on the sending interface gets only the loopback copy.
+    #[test]
+    fn loop_off_delivers_nothing_locally() {
+        in_veth_netns(|| {
+            let mva = IfaceSpec::Name("mva".into());
+            let mut r = Receiver::builder(41103)
+                .group(g("ff15::4103"))
+                .iface(mva.clone())
+                .build()
+                .unwrap();
+            let t = |on| {
+                Sender::builder(g("ff15::4103"), 41103)
+                    .iface(mva.clone())
+                    .loopback(on)
+            };
+            assert!(send_recv(t(false), &mut r, b"loop off", QUIET).is_none());
+            // The same receiver gets it with loop on, so the silence above meant something.
+            assert!(send_recv(t(true), &mut r, b"loop on", WAIT).is_some());
+        });
+    }
+
+    #[test]
+    fn v6_ssm_veth() {
+        in_veth_netns(|| {
+            let mvb = IfaceSpec::Name("mvb".into());
+            let t = || {
+                Sender::builder(g("ff35::4102"), 41101)
+                    .iface(IfaceSpec::Name("mva".into()))
+                    .loopback(false)
+            };
+            let mut r = Receiver::builder(41101)
+                .group(g("ff35::4102"))
+                .source("fe80::a".parse().unwrap())
+                .iface(mvb.clone())
+                .build()
+                .unwrap();
+            let meta = send_recv(t(), &mut r, b"v6 ssm", WAIT).expect("datagram");
+            assert_eq!(meta.destination, Some(g("ff35::4102").addr()));
+            let mut other = Receiver::builder(41101)
+                .group(g("ff35::4102"))
+                .source("fe80::c".parse().unwrap())
+                .iface(mvb)
+                .build()
+                .unwrap();
+            assert!(send_recv(t(), &mut other, b"v6 ssm other source", QUIET).is_none());
+        });
+    }
+
+    #[test]
+    fn v6_many_groups_on_one_port() {
+        in_veth_netns(|| {
+            let groups: Vec<Group> = (1..=30u16).map(|i| g(&format!("ff15::42:{i:x}"))).collect();
+            let mut r = Receiver::builder(41102)
+                .groups(groups.iter().copied())
+                .iface(IfaceSpec::Name("mvb".into()))
+                .build()
+                .unwrap();
+            for gr in &groups {
+                let t = Sender::builder(*gr, 41102)
+                    .iface(IfaceSpec::Name("mva".into()))
+                    .loopback(false);
+                let payload = format!("to {gr}");
+                let meta = send_recv(t, &mut r, payload.as_bytes(), WAIT).expect("datagram");
+                assert_eq!(meta.destination, Some(gr.addr()));
+            }
+        });
+    }
+}

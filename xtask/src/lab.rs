@@ -1,0 +1,855 @@
+//! The lab: network namespaces joined by a bridge (and a router), owned by a guard.
+//!
+//! Everything a lab creates is named with its per-run prefix `mcl<pid%10000>-`:
+//!
+//! * `<prefix>switch`: a "switch" namespace holding the bridges `br0` (192.168.56.0/24) and, for the
+//!   routed topology, `br1` (192.168.57.0/24). Each bridge port is named after the host it leads to.
+//! * `<prefix>eastny`, `<prefix>midwood`, `<prefix>flatbush`, `<prefix>bushwick`: one namespace per
+//!   host, each with `lo` and a veth `lab0` carrying the host's address.
+//! * `<prefix>router` (routed topology only): `lab0` 192.168.56.254 on `br0`, `lab1` 192.168.57.254 on
+//!   `br1`, `ip_forward` on and kernel multicast routing driven by `smcrouted` (ident `<prefix>smcroute`).
+//! * With `--loss`/`--dup`: an nftables table `ip <prefix>lab` in every host namespace.
+//!
+//! Topologies:
+//!
+//! * `lecture`: eastny .1, midwood .3, flatbush .4 and bushwick .5, all on 192.168.56.0/24 and `br0`.
+//! * `routed`: eastny 192.168.56.1 and midwood 192.168.56.3 on `br0`; flatbush 192.168.57.4 and
+//!   bushwick 192.168.57.5 on `br1`; the router forwards 224.1.1.5 and 234.3.2.1 both ways with TTL
+//!   threshold 1, so a datagram sent with TTL 1 stays in its subnet and one sent with TTL 2 crosses.
+//!
+//! The machine's own namespace is never changed: veth pairs are created inside the switch
+//! namespace and one end is moved straight into the host namespace. The [`Lab`] guard deletes
+//! everything on drop, and a Ctrl-C handler does the same for every lab still alive.
+
+use std::{
+    fmt::Write as _,
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Mutex, Once},
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{
+    netns::{self, ip, ip_in, run, run_in},
+    prereq::{self, Prereq},
+};
+
+/// The UDP port of the lecture.
+pub(crate) const PORT: u16 = 50001;
+
+/// The two layouts a lab can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Topology {
+    /// Four hosts on one bridge, 192.168.56.0/24, as in the lecture.
+    Lecture,
+    /// Two subnets (56 and 57) joined by a multicast router namespace.
+    Routed,
+}
+
+impl Topology {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Lecture => "lecture",
+            Self::Routed => "routed",
+        }
+    }
+
+    /// The hosts of this topology.
+    pub(crate) fn hosts(self) -> &'static [Host] {
+        match self {
+            Self::Lecture => &LECTURE,
+            Self::Routed => &ROUTED,
+        }
+    }
+}
+
+/// One host namespace.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Host {
+    /// The lecture's name for it, also the suffix of its namespace.
+    pub(crate) name: &'static str,
+    /// Its address on `lab0` (a /24).
+    pub(crate) addr: Ipv4Addr,
+    /// The bridge its veth is enslaved to.
+    bridge: &'static str,
+    /// Its default gateway, if it has one.
+    gateway: Option<Ipv4Addr>,
+}
+
+const fn host(name: &'static str, c: u8, d: u8, bridge: &'static str, gw: bool) -> Host {
+    Host {
+        name,
+        addr: Ipv4Addr::new(192, 168, c, d),
+        bridge,
+        gateway: if gw {
+            Some(Ipv4Addr::new(192, 168, c, 254))
+        } else {
+            None
+        },
+    }
+}
+
+const LECTURE: [Host; 4] = [
+    host("eastny", 56, 1, "br0", false),
+    host("midwood", 56, 3, "br0", false),
+    host("flatbush", 56, 4, "br0", false),
+    host("bushwick", 56, 5, "br0", false),
+];
+
+const ROUTED: [Host; 4] = [
+    host("eastny", 56, 1, "br0", true),
+    host("midwood", 56, 3, "br0", true),
+    host("flatbush", 57, 4, "br1", true),
+    host("bushwick", 57, 5, "br1", true),
+];
+
+/// The router's legs in the routed topology: (name inside the router, bridge port, address, bridge).
+const ROUTER_LEGS: [(&str, &str, Ipv4Addr, &str); 2] = [
+    ("lab0", "router0", Ipv4Addr::new(192, 168, 56, 254), "br0"),
+    ("lab1", "router1", Ipv4Addr::new(192, 168, 57, 254), "br1"),
+];
+
+/// The groups the router forwards.
+const ROUTED_GROUPS: [&str; 2] = ["224.1.1.5", "234.3.2.1"];
+
+/// Query timing for `--snooping`, in centiseconds (the bridge's unit): the querier counts as
+/// present after one response interval, so snooping takes effect about a second after `up`.
+const QUERY_RESPONSE_CS: u32 = 100;
+const QUERY_INTERVAL_CS: u32 = 200;
+
+/// What to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Config {
+    /// The layout.
+    pub(crate) topology: Topology,
+    /// Bridge with IGMP snooping and its own querier (otherwise it floods like a hub).
+    pub(crate) snooping: bool,
+    /// Percentage of UDP datagrams every host drops on receive (nftables `numgen random`).
+    pub(crate) loss: Option<u8>,
+    /// Percentage of multicast UDP datagrams every host sends twice (nftables `dup`).
+    pub(crate) dup: Option<u8>,
+}
+
+impl Config {
+    /// The lecture's topology with a flooding bridge and no faults.
+    pub(crate) const fn lecture() -> Self {
+        Self {
+            topology: Topology::Lecture,
+            snooping: false,
+            loss: None,
+            dup: None,
+        }
+    }
+
+    fn prereqs(&self) -> Vec<Prereq> {
+        let mut needed = vec![Prereq::Root, Prereq::Ip];
+        if self.loss.is_some() || self.dup.is_some() {
+            needed.push(Prereq::Nft);
+        }
+        if self.topology == Topology::Routed {
+            needed.push(Prereq::Smcroute);
+        }
+        needed
+    }
+}
+
+/// The workspace root.
+pub(crate) fn project_root() -> PathBuf {
+    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR` or `<root>/target`).
+pub(crate) fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => project_root().join(dir),
+        None => project_root().join("target"),
+    }
+}
+
+/// Builds the `mcast` binary once (`$CARGO build --message-format=json`, as aya does) and returns
+/// its path (`quiet`: without cargo's progress lines). `MCAST_BIN` overrides it with a ready binary.
+pub(crate) fn mcast_binary(quiet: bool) -> Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("MCAST_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(project_root())
+        .args(["build", "--package", "mcast-cli", "--bin", "mcast"])
+        .arg("--message-format=json-render-diagnostics")
+        .args(quiet.then_some("--quiet"))
+        .stderr(Stdio::inherit());
+    let out = run(&mut cmd)?;
+    out.lines()
+        .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
+        .filter_map(|l| json_string_field(l, "executable"))
+        .map(PathBuf::from)
+        .find(|p| p.file_name().is_some_and(|n| n == "mcast"))
+        .with_context(|| format!("{cmd:?} reported no `mcast` executable"))
+}
+
+/// The value of the string field `"key":"…"` in one line of cargo's JSON (paths need no unescaping
+/// beyond `\\` and `\"`).
+fn json_string_field(line: &str, key: &str) -> Option<String> {
+    let start = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let mut value = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => value.push(chars.next()?),
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+/// Prefixes of labs alive in this process, torn down by the Ctrl-C handler.
+///
+/// The lock also serialises building and tearing down: the handler holds it from taking the list
+/// until the process exits, and a lab holds it while it builds and while its guard tears it down,
+/// so the handler and a guard never delete the same namespace and nothing is created after the
+/// handler looked.
+static ACTIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn active() -> std::sync::MutexGuard<'static, Vec<String>> {
+    ACTIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn register(prefix: &str) {
+    static HANDLER: Once = Once::new();
+    HANDLER.call_once(|| {
+        let installed = ctrlc::set_handler(|| {
+            eprintln!("interrupted: tearing the lab down");
+            let mut active = active();
+            for prefix in active.drain(..) {
+                for problem in teardown(&prefix) {
+                    eprintln!("warning: {problem}");
+                }
+            }
+            // Exits with the lock held, so no guard starts a second teardown.
+            std::process::exit(130);
+        });
+        if let Err(e) = installed {
+            eprintln!(
+                "warning: no Ctrl-C teardown ({e}); use `cargo xtask lab down` if interrupted"
+            );
+        }
+    });
+    active().push(prefix.to_owned());
+}
+
+/// Forgets `prefix`; returns whether it was still registered (not yet taken by the handler).
+fn unregister(active: &mut Vec<String>, prefix: &str) -> bool {
+    let before = active.len();
+    active.retain(|p| p != prefix);
+    active.len() != before
+}
+
+/// Picks `mcl<pid%10000>-`, or the next free number when namespaces with that prefix exist.
+fn allocate_prefix() -> Result<String> {
+    let existing = netns::list_netns()?;
+    let pid = std::process::id() % 10000;
+    (0..10000)
+        .map(|i| format!("mcl{}-", (pid + i) % 10000))
+        .find(|p| !existing.iter().any(|ns| ns.starts_with(p.as_str())))
+        .context("no free lab prefix")
+}
+
+fn smcroute_ident(prefix: &str) -> String {
+    format!("{prefix}smcroute")
+}
+
+/// Deletes everything named with `prefix`: processes in its namespaces, nft tables, namespaces
+/// (which takes their veths and bridges along) and smcroute's files. Returns what went wrong.
+pub(crate) fn teardown(prefix: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let namespaces = match netns::list_netns() {
+        Ok(list) => list
+            .into_iter()
+            .filter(|ns| ns.starts_with(prefix))
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            problems.push(format!("{e:#}"));
+            return problems;
+        }
+    };
+    // Processes first: a namespace with a live process would outlive `ip netns del`.
+    for signal in ["-TERM", "-KILL"] {
+        let pids: Vec<String> = namespaces
+            .iter()
+            .flat_map(|ns| netns::pids_in(ns))
+            .map(|p| p.to_string())
+            .collect();
+        if pids.is_empty() {
+            break;
+        }
+        let _ = Command::new("kill")
+            .arg(signal)
+            .args(&pids)
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline
+            && namespaces.iter().any(|ns| !netns::pids_in(ns).is_empty())
+        {
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let has_nft = netns::which("nft").is_some();
+    for ns in &namespaces {
+        if has_nft {
+            let table = format!("{prefix}lab");
+            if let Ok(tables) = run_in(ns, "nft", &["list", "tables"]) {
+                if tables
+                    .lines()
+                    .any(|l| l.trim() == format!("table ip {table}"))
+                {
+                    if let Err(e) = run_in(ns, "nft", &["delete", "table", "ip", &table]) {
+                        problems.push(format!("{e:#}"));
+                    }
+                }
+            }
+        }
+        if let Err(e) = ip(&["netns", "del", ns]) {
+            problems.push(format!("{e:#}"));
+        }
+    }
+    let ident = smcroute_ident(prefix);
+    for file in [
+        PathBuf::from(format!("/run/{ident}.pid")),
+        PathBuf::from(format!("/run/{ident}.sock")),
+        target_dir().join(format!("{ident}.conf")),
+    ] {
+        let _ = std::fs::remove_file(file);
+    }
+    problems
+}
+
+/// A lab that exists as long as this guard does (unless [`Lab::keep`] is called).
+#[derive(Debug)]
+pub(crate) struct Lab {
+    /// The per-run prefix of every name.
+    pub(crate) prefix: String,
+    /// What was built.
+    pub(crate) config: Config,
+    daemons: Vec<Child>,
+    kept: bool,
+}
+
+impl Lab {
+    /// Builds a lab; on any error everything made so far is deleted again.
+    pub(crate) fn up(config: Config) -> Result<Self> {
+        prereq::require(&config.prereqs())?;
+        let prefix = allocate_prefix()?;
+        register(&prefix);
+        let mut lab = Self {
+            prefix,
+            config,
+            daemons: Vec::new(),
+            kept: false,
+        };
+        let built = {
+            let _building = active();
+            lab.build()
+        };
+        // On error `lab` is dropped here, after the lock above was released, and tears down.
+        built.context("failed to build the lab")?;
+        Ok(lab)
+    }
+
+    /// The namespace of `name` (a host, `router` or `switch`).
+    pub(crate) fn ns(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// The hosts of this lab.
+    pub(crate) fn hosts(&self) -> &'static [Host] {
+        self.config.topology.hosts()
+    }
+
+    /// The host called `name`.
+    pub(crate) fn host(&self, name: &str) -> Result<Host> {
+        self.hosts()
+            .iter()
+            .find(|h| h.name == name)
+            .copied()
+            .with_context(|| {
+                format!(
+                    "no host {name} in the {} topology",
+                    self.config.topology.name()
+                )
+            })
+    }
+
+    /// Leaves the lab standing after the guard is gone (for `lab up`); returns its prefix.
+    pub(crate) fn keep(mut self) -> String {
+        self.kept = true;
+        unregister(&mut active(), &self.prefix);
+        self.prefix.clone()
+    }
+
+    fn build(&mut self) -> Result<()> {
+        let switch = self.ns("switch");
+        ip(&["netns", "add", &switch])?;
+        ip_in(&switch, &["link", "set", "lo", "up"])?;
+        let bridges: &[&str] = match self.config.topology {
+            Topology::Lecture => &["br0"],
+            Topology::Routed => &["br0", "br1"],
+        };
+        for br in bridges {
+            self.add_bridge(&switch, br)?;
+        }
+        for h in self.hosts() {
+            let ns = self.ns(h.name);
+            ip(&["netns", "add", &ns])?;
+            self.add_leg(&ns, "lab0", h.name, h.addr, h.bridge)?;
+            if let Some(gw) = h.gateway {
+                ip_in(&ns, &["route", "add", "default", "via", &gw.to_string()])?;
+            }
+        }
+        if self.config.topology == Topology::Routed {
+            self.add_router()?;
+        }
+        if self.config.loss.is_some() || self.config.dup.is_some() {
+            for h in self.hosts() {
+                self.add_faults(&self.ns(h.name))?;
+            }
+        }
+        if self.config.snooping {
+            // The bridge floods group traffic until its querier counts as present, one query
+            // response interval after it was switched on.
+            let ready =
+                Instant::now() + Duration::from_millis(u64::from(QUERY_RESPONSE_CS) * 10 + 300);
+            for br in bridges {
+                ip_in(
+                    &switch,
+                    &["link", "set", br, "type", "bridge", "mcast_querier", "1"],
+                )?;
+            }
+            thread::sleep(ready.saturating_duration_since(Instant::now()));
+        }
+        Ok(())
+    }
+
+    fn add_bridge(&self, switch: &str, br: &str) -> Result<()> {
+        let mut args = vec!["link", "add", br, "type", "bridge", "stp_state", "0"];
+        let response = QUERY_RESPONSE_CS.to_string();
+        let interval = QUERY_INTERVAL_CS.to_string();
+        if self.config.snooping {
+            // The querier itself is switched on last, after these timings (see `build`).
+            args.extend([
+                "mcast_snooping",
+                "1",
+                "mcast_query_response_interval",
+                &response,
+            ]);
+            args.extend(["mcast_query_interval", &interval]);
+            args.extend(["mcast_startup_query_interval", &response]);
+        } else {
+            // A hub, as in the lecture: every port sees every group's traffic.
+            args.extend(["mcast_snooping", "0"]);
+        }
+        ip_in(switch, &args)?;
+        ip_in(switch, &["link", "set", br, "up"])?;
+        Ok(())
+    }
+
+    /// A veth from the bridge port `port` in the switch namespace to `ifname` (with `addr`/24) in `ns`.
+    fn add_leg(
+        &self,
+        ns: &str,
+        ifname: &str,
+        port: &str,
+        addr: Ipv4Addr,
+        bridge: &str,
+    ) -> Result<()> {
+        let switch = self.ns("switch");
+        ip_in(
+            &switch,
+            &[
+                "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", ns,
+            ],
+        )?;
+        ip_in(&switch, &["link", "set", port, "master", bridge, "up"])?;
+        ip_in(ns, &["link", "set", "lo", "up"])?;
+        ip_in(ns, &["addr", "add", &format!("{addr}/24"), "dev", ifname])?;
+        ip_in(ns, &["link", "set", ifname, "up"])?;
+        Ok(())
+    }
+
+    fn add_router(&mut self) -> Result<()> {
+        let router = self.ns("router");
+        ip(&["netns", "add", &router])?;
+        for (ifname, port, addr, bridge) in ROUTER_LEGS {
+            self.add_leg(&router, ifname, port, addr, bridge)?;
+        }
+        netns::sysctl_in(&router, "net.ipv4.ip_forward", "1")?;
+        let mut conf = String::from("# written by cargo xtask lab\n");
+        for (ifname, ..) in ROUTER_LEGS {
+            let _ = writeln!(conf, "phyint {ifname} enable ttl-threshold 1");
+        }
+        for group in ROUTED_GROUPS {
+            let _ = writeln!(conf, "mroute from lab0 group {group} to lab1");
+            let _ = writeln!(conf, "mroute from lab1 group {group} to lab0");
+        }
+        let ident = smcroute_ident(&self.prefix);
+        let conf_path = target_dir().join(format!("{ident}.conf"));
+        std::fs::create_dir_all(target_dir())?;
+        std::fs::write(&conf_path, conf)
+            .with_context(|| format!("failed to write {}", conf_path.display()))?;
+        let mut cmd = netns::exec_in(&router, "smcrouted");
+        cmd.args(["-n", "-N", "-l", "err", "-i", &ident, "-f"])
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("failed to run {cmd:?}"))?;
+        self.daemons.push(child);
+        // Ready when the kernel has a VIF for each leg.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let vifs = run_in(&router, "cat", &["/proc/net/ip_mr_vif"]).unwrap_or_default();
+            if ROUTER_LEGS.iter().all(|(ifname, ..)| vifs.contains(ifname)) {
+                return Ok(());
+            }
+            if let Some(status) = self.daemons[0].try_wait()? {
+                bail!(
+                    "smcrouted exited early ({status}); check {}",
+                    conf_path.display()
+                );
+            }
+            if Instant::now() >= deadline {
+                bail!("smcrouted did not set up its VIFs within 5 s:\n{vifs}");
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn add_faults(&self, ns: &str) -> Result<()> {
+        let mut rules = format!("table ip {}lab {{\n", self.prefix);
+        // `numgen random mod 100` yields 0..=99, so P% is `< P`; 100% needs no draw at all.
+        let chance = |p: u8| match p {
+            100.. => String::new(),
+            p => format!("numgen random mod 100 < {p} "),
+        };
+        if let Some(p) = self.config.loss.filter(|&p| p > 0) {
+            rules.push_str("  chain loss {\n    type filter hook prerouting priority -300;\n");
+            let _ = writeln!(rules, "    meta l4proto udp {}drop\n  }}", chance(p));
+        }
+        if let Some(p) = self.config.dup.filter(|&p| p > 0) {
+            rules.push_str("  chain twice {\n    type filter hook output priority 0;\n");
+            let _ = writeln!(
+                rules,
+                "    ip daddr 224.0.0.0/4 meta l4proto udp {}dup to ip daddr device \"lab0\"\n  }}",
+                chance(p)
+            );
+        }
+        rules.push_str("}\n");
+        let mut cmd = netns::exec_in(ns, "nft");
+        cmd.args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("failed to run {cmd:?}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write as _;
+            stdin.write_all(rules.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            bail!(
+                "nft rejected\n{rules}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        let mut active = active();
+        if unregister(&mut active, &self.prefix) {
+            for problem in teardown(&self.prefix) {
+                eprintln!("warning: teardown: {problem}");
+            }
+        }
+        drop(active);
+        for mut daemon in self.daemons.drain(..) {
+            // Killed with its namespace; reap it (our own child, by id) so no zombie is left.
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `cargo xtask lab …`
+
+/// `cargo xtask lab …`
+#[derive(clap::Args, Debug)]
+pub(crate) struct Opt {
+    #[command(subcommand)]
+    cmd: LabCmd,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum LabCmd {
+    /// Build a lab that stays up until `lab down` (state in target/mcast-lab.state).
+    Up {
+        /// `lecture`: four hosts on one bridge; `routed`: two subnets joined by a multicast router.
+        #[arg(long, value_enum, default_value = "lecture")]
+        topology: Topology,
+        /// IGMP snooping with a querier on the bridge(s) (default: flood like a hub).
+        #[arg(long)]
+        snooping: bool,
+        /// Drop P% of the UDP datagrams each host receives (nftables).
+        #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(0..=100))]
+        loss: Option<u8>,
+        /// Send P% of each host's multicast UDP datagrams twice (nftables `dup`).
+        #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(0..=100))]
+        dup: Option<u8>,
+    },
+    /// Run a command inside a host (or `router`/`switch`); a leading `mcast` runs the built binary.
+    Exec {
+        /// eastny, midwood, flatbush, bushwick, router or switch.
+        host: String,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+    /// Show the lab that is up.
+    Status,
+    /// Delete the lab that is up.
+    Down,
+}
+
+fn state_file() -> PathBuf {
+    target_dir().join("mcast-lab.state")
+}
+
+fn save_state(lab: &Lab) -> Result<()> {
+    let c = &lab.config;
+    let opt = |v: Option<u8>| v.map(|v| v.to_string()).unwrap_or_default();
+    let text = format!(
+        "prefix={}\ntopology={}\nsnooping={}\nloss={}\ndup={}\n",
+        lab.prefix,
+        c.topology.name(),
+        c.snooping,
+        opt(c.loss),
+        opt(c.dup),
+    );
+    std::fs::create_dir_all(target_dir())?;
+    std::fs::write(state_file(), text)
+        .with_context(|| format!("failed to write {}", state_file().display()))
+}
+
+/// The recorded lab: (prefix, config).
+fn load_state() -> Result<(String, Config)> {
+    let path = state_file();
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no lab is up ({} not found): run `cargo xtask lab up`",
+            path.display()
+        )
+    })?;
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or("")
+            .to_owned()
+    };
+    let prefix = field("prefix");
+    if !prefix.starts_with("mcl") || !prefix.ends_with('-') {
+        bail!("{} holds no lab prefix", path.display());
+    }
+    let topology = match field("topology").as_str() {
+        "routed" => Topology::Routed,
+        _ => Topology::Lecture,
+    };
+    let config = Config {
+        topology,
+        snooping: field("snooping") == "true",
+        loss: field("loss").parse().ok(),
+        dup: field("dup").parse().ok(),
+    };
+    Ok((prefix, config))
+}
+
+/// Runs `cargo xtask lab …`; returns the exit code.
+pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
+    match opt.cmd {
+        LabCmd::Up {
+            topology,
+            snooping,
+            loss,
+            dup,
+        } => {
+            if let Ok((prefix, _)) = load_state() {
+                if netns::list_netns()?
+                    .iter()
+                    .any(|ns| ns.starts_with(&prefix))
+                {
+                    bail!(
+                        "a lab is already up (prefix {prefix}): run `cargo xtask lab down` first"
+                    );
+                }
+            }
+            let lab = Lab::up(Config {
+                topology,
+                snooping,
+                loss,
+                dup,
+            })?;
+            save_state(&lab)?;
+            let prefix = lab.keep();
+            println!(
+                "lab up: prefix {prefix}, state in {}",
+                state_file().display()
+            );
+            status()?;
+            Ok(0)
+        }
+        LabCmd::Exec { host, cmd } => {
+            let (prefix, config) = load_state()?;
+            if !["router", "switch"].contains(&host.as_str())
+                && !config.topology.hosts().iter().any(|h| h.name == host)
+            {
+                bail!("no host {host} in the {} lab", config.topology.name());
+            }
+            let (program, args) = cmd.split_first().context("no command given")?;
+            let program = if program == "mcast" {
+                mcast_binary(true)?.into_os_string()
+            } else {
+                program.into()
+            };
+            let mut command = netns::exec_in(&format!("{prefix}{host}"), program);
+            command.args(args);
+            let status = command
+                .status()
+                .with_context(|| format!("failed to run {command:?}"))?;
+            Ok(status.code().unwrap_or(1))
+        }
+        LabCmd::Status => status().map(|()| 0),
+        LabCmd::Down => {
+            let (prefix, _) = load_state()?;
+            let problems = teardown(&prefix);
+            let _ = std::fs::remove_file(state_file());
+            if !problems.is_empty() {
+                bail!(
+                    "teardown of {prefix} incomplete:\n  {}",
+                    problems.join("\n  ")
+                );
+            }
+            println!("lab {prefix} is down");
+            Ok(0)
+        }
+    }
+}
+
+fn status() -> Result<()> {
+    let (prefix, config) = load_state()?;
+    let alive: Vec<String> = netns::list_netns()?
+        .into_iter()
+        .filter(|ns| ns.starts_with(&prefix))
+        .collect();
+    if alive.is_empty() {
+        bail!("the lab {prefix} is recorded but none of its namespaces exist: run `cargo xtask lab down`");
+    }
+    println!(
+        "lab {prefix}: topology {}, snooping {}, loss {}, dup {}",
+        config.topology.name(),
+        if config.snooping { "on" } else { "off" },
+        config.loss.map_or("-".into(), |p| format!("{p}%")),
+        config.dup.map_or("-".into(), |p| format!("{p}%")),
+    );
+    println!("namespaces: {}", alive.join(" "));
+    for h in config.topology.hosts() {
+        let ns = format!("{prefix}{}", h.name);
+        let addr = ip_in(&ns, &["-br", "-4", "addr", "show", "dev", "lab0"]).unwrap_or_default();
+        println!("  {:<9} {:<15} {}", h.name, h.addr, addr.trim());
+    }
+    let switch = format!("{prefix}switch");
+    let bridges = ip_in(&switch, &["-br", "link", "show", "type", "bridge"]).unwrap_or_default();
+    for br in bridges.lines().filter_map(|l| l.split_whitespace().next()) {
+        let ports = ip_in(&switch, &["-br", "link", "show", "master", br]).unwrap_or_default();
+        let ports: Vec<&str> = ports.lines().filter_map(|l| l.split('@').next()).collect();
+        println!("  bridge {br}: ports {}", ports.join(" "));
+    }
+    let mdb = run(Command::new("bridge").args(["-n", &switch, "mdb", "show"])).unwrap_or_default();
+    if !mdb.trim().is_empty() {
+        println!(
+            "  snooped groups:\n    {}",
+            mdb.trim().replace('\n', "\n    ")
+        );
+    }
+    if config.topology == Topology::Routed {
+        let router = format!("{prefix}router");
+        let routes = ip_in(&router, &["mroute", "show"]).unwrap_or_default();
+        println!(
+            "  router: 192.168.56.254 (lab0) <-> 192.168.57.254 (lab1), forwarding {}; kernel mroutes:{}",
+            ROUTED_GROUPS.join(" "),
+            if routes.trim().is_empty() { " none yet".into() } else { format!("\n    {}", routes.trim().replace('\n', "\n    ")) }
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_json_executable_is_extracted() {
+        let line = r#"{"reason":"compiler-artifact","target":{"name":"mcast"},"executable":"/t/debug/mc\"ast","fresh":true}"#;
+        assert_eq!(
+            json_string_field(line, "executable").as_deref(),
+            Some("/t/debug/mc\"ast")
+        );
+        assert_eq!(
+            json_string_field(r#"{"executable":null}"#, "executable"),
+            None
+        );
+    }
+
+    #[test]
+    fn interface_names_fit_the_kernel_limit() {
+        let names = LECTURE
+            .iter()
+            .chain(&ROUTED)
+            .map(|h| h.name)
+            .chain(ROUTER_LEGS.iter().flat_map(|(i, p, ..)| [*i, *p]));
+        for name in names {
+            assert!(name.len() <= 15, "{name} is longer than IFNAMSIZ-1");
+        }
+    }
+
+    #[test]
+    fn routed_hosts_sit_on_two_subnets_behind_the_router() {
+        for h in &ROUTED {
+            let gw = h.gateway.expect("every routed host has a gateway");
+            assert_eq!(
+                h.addr.octets()[..3],
+                gw.octets()[..3],
+                "{} and its gateway share a /24",
+                h.name
+            );
+        }
+        let subnets: std::collections::BTreeSet<u8> =
+            ROUTED.iter().map(|h| h.addr.octets()[2]).collect();
+        assert_eq!(subnets.into_iter().collect::<Vec<_>>(), [56, 57]);
+    }
+}

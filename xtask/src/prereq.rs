@@ -1,0 +1,62 @@
+//! Prerequisites of the lab, each explained in one line when missing.
+
+use anyhow::{bail, Result};
+
+use crate::netns::which;
+
+/// Something the lab needs from the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Prereq {
+    /// Root (namespaces, veth, bridges, nftables and multicast routing all need CAP_NET_ADMIN).
+    Root,
+    /// iproute2's `ip`.
+    Ip,
+    /// nftables' `nft` (only for `--loss` / `--dup`).
+    Nft,
+    /// smcroute's `smcrouted` and `smcroutectl` (only for the routed topology).
+    Smcroute,
+}
+
+impl Prereq {
+    /// Why the prerequisite is missing and how to get it, in one line; `None` when it is present.
+    pub(crate) fn missing(self) -> Option<&'static str> {
+        let ok = match self {
+            Self::Root => is_root(),
+            Self::Ip => which("ip").is_some(),
+            Self::Nft => which("nft").is_some(),
+            Self::Smcroute => which("smcrouted").is_some() && which("smcroutectl").is_some(),
+        };
+        (!ok).then_some(match self {
+            Self::Root => "the lab needs root (network namespaces, veth and bridges need CAP_NET_ADMIN): run it with sudo",
+            Self::Ip => "`ip` (iproute2) is missing: apt-get install iproute2",
+            Self::Nft => "`nft` is missing (--loss/--dup use nftables, tc netem is not available here): apt-get install nftables",
+            Self::Smcroute => "`smcrouted`/`smcroutectl` are missing (the routed topology uses them for kernel multicast routing): apt-get install smcroute",
+        })
+    }
+}
+
+/// Whether the effective user is root (read from `/proc/self/status`, so no libc is needed).
+pub(crate) fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Every missing prerequisite among `needed`, one line each.
+pub(crate) fn missing(needed: &[Prereq]) -> Vec<&'static str> {
+    needed.iter().filter_map(|p| p.missing()).collect()
+}
+
+/// Fails with every missing prerequisite among `needed` explained.
+pub(crate) fn require(needed: &[Prereq]) -> Result<()> {
+    let missing = missing(needed);
+    if !missing.is_empty() {
+        bail!("missing prerequisites:\n  {}", missing.join("\n  "));
+    }
+    Ok(())
+}

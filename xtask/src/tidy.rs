@@ -1,0 +1,226 @@
+//! Repository rules as tests, in rust-analyzer's tidy style.
+
+use std::path::{Path, PathBuf};
+
+use crate::lab::project_root;
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn is_comment(line: &str) -> bool {
+    line.trim_start().starts_with("//")
+}
+
+/// The dependency names of the non-dev sections of a Cargo.toml (`[dependencies]`,
+/// `[build-dependencies]`, `[target.'…'.dependencies]`, and `[dependencies.NAME]` tables).
+fn normal_dependencies(manifest: &str) -> Vec<String> {
+    let mut deps = Vec::new();
+    let mut in_deps = false;
+    for line in manifest.lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix('[') {
+            let header = header.trim_end_matches(']');
+            let dev = header.contains("dev-dependencies");
+            if let Some((_, name)) = header.split_once("dependencies.") {
+                if !dev {
+                    deps.push(name.trim().to_owned());
+                }
+                in_deps = false;
+            } else {
+                in_deps = header.ends_with("dependencies") && !dev;
+            }
+        } else if in_deps && !line.is_empty() && !line.starts_with('#') {
+            if let Some((name, _)) = line.split_once('=') {
+                deps.push(
+                    name.trim()
+                        .split('.')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    deps
+}
+
+#[test]
+fn core_depends_on_no_io_crate() {
+    let manifest = read(&project_root().join("crates/mcast-core/Cargo.toml"));
+    let deps = normal_dependencies(&manifest);
+    for banned in ["socket2", "tokio", "libc"] {
+        assert!(
+            !deps.iter().any(|d| d == banned),
+            "mcast-core is sans-IO and must not depend on {banned} (its dependencies: {deps:?})"
+        );
+    }
+}
+
+#[test]
+fn dependency_scan_sees_every_section_but_dev() {
+    let toml = "[dependencies]\nthiserror.workspace = true\nserde = \"1\"\n\
+                [dev-dependencies]\ntokio = \"1\"\n[target.'cfg(unix)'.dependencies]\nlibc = \"0.2\"\n\
+                [dependencies.socket2]\nversion = \"0.6\"\n";
+    assert_eq!(
+        normal_dependencies(toml),
+        ["thiserror", "serde", "libc", "socket2"]
+    );
+}
+
+/// The lines of `text` outside items marked `#[cfg(test)]`, with their 0-based numbers. Test-only
+/// code may read the clock (`Instant` has no other constructor for a virtual-time origin).
+fn non_test_lines(text: &str) -> Vec<(usize, &str)> {
+    let mut kept = Vec::new();
+    let mut skipping = false;
+    let mut depth = 0i64;
+    let mut opened = false;
+    for (i, line) in text.lines().enumerate() {
+        if !skipping && line.trim() == "#[cfg(test)]" {
+            (skipping, depth, opened) = (true, 0, false);
+            continue;
+        }
+        if !skipping {
+            kept.push((i, line));
+            continue;
+        }
+        if is_comment(line) {
+            continue;
+        }
+        for c in line.chars() {
+            match c {
+                '{' => (depth, opened) = (depth + 1, true),
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        // The item ends where its braces close, or at `;` for `mod tests;`.
+        if (opened && depth <= 0) || (!opened && line.trim_end().ends_with(';')) {
+            skipping = false;
+        }
+    }
+    kept
+}
+
+#[test]
+fn cfg_test_items_are_skipped() {
+    let text = "a\n#[cfg(test)]\n#[allow(x)]\nfn t() {\n  {b}\n}\nc\n#[cfg(test)]\nmod tests;\nd";
+    let kept: Vec<&str> = non_test_lines(text).into_iter().map(|(_, l)| l).collect();
+    assert_eq!(kept, ["a", "c", "d"]);
+}
+
+#[test]
+fn core_never_reads_the_clock() {
+    let mut offenders = Vec::new();
+    for file in rust_files(&project_root().join("crates/mcast-core/src")) {
+        let text = read(&file);
+        for (i, line) in non_test_lines(&text) {
+            if !is_comment(line)
+                && (line.contains("Instant::now") || line.contains("SystemTime::now"))
+            {
+                offenders.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "mcast-core is sans-IO: take `now` as a parameter instead of\n{}",
+        offenders.join("\n")
+    );
+}
+
+/// The doc lines (`///`) right above line `idx`, skipping attributes.
+fn docs_above<'a>(lines: &[&'a str], idx: usize) -> Vec<&'a str> {
+    let mut docs = Vec::new();
+    for line in lines[..idx].iter().rev().map(|l| l.trim()) {
+        if let Some(doc) = line.strip_prefix("///") {
+            docs.push(doc.trim());
+        } else if !line.starts_with("#[") && !line.starts_with("#![") {
+            break;
+        }
+    }
+    docs
+}
+
+#[test]
+fn every_core_poll_fn_says_when_to_call_it() {
+    let mut offenders = Vec::new();
+    for file in rust_files(&project_root().join("crates/mcast-core/src")) {
+        let text = read(&file);
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim_start().starts_with("pub fn poll_")
+                && !docs_above(&lines, i)
+                    .iter()
+                    .any(|d| d.starts_with("# When to call"))
+            {
+                offenders.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "every `pub fn poll_*` needs a `# When to call` doc section (quinn's habit):\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn docs_above_skips_attributes() {
+    let lines = [
+        "/// Next timeout.",
+        "///",
+        "/// # When to call",
+        "#[must_use]",
+        "pub fn poll_timeout() {}",
+    ];
+    assert_eq!(
+        docs_above(&lines, 4),
+        ["# When to call", "", "Next timeout."]
+    );
+}
+
+#[test]
+fn no_dbg_macro() {
+    // Built from pieces so this file does not match itself.
+    let needle = concat!("dbg", "!(");
+    let root = project_root();
+    let mut dirs = vec![root.join("xtask/src")];
+    if let Ok(crates) = std::fs::read_dir(root.join("crates")) {
+        for krate in crates.flatten() {
+            for sub in ["src", "tests", "benches", "examples"] {
+                dirs.push(krate.path().join(sub));
+            }
+        }
+    }
+    let mut offenders = Vec::new();
+    for file in dirs.iter().flat_map(|d| rust_files(d)) {
+        for (i, line) in read(&file).lines().enumerate() {
+            if !is_comment(line) && line.contains(needle) {
+                offenders.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "remove the debugging macros:\n{}",
+        offenders.join("\n")
+    );
+}
