@@ -789,11 +789,27 @@ fn status() -> Result<()> {
         let ports: Vec<&str> = ports.lines().filter_map(|l| l.split('@').next()).collect();
         println!("  bridge {br}: ports {}", ports.join(" "));
     }
+    // IPv4 groups only: the IPv6 solicited-node groups of every port are noise here.
     let mdb = run(Command::new("bridge").args(["-n", &switch, "mdb", "show"])).unwrap_or_default();
-    if !mdb.trim().is_empty() {
+    let mut v4: Vec<&str> = mdb
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            l.split_whitespace()
+                .skip_while(|w| *w != "grp")
+                .nth(1)
+                .is_some_and(|g| g.contains('.'))
+        })
+        .collect();
+    v4.dedup();
+    if config.snooping {
         println!(
-            "  snooped groups:\n    {}",
-            mdb.trim().replace('\n', "\n    ")
+            "  snooped IPv4 groups: {}",
+            if v4.is_empty() {
+                "none".into()
+            } else {
+                format!("\n    {}", v4.join("\n    "))
+            }
         );
     }
     if config.topology == Topology::Routed {

@@ -69,7 +69,9 @@ fn sender(c: &mut Criterion) {
             b.iter(|| {
                 let mut n = 0;
                 while n < BATCH {
-                    let t = sender.poll_transmit(now, 1, black_box(&payload), &mut buf).unwrap();
+                    let t = sender
+                        .poll_transmit(now, 1, black_box(&payload), &mut buf)
+                        .unwrap();
                     n += t.datagrams();
                 }
                 n

@@ -392,7 +392,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     /// Writes the sequence number.
     #[inline]
     pub fn set_seq(&mut self, seq: Seq) {
-        self.field_mut(field::SEQ).copy_from_slice(&seq.0.to_be_bytes());
+        self.field_mut(field::SEQ)
+            .copy_from_slice(&seq.0.to_be_bytes());
     }
 
     /// Writes the send timestamp.
@@ -633,7 +634,8 @@ mod tests {
     fn emit_leaves_bytes_past_buffer_len_alone() {
         let repr = golden_repr();
         let mut bytes = vec![0xa5; repr.buffer_len() + 3];
-        repr.emit(&mut Frame::new_unchecked(&mut bytes[..])).unwrap();
+        repr.emit(&mut Frame::new_unchecked(&mut bytes[..]))
+            .unwrap();
         assert_eq!(&bytes[..GOLDEN.len()], &GOLDEN[..]);
         assert_eq!(&bytes[GOLDEN.len()..], &[0xa5; 3]);
     }
@@ -706,7 +708,10 @@ mod tests {
         let mut b = GOLDEN;
         b[1] = 0;
         assert_eq!(decode(&b), Err(FrameError::BadMagic));
-        assert_eq!(decode(b"x"), Err(FrameError::Truncated { need: 28, got: 1 }));
+        assert_eq!(
+            decode(b"x"),
+            Err(FrameError::Truncated { need: 28, got: 1 })
+        );
         assert_eq!(decode(b"hello"), Err(FrameError::BadMagic));
         let mut b = GOLDEN;
         b[2] = 2;

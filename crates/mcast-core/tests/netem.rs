@@ -32,11 +32,22 @@ fn assert_matches_netem(pair: &Pair) {
     let log = &pair.netem.log;
     let expected = Expected::from_delivery(&log.delivered);
     assert_eq!(s.received, log.delivered.len() as u64, "received");
-    assert_eq!(s.lost, visible_drops(pair), "lost = dropped inside the seen range");
+    assert_eq!(
+        s.lost,
+        visible_drops(pair),
+        "lost = dropped inside the seen range"
+    );
     assert_eq!(s.lost, expected.lost);
-    assert_eq!(s.duplicates, log.duplicated.len() as u64, "every duplicate is seen");
+    assert_eq!(
+        s.duplicates,
+        log.duplicated.len() as u64,
+        "every duplicate is seen"
+    );
     assert_eq!(s.duplicates, expected.duplicates);
-    assert_eq!(s.reordered, expected.reordered, "reordered, from delivery order");
+    assert_eq!(
+        s.reordered, expected.reordered,
+        "reordered, from delivery order"
+    );
     assert_eq!(s.stale, 0);
     assert_eq!(stats.framed, log.delivered.len() as u64);
     assert_eq!(stats.malformed, 0);
@@ -50,7 +61,12 @@ fn splitmix_is_deterministic_and_spread() {
     let xs: Vec<u64> = (0..100).map(|_| a.next_u64()).collect();
     let ys: Vec<u64> = (0..100).map(|_| b.next_u64()).collect();
     assert_eq!(xs, ys);
-    assert_ne!(xs, (0..100).map(|_| SplitMix64::new(43).next_u64()).collect::<Vec<_>>());
+    assert_ne!(
+        xs,
+        (0..100)
+            .map(|_| SplitMix64::new(43).next_u64())
+            .collect::<Vec<_>>()
+    );
     let mean = (0..10_000).map(|_| a.next_f64()).sum::<f64>() / 10_000.0;
     assert!((mean - 0.5).abs() < 0.02, "mean {mean}");
 }
@@ -61,13 +77,24 @@ fn perfect_network_counts_nothing_bad() {
     pair.drive();
     let stats = pair.receiver.stats();
     let s = only_stream(&stats);
-    assert_eq!((s.received, s.lost, s.duplicates, s.reordered), (1000, 0, 0, 0));
+    assert_eq!(
+        (s.received, s.lost, s.duplicates, s.reordered),
+        (1000, 0, 0, 0)
+    );
     assert_eq!((s.first_seq.0, s.highest_seq.0), (0, 999));
     let delay = s.delay.unwrap();
-    assert_eq!((delay.min_ns, delay.max_ns), (0, 0), "no latency, same clock");
+    assert_eq!(
+        (delay.min_ns, delay.max_ns),
+        (0, 0),
+        "no latency, same clock"
+    );
     assert!(pair.arrivals[1..].iter().all(|a| *a == Arrival::InOrder));
     assert_eq!(stats.groups[0].datagrams, 1000);
-    assert_eq!(pair.now - pair.t0, 999 * MS, "virtual time, one interval per datagram");
+    assert_eq!(
+        pair.now - pair.t0,
+        999 * MS,
+        "virtual time, one interval per datagram"
+    );
 }
 
 #[test]
@@ -100,7 +127,11 @@ fn duplication_only() {
     pair.drive();
     assert_matches_netem(&pair);
     let s = only_stream(&pair.receiver.stats()).clone();
-    assert!((150..=350).contains(&s.duplicates), "about 5%, got {}", s.duplicates);
+    assert!(
+        (150..=350).contains(&s.duplicates),
+        "about 5%, got {}",
+        s.duplicates
+    );
     assert_eq!((s.lost, s.reordered), (0, 0));
 }
 
@@ -121,7 +152,11 @@ fn reordering_recovers_every_late_datagram() {
     let s = only_stream(&pair.receiver.stats()).clone();
     // Every held-back datagram (but one held back at the very end) arrives late.
     let held = pair.netem.log.held_back.len() as u64;
-    assert!(s.reordered > 0 && s.reordered <= held, "{} of {held}", s.reordered);
+    assert!(
+        s.reordered > 0 && s.reordered <= held,
+        "{} of {held}",
+        s.reordered
+    );
     assert_eq!(s.lost, 0, "late arrivals take back the loss they caused");
     let delay = s.delay.unwrap();
     assert_eq!(delay.min_ns, 20_000_000);
@@ -142,10 +177,20 @@ fn jitter_reorders_and_bounds_delay() {
     pair.drive();
     assert_matches_netem(&pair);
     let s = only_stream(&pair.receiver.stats()).clone();
-    assert!(s.reordered > 100, "3 ms jitter at 1 ms spacing reorders, got {}", s.reordered);
+    assert!(
+        s.reordered > 100,
+        "3 ms jitter at 1 ms spacing reorders, got {}",
+        s.reordered
+    );
     let delay = s.delay.unwrap();
-    assert!(delay.min_ns >= 10_000_000 && delay.max_ns <= 13_000_000, "{delay:?}");
-    assert!((11_000_000..12_000_000).contains(&delay.mean_ns), "{delay:?}");
+    assert!(
+        delay.min_ns >= 10_000_000 && delay.max_ns <= 13_000_000,
+        "{delay:?}"
+    );
+    assert!(
+        (11_000_000..12_000_000).contains(&delay.mean_ns),
+        "{delay:?}"
+    );
 }
 
 fn everything(seed: u64) -> NetemConfig {
@@ -167,7 +212,10 @@ fn loss_dup_reorder_jitter_together_over_many_seeds() {
         pair.drive();
         assert_matches_netem(&pair);
         let s = only_stream(&pair.receiver.stats()).clone();
-        assert!(s.lost > 0 && s.duplicates > 0 && s.reordered > 0, "seed {seed}: {s:?}");
+        assert!(
+            s.lost > 0 && s.duplicates > 0 && s.reordered > 0,
+            "seed {seed}: {s:?}"
+        );
     }
 }
 
@@ -191,7 +239,11 @@ fn same_seed_same_run_other_seed_other_run() {
     let run = |seed| {
         let mut pair = Pair::framed(1000, MS, everything(seed));
         pair.drive();
-        (pair.receiver.stats(), pair.netem.log.clone(), pair.arrivals.clone())
+        (
+            pair.receiver.stats(),
+            pair.netem.log.clone(),
+            pair.arrivals.clone(),
+        )
     };
     assert_eq!(run(99), run(99));
     assert_ne!(run(99).1, run(100).1);
@@ -211,7 +263,10 @@ fn wall_clock_follows_virtual_time() {
     pair.drive();
     assert_eq!(pair.now - pair.t0, Duration::from_millis(9250));
     let delay = only_stream(&pair.receiver.stats()).delay.unwrap();
-    assert_eq!((delay.min_ns, delay.max_ns, delay.samples), (250_000_000, 250_000_000, 10));
+    assert_eq!(
+        (delay.min_ns, delay.max_ns, delay.samples),
+        (250_000_000, 250_000_000, 10)
+    );
 }
 
 #[test]

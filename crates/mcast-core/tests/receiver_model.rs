@@ -23,7 +23,11 @@ enum Transition {
     /// A datagram without the magic.
     Raw { len: usize },
     /// A frame cut short: it has the magic but does not parse.
-    Truncated { source: u8, session: u32, len: usize },
+    Truncated {
+        source: u8,
+        session: u32,
+        len: usize,
+    },
 }
 
 fn transition() -> impl Strategy<Value = Transition> {

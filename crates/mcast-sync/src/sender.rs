@@ -146,6 +146,12 @@ impl Sender {
         self.state.iface()
     }
 
+    /// Whether [`Sender::send_transmit`] still uses UDP GSO (it falls back to one send per
+    /// datagram for good when the kernel refuses it).
+    pub fn gso_enabled(&self) -> bool {
+        self.state.gso_enabled()
+    }
+
     /// The socket, its shared state and the destination, for another runtime (mcast-async).
     pub fn into_parts(self) -> (UdpSocket, SocketState, SocketAddr) {
         (self.socket, self.state, self.destination)

@@ -140,9 +140,7 @@ impl SocketState {
         let per_gso = (MAX_GSO_BYTES / seg).min(MAX_GSO_SEGMENTS);
         let mut sent = 0;
         let mut rest = data;
-        let mut first = true;
-        while first || !rest.is_empty() {
-            first = false;
+        while !rest.is_empty() {
             let use_gso = per_gso > 1 && rest.len() > seg && self.gso.load(Ordering::Relaxed);
             let take = if use_gso {
                 rest.len().min(seg * per_gso)
@@ -222,13 +220,13 @@ fn send_gso(
     msg.msg_iovlen = 1;
     msg.msg_control = control.0.as_mut_ptr().cast();
     // SAFETY: CMSG_SPACE only computes a size.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(mem::size_of::<u16>() as u32) } as _;
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as _;
     // SAFETY: the control buffer is aligned and larger than one u16 cmsg; CMSG_* stay inside it.
     unsafe {
         let c = libc::CMSG_FIRSTHDR(&msg);
         (*c).cmsg_level = libc::SOL_UDP;
         (*c).cmsg_type = UDP_SEGMENT;
-        (*c).cmsg_len = libc::CMSG_LEN(mem::size_of::<u16>() as u32) as _;
+        (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), seg);
     }
     // SAFETY: every pointer in `msg` points to live buffers of the lengths given; the kernel

@@ -161,6 +161,32 @@ fn send_transmit_splits_segments() {
     assert!(t.send_transmit(&too_big, buf).is_err());
 }
 
+/// 150 segments: three GSO sends (64 + 64 + 22) where the kernel has UDP GSO, else 150 sends.
+#[test]
+fn send_transmit_gso_batches() {
+    let mut r = rx(41016)
+        .group(g("239.255.41.16"))
+        .recv_buffer_size(1 << 20)
+        .build()
+        .unwrap();
+    let t = tx("239.255.41.16", 41016).build().unwrap();
+    let buf: Vec<u8> = (0..150u32)
+        .flat_map(|i| format!("gso-{i:05}").into_bytes())
+        .collect();
+    let transmit = Transmit::new(t.destination(), buf.len()).with_segment_size(Some(9));
+    assert_eq!(transmit.datagrams(), 150);
+    assert_eq!(t.send_transmit(&transmit, &buf).unwrap(), 150);
+    eprintln!("gso in use: {}", t.gso_enabled());
+    for seg in buf.chunks(9) {
+        assert!(
+            expect(&mut r, seg, WAIT).is_some(),
+            "{}",
+            String::from_utf8_lossy(seg)
+        );
+    }
+    assert!(r.recv_buffer_size().is_some());
+}
+
 #[test]
 fn sender_reports_local_addr() {
     let t = tx("239.255.41.9", 41008)

@@ -31,7 +31,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use etherparse::{Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
+use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
 use serde::Serialize;
 
 use crate::addr::MacAddr;
@@ -220,10 +220,13 @@ pub fn summarize(frame: &[u8], link: LinkType) -> Result<PacketSummary, PacketEr
             s.src = Some(IpAddr::V6(h.source_addr()));
             s.dst = Some(IpAddr::V6(h.destination_addr()));
             s.ttl = Some(h.hop_limit());
-            s.router_alert = ip.extensions().clone().into_iter().any(|ext| match ext {
-                Ipv6ExtensionSlice::HopByHop(hbh) => ipv6_router_alert(hbh.payload()),
-                _ => false,
-            });
+            // The Hop-by-Hop header can only come first. Its bytes are read here by hand:
+            // etherparse 0.21's extension iterator reads out of bounds when a lax parse
+            // stopped inside the extension chain (found by the sniff_summary fuzz target).
+            let exts = ip.extensions();
+            if exts.first_header() == Some(IpNumber::IPV6_HEADER_HOP_BY_HOP) {
+                s.router_alert = hop_by_hop_options(exts.slice()).is_some_and(ipv6_router_alert);
+            }
             Some(ip.payload())
         }
         Some(LaxNetSlice::Arp(_)) | None => None,
@@ -300,6 +303,13 @@ fn ipv4_router_alert(mut opts: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// The options of the IPv6 Hop-by-Hop header at the start of `exts` (RFC 8200 §4.3: next
+/// header, length in 8-byte units not counting the first 8, options), if it is all there.
+fn hop_by_hop_options(exts: &[u8]) -> Option<&[u8]> {
+    let len = (usize::from(*exts.get(1)?) + 1) * 8;
+    exts.get(2..len)
 }
 
 /// Walks the TLV options of an IPv6 Hop-by-Hop header (after its two-byte next-header/length

@@ -671,3 +671,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fuzz_regression_hop_by_hop_chain_cut_short() {
+    // Found by fuzz/sniff_summary: an IPv6 packet whose Hop-by-Hop header names another
+    // Hop-by-Hop header that is not there. etherparse 0.21's extension iterator reads out of
+    // bounds on such a lax parse; summarize reads the header by hand instead.
+    let f = unhex(
+        "333300000016cebe287d4c1686dd6000000000240001fe80000000000000400001020b4ec0a83803e000\
+         0016940400002200f9f7000000010300000001008f002fa50000000104000000ff150000000000000000\
+         000000000001",
+    );
+    let s = summarize(&f, LinkType::Ethernet).unwrap();
+    assert_eq!(s.ip_version, Some(6));
+    assert!(s.truncated);
+    assert!(!s.router_alert);
+    assert!(s.to_string().starts_with("Ether / IPv6 / "), "{s}");
+}

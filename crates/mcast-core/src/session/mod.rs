@@ -27,8 +27,7 @@ mod window;
 
 pub use crate::frame::{Flags, Seq, SessionId};
 pub use receiver::{
-    Arrival, Datagram, DelayStats, Event, GroupStats, Receiver, ReceiverConfig, Stats,
-    StreamStats,
+    Arrival, Datagram, DelayStats, Event, GroupStats, Receiver, ReceiverConfig, Stats, StreamStats,
 };
 pub use sender::{Sender, SenderConfig};
 

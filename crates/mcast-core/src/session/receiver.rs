@@ -506,8 +506,8 @@ impl Receiver {
             Err(error) => {
                 self.malformed += 1;
                 // The session field is readable once 8 bytes are there.
-                let session = (bytes.len() >= 8)
-                    .then(|| frame::Frame::new_unchecked(bytes).session());
+                let session =
+                    (bytes.len() >= 8).then(|| frame::Frame::new_unchecked(bytes).session());
                 if let Some(stream) = session.and_then(|s| self.streams.get_mut(&(meta.source, s)))
                 {
                     stream.counters.malformed += 1;
@@ -582,9 +582,7 @@ impl Receiver {
         let tracked = self.groups.len();
         let counts = match self.groups.get_mut(&group) {
             Some(counts) => Some(counts),
-            None if tracked < self.config.max_groups => {
-                Some(self.groups.entry(group).or_default())
-            }
+            None if tracked < self.config.max_groups => Some(self.groups.entry(group).or_default()),
             None => None,
         };
         match counts {
@@ -860,7 +858,10 @@ mod tests {
         let _ = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), 2), &frame::MAGIC);
         let stats = rx.stats();
         assert_eq!((stats.malformed, stats.framed, stats.datagrams), (2, 1, 3));
-        assert_eq!(stats.streams[0].malformed, 1, "only the one naming the session");
+        assert_eq!(
+            stats.streams[0].malformed, 1,
+            "only the one naming the session"
+        );
         let events: Vec<Event> = std::iter::from_fn(|| rx.poll_event()).collect();
         assert!(matches!(events[1], Event::Malformed { .. }));
     }
@@ -904,7 +905,11 @@ mod tests {
         }
         let stats = rx.stats();
         assert_eq!(stats.streams_evicted, 1);
-        let keys: Vec<_> = stats.streams.iter().map(|s| (s.source, s.session)).collect();
+        let keys: Vec<_> = stats
+            .streams
+            .iter()
+            .map(|s| (s.source, s.session))
+            .collect();
         assert_eq!(keys, vec![(src(1), SessionId(2)), (src(2), SessionId(1))]);
         assert_eq!(stats.streams[0].duplicates, 1);
         assert_eq!(stats.duplicates, 1);

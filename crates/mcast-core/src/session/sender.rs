@@ -348,9 +348,16 @@ mod tests {
             ..SenderConfig::new(dest())
         });
         let mut buf = Vec::new();
-        assert_eq!(s.poll_timeout(), None, "nothing known before the first send");
+        assert_eq!(
+            s.poll_timeout(),
+            None,
+            "nothing known before the first send"
+        );
         assert!(s.poll_transmit(t0, 0, b"p", &mut buf).is_some());
-        assert!(s.poll_transmit(t0, 0, b"p", &mut buf).is_none(), "not due yet");
+        assert!(
+            s.poll_transmit(t0, 0, b"p", &mut buf).is_none(),
+            "not due yet"
+        );
         assert_eq!(s.poll_timeout(), Some(t0 + iv));
         assert!(s.poll_transmit(t0 + iv / 2, 0, b"p", &mut buf).is_none());
         assert!(s.poll_transmit(t0 + iv, 0, b"p", &mut buf).is_some());
@@ -390,13 +397,20 @@ mod tests {
         let mut buf = Vec::new();
         let seg = frame::HEADER_LEN + 3;
         let t = s.poll_transmit(t0, 0, b"abc", &mut buf).unwrap();
-        assert_eq!((t.size, t.segment_size, t.datagrams()), (2 * seg, Some(seg), 2));
+        assert_eq!(
+            (t.size, t.segment_size, t.datagrams()),
+            (2 * seg, Some(seg), 2)
+        );
         assert_eq!(frame::decode(&buf[seg..]).unwrap().seq, Seq(1));
         assert_eq!(s.poll_timeout(), Some(t0), "due again at once");
         let t = s.poll_transmit(t0, 0, b"abc", &mut buf).unwrap();
         assert_eq!(t.datagrams(), 2);
         let t = s.poll_transmit(t0, 0, b"abc", &mut buf).unwrap();
-        assert_eq!((t.size, t.segment_size), (seg, None), "the count caps the batch");
+        assert_eq!(
+            (t.size, t.segment_size),
+            (seg, None),
+            "the count caps the batch"
+        );
         assert!(s.poll_transmit(t0, 0, b"abc", &mut buf).is_none());
         assert_eq!(s.generated(), 5);
     }
@@ -433,7 +447,10 @@ mod tests {
             let Some(deadline) = s.poll_timeout() else {
                 break;
             };
-            assert!(deadline > now, "deadline {deadline:?} not after {now:?}: busy loop");
+            assert!(
+                deadline > now,
+                "deadline {deadline:?} not after {now:?}: busy loop"
+            );
             now = deadline;
             s.handle_timeout(now);
         }
