@@ -1,7 +1,115 @@
-//! Send → receive over loopback through mcast-sync's socket setup.
+//! Send → receive over loopback, through the same socket setup the `mcast` tool uses
+//! (`mcast_sync::Sender` / `Receiver`, and so `mcast_sync::setup`).
 //!
-//! Placeholder: the lead writes this once the socket adapter in `crates/mcast-sync` exists.
-//! It will use the same `SocketState` as the tool, pinned to 127.0.0.1 with TTL 0, with groups
-//! named `batch_{batch}_gso_{gso}_len_{len}`.
+//! Every socket is pinned to 127.0.0.1 with TTL 0: nothing leaves the machine. One criterion
+//! group per configuration, `batch_{batch}_gso_{gso}_len_{len}`: each iteration makes the core
+//! `Sender` generate `batch` framed datagrams (as GSO batches of up to `gso` segments when
+//! `gso > 1`), sends them, and receives all of them. Throughput is reported in datagrams
+//! (`Elements`) and, in a `_bytes` twin group, in payload bytes.
+//!
+//! A datagram lost on loopback (receive buffer full) is not waited for longer than the read
+//! timeout; the bench counts and reports losses on stderr at the end of each group.
 
-fn main() {}
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use mcast_bench::payload;
+use mcast_core::addr::Group;
+use mcast_core::iface::IfaceSpec;
+use mcast_core::session::{Sender as CoreSender, SenderConfig};
+use mcast_sync::{Receiver, Sender};
+
+const GROUP: &str = "239.77.0.1";
+const PORT: u16 = 47901;
+
+struct Loop {
+    tx: Sender,
+    rx: Receiver,
+    buf: Vec<u8>,
+    recv_buf: Vec<u8>,
+    lost: u64,
+}
+
+impl Loop {
+    fn new() -> Self {
+        let group: Group = GROUP.parse().expect("a multicast literal");
+        let lo: IfaceSpec = "127.0.0.1".parse().expect("an address literal");
+        let rx = Receiver::builder(PORT)
+            .group(group)
+            .iface(lo.clone())
+            .recv_buffer_size(4 << 20)
+            .read_timeout(Some(Duration::from_millis(200)))
+            .build()
+            .expect("a receiver on 127.0.0.1");
+        let tx = Sender::builder(group, PORT)
+            .iface(lo)
+            .ttl(0)
+            .build()
+            .expect("a sender on 127.0.0.1");
+        Self {
+            tx,
+            rx,
+            buf: Vec::with_capacity(64 * 1500),
+            recv_buf: vec![0; 65536],
+            lost: 0,
+        }
+    }
+
+    /// Sends `batch` datagrams of `len` payload bytes in GSO batches of `gso` segments, and
+    /// receives them; returns how many arrived.
+    fn round(&mut self, batch: u64, gso: usize, payload: &[u8]) -> u64 {
+        let mut cfg = SenderConfig::new(self.tx.destination());
+        cfg.framed = true;
+        cfg.count = Some(batch);
+        cfg.max_segments = gso;
+        let mut core = CoreSender::new(cfg);
+        let now = Instant::now();
+        let mut sent = 0;
+        while let Some(t) = core.poll_transmit(now, 0, payload, &mut self.buf) {
+            sent += self
+                .tx
+                .send_transmit(&t, &self.buf)
+                .expect("send on loopback") as u64;
+        }
+        let mut got = 0;
+        while got < sent {
+            match self.rx.recv(&mut self.recv_buf) {
+                Ok((n, _)) => {
+                    black_box(n);
+                    got += 1;
+                }
+                Err(e) if e.is_timeout() => break,
+                Err(e) => panic!("recv on loopback: {e}"),
+            }
+        }
+        self.lost += sent - got;
+        got
+    }
+}
+
+fn loopback(c: &mut Criterion) {
+    let mut l = Loop::new();
+    for (batch, gso, len) in [(64u64, 1usize, 64usize), (64, 1, 1400), (64, 16, 1400)] {
+        let payload = payload(len);
+        for (suffix, throughput) in [
+            ("", Throughput::Elements(batch)),
+            ("_bytes", Throughput::Bytes(batch * len as u64)),
+        ] {
+            let mut group = c.benchmark_group(format!("batch_{batch}_gso_{gso}_len_{len}{suffix}"));
+            group.throughput(throughput);
+            group.bench_function("send_recv", |b| b.iter(|| l.round(batch, gso, &payload)));
+            group.finish();
+        }
+        if l.lost > 0 {
+            eprintln!(
+                "batch_{batch}_gso_{gso}_len_{len}: {} datagrams lost on loopback",
+                l.lost
+            );
+            l.lost = 0;
+        }
+    }
+}
+
+criterion_group!(benches, loopback);
+criterion_main!(benches);

@@ -110,6 +110,23 @@ impl Netns {
         self
     }
 
+    /// Turns IPv6 off inside the namespace (before links are made), so no MLD chatter appears.
+    fn without_ipv6(self) -> Self {
+        for key in ["all", "default"] {
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &self.name,
+                "sysctl",
+                "-q",
+                "-w",
+                &format!("net.ipv6.conf.{key}.disable_ipv6=1"),
+            ]);
+        }
+        self
+    }
+
     /// A command run inside the namespace.
     fn cmd(&self, program: &str) -> Command {
         let mut c = Command::new("ip");
@@ -297,6 +314,56 @@ fn sniff_group_filter_json() {
     assert_eq!(records[1]["data"]["packets"], 1);
 }
 
+/// Joins 224.1.1.5 on 192.168.56.3 (va), prints "joined", and holds the membership until stdin
+/// closes (at most 20 s).
+const PY_JOIN: &str = "import socket, struct, sys, select\n\
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, \
+struct.pack('=4s4s', socket.inet_aton('224.1.1.5'), socket.inet_aton('192.168.56.3')))\n\
+print('joined')\n\
+select.select([sys.stdin], [], [], 20)\n";
+
+/// Starts [`PY_JOIN`] inside `ns` and waits until it joined.
+fn join_on_va(ns: &Netns) -> Proc {
+    let mut c = ns.cmd("python3");
+    c.args(["-u", "-c", PY_JOIN]);
+    let mut p = Proc::spawn("python3 joiner", c);
+    p.wait_stdout("joined");
+    p
+}
+
+// issue: sniff — --group keeps IGMP visible: a join on va shows up on vb as a report.
+#[test]
+fn sniff_group_filter_shows_igmp_join() {
+    const TEST: &str = "sniff_group_filter_shows_igmp_join";
+    if skip_unless_root(TEST) || skip_without("python3", TEST) {
+        return;
+    }
+    let ns = Netns::new().without_ipv6().with_veth();
+    let mut sniff = ns.mcast(&[
+        "sniff",
+        "-i",
+        "vb",
+        "--group",
+        "224.1.1.5",
+        "-c",
+        "1",
+        "--timeout",
+        "10s",
+    ]);
+    sniff.wait_stderr("listening on");
+    let mut joiner = join_on_va(&ns);
+    let out = sniff.finish();
+    joiner.close_stdin();
+    drop(joiner.finish());
+    out.assert_no_panic();
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    assert_eq!(out.stdout.len(), 1, "{:?}", out.stdout);
+    let line = &out.stdout[0];
+    assert!(line.starts_with("Ether / IP / IGMP"), "{line}");
+    assert!(line.contains("224.1.1.5"), "{line}");
+}
+
 // issue: sniff — --timeout with nothing captured exits 1 with a hint; with something, 0.
 #[test]
 fn sniff_timeout_exit_codes() {
@@ -475,22 +542,7 @@ fn groups_shows_a_join() {
         return;
     }
     let ns = Netns::new().with_veth();
-    // Joins 224.1.1.5 on va, says so, and holds the membership until stdin closes (or 20 s).
-    let mut joiner = {
-        let mut c = ns.cmd("python3");
-        c.args([
-            "-u",
-            "-c",
-            "import socket, struct, sys, select\n\
-             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-             s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, \
-               struct.pack('=4s4s', socket.inet_aton('224.1.1.5'), socket.inet_aton('192.168.56.3')))\n\
-             print('joined')\n\
-             select.select([sys.stdin], [], [], 20)\n",
-        ]);
-        Proc::spawn("python3 joiner", c)
-    };
-    joiner.wait_stdout("joined");
+    let mut joiner = join_on_va(&ns);
     let out = ns.run(&["groups", "-i", "va", "--json"]);
     out.assert_no_panic();
     assert_eq!(out.code(), 0, "{}", out.stderr_text());
