@@ -18,7 +18,7 @@ mod tidy;
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -51,6 +51,9 @@ fn main() -> ExitCode {
 
 fn try_main() -> Result<i32> {
     let cli = Cli::parse();
+    if let Some(code) = rerun_with_sudo()? {
+        return Ok(code);
+    }
     match cli.cmd {
         Cmd::Demo => {
             // Checked before the (slow) build; `Lab::up` checks again.
@@ -70,4 +73,25 @@ fn try_main() -> Result<i32> {
         }
         Cmd::Lab(opt) => lab::run_cmd(opt),
     }
+}
+
+/// Every subcommand needs root. A user who is not root but has `sudo` gets the `mcast` binary
+/// built as themselves (so `target/` stays theirs and cargo need not run as root), then this
+/// same xtask binary re-run as root through sudo, with `MCAST_BIN` pointing at that build.
+/// Returns the exit code of that run, or `None` when this process should do the work itself.
+fn rerun_with_sudo() -> Result<Option<i32>> {
+    if prereq::is_root() || netns::which("sudo").is_none() {
+        return Ok(None);
+    }
+    let bin = lab::mcast_binary(false)?;
+    let me = std::env::current_exe().context("cannot find the xtask binary to re-run")?;
+    eprintln!("the lab needs root (network namespaces): re-running with sudo");
+    let status = std::process::Command::new("sudo")
+        .arg("env")
+        .arg(format!("MCAST_BIN={}", bin.display()))
+        .arg(me)
+        .args(std::env::args_os().skip(1))
+        .status()
+        .context("failed to run sudo")?;
+    Ok(Some(status.code().unwrap_or(1)))
 }

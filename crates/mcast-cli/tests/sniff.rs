@@ -5,7 +5,7 @@
 //! on drop, also when the test fails. Nothing is sent or captured in the host's namespace. Those
 //! tests need root (namespaces, `CAP_NET_RAW`) and print why they skip without it.
 //!
-//! "issue: sniff" marks the requirement these tests serve (the scapy-style line, filters,
+//! "issue #4 (sniff)" marks the requirement these tests serve (the scapy-style line, filters,
 //! pcap output readable by tcpdump, exit codes, the CAP_NET_RAW hint, Ctrl-C).
 
 mod util;
@@ -214,7 +214,7 @@ fn tcpdump_read(file: &Path) -> Vec<String> {
         .collect()
 }
 
-// issue: sniff — the lecture's datagram on a veth, filtered by port, saved as pcap.
+// issue #4 (sniff) — the lecture's datagram on a veth, filtered by port, saved as pcap.
 #[test]
 fn sniff_veth_port_filter_line_and_pcap() {
     const TEST: &str = "sniff_veth_port_filter_line_and_pcap";
@@ -265,7 +265,7 @@ fn sniff_veth_port_filter_line_and_pcap() {
     );
 }
 
-// issue: sniff — --group and --json: one packet record, then an end record.
+// issue #4 (sniff) — --group and --json: one packet record, then an end record.
 #[test]
 fn sniff_group_filter_json() {
     const TEST: &str = "sniff_group_filter_json";
@@ -332,7 +332,7 @@ fn join_on_va(ns: &Netns) -> Proc {
     p
 }
 
-// issue: sniff — --group keeps IGMP visible: a join on va shows up on vb as a report.
+// issue #4 (sniff) — --group keeps IGMP visible: a join on va shows up on vb as a report.
 #[test]
 fn sniff_group_filter_shows_igmp_join() {
     const TEST: &str = "sniff_group_filter_shows_igmp_join";
@@ -364,7 +364,7 @@ fn sniff_group_filter_shows_igmp_join() {
     assert!(line.contains("224.1.1.5"), "{line}");
 }
 
-// issue: sniff — --timeout with nothing captured exits 1 with a hint; with something, 0.
+// issue #4 (sniff) — --timeout with nothing captured exits 1 with a hint; with something, 0.
 #[test]
 fn sniff_timeout_exit_codes() {
     const TEST: &str = "sniff_timeout_exit_codes";
@@ -399,7 +399,7 @@ fn sniff_timeout_exit_codes() {
     assert_eq!(out.stdout.len(), 1, "{:?}", out.stdout);
 }
 
-// issue: sniff — Ctrl-C ends the capture cleanly and leaves a readable pcap file.
+// issue #4 (sniff) — Ctrl-C ends the capture cleanly and leaves a readable pcap file.
 #[test]
 fn sniff_ctrl_c_leaves_readable_pcap() {
     const TEST: &str = "sniff_ctrl_c_leaves_readable_pcap";
@@ -435,7 +435,7 @@ fn sniff_ctrl_c_leaves_readable_pcap() {
     assert_eq!(tcpdump_read(&pcap).len(), 1);
 }
 
-// issue: sniff — without CAP_NET_RAW the error says why and how to fix it.
+// issue #4 (sniff) — without CAP_NET_RAW the error says why and how to fix it.
 #[test]
 fn sniff_without_cap_net_raw_explains() {
     const TEST: &str = "sniff_without_cap_net_raw_explains";
@@ -471,7 +471,7 @@ fn sniff_without_cap_net_raw_explains() {
     assert_eq!(err.lines().count(), 2, "one error line and one hint: {err}");
 }
 
-// issue: sniff — usage errors exit 2 before anything is opened.
+// issue #4 (sniff) — usage errors exit 2 before anything is opened.
 #[test]
 fn sniff_usage_errors() {
     for (args, needle) in [
@@ -494,7 +494,7 @@ fn sniff_usage_errors() {
     }
 }
 
-// issue: sniff — `mcast ifaces` shows the veth with its address and flags.
+// issue #4 (sniff) — `mcast ifaces` shows the veth with its address and flags.
 #[test]
 fn ifaces_in_namespace() {
     const TEST: &str = "ifaces_in_namespace";
@@ -534,7 +534,7 @@ fn ifaces_in_namespace() {
     );
 }
 
-// issue: sniff — `mcast groups` shows a group another program joined.
+// issue #4 (sniff) — `mcast groups` shows a group another program joined.
 #[test]
 fn groups_shows_a_join() {
     const TEST: &str = "groups_shows_a_join";

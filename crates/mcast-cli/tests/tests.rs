@@ -3,10 +3,10 @@
 //! Every test pins the interface to 127.0.0.1 (never the kernel's default), uses its own port
 //! (471xx) so tests run in parallel, and bounds every wait (`util::WAIT`); child processes are
 //! killed on drop. Each regression test names the requirement it serves:
-//! "issue: loopback" (send/recv on one host), "issue: interop" (the lecture's Python programs),
-//! "issue: multicast-all" (IP_MULTICAST_ALL trap), "issue: many-groups" (1,000 groups),
-//! "issue: usage-errors" (exit codes and one-line errors), "issue: framed" (sequence numbers
-//! and loss), "issue: info".
+//! "issue #2 (loopback)" (send/recv on one host), "issue #2 (interop)" (the lecture's Python programs),
+//! "issue #2 (multicast-all)" (IP_MULTICAST_ALL trap), "issue #3 (many-groups)" (1,000 groups),
+//! "issue #2 (usage-errors)" (exit codes and one-line errors), "issue #2 (framed)" (sequence numbers
+//! and loss), "issue #2 (info)".
 
 mod util;
 
@@ -26,7 +26,7 @@ fn send(args: &[&str]) {
     assert_eq!(out.code(), 0, "mcast send failed: {}", out.stderr_text());
 }
 
-// issue: loopback — the lecture's pair on one host.
+// issue #2 (loopback) — the lecture's pair on one host.
 #[test]
 fn loopback_send_then_recv_prints_the_line() {
     let rx = receiver(&[
@@ -58,7 +58,7 @@ fn loopback_send_then_recv_prints_the_line() {
     );
 }
 
-// issue: loopback — stdin lines are datagrams, -c repeats, several groups get a prefix.
+// issue #2 (loopback) — stdin lines are datagrams, -c repeats, several groups get a prefix.
 #[test]
 fn stdin_lines_and_group_prefix() {
     let rx = receiver(&[
@@ -84,7 +84,7 @@ fn stdin_lines_and_group_prefix() {
     );
 }
 
-// issue: interop — a plain Python sender (the lecture's) received by `mcast recv`.
+// issue #2 (interop) — a plain Python sender (the lecture's) received by `mcast recv`.
 #[test]
 fn python_sender_to_mcast_recv() {
     let rx = receiver(&[
@@ -105,7 +105,7 @@ fn python_sender_to_mcast_recv() {
     assert_eq!(got.stdout, ["robot"]);
 }
 
-// issue: interop — `mcast send` received by a plain Python receiver (the lecture's join).
+// issue #2 (interop) — `mcast send` received by a plain Python receiver (the lecture's join).
 #[test]
 fn mcast_send_to_python_receiver() {
     let mut py = python(PY_RECEIVER, &["224.1.1.5", "47104"]);
@@ -116,7 +116,7 @@ fn mcast_send_to_python_receiver() {
     assert_eq!(got.stdout, ["Hello, World!"]);
 }
 
-// issue: multicast-all — a receiver of 234.3.2.1 must not see 224.1.1.5's traffic on the same
+// issue #2 (multicast-all) — a receiver of 234.3.2.1 must not see 224.1.1.5's traffic on the same
 // port, while a receiver of 224.1.1.5 on the same host does (IP_MULTICAST_ALL=0).
 #[test]
 fn receiver_sees_only_the_groups_it_joined() {
@@ -152,7 +152,7 @@ fn receiver_sees_only_the_groups_it_joined() {
     );
 }
 
-// issue: many-groups — one receiver joins 1,000 groups and counts each.
+// issue #3 (many-groups) — one receiver joins 1,000 groups and counts each.
 #[test]
 fn one_thousand_groups() {
     let mut rx = Proc::mcast(&[
@@ -185,7 +185,7 @@ fn one_thousand_groups() {
     assert_eq!(records.last().unwrap()["type"], "end");
 }
 
-// issue: framed — numbered frames arrive with their sequence numbers and no loss.
+// issue #2 (framed) — numbered frames arrive with their sequence numbers and no loss.
 #[test]
 fn framed_send_is_counted_by_recv() {
     let rx = receiver(&[
@@ -234,7 +234,7 @@ fn framed_send_is_counted_by_recv() {
     assert!(!records.iter().any(|r| r["type"] == "gap"));
 }
 
-// issue: framed — `send --json` reports every datagram.
+// issue #2 (framed) — `send --json` reports every datagram.
 #[test]
 fn send_json_reports_each_datagram() {
     let out = run(&[
@@ -260,7 +260,7 @@ fn send_json_reports_each_datagram() {
     assert_eq!(records.last().unwrap()["data"]["datagrams"], 3);
 }
 
-// issue: loopback — `mcast recv | head -1`: a closed stdout ends the receiver with exit 0.
+// issue #2 (loopback) — `mcast recv | head -1`: a closed stdout ends the receiver with exit 0.
 #[test]
 fn broken_pipe_exits_zero() {
     let mut cmd = mcast();
@@ -280,7 +280,7 @@ fn broken_pipe_exits_zero() {
     );
 }
 
-// issue: loopback — Ctrl-C ends `recv` with a summary (stderr) and stats/end records, exit 0.
+// issue #3 (ctrl-c) — Ctrl-C ends `recv` with a summary (stderr) and stats/end records, exit 0.
 #[test]
 fn ctrl_c_prints_summary_and_exits_zero() {
     let mut rx = receiver(&["recv", "239.1.2.9", "47111", "-i", LO, "--json"]);
@@ -309,7 +309,7 @@ fn ctrl_c_prints_summary_and_exits_zero() {
     assert_eq!(end["data"]["exit_code"], 0);
 }
 
-// issue: loopback — -v shows source, group, length and the frame header.
+// issue #2 (loopback) — -v shows source, group, length and the frame header.
 #[test]
 fn verbose_recv_shows_metadata() {
     let rx = receiver(&[
@@ -352,7 +352,7 @@ fn usage_error(args: &[&str]) -> String {
     out.stderr_text()
 }
 
-// issue: usage-errors — a unicast group names the problem and the right range.
+// issue #2 (usage-errors) — a unicast group names the problem and the right range.
 #[test]
 fn usage_unicast_group() {
     let err = usage_error(&["send", "192.168.1.1", "5000", "hi", "-i", LO]);
@@ -366,14 +366,14 @@ fn usage_unicast_group() {
     assert!(err.contains("224.0.0.0/4"), "{err}");
 }
 
-// issue: usage-errors — a port out of range.
+// issue #2 (usage-errors) — a port out of range.
 #[test]
 fn usage_port_out_of_range() {
     let err = usage_error(&["recv", "224.1.1.5", "70000"]);
     assert!(err.contains("70000") && err.contains("1-65535"), "{err}");
 }
 
-// issue: usage-errors — an interface that does not exist: exit 2 with a hint.
+// issue #2 (usage-errors) — an interface that does not exist: exit 2 with a hint.
 #[test]
 fn usage_missing_interface() {
     let err = usage_error(&["send", "224.1.1.5", "5000", "hi", "-i", "nosuchif"]);
@@ -389,7 +389,7 @@ fn usage_missing_interface() {
     assert!(err.contains("192.0.2.254"), "{err}");
 }
 
-// issue: usage-errors — a source must be unicast; SSM outside 232/8 is only noted.
+// issue #2 (usage-errors) — a source must be unicast; SSM outside 232/8 is only noted.
 #[test]
 fn usage_source_must_be_unicast() {
     let err = usage_error(&[
@@ -430,7 +430,7 @@ fn usage_source_must_be_unicast() {
     );
 }
 
-// issue: usage-errors — clap errors are usage errors too; help and version exit 0.
+// issue #2 (usage-errors) — clap errors are usage errors too; help and version exit 0.
 #[test]
 fn usage_clap_errors_help_and_version() {
     usage_error(&["recv"]);
@@ -452,7 +452,7 @@ fn usage_clap_errors_help_and_version() {
     );
 }
 
-// issue: info — the JSON fields of `mcast info`.
+// issue #2 (info) — the JSON fields of `mcast info`.
 #[test]
 fn info_json_fields() {
     let out = run(&["info", "224.1.1.5", "--json"]);
@@ -471,7 +471,7 @@ fn info_json_fields() {
     assert!(collisions.contains(&serde_json::json!("239.129.1.5")));
 }
 
-// issue: info — text output, and a unicast address is a usage error.
+// issue #2 (info) — text output, and a unicast address is a usage error.
 #[test]
 fn info_text_and_errors() {
     let out = run(&["info", "232.1.1.1"]);

@@ -586,15 +586,18 @@ fn v4_block(a: Ipv4Addr) -> Block {
     }
 }
 
+/// Parses an IPv4 or IPv6 address, ignoring surrounding white space.
+fn parse_ip(s: &str) -> Result<IpAddr, AddrError> {
+    s.trim()
+        .parse()
+        .map_err(|_| AddrError::Syntax(s.to_owned()))
+}
+
 impl FromStr for Group {
     type Err = AddrError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let addr: IpAddr = s
-            .trim()
-            .parse()
-            .map_err(|_| AddrError::Syntax(s.to_owned()))?;
-        Self::new(addr)
+        Self::new(parse_ip(s)?)
     }
 }
 
@@ -683,11 +686,7 @@ impl FromStr for Source {
     type Err = AddrError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let addr: IpAddr = s
-            .trim()
-            .parse()
-            .map_err(|_| AddrError::Syntax(s.to_owned()))?;
-        Self::new(addr)
+        Self::new(parse_ip(s)?)
     }
 }
 
