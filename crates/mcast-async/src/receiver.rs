@@ -7,8 +7,7 @@ use std::task::{Context, Poll};
 
 use mcast_core::addr::Group;
 use mcast_core::RecvMeta;
-use mcast_sync::setup::SocketState;
-use mcast_sync::{ReceiverBuilder, ResolvedIface};
+use mcast_sync::{Joined, ReceiverBuilder, ResolvedIface};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
@@ -19,9 +18,7 @@ use crate::{DatagramStream, Error, FrameStream};
 #[derive(Debug)]
 pub struct Receiver {
     sockets: Vec<UdpSocket>,
-    state: SocketState,
-    groups: Vec<Group>,
-    port: u16,
+    joined: Joined,
     next: usize,
 }
 
@@ -41,9 +38,7 @@ impl Receiver {
 
     /// Moves a blocking receiver onto tokio. Must be called within a tokio runtime.
     pub fn from_sync(receiver: mcast_sync::Receiver) -> Result<Self, Error> {
-        let groups = receiver.groups().to_vec();
-        let port = receiver.port();
-        let (std_sockets, state) = receiver.into_parts();
+        let (std_sockets, joined) = receiver.into_parts();
         let mut sockets = Vec::with_capacity(std_sockets.len());
         for s in std_sockets {
             mcast_sync::setup::set_nonblocking(&s)?;
@@ -54,9 +49,7 @@ impl Receiver {
         }
         Ok(Self {
             sockets,
-            state,
-            groups,
-            port,
+            joined,
             next: 0,
         })
     }
@@ -84,7 +77,9 @@ impl Receiver {
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(io("cannot receive", e))),
                     Poll::Pending => break,
                 }
-                match sock.try_io(Interest::READABLE, || self.state.recv(sock.as_fd(), buf)) {
+                match sock.try_io(Interest::READABLE, || {
+                    self.joined.state().recv(sock.as_fd(), buf)
+                }) {
                     Ok(meta) => {
                         self.next = (i + 1) % n;
                         return Poll::Ready(Ok((meta.len, meta)));
@@ -100,17 +95,17 @@ impl Receiver {
 
     /// The groups joined.
     pub fn groups(&self) -> &[Group] {
-        &self.groups
+        self.joined.groups()
     }
 
     /// The port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.joined.port()
     }
 
     /// The interface joined on, resolved.
     pub fn iface(&self) -> &ResolvedIface {
-        self.state.iface()
+        self.joined.iface()
     }
 
     /// How many sockets carry the joins.

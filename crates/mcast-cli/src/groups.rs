@@ -115,32 +115,14 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
     }
     let records = records(&[&v4, &v6], only.as_deref());
-    if opt.json {
-        for r in &records {
-            output::emit_json("group", r)?;
-        }
-    } else {
-        for l in render(&records) {
-            output::line(&l)?;
-        }
-    }
+    output::records(opt.json, "group", &records, render)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// The text table, one string per line (header first).
 fn render(records: &[GroupRecord]) -> Vec<String> {
-    let name_w = records
-        .iter()
-        .map(|r| r.interface.len())
-        .max()
-        .unwrap_or(0)
-        .max("INTERFACE".len());
-    let group_w = records
-        .iter()
-        .map(|r| r.group.len())
-        .max()
-        .unwrap_or(0)
-        .max("GROUP".len());
+    let name_w = output::column_width("INTERFACE", records.iter().map(|r| r.interface.len()));
+    let group_w = output::column_width("GROUP", records.iter().map(|r| r.group.len()));
     let mut lines = vec![format!(
         "{:name_w$}  {:>5}  {:group_w$}  {:>5}  PROTOCOL",
         "INTERFACE", "INDEX", "GROUP", "USERS"

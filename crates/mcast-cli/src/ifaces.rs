@@ -81,33 +81,15 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         .filter(|i| listed(i, opt.all))
         .map(IfaceRecord::new)
         .collect();
-    if opt.json {
-        for r in &records {
-            output::emit_json("iface", r)?;
-        }
-    } else {
-        for l in render(&records) {
-            output::line(&l)?;
-        }
-    }
+    output::records(opt.json, "iface", &records, render)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// The text table, one string per line (header first).
 fn render(records: &[IfaceRecord]) -> Vec<String> {
-    let name_w = records
-        .iter()
-        .map(|r| r.name.len())
-        .max()
-        .unwrap_or(0)
-        .max("NAME".len());
+    let name_w = output::column_width("NAME", records.iter().map(|r| r.name.len()));
     let flags: Vec<String> = records.iter().map(|r| r.flags.join(",")).collect();
-    let flags_w = flags
-        .iter()
-        .map(String::len)
-        .max()
-        .unwrap_or(0)
-        .max("FLAGS".len());
+    let flags_w = output::column_width("FLAGS", flags.iter().map(String::len));
     let mut lines = vec![format!(
         "{:>5}  {:name_w$}  {:flags_w$}  ADDRESSES",
         "INDEX", "NAME", "FLAGS"

@@ -33,6 +33,7 @@ mod plan;
 mod recv;
 mod send;
 mod sniff;
+mod stop;
 
 use std::process::ExitCode;
 

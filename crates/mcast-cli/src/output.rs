@@ -71,6 +71,31 @@ pub(crate) fn line(text: &str) -> io::Result<()> {
     out.flush()
 }
 
+/// Prints `records` to stdout: with `json` one envelope line of type `kind` each, else the text
+/// lines `render` makes of them.
+pub(crate) fn records<T: Serialize>(
+    json: bool,
+    kind: &str,
+    records: &[T],
+    render: impl FnOnce(&[T]) -> Vec<String>,
+) -> io::Result<()> {
+    if json {
+        for r in records {
+            emit_json(kind, r)?;
+        }
+    } else {
+        for l in render(records) {
+            line(&l)?;
+        }
+    }
+    Ok(())
+}
+
+/// The width of a text-table column: its widest cell, and at least its header's.
+pub(crate) fn column_width(header: &str, cells: impl IntoIterator<Item = usize>) -> usize {
+    cells.into_iter().max().unwrap_or(0).max(header.len())
+}
+
 /// Writes one diagnostic line to stderr; failures to write are ignored (there is nowhere left to
 /// report them).
 pub(crate) fn note(text: &str) {
@@ -108,6 +133,13 @@ mod tests {
             String::from_utf8(buf).unwrap(),
             "{\"type\":\"info\",\"data\":{\"group\":\"224.1.1.5\"}}\n"
         );
+    }
+
+    #[test]
+    fn column_is_as_wide_as_its_widest_cell_or_header() {
+        assert_eq!(column_width("NAME", [2, 7, 3]), 7);
+        assert_eq!(column_width("NAME", [2]), 4);
+        assert_eq!(column_width("NAME", []), 4);
     }
 
     #[test]

@@ -8,9 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::ControlFlow;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mcast_core::session::{Datagram, Event, Receiver, ReceiverConfig, Stats};
@@ -22,6 +21,7 @@ use crate::errors::CliError;
 use crate::output;
 use crate::plan::{self, RecvPlan};
 use crate::send::wall_ns;
+use crate::stop::{self, Stop, Until};
 
 /// How long one wait for a datagram lasts at most, so Ctrl-C and the deadline are noticed.
 const TICK: Duration = Duration::from_millis(100);
@@ -194,12 +194,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             output::note(n);
         }
     }
-    let interrupted = Arc::new(AtomicBool::new(false));
-    {
-        let flag = Arc::clone(&interrupted);
-        // A handler that cannot be installed only costs the summary on Ctrl-C.
-        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-    }
+    let interrupted = stop::on_ctrl_c();
     let mut rx = Rx::open(&plan)?;
     if !opt.quiet {
         output::note(&listening_line(&plan));
@@ -218,7 +213,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
 
     let start = Instant::now();
-    let deadline = opt.timeout.and_then(|t| start.checked_add(t));
+    let until = Until::new(interrupted, opt.count, start, opt.timeout);
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut session = Receiver::new(
         ReceiverConfig {
@@ -231,17 +226,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     // Counted here too: `stats()` builds a snapshot, too slow to call per datagram.
     let mut received: u64 = 0;
     let reason = loop {
-        if interrupted.load(Ordering::SeqCst) {
-            break "interrupted";
-        }
-        if opt.count.is_some_and(|c| received >= c) {
-            break "count";
-        }
-        let now = Instant::now();
-        let wait = match deadline {
-            Some(d) if d <= now => break "timeout",
-            Some(d) => (d - now).min(TICK),
-            None => TICK,
+        let wait = match until.next_wait(received, Instant::now(), TICK) {
+            ControlFlow::Continue(wait) => wait,
+            ControlFlow::Break(stop) => break stop,
         };
         let Some(meta) = rx.recv(&mut buf, wait)? else {
             continue;
@@ -252,7 +239,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     };
 
     let stats = session.stats();
-    let failed = reason == "timeout"
+    let failed = reason == Stop::Timeout
         && match opt.count {
             Some(c) => stats.datagrams < c,
             None => stats.datagrams == 0,
@@ -288,7 +275,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         output::emit_json(
             "end",
             &EndRecord {
-                reason,
+                reason: reason.as_str(),
                 exit_code: code,
             },
         )?;

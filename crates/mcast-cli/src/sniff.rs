@@ -36,10 +36,9 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use mcast_core::addr::Group;
@@ -52,6 +51,7 @@ use serde::Serialize;
 use crate::errors::CliError;
 use crate::output;
 use crate::plan;
+use crate::stop::{self, Stop, Until};
 
 /// How long one wait for a packet lasts at most, so Ctrl-C and the deadline are noticed.
 const TICK: Duration = Duration::from_millis(100);
@@ -136,27 +136,9 @@ struct EndRecord {
     exit_code: u8,
 }
 
-/// Why the capture loop ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    Count,
-    Timeout,
-    Interrupted,
-}
-
-impl End {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Count => "count",
-            Self::Timeout => "timeout",
-            Self::Interrupted => "interrupted",
-        }
-    }
-}
-
 /// Whether a run that ended this way after `packets` packets failed (exit 1).
-fn failed(end: End, packets: u64) -> bool {
-    end == End::Timeout && packets == 0
+fn failed(end: Stop, packets: u64) -> bool {
+    end == Stop::Timeout && packets == 0
 }
 
 /// Parses `--group` through mcast-core's checked type.
@@ -258,12 +240,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             iface.name
         ));
     }
-    let interrupted = Arc::new(AtomicBool::new(false));
-    {
-        let flag = Arc::clone(&interrupted);
-        // A handler that cannot be installed only costs the summary on Ctrl-C.
-        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-    }
+    let interrupted = stop::on_ctrl_c();
     let mut cap = Capture::open_iface(iface).map_err(capture_error)?;
     cap.set_filter(filter);
     cap.set_timeout(TICK).map_err(capture_error)?;
@@ -297,22 +274,14 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
 
     let start = Instant::now();
-    let deadline = opt.timeout.and_then(|t| start.checked_add(t));
+    let until = Until::new(interrupted, opt.count, start, opt.timeout);
     let mut buf = vec![0u8; MAX_FRAME];
     let mut packets = 0u64;
     let mut bytes_seen = 0u64;
     let end = loop {
-        if interrupted.load(Ordering::SeqCst) {
-            break End::Interrupted;
-        }
-        if opt.count.is_some_and(|c| packets >= c) {
-            break End::Count;
-        }
-        let now = Instant::now();
-        let wait = match deadline {
-            Some(d) if d <= now => break End::Timeout,
-            Some(d) => (d - now).min(TICK),
-            None => TICK,
+        let wait = match until.next_wait(packets, Instant::now(), TICK) {
+            ControlFlow::Continue(wait) => wait,
+            ControlFlow::Break(stop) => break stop,
         };
         cap.set_timeout(wait).map_err(capture_error)?;
         let Some(frame) = cap.next(&mut buf).map_err(capture_error)? else {
@@ -345,7 +314,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         if drops > 0 {
             line.push_str(&format!(", {drops} dropped by the kernel"));
         }
-        if end == End::Interrupted {
+        if end == Stop::Interrupted {
             line.push_str(" (interrupted)");
         }
         output::note(&line);
@@ -415,10 +384,10 @@ mod tests {
 
     #[test]
     fn exit_code_rules() {
-        assert!(failed(End::Timeout, 0));
-        assert!(!failed(End::Timeout, 1));
-        assert!(!failed(End::Count, 3));
-        assert!(!failed(End::Interrupted, 0));
+        assert!(failed(Stop::Timeout, 0));
+        assert!(!failed(Stop::Timeout, 1));
+        assert!(!failed(Stop::Count, 3));
+        assert!(!failed(Stop::Interrupted, 0));
     }
 
     #[test]

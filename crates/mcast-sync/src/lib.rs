@@ -42,7 +42,7 @@ pub mod sender;
 pub mod setup;
 
 pub use error::Error;
-pub use receiver::{Receiver, ReceiverBuilder};
+pub use receiver::{Joined, Receiver, ReceiverBuilder};
 pub use resolve::ResolvedIface;
 pub use sender::{Sender, SenderBuilder};
 pub use setup::SocketState;

@@ -125,10 +125,12 @@ impl ReceiverBuilder {
             .collect();
         Ok(Receiver {
             sockets: open.sockets,
-            state: open.state,
-            groups: self.cfg.groups,
-            sources: self.cfg.sources,
-            port: self.cfg.port,
+            joined: Joined {
+                state: open.state,
+                groups: self.cfg.groups,
+                sources: self.cfg.sources,
+                port: self.cfg.port,
+            },
             timeout: self.read_timeout,
             next: 0,
             pollfds,
@@ -136,14 +138,54 @@ impl ReceiverBuilder {
     }
 }
 
-/// A blocking multicast receiver over one or more sockets sharing one port.
-#[derive(Debug)]
-pub struct Receiver {
-    sockets: Vec<UdpSocket>,
+/// What a receiver joined: its groups, SSM sources and port, and the socket state (with the
+/// resolved interface) that every one of its sockets shares. The blocking [`Receiver`] and
+/// mcast-async's receiver both hold one and answer their accessors from it.
+#[derive(Debug, Clone)]
+pub struct Joined {
     state: SocketState,
     groups: Vec<Group>,
     sources: Vec<Source>,
     port: u16,
+}
+
+impl Joined {
+    /// The socket state shared by the receiver's sockets (what [`SocketState::recv`] needs).
+    pub fn state(&self) -> &SocketState {
+        &self.state
+    }
+
+    /// The groups joined.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// The SSM sources joined (empty: any source).
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The interface joined on, resolved.
+    pub fn iface(&self) -> &ResolvedIface {
+        self.state.iface()
+    }
+
+    /// The receive buffer the kernel granted per socket, when one was asked for.
+    pub fn recv_buffer_size(&self) -> Option<usize> {
+        self.state.recv_buffer_size()
+    }
+}
+
+/// A blocking multicast receiver over one or more sockets sharing one port.
+#[derive(Debug)]
+pub struct Receiver {
+    sockets: Vec<UdpSocket>,
+    joined: Joined,
     timeout: Option<Duration>,
     next: usize,
     pollfds: Vec<libc::pollfd>,
@@ -179,7 +221,7 @@ impl Receiver {
             // Anything already queued is returned without a poll, round-robin across sockets.
             for k in 0..n {
                 let i = (self.next + k) % n;
-                match self.state.recv(self.sockets[i].as_fd(), buf) {
+                match self.joined.state.recv(self.sockets[i].as_fd(), buf) {
                     Ok(meta) => {
                         self.next = (i + 1) % n;
                         return Ok((meta.len, meta));
@@ -235,22 +277,22 @@ impl Receiver {
 
     /// The groups joined.
     pub fn groups(&self) -> &[Group] {
-        &self.groups
+        self.joined.groups()
     }
 
     /// The SSM sources joined (empty: any source).
     pub fn sources(&self) -> &[Source] {
-        &self.sources
+        self.joined.sources()
     }
 
     /// The port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.joined.port()
     }
 
     /// The interface joined on, resolved.
     pub fn iface(&self) -> &ResolvedIface {
-        self.state.iface()
+        self.joined.iface()
     }
 
     /// How many sockets carry the joins (more than one past `igmp_max_memberships` groups).
@@ -260,7 +302,7 @@ impl Receiver {
 
     /// The receive buffer the kernel granted per socket, when one was asked for.
     pub fn recv_buffer_size(&self) -> Option<usize> {
-        self.state.recv_buffer_size()
+        self.joined.recv_buffer_size()
     }
 
     /// The first socket's local address.
@@ -272,8 +314,9 @@ impl Receiver {
         })
     }
 
-    /// The sockets and their shared state, for another runtime (mcast-async).
-    pub fn into_parts(self) -> (Vec<UdpSocket>, SocketState) {
-        (self.sockets, self.state)
+    /// The sockets and what they joined (with their shared state), for another runtime
+    /// (mcast-async).
+    pub fn into_parts(self) -> (Vec<UdpSocket>, Joined) {
+        (self.sockets, self.joined)
     }
 }

@@ -1,12 +1,16 @@
 //! Turning an [`IfaceSpec`] into what the kernel needs: an interface index and, for IPv4, an
 //! address on it.
 
-use std::ffi::{CStr, CString};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 use mcast_core::iface::IfaceSpec;
 
+use crate::ifaces;
 use crate::Error;
+
+/// Kept here for callers that look them up as `resolve::name_to_index`; [`crate::ifaces`] owns
+/// them.
+pub use crate::ifaces::{index_to_name, name_to_index};
 
 /// An interface as the kernel sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +37,7 @@ impl ResolvedIface {
         }
     }
 
-    /// Resolves a spec against this host's interfaces.
+    /// Resolves a spec against this host's interfaces (looked up through [`crate::ifaces`]).
     pub fn resolve(spec: &IfaceSpec) -> Result<Self, Error> {
         let err = |reason: String| Error::Iface {
             spec: spec.clone(),
@@ -42,47 +46,40 @@ impl ResolvedIface {
         match spec {
             IfaceSpec::Any => Ok(Self::any()),
             IfaceSpec::Addr(ip) => {
-                let addrs = if_addrs().map_err(|e| err(format!("cannot list interfaces: {e}")))?;
-                let (name, _) = addrs.iter().find(|(_, a)| a == ip).ok_or_else(|| {
+                // `IfaceLookupError::List` reads "cannot list interfaces: ...".
+                let list = ifaces::list().map_err(|e| err(e.to_string()))?;
+                let iface = list.iter().find(|i| i.has_addr(*ip)).ok_or_else(|| {
                     err(format!("no interface on this host has the address {ip}"))
                 })?;
-                let index =
-                    name_to_index(name).ok_or_else(|| err(format!("interface {name} vanished")))?;
                 let v4 = match ip {
                     IpAddr::V4(v4) => *v4,
-                    IpAddr::V6(_) => first_v4(&addrs, name),
+                    IpAddr::V6(_) => iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED),
                 };
                 Ok(Self {
                     spec: spec.clone(),
-                    index,
-                    name: Some(name.clone()),
+                    index: iface.index,
+                    name: Some(iface.name.clone()),
                     v4,
                 })
             }
             IfaceSpec::Name(name) => {
                 let index = name_to_index(name)
                     .ok_or_else(|| err(format!("no interface named {name:?} on this host")))?;
-                let v4 = if_addrs()
-                    .map(|a| first_v4(&a, name))
-                    .unwrap_or(Ipv4Addr::UNSPECIFIED);
                 Ok(Self {
                     spec: spec.clone(),
                     index,
                     name: Some(name.clone()),
-                    v4,
+                    v4: first_v4(name),
                 })
             }
             IfaceSpec::Index(index) => {
                 let name = index_to_name(*index)
                     .ok_or_else(|| err(format!("no interface with index {index} on this host")))?;
-                let v4 = if_addrs()
-                    .map(|a| first_v4(&a, &name))
-                    .unwrap_or(Ipv4Addr::UNSPECIFIED);
                 Ok(Self {
                     spec: spec.clone(),
                     index: *index,
+                    v4: first_v4(&name),
                     name: Some(name),
-                    v4,
                 })
             }
         }
@@ -94,77 +91,14 @@ impl ResolvedIface {
     }
 }
 
-fn first_v4(addrs: &[(String, IpAddr)], name: &str) -> Ipv4Addr {
-    addrs
-        .iter()
-        .find_map(|(n, a)| match a {
-            IpAddr::V4(v4) if n == name => Some(*v4),
-            _ => None,
-        })
+/// The first IPv4 address of the interface called `name` (`0.0.0.0` when it has none or the
+/// interfaces cannot be listed).
+fn first_v4(name: &str) -> Ipv4Addr {
+    ifaces::list()
+        .ok()
+        .and_then(|list| list.into_iter().find(|i| i.name == name))
+        .and_then(|i| i.ipv4())
         .unwrap_or(Ipv4Addr::UNSPECIFIED)
-}
-
-/// The index of the interface called `name`, if it exists.
-pub fn name_to_index(name: &str) -> Option<u32> {
-    let c = CString::new(name).ok()?;
-    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
-    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    (index != 0).then_some(index)
-}
-
-/// The name of the interface with this index, if it exists.
-pub fn index_to_name(index: u32) -> Option<String> {
-    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
-    // SAFETY: `buf` holds IF_NAMESIZE bytes, as if_indextoname requires.
-    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
-    if p.is_null() {
-        return None;
-    }
-    // SAFETY: on success if_indextoname wrote a NUL-terminated name into `buf`.
-    let name = unsafe { CStr::from_ptr(buf.as_ptr()) };
-    Some(name.to_string_lossy().into_owned())
-}
-
-/// Every (interface name, address) pair on this host, from `getifaddrs`.
-pub fn if_addrs() -> std::io::Result<Vec<(String, IpAddr)>> {
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs writes a list head into `head`, freed below with freeifaddrs.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let mut out = Vec::new();
-    let mut cur = head;
-    while !cur.is_null() {
-        // SAFETY: `cur` is a node of the list getifaddrs returned, not yet freed.
-        let ifa = unsafe { &*cur };
-        cur = ifa.ifa_next;
-        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
-            continue;
-        }
-        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
-        let name = unsafe { CStr::from_ptr(ifa.ifa_name) }
-            .to_string_lossy()
-            .into_owned();
-        // SAFETY: ifa_addr is non-null and points to a sockaddr of the family it names.
-        let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
-        let ip = match family {
-            libc::AF_INET => {
-                // SAFETY: the family says this is a sockaddr_in.
-                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
-            }
-            libc::AF_INET6 => {
-                // SAFETY: the family says this is a sockaddr_in6.
-                let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
-                IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
-            }
-            _ => continue,
-        };
-        out.push((name, ip));
-    }
-    // SAFETY: `head` came from getifaddrs and is freed once.
-    unsafe { libc::freeifaddrs(head) };
-    Ok(out)
 }
 
 #[cfg(test)]
