@@ -12,7 +12,7 @@ pub enum Error {
     Socket(#[from] mcast_sync::Error),
     /// A datagram arrived that is not a valid frame. A [`crate::FrameStream`] yields this and
     /// goes on with the next datagram.
-    #[error("malformed frame from {} to {}: {source}", meta.source, meta.destination.map_or_else(|| "?".to_owned(), |d| d.to_string()))]
+    #[error("malformed frame from {} to {}", meta.source, meta.destination.map_or_else(|| "?".to_owned(), |d| d.to_string()))]
     Frame {
         /// Where the datagram came from and went to.
         meta: RecvMeta,

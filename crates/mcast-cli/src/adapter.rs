@@ -22,8 +22,11 @@ pub(crate) fn resolve_iface(spec: &IfaceSpec) -> Result<String, CliError> {
             Some(v4) => format!("{} ({v4})", i.name),
             None => i.name,
         }),
-        Err(e) => Err(CliError::usage(format!("interface not found: {e}"))
-            .hint("list the multicast-capable interfaces and their addresses with `mcast ifaces`")),
+        Err(e) => Err(CliError::usage(format!(
+            "interface not found: {}",
+            crate::errors::chain_text(&e)
+        ))
+        .hint("list the multicast-capable interfaces and their addresses with `mcast ifaces`")),
     }
 }
 

@@ -76,6 +76,15 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {}
 
 /// Whether the error is a broken pipe somewhere in its chain.
+/// An error and its sources on one line, `outer: inner: …`, for messages built from a library
+/// error (whose own `Display` leaves the cause to `source()`).
+pub(crate) fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::successors(Some(e), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<io::Error>()
@@ -141,6 +150,18 @@ pub(crate) fn report(err: &anyhow::Error) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chain_text_keeps_the_os_error() {
+        let e = mcast_sync::Error::Io {
+            context: "cannot read",
+            // ENODEV on Linux.
+            source: io::Error::from_raw_os_error(19),
+        };
+        let text = chain_text(&e);
+        assert!(text.starts_with("cannot read: "), "{text}");
+        assert!(text.contains("os error 19"), "{text}");
+    }
 
     #[test]
     fn usage_errors_exit_2_through_context() {

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use mcast_core::addr::{Group, GroupInfo};
+use mcast_core::addr::{Group, GroupInfo, Scope};
 
 use crate::errors::CliError;
 use crate::output;
@@ -48,10 +48,10 @@ fn render(info: &GroupInfo) -> Vec<String> {
         format!(
             "block:       {}{}",
             info.block_description,
-            if info.link_local {
-                "; link-local, routers never forward it"
-            } else {
-                ""
+            match info.scope {
+                Scope::InterfaceLocal => "; interface-local, never leaves this host",
+                _ if info.link_local => "; link-local, routers never forward it",
+                _ => "",
             }
         ),
         format!(
@@ -109,5 +109,20 @@ mod tests {
         assert!(text.contains("ssm:         yes"), "{text}");
         assert!(text.contains("flags:       0x3"), "{text}");
         assert!(!text.contains("same mac"), "{text}");
+    }
+
+    #[test]
+    fn interface_local_is_not_called_link_local() {
+        let text = render(&"ff01::1".parse::<Group>().unwrap().info()).join("\n");
+        assert!(
+            text.contains("interface-local, never leaves this host"),
+            "{text}"
+        );
+        assert!(!text.contains("link-local"), "{text}");
+        let text = render(&"ff02::1".parse::<Group>().unwrap().info()).join("\n");
+        assert!(
+            text.contains("link-local, routers never forward it"),
+            "{text}"
+        );
     }
 }

@@ -24,6 +24,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod adapter;
+mod docs;
 mod errors;
 mod groups;
 mod ifaces;
@@ -37,7 +38,7 @@ mod stop;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Send, receive, inspect and sniff IP multicast.
 #[derive(Parser, Debug)]
@@ -83,6 +84,10 @@ enum Command {
     Groups(groups::Opt),
     /// List the multicast-capable interfaces: index, name, addresses, flags.
     Ifaces(ifaces::Opt),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsOpt),
+    /// Print the man page (roff), generated from this help.
+    Man(docs::ManOpt),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +110,8 @@ fn main() -> ExitCode {
         Command::Sniff(opt) => sniff::run(opt),
         Command::Groups(opt) => groups::run(opt),
         Command::Ifaces(opt) => ifaces::run(opt),
+        Command::Completions(opt) => docs::completions(opt, Cli::command()),
+        Command::Man(opt) => docs::man(opt, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -162,9 +162,13 @@ fn pick_iface(text: Option<&str>) -> Result<(Interface, bool), CliError> {
             .map(|i| (i, true))
             .map_err(|e| CliError::usage(e).hint(hint));
     }
-    ifaces::resolve(&spec)
-        .map(|i| (i, false))
-        .map_err(|e| CliError::usage(format!("interface not found: {e}")).hint(hint))
+    ifaces::resolve(&spec).map(|i| (i, false)).map_err(|e| {
+        CliError::usage(format!(
+            "interface not found: {}",
+            crate::errors::chain_text(&e)
+        ))
+        .hint(hint)
+    })
 }
 
 /// The filter in words, for the "listening on" line.
@@ -219,7 +223,7 @@ fn since_epoch(t: SystemTime) -> Duration {
 
 /// Maps capture errors to CLI errors with the adapter's hint.
 fn capture_error(e: CaptureError) -> anyhow::Error {
-    let msg = e.to_string();
+    let msg = crate::errors::chain_text(&e);
     match e.hint() {
         Some(h) => CliError::runtime(msg).hint(h).into(),
         None => anyhow::Error::new(e),

@@ -50,16 +50,16 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
 #[non_exhaustive]
 pub enum CaptureError {
     /// The process lacks `CAP_NET_RAW` (`EPERM`/`EACCES` from `socket(AF_PACKET, …)`).
-    #[error("cannot open a packet capture socket: {0}")]
+    #[error("cannot open a packet capture socket")]
     NotPermitted(#[source] io::Error),
     /// The interface could not be found.
     #[error(transparent)]
     Iface(#[from] IfaceLookupError),
     /// Creating or configuring the socket failed for another reason.
-    #[error("cannot open a packet capture socket: {0}")]
+    #[error("cannot open a packet capture socket")]
     Open(#[source] io::Error),
     /// Binding to the interface failed (it vanished, or is down).
-    #[error("cannot capture on {iface}: {source}")]
+    #[error("cannot capture on {iface}")]
     Bind {
         /// The interface's name.
         iface: String,
@@ -67,7 +67,7 @@ pub enum CaptureError {
         source: io::Error,
     },
     /// Reading a frame failed.
-    #[error("capture on {iface} failed: {source}")]
+    #[error("capture on {iface} failed")]
     Recv {
         /// The interface's name.
         iface: String,

@@ -131,7 +131,7 @@ impl Interface {
 #[non_exhaustive]
 pub enum IfaceLookupError {
     /// `getifaddrs` failed.
-    #[error("cannot list interfaces: {0}")]
+    #[error("cannot list interfaces")]
     List(#[source] io::Error),
     /// No interface has this name.
     #[error("no interface named {0:?} (see `mcast ifaces` or `ip link`)")]
