@@ -6,6 +6,7 @@
 //!   CIDR blocks, sources and group ranges.
 //! - [`iface`]: an interface named by address, index or name.
 //! - [`mreq`]: membership requests as the bytes the kernel reads.
+//! - [`membership`]: the join policy, a queue of membership requests the adapter drains.
 //! - [`frame`]: the framed wire format.
 //! - [`session`]: sender and receiver state machines.
 //! - [`proc`]: parsers for `/proc/net/igmp` and `/proc/net/igmp6`.
@@ -16,6 +17,7 @@
 pub mod addr;
 pub mod frame;
 pub mod iface;
+pub mod membership;
 pub mod mreq;
 pub mod packet;
 pub mod proc;

@@ -9,7 +9,8 @@
 //!   with other receivers (`SO_REUSEADDR` + `SO_REUSEPORT`), and learns each datagram's
 //!   destination group and interface from `IP_PKTINFO`/`IPV6_PKTINFO`;
 //! - more groups than `net.ipv4.igmp_max_memberships` (20 by default) are spread over several
-//!   sockets on the same port ([`membership`] is that policy, testable without a network);
+//!   sockets on the same port ([`mcast_core::membership`] is that policy, testable without a
+//!   network);
 //! - when [`ReceiverBuilder::build`] returns, every join is done;
 //! - errors name the group, interface or address involved, and [`Error::hint`] explains the
 //!   known traps;
@@ -35,7 +36,6 @@
 pub mod capture;
 pub mod error;
 pub mod ifaces;
-pub mod membership;
 pub mod receiver;
 pub mod resolve;
 pub mod sender;

@@ -21,10 +21,10 @@ use std::time::Duration;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
+use mcast_core::membership::{JoinError, Membership, OsErrorKind};
 use mcast_core::{mreq, RecvMeta, Transmit};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, SockRef, Socket, Type};
 
-use crate::membership::{JoinOutcome, JoinVerdict, Membership};
 use crate::resolve::ResolvedIface;
 use crate::Error;
 
@@ -524,7 +524,27 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
     });
     let mut membership = Membership::new(limit);
     for g in &cfg.groups {
-        membership.join(*g, &cfg.sources);
+        membership.join(*g, &cfg.sources).map_err(|e| match e {
+            JoinError::MixedFamilies { first, group } => Error::FamilyMismatch {
+                group: first,
+                what: format!("the group {group}"),
+                found: family(group.addr()),
+                expected: family(first.addr()),
+            },
+            JoinError::SourceFamily { group, source_addr } => Error::FamilyMismatch {
+                group,
+                what: format!("the source {source_addr}"),
+                found: family(source_addr.addr()),
+                expected: family(group.addr()),
+            },
+            // `JoinError` may grow; a refusal we do not know yet is still a refused join.
+            other => Error::Join {
+                group: *g,
+                ssm_source: None,
+                iface: cfg.iface.clone(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, other),
+            },
+        })?;
     }
 
     let mut sockets: Vec<Socket> = Vec::new();
@@ -541,14 +561,10 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
         }
         let sock = &sockets[op.socket];
         let result = join(sock, op.group, op.source, &state.iface);
-        let outcome = match &result {
-            Ok(()) => JoinOutcome::Joined,
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => JoinOutcome::NoBufs,
-            Err(_) => JoinOutcome::Failed,
-        };
+        let outcome = result.as_ref().map(|_| ()).map_err(os_error_kind);
         match (membership.handle_op_result(&op, outcome), result) {
             (Ok(()), _) => {}
-            (Err(JoinVerdict::Failed | JoinVerdict::NoBufs), Err(source)) => {
+            (Err(_verdict), Err(source)) => {
                 return Err(Error::Join {
                     group: op.group,
                     ssm_source: op.source,
@@ -556,6 +572,7 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
                     source,
                 })
             }
+            // A verdict is only ever given for an error.
             (Err(_), Ok(())) => {}
         }
     }
@@ -598,6 +615,17 @@ fn open_receiver_socket(
     sock.bind(&bind.into())
         .map_err(|source| Error::Bind { addr: bind, source })?;
     Ok(sock)
+}
+
+/// The errno of a failed join, as the core policy reads it.
+fn os_error_kind(e: &io::Error) -> OsErrorKind {
+    match e.raw_os_error() {
+        Some(libc::ENOBUFS) => OsErrorKind::NoBuffers,
+        Some(libc::ENODEV) => OsErrorKind::NoDevice,
+        Some(libc::EADDRNOTAVAIL) => OsErrorKind::AddrNotAvailable,
+        Some(libc::EADDRINUSE) => OsErrorKind::AddrInUse,
+        errno => OsErrorKind::Other(errno),
+    }
 }
 
 /// One membership: any-source or source-specific, IPv4 or IPv6, on the resolved interface.
@@ -661,5 +689,22 @@ pub(crate) fn poll_ms(timeout: Option<Duration>) -> libc::c_int {
             let ms = d.as_nanos().div_ceil(1_000_000);
             libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_maps_to_the_core_error_kind() {
+        let kind = |errno| os_error_kind(&io::Error::from_raw_os_error(errno));
+        assert_eq!(kind(libc::ENOBUFS), OsErrorKind::NoBuffers);
+        assert_eq!(kind(libc::ENODEV), OsErrorKind::NoDevice);
+        assert_eq!(kind(libc::EADDRNOTAVAIL), OsErrorKind::AddrNotAvailable);
+        assert_eq!(kind(libc::EADDRINUSE), OsErrorKind::AddrInUse);
+        assert_eq!(kind(libc::EPERM), OsErrorKind::Other(Some(libc::EPERM)));
+        let no_errno = io::Error::new(io::ErrorKind::InvalidInput, "bad mreq");
+        assert_eq!(os_error_kind(&no_errno), OsErrorKind::Other(None));
     }
 }
