@@ -188,6 +188,15 @@ impl Proc {
         }
     }
 
+    /// Sends SIGINT (a Ctrl-C) to the process, by its id, so it can end with its summary.
+    ///
+    /// `ip netns exec` and the `sh -c exec …` wrapper both exec in place, so the child's id is
+    /// the program's own. Errors only when `kill` cannot be run or the process is already gone.
+    #[cfg(test)] // only the lab scenarios stop a process this way
+    pub(crate) fn interrupt(&self) -> Result<()> {
+        run(Command::new("kill").args(["-INT", &self.child.id().to_string()])).map(drop)
+    }
+
     /// Waits up to `timeout` for the process to exit, killing it after that, and collects its output.
     pub(crate) fn finish(mut self, timeout: Duration) -> Result<Finished> {
         let deadline = Instant::now() + timeout;

@@ -7,7 +7,7 @@
 
 use std::{path::Path, time::Duration};
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 
 use crate::{
     demo,
@@ -157,6 +157,190 @@ fn faults(bin: &Path) -> Result<Vec<String>> {
     Ok(failures)
 }
 
+/// Frames midwood sends in each fault-statistics run.
+const STAT_FRAMES: u64 = 1000;
+/// The `--loss`/`--dup` percentage of the fault-statistics runs.
+const STAT_PERCENT: u8 = 20;
+/// How far, in percentage points, a measured fraction may be from [`STAT_PERCENT`].
+///
+/// Each of the `STAT_FRAMES` datagrams is dropped (or duplicated) independently with chance
+/// p = 0.2: the rule draws `numgen random mod 100 < 20` per packet from the kernel's
+/// `get_random_u32`, scaled to 0..=99 (a bias below 2^-25). The count is therefore
+/// Binomial(1000, 0.2): mean 200, standard deviation sqrt(1000 * 0.2 * 0.8) = 12.6, so ±5 points
+/// (±50 datagrams) is ±3.95 standard deviations. The exact binomial tails P(X < 150) + P(X > 250)
+/// sum to 6.9e-5, so the two checks together fail by chance about once in 7,000 runs. Pacing at
+/// 1 ms keeps the receiver's socket buffer far from overflowing, so no other loss adds to it.
+const STAT_TOLERANCE: f64 = 5.0;
+
+/// The receiver's counters for the one stream of a fault-statistics run (`StreamStats` in
+/// mcast-core's `session::receiver`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StreamCount {
+    /// Valid frames, duplicates and stale ones included.
+    received: u64,
+    /// Sequence numbers between the lowest and the highest seen that never arrived.
+    lost: u64,
+    duplicates: u64,
+    stale: u64,
+    first_seq: u64,
+    highest_seq: u64,
+}
+
+impl StreamCount {
+    /// Distinct sequence numbers received.
+    fn unique(&self) -> u64 {
+        self.received
+            .saturating_sub(self.duplicates)
+            .saturating_sub(self.stale)
+    }
+
+    /// Frames lost before the first one received and after the highest one: a receiver cannot see
+    /// those as gaps, so `lost` leaves them out; the sender's numbering (0..STAT_FRAMES) shows them.
+    fn edges(&self) -> u64 {
+        self.first_seq + (STAT_FRAMES - 1).saturating_sub(self.highest_seq)
+    }
+}
+
+/// The single stream of the final `{"type":"stats",…}` line of `mcast recv --json`.
+fn stream_count(f: &Finished) -> Result<StreamCount> {
+    let line = f
+        .output()
+        .filter(|l| l.starts_with('{') && l.contains(r#""type":"stats""#))
+        .last()
+        .context("no stats line")?;
+    let stats: serde_json::Value = serde_json::from_str(line).context("stats line is no JSON")?;
+    let streams = stats["data"]["framed"]["streams"]
+        .as_array()
+        .context("stats line without data.framed.streams")?;
+    let [stream] = streams.as_slice() else {
+        bail!("expected one stream, got {}: {line}", streams.len());
+    };
+    let field = |key: &str| {
+        stream[key]
+            .as_u64()
+            .with_context(|| format!("stream without a numeric {key:?}: {line}"))
+    };
+    Ok(StreamCount {
+        received: field("received")?,
+        lost: field("lost")?,
+        duplicates: field("duplicates")?,
+        stale: field("stale")?,
+        first_seq: field("first_seq")?,
+        highest_seq: field("highest_seq")?,
+    })
+}
+
+/// Builds a lecture lab with `config`'s faults, has midwood send [`STAT_FRAMES`] numbered frames
+/// 1 ms apart and returns what eastny's `mcast recv --json` counted. The receiver is stopped with
+/// SIGINT once the sender is done and the last datagram had time to arrive.
+fn measure(bin: &Path, config: Config) -> Result<StreamCount> {
+    let lab = Lab::up(config)?;
+    // The timeout only bounds a run whose interrupt went astray.
+    let east = recv(&lab, "eastny", bin, &["--json", "--timeout", "20s"])?;
+    let addr = lab.host("midwood")?.addr.to_string();
+    let count = STAT_FRAMES.to_string();
+    let args = [
+        "send",
+        GROUP,
+        PORT,
+        "stats",
+        "-i",
+        &addr,
+        "--ttl",
+        "1",
+        "--framed",
+        "-c",
+        &count,
+        "--interval",
+        "1ms",
+    ];
+    let sent =
+        Proc::spawn(&lab.ns("midwood"), bin, "mcast", &args)?.finish(Duration::from_secs(10))?;
+    if sent.code != Some(0) {
+        bail!("the sender failed: {sent:?}");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    east.interrupt()?;
+    let east = east.finish(Duration::from_secs(5))?;
+    if east.killed || east.code != Some(0) {
+        bail!(
+            "the receiver did not end cleanly on SIGINT: {:?} {:?}",
+            east.code,
+            east.lines.last()
+        );
+    }
+    stream_count(&east).with_context(|| format!("eastny's receiver: {}", east.display))
+}
+
+fn percent(n: u64) -> f64 {
+    n as f64 * 100.0 / STAT_FRAMES as f64
+}
+
+fn near_expected(pct: f64) -> bool {
+    (pct - f64::from(STAT_PERCENT)).abs() <= STAT_TOLERANCE
+}
+
+/// `--loss 20` and `--dup 20` over 1,000 frames: the receiver's loss and duplicate counts agree
+/// with the configured chances (see [`STAT_TOLERANCE`]) and its accounting adds up.
+fn fault_stats(bin: &Path) -> Result<Vec<String>> {
+    let started = std::time::Instant::now();
+    let mut failures = Vec::new();
+    let loss = measure(
+        bin,
+        Config {
+            loss: Some(STAT_PERCENT),
+            ..Config::lecture()
+        },
+    )
+    .context("--loss run")?;
+    // Every frame either arrived once or is missing: in a gap (`lost`) or at an edge.
+    let missing = loss.lost + loss.edges();
+    let loss_pct = percent(missing);
+    if loss.duplicates != 0
+        || loss.stale != 0
+        || loss.highest_seq >= STAT_FRAMES
+        || loss.unique() + missing != STAT_FRAMES
+        || loss.lost > STAT_FRAMES - loss.received
+    {
+        failures.push(format!(
+            "--loss {STAT_PERCENT}: received + lost (+ unseen edges) should be {STAT_FRAMES} with no duplicates: {loss:?}"
+        ));
+    }
+    if !near_expected(loss_pct) {
+        failures.push(format!(
+            "--loss {STAT_PERCENT}: {loss_pct:.1}% lost is more than {STAT_TOLERANCE} points off: {loss:?}"
+        ));
+    }
+    let dup = measure(
+        bin,
+        Config {
+            dup: Some(STAT_PERCENT),
+            ..Config::lecture()
+        },
+    )
+    .context("--dup run")?;
+    let dup_pct = percent(dup.duplicates);
+    if dup.lost != 0 || dup.edges() != 0 || dup.stale != 0 || dup.unique() != STAT_FRAMES {
+        failures.push(format!(
+            "--dup {STAT_PERCENT}: every frame should arrive, none lost: {dup:?}"
+        ));
+    }
+    if !near_expected(dup_pct) {
+        failures.push(format!(
+            "--dup {STAT_PERCENT}: {dup_pct:.1}% duplicated is more than {STAT_TOLERANCE} points off: {dup:?}"
+        ));
+    }
+    println!(
+        "faults: --loss {STAT_PERCENT} → receiver reported {loss_pct:.1}% lost ({missing}/{STAT_FRAMES}: \
+         {} in gaps, {} at the edges); --dup {STAT_PERCENT} → {dup_pct:.1}% duplicated ({}/{STAT_FRAMES}) [{:.1} s]",
+        loss.lost,
+        loss.edges(),
+        dup.duplicates,
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(failures)
+}
+
 #[test]
 fn lab_scenarios() {
     if !prereq::is_root() {
@@ -190,6 +374,7 @@ fn lab_scenarios() {
     note("snooping on", snooping(&bin, true));
     note("snooping off", snooping(&bin, false));
     note("faults", faults(&bin));
+    note("fault statistics", fault_stats(&bin));
     let leftovers: Vec<String> = crate::netns::list_netns()
         .unwrap_or_default()
         .into_iter()
