@@ -20,7 +20,11 @@
 //! | 2 | usage error: clap errors, a group that is not multicast, a port outside 1–65535, a source that is not unicast, a malformed interface **or an interface that does not exist on this host** (checked before any socket is opened, like a bad group) |
 //!
 //! Errors print one line, `error: …` (the anyhow chain with `{:#}`), optionally followed by a
-//! `hint: …` line. Nothing panics on user input; there is never a backtrace.
+//! `hint: …` line. Nothing panics on user input; there is never a backtrace. Clap's own errors
+//! are folded into the same shape by [`clap_error_lines`]: a bad value prints the value
+//! parser's message alone (so every `plan::parse_*` names its argument), anything else clap's
+//! first paragraph on one line; the hint is clap's `tip:` if it has one, else
+//! `try 'mcast CMD --help'`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod adapter;
@@ -93,15 +97,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // Help and --version go to stdout with exit 0; real errors to stderr with exit 2.
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(errors::exit::USAGE)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(e) => return clap_error(&e),
     };
     let result = match cli.command {
         Command::Send(opt) => send::run(opt),
@@ -119,14 +115,131 @@ fn main() -> ExitCode {
     }
 }
 
+/// Reports a clap error: help and `--version` go to stdout with exit 0 (as does a help
+/// printed for a missing subcommand, but with exit 2); a real error is one `error: …` line
+/// and a `hint: …` line on stderr, exit 2.
+fn clap_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    use std::io::Write as _;
+    if !e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return ExitCode::from(errors::exit::USAGE);
+    }
+    let rendered = e.render().to_string();
+    let source = match e.kind() {
+        ErrorKind::ValueValidation => std::error::Error::source(e).map(ToString::to_string),
+        _ => None,
+    };
+    let (error, hint) = clap_error_lines(&rendered, source.as_deref(), subcommand().as_deref());
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{error}");
+    let _ = writeln!(stderr, "{hint}");
+    ExitCode::from(errors::exit::USAGE)
+}
+
+/// The subcommand the user typed (the first argument, if it names one).
+fn subcommand() -> Option<String> {
+    let first = std::env::args_os().nth(1)?;
+    let first = first.to_str()?;
+    Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == first)
+        .then(|| first.to_owned())
+}
+
+/// Folds clap's rendered error (several lines: the message, indented details, usage, a tip
+/// and "For more information, try '--help'.") into an `error: …` line and a `hint: …` line.
+///
+/// `source` is the value parser's message for a value-validation error: it names the argument
+/// and the problem, and becomes the whole message. Otherwise the message is clap's first
+/// paragraph on one line. The hint is clap's `tip:`, else a pointer to `--help` for `cmd`.
+fn clap_error_lines(rendered: &str, source: Option<&str>, cmd: Option<&str>) -> (String, String) {
+    let one_line = |text: &str| {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let message = match source {
+        Some(src) if !src.trim().is_empty() => one_line(src),
+        _ => {
+            let paragraph: Vec<&str> = rendered
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .filter(|l| !l.trim_start().starts_with("tip:"))
+                .collect();
+            let text = one_line(&paragraph.join("\n"));
+            text.strip_prefix("error:")
+                .map_or(text.clone(), |t| t.trim().to_owned())
+        }
+    };
+    let tip = rendered
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("tip:"))
+        .map(str::trim)
+        // "to pass '-1' as a value, use '-- -1'" misleads more often than it helps (a mistyped
+        // option, a value that is already given): point to --help instead.
+        .filter(|t| !t.starts_with("to pass "));
+    let hint = match (tip, cmd) {
+        (Some(t), _) => t.to_owned(),
+        (None, Some(c)) => format!("try 'mcast {c} --help'"),
+        (None, None) => "try 'mcast --help'".to_owned(),
+    };
+    (format!("error: {message}"), format!("hint: {hint}"))
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
 
-    use super::Cli;
+    use super::{clap_error_lines, Cli};
 
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    // issue #2 (review) — clap's multi-line errors become one error line and one hint line.
+    #[test]
+    fn clap_errors_fold_into_two_lines() {
+        let rendered = "error: invalid value '0' for '--count <COUNT>': -c/--count must be at least 1\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            clap_error_lines(
+                rendered,
+                Some("-c/--count must be at least 1 (got '0')"),
+                Some("recv")
+            ),
+            (
+                "error: -c/--count must be at least 1 (got '0')".to_owned(),
+                "hint: try 'mcast recv --help'".to_owned()
+            )
+        );
+        let rendered = "error: the following required arguments were not provided:\n  <GROUPS>\n  <PORT>\n\nUsage: mcast recv <GROUPS> <PORT>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            clap_error_lines(rendered, None, Some("recv")).0,
+            "error: the following required arguments were not provided: <GROUPS> <PORT>"
+        );
+        let rendered = "error: unrecognized subcommand 'sned'\n\n  tip: a similar subcommand exists: 'send'\n\nUsage: mcast <COMMAND>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            clap_error_lines(rendered, None, None),
+            (
+                "error: unrecognized subcommand 'sned'".to_owned(),
+                "hint: a similar subcommand exists: 'send'".to_owned()
+            )
+        );
+        let rendered = "error: unexpected argument '--bogus' found\n\n  tip: to pass '--bogus' as a value, use '-- --bogus'\n\nUsage: mcast send [OPTIONS] <GROUP> <PORT> [MESSAGE]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            clap_error_lines(rendered, None, Some("send")),
+            (
+                "error: unexpected argument '--bogus' found".to_owned(),
+                "hint: try 'mcast send --help'".to_owned()
+            )
+        );
     }
 }

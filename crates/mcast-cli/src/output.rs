@@ -15,15 +15,20 @@
 //! | `type`  | printed by            | when                                  | `data` fields |
 //! |---------|-----------------------|---------------------------------------|---------------|
 //! | `start` | `recv`                | once, after every join succeeded      | `groups` (as typed, ranges kept, e.g. `["239.1.0.1+1000"]`), `group_count`, `port`, `interface`, `sources` |
-//! | `send`  | `send`                | after each datagram left              | `group`, `port`, `len` (bytes on the wire), `payload`; with `--framed` also `session`, `seq`, `sent_at_ns` |
-//! | `recv`  | `recv`                | for each datagram                     | `group` (its destination, `null` if unknown), `port`, `source` (`ip:port`), `len`, `payload` (lossy UTF-8 text, one trailing newline removed), `utf8` (whether the bytes were valid UTF-8), `frame` (`null` for raw datagrams, else `session`, `seq`, `sent_at_ns`, `latency_ns`, `arrival`: `first`, `in_order`, `gap`, `reordered`, `duplicate`, `stale`) |
+//! | `send`  | `send`                | after each datagram left              | `group`, `port`, `len` (bytes on the wire), `payload`, `utf8`, `payload_hex` (as in `recv`); with `--framed` also `session`, `seq`, `sent_at_ns` |
+//! | `recv`  | `recv`                | for each datagram                     | `group` (its destination, `null` if unknown), `port`, `source` (`ip:port`), `len`, `payload` (lossy UTF-8 text, one trailing newline removed), `utf8` (whether the bytes were valid UTF-8), `payload_hex` (only when `utf8` is false: the exact payload bytes, every byte as two lowercase hex digits, nothing removed), `frame` (`null` for raw datagrams, else `session`, `seq`, `sent_at_ns`, `latency_ns`, `arrival`: `first`, `in_order`, `gap`, `reordered`, `duplicate`, `stale`) |
 //! | `gap`   | `recv`                | a framed stream misbehaved            | `event` (`gap`, `reordered`, `duplicate`, `stale`, `malformed`), `source`, and as they apply `session`, `seq` (the first missing one for a gap), `count` (how many are missing), `error` |
-//! | `stats` | `recv`                | once at the end (count, timeout, Ctrl-C) | `datagrams`, `bytes`, `elapsed_ms`, `groups` (object: group → datagrams), `distinct_groups`, `framed` (`null` when no frame arrived, else mcast-core's session `Stats`: `framed`, `lost`, `duplicates`, `reordered`, `streams` with per-stream delay, ...) |
+//! | `stats` | `recv`                | once at the end (count, timeout, Ctrl-C) | `datagrams`, `bytes`, `elapsed_ms`, `groups` (object: group → datagrams, with **every** joined group, `0` for one that received nothing, plus `"unknown"` when the destination of some datagrams could not be told), `distinct_groups` (how many of them received at least one datagram), `framed` (`null` when no frame arrived, else mcast-core's session `Stats`: `framed`, `lost`, `duplicates`, `reordered`, `streams` with per-stream delay, ...) |
 //! | `end`   | `send`, `recv`        | last line                             | `reason` (`count`, `eof`, `timeout`, `interrupted`), `exit_code`; `send` adds `datagrams`, `bytes` |
 //! | `info`  | `info`                | once                                  | the core's `GroupInfo`: `group`, `family`, `scope`, `block`, `block_description`, `ssm`, `link_local`, `mac`, `mac_collisions`, `ipv6_flags` |
 //! | `packet`| `sniff`               | for each captured packet              | see `sniff.rs` |
 //! | `group` | `groups`              | for each joined group                 | see `groups.rs` |
 //! | `iface` | `ifaces`              | for each interface                    | see `ifaces.rs` |
+//!
+//! In text mode (no `--json`) `recv` prints each payload on one line: one trailing line ending
+//! is removed, control characters are escaped as Rust's `escape_debug` does (`\n`, `\t`,
+//! `\u{1b}`) and bytes that are not UTF-8 as `\xNN`; printable UTF-8 (backslashes included)
+//! is printed as it is, so `Hello, World!` prints exactly.
 //!
 //! Addresses are strings (`"224.1.1.5"`, `"127.0.0.1:40000"`), durations are integers with their
 //! unit in the field name (`elapsed_ms`, `latency_ns`), timestamps are nanoseconds since the
@@ -121,6 +126,48 @@ pub(crate) fn payload_text(bytes: &[u8]) -> (String, bool) {
     (String::from_utf8_lossy(trimmed).into_owned(), utf8)
 }
 
+/// A payload as one printable line: one trailing line ending removed (as in
+/// [`payload_text`]), control characters escaped as [`char::escape_debug`] does (`\n`,
+/// `\u{1b}`) and bytes that are not UTF-8 as `\xNN`. Printable UTF-8 is left as it is.
+pub(crate) fn payload_line(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let trimmed = bytes
+        .strip_suffix(b"\n")
+        .map(|b| b.strip_suffix(b"\r").unwrap_or(b))
+        .unwrap_or(bytes);
+    let mut out = String::with_capacity(trimmed.len());
+    for chunk in trimmed.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                out.extend(c.escape_debug());
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
+
+/// Bytes as lowercase hex, two digits each.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// The `payload_hex` field of `send`/`recv` records: the exact bytes in hex, only when they
+/// are not valid UTF-8 (`utf8` as [`payload_text`] reported it).
+pub(crate) fn payload_hex(bytes: &[u8], utf8: bool) -> Option<String> {
+    (!utf8).then(|| hex(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +196,38 @@ mod tests {
         assert_eq!(payload_text(b"hi\n\n"), ("hi\n".into(), true));
         assert_eq!(payload_text(b"a\xffb"), ("a\u{fffd}b".into(), false));
         assert_eq!(payload_text(b""), (String::new(), true));
+    }
+
+    // issue #2 (review) — one payload, one line: control characters and bad UTF-8 escaped,
+    // printable text untouched.
+    #[test]
+    fn payload_line_escapes_controls_and_bad_utf8_only() {
+        assert_eq!(payload_line(b"Hello, World!"), "Hello, World!");
+        assert_eq!(payload_line(b"Hello, World!\n"), "Hello, World!");
+        assert_eq!(
+            payload_line(b"caf\xc3\xa9 \xe2\x9c\x93 C:\\x"),
+            "caf\u{e9} \u{2713} C:\\x"
+        );
+        assert_eq!(payload_line(b"a\nb\r\n"), "a\\nb");
+        assert_eq!(payload_line(b"a\tb\0"), "a\\tb\\0");
+        assert_eq!(payload_line(b"\x1b[31mred"), "\\u{1b}[31mred");
+        assert_eq!(payload_line(b"\x7f"), "\\u{7f}");
+        assert_eq!(payload_line("\u{9b}".as_bytes()), "\\u{9b}");
+        assert_eq!(payload_line(b"a\xffb\xc3"), "a\\xffb\\xc3");
+        assert_eq!(payload_line(b""), "");
+        for bytes in [&b"x\ny"[..], b"\r", b"\n\n", b"\x85\x0b\x0c"] {
+            let line = payload_line(bytes);
+            assert!(!line.chars().any(char::is_control), "{bytes:?} -> {line:?}");
+        }
+    }
+
+    // issue #2 (review) — JSON carries the exact bytes when they are not UTF-8.
+    #[test]
+    fn payload_hex_only_for_bad_utf8() {
+        assert_eq!(hex(b"\x00\xffA"), "00ff41");
+        assert_eq!(payload_hex(b"hi\n", true), None);
+        let bytes = b"a\xff\n";
+        let (_, utf8) = payload_text(bytes);
+        assert_eq!(payload_hex(bytes, utf8).as_deref(), Some("61ff0a"));
     }
 }

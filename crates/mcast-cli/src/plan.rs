@@ -49,22 +49,104 @@ pub(crate) struct SendPlan {
     pub(crate) loopback: bool,
 }
 
+// The value parsers below name their argument and quote the value as typed (clap style,
+// `'0'`) in every message: `main` prints a clap value-validation error as just
+// `error: <message>`, so the message must stand alone.
+
+/// A value as typed, in single quotes, control characters escaped (the message stays one line).
+fn quoted(s: &str) -> String {
+    format!("'{}'", s.escape_debug())
+}
+
 /// Parses a port for clap: 1–65535.
 pub(crate) fn parse_port(s: &str) -> Result<u16, String> {
-    let n: u64 = s
+    let n: i128 = s
         .trim()
         .parse()
-        .map_err(|_| format!("{s:?} is not a port number: a UDP port is 1-65535"))?;
+        .map_err(|_| format!("{} is not a port number: a UDP port is 1-65535", quoted(s)))?;
     match u16::try_from(n) {
         Ok(p) if p >= 1 => Ok(p),
         _ => Err(format!("port {n} is out of range: a UDP port is 1-65535")),
     }
 }
 
-/// Parses a humantime duration for clap (`500ms`, `5s`, `1m`).
+/// Parses `-c/--count` for clap: a whole number, at least 1.
+pub(crate) fn parse_count(s: &str) -> Result<u64, String> {
+    let n: i128 = s.trim().parse().map_err(|_| {
+        format!(
+            "-c/--count {} is not a number: write a whole number like 10",
+            quoted(s)
+        )
+    })?;
+    if n < 1 {
+        return Err(format!("-c/--count must be at least 1 (got {})", quoted(s)));
+    }
+    u64::try_from(n).map_err(|_| {
+        format!(
+            "-c/--count {} is too large (at most {})",
+            quoted(s),
+            u64::MAX
+        )
+    })
+}
+
+/// Parses `--ttl` for clap: 0–255.
+pub(crate) fn parse_ttl(s: &str) -> Result<u8, String> {
+    let n: i128 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("--ttl {} is not a number: --ttl must be 0-255", quoted(s)))?;
+    u8::try_from(n).map_err(|_| format!("--ttl must be 0-255 (got {})", quoted(s)))
+}
+
+/// Parses a humantime duration for clap (`500ms`, `5s`, `1m`). The messages do not name the
+/// option: [`parse_interval`] and [`parse_timeout`] put its name in front.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("{s:?} is not a duration ({e}); write e.g. 500ms, 5s or 1m"))
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!(
+            "{} is negative: write a duration like 500ms, 5s or 1m",
+            quoted(s)
+        ));
+    }
+    humantime::parse_duration(t).map_err(|e| {
+        format!(
+            "{} is not a duration ({e}): write e.g. 500ms, 5s or 1m",
+            quoted(s)
+        )
+    })
+}
+
+/// Parses `--interval` for clap: a duration, 0 allowed (no pause).
+pub(crate) fn parse_interval(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| format!("--interval {e}"))
+}
+
+/// Parses `--timeout` for clap: a duration longer than zero (a zero timeout would give up
+/// before the first wait).
+pub(crate) fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s).map_err(|e| format!("--timeout {e}"))?;
+    if d.is_zero() {
+        return Err(format!(
+            "--timeout must be longer than 0 (got {}): write e.g. 500ms or 5s, or leave it out to wait until Ctrl-C",
+            quoted(s)
+        ));
+    }
+    Ok(d)
+}
+
+/// Checks that an interface given by address is of the group's address family (an IPv4
+/// address cannot carry IPv6 multicast, and the reverse). Interfaces given by name or index
+/// carry both.
+fn check_iface_family(iface: &IfaceSpec, group: Group) -> Result<(), CliError> {
+    if let IfaceSpec::Addr(a) = iface {
+        if a.is_ipv4() != group.is_ipv4() {
+            return Err(CliError::usage(format!(
+                "interface address {a} and group {group} are of different address families; name an IPv6 interface by its name or index"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn parse_iface(text: Option<&str>) -> Result<(IfaceSpec, String), CliError> {
@@ -143,13 +225,7 @@ pub(crate) fn recv(
         }
     }
     let (iface, iface_label) = parse_iface(iface)?;
-    if let IfaceSpec::Addr(a) = iface {
-        if a.is_ipv4() != first.is_ipv4() {
-            return Err(CliError::usage(format!(
-                "interface address {a} and group {first} are of different address families; name an IPv6 interface by its name or index"
-            )));
-        }
-    }
+    check_iface_family(&iface, first)?;
     Ok(RecvPlan {
         ranges,
         groups: all,
@@ -173,6 +249,7 @@ pub(crate) fn send(
         CliError::usage(e).hint("a sender sends to a group; `mcast info ADDR` explains an address")
     })?;
     let (iface, label) = parse_iface(iface)?;
+    check_iface_family(&iface, group)?;
     Ok((
         SendPlan {
             group,
@@ -249,5 +326,64 @@ mod tests {
         let (p, label) = send("224.1.1.5", 5000, Some("127.0.0.1"), 1, true).unwrap();
         assert!(!p.loopback);
         assert!(label.contains("127.0.0.1"), "{label}");
+    }
+
+    // issue #2 (review) — value parsers name the argument and the real problem, negative
+    // numbers included.
+    #[test]
+    fn value_parsers_name_the_argument_and_the_problem() {
+        assert_eq!(parse_count("3"), Ok(3));
+        assert_eq!(
+            parse_count("0").unwrap_err(),
+            "-c/--count must be at least 1 (got '0')"
+        );
+        assert!(parse_count("-1").unwrap_err().contains("at least 1"));
+        assert!(parse_count("x").unwrap_err().contains("not a number"));
+        assert_eq!(parse_ttl("0"), Ok(0));
+        assert_eq!(parse_ttl("255"), Ok(255));
+        assert_eq!(
+            parse_ttl("-1").unwrap_err(),
+            "--ttl must be 0-255 (got '-1')"
+        );
+        assert_eq!(
+            parse_ttl("256").unwrap_err(),
+            "--ttl must be 0-255 (got '256')"
+        );
+        assert_eq!(
+            parse_ttl("1\n2").unwrap_err(),
+            "--ttl '1\\n2' is not a number: --ttl must be 0-255",
+            "one line, whatever was typed"
+        );
+        assert!(parse_port("-1")
+            .unwrap_err()
+            .contains("port -1 is out of range"));
+        assert_eq!(parse_interval("0s"), Ok(Duration::ZERO));
+        let e = parse_interval("-1s").unwrap_err();
+        assert!(
+            e.starts_with("--interval ") && e.contains("negative"),
+            "{e}"
+        );
+        assert!(parse_duration("-5ms").unwrap_err().contains("negative"));
+    }
+
+    // issue #3 (review) — a zero --timeout is a usage error, not an immediate exit 1.
+    #[test]
+    fn timeout_must_be_longer_than_zero() {
+        assert_eq!(parse_timeout("5s"), Ok(Duration::from_secs(5)));
+        for zero in ["0s", "0ms", "0"] {
+            let e = parse_timeout(zero).unwrap_err();
+            assert!(e.starts_with("--timeout "), "{zero}: {e}");
+        }
+        assert!(parse_timeout("0s").unwrap_err().contains("longer than 0"));
+        assert!(parse_timeout("-1s").unwrap_err().contains("negative"));
+    }
+
+    // issue #2 (review) — `send` checks the interface's address family as `recv` does.
+    #[test]
+    fn send_rejects_an_interface_address_of_the_other_family() {
+        let e = send("ff15::1", 5000, Some("127.0.0.1"), 1, false).unwrap_err();
+        assert!(e.to_string().contains("different address families"), "{e}");
+        let e = recv("ff15::1", 5000, Some("127.0.0.1"), &[]).unwrap_err();
+        assert!(e.to_string().contains("different address families"), "{e}");
     }
 }

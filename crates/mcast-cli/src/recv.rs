@@ -6,12 +6,13 @@
 //! The loop ends after `-c COUNT` datagrams, when `--timeout` passes, or on Ctrl-C; a summary
 //! goes to stderr, and with `--json` a `stats` and an `end` record to stdout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use mcast_core::addr::Group;
 use mcast_core::session::{Datagram, Event, Receiver, ReceiverConfig, Stats};
 use mcast_core::RecvMeta;
 use serde::Serialize;
@@ -48,7 +49,7 @@ pub(crate) struct Opt {
     groups: String,
 
     /// The UDP port to bind (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port)]
+    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
     port: u16,
 
     /// The interface to join on: an IPv4 address, a name, an index, or 0.0.0.0 (the kernel's
@@ -62,13 +63,13 @@ pub(crate) struct Opt {
     source: Vec<String>,
 
     /// Stop after COUNT datagrams.
-    #[arg(short = 'c', long, value_name = "COUNT",
-          value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'c', long, value_name = "COUNT", value_parser = plan::parse_count,
+          allow_negative_numbers = true)]
     count: Option<u64>,
 
     /// Give up after this long (e.g. 5s): exit 1 if fewer than COUNT datagrams (or none,
     /// without -c) arrived by then.
-    #[arg(long, value_name = "D", value_parser = plan::parse_duration)]
+    #[arg(long, value_name = "D", value_parser = plan::parse_timeout, allow_hyphen_values = true)]
     timeout: Option<Duration>,
 
     /// Print JSON Lines (start, recv, gap, stats, end records) instead of text.
@@ -103,6 +104,9 @@ struct RecvRecord<'a> {
     len: usize,
     payload: &'a str,
     utf8: bool,
+    /// The exact payload bytes in hex, when they are not valid UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload_hex: Option<String>,
     frame: Option<FrameInfo>,
 }
 
@@ -245,18 +249,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             None => stats.datagrams == 0,
         };
     let code = u8::from(failed);
-    let groups: BTreeMap<String, u64> = stats
-        .groups
-        .iter()
-        .map(|g| {
-            (
-                g.group.map_or_else(|| "unknown".into(), |a| a.to_string()),
-                g.datagrams,
-            )
-        })
-        .collect();
+    let counts = group_counts(&stats, &plan.groups);
     if !opt.quiet {
-        for l in summary(&stats, start.elapsed()) {
+        for l in summary(&stats, &counts, start.elapsed()) {
             output::note(&l);
         }
     }
@@ -267,8 +262,8 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 datagrams: stats.datagrams,
                 bytes: stats.bytes,
                 elapsed_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
-                distinct_groups: groups.len(),
-                groups,
+                distinct_groups: counts.iter().filter(|(_, n)| *n > 0).count(),
+                groups: counts.iter().map(|(g, n)| (g.clone(), *n)).collect(),
                 framed: (stats.framed + stats.malformed > 0).then_some(&stats),
             },
         )?;
@@ -414,8 +409,8 @@ fn handle(
     let Some(payload) = payload else {
         return Ok(());
     };
-    let (text, utf8) = output::payload_text(payload);
     if opt.json {
+        let (text, utf8) = output::payload_text(payload);
         output::emit_json(
             "recv",
             &RecvRecord {
@@ -425,11 +420,14 @@ fn handle(
                 len: bytes.len(),
                 payload: &text,
                 utf8,
+                payload_hex: output::payload_hex(payload, utf8),
                 frame: info,
             },
         )?;
         return Ok(());
     }
+    // One payload, one line: control characters and bytes that are not UTF-8 are escaped.
+    let text = output::payload_line(payload);
     let group_txt = group.map_or_else(|| "?".into(), |g| g.to_string());
     let line = if opt.verbose {
         let frame_txt = info.map_or_else(String::new, |f| format!(" {f}"));
@@ -447,26 +445,86 @@ fn handle(
     Ok(())
 }
 
-/// The stderr summary.
-fn summary(stats: &Stats, elapsed: Duration) -> Vec<String> {
-    let groups = &stats.groups;
+/// Up to this many joined groups, the summary lists every group's count.
+const LIST_ALL_GROUPS: usize = 20;
+
+/// With more groups than [`LIST_ALL_GROUPS`], the summary lists this many of the busiest.
+const BUSIEST: usize = 5;
+
+/// Datagrams per group: every joined group in the order joined (0 for one that received
+/// nothing), then any destination that was not joined (`unknown` when the adapter could not
+/// tell), as the core's receiver counted them.
+fn group_counts(stats: &Stats, joined: &[Group]) -> Vec<(String, u64)> {
+    let counted: HashMap<Option<IpAddr>, u64> = stats
+        .groups
+        .iter()
+        .map(|g| (g.group, g.datagrams))
+        .collect();
+    let mut counts: Vec<(String, u64)> = joined
+        .iter()
+        .map(|g| {
+            (
+                g.to_string(),
+                counted.get(&Some(g.addr())).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    let joined: HashSet<IpAddr> = joined.iter().map(|g| g.addr()).collect();
+    for g in &stats.groups {
+        if !g.group.is_some_and(|a| joined.contains(&a)) {
+            counts.push((
+                g.group.map_or_else(|| "unknown".into(), |a| a.to_string()),
+                g.datagrams,
+            ));
+        }
+    }
+    counts
+}
+
+/// The stderr summary; `counts` from [`group_counts`].
+fn summary(stats: &Stats, counts: &[(String, u64)], elapsed: Duration) -> Vec<String> {
     let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let active = counts.iter().filter(|(_, n)| *n > 0).count();
     let mut lines = vec![format!(
         "received {} datagram{}, {} bytes, from {} distinct group{} in {:.1}s",
         stats.datagrams,
         plural(stats.datagrams),
         stats.bytes,
-        groups.len(),
-        plural(groups.len() as u64),
+        active,
+        plural(active as u64),
         elapsed.as_secs_f64()
     )];
-    if groups.len() <= 10 {
-        for g in groups {
-            let name = g
-                .group
-                .map_or_else(|| "unknown group".into(), |a| a.to_string());
-            lines.push(format!("  {name}: {}", g.datagrams));
+    let name = |g: &str| {
+        if g == "unknown" {
+            "unknown group".to_owned()
+        } else {
+            g.to_owned()
         }
+    };
+    if counts.len() <= LIST_ALL_GROUPS {
+        for (g, n) in counts {
+            lines.push(format!("  {}: {n}", name(g)));
+        }
+    } else {
+        lines.push(format!(
+            "  {active} group{} received datagrams, {} received nothing",
+            plural(active as u64),
+            counts.len() - active
+        ));
+        let mut busiest: Vec<&(String, u64)> = counts.iter().filter(|(_, n)| *n > 0).collect();
+        // Stable: equal counts keep the order joined.
+        busiest.sort_by_key(|g| std::cmp::Reverse(g.1));
+        for (g, n) in busiest.iter().take(BUSIEST) {
+            lines.push(format!("  {}: {n}", name(g)));
+        }
+        lines.push("  (… use --json for every group)".into());
+    }
+    if stats.groups_untracked > 0 {
+        lines.push(format!(
+            "  {} datagram{} to further groups, not counted per group",
+            stats.groups_untracked,
+            plural(stats.groups_untracked)
+        ));
     }
     if stats.framed + stats.malformed > 0 {
         lines.push(format!(
@@ -496,4 +554,95 @@ fn summary(stats: &Stats, elapsed: Duration) -> Vec<String> {
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use mcast_core::session::GroupStats;
+
+    use super::*;
+
+    fn stats_for(counts: &[(Option<&str>, u64)]) -> Stats {
+        let mut stats = Stats::default();
+        for (g, n) in counts {
+            stats.groups.push(GroupStats {
+                group: g.map(|g| g.parse().unwrap()),
+                datagrams: *n,
+                bytes: *n,
+            });
+            stats.datagrams += n;
+        }
+        stats
+    }
+
+    fn range(text: &str) -> Vec<Group> {
+        text.parse::<mcast_core::addr::GroupRange>()
+            .unwrap()
+            .iter()
+            .collect()
+    }
+
+    // issue #3 (review) — every joined group is counted, zeros included, in the order joined.
+    #[test]
+    fn group_counts_list_every_joined_group() {
+        let joined = range("239.1.0.1+3");
+        let stats = stats_for(&[(None, 1), (Some("239.1.0.3"), 2)]);
+        assert_eq!(
+            group_counts(&stats, &joined),
+            [
+                ("239.1.0.1".to_owned(), 0),
+                ("239.1.0.2".to_owned(), 0),
+                ("239.1.0.3".to_owned(), 2),
+                ("unknown".to_owned(), 1),
+            ]
+        );
+    }
+
+    // issue #3 (review) — up to 20 groups the summary lists each, zeros included.
+    #[test]
+    fn summary_lists_up_to_twenty_groups() {
+        let joined = range("239.1.0.1+20");
+        let stats = stats_for(&[(Some("239.1.0.12"), 4)]);
+        let counts = group_counts(&stats, &joined);
+        let lines = summary(&stats, &counts, Duration::from_secs(1));
+        assert!(lines[0].contains("from 1 distinct group "), "{}", lines[0]);
+        assert_eq!(lines.len(), 21, "{lines:#?}");
+        assert!(lines.contains(&"  239.1.0.1: 0".to_owned()), "{lines:#?}");
+        assert!(lines.contains(&"  239.1.0.12: 4".to_owned()), "{lines:#?}");
+        assert!(lines.contains(&"  239.1.0.20: 0".to_owned()), "{lines:#?}");
+    }
+
+    // issue #3 (review) — above 20 groups: how many were silent, the busiest, and a pointer to
+    // --json; nothing is dropped silently.
+    #[test]
+    fn summary_of_many_groups_counts_the_silent_ones() {
+        let joined = range("239.1.0.1+30");
+        let mut counts: Vec<(Option<&str>, u64)> = vec![
+            (Some("239.1.0.2"), 1),
+            (Some("239.1.0.3"), 9),
+            (Some("239.1.0.4"), 3),
+            (Some("239.1.0.5"), 3),
+            (Some("239.1.0.6"), 5),
+            (Some("239.1.0.7"), 2),
+            (Some("239.1.0.8"), 7),
+        ];
+        counts.sort();
+        let stats = stats_for(&counts);
+        let counts = group_counts(&stats, &joined);
+        assert_eq!(counts.len(), 30);
+        let lines = summary(&stats, &counts, Duration::from_secs(1));
+        assert_eq!(
+            lines[1..],
+            [
+                "  7 groups received datagrams, 23 received nothing",
+                "  239.1.0.3: 9",
+                "  239.1.0.8: 7",
+                "  239.1.0.6: 5",
+                "  239.1.0.4: 3",
+                "  239.1.0.5: 3",
+                "  (… use --json for every group)",
+            ]
+        );
+        assert!(lines[0].contains("from 7 distinct groups"), "{}", lines[0]);
+    }
 }

@@ -3,8 +3,10 @@
 //! Numbering and framing come from mcast-core's session [`Sender`]; the socket comes from the
 //! adapter ([`crate::adapter::Tx`]). The wall-clock stamp of a frame is read here and passed in.
 
+use std::ffi::OsString;
 use std::io::{self, BufRead};
 use std::net::SocketAddr;
+use std::os::unix::ffi::OsStrExt as _;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +27,10 @@ Examples:
   printf 'a\\nb\\n' | mcast send 239.1.2.3 5000 -i 127.0.0.1      one datagram per line
   mcast send 239.1.2.3 5000 hi -c 5 --framed -i 127.0.0.1      numbered frames: `mcast recv` counts loss
 
+One datagram holds at most 65507 bytes over IPv4 (65527 over IPv6), 28 fewer with --framed.
+A longer MESSAGE is refused before anything is sent; a longer stdin line stops the command
+there (the lines before it were sent).
+
 Prints nothing on success unless -v or --json.")]
 pub(crate) struct Opt {
     /// The multicast group to send to (224.0.0.0/4 or ff00::/8).
@@ -32,12 +38,13 @@ pub(crate) struct Opt {
     group: String,
 
     /// The destination UDP port (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port)]
+    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
     port: u16,
 
-    /// The payload. Without it, each line of stdin is one datagram.
+    /// The payload (any bytes, not only UTF-8). Without it, each line of stdin is one
+    /// datagram.
     #[arg(value_name = "MESSAGE")]
-    message: Option<String>,
+    message: Option<OsString>,
 
     /// The outgoing interface: an IPv4 address, a name, an index, or 0.0.0.0 (the kernel's
     /// choice, the default).
@@ -45,7 +52,8 @@ pub(crate) struct Opt {
     iface: Option<String>,
 
     /// Time to live (hop limit): 1 stays on the local network, 0 stays on this host.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = plan::parse_ttl,
+          allow_negative_numbers = true)]
     ttl: u8,
 
     /// Do not loop our own datagrams back to receivers on this host.
@@ -54,11 +62,11 @@ pub(crate) struct Opt {
 
     /// Send each datagram COUNT times (MESSAGE, or each stdin line).
     #[arg(short = 'c', long, value_name = "COUNT", default_value_t = 1,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = plan::parse_count, allow_negative_numbers = true)]
     count: u64,
 
     /// Wait this long between datagrams, e.g. 100ms or 1s.
-    #[arg(long, value_name = "D", value_parser = plan::parse_duration)]
+    #[arg(long, value_name = "D", value_parser = plan::parse_interval, allow_hyphen_values = true)]
     interval: Option<Duration>,
 
     /// Put an mcast frame header (session, sequence number, send time) in front of each
@@ -82,6 +90,10 @@ struct SentRecord<'a> {
     port: u16,
     len: usize,
     payload: &'a str,
+    utf8: bool,
+    /// The exact payload bytes in hex, when they are not valid UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload_hex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     session: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,6 +118,62 @@ pub(crate) fn wall_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// The payload limits of one datagram to the plan's group: raw and framed.
+struct Limits {
+    family: &'static str,
+    raw: usize,
+    framed: usize,
+    is_framed: bool,
+}
+
+impl Limits {
+    fn new(config: &SenderConfig) -> Self {
+        let raw = SenderConfig {
+            framed: false,
+            ..config.clone()
+        };
+        let framed = SenderConfig {
+            framed: true,
+            ..config.clone()
+        };
+        Self {
+            family: if config.destination.is_ipv6() {
+                "IPv6"
+            } else {
+                "IPv4"
+            },
+            raw: raw.max_payload(),
+            framed: framed.max_payload(),
+            is_framed: config.framed,
+        }
+    }
+
+    /// Why a payload of `len` bytes does not fit, for `what` ("message", "stdin line 3").
+    fn too_long(&self, what: &str, len: usize) -> String {
+        if self.is_framed {
+            format!(
+                "{what} is {len} bytes; with --framed an {} UDP datagram holds at most {} bytes of payload ({} without --framed)",
+                self.family, self.framed, self.raw
+            )
+        } else {
+            format!(
+                "{what} is {len} bytes; an {} UDP datagram holds at most {} bytes ({} with --framed)",
+                self.family, self.raw, self.framed
+            )
+        }
+    }
+}
+
+/// What was sent before stdin line `line` (1-based) turned out too long; nothing from that
+/// line on is sent.
+fn sent_before(line: u64) -> String {
+    match line {
+        0 | 1 => "nothing was sent".into(),
+        2 => "line 1 was sent before it, nothing after".into(),
+        n => format!("lines 1-{} were sent before it, nothing after", n - 1),
+    }
+}
+
 /// Runs `mcast send`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let (plan, _label) = plan::send(
@@ -122,11 +190,34 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         framed: opt.framed,
         ..SenderConfig::new(destination)
     });
+    let limits = Limits::new(sender.config());
+    let message = opt.message.as_ref().map(|m| m.as_bytes());
+    // MESSAGE is checked before the socket is opened: nothing is sent when it cannot go.
+    if let Some(m) = message {
+        if sender.check_payload(m).is_err() {
+            return Err(CliError::usage(limits.too_long("message", m.len()))
+                .hint("send it in several datagrams: without MESSAGE, each stdin line is one")
+                .into());
+        }
+    }
     let mut tx = Tx::open(&plan)?;
     let mut buf = Vec::new();
     let mut first = true;
-    let mut send_one = |payload: &[u8]| -> anyhow::Result<()> {
-        sender.check_payload(payload).map_err(CliError::usage)?;
+    // `line`: the stdin line number, None for MESSAGE (checked above).
+    let mut send_one = |payload: &[u8], line: Option<u64>| -> anyhow::Result<()> {
+        // Streaming: each stdin line is checked just before it goes, so the lines before a
+        // too-long one have been sent already; the message says so.
+        if let Some(n) = line {
+            if sender.check_payload(payload).is_err() {
+                return Err(CliError::usage(format!(
+                    "{}; {}",
+                    limits.too_long(&format!("stdin line {n}"), payload.len()),
+                    sent_before(n)
+                ))
+                .hint("split long lines: each stdin line is one datagram")
+                .into());
+            }
+        }
         for _ in 0..opt.count {
             if !first {
                 if let Some(d) = opt.interval {
@@ -144,15 +235,16 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     };
-    let reason = match &opt.message {
+    let reason = match message {
         Some(m) => {
-            send_one(m.as_bytes())?;
+            send_one(m, None)?;
             "count"
         }
         None => {
             let stdin = io::stdin();
             let mut stdin = stdin.lock();
             let mut line = Vec::new();
+            let mut number: u64 = 0;
             loop {
                 line.clear();
                 let n = stdin
@@ -161,9 +253,10 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 if n == 0 {
                     break;
                 }
+                number += 1;
                 let payload = line.strip_suffix(b"\n").unwrap_or(&line);
                 let payload = payload.strip_suffix(b"\r").unwrap_or(payload);
-                send_one(payload)?;
+                send_one(payload, Some(number))?;
             }
             "eof"
         }
@@ -192,7 +285,7 @@ fn report(
     session: SessionId,
 ) -> io::Result<()> {
     if opt.json {
-        let (text, _) = output::payload_text(payload);
+        let (text, utf8) = output::payload_text(payload);
         output::emit_json(
             "send",
             &SentRecord {
@@ -200,6 +293,8 @@ fn report(
                 port: plan.port,
                 len,
                 payload: &text,
+                utf8,
+                payload_hex: output::payload_hex(payload, utf8),
                 session: opt.framed.then_some(session.0),
                 seq: opt.framed.then_some(seq),
                 sent_at_ns: opt.framed.then_some(stamp),

@@ -82,7 +82,7 @@ pub(crate) struct Opt {
     iface: Option<String>,
 
     /// Only UDP with this source or destination port (hides IGMP/MLD).
-    #[arg(long, value_name = "N", value_parser = plan::parse_port)]
+    #[arg(long, value_name = "N", value_parser = plan::parse_port, allow_negative_numbers = true)]
     port: Option<u16>,
 
     /// Only packets to this group (IGMP/MLD messages are still shown).
@@ -90,12 +90,12 @@ pub(crate) struct Opt {
     group: Option<String>,
 
     /// Stop after COUNT packets.
-    #[arg(short = 'c', long, value_name = "COUNT",
-          value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'c', long, value_name = "COUNT", value_parser = plan::parse_count,
+          allow_negative_numbers = true)]
     count: Option<u64>,
 
     /// Stop after this long (e.g. 5s): exit 0 if any packet was seen, else 1.
-    #[arg(long, value_name = "D", value_parser = plan::parse_duration)]
+    #[arg(long, value_name = "D", value_parser = plan::parse_timeout, allow_hyphen_values = true)]
     timeout: Option<Duration>,
 
     /// Print a hexdump of each packet after its line.

@@ -1,12 +1,13 @@
 //! Integration tests of the `mcast` binary, one test binary in ripgrep's style.
 //!
-//! Every test pins the interface to 127.0.0.1 (never the kernel's default), uses its own port
-//! (471xx) so tests run in parallel, and bounds every wait (`util::WAIT`); child processes are
+//! Every test pins the interface to 127.0.0.1 (never the kernel's default), sends with TTL 0
+//! unless it is about the TTL, uses its own port (471xx) so tests run in parallel, and bounds every wait (`util::WAIT`); child processes are
 //! killed on drop. Each regression test names the requirement it serves:
 //! "issue #2 (loopback)" (send/recv on one host), "issue #2 (interop)" (the lecture's Python programs),
 //! "issue #2 (multicast-all)" (IP_MULTICAST_ALL trap), "issue #3 (many-groups)" (1,000 groups),
 //! "issue #2 (usage-errors)" (exit codes and one-line errors), "issue #2 (framed)" (sequence numbers
-//! and loss), "issue #2 (info)".
+//! and loss), "issue #2 (info)", "issue #2 (review)" / "issue #3 (review)" (defects found in
+//! review: datagram size, address family, escaping, per-group counts, clap messages).
 
 mod util;
 
@@ -40,7 +41,16 @@ fn loopback_send_then_recv_prints_the_line() {
         "--timeout",
         "10s",
     ]);
-    let out = run(&["send", "239.1.2.3", "47101", "Hello, World!", "-i", LO]);
+    let out = run(&[
+        "send",
+        "239.1.2.3",
+        "47101",
+        "Hello, World!",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+    ]);
     assert_eq!(out.code(), 0, "{}", out.stderr_text());
     assert!(
         out.stdout.is_empty(),
@@ -72,7 +82,17 @@ fn stdin_lines_and_group_prefix() {
         "--timeout",
         "10s",
     ]);
-    let mut tx = Proc::mcast(&["send", "239.1.2.6", "47102", "-i", LO, "-c", "1"]);
+    let mut tx = Proc::mcast(&[
+        "send",
+        "239.1.2.6",
+        "47102",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "-c",
+        "1",
+    ]);
     tx.write_stdin(b"one\ntwo\r\nthree\n");
     let sent = tx.finish();
     assert_eq!(sent.code(), 0, "{}", sent.stderr_text());
@@ -110,7 +130,16 @@ fn python_sender_to_mcast_recv() {
 fn mcast_send_to_python_receiver() {
     let mut py = python(PY_RECEIVER, &["224.1.1.5", "47104"]);
     py.wait_stderr("ready");
-    send(&["send", "224.1.1.5", "47104", "Hello, World!", "-i", LO]);
+    send(&[
+        "send",
+        "224.1.1.5",
+        "47104",
+        "Hello, World!",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+    ]);
     let got = py.finish();
     assert_eq!(got.code(), 0, "python receiver: {}", got.stderr_text());
     assert_eq!(got.stdout, ["Hello, World!"]);
@@ -133,7 +162,16 @@ fn receiver_sees_only_the_groups_it_joined() {
     ]);
     // Started second, so its 2 s certainly cover the send below.
     let other = receiver(&["recv", "234.3.2.1", "47105", "-i", LO, "--timeout", "2s"]);
-    send(&["send", "224.1.1.5", "47105", "for 224.1.1.5 only", "-i", LO]);
+    send(&[
+        "send",
+        "224.1.1.5",
+        "47105",
+        "for 224.1.1.5 only",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+    ]);
     let joined = joined.finish();
     assert_eq!(joined.code(), 0, "{}", joined.stderr_text());
     assert_eq!(joined.stdout, ["for 224.1.1.5 only"]);
@@ -207,6 +245,8 @@ fn framed_send_is_counted_by_recv() {
         "tick",
         "-i",
         LO,
+        "--ttl",
+        "0",
         "-c",
         "5",
         "--framed",
@@ -268,7 +308,7 @@ fn broken_pipe_exits_zero() {
     let mut rx = Proc::spawn_stdout_closed("mcast recv | (closed)", cmd);
     rx.wait_listening();
     for _ in 0..3 {
-        send(&["send", "239.1.2.8", "47109", "line", "-i", LO]);
+        send(&["send", "239.1.2.8", "47109", "line", "-i", LO, "--ttl", "0"]);
     }
     let got = rx.finish();
     got.assert_no_panic();
@@ -291,6 +331,8 @@ fn ctrl_c_prints_summary_and_exits_zero() {
         "before ctrl-c",
         "-i",
         LO,
+        "--ttl",
+        "0",
         "--framed",
     ]);
     rx.wait_stdout("before ctrl-c");
@@ -324,7 +366,17 @@ fn verbose_recv_shows_metadata() {
         "--timeout",
         "10s",
     ]);
-    send(&["send", "239.1.2.10", "47112", "hi", "-i", LO, "--framed"]);
+    send(&[
+        "send",
+        "239.1.2.10",
+        "47112",
+        "hi",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--framed",
+    ]);
     let got = rx.finish();
     assert_eq!(got.code(), 0, "{}", got.stderr_text());
     assert_eq!(got.stdout.len(), 1, "{:?}", got.stdout);
@@ -483,4 +535,345 @@ fn info_text_and_errors() {
     );
     let err = usage_error(&["info", "8.8.8.8"]);
     assert!(err.contains("224.0.0.0/4"), "{err}");
+}
+
+/// Runs `mcast ARGS` (any bytes, not only UTF-8) to completion with `stdin` as its input.
+fn run_bytes(args: &[&[u8]], stdin: &[u8]) -> util::Output {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut cmd = mcast();
+    cmd.args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)));
+    let mut p = Proc::spawn("mcast (bytes)", cmd);
+    p.write_stdin(stdin);
+    p.close_stdin();
+    p.finish()
+}
+
+/// Asserts a usage error of exactly two lines, `error: …` and `hint: …`; returns the error line.
+fn two_line_usage_error(args: &[&str]) -> String {
+    let err = usage_error(args);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "{args:?}: one error and one hint line:\n{err}"
+    );
+    assert!(lines[1].starts_with("hint: "), "{args:?}: {err}");
+    lines[0].to_owned()
+}
+
+// issue #2 (review) — a MESSAGE too big for one UDP datagram is a usage error before anything
+// is sent; the largest one that fits arrives whole.
+#[test]
+fn oversized_message_is_refused_before_sending() {
+    let rx = receiver(&[
+        "recv",
+        "239.1.6.1",
+        "47113",
+        "-i",
+        LO,
+        "-c",
+        "1",
+        "--json",
+        "--timeout",
+        "10s",
+    ]);
+    let big = "x".repeat(65_508);
+    let err = usage_error(&["send", "239.1.6.1", "47113", &big, "-i", LO, "--ttl", "0"]);
+    assert!(
+        err.contains(
+            "message is 65508 bytes; an IPv4 UDP datagram holds at most 65507 bytes (65479 with --framed)"
+        ),
+        "{err}"
+    );
+    let framed = "x".repeat(65_480);
+    let err = usage_error(&[
+        "send",
+        "239.1.6.1",
+        "47113",
+        &framed,
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--framed",
+    ]);
+    assert!(
+        err.contains(
+            "message is 65480 bytes; with --framed an IPv4 UDP datagram holds at most 65479 bytes"
+        ),
+        "{err}"
+    );
+    // The limit itself goes through, so the refusals above were not a socket's failure.
+    let fits = "y".repeat(65_507);
+    send(&["send", "239.1.6.1", "47113", &fits, "-i", LO, "--ttl", "0"]);
+    let got = rx.finish();
+    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    let lens: Vec<u64> = got
+        .json()
+        .iter()
+        .filter(|r| r["type"] == "recv")
+        .map(|r| r["data"]["len"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lens, [65_507], "only the datagram that fits was sent");
+}
+
+// issue #2 (review) — a too-long stdin line stops `send` there with its line number; the lines
+// before it were sent, nothing after.
+#[test]
+fn oversized_stdin_line_fails_with_its_number() {
+    let rx = receiver(&["recv", "239.1.6.2", "47114", "-i", LO, "--timeout", "2s"]);
+    let mut input = b"one\ntwo\n".to_vec();
+    input.extend(std::iter::repeat_n(b'z', 70_000));
+    input.extend(b"\nafter\n");
+    let out = run_bytes(
+        &[
+            b"send",
+            b"239.1.6.2",
+            b"47114",
+            b"-i",
+            LO.as_bytes(),
+            b"--ttl",
+            b"0",
+        ],
+        &input,
+    );
+    out.assert_no_panic();
+    assert_eq!(out.code(), 2, "{}", out.stderr_text());
+    let err = out.stderr_text();
+    assert!(
+        err.starts_with(
+            "error: stdin line 3 is 70000 bytes; an IPv4 UDP datagram holds at most 65507 bytes"
+        ) && err.contains("lines 1-2 were sent before it, nothing after"),
+        "{err}"
+    );
+    let got = rx.finish();
+    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    assert_eq!(got.stdout, ["one", "two"], "nothing after the long line");
+}
+
+// issue #2 (review) — `send` checks the interface's address family like `recv` (exit 2, the
+// same message), instead of failing in the socket with "Network is unreachable".
+#[test]
+fn send_checks_the_address_family_of_the_interface() {
+    let send_err = usage_error(&["send", "ff15::1", "47115", "hi", "-i", LO, "--ttl", "0"]);
+    let recv_err = usage_error(&["recv", "ff15::1", "47115", "-i", LO]);
+    assert!(
+        send_err.contains(
+            "interface address 127.0.0.1 and group ff15::1 are of different address families"
+        ),
+        "{send_err}"
+    );
+    assert_eq!(send_err, recv_err);
+}
+
+// issue #2 (review) — text mode prints one payload per line with control characters and bad
+// UTF-8 escaped; plain text stays verbatim; JSON carries the exact bytes; MESSAGE may be any
+// bytes.
+#[test]
+fn payloads_are_escaped_in_text_and_exact_in_json() {
+    let text = receiver(&[
+        "recv",
+        "239.1.6.3",
+        "47116",
+        "-i",
+        LO,
+        "-c",
+        "2",
+        "--timeout",
+        "10s",
+    ]);
+    let json = receiver(&[
+        "recv",
+        "239.1.6.3",
+        "47116",
+        "-i",
+        LO,
+        "-c",
+        "2",
+        "--json",
+        "--timeout",
+        "10s",
+    ]);
+    send(&[
+        "send",
+        "239.1.6.3",
+        "47116",
+        "Hello, World!",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+    ]);
+    let weird: &[u8] = b"a\nb\x1b[31m\xff\tc";
+    let sent = run_bytes(
+        &[
+            b"send",
+            b"239.1.6.3",
+            b"47116",
+            weird,
+            b"-i",
+            LO.as_bytes(),
+            b"--ttl",
+            b"0",
+            b"--json",
+        ],
+        b"",
+    );
+    assert_eq!(sent.code(), 0, "{}", sent.stderr_text());
+    let record = &sent.json()[0];
+    assert_eq!(record["type"], "send");
+    assert_eq!(record["data"]["utf8"], false);
+    assert_eq!(record["data"]["payload_hex"], "610a621b5b33316dff0963");
+    let text = text.finish();
+    assert_eq!(text.code(), 0, "{}", text.stderr_text());
+    assert_eq!(text.stdout, ["Hello, World!", r"a\nb\u{1b}[31m\xff\tc"]);
+    let json = json.finish();
+    assert_eq!(json.code(), 0, "{}", json.stderr_text());
+    let recvs: Vec<serde_json::Value> = json
+        .json()
+        .into_iter()
+        .filter(|r| r["type"] == "recv")
+        .map(|r| r["data"].clone())
+        .collect();
+    assert_eq!(recvs.len(), 2);
+    assert_eq!(recvs[0]["payload"], "Hello, World!");
+    assert_eq!(recvs[0]["utf8"], true);
+    assert!(recvs[0].get("payload_hex").is_none(), "{}", recvs[0]);
+    assert_eq!(recvs[1]["utf8"], false);
+    assert_eq!(recvs[1]["payload_hex"], "610a621b5b33316dff0963");
+}
+
+// issue #3 (review) — every joined group's count is reported, zeros included: listed up to 20
+// groups, summed up beyond that, and always complete in the JSON stats.
+#[test]
+fn per_group_counts_include_silent_groups() {
+    let few = receiver(&[
+        "recv",
+        "239.1.7.1+3",
+        "47117",
+        "-i",
+        LO,
+        "-c",
+        "1",
+        "--timeout",
+        "10s",
+    ]);
+    let many = receiver(&[
+        "recv",
+        "239.1.7.1+25",
+        "47117",
+        "-i",
+        LO,
+        "-c",
+        "1",
+        "--json",
+        "--timeout",
+        "10s",
+    ]);
+    send(&[
+        "send",
+        "239.1.7.2",
+        "47117",
+        "to the second",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+    ]);
+    let few = few.finish();
+    assert_eq!(few.code(), 0, "{}", few.stderr_text());
+    let err = few.stderr_text();
+    for line in ["  239.1.7.1: 0", "  239.1.7.2: 1", "  239.1.7.3: 0"] {
+        assert!(few.stderr.iter().any(|l| l == line), "{line:?} in:\n{err}");
+    }
+    let many = many.finish();
+    assert_eq!(many.code(), 0, "{}", many.stderr_text());
+    let err = many.stderr_text();
+    assert!(
+        err.contains("1 group received datagrams, 24 received nothing"),
+        "{err}"
+    );
+    assert!(many.stderr.iter().any(|l| l == "  239.1.7.2: 1"), "{err}");
+    assert!(err.contains("use --json for every group"), "{err}");
+    let records = many.json();
+    let stats = &records.iter().find(|r| r["type"] == "stats").unwrap()["data"];
+    let groups = stats["groups"].as_object().unwrap();
+    assert_eq!(groups.len(), 25, "{groups:?}");
+    assert_eq!(groups["239.1.7.2"], 1);
+    assert_eq!(groups["239.1.7.25"], 0);
+    assert_eq!(stats["distinct_groups"], 1);
+}
+
+// issue #2 (review) — clap errors are one `error:` line and one `hint:` line that name the
+// real problem, negative values included.
+#[test]
+fn clap_errors_are_one_line_and_name_the_problem() {
+    assert_eq!(
+        two_line_usage_error(&["recv", "224.1.1.5", "5000", "-c", "0"]),
+        "error: -c/--count must be at least 1 (got '0')"
+    );
+    assert_eq!(
+        two_line_usage_error(&["send", "224.1.1.5", "5000", "hi", "-c", "0"]),
+        "error: -c/--count must be at least 1 (got '0')"
+    );
+    assert_eq!(
+        two_line_usage_error(&["send", "224.1.1.5", "5000", "hi", "--ttl", "-1"]),
+        "error: --ttl must be 0-255 (got '-1')"
+    );
+    assert_eq!(
+        two_line_usage_error(&["send", "224.1.1.5", "5000", "hi", "--ttl", "300"]),
+        "error: --ttl must be 0-255 (got '300')"
+    );
+    let err = two_line_usage_error(&["send", "224.1.1.5", "5000", "hi", "--interval", "-1s"]);
+    assert!(
+        err.starts_with("error: --interval '-1s' is negative"),
+        "{err}"
+    );
+    assert_eq!(
+        two_line_usage_error(&["send", "224.1.1.5", "-1", "hi"]),
+        "error: port -1 is out of range: a UDP port is 1-65535"
+    );
+    assert_eq!(
+        two_line_usage_error(&["recv", "224.1.1.5", "-1"]),
+        "error: port -1 is out of range: a UDP port is 1-65535"
+    );
+    let err = usage_error(&["recv"]);
+    assert_eq!(
+        err,
+        "error: the following required arguments were not provided: <GROUPS> <PORT>\nhint: try 'mcast recv --help'"
+    );
+    // No "to pass '-x' as a value, use '-- -x'" tip: the hint points to --help instead.
+    for args in [
+        &["send", "-x"][..],
+        &["recv", "224.1.1.5", "5000", "-c", "x"],
+    ] {
+        two_line_usage_error(args);
+        let err = usage_error(args);
+        assert!(
+            err.ends_with(&format!("hint: try 'mcast {} --help'", args[0])),
+            "{err}"
+        );
+    }
+    let err = usage_error(&["sned"]);
+    assert!(
+        err.ends_with("hint: a similar subcommand exists: 'send'"),
+        "{err}"
+    );
+}
+
+// issue #2 (review) — a zero --timeout is a usage error (exit 2) for recv and sniff, not an
+// immediate exit 1.
+#[test]
+fn zero_timeout_is_a_usage_error() {
+    for args in [
+        &["recv", "239.1.6.4", "47118", "-i", LO, "--timeout", "0s"][..],
+        &["sniff", "-i", "lo", "--timeout", "0s"],
+        &["sniff", "-i", "lo", "--timeout", "0ms", "-c", "1"],
+    ] {
+        let err = two_line_usage_error(args);
+        assert!(
+            err.starts_with("error: --timeout must be longer than 0"),
+            "{args:?}: {err}"
+        );
+    }
 }

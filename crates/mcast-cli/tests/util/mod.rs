@@ -2,8 +2,9 @@
 //! (`CARGO_BIN_EXE_mcast`), read its output line by line on threads, bound every wait with a
 //! timeout, and kill every child process on drop so a failing test leaves nothing running.
 //!
-//! Network safety: every helper here pins the interface to 127.0.0.1 and uses TTL 1 on `lo`;
-//! nothing relies on the kernel's default multicast interface.
+//! Network safety: every helper here pins the interface to 127.0.0.1 and sends with TTL 0
+//! (DESIGN.md: loopback delivery still works, and nothing could cross a router); nothing relies
+//! on the kernel's default multicast interface.
 
 #![allow(dead_code)]
 
@@ -260,13 +261,13 @@ pub(crate) fn python(script: &str, args: &[&str]) -> Proc {
     Proc::spawn("python3", cmd)
 }
 
-/// The lecture's sender in Python: TTL 1, `IP_MULTICAST_IF` pinned to 127.0.0.1; sends each
-/// message once to GROUP PORT.
+/// The lecture's sender in Python, but with TTL 0 (the lecture uses 1; a test stays on this
+/// host): `IP_MULTICAST_IF` pinned to 127.0.0.1; sends each message once to GROUP PORT.
 pub(crate) const PY_SENDER: &str = r#"
 import socket, sys
 group, port = sys.argv[1], int(sys.argv[2])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 0)
 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
 for msg in sys.argv[3:]:
     s.sendto(msg.encode(), (group, port))
@@ -289,13 +290,13 @@ data, addr = s.recvfrom(65536)
 print(data.decode(errors="replace"), flush=True)
 "#;
 
-/// Sends one datagram "g<N>" to each of COUNT consecutive groups from FIRST, via 127.0.0.1,
-/// pacing a little so the receiver's buffers keep up. Bounded by COUNT.
+/// Sends one datagram "g<N>" to each of COUNT consecutive groups from FIRST, via 127.0.0.1
+/// with TTL 0, pacing a little so the receiver's buffers keep up. Bounded by COUNT.
 pub(crate) const PY_MANY_GROUPS: &str = r#"
 import socket, sys, time, ipaddress
 first, count, port = ipaddress.IPv4Address(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 0)
 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
 for i in range(count):
     s.sendto(b"g%d" % i, (str(first + i), port))

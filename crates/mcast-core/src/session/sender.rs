@@ -48,6 +48,34 @@ pub struct SenderConfig {
 }
 
 impl SenderConfig {
+    /// The largest UDP payload an IPv4 datagram carries: 65,535 (the IPv4 total length
+    /// field) minus a 20-byte IPv4 header (no options) and the 8-byte UDP header.
+    pub const MAX_UDP_PAYLOAD_V4: usize = 65_535 - 20 - 8;
+
+    /// The largest UDP payload an IPv6 datagram carries without jumbograms: 65,535 (the IPv6
+    /// payload length field, which excludes the 40-byte IPv6 header) minus the 8-byte UDP
+    /// header.
+    pub const MAX_UDP_PAYLOAD_V6: usize = 65_535 - 8;
+
+    /// The largest UDP payload one datagram carries: [`Self::MAX_UDP_PAYLOAD_V4`] (65,507) or,
+    /// when `is_ipv6`, [`Self::MAX_UDP_PAYLOAD_V6`] (65,527). Larger payloads fail in the
+    /// kernel with `EMSGSIZE` ("Message too long"); check them before sending with
+    /// [`Sender::check_payload`] or [`max_payload`](Self::max_payload).
+    ///
+    /// ```
+    /// use mcast_core::session::SenderConfig;
+    ///
+    /// assert_eq!(SenderConfig::max_udp_payload(false), 65_507);
+    /// assert_eq!(SenderConfig::max_udp_payload(true), 65_527);
+    /// ```
+    pub const fn max_udp_payload(is_ipv6: bool) -> usize {
+        if is_ipv6 {
+            Self::MAX_UDP_PAYLOAD_V6
+        } else {
+            Self::MAX_UDP_PAYLOAD_V4
+        }
+    }
+
     /// Raw, unpaced, unbounded traffic to `destination`, session 0, starting at `Seq(0)`.
     pub fn new(destination: SocketAddr) -> Self {
         Self {
@@ -59,6 +87,38 @@ impl SenderConfig {
             first_seq: Seq(0),
             flags: Flags::empty(),
             max_segments: 1,
+        }
+    }
+
+    /// The longest payload one datagram to [`destination`](Self::destination) carries in
+    /// this mode: [`max_udp_payload`](Self::max_udp_payload) for the destination's family, minus the
+    /// [`frame::HEADER_LEN`]-byte header when [`framed`](Self::framed) (and never more than a
+    /// frame's length field holds, [`frame::MAX_PAYLOAD_LEN`]).
+    ///
+    /// | destination | raw    | framed |
+    /// |-------------|-------:|-------:|
+    /// | IPv4        | 65,507 | 65,479 |
+    /// | IPv6        | 65,527 | 65,499 |
+    ///
+    /// ```
+    /// use mcast_core::session::SenderConfig;
+    ///
+    /// let raw = SenderConfig::new("224.1.1.5:50001".parse().unwrap());
+    /// assert_eq!(raw.max_payload(), 65_507);
+    /// let framed = SenderConfig { framed: true, ..raw };
+    /// assert_eq!(framed.max_payload(), 65_479);
+    /// ```
+    pub const fn max_payload(&self) -> usize {
+        let udp = Self::max_udp_payload(self.destination.is_ipv6());
+        if self.framed {
+            let room = udp.saturating_sub(frame::HEADER_LEN);
+            if room < frame::MAX_PAYLOAD_LEN {
+                room
+            } else {
+                frame::MAX_PAYLOAD_LEN
+            }
+        } else {
+            udp
         }
     }
 }
@@ -136,13 +196,21 @@ impl Sender {
             .map(|count| count.saturating_sub(self.generated))
     }
 
-    /// Checks that `payload` fits one datagram in this sender's mode.
+    /// Checks that `payload` fits one UDP datagram to the destination in this sender's mode:
+    /// at most [`SenderConfig::max_payload`] bytes (the UDP limit of the destination's
+    /// family, minus the frame header when framed).
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::TooLong`] with `what: "payload"`, the payload's length and
+    /// [`SenderConfig::max_payload`] as `max`.
     pub fn check_payload(&self, payload: &[u8]) -> Result<(), FrameError> {
-        if self.config.framed && payload.len() > frame::MAX_PAYLOAD_LEN {
+        let max = self.config.max_payload();
+        if payload.len() > max {
             return Err(FrameError::TooLong {
                 what: "payload",
                 len: payload.len(),
-                max: frame::MAX_PAYLOAD_LEN,
+                max,
             });
         }
         Ok(())
@@ -181,7 +249,8 @@ impl Sender {
     /// and `wall_ns` (ns since the Unix epoch) as its send time. This is not paced and does not
     /// count against [`SenderConfig::count`].
     ///
-    /// Fails only in framed mode, for a payload longer than [`frame::MAX_PAYLOAD_LEN`].
+    /// Fails, writing nothing, for a payload that does not fit one UDP datagram (see
+    /// [`check_payload`](Self::check_payload)).
     pub fn write_datagram(
         &mut self,
         wall_ns: u64,
@@ -332,9 +401,51 @@ mod tests {
         let mut buf = Vec::new();
         assert!(s.write_datagram(0, &big, &mut buf).is_err());
         assert_eq!(s.datagrams_sent(), 0);
-        // Raw mode leaves the length to the socket.
+        // Raw mode no longer leaves the length to the socket (issue #2 (review)): a payload
+        // beyond the UDP limit is refused before anything is written.
         let mut raw = Sender::new(SenderConfig::new(dest()));
-        assert!(raw.write_datagram(0, &big, &mut buf).is_ok());
+        assert!(raw.write_datagram(0, &big, &mut buf).is_err());
+        assert_eq!(raw.datagrams_sent(), 0);
+    }
+
+    // issue #2 (review) — the UDP limit: 65,507 bytes over IPv4, 65,527 over IPv6, minus the
+    // frame header when framed; checked before anything is written.
+    #[test]
+    fn payload_limit_is_the_udp_limit_of_the_family_minus_the_header() {
+        assert_eq!(SenderConfig::max_udp_payload(false), 65_507);
+        assert_eq!(SenderConfig::max_udp_payload(true), 65_527);
+        assert_eq!(frame::HEADER_LEN, 28);
+        let v6: SocketAddr = "[ff15::1]:50001".parse().unwrap();
+        for (destination, framed, max) in [
+            (dest(), false, 65_507),
+            (dest(), true, 65_479),
+            (v6, false, 65_527),
+            (v6, true, 65_499),
+        ] {
+            let config = SenderConfig {
+                framed,
+                ..SenderConfig::new(destination)
+            };
+            assert_eq!(config.max_payload(), max, "{destination} framed={framed}");
+            let mut s = Sender::new(config);
+            let mut buf = Vec::new();
+            let fits = vec![b'x'; max];
+            assert_eq!(s.check_payload(&fits), Ok(()));
+            let t = s.write_datagram(0, &fits, &mut buf).unwrap();
+            assert!(t.size <= SenderConfig::max_udp_payload(destination.is_ipv6()));
+            assert_eq!(t.size, buf.len());
+            let over = vec![b'x'; max + 1];
+            assert_eq!(
+                s.check_payload(&over),
+                Err(FrameError::TooLong {
+                    what: "payload",
+                    len: max + 1,
+                    max,
+                })
+            );
+            assert!(s.write_datagram(0, &over, &mut buf).is_err());
+            assert_eq!(s.datagrams_sent(), 1, "the refused payload was not counted");
+        }
     }
 
     #[test]
