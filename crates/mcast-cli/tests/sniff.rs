@@ -10,144 +10,32 @@
 
 mod util;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use util::{Output, Proc};
+use util::netns::{is_root, sh, skip_unless_root, skip_without, Netns};
+use util::Proc;
 
-/// Whether this process runs as root (uid 0), read from /proc so no libc is needed.
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Prints why a test skips and returns true when it must.
-fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return false;
-    }
-    eprintln!("skipping {test}: needs root (network namespaces and CAP_NET_RAW)");
-    true
-}
-
-/// Whether a program is on PATH.
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Whether a test needing `program` must skip: fails on CI (CI=true), skips with a reason
-/// elsewhere.
-fn skip_without(program: &str, test: &str) -> bool {
-    if have(program) {
-        return false;
-    }
-    let on_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(
-        !on_ci,
-        "{test}: `{program}` is not installed, but CI=true: install it (apt-get install {program})"
-    );
-    eprintln!("skipping {test}: `{program}` is not installed");
-    true
-}
-
-/// Runs a command and panics with its output when it fails.
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A network namespace of this test's own, deleted on drop (its veths go with it).
-struct Netns {
-    name: String,
-    dir: PathBuf,
-}
-
+/// The sniff tests' own namespace set-up, on top of the shared [`Netns`].
 impl Netns {
-    /// Creates `mcast-sniff-<pid>-<n>` with `lo` up and a scratch directory for files.
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "mcast-sniff-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        let dir = std::env::temp_dir().join(&name);
-        // Construct the guard first, so everything made below is removed even if a step fails.
-        let ns = Self { name, dir };
-        sh(&["ip", "netns", "add", &ns.name]);
-        std::fs::create_dir_all(&ns.dir).expect("create scratch dir");
-        sh(&["ip", "-n", &ns.name, "link", "set", "lo", "up"]);
-        ns
+    /// A fresh `mcast-sniff-<pid>-<n>` namespace.
+    fn sniff() -> Self {
+        Self::new("mcast-sniff")
     }
 
     /// Adds the veth pair `va` (192.168.56.3/24) — `vb` (192.168.56.4/24), both up, inside.
     fn with_veth(self) -> Self {
+        self.add_veth_pair();
         let n = self.name.as_str();
-        sh(&[
-            "ip", "-n", n, "link", "add", "va", "type", "veth", "peer", "name", "vb",
-        ]);
         sh(&["ip", "-n", n, "addr", "add", "192.168.56.3/24", "dev", "va"]);
         sh(&["ip", "-n", n, "addr", "add", "192.168.56.4/24", "dev", "vb"]);
-        sh(&["ip", "-n", n, "link", "set", "va", "up"]);
-        sh(&["ip", "-n", n, "link", "set", "vb", "up"]);
         self
     }
 
     /// Turns IPv6 off inside the namespace (before links are made), so no MLD chatter appears.
     fn without_ipv6(self) -> Self {
-        for key in ["all", "default"] {
-            sh(&[
-                "ip",
-                "netns",
-                "exec",
-                &self.name,
-                "sysctl",
-                "-q",
-                "-w",
-                &format!("net.ipv6.conf.{key}.disable_ipv6=1"),
-            ]);
-        }
+        self.ipv6_sysctl("disable_ipv6", 1);
         self
-    }
-
-    /// A command run inside the namespace.
-    fn cmd(&self, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, program]);
-        c.env_remove("RUST_BACKTRACE")
-            .env_remove("RUST_LIB_BACKTRACE");
-        c
-    }
-
-    /// Starts `mcast ARGS` inside the namespace.
-    fn mcast(&self, args: &[&str]) -> Proc {
-        let mut c = self.cmd(env!("CARGO_BIN_EXE_mcast"));
-        c.args(args);
-        Proc::spawn(&format!("mcast {}", args.join(" ")), c)
-    }
-
-    /// Runs `mcast ARGS` inside the namespace to completion (bounded).
-    fn run(&self, args: &[&str]) -> Output {
-        let mut p = self.mcast(args);
-        p.close_stdin();
-        p.finish()
     }
 
     /// Sends one UDP datagram per `(dst, dport)` inside the namespace, from `src:sport`, with
@@ -163,20 +51,6 @@ impl Netns {
             "sending failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-
-    /// A path in the scratch directory.
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -221,7 +95,7 @@ fn sniff_veth_port_filter_line_and_pcap() {
     if skip_unless_root(TEST) || skip_without("python3", TEST) || skip_without("tcpdump", TEST) {
         return;
     }
-    let ns = Netns::new().with_veth();
+    let ns = Netns::sniff().with_veth();
     let pcap = ns.file("x.pcap");
     let pcap_arg = pcap.to_str().expect("utf-8 temp path");
     let mut sniff = ns.mcast(&[
@@ -272,7 +146,7 @@ fn sniff_group_filter_json() {
     if skip_unless_root(TEST) || skip_without("python3", TEST) {
         return;
     }
-    let ns = Netns::new();
+    let ns = Netns::sniff();
     let mut sniff = ns.mcast(&[
         "sniff",
         "-i",
@@ -339,7 +213,7 @@ fn sniff_group_filter_shows_igmp_join() {
     if skip_unless_root(TEST) || skip_without("python3", TEST) {
         return;
     }
-    let ns = Netns::new().without_ipv6().with_veth();
+    let ns = Netns::sniff().without_ipv6().with_veth();
     let mut sniff = ns.mcast(&[
         "sniff",
         "-i",
@@ -371,7 +245,7 @@ fn sniff_timeout_exit_codes() {
     if skip_unless_root(TEST) || skip_without("python3", TEST) {
         return;
     }
-    let ns = Netns::new();
+    let ns = Netns::sniff();
     let out = ns.run(&["sniff", "-i", "lo", "--port", "50001", "--timeout", "300ms"]);
     out.assert_no_panic();
     assert_eq!(out.code(), 1, "{}", out.stderr_text());
@@ -406,7 +280,7 @@ fn sniff_ctrl_c_leaves_readable_pcap() {
     if skip_unless_root(TEST) || skip_without("python3", TEST) || skip_without("tcpdump", TEST) {
         return;
     }
-    let ns = Netns::new();
+    let ns = Netns::sniff();
     let pcap = ns.file("ctrl-c.pcap");
     let pcap_arg = pcap.to_str().expect("utf-8 temp path");
     let mut sniff = ns.mcast(&[
@@ -501,7 +375,7 @@ fn ifaces_in_namespace() {
     if skip_unless_root(TEST) {
         return;
     }
-    let ns = Netns::new().with_veth();
+    let ns = Netns::sniff().with_veth();
     let out = ns.run(&["ifaces", "--json"]);
     out.assert_no_panic();
     assert_eq!(out.code(), 0, "{}", out.stderr_text());
@@ -541,7 +415,7 @@ fn groups_shows_a_join() {
     if skip_unless_root(TEST) || skip_without("python3", TEST) {
         return;
     }
-    let ns = Netns::new().with_veth();
+    let ns = Netns::sniff().with_veth();
     let mut joiner = join_on_va(&ns);
     let out = ns.run(&["groups", "-i", "va", "--json"]);
     out.assert_no_panic();

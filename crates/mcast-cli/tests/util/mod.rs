@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod netns;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
