@@ -20,13 +20,18 @@ pub(crate) struct CompletionsOpt {
     shell: Shell,
 }
 
-/// Print the man page (roff) on stdout.
+/// Print the man page (roff) on stdout, or write one page per command into a directory.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Examples:
-  mcast man | man -l -
-  mcast man > /usr/local/share/man/man1/mcast.1")]
-pub(crate) struct ManOpt {}
+  mcast man | man -l -                         read the whole manual now
+  mcast man --dir /usr/local/share/man/man1    install mcast.1, mcast-send.1, mcast-recv.1, …")]
+pub(crate) struct ManOpt {
+    /// Write mcast.1 and one mcast-SUBCOMMAND.1 per subcommand into DIR instead of printing
+    /// everything on stdout.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<std::path::PathBuf>,
+}
 
 /// Writes the completion script for `opt.shell` to stdout.
 pub(crate) fn completions(opt: CompletionsOpt, mut cmd: clap::Command) -> anyhow::Result<ExitCode> {
@@ -35,20 +40,42 @@ pub(crate) fn completions(opt: CompletionsOpt, mut cmd: clap::Command) -> anyhow
     write_stdout(&out)
 }
 
-/// Writes the man page for the whole command, subcommands included, to stdout.
-pub(crate) fn man(_opt: ManOpt, cmd: clap::Command) -> anyhow::Result<ExitCode> {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(cmd.clone())
-        .render(&mut out)
-        .context("cannot render the man page")?;
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = format!("mcast-{}", sub.get_name());
-        let sub = sub.clone().name(name.clone()).display_name(name);
-        clap_mangen::Man::new(sub)
+/// The man pages: `(file name, roff)` for the command and each visible subcommand, whose
+/// pages are named `mcast-SUB`, matching the SEE ALSO section of the main page.
+fn man_pages(cmd: &clap::Command) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut pages = Vec::new();
+    let mut render = |name: String, page: clap::Command| -> anyhow::Result<()> {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(page)
             .render(&mut out)
             .context("cannot render the man page")?;
+        pages.push((format!("{name}.1"), out));
+        Ok(())
+    };
+    render("mcast".into(), cmd.clone())?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("mcast-{}", sub.get_name());
+        render(
+            name.clone(),
+            sub.clone().name(name.clone()).display_name(name),
+        )?;
     }
-    write_stdout(&out)
+    Ok(pages)
+}
+
+/// Prints every man page on stdout, or writes them into `opt.dir`.
+pub(crate) fn man(opt: ManOpt, cmd: clap::Command) -> anyhow::Result<ExitCode> {
+    let pages = man_pages(&cmd)?;
+    let Some(dir) = opt.dir else {
+        let all: Vec<u8> = pages.into_iter().flat_map(|(_, roff)| roff).collect();
+        return write_stdout(&all);
+    };
+    for (file, roff) in &pages {
+        let path = dir.join(file);
+        std::fs::write(&path, roff).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    eprintln!("wrote {} man pages to {}", pages.len(), dir.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_stdout(bytes: &[u8]) -> anyhow::Result<ExitCode> {
@@ -78,6 +105,24 @@ mod tests {
             assert!(
                 text.contains(sub),
                 "{sub} missing from the bash completions"
+            );
+        }
+    }
+
+    #[test]
+    fn every_see_also_page_is_written() {
+        let pages = super::man_pages(&Cli::command()).unwrap();
+        let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+        let main = String::from_utf8(pages[0].1.clone()).unwrap();
+        for sub in ["send", "recv", "info", "sniff", "groups", "ifaces"] {
+            let file = format!("mcast-{sub}.1");
+            assert!(
+                names.contains(&file.as_str()),
+                "{file} missing from {names:?}"
+            );
+            assert!(
+                main.contains(&format!("mcast\\-{sub}(1)")),
+                "SEE ALSO lacks mcast-{sub}"
             );
         }
     }
