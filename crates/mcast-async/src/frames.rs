@@ -1,14 +1,19 @@
-//! Streams of received datagrams and frames, and a sink of outgoing frames. Both keep each
-//! datagram's [`RecvMeta`], which tokio-util's `UdpFramed` would drop.
+//! Streams of received datagrams and frames, and sinks of outgoing frames. The streams keep
+//! each datagram's [`RecvMeta`], which tokio-util's `UdpFramed` would drop.
 
+use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures::{Sink, Stream};
 use mcast_core::frame::{self, Flags, FrameError, FrameRepr, Seq, SessionId};
+use mcast_core::session::{self, SenderConfig};
 use mcast_core::RecvMeta;
+use tokio::time::Sleep;
 
+use crate::receiver::timed_out;
 use crate::{Error, Receiver, Sender};
 
 /// The largest datagram the streams receive whole (a UDP payload cannot be longer).
@@ -23,11 +28,24 @@ pub struct Datagram {
     pub bytes: Bytes,
 }
 
-/// A [`Stream`] of [`Datagram`]s, from [`Receiver::into_datagrams`].
+/// A [`Stream`] of [`Datagram`]s, from [`Receiver::into_datagrams`]. It never ends.
+///
+/// With a [read timeout](Receiver::read_timeout), the stream yields an error for which
+/// [`Error::is_timeout`] holds whenever that long passes without a datagram (counted from the
+/// first poll after the previous item), and goes on.
+///
+/// # Cancel safety
+///
+/// [`StreamExt::next`](futures::StreamExt::next) is cancel safe: a datagram is taken off a
+/// socket only in the poll that yields it, so dropping the `next()` future (a losing
+/// [`tokio::select!`] branch) loses nothing. The read-timeout timer is kept in the stream
+/// and goes on running across such drops.
 #[derive(Debug)]
 pub struct DatagramStream {
     rx: Receiver,
     buf: Box<[u8]>,
+    /// The read timeout's timer, armed by the first pending poll after an item.
+    sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl DatagramStream {
@@ -35,6 +53,7 @@ impl DatagramStream {
         Self {
             rx,
             buf: vec![0; MAX_DATAGRAM].into_boxed_slice(),
+            sleep: None,
         }
     }
 
@@ -49,14 +68,25 @@ impl Stream for DatagramStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        match this.rx.poll_recv_from(cx, &mut this.buf) {
-            Poll::Ready(Ok((n, meta))) => Poll::Ready(Some(Ok(Datagram {
+        let item = match this.rx.poll_recv_from(cx, &mut this.buf) {
+            Poll::Ready(Ok((n, meta))) => Ok(Datagram {
                 meta,
                 bytes: Bytes::copy_from_slice(&this.buf[..n]),
-            }))),
-            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
-            Poll::Pending => Poll::Pending,
-        }
+            }),
+            Poll::Ready(Err(e)) => Err(e),
+            Poll::Pending => {
+                let Some(timeout) = this.rx.read_timeout() else {
+                    return Poll::Pending;
+                };
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                ready!(sleep.as_mut().poll(cx));
+                Err(timed_out(timeout))
+            }
+        };
+        this.sleep = None;
+        Poll::Ready(Some(item))
     }
 }
 
@@ -109,7 +139,12 @@ impl ReceivedFrame {
 }
 
 /// A [`Stream`] of [`ReceivedFrame`]s, from [`Receiver::into_frames`]. A malformed datagram
-/// is yielded as [`Error::Frame`]; the stream goes on after it.
+/// is yielded as [`Error::Frame`]; the stream goes on after it. It never ends, and yields read
+/// timeouts as [`DatagramStream`] does.
+///
+/// # Cancel safety
+///
+/// [`StreamExt::next`](futures::StreamExt::next) is cancel safe, as on [`DatagramStream`].
 #[derive(Debug)]
 pub struct FrameStream {
     inner: DatagramStream,
@@ -146,9 +181,19 @@ impl Stream for FrameStream {
     }
 }
 
-/// A [`Sink`] of frames, from [`Sender::into_frame_sink`]: each [`FrameRepr`] is encoded with
-/// the core's codec into the sink's buffer and sent as one datagram on flush (or before the
-/// next frame is accepted).
+/// A [`Sink`] of hand-built frames, from [`Sender::into_frame_sink`]: each [`FrameRepr`] is
+/// encoded with the core's codec into the sink's buffer and sent as one datagram on flush (or
+/// before the next frame is accepted).
+///
+/// The caller chooses every header field, the sequence number and the send time included; for
+/// frames numbered and stamped for you, use [`Sender::into_framed`] ([`FramedSink`]).
+///
+/// # Cancel safety
+///
+/// [`SinkExt::send`](futures::SinkExt::send) is not cancel safe in the strict sense, but
+/// loses nothing: if it is dropped after the sink accepted the frame and before the datagram
+/// left, the frame stays buffered and goes out (once) with the next `poll_ready`, flush or
+/// close.
 #[derive(Debug)]
 pub struct FrameSink {
     tx: Sender,
@@ -193,6 +238,138 @@ impl<'a> Sink<FrameRepr<'a>> for FrameSink {
         let this = self.get_mut();
         this.buf.clear();
         frame::encode(&item, &mut this.buf).map_err(Error::Encode)?;
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_send_buffered(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_send_buffered(cx)
+    }
+}
+
+/// Nanoseconds since the Unix epoch (0 if the clock is before 1970): the send time written
+/// into frames. The core never reads the clock; this adapter does.
+fn wall_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// A [`Sink`] of payloads that go out as numbered, stamped frames, from
+/// [`Sender::into_framed`], as `mcast send --framed` sends them.
+///
+/// Each payload becomes one datagram: a frame of the sink's session with the next sequence
+/// number (from `Seq(0)`) and the wall clock, read just before the datagram is handed to the
+/// socket, as its send time. Numbering and encoding are mcast-core's
+/// [`session::Sender`](mcast_core::session::Sender). It takes anything that is
+/// `AsRef<[u8]>`: `&[u8]`, `&[u8; N]`, `Vec<u8>`, [`Bytes`], `&str`, `String`.
+///
+/// A payload too long for one datagram ([`SenderConfig::max_payload`]) is refused with
+/// [`Error::Encode`] when given to the sink, and uses no sequence number. A datagram that the
+/// socket refuses does use its number, as a lost frame would.
+///
+/// # Cancel safety
+///
+/// [`SinkExt::send`](futures::SinkExt::send) is not cancel safe in the strict sense, but
+/// loses nothing: if it is dropped after the sink accepted the payload and before the
+/// datagram left, the payload stays buffered and goes out (once, stamped when it goes) with
+/// the next `poll_ready`, flush or close.
+#[derive(Debug)]
+pub struct FramedSink {
+    tx: Sender,
+    core: session::Sender,
+    /// The payload accepted, when `pending`.
+    payload: Vec<u8>,
+    /// Whether `payload` is accepted but not yet sent.
+    pending: bool,
+    /// The frame for `pending`, encoded once the socket is ready to take it (empty before).
+    buf: Vec<u8>,
+}
+
+impl FramedSink {
+    pub(crate) fn new(tx: Sender, session: SessionId) -> Self {
+        let core = session::Sender::new(SenderConfig {
+            session,
+            framed: true,
+            ..SenderConfig::new(tx.destination())
+        });
+        Self {
+            tx,
+            core,
+            payload: Vec::new(),
+            pending: false,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The sender underneath.
+    pub fn get_ref(&self) -> &Sender {
+        &self.tx
+    }
+
+    /// The session id written into every frame.
+    pub fn session(&self) -> SessionId {
+        self.core.config().session
+    }
+
+    /// The sequence number the next frame gets.
+    pub fn next_seq(&self) -> Seq {
+        self.core.next_seq()
+    }
+
+    /// Frames handed to the socket so far (failed sends included).
+    pub fn frames_sent(&self) -> u64 {
+        self.core.datagrams_sent()
+    }
+
+    /// The longest payload one frame carries (see [`SenderConfig::max_payload`]).
+    pub fn max_payload(&self) -> usize {
+        self.core.config().max_payload()
+    }
+
+    fn poll_send_buffered(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if !self.pending {
+            return Poll::Ready(Ok(()));
+        }
+        if self.buf.is_empty() {
+            // Stamp and number the frame only when the socket can take it, so its send time
+            // is the time it leaves even after back-pressure.
+            ready!(self.tx.poll_send_ready(cx))?;
+            if let Err(e) = self
+                .core
+                .write_datagram(wall_ns(), &self.payload, &mut self.buf)
+            {
+                // Checked in `start_send`, so this does not happen; never send a stale buffer.
+                self.pending = false;
+                self.buf.clear();
+                return Poll::Ready(Err(Error::Encode(e)));
+            }
+        }
+        let result = ready!(self.tx.poll_send(cx, &self.buf));
+        self.pending = false;
+        self.buf.clear();
+        Poll::Ready(result.map(|_| ()))
+    }
+}
+
+impl<T: AsRef<[u8]>> Sink<T> for FramedSink {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_send_buffered(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Error> {
+        let this = self.get_mut();
+        let payload = item.as_ref();
+        this.core.check_payload(payload).map_err(Error::Encode)?;
+        this.payload.clear();
+        this.payload.extend_from_slice(payload);
+        this.pending = true;
+        this.buf.clear();
         Ok(())
     }
 

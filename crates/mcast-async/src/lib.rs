@@ -1,6 +1,8 @@
 //! mcast-async is mcast-sync on tokio: a [`Sender`] and a [`Receiver`] with the same builders
-//! ([`SenderBuilder`], [`ReceiverBuilder`]) and the same socket setup, plus a [`Stream`] of
-//! received frames ([`FrameStream`]) and a [`Sink`] of outgoing ones ([`FrameSink`]).
+//! ([`SenderBuilder`], [`ReceiverBuilder`]) and the same socket setup, plus [`Stream`]s of
+//! received datagrams and frames ([`DatagramStream`], [`FrameStream`]) and [`Sink`]s of
+//! outgoing frames: [`FramedSink`] numbers and stamps payloads for you, [`FrameSink`] takes
+//! frames you built.
 //!
 //! The contract:
 //! - mcast-async sets no socket option: every socket is built by mcast-sync's shared setup
@@ -10,41 +12,77 @@
 //!   tokio-util's `UdpFramed` would lose that metadata;
 //! - a receiver over many groups may hold several sockets (past `igmp_max_memberships`); it
 //!   polls them all and returns whichever datagram is ready first;
+//! - the builder's [`read_timeout`](ReceiverBuilder::read_timeout) holds here too:
+//!   [`Receiver::recv_from`] and the streams fail with an error for which
+//!   [`Error::is_timeout`] holds, using tokio's timer;
+//! - [`Receiver::recv_from`], [`Sender::send`] and the streams' `next()` are cancel safe (a
+//!   datagram is read or sent only in the poll that completes), so they fit in
+//!   [`tokio::select!`];
+//! - the wall-clock send time in frames is read here, in the adapter, never in mcast-core;
 //! - malformed frames are error values ([`Error::Frame`]) that the stream yields and then goes
 //!   on; they never end the stream or panic.
 //!
-//! Receiving from two groups concurrently, with each datagram attributed to its group:
+//! One receiver joined to two groups on one port, each datagram attributed to its group by
+//! [`RecvMeta::destination`] (sender and receiver on `lo`, TTL 0):
 //!
-//! ```no_run
-//! use mcast_async::Receiver;
+//! ```
+//! use std::time::Duration;
+//! use mcast_async::{Receiver, Sender};
+//! use mcast_core::addr::Group;
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let lo: mcast_core::iface::IfaceSpec = "127.0.0.1".parse()?;
-//! let mut a = Receiver::open(Receiver::builder(50001).group("224.1.1.5".parse()?).iface(lo.clone()))?;
-//! let mut b = Receiver::open(Receiver::builder(50001).group("234.3.2.1".parse()?).iface(lo))?;
-//! let (mut buf_a, mut buf_b) = ([0u8; 1500], [0u8; 1500]);
-//! loop {
-//!     tokio::select! {
-//!         r = a.recv_from(&mut buf_a) => { let (n, meta) = r?; println!("[{:?}] {} bytes", meta.destination, n); }
-//!         r = b.recv_from(&mut buf_b) => { let (n, meta) = r?; println!("[{:?}] {} bytes", meta.destination, n); }
-//!     }
+//! let groups: [Group; 2] = ["224.1.1.5".parse()?, "234.3.2.1".parse()?];
+//! let mut rx = Receiver::open(
+//!     Receiver::builder(41221)
+//!         .groups(groups)
+//!         .iface(lo.clone())
+//!         .read_timeout(Some(Duration::from_secs(2))),
+//! )?;
+//! for group in groups {
+//!     let tx = Sender::open(Sender::builder(group, 41221).iface(lo.clone()).ttl(0))?;
+//!     tx.send(format!("to {group}").as_bytes()).await?;
 //! }
+//! let mut buf = [0u8; 1500];
+//! for _ in groups {
+//!     // Fails (`is_timeout()`) after 2 s without a datagram.
+//!     let (n, meta) = rx.recv_from(&mut buf).await?;
+//!     let group = meta.destination.ok_or("no destination")?;
+//!     println!("[{group}] {} bytes from {}", n, meta.source);
+//!     assert_eq!(&buf[..n], format!("to {group}").as_bytes());
+//! }
+//! # Ok(())
 //! # }
 //! ```
 //!
-//! Sending framed messages through the [`Sink`]:
+//! Framed messages through the [`Sink`]: each payload goes out with the session, the next
+//! sequence number and the wall clock (as `mcast send --framed` does), so receivers can count
+//! loss and one-way delay:
 //!
-//! ```no_run
-//! use futures::SinkExt;
-//! use mcast_async::Sender;
-//! use mcast_core::frame::{Flags, FrameRepr, Seq, SessionId};
+//! ```
+//! use std::time::Duration;
+//! use futures::{SinkExt, StreamExt};
+//! use mcast_async::{Receiver, Sender};
+//! use mcast_core::addr::Group;
+//! use mcast_core::frame::{Seq, SessionId};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let tx = Sender::open(Sender::builder("224.1.1.5".parse()?, 50001).iface("127.0.0.1".parse()?).ttl(0))?;
-//! let mut sink = tx.into_frame_sink();
-//! for seq in 0..3 {
-//!     let repr = FrameRepr { flags: Flags::empty(), session: SessionId(7), seq: Seq(seq), sent_at_ns: 0, payload: b"hello", tag: None };
-//!     sink.send(repr).await?;
+//! let lo: mcast_core::iface::IfaceSpec = "127.0.0.1".parse()?;
+//! let group: Group = "224.1.1.5".parse()?;
+//! let frames = Receiver::open(Receiver::builder(41222).group(group).iface(lo.clone()))?
+//!     .into_frames();
+//! let mut sink = Sender::open(Sender::builder(group, 41222).iface(lo).ttl(0))?
+//!     .into_framed(SessionId(7));
+//! for line in ["one", "two", "three"] {
+//!     sink.send(line).await?;
+//! }
+//! let got = tokio::time::timeout(Duration::from_secs(2), frames.take(3).collect::<Vec<_>>())
+//!     .await?;
+//! for (i, frame) in got.into_iter().enumerate() {
+//!     let frame = frame?;
+//!     assert_eq!((frame.session, frame.seq), (SessionId(7), Seq(i as u64)));
+//!     assert!(frame.sent_at_ns > 0);
+//!     println!("#{} {:?} to {:?}", frame.seq.0, frame.payload, frame.meta.destination);
 //! }
 //! # Ok(())
 //! # }
@@ -57,7 +95,7 @@ mod receiver;
 mod sender;
 
 pub use error::Error;
-pub use frames::{Datagram, DatagramStream, FrameSink, FrameStream, ReceivedFrame};
+pub use frames::{Datagram, DatagramStream, FrameSink, FrameStream, FramedSink, ReceivedFrame};
 pub use mcast_core::RecvMeta;
 pub use mcast_sync::{ReceiverBuilder, ResolvedIface, SenderBuilder};
 pub use receiver::Receiver;

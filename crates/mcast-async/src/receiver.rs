@@ -4,8 +4,9 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use mcast_core::addr::Group;
+use mcast_core::addr::{Group, Source};
 use mcast_core::RecvMeta;
 use mcast_sync::{Joined, ReceiverBuilder, ResolvedIface};
 use tokio::io::Interest;
@@ -19,13 +20,15 @@ use crate::{DatagramStream, Error, FrameStream};
 pub struct Receiver {
     sockets: Vec<UdpSocket>,
     joined: Joined,
+    timeout: Option<Duration>,
     next: usize,
 }
 
 impl Receiver {
     /// Starts a builder (mcast-sync's, with the same options) for a receiver on `port`; finish
-    /// it with [`Receiver::open`]. The builder's read timeout is not used: wrap calls in
-    /// `tokio::time::timeout` instead.
+    /// it with [`Receiver::open`]. The builder's
+    /// [`read_timeout`](ReceiverBuilder::read_timeout) is honoured by [`Receiver::recv_from`]
+    /// and the streams, with tokio's timer.
     pub fn builder(port: u16) -> ReceiverBuilder {
         mcast_sync::Receiver::builder(port)
     }
@@ -36,8 +39,10 @@ impl Receiver {
         Self::from_sync(builder.build()?)
     }
 
-    /// Moves a blocking receiver onto tokio. Must be called within a tokio runtime.
+    /// Moves a blocking receiver onto tokio, keeping its read timeout. Must be called within a
+    /// tokio runtime.
     pub fn from_sync(receiver: mcast_sync::Receiver) -> Result<Self, Error> {
+        let timeout = receiver.read_timeout();
         let (std_sockets, joined) = receiver.into_parts();
         let mut sockets = Vec::with_capacity(std_sockets.len());
         for s in std_sockets {
@@ -50,18 +55,40 @@ impl Receiver {
         Ok(Self {
             sockets,
             joined,
+            timeout,
             next: 0,
         })
     }
 
     /// Receives the next datagram from any of the sockets into `buf`. Returns its length and
     /// metadata: the sender, the group it was sent to and the interface index.
+    ///
+    /// With a [read timeout](Self::read_timeout), fails with an error for which
+    /// [`Error::is_timeout`] holds (`mcast_sync::Error::TimedOut`) when no datagram arrives
+    /// in time; call again to go on waiting.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe. A datagram is read from a socket only inside a poll that
+    /// then returns it at once, so if `recv_from` is used as the event in a
+    /// [`tokio::select!`] and another branch completes first, no datagram has been taken
+    /// off any socket.
     pub async fn recv_from(&mut self, buf: &mut [u8]) -> Result<(usize, RecvMeta), Error> {
-        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+        let Some(timeout) = self.timeout else {
+            return poll_fn(|cx| self.poll_recv_from(cx, buf)).await;
+        };
+        match tokio::time::timeout(timeout, poll_fn(|cx| self.poll_recv_from(cx, buf))).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(timed_out(timeout)),
+        }
     }
 
     /// Polls every socket, round-robin, for a datagram. On `Pending`, each socket will wake the
-    /// task when it becomes readable.
+    /// task when it becomes readable. This is the building block of [`Receiver::recv_from`]
+    /// and the streams; it applies no read timeout.
+    ///
+    /// A datagram is read (inside tokio's `try_io`) only when the poll returns it, so dropping
+    /// the caller between polls loses nothing.
     pub fn poll_recv_from(
         &mut self,
         cx: &mut Context<'_>,
@@ -93,9 +120,24 @@ impl Receiver {
         Poll::Pending
     }
 
+    /// The read timeout of [`Receiver::recv_from`] and the streams (`None`: wait forever).
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Changes the read timeout (`None`: wait forever).
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
     /// The groups joined.
     pub fn groups(&self) -> &[Group] {
         self.joined.groups()
+    }
+
+    /// The SSM sources joined (empty: any source).
+    pub fn sources(&self) -> &[Source] {
+        self.joined.sources()
     }
 
     /// The port.
@@ -108,9 +150,15 @@ impl Receiver {
         self.joined.iface()
     }
 
-    /// How many sockets carry the joins.
+    /// How many sockets carry the joins (more than one past `igmp_max_memberships` groups).
     pub fn socket_count(&self) -> usize {
         self.sockets.len()
+    }
+
+    /// The receive buffer the kernel granted per socket, when one was asked for
+    /// ([`ReceiverBuilder::recv_buffer_size`]).
+    pub fn recv_buffer_size(&self) -> Option<usize> {
+        self.joined.recv_buffer_size()
     }
 
     /// The first socket's local address.
@@ -120,14 +168,21 @@ impl Receiver {
             .map_err(|e| io("cannot read the local address", e))
     }
 
-    /// A [`futures::Stream`] of raw datagrams with their metadata.
+    /// A [`futures::Stream`] of raw datagrams with their metadata. The read timeout carries
+    /// over: see [`DatagramStream`].
     pub fn into_datagrams(self) -> DatagramStream {
         DatagramStream::new(self)
     }
 
     /// A [`futures::Stream`] of decoded frames with their metadata; malformed datagrams are
-    /// yielded as [`Error::Frame`] and the stream goes on.
+    /// yielded as [`Error::Frame`] and the stream goes on. The read timeout carries over: see
+    /// [`FrameStream`].
     pub fn into_frames(self) -> FrameStream {
         FrameStream::new(self)
     }
+}
+
+/// The error a read timeout yields (the blocking receiver's, so [`Error::is_timeout`] holds).
+pub(crate) fn timed_out(timeout: Duration) -> Error {
+    Error::Socket(mcast_sync::Error::TimedOut(timeout))
 }

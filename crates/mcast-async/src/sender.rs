@@ -5,6 +5,7 @@ use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 
 use mcast_core::addr::Group;
+use mcast_core::frame::SessionId;
 use mcast_core::Transmit;
 use mcast_sync::setup::SocketState;
 use mcast_sync::{ResolvedIface, SenderBuilder};
@@ -12,7 +13,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 use crate::error::io;
-use crate::{Error, FrameSink};
+use crate::{Error, FrameSink, FramedSink};
 
 /// A tokio multicast sender: one socket set up by mcast-sync, sending to one group and port.
 #[derive(Debug)]
@@ -49,6 +50,12 @@ impl Sender {
     }
 
     /// Sends one datagram to the group. Returns the bytes sent.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe. The datagram is handed to the socket only inside a poll
+    /// that then returns, so if `send` is used as the event in a [`tokio::select!`] and
+    /// another branch completes first, the datagram was not sent.
     pub async fn send(&self, payload: &[u8]) -> Result<usize, Error> {
         self.io
             .async_io(Interest::WRITABLE, || {
@@ -59,6 +66,11 @@ impl Sender {
     }
 
     /// Sends what a core [`Transmit`] describes from `buf`. Returns how many datagrams went out.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe, as [`Sender::send`] is: if the future is dropped before it
+    /// completes, nothing was sent.
     pub async fn send_transmit(&self, transmit: &Transmit, buf: &[u8]) -> Result<usize, Error> {
         self.io
             .async_io(Interest::WRITABLE, || {
@@ -73,7 +85,8 @@ impl Sender {
             })
     }
 
-    /// Polls to send one datagram (the building block of [`FrameSink`]).
+    /// Polls to send one datagram (the building block of the sinks). The datagram is sent
+    /// only when this returns `Ready(Ok(_))`.
     pub fn poll_send(&self, cx: &mut Context<'_>, payload: &[u8]) -> Poll<Result<usize, Error>> {
         loop {
             match self.io.poll_send_ready(cx) {
@@ -89,6 +102,11 @@ impl Sender {
                 Err(e) => return Poll::Ready(Err(self.send_error(e))),
             }
         }
+    }
+
+    /// Polls until the socket can take a datagram (the sinks build their frame then).
+    pub(crate) fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.io.poll_send_ready(cx).map_err(|e| self.send_error(e))
     }
 
     fn send_error(&self, source: std::io::Error) -> Error {
@@ -115,9 +133,17 @@ impl Sender {
         self.state.iface()
     }
 
-    /// A [`futures::Sink`] of frames: each [`mcast_core::frame::FrameRepr`] is encoded with
-    /// the core's codec and sent as one datagram.
+    /// A [`futures::Sink`] of hand-built frames: each [`mcast_core::frame::FrameRepr`] is
+    /// encoded with the core's codec and sent as one datagram. The caller supplies every
+    /// field, `seq` and `sent_at_ns` included; [`Sender::into_framed`] fills those in.
     pub fn into_frame_sink(self) -> FrameSink {
         FrameSink::new(self)
+    }
+
+    /// A [`futures::Sink`] of payloads, each sent as one frame of `session` with the next
+    /// sequence number (from 0) and the wall clock as its send time, as
+    /// `mcast send --framed` sends them; see [`FramedSink`].
+    pub fn into_framed(self, session: SessionId) -> FramedSink {
+        FramedSink::new(self, session)
     }
 }

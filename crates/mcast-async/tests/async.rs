@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
 use mcast_async::{Error, Receiver, ReceiverBuilder, Sender, SenderBuilder};
-use mcast_core::addr::{Group, GroupRange};
+use mcast_core::addr::{Group, GroupRange, Source};
 use mcast_core::frame::{Flags, FrameRepr, Seq, SessionId};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::{RecvMeta, Transmit};
@@ -226,6 +226,244 @@ async fn open_errors_carry_hints() {
         "{e:?}"
     );
     assert!(e.hint().unwrap().contains("mcast ifaces"));
+}
+
+#[tokio::test]
+async fn recv_from_honours_read_timeout() {
+    let timeout = Duration::from_millis(200);
+    let mut r = Receiver::open(
+        rx(41209)
+            .group(g("239.255.42.9"))
+            .read_timeout(Some(timeout)),
+    )
+    .unwrap();
+    assert_eq!(r.read_timeout(), Some(timeout));
+    let mut buf = [0u8; 64];
+    let start = tokio::time::Instant::now();
+    let e = tokio::time::timeout(WAIT, r.recv_from(&mut buf))
+        .await
+        .expect("the read timeout fires before the test's bound")
+        .unwrap_err();
+    assert!(e.is_timeout(), "{e:?}");
+    assert!(
+        matches!(e, Error::Socket(mcast_sync::Error::TimedOut(t)) if t == timeout),
+        "{e:?}"
+    );
+    assert!(start.elapsed() >= timeout);
+    // After a timeout the receiver goes on.
+    let meta = send_recv(tx("239.255.42.9", 41209), &mut r, b"after the timeout")
+        .await
+        .expect("datagram");
+    assert_eq!(meta.destination, Some(g("239.255.42.9").addr()));
+    r.set_read_timeout(None);
+    assert_eq!(r.read_timeout(), None);
+}
+
+#[tokio::test]
+async fn from_sync_keeps_the_read_timeout() {
+    let timeout = Duration::from_millis(100);
+    let sync = rx(41210)
+        .group(g("239.255.42.10"))
+        .read_timeout(Some(timeout))
+        .build()
+        .unwrap();
+    let mut r = Receiver::from_sync(sync).unwrap();
+    assert_eq!(r.read_timeout(), Some(timeout));
+    let mut buf = [0u8; 64];
+    let e = tokio::time::timeout(WAIT, r.recv_from(&mut buf))
+        .await
+        .expect("bounded")
+        .unwrap_err();
+    assert!(e.is_timeout(), "{e:?}");
+}
+
+#[tokio::test]
+async fn streams_yield_read_timeouts_and_go_on() {
+    let timeout = Duration::from_millis(100);
+    let r = Receiver::open(
+        rx(41211)
+            .group(g("239.255.42.11"))
+            .read_timeout(Some(timeout)),
+    )
+    .unwrap();
+    let mut stream = r.into_datagrams();
+    for _ in 0..2 {
+        let e = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("bounded")
+            .expect("the stream never ends")
+            .unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+    }
+    Sender::open(tx("239.255.42.11", 41211))
+        .unwrap()
+        .send(b"after two timeouts")
+        .await
+        .unwrap();
+    let d = tokio::time::timeout(WAIT, async {
+        loop {
+            match stream.next().await.expect("the stream never ends") {
+                Ok(d) if d.bytes == b"after two timeouts"[..] => return d,
+                Ok(_) => {}
+                // A timeout may race the send; the stream goes on.
+                Err(e) => assert!(e.is_timeout(), "{e:?}"),
+            }
+        }
+    })
+    .await
+    .expect("datagram");
+    assert_eq!(d.meta.destination, Some(g("239.255.42.11").addr()));
+
+    // The frame stream shares the behaviour.
+    let mut frames = Receiver::open(
+        rx(41211)
+            .group(g("239.255.42.12"))
+            .read_timeout(Some(timeout)),
+    )
+    .unwrap()
+    .into_frames();
+    let e = tokio::time::timeout(WAIT, frames.next())
+        .await
+        .expect("bounded")
+        .expect("the stream never ends")
+        .unwrap_err();
+    assert!(e.is_timeout(), "{e:?}");
+}
+
+/// A `recv_from` future that was polled (registered for readiness) and then dropped, as a
+/// losing `select!` branch is, takes no datagram with it.
+#[tokio::test]
+async fn dropped_recv_from_loses_nothing() {
+    let mut r = Receiver::open(rx(41212).group(g("239.255.42.13"))).unwrap();
+    let mut buf = [0u8; 64];
+    {
+        let mut fut = std::pin::pin!(r.recv_from(&mut buf));
+        assert!(futures::poll!(fut.as_mut()).is_pending());
+        Sender::open(tx("239.255.42.13", 41212))
+            .unwrap()
+            .send(b"while pending")
+            .await
+            .unwrap();
+        // Give the datagram time to land while the future is pending, then drop it unpolled.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let meta = expect(&mut r, b"while pending").await.expect("datagram");
+    assert_eq!(meta.destination, Some(g("239.255.42.13").addr()));
+}
+
+/// `recv_from` in a `select!` loop against a ticker, with datagrams trickling in from another
+/// task: the ticker often wins while `recv_from` waits, and every datagram still arrives once.
+#[tokio::test]
+async fn select_loop_loses_nothing() {
+    const N: usize = 50;
+    let mut r = Receiver::open(rx(41213).group(g("239.255.42.14"))).unwrap();
+    let t = Sender::open(tx("239.255.42.14", 41213)).unwrap();
+    let sending = tokio::spawn(async move {
+        for i in 0..N {
+            t.send(format!("sel {i}").as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    let mut ticks = tokio::time::interval(Duration::from_millis(1));
+    let mut seen = BTreeSet::new();
+    let mut ticked = 0u64;
+    let mut buf = [0u8; 64];
+    let done = tokio::time::timeout(Duration::from_secs(5), async {
+        while seen.len() < N {
+            tokio::select! {
+                r = r.recv_from(&mut buf) => {
+                    let (n, _) = r.unwrap();
+                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    if let Some(i) = text.strip_prefix("sel ").and_then(|s| s.parse::<usize>().ok()) {
+                        assert!(seen.insert(i), "datagram {i} twice");
+                    }
+                }
+                _ = ticks.tick() => ticked += 1,
+            }
+        }
+    })
+    .await;
+    sending.await.unwrap();
+    assert!(done.is_ok(), "only {} of {N} datagrams", seen.len());
+    assert!(
+        ticked > 0,
+        "the other branch never won: the test proved nothing"
+    );
+}
+
+#[tokio::test]
+async fn accessors_match_the_blocking_receiver() {
+    let builder = rx(41214)
+        .group(g("232.42.0.1"))
+        .source("127.0.0.1".parse::<Source>().unwrap())
+        .recv_buffer_size(256 * 1024);
+    let sync = builder.clone().build().unwrap();
+    let r = Receiver::open(builder).unwrap();
+    assert_eq!(r.sources(), sync.sources());
+    assert_eq!(r.sources(), &["127.0.0.1".parse::<Source>().unwrap()]);
+    assert!(r.recv_buffer_size().is_some_and(|n| n > 0));
+    assert_eq!(r.recv_buffer_size(), sync.recv_buffer_size());
+    let plain = Receiver::open(rx(41214).group(g("239.255.42.15"))).unwrap();
+    assert!(plain.sources().is_empty());
+    assert_eq!(plain.recv_buffer_size(), None);
+}
+
+fn wall_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+#[tokio::test]
+async fn framed_sink_numbers_and_stamps() {
+    let r = Receiver::open(rx(41215).group(g("239.255.42.16"))).unwrap();
+    let mut frames = r.into_frames();
+    let session = SessionId(std::process::id() ^ 0x5a5a);
+    let mut sink = Sender::open(tx("239.255.42.16", 41215))
+        .unwrap()
+        .into_framed(session);
+    assert_eq!(sink.session(), session);
+    assert_eq!(sink.next_seq(), Seq(0));
+    let before = wall_ns();
+    sink.send("zero").await.unwrap();
+    sink.send(b"one".to_vec()).await.unwrap();
+    // Too long for one datagram: refused, and no sequence number is used.
+    let huge = vec![0u8; sink.max_payload() + 1];
+    assert!(matches!(sink.send(&huge[..]).await, Err(Error::Encode(_))));
+    assert_eq!(sink.next_seq(), Seq(2));
+    sink.send(bytes::Bytes::from_static(b"two")).await.unwrap();
+    // An empty payload is a frame too.
+    sink.send(&b""[..]).await.unwrap();
+    let after = wall_ns();
+    assert_eq!(sink.frames_sent(), 4);
+    assert_eq!(sink.next_seq(), Seq(4));
+    let mut got = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while got.len() < 4 {
+            let f = frames.next().await.expect("stream ended").unwrap();
+            if f.session == session {
+                got.push(f);
+            }
+        }
+    })
+    .await
+    .expect("four frames");
+    let payloads: [&[u8]; 4] = [b"zero", b"one", b"two", b""];
+    let mut last = 0;
+    for (i, f) in got.iter().enumerate() {
+        assert_eq!(f.seq, Seq(i as u64));
+        assert_eq!(&f.payload[..], payloads[i]);
+        assert_eq!(f.tag, None);
+        assert!(
+            (before..=after).contains(&f.sent_at_ns),
+            "stamp {} outside {before}..={after}",
+            f.sent_at_ns
+        );
+        assert!(f.sent_at_ns >= last, "stamps go forward");
+        last = f.sent_at_ns;
+        assert_eq!(f.meta.destination, Some(g("239.255.42.16").addr()));
+    }
 }
 
 /// Waits (bounded) until the kernel has configured both ends: operstate UP (the carrier event,

@@ -10,6 +10,11 @@
 //!
 //! socket2 stays out of every public signature: sockets go out as `std::net::UdpSocket` and
 //! come back in as [`BorrowedFd`].
+//!
+//! **Not a stable API.** This module is public only so that the adapters (this crate and
+//! mcast-async) can share one setup path; it is their plumbing, not an interface for other
+//! crates, and it may change in any release. Applications use [`crate::Sender`],
+//! [`crate::Receiver`] and their builders (or mcast-async's).
 
 use std::io;
 use std::mem::{self, MaybeUninit};
