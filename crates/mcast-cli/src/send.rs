@@ -25,7 +25,8 @@ Examples:
   mcast send 224.1.1.5 50001 \"Hello, World!\" -i 127.0.0.1     one datagram on loopback
   mcast send 239.1.2.3 5000 tick -c 10 --interval 1s -i lab0   ten, one per second
   printf 'a\\nb\\n' | mcast send 239.1.2.3 5000 -i 127.0.0.1      one datagram per line
-  mcast send 239.1.2.3 5000 hi -c 5 --framed -i 127.0.0.1      numbered frames: `mcast recv` counts loss
+  mcast send 239.1.2.3 5000 hi -c 5 --framed -i 127.0.0.1      numbered frames:
+                                                               `mcast recv` counts loss
 
 One datagram holds at most 65507 bytes over IPv4 (65527 over IPv6), 28 fewer with --framed.
 A longer MESSAGE is refused before anything is sent; a longer stdin line stops the command

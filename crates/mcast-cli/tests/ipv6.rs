@@ -323,15 +323,21 @@ fn ipv6_json_names_the_group() {
     assert_eq!(records[3]["data"]["reason"], "count");
 }
 
-/// The records of a sniffed MLDv2 report line, in words: the kernel may batch a pending
-/// record of its own (a solicited-node group) into the same report, so
-/// `Ether / IPv6 / MLDv2 report: join ff15::1234 (exclude {}); join ff02::1:ff96:4aa0 (exclude {})`
-/// has two.
-fn mld_records(line: &str) -> Vec<&str> {
-    let records = line
-        .strip_prefix("Ether / IPv6 / MLDv2 report: ")
-        .unwrap_or_else(|| panic!("not an MLDv2 report line: {line:?}"));
-    records.split("; ").collect()
+/// The sender and the records of a sniffed MLDv2 report line, in words: the kernel may batch a
+/// pending record of its own (a solicited-node group) into the same report, so
+/// `Ether / IPv6 / MLDv2 fe80::a > ff02::16 report: join ff15::1234 (exclude {}); join ff02::1:ff96:4aa0 (exclude {})`
+/// has two. Every MLDv2 report goes to ff02::16 (all MLDv2-capable routers).
+fn mld_report(line: &str) -> (Ipv6Addr, Vec<&str>) {
+    let rest = line
+        .strip_prefix("Ether / IPv6 / MLDv2 ")
+        .unwrap_or_else(|| panic!("not an MLDv2 line: {line:?}"));
+    let (src, records) = rest
+        .split_once(" > ff02::16 report: ")
+        .unwrap_or_else(|| panic!("not an MLDv2 report to ff02::16: {line:?}"));
+    let src = src
+        .parse()
+        .unwrap_or_else(|e| panic!("sender {src:?} in {line:?}: {e}"));
+    (src, records.split("; ").collect())
 }
 
 // issue #2 (ipv6) — a join on va is an MLDv2 report on vb, in words; so is the leave.
@@ -342,6 +348,7 @@ fn mld_report_is_sniffed() {
         return;
     }
     let ns = Netns::with_veth();
+    let va = ns.link_local("va");
     // No -c: --group shows every MLD message, and the kernel's own reports for the veths'
     // solicited-node groups may still be repeating; wait for the ones this test causes.
     let mut sniff = ns.mcast(&[
@@ -364,19 +371,20 @@ fn mld_report_is_sniffed() {
         "15s",
     ]);
     let join = sniff.wait_stdout("join ff15::1234");
-    assert!(
-        mld_records(&join).contains(&"join ff15::1234 (exclude {})"),
-        "{join}"
-    );
+    let (sender, records) = mld_report(&join);
+    assert!(records.contains(&"join ff15::1234 (exclude {})"), "{join}");
+    assert_eq!(sender, va, "{join}");
     joiner.interrupt();
     let joined = joiner.finish();
     joined.assert_no_panic();
     assert_eq!(joined.code(), 0, "{}", joined.stderr_text());
     let leave = sniff.wait_stdout("leave ff15::1234");
+    let (sender, records) = mld_report(&leave);
     assert!(
-        mld_records(&leave).contains(&"leave ff15::1234 (include {})"),
+        records.contains(&"leave ff15::1234 (include {})"),
         "{leave}"
     );
+    assert_eq!(sender, va, "{leave}");
     sniff.interrupt();
     let out = sniff.finish();
     out.assert_no_panic();

@@ -234,8 +234,11 @@ fn sniff_group_filter_shows_igmp_join() {
     assert_eq!(out.code(), 0, "{}", out.stderr_text());
     assert_eq!(out.stdout.len(), 1, "{:?}", out.stdout);
     let line = &out.stdout[0];
-    assert!(line.starts_with("Ether / IP / IGMP"), "{line}");
+    assert!(line.starts_with("Ether / IP / IGMPv"), "{line}");
     assert!(line.contains("224.1.1.5"), "{line}");
+    // The line names the joining host (va) as the sender, and says "join" in any version.
+    assert!(line.contains(" 192.168.56.3 > "), "{line}");
+    assert!(line.contains(" report: join 224.1.1.5"), "{line}");
 }
 
 // issue #4 (sniff) — --timeout with nothing captured exits 1 with a hint; with something, 0.

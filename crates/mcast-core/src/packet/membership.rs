@@ -150,10 +150,12 @@ impl fmt::Display for GroupRecord {
 
 /// A decoded IGMP (v1, v2, v3) or MLD (v1, v2) message.
 ///
-/// Its `Display` is one line of words: `IGMPv2 query (general)`, `IGMPv2 report 234.3.2.1`,
-/// `IGMPv2 leave 234.3.2.1`, `IGMPv3 report: join 224.1.1.5 (exclude {})`,
-/// `MLDv1 done ff15::2`, `MLDv2 report: leave ff15::1 (include {})`. Several records are
-/// separated by `; `.
+/// Its `Display` is one line of words, alike for every version: `IGMPv2 query (general)`,
+/// `IGMPv2 report: join 234.3.2.1`, `IGMPv2 leave 234.3.2.1`,
+/// `IGMPv3 report: join 224.1.1.5 (exclude {})`, `MLDv1 leave ff15::2` (an MLDv1 Done),
+/// `MLDv2 report: leave ff15::1 (include {})`. Several records are separated by `; `. A
+/// [`PacketSummary`](super::PacketSummary) line names the sender and destination between the
+/// name and the words: `IGMPv2 192.168.56.1 > 224.0.0.2 leave 224.1.1.5`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[non_exhaustive]
 pub struct MembershipMessage {
@@ -196,19 +198,22 @@ impl MembershipMessage {
     }
 }
 
-impl fmt::Display for MembershipMessage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = self.protocol;
-        let v = self.version;
-        // IGMPv3 and MLDv2 reports carry group records instead of one group.
-        let with_records = matches!(
-            (p, v),
-            (MembershipProtocol::Igmp, 3) | (MembershipProtocol::Mld, 2)
-        );
+impl MembershipMessage {
+    /// Writes the message's name: `IGMPv3`, `MLDv1`, or `IGMP` / `MLD` for an unknown type.
+    pub(crate) fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            MessageKind::Unknown(t) => return write!(f, "{p} type 0x{t:02x}"),
+            MessageKind::Unknown(_) => write!(f, "{}", self.protocol),
+            _ => write!(f, "{}v{}", self.protocol, self.version),
+        }
+    }
+
+    /// Writes what the message says, after its name: `query (general)`,
+    /// `report: join 224.1.1.5 (exclude {})`, `leave 224.1.1.5`, `type 0x99`.
+    pub(crate) fn fmt_words(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            MessageKind::Unknown(t) => write!(f, "type 0x{t:02x}"),
             MessageKind::Query => {
-                write!(f, "{p}v{v} query ")?;
+                f.write_str("query ")?;
                 match self.group {
                     None => f.write_str("(general)")?,
                     Some(g) => write!(f, "{g}")?,
@@ -216,34 +221,39 @@ impl fmt::Display for MembershipMessage {
                 if !self.sources.is_empty() {
                     write!(f, " {}", Sources(&self.sources))?;
                 }
+                Ok(())
             }
+            // IGMPv2 Leave Group and MLDv1 Done alike, as the v3 records say it.
             MessageKind::Leave => {
-                let word = match p {
-                    MembershipProtocol::Igmp => "leave",
-                    MembershipProtocol::Mld => "done",
-                };
-                write!(f, "{p}v{v} {word}")?;
+                f.write_str("leave")?;
                 if let Some(g) = self.group {
                     write!(f, " {g}")?;
                 }
+                Ok(())
             }
-            MessageKind::Report if with_records => {
-                write!(f, "{p}v{v} report:")?;
-                if self.records.is_empty() {
+            MessageKind::Report => {
+                f.write_str("report:")?;
+                // IGMPv3 and MLDv2 reports carry group records; v1/v2 reports one group, which
+                // they join.
+                if let Some(g) = self.group {
+                    write!(f, " join {g}")?;
+                } else if self.records.is_empty() {
                     f.write_str(" no records")?;
                 }
                 for (i, r) in self.records.iter().enumerate() {
                     let sep = if i == 0 { " " } else { "; " };
                     write!(f, "{sep}{r}")?;
                 }
-            }
-            MessageKind::Report => {
-                write!(f, "{p}v{v} report")?;
-                if let Some(g) = self.group {
-                    write!(f, " {g}")?;
-                }
+                Ok(())
             }
         }
-        Ok(())
+    }
+}
+
+impl fmt::Display for MembershipMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_name(f)?;
+        f.write_str(" ")?;
+        self.fmt_words(f)
     }
 }

@@ -7,7 +7,9 @@
 //!   line such as `Ether / IP / UDP 192.168.56.3:52582 > 224.1.1.5:50001 / Raw`.
 //! - IGMP v1/v2/v3 is parsed by etherparse (0.21 knows every IGMP message) and put into words
 //!   by this module; MLD v1/v2 is decoded by hand from the ICMPv6 message (see [`mld`]). Both
-//!   become a [`MembershipMessage`]: `IGMPv3 report: join 224.1.1.5 (exclude {})`.
+//!   become a [`MembershipMessage`]: `IGMPv3 report: join 224.1.1.5 (exclude {})`, which a
+//!   summary line puts between its sender and destination:
+//!   `Ether / IP / IGMPv3 192.168.56.1 > 224.0.0.22 report: join 224.1.1.5 (exclude {})`.
 //! - [`hexdump`] prints bytes in scapy's `hexdump()` layout.
 //! - [`pcap`] writes classic pcap files into any `io::Write`.
 //!
@@ -91,8 +93,11 @@ pub enum PacketError {
 /// |---|---|
 /// | UDP with payload | `Ether / IP / UDP 192.168.56.3:52582 > 224.1.1.5:50001 / Raw` |
 /// | UDP over IPv6, empty | `Ether / IPv6 / UDP [fe80::1]:5000 > [ff15::1]:5000` |
-/// | IGMP | `Ether / IP / IGMPv3 report: join 224.1.1.5 (exclude {})` |
-/// | MLD | `Ether / IPv6 / MLDv1 done ff15::2` |
+/// | IGMPv3 report | `Ether / IP / IGMPv3 192.168.56.1 > 224.0.0.22 report: join 224.1.1.5 (exclude {})` |
+/// | IGMPv2 report | `Ether / IP / IGMPv2 192.168.56.1 > 224.1.1.5 report: join 224.1.1.5` |
+/// | IGMP leave | `Ether / IP / IGMPv2 192.168.56.1 > 224.0.0.2 leave 224.1.1.5` |
+/// | IGMP query | `Ether / IP / IGMPv3 192.168.56.254 > 224.0.0.1 query (general)` |
+/// | MLD done | `Ether / IPv6 / MLDv1 fe80::a > ff02::2 leave ff15::2` |
 /// | ICMP | `Ether / IPv6 / ICMPv6 type 133 fe80::1 > ff02::2` |
 /// | other protocols | `Ether / IP / proto 6 10.0.0.1 > 10.0.0.2` |
 /// | not IP | `Ether / ARP`, `Ether / type 0x88cc` |
@@ -387,7 +392,10 @@ impl fmt::Display for PacketSummary {
             return f.write_str("?");
         };
         if let Some(m) = &self.membership {
-            write!(f, "{m}")?;
+            // Who said it to whom, between the name and the words, as for ICMP.
+            m.fmt_name(f)?;
+            write!(f, " {src} > {dst} ")?;
+            m.fmt_words(f)?;
         } else if let (Some(IP_PROTO_UDP), Some(sp), Some(dp)) =
             (self.protocol, self.src_port, self.dst_port)
         {

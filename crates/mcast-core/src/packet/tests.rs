@@ -276,7 +276,7 @@ fn igmpv3_join_capture() {
     let s = sum(IGMPV3_JOIN);
     assert_eq!(
         s.to_string(),
-        "Ether / IP / IGMPv3 report: join 224.1.1.5 (exclude {})"
+        "Ether / IP / IGMPv3 192.168.56.3 > 224.0.0.22 report: join 224.1.1.5 (exclude {})"
     );
     assert_eq!(s.dst, Some(ip("224.0.0.22")));
     assert_eq!(s.dst_mac.unwrap().to_string(), "01:00:5e:00:00:16");
@@ -300,26 +300,33 @@ fn igmpv3_join_capture() {
 fn igmpv3_captures_in_words() {
     assert_eq!(
         line(IGMPV3_ALLOW_AND_JOIN),
-        "Ether / IP / IGMPv3 report: allow 232.1.1.5 {192.168.56.1}; join 224.1.1.5 (exclude {})"
+        "Ether / IP / IGMPv3 192.168.56.3 > 224.0.0.22 report: \
+         allow 232.1.1.5 {192.168.56.1}; join 224.1.1.5 (exclude {})"
     );
     assert_eq!(
         line(IGMPV3_LEAVE),
-        "Ether / IP / IGMPv3 report: leave 224.1.1.5 (include {})"
+        "Ether / IP / IGMPv3 192.168.56.3 > 224.0.0.22 report: leave 224.1.1.5 (include {})"
     );
     assert_eq!(
         line(IGMPV3_BLOCK),
-        "Ether / IP / IGMPv3 report: block 232.1.1.5 {192.168.56.1}"
+        "Ether / IP / IGMPv3 192.168.56.3 > 224.0.0.22 report: block 232.1.1.5 {192.168.56.1}"
     );
 }
 
 #[test]
 fn igmpv2_captures_in_words() {
     let s = sum(IGMPV2_REPORT);
-    assert_eq!(s.to_string(), "Ether / IP / IGMPv2 report 234.3.2.1");
+    assert_eq!(
+        s.to_string(),
+        "Ether / IP / IGMPv2 192.168.56.3 > 234.3.2.1 report: join 234.3.2.1"
+    );
     assert_eq!(s.membership.as_ref().unwrap().group, Some(ip("234.3.2.1")));
     assert_eq!(s.membership.unwrap().checksum_ok, Some(true));
     let s = sum(IGMPV2_LEAVE);
-    assert_eq!(s.to_string(), "Ether / IP / IGMPv2 leave 234.3.2.1");
+    assert_eq!(
+        s.to_string(),
+        "Ether / IP / IGMPv2 192.168.56.3 > 224.0.0.2 leave 234.3.2.1"
+    );
     assert_eq!(s.dst, Some(ip("224.0.0.2")));
     assert_eq!(s.membership.unwrap().kind, MessageKind::Leave);
 }
@@ -332,7 +339,10 @@ fn igmp_queries_built_per_rfc() {
         LinkType::Ethernet,
     )
     .unwrap();
-    assert_eq!(s.to_string(), "Ether / IP / IGMPv2 query (general)");
+    assert_eq!(
+        s.to_string(),
+        "Ether / IP / IGMPv2 192.168.56.1 > 224.0.0.1 query (general)"
+    );
     let m = s.membership.unwrap();
     assert_eq!(
         (m.version, m.max_resp_ms, m.checksum_ok),
@@ -343,14 +353,14 @@ fn igmp_queries_built_per_rfc() {
     let f = igmp_frame(v4("224.0.0.1"), vec![0x11, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(
         summarize(&f, LinkType::Ethernet).unwrap().to_string(),
-        "Ether / IP / IGMPv1 query (general)"
+        "Ether / IP / IGMPv1 192.168.56.1 > 224.0.0.1 query (general)"
     );
 
     // IGMPv2 group-specific query.
     let f = igmp_frame(v4("224.1.1.5"), vec![0x11, 10, 0, 0, 224, 1, 1, 5]);
     assert_eq!(
         summarize(&f, LinkType::Ethernet).unwrap().to_string(),
-        "Ether / IP / IGMPv2 query 224.1.1.5"
+        "Ether / IP / IGMPv2 192.168.56.1 > 224.1.1.5 query 224.1.1.5"
     );
 
     // IGMPv3 general query: 12 bytes, Max Resp Code 0x64, S=0 QRV=2, QQIC 125.
@@ -359,7 +369,10 @@ fn igmp_queries_built_per_rfc() {
         vec![0x11, 0x64, 0, 0, 0, 0, 0, 0, 0x02, 125, 0, 0],
     );
     let s = summarize(&f, LinkType::Ethernet).unwrap();
-    assert_eq!(s.to_string(), "Ether / IP / IGMPv3 query (general)");
+    assert_eq!(
+        s.to_string(),
+        "Ether / IP / IGMPv3 192.168.56.1 > 224.0.0.1 query (general)"
+    );
     assert_eq!(s.membership.unwrap().max_resp_ms, Some(10_000));
 
     // IGMPv3 group-and-source-specific query, exponential Max Resp Code 0x8a: (0xa|0x10)<<3.
@@ -368,7 +381,7 @@ fn igmp_queries_built_per_rfc() {
     let s = summarize(&igmp_frame(v4("232.1.1.5"), q), LinkType::Ethernet).unwrap();
     assert_eq!(
         s.to_string(),
-        "Ether / IP / IGMPv3 query 232.1.1.5 {192.168.56.1, 192.168.56.4}"
+        "Ether / IP / IGMPv3 192.168.56.1 > 232.1.1.5 query 232.1.1.5 {192.168.56.1, 192.168.56.4}"
     );
     let m = s.membership.unwrap();
     assert_eq!(m.max_resp_ms, Some(26 * 8 * 100));
@@ -380,7 +393,7 @@ fn igmp_v1_report_all_record_types_and_unknown_built_per_rfc() {
     let f = igmp_frame(v4("224.1.1.5"), vec![0x12, 0, 0, 0, 224, 1, 1, 5]);
     assert_eq!(
         summarize(&f, LinkType::Ethernet).unwrap().to_string(),
-        "Ether / IP / IGMPv1 report 224.1.1.5"
+        "Ether / IP / IGMPv1 192.168.56.1 > 224.1.1.5 report: join 224.1.1.5"
     );
 
     let mut r = vec![0x22, 0, 0, 0, 0, 0, 0, 5];
@@ -394,7 +407,7 @@ fn igmp_v1_report_all_record_types_and_unknown_built_per_rfc() {
     let s = summarize(&igmp_frame(v4("224.0.0.22"), r), LinkType::Ethernet).unwrap();
     assert_eq!(
         s.to_string(),
-        "Ether / IP / IGMPv3 report: member 232.1.1.5 (include {10.0.0.1}); \
+        "Ether / IP / IGMPv3 192.168.56.1 > 224.0.0.22 report: member 232.1.1.5 (include {10.0.0.1}); \
          member 224.1.1.5 (exclude {}); change 232.1.1.6 (include {10.0.0.2}); \
          change 224.1.1.7 (exclude {10.0.0.3}); record type 9 224.1.1.8 {}"
     );
@@ -402,7 +415,10 @@ fn igmp_v1_report_all_record_types_and_unknown_built_per_rfc() {
 
     let f = igmp_frame(v4("224.0.0.1"), vec![0x13, 0, 0, 0, 0, 0, 0, 0]);
     let s = summarize(&f, LinkType::Ethernet).unwrap();
-    assert_eq!(s.to_string(), "Ether / IP / IGMP type 0x13");
+    assert_eq!(
+        s.to_string(),
+        "Ether / IP / IGMP 192.168.56.1 > 224.0.0.1 type 0x13"
+    );
     assert_eq!(s.membership.unwrap().kind, MessageKind::Unknown(0x13));
 }
 
@@ -414,7 +430,7 @@ fn igmpv3_report_with_too_few_records_is_truncated() {
     assert!(s.truncated);
     assert_eq!(
         s.to_string(),
-        "Ether / IP / IGMPv3 report: join 224.1.1.5 (exclude {}) (truncated)"
+        "Ether / IP / IGMPv3 192.168.56.1 > 224.0.0.22 report: join 224.1.1.5 (exclude {}) (truncated)"
     );
 }
 
@@ -436,7 +452,9 @@ fn mld_captures_skip_hop_by_hop() {
     let s = sum(MLDV2_JOIN);
     assert_eq!(
         s.to_string(),
-        "Ether / IPv6 / MLDv2 report: join ff15::1 (exclude {})"
+        format!(
+            "Ether / IPv6 / MLDv2 {VA_LINK_LOCAL} > ff02::16 report: join ff15::1 (exclude {{}})"
+        )
     );
     assert_eq!(s.protocol, Some(58));
     assert!(s.router_alert);
@@ -452,14 +470,105 @@ fn mld_captures_skip_hop_by_hop() {
 
     assert_eq!(
         line(MLDV2_LEAVE),
-        "Ether / IPv6 / MLDv2 report: leave ff15::1 (include {})"
+        format!(
+            "Ether / IPv6 / MLDv2 {VA_LINK_LOCAL} > ff02::16 report: leave ff15::1 (include {{}})"
+        )
     );
     let s = sum(MLDV1_REPORT);
-    assert_eq!(s.to_string(), "Ether / IPv6 / MLDv1 report ff15::2");
+    assert_eq!(
+        s.to_string(),
+        format!("Ether / IPv6 / MLDv1 {VA_LINK_LOCAL} > ff15::2 report: join ff15::2")
+    );
     assert_eq!(s.membership.unwrap().checksum_ok, Some(true));
     let s = sum(MLDV1_DONE);
-    assert_eq!(s.to_string(), "Ether / IPv6 / MLDv1 done ff15::2");
+    assert_eq!(
+        s.to_string(),
+        format!("Ether / IPv6 / MLDv1 {VA_LINK_LOCAL} > ff02::2 leave ff15::2")
+    );
     assert_eq!(s.membership.unwrap().kind, MessageKind::Leave);
+}
+
+// issue #4 (sniff) — every membership line says who sent it to whom, and joins and leaves read
+// alike in every version, so `grep "join 224.1.1.5"` finds them all.
+#[test]
+fn membership_lines_name_sender_and_read_alike() {
+    let joins = [
+        (
+            IGMPV3_JOIN,
+            "IGMPv3 192.168.56.3 > 224.0.0.22 report: ",
+            "224.1.1.5",
+        ),
+        (
+            IGMPV2_REPORT,
+            "IGMPv2 192.168.56.3 > 234.3.2.1 report: ",
+            "234.3.2.1",
+        ),
+        (
+            MLDV2_JOIN,
+            "MLDv2 fe80::ccbe:28ff:fe7d:4c16 > ff02::16 report: ",
+            "ff15::1",
+        ),
+        (
+            MLDV1_REPORT,
+            "MLDv1 fe80::ccbe:28ff:fe7d:4c16 > ff15::2 report: ",
+            "ff15::2",
+        ),
+    ];
+    for (frame, head, group) in joins {
+        let s = sum(frame);
+        let text = s.to_string();
+        let words = text
+            .split_once(" / ")
+            .and_then(|(_, rest)| rest.split_once(" / "))
+            .map(|(_, m)| m)
+            .unwrap_or_else(|| panic!("{text}"));
+        let after = words.strip_prefix(head).unwrap_or_else(|| panic!("{text}"));
+        assert!(after.starts_with(&format!("join {group}")), "{text}");
+        // The addresses in the line are the packet's own.
+        let (src, dst) = (s.src.unwrap(), s.dst.unwrap());
+        assert!(head.contains(&format!(" {src} > {dst} ")), "{text}");
+    }
+    let leaves = [
+        (IGMPV3_LEAVE, "224.1.1.5"),
+        (IGMPV2_LEAVE, "234.3.2.1"),
+        (MLDV2_LEAVE, "ff15::1"),
+        (MLDV1_DONE, "ff15::2"),
+    ];
+    for (frame, group) in leaves {
+        let text = line(frame);
+        assert!(text.contains(&format!(" leave {group}")), "{text}");
+        assert!(!text.contains("join") && !text.contains("done"), "{text}");
+    }
+}
+
+// The message's own Display, without the packet around it, still reads on its own.
+#[test]
+fn membership_message_display_stands_alone() {
+    let words = |frame| sum(frame).membership.expect("membership").to_string();
+    assert_eq!(
+        words(IGMPV3_JOIN),
+        "IGMPv3 report: join 224.1.1.5 (exclude {})"
+    );
+    assert_eq!(words(IGMPV2_REPORT), "IGMPv2 report: join 234.3.2.1");
+    assert_eq!(words(IGMPV2_LEAVE), "IGMPv2 leave 234.3.2.1");
+    assert_eq!(
+        words(MLDV2_LEAVE),
+        "MLDv2 report: leave ff15::1 (include {})"
+    );
+    assert_eq!(words(MLDV1_DONE), "MLDv1 leave ff15::2");
+    let f = igmp_frame(v4("224.0.0.1"), vec![0x13, 0, 0, 0, 0, 0, 0, 0]);
+    let m = summarize(&f, LinkType::Ethernet)
+        .unwrap()
+        .membership
+        .unwrap();
+    assert_eq!(m.to_string(), "IGMP type 0x13");
+    // An IGMPv3 report without records says so.
+    let f = igmp_frame(v4("224.0.0.22"), vec![0x22, 0, 0, 0, 0, 0, 0, 0]);
+    let s = summarize(&f, LinkType::Ethernet).unwrap();
+    assert_eq!(
+        s.to_string(),
+        "Ether / IP / IGMPv3 192.168.56.1 > 224.0.0.22 report: no records"
+    );
 }
 
 #[test]
@@ -481,7 +590,10 @@ fn mld_queries_built_per_rfc() {
     let mut q = vec![130, 0, 0, 0, 0x27, 0x10, 0, 0];
     q.extend([0; 16]);
     let s = summarize(&mld_frame(ll, v6("ff02::1"), q), LinkType::Ethernet).unwrap();
-    assert_eq!(s.to_string(), "Ether / IPv6 / MLDv1 query (general)");
+    assert_eq!(
+        s.to_string(),
+        "Ether / IPv6 / MLDv1 fe80::1 > ff02::1 query (general)"
+    );
     let m = s.membership.unwrap();
     assert_eq!(
         (m.version, m.max_resp_ms, m.checksum_ok),
@@ -496,7 +608,7 @@ fn mld_queries_built_per_rfc() {
     let s = summarize(&mld_frame(ll, v6("ff3e::8000:1"), q), LinkType::Ethernet).unwrap();
     assert_eq!(
         s.to_string(),
-        "Ether / IPv6 / MLDv2 query ff3e::8000:1 {2001:db8::5}"
+        "Ether / IPv6 / MLDv2 fe80::1 > ff3e::8000:1 query ff3e::8000:1 {2001:db8::5}"
     );
     let m = s.membership.unwrap();
     assert_eq!(
