@@ -4,7 +4,7 @@
 //! adapter ([`crate::adapter::Tx`]). The wall-clock stamp of a frame is read here and passed in.
 
 use std::ffi::OsString;
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, IsTerminal as _};
 use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::process::ExitCode;
@@ -243,6 +243,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
         None => {
             let stdin = io::stdin();
+            if stdin.is_terminal() {
+                output::note("reading datagrams from stdin, one per line (Ctrl-D ends)");
+            }
             let mut stdin = stdin.lock();
             let mut line = Vec::new();
             let mut number: u64 = 0;
@@ -258,6 +261,11 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 let payload = line.strip_suffix(b"\n").unwrap_or(&line);
                 let payload = payload.strip_suffix(b"\r").unwrap_or(payload);
                 send_one(payload, Some(number))?;
+            }
+            if number == 0 {
+                output::note(
+                    "note: stdin was empty, so nothing was sent (give a MESSAGE, or pipe lines in)",
+                );
             }
             "eof"
         }
