@@ -67,7 +67,7 @@ pub(crate) fn run(bin: &Path) -> Result<Vec<String>> {
     drop(lab);
     let outcome = outcome?;
     for t in outcome.terminals() {
-        print!("{}", render(t));
+        out!("{}", render(t));
     }
     let left: Vec<String> = netns::list_netns()
         .unwrap_or_default()
@@ -81,7 +81,7 @@ pub(crate) fn run(bin: &Path) -> Result<Vec<String>> {
             left.join(" ")
         ));
     }
-    println!(
+    outln!(
         "\nlab up in {:.1} s, demo ran in {:.1} s, torn down in {:.1} s",
         built.as_secs_f64(),
         (played - built).as_secs_f64(),

@@ -14,19 +14,24 @@
 //!
 //! * `lecture`: eastny .1, midwood .3, flatbush .4 and bushwick .5, all on 192.168.56.0/24 and `br0`.
 //! * `routed`: eastny 192.168.56.1 and midwood 192.168.56.3 on `br0`; flatbush 192.168.57.4 and
-//!   bushwick 192.168.57.5 on `br1`; the router forwards 224.1.1.5 and 234.3.2.1 both ways with TTL
-//!   threshold 1, so a datagram sent with TTL 1 stays in its subnet and one sent with TTL 2 crosses.
+//!   bushwick 192.168.57.5 on `br1`; the router forwards every IPv4 group outside the link-local
+//!   224.0.0.0/24 both ways (smcroute (*,G/len) routes) with TTL threshold 1, so a datagram sent
+//!   with TTL 1 stays in its subnet and one sent with TTL 2 crosses.
 //!
 //! The machine's own namespace is never changed: veth pairs are created inside the switch
 //! namespace and one end is moved straight into the host namespace. The [`Lab`] guard deletes
-//! everything on drop, and a Ctrl-C handler does the same for every lab still alive.
+//! everything on drop, and a Ctrl-C handler does the same for every lab still alive (for
+//! `lab up`: until it has printed the status and returns, state file included).
 
 use std::{
     fmt::Write as _,
     net::Ipv4Addr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::{Mutex, Once},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Mutex, MutexGuard, Once,
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -113,8 +118,19 @@ const ROUTER_LEGS: [(&str, &str, Ipv4Addr, &str); 2] = [
     ("lab1", "router1", Ipv4Addr::new(192, 168, 57, 254), "br1"),
 ];
 
-/// The groups the router forwards.
-const ROUTED_GROUPS: [&str; 2] = ["224.1.1.5", "234.3.2.1"];
+/// What the router forwards, for `lab status`.
+const ROUTED_SUMMARY: &str = "every group outside 224.0.0.0/24";
+
+/// The prefixes the router forwards: all of 224.0.0.0/4 except the link-local 224.0.0.0/24
+/// (RFC 5771: never forwarded), as the 20 disjoint blocks 224.0.1.0/24, 224.0.2.0/23, …,
+/// 232.0.0.0/5. Each becomes an smcroute (*,G/len) route per direction.
+fn routed_prefixes() -> Vec<(Ipv4Addr, u8)> {
+    let base = u32::from(Ipv4Addr::new(224, 0, 0, 0));
+    (5..=24u8)
+        .rev()
+        .map(|len| (Ipv4Addr::from(base | 1 << (32 - u32::from(len))), len))
+        .collect()
+}
 
 /// Query timing for `--snooping`, in centiseconds (the bridge's unit): the querier counts as
 /// present after one response interval, so snooping takes effect about a second after `up`.
@@ -177,10 +193,15 @@ pub(crate) fn mcast_binary(quiet: bool) -> Result<PathBuf> {
     if let Some(bin) = std::env::var_os("MCAST_BIN") {
         return Ok(PathBuf::from(bin));
     }
+    cargo_binary("mcast-cli", "mcast", quiet)
+}
+
+/// Builds the binary `bin` of `package` with cargo and returns its path.
+pub(crate) fn cargo_binary(package: &str, bin: &str, quiet: bool) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(project_root())
-        .args(["build", "--package", "mcast-cli", "--bin", "mcast"])
+        .args(["build", "--package", package, "--bin", bin])
         .arg("--message-format=json-render-diagnostics")
         .args(quiet.then_some("--quiet"))
         .stderr(Stdio::inherit());
@@ -189,8 +210,8 @@ pub(crate) fn mcast_binary(quiet: bool) -> Result<PathBuf> {
         .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
         .filter_map(|l| json_string_field(l, "executable"))
         .map(PathBuf::from)
-        .find(|p| p.file_name().is_some_and(|n| n == "mcast"))
-        .with_context(|| format!("{cmd:?} reported no `mcast` executable"))
+        .find(|p| p.file_name().is_some_and(|n| n == bin))
+        .with_context(|| format!("{cmd:?} reported no `{bin}` executable"))
 }
 
 /// The value of the string field `"key":"…"` in one line of cargo's JSON (paths need no unescaping
@@ -211,29 +232,42 @@ fn json_string_field(line: &str, key: &str) -> Option<String> {
 
 /// Prefixes of labs alive in this process, torn down by the Ctrl-C handler.
 ///
-/// The lock also serialises building and tearing down: the handler holds it from taking the list
-/// until the process exits, and a lab holds it while it builds and while its guard tears it down,
-/// so the handler and a guard never delete the same namespace and nothing is created after the
-/// handler looked.
+/// The lock also serialises building, recording and tearing down: the handler holds it from
+/// taking the list until the process exits, and a lab holds it while it builds, while `lab up`
+/// writes the state file, from [`Lab::keep`] on, and while its guard tears it down. So the
+/// handler and a guard never delete the same namespace, nothing is created after the handler
+/// looked, and whoever holds the lock after a Ctrl-C sees [`INTERRUPTED`] and tears down.
 static ACTIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-fn active() -> std::sync::MutexGuard<'static, Vec<String>> {
+/// Set by the Ctrl-C handler before it waits for [`ACTIVE`], so a thread holding the lock learns of
+/// the interrupt and tears down itself ([`exit_if_interrupted`]) instead of going on.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn active() -> MutexGuard<'static, Vec<String>> {
     ACTIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// After a Ctrl-C: tears down every registered lab (state file included) and exits with 130, the
+/// lock still held so no guard or handler starts a second teardown. Otherwise returns.
+fn exit_if_interrupted(active: &mut MutexGuard<'static, Vec<String>>) {
+    if !INTERRUPTED.load(Ordering::SeqCst) {
+        return;
+    }
+    for prefix in active.drain(..) {
+        for problem in teardown(&prefix) {
+            eprintln!("warning: {problem}");
+        }
+    }
+    std::process::exit(130);
 }
 
 fn register(prefix: &str) {
     static HANDLER: Once = Once::new();
     HANDLER.call_once(|| {
         let installed = ctrlc::set_handler(|| {
+            INTERRUPTED.store(true, Ordering::SeqCst);
             eprintln!("interrupted: tearing the lab down");
-            let mut active = active();
-            for prefix in active.drain(..) {
-                for problem in teardown(&prefix) {
-                    eprintln!("warning: {problem}");
-                }
-            }
-            // Exits with the lock held, so no guard starts a second teardown.
-            std::process::exit(130);
+            exit_if_interrupted(&mut active());
         });
         if let Err(e) = installed {
             eprintln!(
@@ -266,7 +300,8 @@ fn smcroute_ident(prefix: &str) -> String {
 }
 
 /// Deletes everything named with `prefix`: processes in its namespaces, nft tables, namespaces
-/// (which takes their veths and bridges along) and smcroute's files. Returns what went wrong.
+/// (which takes their veths and bridges along), smcroute's files and the state file if it records
+/// `prefix`. Returns what went wrong.
 pub(crate) fn teardown(prefix: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let namespaces = match netns::list_netns() {
@@ -320,6 +355,11 @@ pub(crate) fn teardown(prefix: &str) -> Vec<String> {
             problems.push(format!("{e:#}"));
         }
     }
+    if load_state().is_ok_and(|(recorded, _)| recorded == prefix) {
+        if let Err(e) = std::fs::remove_file(state_file()) {
+            problems.push(format!("cannot delete {}: {e}", state_file().display()));
+        }
+    }
     let ident = smcroute_ident(prefix);
     for file in [
         PathBuf::from(format!("/run/{ident}.pid")),
@@ -355,8 +395,11 @@ impl Lab {
             kept: false,
         };
         let built = {
-            let _building = active();
-            lab.build()
+            let mut building = active();
+            exit_if_interrupted(&mut building);
+            let built = lab.build();
+            exit_if_interrupted(&mut building);
+            built
         };
         // On error `lab` is dropped here, after the lock above was released, and tears down.
         built.context("failed to build the lab")?;
@@ -387,10 +430,17 @@ impl Lab {
             })
     }
 
-    /// Leaves the lab standing after the guard is gone (for `lab up`); returns its prefix.
+    /// Leaves the lab standing after the guard is gone (the last step of `lab up`); returns its
+    /// prefix. A Ctrl-C that came before tears the lab down and exits instead.
+    ///
+    /// The lock on the labs stays held until the process exits, so a Ctrl-C after this point
+    /// leaves the lab (and its state file) alone rather than deleting it while it is being kept.
     pub(crate) fn keep(mut self) -> String {
+        let mut active = active();
+        exit_if_interrupted(&mut active);
         self.kept = true;
-        unregister(&mut active(), &self.prefix);
+        unregister(&mut active, &self.prefix);
+        std::mem::forget(active);
         self.prefix.clone()
     }
 
@@ -488,15 +538,32 @@ impl Lab {
         ip(&["netns", "add", &router])?;
         for (ifname, port, addr, bridge) in ROUTER_LEGS {
             self.add_leg(&router, ifname, port, addr, bridge)?;
+            if self.config.snooping {
+                // A snooping bridge sends a group's traffic only to ports that joined it and to
+                // router ports; the router joins nothing, so its port is a router port for good.
+                ip_in(
+                    &self.ns("switch"),
+                    &[
+                        "link",
+                        "set",
+                        "dev",
+                        port,
+                        "type",
+                        "bridge_slave",
+                        "mcast_router",
+                        "2",
+                    ],
+                )?;
+            }
         }
         netns::sysctl_in(&router, "net.ipv4.ip_forward", "1")?;
         let mut conf = String::from("# written by cargo xtask lab\n");
         for (ifname, ..) in ROUTER_LEGS {
             let _ = writeln!(conf, "phyint {ifname} enable ttl-threshold 1");
         }
-        for group in ROUTED_GROUPS {
-            let _ = writeln!(conf, "mroute from lab0 group {group} to lab1");
-            let _ = writeln!(conf, "mroute from lab1 group {group} to lab0");
+        for (group, len) in routed_prefixes() {
+            let _ = writeln!(conf, "mroute from lab0 group {group}/{len} to lab1");
+            let _ = writeln!(conf, "mroute from lab1 group {group}/{len} to lab0");
         }
         let ident = smcroute_ident(&self.prefix);
         let conf_path = target_dir().join(format!("{ident}.conf"));
@@ -504,6 +571,8 @@ impl Lab {
         std::fs::write(&conf_path, conf)
             .with_context(|| format!("failed to write {}", conf_path.display()))?;
         let mut cmd = netns::exec_in(&router, "smcrouted");
+        // Its own process group: a terminal's Ctrl-C is for xtask, whose handler tears down.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.args(["-n", "-N", "-l", "err", "-i", &ident, "-f"])
             .arg(&conf_path)
             .stdin(Stdio::null())
@@ -609,6 +678,9 @@ pub(crate) struct Opt {
 #[derive(clap::Subcommand, Debug)]
 enum LabCmd {
     /// Build a lab that stays up until `lab down` (state in target/mcast-lab.state).
+    ///
+    /// In the routed topology the router forwards every group outside 224.0.0.0/24 both ways;
+    /// send with `--ttl 2` or more to cross it. Ctrl-C before `lab up` returns deletes the lab.
     Up {
         /// `lecture`: four hosts on one bridge; `routed`: two subnets joined by a multicast router.
         #[arg(long, value_enum, default_value = "lecture")]
@@ -659,13 +731,21 @@ fn save_state(lab: &Lab) -> Result<()> {
 
 /// The recorded lab: (prefix, config).
 fn load_state() -> Result<(String, Config)> {
-    let path = state_file();
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "no lab is up ({} not found): run `cargo xtask lab up`",
-            path.display()
-        )
-    })?;
+    load_state_from(&state_file())
+}
+
+/// The lab recorded in the state file at `path`.
+fn load_state_from(path: &Path) -> Result<(String, Config)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!(
+                "no lab is up (no {}): run `cargo xtask lab up`",
+                path.display()
+            )
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
     let field = |key: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
@@ -714,22 +794,28 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
                 loss,
                 dup,
             })?;
-            save_state(&lab)?;
-            let prefix = lab.keep();
-            println!(
-                "lab up: prefix {prefix}, state in {}",
+            // Under the lock, so a Ctrl-C either comes first (the lab goes, no state file is
+            // written) or finds the lab registered and deletes it and its state file.
+            let saved = {
+                let mut active = active();
+                exit_if_interrupted(&mut active);
+                save_state(&lab)
+            };
+            saved?;
+            outln!(
+                "lab up: prefix {}, state in {}",
+                lab.prefix,
                 state_file().display()
             );
-            status()?;
+            if let Err(e) = status() {
+                eprintln!("warning: {e:#}");
+            }
+            lab.keep();
             Ok(0)
         }
         LabCmd::Exec { host, cmd } => {
             let (prefix, config) = load_state()?;
-            if !["router", "switch"].contains(&host.as_str())
-                && !config.topology.hosts().iter().any(|h| h.name == host)
-            {
-                bail!("no host {host} in the {} lab", config.topology.name());
-            }
+            check_exec_target(config.topology, &host)?;
             let (program, args) = cmd.split_first().context("no command given")?;
             let program = if program == "mcast" {
                 mcast_binary(true)?.into_os_string()
@@ -745,6 +831,10 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
         }
         LabCmd::Status => status().map(|()| 0),
         LabCmd::Down => {
+            if !state_file().exists() {
+                outln!("no lab is up");
+                return Ok(0);
+            }
             let (prefix, _) = load_state()?;
             let problems = teardown(&prefix);
             let _ = std::fs::remove_file(state_file());
@@ -754,10 +844,33 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
                     problems.join("\n  ")
                 );
             }
-            println!("lab {prefix} is down");
+            outln!("lab {prefix} is down");
             Ok(0)
         }
     }
+}
+
+/// The names `lab exec` accepts in `topology`: its hosts, `switch`, and `router` when routed.
+fn exec_targets(topology: Topology) -> Vec<&'static str> {
+    let mut names: Vec<&str> = topology.hosts().iter().map(|h| h.name).collect();
+    if topology == Topology::Routed {
+        names.push("router");
+    }
+    names.push("switch");
+    names
+}
+
+/// Fails, naming the valid choices, unless `lab exec` can run in `name`.
+fn check_exec_target(topology: Topology, name: &str) -> Result<()> {
+    let valid = exec_targets(topology);
+    if !valid.contains(&name) {
+        bail!(
+            "no host {name} in the {} lab: choose one of {}",
+            topology.name(),
+            valid.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn status() -> Result<()> {
@@ -769,25 +882,25 @@ fn status() -> Result<()> {
     if alive.is_empty() {
         bail!("the lab {prefix} is recorded but none of its namespaces exist: run `cargo xtask lab down`");
     }
-    println!(
+    outln!(
         "lab {prefix}: topology {}, snooping {}, loss {}, dup {}",
         config.topology.name(),
         if config.snooping { "on" } else { "off" },
         config.loss.map_or("-".into(), |p| format!("{p}%")),
         config.dup.map_or("-".into(), |p| format!("{p}%")),
     );
-    println!("namespaces: {}", alive.join(" "));
+    outln!("namespaces: {}", alive.join(" "));
     for h in config.topology.hosts() {
         let ns = format!("{prefix}{}", h.name);
         let addr = ip_in(&ns, &["-br", "-4", "addr", "show", "dev", "lab0"]).unwrap_or_default();
-        println!("  {:<9} {:<15} {}", h.name, h.addr, addr.trim());
+        outln!("  {:<9} {:<15} {}", h.name, h.addr, addr.trim());
     }
     let switch = format!("{prefix}switch");
     let bridges = ip_in(&switch, &["-br", "link", "show", "type", "bridge"]).unwrap_or_default();
     for br in bridges.lines().filter_map(|l| l.split_whitespace().next()) {
         let ports = ip_in(&switch, &["-br", "link", "show", "master", br]).unwrap_or_default();
         let ports: Vec<&str> = ports.lines().filter_map(|l| l.split('@').next()).collect();
-        println!("  bridge {br}: ports {}", ports.join(" "));
+        outln!("  bridge {br}: ports {}", ports.join(" "));
     }
     // IPv4 groups only: the IPv6 solicited-node groups of every port are noise here.
     let mdb = run(Command::new("bridge").args(["-n", &switch, "mdb", "show"])).unwrap_or_default();
@@ -803,7 +916,7 @@ fn status() -> Result<()> {
         .collect();
     v4.dedup();
     if config.snooping {
-        println!(
+        outln!(
             "  snooped IPv4 groups: {}",
             if v4.is_empty() {
                 "none".into()
@@ -815,9 +928,8 @@ fn status() -> Result<()> {
     if config.topology == Topology::Routed {
         let router = format!("{prefix}router");
         let routes = ip_in(&router, &["mroute", "show"]).unwrap_or_default();
-        println!(
-            "  router: 192.168.56.254 (lab0) <-> 192.168.57.254 (lab1), forwarding {}; kernel mroutes:{}",
-            ROUTED_GROUPS.join(" "),
+        outln!(
+            "  router: 192.168.56.254 (lab0) <-> 192.168.57.254 (lab1), forwarding {ROUTED_SUMMARY}; kernel mroutes:{}",
             if routes.trim().is_empty() { " none yet".into() } else { format!("\n    {}", routes.trim().replace('\n', "\n    ")) }
         );
     }
@@ -838,6 +950,111 @@ mod tests {
         assert_eq!(
             json_string_field(r#"{"executable":null}"#, "executable"),
             None
+        );
+    }
+
+    #[test]
+    fn the_router_forwards_every_group_but_the_link_local_ones() {
+        let blocks: Vec<(u32, u32)> = routed_prefixes()
+            .into_iter()
+            .map(|(net, len)| {
+                let size = 1u32 << (32 - u32::from(len));
+                let start = u32::from(net);
+                assert_eq!(start % size, 0, "{net}/{len} is not aligned");
+                (start, start + (size - 1))
+            })
+            .collect();
+        let all = (
+            u32::from(Ipv4Addr::new(224, 0, 0, 0)),
+            u32::from(Ipv4Addr::new(239, 255, 255, 255)),
+        );
+        let link_local_end = u32::from(Ipv4Addr::new(224, 0, 0, 255));
+        // Sorted, the blocks tile 224.0.1.0 ..= 239.255.255.255 without gap or overlap.
+        let mut sorted = blocks.clone();
+        sorted.sort_unstable();
+        let mut next = link_local_end + 1;
+        for (start, end) in sorted {
+            assert_eq!(start, next, "gap or overlap at {}", Ipv4Addr::from(start));
+            next = end.wrapping_add(1);
+        }
+        assert_eq!(next.wrapping_sub(1), all.1);
+        let routed = |ip: Ipv4Addr| {
+            blocks
+                .iter()
+                .any(|&(s, e)| (s..=e).contains(&u32::from(ip)))
+        };
+        for group in [
+            "224.1.1.5",
+            "234.3.2.1",
+            "239.1.2.3",
+            "224.0.1.1",
+            "239.255.255.255",
+        ] {
+            assert!(routed(group.parse().unwrap()), "{group} is not routed");
+        }
+        for group in ["224.0.0.1", "224.0.0.22", "224.0.0.251", "224.0.0.255"] {
+            assert!(
+                !routed(group.parse().unwrap()),
+                "{group} is link-local but routed"
+            );
+        }
+    }
+
+    #[test]
+    fn exec_names_the_valid_hosts_of_the_topology() {
+        let err = check_exec_target(Topology::Routed, "nohost")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "no host nohost in the routed lab: choose one of eastny, midwood, flatbush, bushwick, router, switch"
+        );
+        let err = check_exec_target(Topology::Lecture, "router")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("choose one of eastny, midwood, flatbush, bushwick, switch"),
+            "{err}"
+        );
+        for name in ["eastny", "bushwick", "router", "switch"] {
+            assert!(check_exec_target(Topology::Routed, name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_missing_state_file_means_no_lab_without_the_os_error() {
+        let path =
+            std::env::temp_dir().join(format!("mcast-lab-{}-absent.state", std::process::id()));
+        let err = format!("{:#}", load_state_from(&path).unwrap_err());
+        assert_eq!(
+            err,
+            format!(
+                "no lab is up (no {}): run `cargo xtask lab up`",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_state_file_round_trips() {
+        let path = std::env::temp_dir().join(format!("mcast-lab-{}-rt.state", std::process::id()));
+        std::fs::write(
+            &path,
+            "prefix=mcl42-\ntopology=routed\nsnooping=true\nloss=\ndup=20\n",
+        )
+        .unwrap();
+        let loaded = load_state_from(&path);
+        let _ = std::fs::remove_file(&path);
+        let (prefix, config) = loaded.unwrap();
+        assert_eq!(prefix, "mcl42-");
+        assert_eq!(
+            config,
+            Config {
+                topology: Topology::Routed,
+                snooping: true,
+                loss: None,
+                dup: Some(20)
+            }
         );
     }
 

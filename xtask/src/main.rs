@@ -7,6 +7,24 @@
 //! Privileged scenarios and the repository's tidy rules run as `#[test]`s (`cargo test --workspace`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+/// `print!` that treats a closed stdout (`cargo xtask lab up | head -1`) as the reader having seen
+/// enough: no panic, and the command goes on (see [`write_out`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!($($arg)*))
+    };
+}
+
+/// `println!` with the behaviour of [`out!`].
+macro_rules! outln {
+    () => {
+        $crate::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod demo;
 mod lab;
 mod netns;
@@ -16,7 +34,11 @@ mod scenarios;
 #[cfg(test)]
 mod tidy;
 
-use std::process::ExitCode;
+use std::{
+    io::{self, Write},
+    process::ExitCode,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -37,6 +59,35 @@ enum Cmd {
     Demo,
     /// Build, use and delete a lab that stays up between commands.
     Lab(lab::Opt),
+}
+
+/// Writes to stdout for [`out!`]/[`outln!`]. After the first failed write (usually a reader that
+/// went away: `EPIPE`) the rest of the output is dropped; errors other than a broken pipe are
+/// reported on stderr.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    static CLOSED: AtomicBool = AtomicBool::new(false);
+    if CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    // The test harness captures `print!` only, not writes to the stdout handle.
+    if cfg!(test) {
+        print!("{args}");
+        return;
+    }
+    if let Err(e) = io::stdout().lock().write_fmt(args) {
+        CLOSED.store(true, Ordering::Relaxed);
+        if let Err(e) = ignore_broken_pipe(Err(e)) {
+            eprintln!("warning: cannot write to stdout: {e}");
+        }
+    }
+}
+
+/// A broken pipe counts as success: whoever read our output has stopped listening.
+fn ignore_broken_pipe(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 fn main() -> ExitCode {
@@ -61,7 +112,7 @@ fn try_main() -> Result<i32> {
             let bin = lab::mcast_binary(false)?;
             let failures = demo::run(&bin)?;
             if failures.is_empty() {
-                println!("demo: every check passed");
+                outln!("demo: every check passed");
                 Ok(0)
             } else {
                 eprintln!("demo: {} check(s) failed:", failures.len());
@@ -94,4 +145,31 @@ fn rerun_with_sudo() -> Result<Option<i32>> {
         .status()
         .context("failed to run sudo")?;
     Ok(Some(status.code().unwrap_or(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{self, Write};
+
+    use super::ignore_broken_pipe;
+
+    /// A writer whose reader has gone, like stdout piped into `head -1` after its first line.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_broken_pipe_is_success_and_other_errors_are_not() {
+        assert!(ignore_broken_pipe(writeln!(Closed, "lab up")).is_ok());
+        assert!(ignore_broken_pipe(Ok(())).is_ok());
+        let full = ignore_broken_pipe(Err(io::Error::from(io::ErrorKind::StorageFull)));
+        assert_eq!(full.unwrap_err().kind(), io::ErrorKind::StorageFull);
+    }
 }

@@ -5,7 +5,12 @@
 //! the same reason). Without root they are skipped with the reason printed. With root but a missing
 //! tool they are skipped too, except under `CI=true`, where a missing tool fails the test.
 
-use std::{path::Path, time::Duration};
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
 
 use anyhow::{bail, Context, Result};
 
@@ -20,8 +25,12 @@ const GROUP: &str = "224.1.1.5";
 const PORT: &str = "50001";
 
 fn recv(lab: &Lab, host: &str, bin: &Path, extra: &[&str]) -> Result<Proc> {
+    recv_group(lab, host, bin, GROUP, extra)
+}
+
+fn recv_group(lab: &Lab, host: &str, bin: &Path, group: &str, extra: &[&str]) -> Result<Proc> {
     let addr = lab.host(host)?.addr.to_string();
-    let mut args = vec!["recv", GROUP, PORT, "-i", &addr];
+    let mut args = vec!["recv", group, PORT, "-i", &addr];
     args.extend(extra);
     let mut proc = Proc::spawn(&lab.ns(host), bin, "mcast", &args)?;
     if !proc.wait_for_line(Duration::from_secs(5), |l| l.contains("listening on")) {
@@ -50,8 +59,19 @@ fn sniff(lab: &Lab, host: &str, bin: &Path, timeout: &str) -> Result<Proc> {
 }
 
 fn send(lab: &Lab, host: &str, bin: &Path, message: &str, ttl: &str) -> Result<Finished> {
+    send_group(lab, host, bin, GROUP, message, ttl)
+}
+
+fn send_group(
+    lab: &Lab,
+    host: &str,
+    bin: &Path,
+    group: &str,
+    message: &str,
+    ttl: &str,
+) -> Result<Finished> {
     let addr = lab.host(host)?.addr.to_string();
-    let args = ["send", GROUP, PORT, message, "-i", &addr, "--ttl", ttl];
+    let args = ["send", group, PORT, message, "-i", &addr, "--ttl", ttl];
     Proc::spawn(&lab.ns(host), bin, "mcast", &args)?.finish(Duration::from_secs(5))
 }
 
@@ -59,14 +79,50 @@ fn got(f: &Finished, message: &str) -> usize {
     f.output().filter(|l| l.trim_end() == message).count()
 }
 
+/// A group outside the lecture's two: the router forwards every non-link-local group.
+const OTHER_GROUP: &str = "239.1.2.3";
+
+/// With TTL 2, `group` crosses the router from midwood (56) to flatbush (57) and back from
+/// bushwick (57) to eastny (56).
+fn crosses_both_ways(lab: &Lab, bin: &Path, group: &str, what: &str) -> Result<Vec<String>> {
+    let mut failures = Vec::new();
+    for (from, to) in [("midwood", "flatbush"), ("bushwick", "eastny")] {
+        let message = format!("{group} from {from}");
+        let rx = recv_group(lab, to, bin, group, &["-c", "1", "--timeout", "2s"])?;
+        let sent = send_group(lab, from, bin, group, &message, "2")?;
+        let rx = rx.finish(Duration::from_secs(7))?;
+        if sent.code != Some(0) || got(&rx, &message) != 1 {
+            failures.push(format!(
+                "{what}: {group} with TTL 2 should cross the router from {from} to {to}: {sent:?} {rx:?}"
+            ));
+        }
+    }
+    Ok(failures)
+}
+
 /// TTL 1 stays in 192.168.56.0/24 (eastny gets it, flatbush behind the router does not); TTL 2
-/// crosses the router.
+/// crosses the router, for the lecture's group and for [`OTHER_GROUP`], both ways, also through
+/// snooping bridges.
 fn routed_ttl(bin: &Path) -> Result<Vec<String>> {
+    let mut failures = Vec::new();
+    {
+        let lab = Lab::up(Config {
+            topology: Topology::Routed,
+            snooping: true,
+            ..Config::lecture()
+        })?;
+        failures.extend(crosses_both_ways(
+            &lab,
+            bin,
+            OTHER_GROUP,
+            "routed, snooping",
+        )?);
+    }
     let lab = Lab::up(Config {
         topology: Topology::Routed,
         ..Config::lecture()
     })?;
-    let mut failures = Vec::new();
+    failures.extend(crosses_both_ways(&lab, bin, OTHER_GROUP, "routed")?);
     for (ttl, crosses) in [("1", false), ("2", true)] {
         let message = format!("ttl {ttl}");
         let timeout = ["-c", "1", "--timeout", "2s"];
@@ -259,7 +315,7 @@ fn measure(bin: &Path, config: Config) -> Result<StreamCount> {
     if sent.code != Some(0) {
         bail!("the sender failed: {sent:?}");
     }
-    std::thread::sleep(Duration::from_millis(300));
+    thread::sleep(Duration::from_millis(300));
     east.interrupt()?;
     let east = east.finish(Duration::from_secs(5))?;
     if east.killed || east.code != Some(0) {
@@ -283,7 +339,7 @@ fn near_expected(pct: f64) -> bool {
 /// `--loss 20` and `--dup 20` over 1,000 frames: the receiver's loss and duplicate counts agree
 /// with the configured chances (see [`STAT_TOLERANCE`]) and its accounting adds up.
 fn fault_stats(bin: &Path) -> Result<Vec<String>> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let mut failures = Vec::new();
     let loss = measure(
         bin,
@@ -341,6 +397,173 @@ fn fault_stats(bin: &Path) -> Result<Vec<String>> {
     Ok(failures)
 }
 
+/// Runs `xtask lab ARGS…` with the lab state in `state_dir`; returns (exit code, stdout, stderr).
+fn xtask_lab(
+    xtask: &Path,
+    mcast: &Path,
+    state_dir: &Path,
+    args: &[&str],
+) -> Result<(i32, String, String)> {
+    let out = xtask_command(xtask, mcast, state_dir)
+        .arg("lab")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("failed to run xtask")?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// The xtask binary with its target directory (state file, smcroute config) in `state_dir`.
+fn xtask_command(xtask: &Path, mcast: &Path, state_dir: &Path) -> Command {
+    let mut cmd = Command::new(xtask);
+    cmd.env("CARGO_TARGET_DIR", state_dir)
+        .env("MCAST_BIN", mcast);
+    cmd
+}
+
+/// What a `lab up` run with its state in `state_dir` left behind: `mcl*` namespaces that were not
+/// in `before`, the state file, and smcrouted processes reading a config from `state_dir`.
+fn leftovers(before: &[String], state_dir: &Path) -> Vec<String> {
+    let mut left: Vec<String> = crate::netns::list_netns()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|ns| ns.starts_with("mcl") && !before.contains(ns))
+        .map(|ns| format!("namespace {ns}"))
+        .collect();
+    let state = state_dir.join("mcast-lab.state");
+    if state.exists() {
+        left.push(format!("state file {}", state.display()));
+    }
+    let marker = state_dir.to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.starts_with("smcrouted") && cmdline.contains(&marker) {
+            left.push(format!(
+                "process {}: {cmdline}",
+                entry.file_name().to_string_lossy()
+            ));
+        }
+    }
+    left
+}
+
+/// Ctrl-C during `lab up --topology routed --snooping` (SIGINT at several points of the build)
+/// leaves nothing behind; `lab up` into a closed pipe neither panics nor loses the lab; `lab down`
+/// with nothing up is a quiet success; `lab status` without a lab names no os error; `lab exec`
+/// of an unknown host lists the valid ones.
+fn lab_command(mcast: &Path) -> Result<Vec<String>> {
+    let xtask = lab::cargo_binary("xtask", "xtask", true)?;
+    let state_dir = std::env::temp_dir().join(format!("mcast-xtask-lab-{}", std::process::id()));
+    std::fs::create_dir_all(&state_dir)?;
+    let result = lab_command_in(&xtask, mcast, &state_dir);
+    // Whatever happened, nothing of ours stays up.
+    let _ = xtask_lab(&xtask, mcast, &state_dir, &["down"]);
+    let _ = std::fs::remove_dir_all(&state_dir);
+    result
+}
+
+fn lab_command_in(xtask: &Path, mcast: &Path, state_dir: &Path) -> Result<Vec<String>> {
+    let mut failures = Vec::new();
+    let before = crate::netns::list_netns()?;
+    let up = ["lab", "up", "--topology", "routed", "--snooping"];
+    for delay_ms in [30, 60, 90, 150, 400, 900] {
+        let mut child = xtask_command(xtask, mcast, state_dir)
+            .args(up)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("failed to run xtask lab up")?;
+        thread::sleep(Duration::from_millis(delay_ms));
+        // Our own child, by its id.
+        crate::netns::run(Command::new("kill").args(["-INT", &child.id().to_string()]))?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let left = leftovers(&before, state_dir);
+        match status.and_then(|s| s.code()) {
+            Some(130) if left.is_empty() => {}
+            code => failures.push(format!(
+                "lab up interrupted after {delay_ms} ms: exit {code:?} (want 130), left behind: {left:?}"
+            )),
+        }
+        if !left.is_empty() {
+            // Clean up before the next round so one failure does not cascade.
+            let _ = xtask_lab(xtask, mcast, state_dir, &["down"]);
+        }
+    }
+
+    // `lab up | head -0`: the reader is gone before the first line.
+    let mut child = xtask_command(xtask, mcast, state_dir)
+        .args(up)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("failed to run xtask lab up")?;
+    drop(child.stdout.take());
+    let out = child.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(0) || stderr.contains("panicked") {
+        failures.push(format!(
+            "lab up into a closed pipe should succeed quietly: {} {stderr}",
+            out.status
+        ));
+    }
+    let (code, stdout, stderr) = xtask_lab(xtask, mcast, state_dir, &["status"])?;
+    if code != 0 || !stdout.contains("topology routed, snooping on") {
+        failures.push(format!(
+            "lab status after a piped lab up: exit {code}: {stdout} {stderr}"
+        ));
+    }
+    let (code, _, stderr) = xtask_lab(xtask, mcast, state_dir, &["exec", "nohost", "--", "true"])?;
+    if code == 0
+        || !stderr.contains("choose one of eastny, midwood, flatbush, bushwick, router, switch")
+    {
+        failures.push(format!(
+            "lab exec nohost should list the hosts: exit {code}: {stderr}"
+        ));
+    }
+    for round in ["first", "second"] {
+        let (code, stdout, stderr) = xtask_lab(xtask, mcast, state_dir, &["down"])?;
+        let want = if round == "first" {
+            "is down"
+        } else {
+            "no lab is up"
+        };
+        if code != 0 || !stdout.contains(want) {
+            failures.push(format!(
+                "{round} lab down should exit 0 saying {want:?}: exit {code}: {stdout} {stderr}"
+            ));
+        }
+    }
+    let left = leftovers(&before, state_dir);
+    if !left.is_empty() {
+        failures.push(format!("lab down left behind: {left:?}"));
+    }
+    let (code, _, stderr) = xtask_lab(xtask, mcast, state_dir, &["status"])?;
+    if code == 0 || !stderr.contains("no lab is up") || stderr.contains("os error") {
+        failures.push(format!(
+            "lab status with nothing up should say so without an os error: exit {code}: {stderr}"
+        ));
+    }
+    Ok(failures)
+}
+
 #[test]
 fn lab_scenarios() {
     if !prereq::is_root() {
@@ -371,6 +594,7 @@ fn lab_scenarios() {
         demo::run(&bin).map(|f| f.into_iter().map(|f| format!("demo: {f}")).collect()),
     );
     note("routed", routed_ttl(&bin));
+    note("lab command", lab_command(&bin));
     note("snooping on", snooping(&bin, true));
     note("snooping off", snooping(&bin, false));
     note("faults", faults(&bin));

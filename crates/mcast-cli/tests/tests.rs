@@ -881,11 +881,21 @@ fn zero_timeout_is_a_usage_error() {
 // issue #2 (review) — without MESSAGE and with empty stdin, send says it sent nothing.
 #[test]
 fn empty_stdin_is_noted() {
-    let out = run(&["send", "239.1.2.7", "47119", "-i", LO, "--ttl", "0", "--json"]);
+    let out = run(&[
+        "send",
+        "239.1.2.7",
+        "47119",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--json",
+    ]);
     out.assert_no_panic();
     assert_eq!(out.code(), 0, "{}", out.stderr_text());
     assert!(
-        out.stderr_text().contains("stdin was empty, so nothing was sent"),
+        out.stderr_text()
+            .contains("stdin was empty, so nothing was sent"),
         "{}",
         out.stderr_text()
     );
