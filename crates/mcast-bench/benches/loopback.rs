@@ -7,6 +7,11 @@
 //! `gso > 1`), sends them, and receives all of them. Throughput is reported in datagrams
 //! (`Elements`) and, in a `_bytes` twin group, in payload bytes.
 //!
+//! The `batch_{batch}_gso_{gso}_len_{len}_rxbatch_{rx}` groups do the same, but receive with
+//! `Receiver::recv_batch` into a `RecvBatch` of `rx` slots (`recvmmsg`); `rxbatch_1` measures
+//! the batch path's overhead against the plain `recv` groups (one datagram per system call
+//! either way), `rxbatch_32` what batching the receive side buys.
+//!
 //! A datagram lost on loopback (receive buffer full) is not waited for longer than the read
 //! timeout; the bench counts and reports losses on stderr at the end of each group.
 
@@ -18,7 +23,7 @@ use mcast_bench::payload;
 use mcast_core::addr::Group;
 use mcast_core::iface::IfaceSpec;
 use mcast_core::session::{Sender as CoreSender, SenderConfig};
-use mcast_sync::{Receiver, Sender};
+use mcast_sync::{Receiver, RecvBatch, Sender};
 
 const GROUP: &str = "239.77.0.1";
 const PORT: u16 = 47901;
@@ -56,9 +61,9 @@ impl Loop {
         }
     }
 
-    /// Sends `batch` datagrams of `len` payload bytes in GSO batches of `gso` segments, and
-    /// receives them; returns how many arrived.
-    fn round(&mut self, batch: u64, gso: usize, payload: &[u8]) -> u64 {
+    /// Sends `batch` datagrams of `payload` in GSO batches of `gso` segments; returns how many
+    /// went out.
+    fn send(&mut self, batch: u64, gso: usize, payload: &[u8]) -> u64 {
         let mut cfg = SenderConfig::new(self.tx.destination());
         cfg.framed = true;
         cfg.count = Some(batch);
@@ -72,6 +77,13 @@ impl Loop {
                 .send_transmit(&t, &self.buf)
                 .expect("send on loopback") as u64;
         }
+        sent
+    }
+
+    /// Sends `batch` datagrams of `len` payload bytes in GSO batches of `gso` segments, and
+    /// receives them one `recv` at a time; returns how many arrived.
+    fn round(&mut self, batch: u64, gso: usize, payload: &[u8]) -> u64 {
+        let sent = self.send(batch, gso, payload);
         let mut got = 0;
         while got < sent {
             match self.rx.recv(&mut self.recv_buf) {
@@ -84,6 +96,26 @@ impl Loop {
             }
         }
         self.lost += sent - got;
+        got
+    }
+
+    /// As [`Loop::round`], but receives with `recv_batch` into `rx`.
+    fn round_batched(&mut self, batch: u64, gso: usize, payload: &[u8], rx: &mut RecvBatch) -> u64 {
+        let sent = self.send(batch, gso, payload);
+        let mut got = 0;
+        while got < sent {
+            match self.rx.recv_batch(rx) {
+                Ok(n) => {
+                    for (bytes, _) in rx.iter() {
+                        black_box(bytes.len());
+                    }
+                    got += n as u64;
+                }
+                Err(e) if e.is_timeout() => break,
+                Err(e) => panic!("recv_batch on loopback: {e}"),
+            }
+        }
+        self.lost += sent.saturating_sub(got);
         got
     }
 }
@@ -106,6 +138,26 @@ fn loopback(c: &mut Criterion) {
                 "batch_{batch}_gso_{gso}_len_{len}: {} datagrams lost on loopback",
                 l.lost
             );
+            l.lost = 0;
+        }
+    }
+    let batch = 64u64;
+    for (gso, len, rx_slots) in [1usize, 16]
+        .into_iter()
+        .flat_map(|gso| [64usize, 1400].map(move |len| (gso, len)))
+        .flat_map(|(gso, len)| [1usize, 32].map(move |rx| (gso, len, rx)))
+    {
+        let payload = payload(len);
+        let mut rx = RecvBatch::new(rx_slots, 2048);
+        let name = format!("batch_{batch}_gso_{gso}_len_{len}_rxbatch_{rx_slots}");
+        let mut group = c.benchmark_group(&name);
+        group.throughput(Throughput::Elements(batch));
+        group.bench_function("send_recv", |b| {
+            b.iter(|| l.round_batched(batch, gso, &payload, &mut rx))
+        });
+        group.finish();
+        if l.lost > 0 {
+            eprintln!("{name}: {} datagrams lost on loopback", l.lost);
             l.lost = 0;
         }
     }

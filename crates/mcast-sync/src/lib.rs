@@ -12,6 +12,8 @@
 //!   sockets on the same port ([`mcast_core::membership`] is that policy, testable without a
 //!   network);
 //! - when [`ReceiverBuilder::build`] returns, every join is done;
+//! - [`Receiver::recv_batch`] receives many datagrams per system call (`recvmmsg`) into a
+//!   caller-owned [`RecvBatch`], with the same per-datagram metadata as [`Receiver::recv`];
 //! - errors name the group, interface or address involved, and [`Error::hint`] explains the
 //!   known traps;
 //! - socket2 appears in no public signature.
@@ -45,4 +47,4 @@ pub use error::Error;
 pub use receiver::{Joined, Receiver, ReceiverBuilder};
 pub use resolve::ResolvedIface;
 pub use sender::{Sender, SenderBuilder};
-pub use setup::SocketState;
+pub use setup::{RecvBatch, SocketState};

@@ -10,7 +10,7 @@ use mcast_core::iface::IfaceSpec;
 use mcast_core::RecvMeta;
 
 use crate::resolve::ResolvedIface;
-use crate::setup::{self, ReceiverConfig, SocketState};
+use crate::setup::{self, ReceiverConfig, RecvBatch, SocketState};
 use crate::Error;
 
 /// Options for a [`Receiver`]: port, groups, interface, SSM sources, buffer, timeout.
@@ -235,34 +235,106 @@ impl Receiver {
                     }
                 }
             }
-            let remaining = match deadline {
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return Err(Error::TimedOut(self.timeout.unwrap_or_default()));
-                    }
-                    Some(d - now)
-                }
-                None => None,
-            };
-            for p in &mut self.pollfds {
-                p.revents = 0;
-            }
-            // SAFETY: `pollfds` is a live array of `len()` pollfd structs whose fds we own.
-            let rc = unsafe {
-                libc::poll(
-                    self.pollfds.as_mut_ptr(),
-                    self.pollfds.len() as libc::nfds_t,
-                    setup::poll_ms(remaining),
-                )
-            };
-            if rc < 0 {
-                return Err(Error::Io {
-                    context: "cannot wait for datagrams",
-                    source: io::Error::last_os_error(),
-                });
-            }
+            self.wait(deadline)?;
         }
+    }
+
+    /// Waits for datagrams on any of the sockets and receives as many as are queued, up to
+    /// the batch's capacity, with `recvmmsg` (many datagrams per system call). The batch is
+    /// cleared first; on return it holds at least one datagram, with the same metadata
+    /// [`Receiver::recv`] gives (sender, group, interface index). Returns how many it holds.
+    ///
+    /// The sockets are visited round-robin, as `recv` visits them, and the batch is filled
+    /// from each in turn; datagrams of one socket keep their arrival order. Nothing is
+    /// allocated: the caller owns every buffer (see [`RecvBatch`]). A datagram longer than the
+    /// batch's [`RecvBatch::buf_len`] is cut to it, as `recv` cuts it to its buffer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimedOut`] when the read timeout passes with nothing received (the timeout is
+    /// honoured exactly as by `recv`); an error for which [`Error::is_interrupted`] holds when
+    /// a signal arrives while waiting; [`Error::Io`] when receiving fails before any datagram
+    /// of this call arrived (a failure after some is left for the next call).
+    ///
+    /// ```no_run
+    /// use mcast_sync::{Receiver, RecvBatch};
+    /// let mut rx = Receiver::builder(50001)
+    ///     .group("239.1.2.3".parse()?)
+    ///     .iface("127.0.0.1".parse()?)
+    ///     .build()?;
+    /// let mut batch = RecvBatch::new(32, 2048);
+    /// loop {
+    ///     rx.recv_batch(&mut batch)?;
+    ///     for (bytes, meta) in batch.iter() {
+    ///         println!("{} bytes to {:?} from {}", bytes.len(), meta.destination, meta.source);
+    ///     }
+    /// }
+    /// # #[allow(unreachable_code)]
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recv_batch(&mut self, batch: &mut RecvBatch) -> Result<usize, Error> {
+        batch.clear();
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let n = self.sockets.len();
+        loop {
+            let start = self.next;
+            for k in 0..n {
+                if batch.is_full() {
+                    break;
+                }
+                let i = (start + k) % n;
+                match self.joined.state.recv_batch(self.sockets[i].as_fd(), batch) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) if !batch.is_empty() => break,
+                    Err(source) => {
+                        return Err(Error::Io {
+                            context: "cannot receive",
+                            source,
+                        })
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                // The next call starts at the next socket, so a busy one cannot starve the rest.
+                self.next = (start + 1) % n.max(1);
+                return Ok(batch.len());
+            }
+            self.wait(deadline)?;
+        }
+    }
+
+    /// Waits until a socket is readable, a signal arrives, or `deadline` passes
+    /// ([`Error::TimedOut`]).
+    fn wait(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
+        let remaining = match deadline {
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return Err(Error::TimedOut(self.timeout.unwrap_or_default()));
+                }
+                Some(d - now)
+            }
+            None => None,
+        };
+        for p in &mut self.pollfds {
+            p.revents = 0;
+        }
+        // SAFETY: `pollfds` is a live array of `len()` pollfd structs whose fds we own.
+        let rc = unsafe {
+            libc::poll(
+                self.pollfds.as_mut_ptr(),
+                self.pollfds.len() as libc::nfds_t,
+                setup::poll_ms(remaining),
+            )
+        };
+        if rc < 0 {
+            return Err(Error::Io {
+                context: "cannot wait for datagrams",
+                source: io::Error::last_os_error(),
+            });
+        }
+        Ok(())
     }
 
     /// Changes the read timeout (`None`: wait forever).

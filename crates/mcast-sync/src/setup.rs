@@ -183,8 +183,40 @@ impl SocketState {
     /// Receives one datagram without blocking (`MSG_DONTWAIT`), with the group it was sent to
     /// and the interface it arrived on from the `IP_PKTINFO`/`IPV6_PKTINFO` control message.
     /// Returns `WouldBlock` when nothing is queued.
+    ///
+    /// A datagram longer than `buf` is cut to `buf.len()` bytes, and the returned length is
+    /// then `buf.len()` (the kernel's `MSG_TRUNC` flag is not reported).
     pub fn recv(&self, sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<RecvMeta> {
         recvmsg(sock, buf)
+    }
+
+    /// Receives as many queued datagrams as fit the free slots of `batch` (those after
+    /// [`RecvBatch::len`]), with `recvmmsg` (up to 64 per call, looping while more are
+    /// queued), without blocking (`MSG_DONTWAIT`, as [`SocketState::recv`]). Each datagram's
+    /// [`RecvMeta`] is parsed from its `IP_PKTINFO`/`IPV6_PKTINFO` control message exactly as
+    /// `recv` parses it. Returns how many datagrams were added; allocates nothing.
+    ///
+    /// A datagram longer than [`RecvBatch::buf_len`] is cut to it, its length reported as
+    /// `buf_len` as `recv` reports it, and [`RecvBatch::is_truncated`] is set for it.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when nothing is queued and `batch` got nothing; any other error of
+    /// `recvmmsg` when it got nothing (after at least one datagram, an error ends the batch
+    /// and is left for the next call to see); `InvalidData` for a datagram from an address
+    /// family other than IPv4/IPv6 (which a UDP socket cannot receive) when it is the first.
+    pub fn recv_batch(&self, sock: BorrowedFd<'_>, batch: &mut RecvBatch) -> io::Result<usize> {
+        let start = batch.len;
+        while !batch.is_full() {
+            let asked = (batch.capacity() - batch.len).min(MMSG_CHUNK);
+            match recvmmsg_chunk(sock, batch) {
+                Ok(got) if got == asked => {}
+                Ok(_) => break,
+                Err(e) if batch.len == start => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(batch.len - start)
     }
 }
 
@@ -245,8 +277,15 @@ fn send_gso(
 }
 
 /// Room for one in6_pktinfo (or in_pktinfo) control message and then some, aligned for cmsghdr.
+#[derive(Clone)]
 #[repr(C, align(8))]
 struct CmsgBuf([u8; 128]);
+
+impl std::fmt::Debug for CmsgBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CmsgBuf")
+    }
+}
 
 fn recvmsg(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<RecvMeta> {
     let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
@@ -268,20 +307,39 @@ fn recvmsg(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<RecvMeta> {
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    let len = n as usize;
-    // SAFETY: recvmsg filled in msg_namelen bytes of the zero-initialised storage.
-    let name = unsafe { name.assume_init() };
-    let source = sockaddr_to_std(&name).ok_or_else(|| {
+    // SAFETY: recvmsg filled `msg`; its name is the zero-initialised storage above and its
+    // control buffer `control`, both still live.
+    unsafe { parse_msghdr(&msg, n as usize) }
+}
+
+/// The [`RecvMeta`] of one received datagram of `len` bytes: the source from `msg_name`, the
+/// destination and interface from the `IP_PKTINFO`/`IPV6_PKTINFO` control message. Shared by
+/// `recvmsg` and `recvmmsg`.
+///
+/// # Safety
+///
+/// `msg` was filled by `recvmsg`/`recvmmsg`: `msg_name` points to a live, initialised
+/// `sockaddr_storage` and `msg_control` to a live buffer of at least `msg_controllen` bytes,
+/// aligned for `cmsghdr`.
+unsafe fn parse_msghdr(msg: &libc::msghdr, len: usize) -> io::Result<RecvMeta> {
+    let unknown = || {
         io::Error::new(
             io::ErrorKind::InvalidData,
             "datagram from an unknown address family",
         )
-    })?;
+    };
+    if (msg.msg_namelen as usize) < size_of::<libc::sa_family_t>() {
+        return Err(unknown());
+    }
+    // SAFETY: the caller guarantees msg_name points to an initialised sockaddr_storage.
+    let name = unsafe { &*msg.msg_name.cast::<libc::sockaddr_storage>() };
+    let source = sockaddr_to_std(name).ok_or_else(unknown)?;
     let mut destination = None;
     let mut ifindex = None;
-    // SAFETY: `msg` was filled by recvmsg; CMSG_* walk only within msg_controllen.
+    // SAFETY: the caller guarantees `msg` was filled by the kernel; CMSG_* walk only within
+    // msg_controllen of the live control buffer.
     unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        let mut c = libc::CMSG_FIRSTHDR(msg);
         while !c.is_null() {
             let hdr = &*c;
             match (hdr.cmsg_level, hdr.cmsg_type) {
@@ -301,12 +359,203 @@ fn recvmsg(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<RecvMeta> {
                 }
                 _ => {}
             }
-            c = libc::CMSG_NXTHDR(&msg, c);
+            c = libc::CMSG_NXTHDR(msg, c);
         }
     }
     Ok(RecvMeta::new(source, len)
         .with_destination(destination)
         .with_ifindex(ifindex))
+}
+
+/// How many datagrams one `recvmmsg` asks for at most; [`SocketState::recv_batch`] loops for
+/// more. The `mmsghdr`/`iovec` arrays of one call live on the stack (about 5 KiB).
+const MMSG_CHUNK: usize = 64;
+
+/// Caller-owned buffers for [`SocketState::recv_batch`] and [`crate::Receiver::recv_batch`]:
+/// `capacity` datagram buffers of `buf_len` bytes each, with room for each datagram's source
+/// address and `IP_PKTINFO`/`IPV6_PKTINFO` control message, and the [`RecvMeta`] of each.
+///
+/// Everything is allocated once, in [`RecvBatch::new`]; receiving into a batch allocates
+/// nothing. The `mmsghdr`/`iovec` arrays the kernel needs hold pointers into these buffers, so
+/// they are not stored here but rebuilt on the stack on every call (which is cheap, and keeps
+/// the batch free of self-references and `Send`).
+///
+/// A datagram longer than `buf_len` is cut to `buf_len` bytes, exactly as
+/// [`crate::Receiver::recv`] cuts it to its buffer: its [`RecvMeta::len`] is then `buf_len`,
+/// and [`RecvBatch::is_truncated`] tells it apart.
+///
+/// ```
+/// use mcast_sync::RecvBatch;
+/// let batch = RecvBatch::new(32, 1500);
+/// assert_eq!(batch.capacity(), 32);
+/// assert!(batch.is_empty());
+/// for (bytes, meta) in batch.iter() {
+///     println!("{} bytes from {}: {bytes:?}", meta.len, meta.source);
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RecvBatch {
+    data: Vec<u8>,
+    buf_len: usize,
+    names: Vec<SockaddrBuf>,
+    controls: Vec<CmsgBuf>,
+    metas: Vec<RecvMeta>,
+    truncated: Vec<bool>,
+    len: usize,
+}
+
+/// A `sockaddr_storage`, initialised once so the kernel's partial writes leave no uninitialised
+/// bytes behind.
+#[derive(Clone, Copy)]
+struct SockaddrBuf(libc::sockaddr_storage);
+
+impl std::fmt::Debug for SockaddrBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SockaddrBuf")
+    }
+}
+
+impl RecvBatch {
+    /// Room for `capacity` datagrams (at least 1) of up to `buf_len` bytes each (at least 1).
+    /// 65,535 bytes holds any UDP datagram; 1,500 an unfragmented one on Ethernet.
+    pub fn new(capacity: usize, buf_len: usize) -> Self {
+        let capacity = capacity.max(1);
+        let buf_len = buf_len.max(1);
+        // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
+        let zero_name: libc::sockaddr_storage = unsafe { mem::zeroed() };
+        let placeholder = RecvMeta::new(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), 0);
+        Self {
+            data: vec![0; capacity * buf_len],
+            buf_len,
+            names: vec![SockaddrBuf(zero_name); capacity],
+            controls: vec![CmsgBuf([0; 128]); capacity],
+            metas: vec![placeholder; capacity],
+            truncated: vec![false; capacity],
+            len: 0,
+        }
+    }
+
+    /// How many datagrams the batch can hold.
+    pub fn capacity(&self) -> usize {
+        self.metas.len()
+    }
+
+    /// The size of each datagram buffer.
+    pub fn buf_len(&self) -> usize {
+        self.buf_len
+    }
+
+    /// How many datagrams the batch holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the batch holds no datagram.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the batch is full.
+    pub fn is_full(&self) -> bool {
+        self.len == self.capacity()
+    }
+
+    /// Forgets the datagrams held (the buffers stay allocated).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// The `i`th datagram held: its bytes (`meta.len` of them) and metadata.
+    pub fn get(&self, i: usize) -> Option<(&[u8], &RecvMeta)> {
+        let meta = self.metas[..self.len].get(i)?;
+        let start = i * self.buf_len;
+        Some((&self.data[start..start + meta.len.min(self.buf_len)], meta))
+    }
+
+    /// Whether the `i`th datagram was longer than [`RecvBatch::buf_len`] and cut to it
+    /// (`MSG_TRUNC`); false when there is no `i`th datagram.
+    pub fn is_truncated(&self, i: usize) -> bool {
+        self.truncated[..self.len].get(i).copied().unwrap_or(false)
+    }
+
+    /// The metadata of the datagrams held, in arrival order.
+    pub fn metas(&self) -> &[RecvMeta] {
+        &self.metas[..self.len]
+    }
+
+    /// The datagrams held, in arrival order: bytes and metadata.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &RecvMeta)> + '_ {
+        self.data
+            .chunks_exact(self.buf_len)
+            .zip(&self.metas[..self.len])
+            .map(|(buf, meta)| (&buf[..meta.len.min(buf.len())], meta))
+    }
+}
+
+/// One `recvmmsg` into the free slots `batch.len..batch.len + n` (n ≤ [`MMSG_CHUNK`]); returns
+/// how many datagrams arrived. Metadata is not parsed here.
+fn recvmmsg_chunk(sock: BorrowedFd<'_>, batch: &mut RecvBatch) -> io::Result<usize> {
+    let first = batch.len;
+    let n = (batch.capacity() - first).min(MMSG_CHUNK);
+    // Only the first `n` entries are initialised (and zeroed): a batch of one costs one
+    // header, not 64.
+    let mut iovs = [const { MaybeUninit::<libc::iovec>::uninit() }; MMSG_CHUNK];
+    let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MMSG_CHUNK];
+    let slots = batch
+        .data
+        .chunks_exact_mut(batch.buf_len)
+        .zip(batch.names.iter_mut())
+        .zip(batch.controls.iter_mut())
+        .skip(first)
+        .take(n);
+    for (((buf, name), control), (iov, hdr)) in slots.zip(iovs.iter_mut().zip(hdrs.iter_mut())) {
+        let iov = iov.write(libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        });
+        // SAFETY: mmsghdr is plain data; all-zero is a valid value, the fields are set below.
+        let hdr = hdr.write(unsafe { mem::zeroed() });
+        let msg = &mut hdr.msg_hdr;
+        msg.msg_name = std::ptr::from_mut(&mut name.0).cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = control.0.len() as _;
+    }
+    // SAFETY: `n` ≤ MMSG_CHUNK and ≤ the batch's free slots, so the loop above initialised the
+    // first `n` headers; they point to live, disjoint buffers of the batch (data, name,
+    // control) of the lengths given, and to `iovs`, which outlives the call.
+    let got = unsafe {
+        libc::recvmmsg(
+            sock.as_raw_fd(),
+            hdrs.as_mut_ptr().cast::<libc::mmsghdr>(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    if got < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let got = (got as usize).min(n);
+    for (k, hdr) in hdrs[..got].iter().enumerate() {
+        // SAFETY: `got` ≤ `n`, so this header was initialised above and recvmmsg filled it.
+        let hdr = unsafe { hdr.assume_init_ref() };
+        // SAFETY: recvmmsg filled this header; its name and control pointers still point into
+        // `batch.names`/`batch.controls` (initialised at construction, not moved since).
+        match unsafe { parse_msghdr(&hdr.msg_hdr, hdr.msg_len as usize) } {
+            Ok(meta) => {
+                batch.metas[first + k] = meta;
+                batch.truncated[first + k] = hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+                batch.len += 1;
+            }
+            // Datagrams before it are kept; it and those after it are dropped.
+            Err(e) if k == 0 => return Err(e),
+            Err(_) => return Ok(k),
+        }
+    }
+    Ok(got)
 }
 
 fn sockaddr_to_std(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
@@ -711,5 +960,18 @@ mod tests {
         assert_eq!(kind(libc::EPERM), OsErrorKind::Other(Some(libc::EPERM)));
         let no_errno = io::Error::new(io::ErrorKind::InvalidInput, "bad mreq");
         assert_eq!(os_error_kind(&no_errno), OsErrorKind::Other(None));
+    }
+
+    #[test]
+    fn recv_batch_sizes_are_clamped_and_empty_batches_answer_nothing() {
+        let b = RecvBatch::new(0, 0);
+        assert_eq!((b.capacity(), b.buf_len()), (1, 1));
+        let b = RecvBatch::new(100, 9000);
+        assert_eq!((b.capacity(), b.buf_len(), b.len()), (100, 9000, 0));
+        assert!(b.is_empty() && !b.is_full());
+        assert!(b.get(0).is_none());
+        assert!(!b.is_truncated(0));
+        assert!(b.metas().is_empty());
+        assert_eq!(b.iter().count(), 0);
     }
 }

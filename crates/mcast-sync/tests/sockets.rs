@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::{RecvMeta, Transmit};
-use mcast_sync::{Error, Receiver, ReceiverBuilder, Sender, SenderBuilder};
+use mcast_sync::{Error, Receiver, ReceiverBuilder, RecvBatch, Sender, SenderBuilder};
 
 const WAIT: Duration = Duration::from_secs(2);
 const QUIET: Duration = Duration::from_millis(300);
@@ -335,6 +335,226 @@ fn read_timeout_is_reported() {
     let e = r.recv(&mut buf).unwrap_err();
     assert!(e.is_timeout(), "{e:?}");
     assert!(start.elapsed() >= Duration::from_millis(50));
+}
+
+/// Receives with `recv_batch` until `want` datagrams whose payload starts with `prefix` have
+/// arrived or `wait` passes; returns them (payload, metadata) in arrival order, and the largest
+/// number one call returned.
+fn collect_batched(
+    r: &mut Receiver,
+    batch: &mut RecvBatch,
+    prefix: &[u8],
+    want: usize,
+    wait: Duration,
+) -> (Vec<(Vec<u8>, RecvMeta)>, usize) {
+    let end = Instant::now() + wait;
+    let mut got = Vec::new();
+    let mut most = 0;
+    while got.len() < want {
+        let Some(left) = end.checked_duration_since(Instant::now()) else {
+            break;
+        };
+        r.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        match r.recv_batch(batch) {
+            Ok(n) => {
+                assert!(n >= 1 && n <= batch.capacity(), "{n}");
+                assert_eq!(n, batch.len());
+                assert_eq!(batch.iter().len(), n);
+                most = most.max(n);
+                for (bytes, meta) in batch.iter() {
+                    assert_eq!(bytes.len(), meta.len);
+                    if bytes.starts_with(prefix) {
+                        got.push((bytes.to_vec(), *meta));
+                    }
+                }
+            }
+            Err(e) if e.is_timeout() => break,
+            Err(e) => panic!("recv_batch failed: {e}"),
+        }
+    }
+    (got, most)
+}
+
+/// 64 datagrams of different lengths, queued before the first call: `recv_batch` returns them
+/// all, several per call, in order, with their lengths, source, group and interface.
+#[test]
+fn recv_batch_64_in_order() {
+    let group = g("239.255.41.31");
+    let mut r = rx(41031)
+        .group(group)
+        .recv_buffer_size(1 << 20)
+        .build()
+        .unwrap();
+    let t = tx("239.255.41.31", 41031)
+        .bind("127.0.0.1:0".parse().unwrap())
+        .build()
+        .unwrap();
+    let payloads: Vec<Vec<u8>> = (0..64usize)
+        .map(|i| {
+            let mut p = format!("rb64-{i:03}-").into_bytes();
+            p.resize(p.len() + i * 7, b'x');
+            p
+        })
+        .collect();
+    for p in &payloads {
+        assert_eq!(t.send(p).unwrap(), p.len());
+    }
+    let mut batch = RecvBatch::new(32, 2048);
+    let (got, most) = collect_batched(&mut r, &mut batch, b"rb64-", 64, WAIT);
+    assert_eq!(got.len(), 64);
+    assert!(most > 1, "every call returned one datagram");
+    let source = t.local_addr().unwrap();
+    for ((bytes, meta), sent) in got.iter().zip(&payloads) {
+        assert_eq!(bytes, sent);
+        assert_eq!(meta.len, sent.len());
+        assert_eq!(meta.source, source);
+        assert_eq!(meta.destination, Some(group.addr()));
+        assert_eq!(meta.ifindex, Some(lo_index()));
+    }
+    assert!((0..batch.len()).all(|i| !batch.is_truncated(i)));
+}
+
+/// Two groups on two sockets (one group per socket): one batch may hold datagrams of both,
+/// each attributed to its own group, each group's datagrams in order.
+#[test]
+fn recv_batch_mixed_groups() {
+    let groups = [g("239.255.41.32"), g("239.255.41.33")];
+    let mut r = rx(41032)
+        .groups(groups)
+        .groups_per_socket(1)
+        .recv_buffer_size(1 << 20)
+        .build()
+        .unwrap();
+    assert_eq!(r.socket_count(), 2);
+    let t = tx("239.255.41.32", 41032).build().unwrap();
+    for i in 0..40usize {
+        let payload = format!("mix-{i:02}");
+        let to = SocketAddr::new(groups[i % 2].addr(), 41032);
+        let transmit = Transmit::new(to, payload.len());
+        assert_eq!(t.send_transmit(&transmit, payload.as_bytes()).unwrap(), 1);
+    }
+    let mut batch = RecvBatch::new(64, 64);
+    let (got, _) = collect_batched(&mut r, &mut batch, b"mix-", 40, WAIT);
+    assert_eq!(got.len(), 40);
+    let mut per_group = [Vec::new(), Vec::new()];
+    for (bytes, meta) in &got {
+        let i: usize = std::str::from_utf8(&bytes[4..]).unwrap().parse().unwrap();
+        assert_eq!(meta.destination, Some(groups[i % 2].addr()), "datagram {i}");
+        per_group[i % 2].push(i);
+    }
+    assert_eq!(per_group[0], (0..40).step_by(2).collect::<Vec<_>>());
+    assert_eq!(per_group[1], (1..40).step_by(2).collect::<Vec<_>>());
+}
+
+/// Nothing queued: `recv_batch` waits the read timeout, reports it, and leaves the batch empty;
+/// a datagram that then arrives is returned at once.
+#[test]
+fn recv_batch_timeout() {
+    let mut r = rx(41033)
+        .group(g("239.255.41.34"))
+        .read_timeout(Some(Duration::from_millis(50)))
+        .build()
+        .unwrap();
+    let mut batch = RecvBatch::new(8, 256);
+    let start = Instant::now();
+    let e = r.recv_batch(&mut batch).unwrap_err();
+    assert!(e.is_timeout(), "{e:?}");
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    assert!(batch.is_empty());
+    assert!(batch.get(0).is_none());
+
+    let t = tx("239.255.41.34", 41033).build().unwrap();
+    t.send(b"after the timeout").unwrap();
+    r.set_read_timeout(Some(WAIT));
+    let (got, _) = collect_batched(&mut r, &mut batch, b"after the timeout", 1, WAIT);
+    assert_eq!(got.len(), 1);
+    // A timeout clears what the batch held before.
+    r.set_read_timeout(Some(Duration::from_millis(20)));
+    assert!(r.recv_batch(&mut batch).unwrap_err().is_timeout());
+    assert!(batch.is_empty());
+}
+
+/// A datagram longer than the batch's buffers is cut exactly as `recv` cuts it to its buffer
+/// (same length, same prefix), and flagged truncated; a short one beside it is not.
+#[test]
+fn recv_batch_truncates_like_recv() {
+    let mut r = rx(41034)
+        .group(g("239.255.41.35"))
+        .read_timeout(Some(WAIT))
+        .build()
+        .unwrap();
+    let t = tx("239.255.41.35", 41034).build().unwrap();
+    let long: Vec<u8> = (0..100u8).collect();
+    t.send(&long).unwrap();
+    let mut small = [0u8; 16];
+    let (n, meta) = r.recv(&mut small).unwrap();
+    assert_eq!(n, 16);
+    assert_eq!(meta.len, 16);
+    assert_eq!(small, long[..16]);
+
+    t.send(&long).unwrap();
+    t.send(&long[..5]).unwrap();
+    let mut batch = RecvBatch::new(4, 16);
+    let mut seen = Vec::new();
+    let end = Instant::now() + WAIT;
+    while seen.len() < 2 && Instant::now() < end {
+        r.recv_batch(&mut batch).unwrap();
+        for i in 0..batch.len() {
+            let (bytes, meta) = batch.get(i).unwrap();
+            seen.push((bytes.to_vec(), meta.len, batch.is_truncated(i)));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            (long[..16].to_vec(), n, true),
+            (long[..5].to_vec(), 5, false)
+        ]
+    );
+}
+
+/// The socket-level call: `WouldBlock` when nothing is queued, and it appends after what the
+/// batch already holds, up to its capacity.
+#[test]
+fn socket_state_recv_batch_appends() {
+    use std::os::fd::AsFd;
+    let r = rx(41035).group(g("239.255.41.36")).build().unwrap();
+    let (sockets, joined) = r.into_parts();
+    let fd = sockets[0].as_fd();
+    let mut batch = RecvBatch::new(3, 64);
+    let e = joined.state().recv_batch(fd, &mut batch).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    let t = tx("239.255.41.36", 41035).build().unwrap();
+    let mut added = 0;
+    let end = Instant::now() + WAIT;
+    for p in [b"ssa-0", b"ssa-1", b"ssa-2", b"ssa-3"] {
+        t.send(p).unwrap();
+    }
+    while !batch.is_full() && Instant::now() < end {
+        match joined.state().recv_batch(fd, &mut batch) {
+            Ok(n) => added += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(added, 3);
+    let held: Vec<&[u8]> = batch.iter().map(|(b, _)| b).collect();
+    assert_eq!(held, [&b"ssa-0"[..], b"ssa-1", b"ssa-2"]);
+    // Full: nothing more is taken; the fourth stays queued for the next batch.
+    assert_eq!(joined.state().recv_batch(fd, &mut batch).unwrap(), 0);
+    batch.clear();
+    while batch.is_empty() && Instant::now() < end {
+        match joined.state().recv_batch(fd, &mut batch) {
+            Ok(n) => assert_eq!(n, 1),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(batch.get(0).unwrap().0, b"ssa-3");
 }
 
 mod v6 {
