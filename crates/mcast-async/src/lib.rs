@@ -10,14 +10,16 @@
 //! - every received datagram carries its [`RecvMeta`] (sender, destination group, interface
 //!   index): receives go through mcast-sync's `recvmsg` path inside tokio's `try_io`, because
 //!   tokio-util's `UdpFramed` would lose that metadata;
+//! - [`Receiver::recv_batch`] takes many datagrams per system call (`recvmmsg`) into a
+//!   caller-owned [`RecvBatch`], with the same per-datagram metadata;
 //! - a receiver over many groups may hold several sockets (past `igmp_max_memberships`); it
 //!   polls them all and returns whichever datagram is ready first;
 //! - the builder's [`read_timeout`](ReceiverBuilder::read_timeout) holds here too:
-//!   [`Receiver::recv_from`] and the streams fail with an error for which
-//!   [`Error::is_timeout`] holds, using tokio's timer;
-//! - [`Receiver::recv_from`], [`Sender::send`] and the streams' `next()` are cancel safe (a
-//!   datagram is read or sent only in the poll that completes), so they fit in
-//!   [`tokio::select!`];
+//!   [`Receiver::recv_from`], [`Receiver::recv_batch`] and the streams fail with an error
+//!   for which [`Error::is_timeout`] holds, using tokio's timer;
+//! - [`Receiver::recv_from`], [`Receiver::recv_batch`], [`Sender::send`] and the streams'
+//!   `next()` are cancel safe (a datagram is read or sent only in the poll that completes), so
+//!   they fit in [`tokio::select!`];
 //! - the wall-clock send time in frames is read here, in the adapter, never in mcast-core;
 //! - malformed frames are error values ([`Error::Frame`]) that the stream yields and then goes
 //!   on; they never end the stream or panic.
@@ -97,7 +99,7 @@ mod sender;
 pub use error::Error;
 pub use frames::{Datagram, DatagramStream, FrameSink, FrameStream, FramedSink, ReceivedFrame};
 pub use mcast_core::RecvMeta;
-pub use mcast_sync::{ReceiverBuilder, ResolvedIface, SenderBuilder};
+pub use mcast_sync::{ReceiverBuilder, RecvBatch, ResolvedIface, SenderBuilder};
 pub use receiver::Receiver;
 pub use sender::Sender;
 

@@ -1,14 +1,14 @@
 //! The tokio multicast receiver, over one socket or, for many groups, several.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
-use std::task::{Context, Poll};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::RecvMeta;
-use mcast_sync::{Joined, ReceiverBuilder, ResolvedIface};
+use mcast_sync::{Joined, ReceiverBuilder, RecvBatch, ResolvedIface, SocketState};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
@@ -74,13 +74,8 @@ impl Receiver {
     /// [`tokio::select!`] and another branch completes first, no datagram has been taken
     /// off any socket.
     pub async fn recv_from(&mut self, buf: &mut [u8]) -> Result<(usize, RecvMeta), Error> {
-        let Some(timeout) = self.timeout else {
-            return poll_fn(|cx| self.poll_recv_from(cx, buf)).await;
-        };
-        match tokio::time::timeout(timeout, poll_fn(|cx| self.poll_recv_from(cx, buf))).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(timed_out(timeout)),
-        }
+        let timeout = self.timeout;
+        with_timeout(timeout, poll_fn(|cx| self.poll_recv_from(cx, buf))).await
     }
 
     /// Polls every socket, round-robin, for a datagram. On `Pending`, each socket will wake the
@@ -94,30 +89,145 @@ impl Receiver {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<Result<(usize, RecvMeta), Error>> {
+        let recv_one =
+            |state: &SocketState, fd: BorrowedFd<'_>| Ok((state.recv(fd, buf)?, Visit::Stop));
+        let meta = ready!(self.poll_sockets(cx, recv_one))?;
+        Poll::Ready(Ok((meta.len, meta)))
+    }
+
+    /// Waits until any of the sockets is readable and receives as many queued datagrams as
+    /// fit `batch`, with `recvmmsg` (many datagrams per system call, see
+    /// [`SocketState::recv_batch`]). The batch is cleared first; on success it holds at least
+    /// one datagram, each with the same metadata [`Receiver::recv_from`] gives (sender, group,
+    /// interface index). Returns how many it holds.
+    ///
+    /// The sockets are visited round-robin, as `recv_from` visits them, and the batch is
+    /// filled from every readable one in turn until it is full; datagrams of one socket keep
+    /// their arrival order. Nothing is allocated: the caller owns every buffer (see
+    /// [`RecvBatch`]). A datagram longer than [`RecvBatch::buf_len`] is cut to it, as
+    /// `recv_from` cuts it to its buffer, and [`RecvBatch::is_truncated`] tells it apart.
+    ///
+    /// # Errors
+    ///
+    /// With a [read timeout](Self::read_timeout), an error for which [`Error::is_timeout`]
+    /// holds (`mcast_sync::Error::TimedOut`) when no datagram arrives in time, exactly as
+    /// `recv_from` fails; call again to go on waiting. An I/O error when receiving fails
+    /// before any datagram of this call arrived (after some, the call returns what it has).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe. Datagrams are taken off a socket only inside the poll that
+    /// then returns them at once, so if `recv_batch` is used as the event in a
+    /// [`tokio::select!`] and another branch completes first, no datagram has been taken off
+    /// any socket (the batch is then left empty).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mcast_async::{Receiver, RecvBatch, Sender};
+    /// use mcast_core::addr::Group;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let lo: mcast_core::iface::IfaceSpec = "127.0.0.1".parse()?;
+    /// let group: Group = "224.1.1.5".parse()?;
+    /// let mut rx = Receiver::open(
+    ///     Receiver::builder(41223)
+    ///         .group(group)
+    ///         .iface(lo.clone())
+    ///         .read_timeout(Some(Duration::from_secs(2))),
+    /// )?;
+    /// let tx = Sender::open(Sender::builder(group, 41223).iface(lo).ttl(0))?;
+    /// for i in 0..8 {
+    ///     tx.send(format!("datagram {i}").as_bytes()).await?;
+    /// }
+    /// let mut batch = RecvBatch::new(32, 1500);
+    /// let mut got = 0;
+    /// while got < 8 {
+    ///     // Fails (`is_timeout()`) after 2 s without a datagram.
+    ///     let n = rx.recv_batch(&mut batch).await?;
+    ///     assert!(n >= 1);
+    ///     for (bytes, meta) in batch.iter() {
+    ///         println!("[{:?}] {} bytes from {}", meta.destination, bytes.len(), meta.source);
+    ///         assert_eq!(bytes, format!("datagram {got}").as_bytes());
+    ///         got += 1;
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn recv_batch(&mut self, batch: &mut RecvBatch) -> Result<usize, Error> {
+        let timeout = self.timeout;
+        with_timeout(timeout, poll_fn(|cx| self.poll_recv_batch(cx, batch))).await
+    }
+
+    /// Polls every socket, round-robin, and fills `batch` (cleared first) from every readable
+    /// one until it is full; ready with how many datagrams it holds (at least one). On
+    /// `Pending`, the batch is empty and each socket will wake the task when it becomes
+    /// readable. This is the building block of [`Receiver::recv_batch`]; it applies no read
+    /// timeout.
+    ///
+    /// Datagrams are read (inside tokio's `try_io`) only when the poll returns them, so
+    /// dropping the caller between polls loses nothing.
+    pub fn poll_recv_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        batch: &mut RecvBatch,
+    ) -> Poll<Result<usize, Error>> {
+        batch.clear();
+        ready!(self.poll_sockets(cx, |state, fd| {
+            state.recv_batch(fd, batch)?;
+            let visit = if batch.is_full() {
+                Visit::Stop
+            } else {
+                Visit::Next
+            };
+            Ok(((), visit))
+        }))?;
+        Poll::Ready(Ok(batch.len()))
+    }
+
+    /// The receive loop shared by [`Receiver::poll_recv_from`] and
+    /// [`Receiver::poll_recv_batch`]: visits every socket once, round-robin from `self.next`,
+    /// and on each readable one runs `op` inside tokio's `try_io`, so readiness is cleared
+    /// (and the waker registered) when `op` finds nothing queued (`WouldBlock`).
+    ///
+    /// `op` is called only when a socket is readable and takes datagrams only when it
+    /// returns `Ok`, with a value and whether to stop or go on to the next socket. Ready with
+    /// the last successful `op`'s value once the visit ended (stopped, all sockets visited,
+    /// or an error after a success, which is dropped as the blocking receiver drops it); ready
+    /// with the error when one comes first; `Pending` when no socket had anything (every socket is
+    /// then registered to wake the task). The next visit starts one past the first socket
+    /// that gave something, so a busy socket cannot starve the rest.
+    fn poll_sockets<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&SocketState, BorrowedFd<'_>) -> std::io::Result<(T, Visit)>,
+    ) -> Poll<Result<T, Error>> {
         let n = self.sockets.len();
+        let state = self.joined.state();
+        // The first socket that gave something, and the last value.
+        let mut got: Option<(usize, T)> = None;
         for k in 0..n {
             let i = (self.next + k) % n;
-            let sock = &self.sockets[i];
-            loop {
-                match sock.poll_recv_ready(cx) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(io("cannot receive", e))),
-                    Poll::Pending => break,
-                }
-                match sock.try_io(Interest::READABLE, || {
-                    self.joined.state().recv(sock.as_fd(), buf)
-                }) {
-                    Ok(meta) => {
-                        self.next = (i + 1) % n;
-                        return Poll::Ready(Ok((meta.len, meta)));
+            match poll_socket(&self.sockets[i], cx, |fd| op(state, fd)) {
+                Poll::Pending => continue,
+                Poll::Ready(Ok((value, visit))) => {
+                    let first = got.map_or(i, |(first, _)| first);
+                    got = Some((first, value));
+                    if visit == Visit::Stop {
+                        break;
                     }
-                    // Readiness was cleared: poll again so the waker is registered.
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Poll::Ready(Err(io("cannot receive", e))),
                 }
+                Poll::Ready(Err(_)) if got.is_some() => break,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(io("cannot receive", e))),
             }
         }
-        Poll::Pending
+        match got {
+            Some((first, value)) => {
+                self.next = (first + 1) % n;
+                Poll::Ready(Ok(value))
+            }
+            None => Poll::Pending,
+        }
     }
 
     /// The read timeout of [`Receiver::recv_from`] and the streams (`None`: wait forever).
@@ -179,6 +289,46 @@ impl Receiver {
     /// [`FrameStream`].
     pub fn into_frames(self) -> FrameStream {
         FrameStream::new(self)
+    }
+}
+
+/// What [`Receiver::poll_sockets`] does after a successful receive on one socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    /// Return what was received.
+    Stop,
+    /// Go on to the next socket.
+    Next,
+}
+
+/// Polls one socket: while it is readable, runs `op` inside `try_io`. A `WouldBlock` from `op`
+/// clears the readiness, and the next `poll_recv_ready` registers the waker and is `Pending`.
+fn poll_socket<T>(
+    sock: &UdpSocket,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut(BorrowedFd<'_>) -> std::io::Result<T>,
+) -> Poll<std::io::Result<T>> {
+    loop {
+        ready!(sock.poll_recv_ready(cx))?;
+        match sock.try_io(Interest::READABLE, || op(sock.as_fd())) {
+            // Readiness was cleared: poll again so the waker is registered.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            result => return Poll::Ready(result),
+        }
+    }
+}
+
+/// Runs a receive future under the receiver's read timeout (`None`: no timeout).
+async fn with_timeout<T>(
+    timeout: Option<Duration>,
+    receive: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let Some(timeout) = timeout else {
+        return receive.await;
+    };
+    match tokio::time::timeout(timeout, receive).await {
+        Ok(result) => result,
+        Err(_elapsed) => Err(timed_out(timeout)),
     }
 }
 
