@@ -751,12 +751,8 @@ fn v6_veth_async() {
     }
     std::thread::spawn(|| {
         // SAFETY: unsharing the network namespace affects only this thread.
-        assert_eq!(
-            unsafe { libc::unshare(libc::CLONE_NEWNET) },
-            0,
-            "{}",
-            std::io::Error::last_os_error()
-        );
+        let unshared = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(unshared, 0, "{}", std::io::Error::last_os_error());
         let ip = |args: &[&str]| {
             let out = std::process::Command::new("ip")
                 .args(args)

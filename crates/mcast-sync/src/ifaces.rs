@@ -155,12 +155,13 @@ pub enum IfaceLookupError {
 /// Lists every interface (up or down), one entry per link, sorted by index.
 pub fn list() -> Result<Vec<Interface>, IfaceLookupError> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs writes a list head into `head` on success; we free it below.
+    // SAFETY: getifaddrs writes a list head into `head` on success; the guard frees it.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
         return Err(IfaceLookupError::List(io::Error::last_os_error()));
     }
+    let list = IfAddrs(head);
     let mut out: Vec<Interface> = Vec::new();
-    let mut cur = head;
+    let mut cur = list.0;
     while !cur.is_null() {
         // SAFETY: `cur` is a node of the list getifaddrs returned, not yet freed.
         let ifa = unsafe { &*cur };
@@ -173,8 +174,9 @@ pub fn list() -> Result<Vec<Interface>, IfaceLookupError> {
             .to_string_lossy()
             .into_owned();
         let flags = IfaceFlags::from_bits(ifa.ifa_flags);
-        // SAFETY: ifa_addr/ifa_netmask are null or point to sockaddrs of the family they carry.
+        // SAFETY: getifaddrs sets ifa_addr to null or to a sockaddr of the family it carries.
         let addr = unsafe { sockaddr_ip(ifa.ifa_addr) };
+        // SAFETY: the same holds for ifa_netmask.
         let mask = unsafe { sockaddr_ip(ifa.ifa_netmask) };
         let idx = match out.iter().position(|i| i.name == name) {
             Some(idx) => idx,
@@ -203,11 +205,20 @@ pub fn list() -> Result<Vec<Interface>, IfaceLookupError> {
             }
         }
     }
-    // SAFETY: `head` came from a successful getifaddrs and is freed exactly once.
-    unsafe { libc::freeifaddrs(head) };
+    drop(list);
     out.retain(|i| i.index != 0);
     out.sort_by_key(|i| i.index);
     Ok(out)
+}
+
+/// The list `getifaddrs` returned, freed exactly once when dropped (also on a panic).
+struct IfAddrs(*mut libc::ifaddrs);
+
+impl Drop for IfAddrs {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from a successful getifaddrs and is freed only here.
+        unsafe { libc::freeifaddrs(self.0) };
+    }
 }
 
 /// Finds the interface the user named. [`IfaceSpec::Any`] is an error here: callers that
@@ -299,18 +310,22 @@ unsafe fn sockaddr_ip(sa: *const libc::sockaddr) -> Option<IpAddr> {
     if sa.is_null() {
         return None;
     }
-    match libc::c_int::from((*sa).sa_family) {
-        libc::AF_INET => {
-            let sin = &*(sa as *const libc::sockaddr_in);
-            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                sin.sin_addr.s_addr,
-            ))))
+    // SAFETY: `sa` is non-null and, by the caller's promise, points to a valid sockaddr whose
+    // family is checked before it is read as the longer sockaddr_in / sockaddr_in6.
+    unsafe {
+        match libc::c_int::from((*sa).sa_family) {
+            libc::AF_INET => {
+                let sin = &*(sa as *const libc::sockaddr_in);
+                Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                    sin.sin_addr.s_addr,
+                ))))
+            }
+            libc::AF_INET6 => {
+                let sin6 = &*(sa as *const libc::sockaddr_in6);
+                Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
+            }
+            _ => None,
         }
-        libc::AF_INET6 => {
-            let sin6 = &*(sa as *const libc::sockaddr_in6);
-            Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
-        }
-        _ => None,
     }
 }
 

@@ -336,14 +336,19 @@ unsafe fn parse_msghdr(msg: &libc::msghdr, len: usize) -> io::Result<RecvMeta> {
     let source = sockaddr_to_std(name).ok_or_else(unknown)?;
     let mut destination = None;
     let mut ifindex = None;
+    // A truncated control buffer may end in stale bytes: then no pktinfo is trusted.
+    let ctrunc = msg.msg_flags & libc::MSG_CTRUNC != 0;
     // SAFETY: the caller guarantees `msg` was filled by the kernel; CMSG_* walk only within
-    // msg_controllen of the live control buffer.
+    // msg_controllen of the live control buffer, and a payload is read only when the message's
+    // own `cmsg_len` covers it (`cmsg_holds`).
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(msg);
         while !c.is_null() {
             let hdr = &*c;
             match (hdr.cmsg_level, hdr.cmsg_type) {
-                (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                (libc::IPPROTO_IP, libc::IP_PKTINFO)
+                    if cmsg_holds::<libc::in_pktinfo>(hdr) && !ctrunc =>
+                {
                     let info: libc::in_pktinfo =
                         std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
                     destination = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
@@ -351,7 +356,9 @@ unsafe fn parse_msghdr(msg: &libc::msghdr, len: usize) -> io::Result<RecvMeta> {
                     ))));
                     ifindex = u32::try_from(info.ipi_ifindex).ok();
                 }
-                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO)
+                    if cmsg_holds::<libc::in6_pktinfo>(hdr) && !ctrunc =>
+                {
                     let info: libc::in6_pktinfo =
                         std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
                     destination = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
@@ -418,14 +425,23 @@ impl std::fmt::Debug for SockaddrBuf {
 impl RecvBatch {
     /// Room for `capacity` datagrams (at least 1) of up to `buf_len` bytes each (at least 1).
     /// 65,535 bytes holds any UDP datagram; 1,500 an unfragmented one on Ethernet.
+    ///
+    /// # Panics
+    ///
+    /// When `capacity * buf_len` bytes cannot be addressed (it overflows `usize`), as `vec!`
+    /// panics for an impossible size.
     pub fn new(capacity: usize, buf_len: usize) -> Self {
         let capacity = capacity.max(1);
         let buf_len = buf_len.max(1);
+        // The receive path relies on `data` holding exactly `capacity` slots of `buf_len`.
+        let data_len = capacity
+            .checked_mul(buf_len)
+            .expect("RecvBatch::new: capacity * buf_len overflows usize");
         // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
         let zero_name: libc::sockaddr_storage = unsafe { mem::zeroed() };
         let placeholder = RecvMeta::new(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), 0);
         Self {
-            data: vec![0; capacity * buf_len],
+            data: vec![0; data_len],
             buf_len,
             names: vec![SockaddrBuf(zero_name); capacity],
             controls: vec![CmsgBuf([0; 128]); capacity],
@@ -492,6 +508,16 @@ impl RecvBatch {
     }
 }
 
+/// Whether a control message's own length covers a payload of type `T`.
+fn cmsg_holds<T>(hdr: &libc::cmsghdr) -> bool {
+    // SAFETY: CMSG_LEN is pure arithmetic on its argument.
+    let need = unsafe { libc::CMSG_LEN(size_of::<T>() as libc::c_uint) } as usize;
+    // `cmsg_len` is `size_t` on glibc but `socklen_t` on musl: the cast is needed there.
+    #[allow(clippy::unnecessary_cast)]
+    let len = hdr.cmsg_len as usize;
+    len >= need
+}
+
 /// One `recvmmsg` into the free slots `batch.len..batch.len + n` (n ≤ [`MMSG_CHUNK`]); returns
 /// how many datagrams arrived. Metadata is not parsed here.
 fn recvmmsg_chunk(sock: BorrowedFd<'_>, batch: &mut RecvBatch) -> io::Result<usize> {
@@ -508,6 +534,9 @@ fn recvmmsg_chunk(sock: BorrowedFd<'_>, batch: &mut RecvBatch) -> io::Result<usi
         .zip(batch.controls.iter_mut())
         .skip(first)
         .take(n);
+    // How many headers the loop below really initialised: the only count passed to the kernel,
+    // whatever `n` says, so no uninitialised header can ever reach recvmmsg.
+    let mut init = 0;
     for (((buf, name), control), (iov, hdr)) in slots.zip(iovs.iter_mut().zip(hdrs.iter_mut())) {
         let iov = iov.write(libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
@@ -522,15 +551,20 @@ fn recvmmsg_chunk(sock: BorrowedFd<'_>, batch: &mut RecvBatch) -> io::Result<usi
         msg.msg_iovlen = 1;
         msg.msg_control = control.0.as_mut_ptr().cast();
         msg.msg_controllen = control.0.len() as _;
+        init += 1;
     }
-    // SAFETY: `n` ≤ MMSG_CHUNK and ≤ the batch's free slots, so the loop above initialised the
-    // first `n` headers; they point to live, disjoint buffers of the batch (data, name,
-    // control) of the lengths given, and to `iovs`, which outlives the call.
+    debug_assert_eq!(init, n, "every free slot gets a header");
+    if init == 0 {
+        return Ok(0);
+    }
+    // SAFETY: the loop above initialised exactly the first `init` headers (counted, not
+    // assumed); they point to live, disjoint buffers of the batch (data, name, control) of the
+    // lengths given, and to `iovs`, which outlives the call.
     let got = unsafe {
         libc::recvmmsg(
             sock.as_raw_fd(),
             hdrs.as_mut_ptr().cast::<libc::mmsghdr>(),
-            n as libc::c_uint,
+            init as libc::c_uint,
             libc::MSG_DONTWAIT,
             std::ptr::null_mut(),
         )
@@ -538,9 +572,9 @@ fn recvmmsg_chunk(sock: BorrowedFd<'_>, batch: &mut RecvBatch) -> io::Result<usi
     if got < 0 {
         return Err(io::Error::last_os_error());
     }
-    let got = (got as usize).min(n);
+    let got = (got as usize).min(init);
     for (k, hdr) in hdrs[..got].iter().enumerate() {
-        // SAFETY: `got` ≤ `n`, so this header was initialised above and recvmmsg filled it.
+        // SAFETY: `got` ≤ `init`, so this header was initialised above and recvmmsg filled it.
         let hdr = unsafe { hdr.assume_init_ref() };
         // SAFETY: recvmmsg filled this header; its name and control pointers still point into
         // `batch.names`/`batch.controls` (initialised at construction, not moved since).
@@ -960,6 +994,27 @@ mod tests {
         assert_eq!(kind(libc::EPERM), OsErrorKind::Other(Some(libc::EPERM)));
         let no_errno = io::Error::new(io::ErrorKind::InvalidInput, "bad mreq");
         assert_eq!(os_error_kind(&no_errno), OsErrorKind::Other(None));
+    }
+
+    #[test]
+    fn recv_batch_sizes_that_overflow_are_refused_not_wrapped() {
+        // A wrapped size would leave fewer buffer slots than the batch's capacity, and the
+        // receive path would hand the kernel headers it never initialised.
+        let r = std::panic::catch_unwind(|| RecvBatch::new(2, usize::MAX / 2 + 2));
+        assert!(r.is_err(), "an overflowing RecvBatch must not be built");
+    }
+
+    #[test]
+    fn cmsg_holds_checks_the_message_length() {
+        // SAFETY: cmsghdr is plain data; all-zero is a valid value.
+        let mut hdr: libc::cmsghdr = unsafe { mem::zeroed() };
+        // SAFETY: CMSG_LEN is pure arithmetic.
+        let full = unsafe { libc::CMSG_LEN(size_of::<libc::in_pktinfo>() as libc::c_uint) };
+        hdr.cmsg_len = full as _;
+        assert!(cmsg_holds::<libc::in_pktinfo>(&hdr));
+        assert!(!cmsg_holds::<libc::in6_pktinfo>(&hdr));
+        hdr.cmsg_len = (full - 1) as _;
+        assert!(!cmsg_holds::<libc::in_pktinfo>(&hdr));
     }
 
     #[test]

@@ -584,12 +584,8 @@ mod v6 {
         }
         std::thread::spawn(move || {
             // SAFETY: unsharing the network namespace affects only this thread.
-            assert_eq!(
-                unsafe { libc::unshare(libc::CLONE_NEWNET) },
-                0,
-                "{}",
-                std::io::Error::last_os_error()
-            );
+            let unshared = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+            assert_eq!(unshared, 0, "{}", std::io::Error::last_os_error());
             ip(&["link", "add", "mva", "type", "veth", "peer", "name", "mvb"]);
             for dev in ["mva", "mvb"] {
                 ip(&["link", "set", dev, "addrgenmode", "none"]);
