@@ -137,9 +137,7 @@ fn ipv6_send_recv_over_veth() {
         "5s",
     ]);
     ns.send(&["ff15::1234", "47301", "Hello, IPv6!", "-i", "va"]);
-    let out = recv.finish();
-    out.assert_no_panic();
-    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let out = recv.finish_ok();
     assert_eq!(out.stdout, ["Hello, IPv6!"]);
     let err = out.stderr_text();
     assert!(
@@ -260,9 +258,7 @@ fn ipv6_ssm_with_source() {
     assert_eq!(source_ip(got[0]), va);
     assert_eq!(records.last().unwrap()["data"]["reason"], "timeout");
 
-    let seen = sniff.finish();
-    seen.assert_no_panic();
-    assert_eq!(seen.code(), 0, "{}", seen.stderr_text());
+    let seen = sniff.finish_ok();
     let from_other = format!("Ether / IPv6 / UDP [{other}]:");
     let from_va = format!("Ether / IPv6 / UDP [{va}]:");
     assert_eq!(seen.stdout.len(), 3, "{:?}", seen.stdout);
@@ -300,9 +296,7 @@ fn ipv6_json_names_the_group() {
         "--json",
     ]);
     ns.send(&["ff15::1234", "47303", "json over IPv6", "-i", "va"]);
-    let out = recv.finish();
-    out.assert_no_panic();
-    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let out = recv.finish_ok();
     let records = out.json();
     let types: Vec<&str> = records
         .iter()
@@ -375,9 +369,7 @@ fn mld_report_is_sniffed() {
     assert!(records.contains(&"join ff15::1234 (exclude {})"), "{join}");
     assert_eq!(sender, va, "{join}");
     joiner.interrupt();
-    let joined = joiner.finish();
-    joined.assert_no_panic();
-    assert_eq!(joined.code(), 0, "{}", joined.stderr_text());
+    joiner.finish_ok();
     let leave = sniff.wait_stdout("leave ff15::1234");
     let (sender, records) = mld_report(&leave);
     assert!(
@@ -386,9 +378,7 @@ fn mld_report_is_sniffed() {
     );
     assert_eq!(sender, va, "{leave}");
     sniff.interrupt();
-    let out = sniff.finish();
-    out.assert_no_panic();
-    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let out = sniff.finish_ok();
     assert!(
         out.stdout.iter().all(|l| l.starts_with("Ether / IPv6 / ")),
         "{:?}",

@@ -119,9 +119,7 @@ fn sniff_veth_port_filter_line_and_pcap() {
         52582,
         &[("224.1.1.5", 50002), ("224.1.1.5", 50001)],
     );
-    let out = sniff.finish();
-    out.assert_no_panic();
-    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let out = sniff.finish_ok();
     assert_eq!(
         out.stdout,
         ["Ether / IP / UDP 192.168.56.3:52582 > 224.1.1.5:50001 / Raw"]
@@ -166,9 +164,7 @@ fn sniff_group_filter_json() {
         40001,
         &[("234.3.2.1", 50001), ("224.1.1.5", 50001)],
     );
-    let out = sniff.finish();
-    out.assert_no_panic();
-    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let out = sniff.finish_ok();
     let records = out.json();
     assert_eq!(records.len(), 2, "{records:?}");
     let p = &records[0];
@@ -301,9 +297,7 @@ fn sniff_ctrl_c_leaves_readable_pcap() {
     ns.send("127.0.0.1", 40003, &[("224.1.1.5", 50001)]);
     sniff.wait_stdout("224.1.1.5:50001");
     sniff.interrupt();
-    let out = sniff.finish();
-    out.assert_no_panic();
-    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let out = sniff.finish_ok();
     assert!(
         out.stderr_text().contains("interrupted"),
         "{}",
@@ -380,8 +374,7 @@ fn ifaces_in_namespace() {
     }
     let ns = Netns::sniff().with_veth();
     let out = ns.run(&["ifaces", "--json"]);
-    out.assert_no_panic();
-    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    out.assert_success();
     let records = out.json();
     let mut names: Vec<&str> = records
         .iter()
@@ -421,8 +414,7 @@ fn groups_shows_a_join() {
     let ns = Netns::sniff().with_veth();
     let mut joiner = join_on_va(&ns);
     let out = ns.run(&["groups", "-i", "va", "--json"]);
-    out.assert_no_panic();
-    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    out.assert_success();
     let records = out.json();
     assert!(
         records

@@ -13,34 +13,30 @@ mod util;
 
 use util::{mcast, python, run, Proc, LO, PY_MANY_GROUPS, PY_RECEIVER, PY_SENDER};
 
-/// Starts `mcast recv ARGS` and waits until every join is done.
-fn receiver(args: &[&str]) -> Proc {
-    let mut p = Proc::mcast(args);
+/// Starts `mcast recv GROUPS PORT -i 127.0.0.1 EXTRA...` and waits until every join is done.
+fn receiver(groups: &str, port: &str, extra: &[&str]) -> Proc {
+    let mut args = vec!["recv", groups, port, "-i", LO];
+    args.extend_from_slice(extra);
+    let mut p = Proc::mcast(&args);
     p.wait_listening();
     p
 }
 
-/// Runs `mcast send ARGS` and checks it succeeded silently.
-fn send(args: &[&str]) {
-    let out = run(args);
+/// Runs `mcast send GROUP PORT MESSAGE -i 127.0.0.1 --ttl 0 EXTRA...` and checks it succeeded
+/// silently.
+fn send(group: &str, port: &str, message: &str, extra: &[&str]) {
+    let mut args = vec!["send", group, port, message, "-i", LO, "--ttl", "0"];
+    args.extend_from_slice(extra);
+    let out = run(&args);
     out.assert_no_panic();
     assert_eq!(out.code(), 0, "mcast send failed: {}", out.stderr_text());
+    assert!(out.stdout.is_empty(), "{:?}", out.stdout);
 }
 
 // issue #2 (loopback) — the lecture's pair on one host.
 #[test]
 fn loopback_send_then_recv_prints_the_line() {
-    let rx = receiver(&[
-        "recv",
-        "239.1.2.3",
-        "47101",
-        "-i",
-        LO,
-        "-c",
-        "1",
-        "--timeout",
-        "10s",
-    ]);
+    let rx = receiver("239.1.2.3", "47101", &["-c", "1", "--timeout", "10s"]);
     let out = run(&[
         "send",
         "239.1.2.3",
@@ -57,9 +53,7 @@ fn loopback_send_then_recv_prints_the_line() {
         "send prints nothing by default: {:?}",
         out.stdout
     );
-    let got = rx.finish();
-    got.assert_no_panic();
-    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    let got = rx.finish_ok();
     assert_eq!(got.stdout, ["Hello, World!"]);
     assert!(
         got.stderr_text().contains("received 1 datagram"),
@@ -71,17 +65,11 @@ fn loopback_send_then_recv_prints_the_line() {
 // issue #2 (loopback) — stdin lines are datagrams, -c repeats, several groups get a prefix.
 #[test]
 fn stdin_lines_and_group_prefix() {
-    let rx = receiver(&[
-        "recv",
+    let rx = receiver(
         "239.1.2.5,239.1.2.6",
         "47102",
-        "-i",
-        LO,
-        "-c",
-        "3",
-        "--timeout",
-        "10s",
-    ]);
+        &["-c", "3", "--timeout", "10s"],
+    );
     let mut tx = Proc::mcast(&[
         "send",
         "239.1.2.6",
@@ -107,17 +95,7 @@ fn stdin_lines_and_group_prefix() {
 // issue #2 (interop) — a plain Python sender (the lecture's) received by `mcast recv`.
 #[test]
 fn python_sender_to_mcast_recv() {
-    let rx = receiver(&[
-        "recv",
-        "224.1.1.5",
-        "47103",
-        "-i",
-        LO,
-        "-c",
-        "1",
-        "--timeout",
-        "10s",
-    ]);
+    let rx = receiver("224.1.1.5", "47103", &["-c", "1", "--timeout", "10s"]);
     let py = python(PY_SENDER, &["224.1.1.5", "47103", "robot"]).finish();
     assert_eq!(py.code(), 0, "python sender: {}", py.stderr_text());
     let got = rx.finish();
@@ -130,16 +108,7 @@ fn python_sender_to_mcast_recv() {
 fn mcast_send_to_python_receiver() {
     let mut py = python(PY_RECEIVER, &["224.1.1.5", "47104"]);
     py.wait_stderr("ready");
-    send(&[
-        "send",
-        "224.1.1.5",
-        "47104",
-        "Hello, World!",
-        "-i",
-        LO,
-        "--ttl",
-        "0",
-    ]);
+    send("224.1.1.5", "47104", "Hello, World!", &[]);
     let got = py.finish();
     assert_eq!(got.code(), 0, "python receiver: {}", got.stderr_text());
     assert_eq!(got.stdout, ["Hello, World!"]);
@@ -149,29 +118,10 @@ fn mcast_send_to_python_receiver() {
 // port, while a receiver of 224.1.1.5 on the same host does (IP_MULTICAST_ALL=0).
 #[test]
 fn receiver_sees_only_the_groups_it_joined() {
-    let joined = receiver(&[
-        "recv",
-        "224.1.1.5",
-        "47105",
-        "-i",
-        LO,
-        "-c",
-        "1",
-        "--timeout",
-        "10s",
-    ]);
+    let joined = receiver("224.1.1.5", "47105", &["-c", "1", "--timeout", "10s"]);
     // Started second, so its 2 s certainly cover the send below.
-    let other = receiver(&["recv", "234.3.2.1", "47105", "-i", LO, "--timeout", "2s"]);
-    send(&[
-        "send",
-        "224.1.1.5",
-        "47105",
-        "for 224.1.1.5 only",
-        "-i",
-        LO,
-        "--ttl",
-        "0",
-    ]);
+    let other = receiver("234.3.2.1", "47105", &["--timeout", "2s"]);
+    send("224.1.1.5", "47105", "for 224.1.1.5 only", &[]);
     let joined = joined.finish();
     assert_eq!(joined.code(), 0, "{}", joined.stderr_text());
     assert_eq!(joined.stdout, ["for 224.1.1.5 only"]);
@@ -226,33 +176,17 @@ fn one_thousand_groups() {
 // issue #2 (framed) — numbered frames arrive with their sequence numbers and no loss.
 #[test]
 fn framed_send_is_counted_by_recv() {
-    let rx = receiver(&[
-        "recv",
+    let rx = receiver(
         "239.1.2.4",
         "47107",
-        "-i",
-        LO,
-        "-c",
-        "5",
-        "--json",
-        "--timeout",
-        "10s",
-    ]);
-    send(&[
-        "send",
+        &["-c", "5", "--json", "--timeout", "10s"],
+    );
+    send(
         "239.1.2.4",
         "47107",
         "tick",
-        "-i",
-        LO,
-        "--ttl",
-        "0",
-        "-c",
-        "5",
-        "--framed",
-        "--interval",
-        "10ms",
-    ]);
+        &["-c", "5", "--framed", "--interval", "10ms"],
+    );
     let got = rx.finish();
     assert_eq!(got.code(), 0, "{}", got.stderr_text());
     let records = got.json();
@@ -308,11 +242,9 @@ fn broken_pipe_exits_zero() {
     let mut rx = Proc::spawn_stdout_closed("mcast recv | (closed)", cmd);
     rx.wait_listening();
     for _ in 0..3 {
-        send(&["send", "239.1.2.8", "47109", "line", "-i", LO, "--ttl", "0"]);
+        send("239.1.2.8", "47109", "line", &[]);
     }
-    let got = rx.finish();
-    got.assert_no_panic();
-    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    let got = rx.finish_ok();
     assert!(
         !got.stderr_text().contains("error"),
         "{}",
@@ -323,23 +255,11 @@ fn broken_pipe_exits_zero() {
 // issue #3 (ctrl-c) — Ctrl-C ends `recv` with a summary (stderr) and stats/end records, exit 0.
 #[test]
 fn ctrl_c_prints_summary_and_exits_zero() {
-    let mut rx = receiver(&["recv", "239.1.2.9", "47111", "-i", LO, "--json"]);
-    send(&[
-        "send",
-        "239.1.2.9",
-        "47111",
-        "before ctrl-c",
-        "-i",
-        LO,
-        "--ttl",
-        "0",
-        "--framed",
-    ]);
+    let mut rx = receiver("239.1.2.9", "47111", &["--json"]);
+    send("239.1.2.9", "47111", "before ctrl-c", &["--framed"]);
     rx.wait_stdout("before ctrl-c");
     rx.interrupt();
-    let got = rx.finish();
-    got.assert_no_panic();
-    assert_eq!(got.code(), 0, "{}", got.stderr_text());
+    let got = rx.finish_ok();
     let err = got.stderr_text();
     assert!(err.contains("received 1 datagram, "), "{err}");
     assert!(err.contains("239.1.2.9: 1"), "{err}");
@@ -354,29 +274,12 @@ fn ctrl_c_prints_summary_and_exits_zero() {
 // issue #2 (loopback) — -v shows source, group, length and the frame header.
 #[test]
 fn verbose_recv_shows_metadata() {
-    let rx = receiver(&[
-        "recv",
+    let rx = receiver(
         "239.1.2.10",
         "47112",
-        "-i",
-        LO,
-        "-v",
-        "-c",
-        "1",
-        "--timeout",
-        "10s",
-    ]);
-    send(&[
-        "send",
-        "239.1.2.10",
-        "47112",
-        "hi",
-        "-i",
-        LO,
-        "--ttl",
-        "0",
-        "--framed",
-    ]);
+        &["-v", "-c", "1", "--timeout", "10s"],
+    );
+    send("239.1.2.10", "47112", "hi", &["--framed"]);
     let got = rx.finish();
     assert_eq!(got.code(), 0, "{}", got.stderr_text());
     assert_eq!(got.stdout.len(), 1, "{:?}", got.stdout);
@@ -565,18 +468,11 @@ fn two_line_usage_error(args: &[&str]) -> String {
 // is sent; the largest one that fits arrives whole.
 #[test]
 fn oversized_message_is_refused_before_sending() {
-    let rx = receiver(&[
-        "recv",
+    let rx = receiver(
         "239.1.6.1",
         "47113",
-        "-i",
-        LO,
-        "-c",
-        "1",
-        "--json",
-        "--timeout",
-        "10s",
-    ]);
+        &["-c", "1", "--json", "--timeout", "10s"],
+    );
     let big = "x".repeat(65_508);
     let err = usage_error(&["send", "239.1.6.1", "47113", &big, "-i", LO, "--ttl", "0"]);
     assert!(
@@ -605,7 +501,7 @@ fn oversized_message_is_refused_before_sending() {
     );
     // The limit itself goes through, so the refusals above were not a socket's failure.
     let fits = "y".repeat(65_507);
-    send(&["send", "239.1.6.1", "47113", &fits, "-i", LO, "--ttl", "0"]);
+    send("239.1.6.1", "47113", &fits, &[]);
     let got = rx.finish();
     assert_eq!(got.code(), 0, "{}", got.stderr_text());
     let lens: Vec<u64> = got
@@ -621,7 +517,7 @@ fn oversized_message_is_refused_before_sending() {
 // before it were sent, nothing after.
 #[test]
 fn oversized_stdin_line_fails_with_its_number() {
-    let rx = receiver(&["recv", "239.1.6.2", "47114", "-i", LO, "--timeout", "2s"]);
+    let rx = receiver("239.1.6.2", "47114", &["--timeout", "2s"]);
     let mut input = b"one\ntwo\n".to_vec();
     input.extend(std::iter::repeat_n(b'z', 70_000));
     input.extend(b"\nafter\n");
@@ -671,39 +567,13 @@ fn send_checks_the_address_family_of_the_interface() {
 // bytes.
 #[test]
 fn payloads_are_escaped_in_text_and_exact_in_json() {
-    let text = receiver(&[
-        "recv",
+    let text = receiver("239.1.6.3", "47116", &["-c", "2", "--timeout", "10s"]);
+    let json = receiver(
         "239.1.6.3",
         "47116",
-        "-i",
-        LO,
-        "-c",
-        "2",
-        "--timeout",
-        "10s",
-    ]);
-    let json = receiver(&[
-        "recv",
-        "239.1.6.3",
-        "47116",
-        "-i",
-        LO,
-        "-c",
-        "2",
-        "--json",
-        "--timeout",
-        "10s",
-    ]);
-    send(&[
-        "send",
-        "239.1.6.3",
-        "47116",
-        "Hello, World!",
-        "-i",
-        LO,
-        "--ttl",
-        "0",
-    ]);
+        &["-c", "2", "--json", "--timeout", "10s"],
+    );
+    send("239.1.6.3", "47116", "Hello, World!", &[]);
     let weird: &[u8] = b"a\nb\x1b[31m\xff\tc";
     let sent = run_bytes(
         &[
@@ -747,39 +617,13 @@ fn payloads_are_escaped_in_text_and_exact_in_json() {
 // groups, summed up beyond that, and always complete in the JSON stats.
 #[test]
 fn per_group_counts_include_silent_groups() {
-    let few = receiver(&[
-        "recv",
-        "239.1.7.1+3",
-        "47117",
-        "-i",
-        LO,
-        "-c",
-        "1",
-        "--timeout",
-        "10s",
-    ]);
-    let many = receiver(&[
-        "recv",
+    let few = receiver("239.1.7.1+3", "47117", &["-c", "1", "--timeout", "10s"]);
+    let many = receiver(
         "239.1.7.1+25",
         "47117",
-        "-i",
-        LO,
-        "-c",
-        "1",
-        "--json",
-        "--timeout",
-        "10s",
-    ]);
-    send(&[
-        "send",
-        "239.1.7.2",
-        "47117",
-        "to the second",
-        "-i",
-        LO,
-        "--ttl",
-        "0",
-    ]);
+        &["-c", "1", "--json", "--timeout", "10s"],
+    );
+    send("239.1.7.2", "47117", "to the second", &[]);
     let few = few.finish();
     assert_eq!(few.code(), 0, "{}", few.stderr_text());
     let err = few.stderr_text();

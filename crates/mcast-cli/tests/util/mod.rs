@@ -75,6 +75,12 @@ impl Output {
             "a backtrace:\n{err}"
         );
     }
+
+    /// Asserts the command exited 0 and nothing panicked.
+    pub(crate) fn assert_success(&self) {
+        self.assert_no_panic();
+        assert_eq!(self.code(), 0, "{}", self.stderr_text());
+    }
 }
 
 /// A running child process whose stdout and stderr are read line by line; killed on drop.
@@ -218,6 +224,13 @@ impl Proc {
             stdout: self.stdout_all.lock().unwrap().clone(),
             stderr: self.stderr_all.lock().unwrap().clone(),
         }
+    }
+
+    /// [`finish`](Self::finish), then asserts the child exited 0 and nothing panicked.
+    pub(crate) fn finish_ok(self) -> Output {
+        let out = self.finish();
+        out.assert_success();
+        out
     }
 }
 
