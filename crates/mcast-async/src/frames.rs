@@ -167,17 +167,14 @@ impl Stream for FrameStream {
     type Item = Result<ReceivedFrame, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match Pin::new(&mut self.get_mut().inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(d))) => Poll::Ready(Some(
-                ReceivedFrame::decode(d.meta, d.bytes).map_err(|source| Error::Frame {
-                    meta: d.meta,
-                    source,
-                }),
-            )),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
+        let item = ready!(Pin::new(&mut self.get_mut().inner).poll_next(cx));
+        Poll::Ready(item.map(|datagram| {
+            let d = datagram?;
+            ReceivedFrame::decode(d.meta, d.bytes).map_err(|source| Error::Frame {
+                meta: d.meta,
+                source,
+            })
+        }))
     }
 }
 
@@ -217,13 +214,9 @@ impl FrameSink {
         if self.buf.is_empty() {
             return Poll::Ready(Ok(()));
         }
-        match self.tx.poll_send(cx, &self.buf) {
-            Poll::Ready(result) => {
-                self.buf.clear();
-                Poll::Ready(result.map(|_| ()))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        let result = ready!(self.tx.poll_send(cx, &self.buf));
+        self.buf.clear();
+        Poll::Ready(result.map(|_| ()))
     }
 }
 

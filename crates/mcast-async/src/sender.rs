@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use mcast_core::addr::Group;
 use mcast_core::frame::SessionId;
@@ -58,9 +58,7 @@ impl Sender {
     /// another branch completes first, the datagram was not sent.
     pub async fn send(&self, payload: &[u8]) -> Result<usize, Error> {
         self.io
-            .async_io(Interest::WRITABLE, || {
-                self.state.send(self.io.as_fd(), self.destination, payload)
-            })
+            .async_io(Interest::WRITABLE, || self.send_now(payload))
             .await
             .map_err(|source| self.send_error(source))
     }
@@ -89,17 +87,14 @@ impl Sender {
     /// only when this returns `Ready(Ok(_))`.
     pub fn poll_send(&self, cx: &mut Context<'_>, payload: &[u8]) -> Poll<Result<usize, Error>> {
         loop {
-            match self.io.poll_send_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.send_error(e))),
-                Poll::Pending => return Poll::Pending,
-            }
-            match self.io.try_io(Interest::WRITABLE, || {
-                self.state.send(self.io.as_fd(), self.destination, payload)
-            }) {
-                Ok(n) => return Poll::Ready(Ok(n)),
+            ready!(self.poll_send_ready(cx))?;
+            match self
+                .io
+                .try_io(Interest::WRITABLE, || self.send_now(payload))
+            {
+                // Readiness was cleared: poll again so the waker is registered.
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(self.send_error(e))),
+                result => return Poll::Ready(result.map_err(|e| self.send_error(e))),
             }
         }
     }
@@ -107,6 +102,11 @@ impl Sender {
     /// Polls until the socket can take a datagram (the sinks build their frame then).
     pub(crate) fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.io.poll_send_ready(cx).map_err(|e| self.send_error(e))
+    }
+
+    /// One nonblocking send of `payload` to the group (`WouldBlock` when the buffer is full).
+    fn send_now(&self, payload: &[u8]) -> std::io::Result<usize> {
+        self.state.send(self.io.as_fd(), self.destination, payload)
     }
 
     fn send_error(&self, source: std::io::Error) -> Error {

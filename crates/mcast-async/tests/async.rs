@@ -53,6 +53,14 @@ async fn send_recv(tx: SenderBuilder, rx: &mut Receiver, payload: &[u8]) -> Opti
     expect(rx, payload).await
 }
 
+/// The `i` of a payload "`{prefix}{i}`"; `None` for other payloads.
+fn numbered(payload: &[u8], prefix: &str) -> Option<usize> {
+    String::from_utf8_lossy(payload)
+        .strip_prefix(prefix)?
+        .parse()
+        .ok()
+}
+
 #[tokio::test]
 async fn async_send_recv() {
     let mut r = Receiver::open(rx(41201).group(g("239.255.42.1"))).unwrap();
@@ -129,11 +137,7 @@ async fn many_groups_across_sockets() {
     let got = tokio::time::timeout(Duration::from_secs(10), async {
         while seen.len() < groups.len() {
             let d = stream.next().await.expect("stream ended").unwrap();
-            let text = String::from_utf8_lossy(&d.bytes);
-            let Some(i) = text
-                .strip_prefix("many ")
-                .and_then(|s| s.parse::<usize>().ok())
-            else {
+            let Some(i) = numbered(&d.bytes, "many ") else {
                 continue;
             };
             assert_eq!(d.meta.destination, Some(groups[i].addr()), "datagram {i}");
@@ -330,40 +334,66 @@ async fn streams_yield_read_timeouts_and_go_on() {
     assert!(e.is_timeout(), "{e:?}");
 }
 
+/// Polls `receive` once (it must be pending, so it registered for readiness), sends
+/// `payloads` with a sender opened from `tx` while it is pending, gives them time to land, and
+/// drops the future unpolled, as a losing `select!` branch is dropped.
+async fn send_while_pending<T>(
+    receive: impl std::future::Future<Output = T>,
+    tx: SenderBuilder,
+    payloads: impl IntoIterator<Item = impl AsRef<[u8]>>,
+) {
+    let mut fut = std::pin::pin!(receive);
+    assert!(futures::poll!(fut.as_mut()).is_pending());
+    let t = Sender::open(tx).unwrap();
+    for payload in payloads {
+        t.send(payload.as_ref()).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
 /// A `recv_from` future that was polled (registered for readiness) and then dropped, as a
 /// losing `select!` branch is, takes no datagram with it.
 #[tokio::test]
 async fn dropped_recv_from_loses_nothing() {
     let mut r = Receiver::open(rx(41212).group(g("239.255.42.13"))).unwrap();
     let mut buf = [0u8; 64];
-    {
-        let mut fut = std::pin::pin!(r.recv_from(&mut buf));
-        assert!(futures::poll!(fut.as_mut()).is_pending());
-        Sender::open(tx("239.255.42.13", 41212))
-            .unwrap()
-            .send(b"while pending")
-            .await
-            .unwrap();
-        // Give the datagram time to land while the future is pending, then drop it unpolled.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    send_while_pending(
+        r.recv_from(&mut buf),
+        tx("239.255.42.13", 41212),
+        [b"while pending"],
+    )
+    .await;
     let meta = expect(&mut r, b"while pending").await.expect("datagram");
     assert_eq!(meta.destination, Some(g("239.255.42.13").addr()));
+}
+
+/// How many datagrams the `select!` loop tests trickle in.
+const TRICKLE: usize = 50;
+
+/// Opens a receiver on `group`:`port` and spawns a task that sends it [`TRICKLE`] datagrams,
+/// "`{prefix}{i}`", 2 ms apart.
+fn receiver_with_trickle(
+    group: &str,
+    port: u16,
+    prefix: &'static str,
+) -> (Receiver, tokio::task::JoinHandle<()>) {
+    let r = Receiver::open(rx(port).group(g(group))).unwrap();
+    let t = Sender::open(tx(group, port)).unwrap();
+    let sending = tokio::spawn(async move {
+        for i in 0..TRICKLE {
+            t.send(format!("{prefix}{i}").as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    (r, sending)
 }
 
 /// `recv_from` in a `select!` loop against a ticker, with datagrams trickling in from another
 /// task: the ticker often wins while `recv_from` waits, and every datagram still arrives once.
 #[tokio::test]
 async fn select_loop_loses_nothing() {
-    const N: usize = 50;
-    let mut r = Receiver::open(rx(41213).group(g("239.255.42.14"))).unwrap();
-    let t = Sender::open(tx("239.255.42.14", 41213)).unwrap();
-    let sending = tokio::spawn(async move {
-        for i in 0..N {
-            t.send(format!("sel {i}").as_bytes()).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    });
+    const N: usize = TRICKLE;
+    let (mut r, sending) = receiver_with_trickle("239.255.42.14", 41213, "sel ");
     let mut ticks = tokio::time::interval(Duration::from_millis(1));
     let mut seen = BTreeSet::new();
     let mut ticked = 0u64;
@@ -373,8 +403,7 @@ async fn select_loop_loses_nothing() {
             tokio::select! {
                 r = r.recv_from(&mut buf) => {
                     let (n, _) = r.unwrap();
-                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                    if let Some(i) = text.strip_prefix("sel ").and_then(|s| s.parse::<usize>().ok()) {
+                    if let Some(i) = numbered(&buf[..n], "sel ") {
                         assert!(seen.insert(i), "datagram {i} twice");
                     }
                 }
@@ -644,16 +673,12 @@ async fn recv_batch_honours_read_timeout() {
 async fn dropped_recv_batch_loses_nothing() {
     let mut r = Receiver::open(rx(41219).group(g("239.255.42.22"))).unwrap();
     let mut batch = RecvBatch::new(32, 1500);
-    {
-        let mut fut = std::pin::pin!(r.recv_batch(&mut batch));
-        assert!(futures::poll!(fut.as_mut()).is_pending());
-        let t = Sender::open(tx("239.255.42.22", 41219)).unwrap();
-        for i in 0..5 {
-            t.send(format!("pend {i}").as_bytes()).await.unwrap();
-        }
-        // Give the datagrams time to land while the future is pending, then drop it unpolled.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    send_while_pending(
+        r.recv_batch(&mut batch),
+        tx("239.255.42.22", 41219),
+        (0..5).map(|i| format!("pend {i}")),
+    )
+    .await;
     assert!(batch.is_empty(), "the dropped future took datagrams");
     let (got, _) = collect_batches(&mut r, &mut batch, "pend ", 5).await;
     let texts: Vec<&str> = got.iter().map(|(text, _)| text.as_str()).collect();
@@ -667,15 +692,8 @@ async fn dropped_recv_batch_loses_nothing() {
 /// task: the ticker often wins while `recv_batch` waits, and every datagram arrives once.
 #[tokio::test]
 async fn recv_batch_select_loop_loses_nothing() {
-    const N: usize = 50;
-    let mut r = Receiver::open(rx(41224).group(g("239.255.42.23"))).unwrap();
-    let t = Sender::open(tx("239.255.42.23", 41224)).unwrap();
-    let sending = tokio::spawn(async move {
-        for i in 0..N {
-            t.send(format!("bsel {i}").as_bytes()).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    });
+    const N: usize = TRICKLE;
+    let (mut r, sending) = receiver_with_trickle("239.255.42.23", 41224, "bsel ");
     let mut ticks = tokio::time::interval(Duration::from_millis(1));
     let mut batch = RecvBatch::new(8, 64);
     let mut seen = Vec::new();
@@ -685,12 +703,7 @@ async fn recv_batch_select_loop_loses_nothing() {
             tokio::select! {
                 n = r.recv_batch(&mut batch) => {
                     assert!(n.unwrap() >= 1);
-                    for (bytes, _) in batch.iter() {
-                        let text = String::from_utf8_lossy(bytes).into_owned();
-                        if let Some(i) = text.strip_prefix("bsel ").and_then(|s| s.parse::<usize>().ok()) {
-                            seen.push(i);
-                        }
-                    }
+                    seen.extend(batch.iter().filter_map(|(bytes, _)| numbered(bytes, "bsel ")));
                 }
                 _ = ticks.tick() => ticked += 1,
             }

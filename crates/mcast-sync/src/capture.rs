@@ -34,6 +34,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime};
 
 use mcast_core::iface::IfaceSpec;
+use mcast_core::packet::mld;
 use socket2::{Domain, Socket, Type};
 
 use crate::ifaces::{self, IfaceLookupError, Interface};
@@ -223,7 +224,7 @@ fn udp_ports(l4: &[u8]) -> Option<(u16, u16)> {
 }
 
 fn ip_facts(frame: &[u8], ethernet: bool) -> Option<IpFacts> {
-    let ip = if ethernet {
+    let (ip, ethertype) = if ethernet {
         let mut at = 12;
         let mut ethertype = be16(frame, at)?;
         // At most two VLAN tags (802.1ad outer + 802.1Q inner).
@@ -233,19 +234,14 @@ fn ip_facts(frame: &[u8], ethernet: bool) -> Option<IpFacts> {
                 ethertype = be16(frame, at)?;
             }
         }
-        let ip = frame.get(at + 2..)?;
-        // The IP version must agree with the EtherType.
-        return match (ethertype, ip.first()? >> 4) {
-            (ETHERTYPE_IPV4, 4) => ipv4_facts(ip),
-            (ETHERTYPE_IPV6, 6) => ipv6_facts(ip),
-            _ => None,
-        };
+        (frame.get(at + 2..)?, Some(ethertype))
     } else {
-        frame
+        (frame, None)
     };
-    match ip.first()? >> 4 {
-        4 => ipv4_facts(ip),
-        6 => ipv6_facts(ip),
+    // Behind an Ethernet header, the IP version must agree with the EtherType.
+    match (ip.first()? >> 4, ethertype) {
+        (4, None | Some(ETHERTYPE_IPV4)) => ipv4_facts(ip),
+        (6, None | Some(ETHERTYPE_IPV6)) => ipv6_facts(ip),
         _ => None,
     }
 }
@@ -299,8 +295,7 @@ fn ipv6_facts(ip: &[u8]) -> Option<IpFacts> {
                 break;
             }
             PROTO_ICMPV6 => {
-                // MLD: query 130, v1 report 131, done 132, v2 report 143.
-                membership = matches!(ip.get(at), Some(130..=132 | 143));
+                membership = ip.get(at).copied().is_some_and(mld::is_mld);
                 break;
             }
             _ => break,
@@ -476,6 +471,13 @@ mod bpf {
             }
         }
         Some(prog)
+    }
+
+    /// The program as the kernel takes it (`struct sock_filter`s, for `SO_ATTACH_FILTER`).
+    pub(super) fn sock_filters(prog: &[Insn]) -> Vec<socket2::SockFilter> {
+        prog.iter()
+            .map(|i| socket2::SockFilter::new(i.code, i.jt, i.jf, i.k))
+            .collect()
     }
 
     /// A classic BPF interpreter for the instructions [`compile`] emits, to test programs
@@ -689,11 +691,7 @@ impl Capture {
         };
         match prog {
             Some(prog) => {
-                let prog: Vec<socket2::SockFilter> = prog
-                    .iter()
-                    .map(|i| socket2::SockFilter::new(i.code, i.jt, i.jf, i.k))
-                    .collect();
-                let _ = self.sock.attach_filter(&prog);
+                let _ = self.sock.attach_filter(&bpf::sock_filters(&prog));
             }
             None => {
                 let _ = self.sock.detach_filter();
@@ -861,6 +859,25 @@ mod tests {
         f
     }
 
+    /// Ethernet + IPv6 + hop-by-hop + an MLDv2 report to ff02::16.
+    fn mld2_report() -> Vec<u8> {
+        ipv6(
+            "ff02::16".parse().unwrap(),
+            true,
+            &[143, 0, 0, 0, 0, 0, 0, 0],
+            58,
+        )
+    }
+
+    /// A UDP header 4000 > 50001 with no payload.
+    fn udp_4000_to_50001() -> Vec<u8> {
+        let mut udp = Vec::new();
+        udp.extend_from_slice(&4000u16.to_be_bytes());
+        udp.extend_from_slice(&50001u16.to_be_bytes());
+        udp.extend_from_slice(&[0, 8, 0, 0]);
+        udp
+    }
+
     const G: [u8; 4] = [224, 1, 1, 5];
     const H: [u8; 4] = [192, 168, 56, 3];
 
@@ -899,12 +916,7 @@ mod tests {
     #[test]
     fn port_hides_igmp_and_mld() {
         assert!(!port(50001).matches(&igmp4(G), true));
-        let mld = ipv6(
-            "ff02::16".parse().unwrap(),
-            true,
-            &[143, 0, 0, 0, 0, 0, 0, 0],
-            58,
-        );
+        let mld = mld2_report();
         assert!(!port(50001).matches(&mld, true));
     }
 
@@ -915,12 +927,7 @@ mod tests {
         assert!(group("224.1.1.5").matches(&to_g, true));
         assert!(!group("224.1.1.5").matches(&to_other, true));
         assert!(group("224.1.1.5").matches(&igmp4([224, 0, 0, 22]), true));
-        let mld = ipv6(
-            "ff02::16".parse().unwrap(),
-            true,
-            &[143, 0, 0, 0, 0, 0, 0, 0],
-            58,
-        );
+        let mld = mld2_report();
         assert!(group("224.1.1.5").matches(&mld, true));
         // ICMPv6 that is not MLD (an echo request) is not membership.
         let echo = ipv6(
@@ -947,10 +954,7 @@ mod tests {
     #[test]
     fn ipv6_udp_through_hop_by_hop() {
         let g6: Ipv6Addr = "ff15::5".parse().unwrap();
-        let mut udp = Vec::new();
-        udp.extend_from_slice(&4000u16.to_be_bytes());
-        udp.extend_from_slice(&50001u16.to_be_bytes());
-        udp.extend_from_slice(&[0, 8, 0, 0]);
+        let udp = udp_4000_to_50001();
         for hbh in [false, true] {
             let f = ipv6(g6, hbh, &udp, 17);
             assert!(port(50001).matches(&f, true));
@@ -1032,10 +1036,6 @@ mod tests {
     }
 
     fn templates() -> Vec<Vec<u8>> {
-        let mut udp6 = Vec::new();
-        udp6.extend_from_slice(&4000u16.to_be_bytes());
-        udp6.extend_from_slice(&50001u16.to_be_bytes());
-        udp6.extend_from_slice(&[0, 8, 0, 0]);
         let mut with_options = udp4(H, G, 50001, 9, b"opt");
         // IHL 6 with a 4-byte option: ports move by 4.
         with_options[14] = 0x46;
@@ -1048,13 +1048,8 @@ mod tests {
             with_options,
             igmp4(G),
             igmp4([224, 0, 0, 22]),
-            ipv6("ff15::5".parse().unwrap(), true, &udp6, 17),
-            ipv6(
-                "ff02::16".parse().unwrap(),
-                true,
-                &[143, 0, 0, 0, 0, 0, 0, 0],
-                58,
-            ),
+            ipv6("ff15::5".parse().unwrap(), true, &udp_4000_to_50001(), 17),
+            mld2_report(),
         ]
     }
 
@@ -1132,11 +1127,7 @@ mod tests {
         }
         let cap = Capture::open_index(1).unwrap();
         for f in filters() {
-            let prog: Vec<socket2::SockFilter> = bpf::compile(&f)
-                .unwrap()
-                .iter()
-                .map(|i| socket2::SockFilter::new(i.code, i.jt, i.jf, i.k))
-                .collect();
+            let prog = bpf::sock_filters(&bpf::compile(&f).unwrap());
             cap.sock
                 .attach_filter(&prog)
                 .unwrap_or_else(|e| panic!("{f:?}: {e}"));
