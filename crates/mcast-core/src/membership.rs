@@ -190,8 +190,8 @@ pub enum MembershipEvent {
 struct Pending {
     group: Group,
     sources: Vec<Source>,
+    /// How many joins of the group succeeded; the first one took a membership slot.
     next_source: usize,
-    started: bool,
 }
 
 /// The join queue: groups go in with [`Membership::join`], [`MembershipOp`]s come out of
@@ -243,7 +243,6 @@ impl Membership {
             group,
             sources: sources.to_vec(),
             next_source: 0,
-            started: false,
         });
         Ok(())
     }
@@ -261,7 +260,7 @@ impl Membership {
             return None;
         }
         let p = self.queue.front()?;
-        let first_of_group = !p.started;
+        let first_of_group = p.next_source == 0;
         let mut socket = self.per_socket.len() - 1;
         if first_of_group && self.limit.is_some_and(|l| self.per_socket[socket] >= l) {
             self.per_socket.push(0);
@@ -301,7 +300,6 @@ impl Membership {
                 let Some(p) = self.queue.front_mut() else {
                     return Ok(());
                 };
-                p.started = true;
                 p.next_source += 1;
                 if p.next_source >= p.sources.len() {
                     self.queue.pop_front();

@@ -55,6 +55,7 @@
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
 
 use serde::Serialize;
 
@@ -163,26 +164,23 @@ impl ProcMemberships {
         });
     }
 
-    /// The entry for interface `index`, created (named `name`) if missing.
-    fn iface_mut(&mut self, index: u32, name: &str) -> &mut IfaceMemberships {
-        let pos = match self
+    /// The position in `interfaces` of interface `index`, created (named `name`) if missing.
+    fn iface_pos(&mut self, index: u32, name: &str) -> usize {
+        if let Some(pos) = self
             .interfaces
             .iter()
             .position(|i| i.index == index && i.name == name)
         {
-            Some(p) => p,
-            None => {
-                self.interfaces.push(IfaceMemberships {
-                    index,
-                    name: name.to_owned(),
-                    count: None,
-                    igmp_version: None,
-                    groups: Vec::new(),
-                });
-                self.interfaces.len() - 1
-            }
-        };
-        &mut self.interfaces[pos]
+            return pos;
+        }
+        self.interfaces.push(IfaceMemberships {
+            index,
+            name: name.to_owned(),
+            count: None,
+            igmp_version: None,
+            groups: Vec::new(),
+        });
+        self.interfaces.len() - 1
     }
 }
 
@@ -232,13 +230,11 @@ pub fn parse_igmp_with(text: &str, endian: Endian) -> ProcMemberships {
         } else {
             match parse_igmp_iface(line) {
                 Ok((index, name, count, version)) => {
-                    let iface = out.iface_mut(index, name);
+                    let pos = out.iface_pos(index, name);
+                    let iface = &mut out.interfaces[pos];
                     iface.count = Some(count);
                     iface.igmp_version = version;
-                    current = out
-                        .interfaces
-                        .iter()
-                        .position(|i| i.index == index && i.name == name);
+                    current = Some(pos);
                 }
                 Err(reason) => {
                     // Group lines after a bad interface line belong to no known interface.
@@ -255,19 +251,13 @@ pub fn parse_igmp_with(text: &str, endian: Endian) -> ProcMemberships {
 fn parse_igmp_iface(line: &str) -> Result<(u32, &str, u32, Option<u8>), &'static str> {
     let (head, tail) = line.split_once(':').ok_or("interface line without ':'")?;
     let mut head_words = head.split_whitespace();
-    let index = head_words
-        .next()
-        .and_then(|w| w.parse::<u32>().ok())
-        .ok_or("bad interface index")?;
+    let index = next_parsed::<u32>(&mut head_words, "bad interface index")?;
     let name = head_words.next().ok_or("missing interface name")?;
     if head_words.next().is_some() {
         return Err("unexpected text after the interface name");
     }
     let mut tail_words = tail.split_whitespace();
-    let count = tail_words
-        .next()
-        .and_then(|w| w.parse::<u32>().ok())
-        .ok_or("bad group count")?;
+    let count = next_parsed::<u32>(&mut tail_words, "bad group count")?;
     let version = match tail_words.next() {
         None => None,
         Some(q) => Some(
@@ -296,10 +286,7 @@ fn parse_igmp_group(line: &str, endian: Endian) -> Result<Membership, &'static s
     };
     let group =
         Group::new(IpAddr::V4(Ipv4Addr::from(octets))).map_err(|_| "group is not multicast")?;
-    let users = words
-        .next()
-        .and_then(|w| w.parse::<u32>().ok())
-        .ok_or("bad users count")?;
+    let users = next_parsed::<u32>(&mut words, "bad users count")?;
     let (running, left) = words
         .next()
         .and_then(|w| w.split_once(':'))
@@ -329,6 +316,14 @@ fn parse_igmp_group(line: &str, endian: Endian) -> Result<Membership, &'static s
     })
 }
 
+/// The next word parsed as a `T`, or `reason` when it is missing or does not parse.
+fn next_parsed<'a, T: FromStr>(
+    words: &mut impl Iterator<Item = &'a str>,
+    reason: &'static str,
+) -> Result<T, &'static str> {
+    words.next().and_then(|w| w.parse().ok()).ok_or(reason)
+}
+
 /// `s` if it is non-empty and all hex digits (`from_str_radix` alone would accept a `+`).
 fn hex_digits(s: &str) -> Option<&str> {
     (!s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())).then_some(s)
@@ -352,7 +347,10 @@ pub fn parse_igmp6(text: &str) -> ProcMemberships {
             continue;
         }
         match parse_igmp6_line(line) {
-            Ok((index, name, m)) => out.iface_mut(index, name).groups.push(m),
+            Ok((index, name, m)) => {
+                let pos = out.iface_pos(index, name);
+                out.interfaces[pos].groups.push(m);
+            }
             Err(reason) => out.error(lineno, reason, line),
         }
     }
@@ -361,10 +359,7 @@ pub fn parse_igmp6(text: &str) -> ProcMemberships {
 
 fn parse_igmp6_line(line: &str) -> Result<(u32, &str, Membership), &'static str> {
     let mut words = line.split_whitespace();
-    let index = words
-        .next()
-        .and_then(|w| w.parse::<u32>().ok())
-        .ok_or("bad interface index")?;
+    let index = next_parsed::<u32>(&mut words, "bad interface index")?;
     let name = words.next().ok_or("missing interface name")?;
     let hex = words.next().ok_or("missing group")?;
     if hex.len() != 32 {
@@ -375,19 +370,13 @@ fn parse_igmp6_line(line: &str) -> Result<(u32, &str, Membership), &'static str>
         .ok_or("group is not 32 hex digits")?;
     let group =
         Group::new(IpAddr::V6(Ipv6Addr::from(raw))).map_err(|_| "group is not multicast")?;
-    let users = words
-        .next()
-        .and_then(|w| w.parse::<u32>().ok())
-        .ok_or("bad users count")?;
+    let users = next_parsed::<u32>(&mut words, "bad users count")?;
     let flags = words
         .next()
         .and_then(hex_digits)
         .and_then(|w| u32::from_str_radix(w, 16).ok())
         .ok_or("bad flags")?;
-    let timer = words
-        .next()
-        .and_then(|w| w.parse::<i64>().ok())
-        .ok_or("bad timer")?;
+    let timer = next_parsed::<i64>(&mut words, "bad timer")?;
     if words.next().is_some() {
         return Err("unexpected text after the timer");
     }

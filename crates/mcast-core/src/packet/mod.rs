@@ -31,7 +31,7 @@
 //! ```
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
 use serde::Serialize;
@@ -341,18 +341,6 @@ fn ipv6_router_alert(hbh_options: &[u8]) -> bool {
     false
 }
 
-/// `a` with a port, bracketed for IPv6: `224.1.1.5:50001`, `[ff15::1]:5000`.
-struct Endpoint(IpAddr, u16);
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            IpAddr::V4(a) => write!(f, "{a}:{}", self.1),
-            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.1),
-        }
-    }
-}
-
 impl fmt::Display for PacketSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut layers_written = 0;
@@ -399,7 +387,13 @@ impl fmt::Display for PacketSummary {
         } else if let (Some(IP_PROTO_UDP), Some(sp), Some(dp)) =
             (self.protocol, self.src_port, self.dst_port)
         {
-            write!(f, "UDP {} > {}", Endpoint(src, sp), Endpoint(dst, dp))?;
+            // `SocketAddr` brackets IPv6: `224.1.1.5:50001`, `[ff15::1]:5000`.
+            write!(
+                f,
+                "UDP {} > {}",
+                SocketAddr::from((src, sp)),
+                SocketAddr::from((dst, dp))
+            )?;
             if self.payload_len.unwrap_or(0) > 0 {
                 sep(f)?;
                 f.write_str("Raw")?;

@@ -338,6 +338,13 @@ impl Stream {
         }
     }
 
+    /// Counts one frame of `len` bytes sent at `sent_at_ns` and received at `wall_ns`.
+    fn count(&mut self, len: u64, wall_ns: u64, sent_at_ns: u64) {
+        self.counters.received += 1;
+        self.counters.bytes = self.counters.bytes.saturating_add(len);
+        self.delay.add(wall_ns, sent_at_ns);
+    }
+
     /// Records `seq` and says where it fell.
     fn record(&mut self, seq: u64) -> Arrival {
         let c = &mut self.counters;
@@ -525,20 +532,17 @@ impl Receiver {
         let arrival = match self.streams.get_mut(&key) {
             Some(stream) => {
                 stream.last_heard = now;
+                stream.count(len, wall_ns, repr.sent_at_ns);
                 stream.record(seq.0)
             }
             None => {
                 self.make_room();
-                self.streams
-                    .insert(key, Stream::new(seq.0, self.config.window, now));
+                let mut stream = Stream::new(seq.0, self.config.window, now);
+                stream.count(len, wall_ns, repr.sent_at_ns);
+                self.streams.insert(key, stream);
                 Arrival::First
             }
         };
-        if let Some(stream) = self.streams.get_mut(&key) {
-            stream.counters.received += 1;
-            stream.counters.bytes = stream.counters.bytes.saturating_add(len);
-            stream.delay.add(wall_ns, repr.sent_at_ns);
-        }
         let (source, session) = key;
         let event = match arrival {
             Arrival::First => Some(Event::NewStream {
