@@ -12,7 +12,8 @@ use crate::{
     netns::{self, Finished, Proc},
 };
 
-const GROUP: &str = "224.1.1.5";
+/// The group midwood sends to and eastny and flatbush join.
+pub(crate) const GROUP: &str = "224.1.1.5";
 const OTHER_GROUP: &str = "234.3.2.1";
 const MESSAGE: &str = "Hello, World!";
 /// 224.1.1.5's MAC as the sniffer's hexdump prints it (the frame's first six bytes).
@@ -69,11 +70,7 @@ pub(crate) fn run(bin: &Path) -> Result<Vec<String>> {
     for t in outcome.terminals() {
         out!("{}", render(t));
     }
-    let left: Vec<String> = netns::list_netns()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|ns| ns.starts_with(&prefix))
-        .collect();
+    let left = netns::list_netns_with_prefix(&prefix).unwrap_or_default();
     let mut failures = check(&outcome);
     if !left.is_empty() {
         failures.push(format!(
@@ -90,7 +87,8 @@ pub(crate) fn run(bin: &Path) -> Result<Vec<String>> {
     Ok(failures)
 }
 
-fn start(lab: &Lab, host: &str, bin: &Path, args: &[&str]) -> Result<Proc> {
+/// Starts `mcast args…` (the binary at `bin`) on `host`.
+pub(crate) fn start(lab: &Lab, host: &str, bin: &Path, args: &[&str]) -> Result<Proc> {
     Proc::spawn(&lab.ns(host), bin, "mcast", args)
         .with_context(|| format!("failed to start mcast on {host}"))
 }
@@ -102,7 +100,7 @@ fn igmp_hex(group: &str) -> String {
 }
 
 /// Waits for `proc`'s "listening on" line; falls back to `/proc/net/igmp` for a receiver.
-fn wait_ready(lab: &Lab, host: &str, proc: &mut Proc, group: Option<&str>) {
+pub(crate) fn wait_ready(lab: &Lab, host: &str, proc: &mut Proc, group: Option<&str>) {
     if proc.wait_for_line(READY_WAIT, |l| l.contains("listening on")) {
         return;
     }
@@ -117,7 +115,6 @@ fn wait_ready(lab: &Lab, host: &str, proc: &mut Proc, group: Option<&str>) {
 }
 
 fn play(lab: &Lab, bin: &Path) -> Result<Outcome> {
-    let port = PORT.to_string();
     let addr = |name: &str| lab.host(name).map(|h| h.addr.to_string());
     let (east, mid, flat, bush) = (
         addr("eastny")?,
@@ -131,17 +128,7 @@ fn play(lab: &Lab, bin: &Path) -> Result<Outcome> {
             lab,
             host,
             bin,
-            &[
-                "recv",
-                GROUP,
-                &port,
-                "-i",
-                ip,
-                "-c",
-                "1",
-                "--timeout",
-                "10s",
-            ],
+            &["recv", GROUP, PORT, "-i", ip, "-c", "1", "--timeout", "10s"],
         )
     };
     let mut eastny = recv("eastny", &east)?;
@@ -150,7 +137,7 @@ fn play(lab: &Lab, bin: &Path) -> Result<Outcome> {
         lab,
         "bushwick",
         bin,
-        &["recv", OTHER_GROUP, &port, "-i", &bush, "--timeout", "3s"],
+        &["recv", OTHER_GROUP, PORT, "-i", &bush, "--timeout", "3s"],
     )?;
     let mut bushwick_sniff = start(
         lab,
@@ -161,7 +148,7 @@ fn play(lab: &Lab, bin: &Path) -> Result<Outcome> {
             "-i",
             "lab0",
             "--port",
-            &port,
+            PORT,
             "--hexdump",
             "-c",
             "1",
@@ -178,7 +165,7 @@ fn play(lab: &Lab, bin: &Path) -> Result<Outcome> {
         lab,
         "midwood",
         bin,
-        &["send", GROUP, &port, MESSAGE, "-i", &mid],
+        &["send", GROUP, PORT, MESSAGE, "-i", &mid],
     )?;
     let term = |host: &'static str, addr: &str, run: Finished| Terminal {
         host,

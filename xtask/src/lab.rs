@@ -43,8 +43,8 @@ use crate::{
     prereq::{self, Prereq},
 };
 
-/// The UDP port of the lecture.
-pub(crate) const PORT: u16 = 50001;
+/// The UDP port of the lecture, as `mcast` takes it on its command line.
+pub(crate) const PORT: &str = "50001";
 
 /// The two layouts a lab can have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -304,11 +304,8 @@ fn smcroute_ident(prefix: &str) -> String {
 /// `prefix`. Returns what went wrong.
 pub(crate) fn teardown(prefix: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    let namespaces = match netns::list_netns() {
-        Ok(list) => list
-            .into_iter()
-            .filter(|ns| ns.starts_with(prefix))
-            .collect::<Vec<_>>(),
+    let namespaces = match netns::list_netns_with_prefix(prefix) {
+        Ok(list) => list,
         Err(e) => {
             problems.push(format!("{e:#}"));
             return problems;
@@ -337,14 +334,12 @@ pub(crate) fn teardown(prefix: &str) -> Vec<String> {
         }
     }
     let has_nft = netns::which("nft").is_some();
+    let table = format!("{prefix}lab");
+    let listed = format!("table ip {table}");
     for ns in &namespaces {
         if has_nft {
-            let table = format!("{prefix}lab");
             if let Ok(tables) = run_in(ns, "nft", &["list", "tables"]) {
-                if tables
-                    .lines()
-                    .any(|l| l.trim() == format!("table ip {table}"))
-                {
+                if tables.lines().any(|l| l.trim() == listed) {
                     if let Err(e) = run_in(ns, "nft", &["delete", "table", "ip", &table]) {
                         problems.push(format!("{e:#}"));
                     }
@@ -430,18 +425,17 @@ impl Lab {
             })
     }
 
-    /// Leaves the lab standing after the guard is gone (the last step of `lab up`); returns its
-    /// prefix. A Ctrl-C that came before tears the lab down and exits instead.
+    /// Leaves the lab standing after the guard is gone (the last step of `lab up`). A Ctrl-C that
+    /// came before tears the lab down and exits instead.
     ///
     /// The lock on the labs stays held until the process exits, so a Ctrl-C after this point
     /// leaves the lab (and its state file) alone rather than deleting it while it is being kept.
-    pub(crate) fn keep(mut self) -> String {
+    pub(crate) fn keep(mut self) {
         let mut active = active();
         exit_if_interrupted(&mut active);
         self.kept = true;
         unregister(&mut active, &self.prefix);
         std::mem::forget(active);
-        self.prefix.clone()
     }
 
     fn build(&mut self) -> Result<()> {
@@ -709,8 +703,11 @@ enum LabCmd {
     Down,
 }
 
+/// The name of the state file `lab up` writes into the target directory.
+pub(crate) const STATE_FILE: &str = "mcast-lab.state";
+
 fn state_file() -> PathBuf {
-    target_dir().join("mcast-lab.state")
+    target_dir().join(STATE_FILE)
 }
 
 fn save_state(lab: &Lab) -> Result<()> {
@@ -779,10 +776,7 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
             dup,
         } => {
             if let Ok((prefix, _)) = load_state() {
-                if netns::list_netns()?
-                    .iter()
-                    .any(|ns| ns.starts_with(&prefix))
-                {
+                if !netns::list_netns_with_prefix(&prefix)?.is_empty() {
                     bail!(
                         "a lab is already up (prefix {prefix}): run `cargo xtask lab down` first"
                     );
@@ -875,10 +869,7 @@ fn check_exec_target(topology: Topology, name: &str) -> Result<()> {
 
 fn status() -> Result<()> {
     let (prefix, config) = load_state()?;
-    let alive: Vec<String> = netns::list_netns()?
-        .into_iter()
-        .filter(|ns| ns.starts_with(&prefix))
-        .collect();
+    let alive = netns::list_netns_with_prefix(&prefix)?;
     if alive.is_empty() {
         bail!("the lab {prefix} is recorded but none of its namespaces exist: run `cargo xtask lab down`");
     }

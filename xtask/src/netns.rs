@@ -64,6 +64,13 @@ pub(crate) fn list_netns() -> Result<Vec<String>> {
         .collect())
 }
 
+/// The network namespaces whose names start with `prefix` (one lab's, or what is left of it).
+pub(crate) fn list_netns_with_prefix(prefix: &str) -> Result<Vec<String>> {
+    let mut all = list_netns()?;
+    all.retain(|ns| ns.starts_with(prefix));
+    Ok(all)
+}
+
 /// The pids of processes living in `ns` (`ip netns pids`).
 pub(crate) fn pids_in(ns: &str) -> Vec<u32> {
     ip(&["netns", "pids", ns])
@@ -92,7 +99,7 @@ pub(crate) struct Proc {
     pub(crate) display: String,
     child: Child,
     lines: Lines,
-    readers: Vec<JoinHandle<()>>,
+    reader: Option<JoinHandle<()>>,
 }
 
 /// A finished [`Proc`].
@@ -151,10 +158,7 @@ impl Proc {
             .spawn()
             .with_context(|| format!("failed to run {cmd:?}"))?;
         let lines = Lines::default();
-        let mut readers = Vec::new();
-        if let Some(out) = child.stdout.take() {
-            readers.push(collect(out, lines.clone()));
-        }
+        let reader = child.stdout.take().map(|out| collect(out, lines.clone()));
         let display = std::iter::once(name.to_owned())
             .chain(args.iter().map(|a| shell_quote(a)))
             .collect::<Vec<_>>()
@@ -163,7 +167,7 @@ impl Proc {
             display,
             child,
             lines,
-            readers,
+            reader,
         })
     }
 
@@ -199,22 +203,9 @@ impl Proc {
 
     /// Waits up to `timeout` for the process to exit, killing it after that, and collects its output.
     pub(crate) fn finish(mut self, timeout: Duration) -> Result<Finished> {
-        let deadline = Instant::now() + timeout;
-        let mut killed = false;
-        let status: ExitStatus = loop {
-            if let Some(status) = self.child.try_wait()? {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                killed = true;
-                // Our own child, ended by its id.
-                let _ = self.child.kill();
-                break self.child.wait()?;
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
-        for r in self.readers.drain(..) {
-            let _ = r.join();
+        let (status, killed) = wait_or_kill(&mut self.child, timeout)?;
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
         }
         let lines = std::mem::take(&mut *self.lines.lock().unwrap_or_else(|e| e.into_inner()));
         Ok(Finished {
@@ -223,6 +214,22 @@ impl Proc {
             killed,
             lines,
         })
+    }
+}
+
+/// Waits up to `timeout` for `child` to exit, killing it (our own child, by its id) after that;
+/// returns its status and whether it had to be killed.
+pub(crate) fn wait_or_kill(child: &mut Child, timeout: Duration) -> Result<(ExitStatus, bool)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok((status, false));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            return Ok((child.wait()?, true));
+        }
+        thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -15,14 +15,11 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use crate::{
-    demo,
-    lab::{self, Config, Lab, Topology},
-    netns::{Finished, Proc},
+    demo::{self, GROUP},
+    lab::{self, Config, Lab, Topology, PORT},
+    netns::{self, Finished, Proc},
     prereq::{self, Prereq},
 };
-
-const GROUP: &str = "224.1.1.5";
-const PORT: &str = "50001";
 
 fn recv(lab: &Lab, host: &str, bin: &Path, extra: &[&str]) -> Result<Proc> {
     recv_group(lab, host, bin, GROUP, extra)
@@ -32,10 +29,8 @@ fn recv_group(lab: &Lab, host: &str, bin: &Path, group: &str, extra: &[&str]) ->
     let addr = lab.host(host)?.addr.to_string();
     let mut args = vec!["recv", group, PORT, "-i", &addr];
     args.extend(extra);
-    let mut proc = Proc::spawn(&lab.ns(host), bin, "mcast", &args)?;
-    if !proc.wait_for_line(Duration::from_secs(5), |l| l.contains("listening on")) {
-        eprintln!("warning: {host}: no \"listening on\" line within 5 s");
-    }
+    let mut proc = demo::start(lab, host, bin, &args)?;
+    demo::wait_ready(lab, host, &mut proc, Some(group));
     Ok(proc)
 }
 
@@ -51,10 +46,8 @@ fn sniff(lab: &Lab, host: &str, bin: &Path, timeout: &str) -> Result<Proc> {
         "--timeout",
         timeout,
     ];
-    let mut proc = Proc::spawn(&lab.ns(host), bin, "mcast", &args)?;
-    if !proc.wait_for_line(Duration::from_secs(5), |l| l.contains("listening on")) {
-        eprintln!("warning: {host}: sniffer printed no \"listening on\" line within 5 s");
-    }
+    let mut proc = demo::start(lab, host, bin, &args)?;
+    demo::wait_ready(lab, host, &mut proc, None);
     Ok(proc)
 }
 
@@ -72,7 +65,7 @@ fn send_group(
 ) -> Result<Finished> {
     let addr = lab.host(host)?.addr.to_string();
     let args = ["send", group, PORT, message, "-i", &addr, "--ttl", ttl];
-    Proc::spawn(&lab.ns(host), bin, "mcast", &args)?.finish(Duration::from_secs(5))
+    demo::start(lab, host, bin, &args)?.finish(Duration::from_secs(5))
 }
 
 fn got(f: &Finished, message: &str) -> usize {
@@ -310,8 +303,7 @@ fn measure(bin: &Path, config: Config) -> Result<StreamCount> {
         "--interval",
         "1ms",
     ];
-    let sent =
-        Proc::spawn(&lab.ns("midwood"), bin, "mcast", &args)?.finish(Duration::from_secs(10))?;
+    let sent = demo::start(&lab, "midwood", bin, &args)?.finish(Duration::from_secs(10))?;
     if sent.code != Some(0) {
         bail!("the sender failed: {sent:?}");
     }
@@ -428,13 +420,13 @@ fn xtask_command(xtask: &Path, mcast: &Path, state_dir: &Path) -> Command {
 /// What a `lab up` run with its state in `state_dir` left behind: `mcl*` namespaces that were not
 /// in `before`, the state file, and smcrouted processes reading a config from `state_dir`.
 fn leftovers(before: &[String], state_dir: &Path) -> Vec<String> {
-    let mut left: Vec<String> = crate::netns::list_netns()
+    let mut left: Vec<String> = netns::list_netns()
         .unwrap_or_default()
         .into_iter()
         .filter(|ns| ns.starts_with("mcl") && !before.contains(ns))
         .map(|ns| format!("namespace {ns}"))
         .collect();
-    let state = state_dir.join("mcast-lab.state");
+    let state = state_dir.join(lab::STATE_FILE);
     if state.exists() {
         left.push(format!("state file {}", state.display()));
     }
@@ -469,7 +461,7 @@ fn lab_command(mcast: &Path) -> Result<Vec<String>> {
 
 fn lab_command_in(xtask: &Path, mcast: &Path, state_dir: &Path) -> Result<Vec<String>> {
     let mut failures = Vec::new();
-    let before = crate::netns::list_netns()?;
+    let before = netns::list_netns()?;
     let up = ["lab", "up", "--topology", "routed", "--snooping"];
     for delay_ms in [30, 60, 90, 150, 400, 900] {
         let mut child = xtask_command(xtask, mcast, state_dir)
@@ -481,21 +473,10 @@ fn lab_command_in(xtask: &Path, mcast: &Path, state_dir: &Path) -> Result<Vec<St
             .context("failed to run xtask lab up")?;
         thread::sleep(Duration::from_millis(delay_ms));
         // Our own child, by its id.
-        crate::netns::run(Command::new("kill").args(["-INT", &child.id().to_string()]))?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break Some(status);
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
+        netns::run(Command::new("kill").args(["-INT", &child.id().to_string()]))?;
+        let (status, killed) = netns::wait_or_kill(&mut child, Duration::from_secs(20))?;
         let left = leftovers(&before, state_dir);
-        match status.and_then(|s| s.code()) {
+        match status.code().filter(|_| !killed) {
             Some(130) if left.is_empty() => {}
             code => failures.push(format!(
                 "lab up interrupted after {delay_ms} ms: exit {code:?} (want 130), left behind: {left:?}"
@@ -599,11 +580,8 @@ fn lab_scenarios() {
     note("snooping off", snooping(&bin, false));
     note("faults", faults(&bin));
     note("fault statistics", fault_stats(&bin));
-    let leftovers: Vec<String> = crate::netns::list_netns()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|ns| ns.starts_with(&format!("mcl{}-", std::process::id() % 10000)))
-        .collect();
+    let leftovers = netns::list_netns_with_prefix(&format!("mcl{}-", std::process::id() % 10000))
+        .unwrap_or_default();
     if !leftovers.is_empty() {
         failures.push(format!("namespaces left behind: {leftovers:?}"));
     }
