@@ -393,7 +393,7 @@ fn handle(
                 arrival,
             }),
         ),
-        Datagram::Malformed(_) => (None, None),
+        Datagram::End { .. } | Datagram::Malformed(_) => (None, None),
     };
     while let Some(event) = session.poll_event() {
         let Some(rec) = event_record(event) else {
