@@ -12,6 +12,9 @@
 //!   sockets on the same port ([`mcast_core::membership`] is that policy, testable without a
 //!   network);
 //! - when [`ReceiverBuilder::build`] returns, every join is done;
+//! - [`driver`] runs mcast-core's session machines against the sockets: [`driver::SendDriver`]
+//!   paces, numbers and batches (GSO) what a sender sends, [`driver::RecvDriver`] counts what a
+//!   receiver gets; every command of the `mcast` tool goes through them;
 //! - [`Receiver::recv_batch`] receives many datagrams per system call (`recvmmsg`) into a
 //!   caller-owned [`RecvBatch`], with the same per-datagram metadata as [`Receiver::recv`];
 //! - errors name the group, interface or address involved, and [`Error::hint`] explains the
@@ -36,6 +39,7 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod driver;
 pub mod error;
 pub mod ifaces;
 pub mod receiver;
