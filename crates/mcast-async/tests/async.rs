@@ -437,6 +437,39 @@ async fn accessors_match_the_blocking_receiver() {
     assert_eq!(plain.recv_buffer_size(), None);
 }
 
+/// A receiver with a small buffer misses most of a burst it does not read; the drops the
+/// kernel counted (SO_RXQ_OVFL) arrive with the next datagram, through `recv_batch` and
+/// `recv_from` alike, and add up with what arrived to what was sent.
+#[tokio::test]
+async fn kernel_drops_are_counted() {
+    const BURST: usize = 500;
+    let mut r = Receiver::open(rx(41225).group(g("239.255.42.25")).recv_buffer_size(4096)).unwrap();
+    let t = Sender::open(tx("239.255.42.25", 41225)).unwrap();
+    let payload = [b'k'; 200];
+    for _ in 0..BURST {
+        t.send(&payload).await.unwrap();
+    }
+    let mut batch = RecvBatch::new(64, 256);
+    let mut got = 0;
+    r.set_read_timeout(Some(Duration::from_millis(300)));
+    loop {
+        match r.recv_batch(&mut batch).await {
+            Ok(_) => got += batch.iter().filter(|(b, _)| b.starts_with(b"kkk")).count(),
+            Err(e) if e.is_timeout() => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(r.kernel_drops(), 0, "the count rides on the next datagram");
+    r.set_read_timeout(None);
+    let last = send_recv(tx("239.255.42.25", 41225), &mut r, b"kd-last")
+        .await
+        .expect("datagram after the burst");
+    let dropped = last.kernel_drops.expect("SO_RXQ_OVFL count");
+    assert!(dropped > 0, "a 4 KiB buffer held {got} of {BURST}");
+    assert_eq!(got + dropped as usize, BURST);
+    assert_eq!(r.kernel_drops(), u64::from(dropped));
+}
+
 fn wall_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

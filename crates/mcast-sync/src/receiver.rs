@@ -124,6 +124,7 @@ impl ReceiverBuilder {
             })
             .collect();
         Ok(Receiver {
+            drops: vec![0; open.sockets.len()],
             sockets: open.sockets,
             joined: Joined {
                 state: open.state,
@@ -189,6 +190,8 @@ pub struct Receiver {
     timeout: Option<Duration>,
     next: usize,
     pollfds: Vec<libc::pollfd>,
+    /// Each socket's latest cumulative `SO_RXQ_OVFL` count (0 until one is known).
+    drops: Vec<u32>,
 }
 
 impl Receiver {
@@ -223,6 +226,7 @@ impl Receiver {
                 let i = (self.next + k) % n;
                 match self.joined.state.recv(self.sockets[i].as_fd(), buf) {
                     Ok(meta) => {
+                        note_kernel_drops(&mut self.drops[i], &[meta]);
                         self.next = (i + 1) % n;
                         return Ok((meta.len, meta));
                     }
@@ -283,8 +287,9 @@ impl Receiver {
                     break;
                 }
                 let i = (start + k) % n;
+                let before = batch.len();
                 match self.joined.state.recv_batch(self.sockets[i].as_fd(), batch) {
-                    Ok(_) => {}
+                    Ok(_) => note_kernel_drops(&mut self.drops[i], &batch.metas()[before..]),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) if !batch.is_empty() => break,
                     Err(source) => {
@@ -377,6 +382,15 @@ impl Receiver {
         self.joined.recv_buffer_size()
     }
 
+    /// How many datagrams the kernel dropped because a socket's receive buffer was full, summed
+    /// over the receiver's sockets (`SO_RXQ_OVFL`). Each socket's count is the cumulative one
+    /// the latest datagram received from it carried, so drops after a socket's latest queued
+    /// datagram show up only once the next one is received. Stays 0 on a kernel without
+    /// `SO_RXQ_OVFL`.
+    pub fn kernel_drops(&self) -> u64 {
+        self.drops.iter().map(|&d| u64::from(d)).sum()
+    }
+
     /// The first socket's local address.
     pub fn local_addr(&self) -> Result<SocketAddr, Error> {
         let sock = self.sockets.first().ok_or(Error::NoGroups)?;
@@ -390,5 +404,13 @@ impl Receiver {
     /// (mcast-async).
     pub fn into_parts(self) -> (Vec<UdpSocket>, Joined) {
         (self.sockets, self.joined)
+    }
+}
+
+/// Keeps a socket's latest cumulative kernel drop count: that of the last of `metas` (datagrams
+/// of that socket, in arrival order) that carries one.
+fn note_kernel_drops(latest: &mut u32, metas: &[RecvMeta]) {
+    if let Some(d) = metas.iter().rev().find_map(|m| m.kernel_drops) {
+        *latest = d;
     }
 }

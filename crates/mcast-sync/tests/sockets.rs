@@ -556,6 +556,58 @@ fn socket_state_recv_batch_appends() {
     assert_eq!(batch.get(0).unwrap().0, b"ssa-3");
 }
 
+/// Receives every datagram queued on `r` whose payload starts with `prefix`, until `quiet`
+/// passes without one; returns how many arrived.
+fn drain(r: &mut Receiver, prefix: &[u8], quiet: Duration) -> usize {
+    let mut batch = RecvBatch::new(64, 256);
+    let mut got = 0;
+    r.set_read_timeout(Some(quiet));
+    loop {
+        match r.recv_batch(&mut batch) {
+            Ok(_) => got += batch.iter().filter(|(b, _)| b.starts_with(prefix)).count(),
+            Err(e) if e.is_timeout() => return got,
+            Err(e) => panic!("recv_batch failed: {e}"),
+        }
+    }
+}
+
+/// A receiver with a small buffer that does not read while 2,000 datagrams arrive: the kernel
+/// drops most of them and counts every drop (SO_RXQ_OVFL). The count rides on the next
+/// datagram queued after the drops, so one more is sent once the queue is drained; then what
+/// arrived and what was dropped add up to what was sent, exactly (on loopback nothing is lost
+/// anywhere but at the socket).
+#[test]
+fn kernel_drops_are_counted() {
+    const BURST: usize = 2000;
+    let mut r = rx(41040)
+        .group(g("239.255.41.40"))
+        .recv_buffer_size(4096)
+        .build()
+        .unwrap();
+    assert_eq!(r.kernel_drops(), 0);
+    let t = tx("239.255.41.40", 41040).build().unwrap();
+    // Nothing dropped yet: the first datagram says 0 (the option is on, the count known).
+    t.send(b"kd-first").unwrap();
+    let first = expect(&mut r, b"kd-first", WAIT).expect("first datagram");
+    assert_eq!(first.kernel_drops, Some(0));
+
+    let payload = [b'k'; 200];
+    for _ in 0..BURST {
+        assert_eq!(t.send(&payload).unwrap(), payload.len());
+    }
+    let burst_got = drain(&mut r, b"kkk", QUIET);
+    t.send(b"kd-last").unwrap();
+    let last = expect(&mut r, b"kd-last", WAIT).expect("datagram after the burst");
+    let dropped = last.kernel_drops.expect("SO_RXQ_OVFL count");
+    eprintln!(
+        "burst of {BURST}: {burst_got} received, {dropped} dropped, rcvbuf {:?}",
+        r.recv_buffer_size()
+    );
+    assert!(dropped > 0, "a 4 KiB buffer held {burst_got} of {BURST}");
+    assert_eq!(burst_got + dropped as usize, BURST);
+    assert_eq!(r.kernel_drops(), u64::from(dropped));
+}
+
 mod v6 {
     //! IPv6 does not loop multicast back over `lo` on Linux: these tests run in a network
     //! namespace private to one thread (`unshare(CLONE_NEWNET)`), with a veth pair in it. The
