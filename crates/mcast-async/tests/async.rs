@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
-use mcast_async::{Error, Receiver, ReceiverBuilder, RecvBatch, Sender, SenderBuilder};
+use mcast_async::{Error, Receiver, ReceiverBuilder, RecvBatch, SendPath, Sender, SenderBuilder};
 use mcast_core::addr::{Group, GroupRange, Source};
 use mcast_core::frame::{Flags, FrameRepr, Seq, SessionId};
 use mcast_core::iface::IfaceSpec;
@@ -468,6 +468,32 @@ async fn kernel_drops_are_counted() {
     assert!(dropped > 0, "a 4 KiB buffer held {got} of {BURST}");
     assert_eq!(got + dropped as usize, BURST);
     assert_eq!(r.kernel_drops(), u64::from(dropped));
+}
+
+/// The builder's send path carries over to the async sender, which sends a transmit's
+/// segments over it.
+#[tokio::test]
+async fn send_path_carries_over() {
+    let mut r = Receiver::open(
+        rx(41226)
+            .group(g("239.255.42.26"))
+            .recv_buffer_size(1 << 20),
+    )
+    .unwrap();
+    let default = Sender::open(tx("239.255.42.26", 41226)).unwrap();
+    assert_eq!(default.send_path(), SendPath::Gso);
+    let t = Sender::open(tx("239.255.42.26", 41226).send_path(SendPath::Mmsg)).unwrap();
+    assert_eq!(t.send_path(), SendPath::Mmsg);
+    let buf: Vec<u8> = (0..20)
+        .flat_map(|i| format!("path {i:03}").into_bytes())
+        .collect();
+    let transmit = Transmit::new(t.destination(), buf.len()).with_segment_size(Some(8));
+    assert_eq!(t.send_transmit(&transmit, &buf).await.unwrap(), 20);
+    let mut batch = RecvBatch::new(32, 64);
+    let (got, _) = collect_batches(&mut r, &mut batch, "path ", 20).await;
+    let got: Vec<String> = got.into_iter().map(|(text, _)| text).collect();
+    let want: Vec<String> = (0..20).map(|i| format!("path {i:03}")).collect();
+    assert_eq!(got, want);
 }
 
 fn wall_ns() -> u64 {

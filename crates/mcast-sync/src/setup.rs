@@ -20,7 +20,7 @@ use std::io;
 use std::mem::{self, MaybeUninit};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +43,7 @@ pub(crate) struct SenderConfig {
     pub(crate) loopback: bool,
     pub(crate) bind: Option<SocketAddr>,
     pub(crate) send_buffer: Option<usize>,
+    pub(crate) send_path: SendPath,
 }
 
 /// What the receiver sockets are built from (the [`crate::ReceiverBuilder`] fills it in).
@@ -81,7 +82,51 @@ pub struct SocketState {
     recv_buffer: Option<usize>,
     multicast_all_off: bool,
     kernel_drops_on: bool,
-    gso: Arc<AtomicBool>,
+    /// A [`SendPath`] as its `u8`, shared by every clone of the state.
+    send_path: Arc<AtomicU8>,
+}
+
+/// How [`SocketState::send_transmit`] (and so [`crate::Sender::send_transmit`]) hands a
+/// transmit of several datagrams to the kernel. Whatever the path, a transmit's datagrams go
+/// out in order, and a single datagram goes out with one `sendto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SendPath {
+    /// UDP GSO (`UDP_SEGMENT`): up to 64 datagrams in one `sendmsg`, cut by the kernel (or the
+    /// NIC). Segments too large for two to share one 64 KiB send, or longer than the route's
+    /// MTU (GSO never fragments; the kernel says `EMSGSIZE`), go out as with
+    /// [`SendPath::Mmsg`]. When the kernel refuses `UDP_SEGMENT` itself, the socket switches to
+    /// [`SendPath::Mmsg`] for good. The default.
+    #[default]
+    Gso,
+    /// `sendmmsg`: up to 64 datagrams in one system call, each a message of its own.
+    Mmsg,
+    /// One `sendto` per datagram.
+    Single,
+}
+
+impl SendPath {
+    /// The path's name: `gso`, `mmsg` or `single`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gso => "gso",
+            Self::Mmsg => "mmsg",
+            Self::Single => "single",
+        }
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            v if v == Self::Mmsg as u8 => Self::Mmsg,
+            v if v == Self::Single as u8 => Self::Single,
+            _ => Self::Gso,
+        }
+    }
+}
+
+impl std::fmt::Display for SendPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl SocketState {
@@ -126,9 +171,14 @@ impl SocketState {
     }
 
     /// Sends the datagrams a [`Transmit`] describes: `buf[..size]`, cut into `segment_size`
-    /// pieces when set. Several pieces go out with UDP GSO (`UDP_SEGMENT`, up to 64 per
-    /// `sendmsg`) where the kernel supports it, else one `sendto` each. Returns how many
-    /// datagrams went out; on an error after the first datagram it returns the count so far.
+    /// pieces when set, over the socket's [`SendPath`]: UDP GSO (`UDP_SEGMENT`, up to 64
+    /// datagrams per `sendmsg`), `sendmmsg` (up to 64 datagrams per call), or one `sendto` per
+    /// datagram. A last lone datagram always goes out with one `sendto`.
+    ///
+    /// Returns how many datagrams went out. An error before the first datagram is returned; an
+    /// error after it (`ENOBUFS` or `EAGAIN` when the kernel cannot keep up, say) ends the call,
+    /// which then returns the count so far, so a caller can send the rest again without losing
+    /// count.
     pub fn send_transmit(
         &self,
         sock: BorrowedFd<'_>,
@@ -149,43 +199,77 @@ impl SocketState {
             Some(n) if n > 0 => n,
             _ => data.len().max(1),
         };
+        let destination = transmit.destination;
         // How many segments fit one GSO send: the kernel's 64, and one IP datagram's 64 KiB.
         let per_gso = (MAX_GSO_BYTES / seg).min(MAX_GSO_SEGMENTS);
+        // Cleared when the route's MTU is too small for one segment: GSO cannot fragment.
+        let mut gso_fits = true;
         let mut sent = 0;
         let mut rest = data;
         while !rest.is_empty() {
-            let use_gso = per_gso > 1 && rest.len() > seg && self.gso.load(Ordering::Relaxed);
-            let take = if use_gso {
-                rest.len().min(seg * per_gso)
+            // Each step sends some datagrams from the front of `rest`: (datagrams, bytes).
+            let step = if rest.len() <= seg {
+                self.send(sock, destination, rest).map(|_| (1, rest.len()))
             } else {
-                rest.len().min(seg)
-            };
-            let (batch, tail) = rest.split_at(take);
-            let result = if use_gso {
-                match send_gso(sock, transmit.destination, batch, seg) {
-                    Err(e) if gso_unsupported(&e) => {
-                        // Remember, and send this batch (and the rest) one datagram at a time.
-                        self.gso.store(false, Ordering::Relaxed);
-                        continue;
+                match self.send_path() {
+                    SendPath::Gso if per_gso > 1 && gso_fits => {
+                        let batch = &rest[..rest.len().min(seg * per_gso)];
+                        match send_gso(sock, destination, batch, seg) {
+                            Err(e) if gso_unsupported(&e) => {
+                                // Remember, and send this batch (and the rest) with sendmmsg.
+                                self.set_send_path(SendPath::Mmsg);
+                                continue;
+                            }
+                            Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
+                                // A segment longer than the MTU: this transmit goes out with
+                                // sendmmsg, whose datagrams the kernel may fragment.
+                                gso_fits = false;
+                                continue;
+                            }
+                            r => r.map(|()| (batch.len().div_ceil(seg), batch.len())),
+                        }
                     }
-                    r => r.map(|()| batch.len().div_ceil(seg)),
+                    // Segments too large for two to share one GSO send, or for the MTU, go out as
+                    // with Mmsg.
+                    SendPath::Gso | SendPath::Mmsg => match send_mmsg(sock, destination, rest, seg)
+                    {
+                        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                            self.set_send_path(SendPath::Single);
+                            continue;
+                        }
+                        r => r,
+                    },
+                    SendPath::Single => {
+                        self.send(sock, destination, &rest[..seg]).map(|_| (1, seg))
+                    }
                 }
-            } else {
-                self.send(sock, transmit.destination, batch).map(|_| 1)
             };
-            match result {
-                Ok(n) => sent += n,
+            match step {
+                Ok((datagrams, bytes)) => {
+                    sent += datagrams;
+                    rest = &rest[bytes..];
+                }
                 Err(e) if sent == 0 => return Err(e),
                 Err(_) => break,
             }
-            rest = tail;
         }
         Ok(sent)
     }
 
-    /// Whether UDP GSO is still in use (it switches off for good after the kernel refuses it).
+    /// The send path [`SocketState::send_transmit`] uses now: the one asked for, or `Mmsg` for
+    /// good once the kernel refused UDP GSO (and `Single` on a kernel without `sendmmsg`).
+    pub fn send_path(&self) -> SendPath {
+        SendPath::from_u8(self.send_path.load(Ordering::Relaxed))
+    }
+
+    fn set_send_path(&self, path: SendPath) {
+        self.send_path.store(path as u8, Ordering::Relaxed);
+    }
+
+    /// Whether UDP GSO is still in use: the send path is [`SendPath::Gso`] (it switches to
+    /// [`SendPath::Mmsg`] for good after the kernel refuses GSO).
     pub fn gso_enabled(&self) -> bool {
-        self.gso.load(Ordering::Relaxed)
+        self.send_path() == SendPath::Gso
     }
 
     /// Receives one datagram without blocking (`MSG_DONTWAIT`), with the group it was sent to
@@ -234,10 +318,16 @@ impl SocketState {
 const UDP_SEGMENT: libc::c_int = 103;
 /// `UDP_MAX_SEGMENTS` from `<linux/udp.h>`.
 const MAX_GSO_SEGMENTS: usize = 64;
+/// How many datagrams one `sendmmsg` carries at most (its arrays live on the stack, about
+/// 5 KiB).
+const MMSG_SEND_CHUNK: usize = 64;
 /// The most payload one GSO send may carry: an IPv6 datagram's 65,535 bytes less the UDP and
 /// IPv6 headers (IPv4's limit is larger by 20).
 const MAX_GSO_BYTES: usize = 65_535 - 8 - 40;
 
+/// Whether the kernel refused `UDP_SEGMENT` itself, for this socket for good: `EIO` (no checksum
+/// offload on the route, UDP-Lite, IPsec), `EINVAL` (checksums switched off with `SO_NO_CHECK`),
+/// `EOPNOTSUPP`/`ENOPROTOOPT` (a kernel without UDP GSO).
 fn gso_unsupported(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
@@ -284,6 +374,66 @@ fn send_gso(
     } else {
         Ok(())
     }
+}
+
+/// One `sendmmsg` of the first datagrams of `data` (up to [`MMSG_SEND_CHUNK`]), cut into `seg`
+/// bytes each (the last may be shorter). Returns how many datagrams went out and how many bytes
+/// of `data` they held; the kernel may send fewer than asked (an error after the first message
+/// ends its call and is left for the next one to see).
+fn send_mmsg(
+    sock: BorrowedFd<'_>,
+    destination: SocketAddr,
+    data: &[u8],
+    seg: usize,
+) -> io::Result<(usize, usize)> {
+    let addr = SockAddr::from(destination);
+    // Only the first `init` entries are initialised (and zeroed): a short transmit costs a few
+    // headers, not 64.
+    let mut iovs = [const { MaybeUninit::<libc::iovec>::uninit() }; MMSG_SEND_CHUNK];
+    let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MMSG_SEND_CHUNK];
+    // How many headers the loop below really initialised: the only count passed to the kernel,
+    // so no uninitialised header can ever reach sendmmsg.
+    let mut init = 0;
+    for (chunk, (iov, hdr)) in data.chunks(seg).zip(iovs.iter_mut().zip(hdrs.iter_mut())) {
+        let iov = iov.write(libc::iovec {
+            iov_base: chunk.as_ptr().cast_mut().cast(),
+            iov_len: chunk.len(),
+        });
+        // SAFETY: mmsghdr is plain data; all-zero is a valid value, the fields are set below.
+        let hdr = hdr.write(unsafe { mem::zeroed() });
+        let msg = &mut hdr.msg_hdr;
+        msg.msg_name = addr.as_ptr().cast_mut().cast();
+        msg.msg_namelen = addr.len();
+        msg.msg_iov = iov;
+        msg.msg_iovlen = 1;
+        init += 1;
+    }
+    if init == 0 {
+        return Ok((0, 0));
+    }
+    // SAFETY: the loop above initialised exactly the first `init` headers (counted, not
+    // assumed); they point to `addr`, to `iovs` and through them to `data`, all live for the
+    // call and only read by the kernel (it writes only each header's `msg_len`).
+    let n = unsafe {
+        libc::sendmmsg(
+            sock.as_raw_fd(),
+            hdrs.as_mut_ptr().cast::<libc::mmsghdr>(),
+            init as libc::c_uint,
+            0,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = (n as usize).min(init);
+    if n == 0 {
+        // The kernel reports an error rather than sending nothing; never loop on it.
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "sendmmsg sent no datagram",
+        ));
+    }
+    Ok((n, (n * seg).min(data.len())))
 }
 
 /// The size of a control buffer: room for every control message a receiver socket is set up to
@@ -820,7 +970,7 @@ pub(crate) fn open_sender(cfg: &SenderConfig) -> Result<OpenSender, Error> {
             recv_buffer: None,
             multicast_all_off: false,
             kernel_drops_on: false,
-            gso: Arc::new(AtomicBool::new(true)),
+            send_path: Arc::new(AtomicU8::new(cfg.send_path as u8)),
         },
         destination,
     })
@@ -897,7 +1047,7 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
         recv_buffer: None,
         multicast_all_off: true,
         kernel_drops_on: true,
-        gso: Arc::new(AtomicBool::new(true)),
+        send_path: Arc::new(AtomicU8::new(SendPath::default() as u8)),
     };
     while let Some(op) = membership.poll_op() {
         while sockets.len() <= op.socket {
