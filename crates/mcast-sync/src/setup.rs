@@ -204,6 +204,8 @@ impl SocketState {
         let per_gso = (MAX_GSO_BYTES / seg).min(MAX_GSO_SEGMENTS);
         // Cleared when the route's MTU is too small for one segment: GSO cannot fragment.
         let mut gso_fits = true;
+        // Cleared when the kernel (or a seccomp filter) has no sendmmsg.
+        let mut mmsg_exists = true;
         let mut sent = 0;
         let mut rest = data;
         while !rest.is_empty() {
@@ -231,17 +233,20 @@ impl SocketState {
                     }
                     // Segments too large for two to share one GSO send, or for the MTU, go out as
                     // with Mmsg.
-                    SendPath::Gso | SendPath::Mmsg => match send_mmsg(sock, destination, rest, seg)
-                    {
-                        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                            self.set_send_path(SendPath::Single);
-                            continue;
+                    path @ (SendPath::Gso | SendPath::Mmsg) if mmsg_exists => {
+                        match send_mmsg(sock, destination, rest, seg) {
+                            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                                // A GSO socket keeps GSO; an Mmsg one sends singly for good.
+                                if path == SendPath::Mmsg {
+                                    self.set_send_path(SendPath::Single);
+                                }
+                                mmsg_exists = false;
+                                continue;
+                            }
+                            r => r,
                         }
-                        r => r,
-                    },
-                    SendPath::Single => {
-                        self.send(sock, destination, &rest[..seg]).map(|_| (1, seg))
                     }
+                    _ => self.send(sock, destination, &rest[..seg]).map(|_| (1, seg)),
                 }
             };
             match step {
@@ -257,7 +262,8 @@ impl SocketState {
     }
 
     /// The send path [`SocketState::send_transmit`] uses now: the one asked for, or `Mmsg` for
-    /// good once the kernel refused UDP GSO (and `Single` on a kernel without `sendmmsg`).
+    /// good once the kernel refused UDP GSO (and `Single` for good once `sendmmsg` failed with
+    /// `ENOSYS`).
     pub fn send_path(&self) -> SendPath {
         SendPath::from_u8(self.send_path.load(Ordering::Relaxed))
     }
