@@ -99,7 +99,9 @@ mod sender;
 pub use error::Error;
 pub use frames::{Datagram, DatagramStream, FrameSink, FrameStream, FramedSink, ReceivedFrame};
 pub use mcast_core::RecvMeta;
-pub use mcast_sync::{ReceiverBuilder, RecvBatch, ResolvedIface, SendPath, SenderBuilder};
+pub use mcast_sync::{
+    ReceiverBuilder, RecvBatch, RecvBufferReport, ResolvedIface, SendPath, SenderBuilder,
+};
 pub use receiver::Receiver;
 pub use sender::Sender;
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::RecvMeta;
-use mcast_sync::{Joined, ReceiverBuilder, RecvBatch, ResolvedIface, SocketState};
+use mcast_sync::{
+    Joined, ReceiverBuilder, RecvBatch, RecvBufferReport, ResolvedIface, SocketState,
+};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
@@ -283,6 +285,13 @@ impl Receiver {
     /// ([`ReceiverBuilder::recv_buffer_size`]).
     pub fn recv_buffer_size(&self) -> Option<usize> {
         self.joined.recv_buffer_size()
+    }
+
+    /// What came of the receive buffer request ([`ReceiverBuilder::recv_buffer_size`]): asked,
+    /// granted, `net.core.rmem_max`, and whether `SO_RCVBUFFORCE` passed the cap. `None` when
+    /// no size was asked for.
+    pub fn recv_buffer_report(&self) -> Option<RecvBufferReport> {
+        self.joined.recv_buffer_report()
     }
 
     /// How many datagrams the kernel dropped because a socket's receive buffer was full, summed

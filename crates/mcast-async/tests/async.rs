@@ -432,9 +432,14 @@ async fn accessors_match_the_blocking_receiver() {
     assert_eq!(r.sources(), &["127.0.0.1".parse::<Source>().unwrap()]);
     assert!(r.recv_buffer_size().is_some_and(|n| n > 0));
     assert_eq!(r.recv_buffer_size(), sync.recv_buffer_size());
+    let report = r.recv_buffer_report().expect("a report");
+    assert_eq!(report.requested, 256 * 1024);
+    assert_eq!(Some(report.granted), r.recv_buffer_size());
+    assert_eq!(r.recv_buffer_report(), sync.recv_buffer_report());
     let plain = Receiver::open(rx(41214).group(g("239.255.42.15"))).unwrap();
     assert!(plain.sources().is_empty());
     assert_eq!(plain.recv_buffer_size(), None);
+    assert_eq!(plain.recv_buffer_report(), None);
 }
 
 /// A receiver with a small buffer misses most of a burst it does not read; the drops the

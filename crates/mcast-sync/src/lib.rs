@@ -47,4 +47,4 @@ pub use error::Error;
 pub use receiver::{Joined, Receiver, ReceiverBuilder};
 pub use resolve::ResolvedIface;
 pub use sender::{Sender, SenderBuilder};
-pub use setup::{RecvBatch, SendPath, SocketState};
+pub use setup::{RecvBatch, RecvBufferReport, SendPath, SocketState};

@@ -10,7 +10,7 @@ use mcast_core::iface::IfaceSpec;
 use mcast_core::RecvMeta;
 
 use crate::resolve::ResolvedIface;
-use crate::setup::{self, ReceiverConfig, RecvBatch, SocketState};
+use crate::setup::{self, ReceiverConfig, RecvBatch, RecvBufferReport, SocketState};
 use crate::Error;
 
 /// Options for a [`Receiver`]: port, groups, interface, SSM sources, buffer, timeout.
@@ -75,8 +75,9 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Asks for a receive buffer of this many bytes per socket (`SO_RCVBUF`); see
-    /// [`Receiver::recv_buffer_size`] for what the kernel granted.
+    /// Asks for a receive buffer of this many bytes per socket (`SO_RCVBUF`, and
+    /// `SO_RCVBUFFORCE` when `net.core.rmem_max` caps the request and the process may pass the
+    /// cap); see [`Receiver::recv_buffer_report`] for what the kernel granted.
     pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
         self.cfg.recv_buffer = Some(bytes);
         self
@@ -179,6 +180,11 @@ impl Joined {
     /// The receive buffer the kernel granted per socket, when one was asked for.
     pub fn recv_buffer_size(&self) -> Option<usize> {
         self.state.recv_buffer_size()
+    }
+
+    /// What came of the receive buffer request, when one was made.
+    pub fn recv_buffer_report(&self) -> Option<RecvBufferReport> {
+        self.state.recv_buffer_report()
     }
 }
 
@@ -380,6 +386,13 @@ impl Receiver {
     /// The receive buffer the kernel granted per socket, when one was asked for.
     pub fn recv_buffer_size(&self) -> Option<usize> {
         self.joined.recv_buffer_size()
+    }
+
+    /// What came of the receive buffer request ([`ReceiverBuilder::recv_buffer_size`]): asked,
+    /// granted, `net.core.rmem_max`, and whether `SO_RCVBUFFORCE` passed the cap. `None` when
+    /// no size was asked for.
+    pub fn recv_buffer_report(&self) -> Option<RecvBufferReport> {
+        self.joined.recv_buffer_report()
     }
 
     /// How many datagrams the kernel dropped because a socket's receive buffer was full, summed

@@ -3,10 +3,11 @@
 //!
 //! **Every socket option of mcast is set in this file** — bind, `SO_REUSEADDR`/`SO_REUSEPORT`,
 //! `IP_MULTICAST_ALL`/`IPV6_MULTICAST_ALL`, `IP_PKTINFO`/`IPV6_RECVPKTINFO`, `SO_RXQ_OVFL`,
-//! `SO_RCVBUF`, TTL/hop limit, loop, `IP_MULTICAST_IF`/`IPV6_MULTICAST_IF` and every join — and
-//! so are the `send` and `recv` (with `recvmsg` and control-message parsing) that both adapters
-//! call. mcast-async only wraps the resulting `std::net::UdpSocket`s in tokio and calls
-//! [`SocketState::recv`] inside `try_io`.
+//! `SO_RCVBUF`/`SO_RCVBUFFORCE`, `SO_SNDBUF`, TTL/hop limit, loop,
+//! `IP_MULTICAST_IF`/`IPV6_MULTICAST_IF` and every join — and so are the sends (`sendto`, UDP
+//! GSO with `UDP_SEGMENT`, `sendmmsg`: see [`SendPath`]) and receives (`recvmsg`, `recvmmsg`,
+//! with control-message parsing) that both adapters call. mcast-async only wraps the resulting
+//! `std::net::UdpSocket`s in tokio and calls [`SocketState::recv`] inside `try_io`.
 //!
 //! socket2 stays out of every public signature: sockets go out as `std::net::UdpSocket` and
 //! come back in as [`BorrowedFd`].
@@ -79,11 +80,37 @@ pub(crate) struct OpenReceiver {
 pub struct SocketState {
     v6: bool,
     iface: ResolvedIface,
-    recv_buffer: Option<usize>,
+    recv_buffer: Option<RecvBufferReport>,
     multicast_all_off: bool,
     kernel_drops_on: bool,
     /// A [`SendPath`] as its `u8`, shared by every clone of the state.
     send_path: Arc<AtomicU8>,
+}
+
+/// What came of a receiver's request for a receive buffer ([`crate::ReceiverBuilder::recv_buffer_size`]).
+///
+/// Linux grants twice the request (the other half is its bookkeeping), but caps an unprivileged
+/// request at `net.core.rmem_max`, so that at most twice `rmem_max` is granted. When the grant
+/// falls short of the request, setup tries `SO_RCVBUFFORCE`, which passes the cap for a process
+/// with `CAP_NET_ADMIN` (root, say). Otherwise `sysctl -w net.core.rmem_max=N` raises the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvBufferReport {
+    /// The bytes asked for per socket.
+    pub requested: usize,
+    /// The bytes the kernel granted per socket, as `SO_RCVBUF` reads back (twice what it
+    /// accepted of the request). With several sockets, the smallest grant.
+    pub granted: usize,
+    /// `net.core.rmem_max` when setup asked, if `/proc/sys/net/core/rmem_max` was readable.
+    pub rmem_max: Option<usize>,
+    /// Whether `SO_RCVBUFFORCE` was needed and the kernel took it.
+    pub forced: bool,
+}
+
+impl RecvBufferReport {
+    /// Whether the kernel granted less than was asked for.
+    pub fn clamped(&self) -> bool {
+        self.granted < self.requested
+    }
 }
 
 /// How [`SocketState::send_transmit`] (and so [`crate::Sender::send_transmit`]) hands a
@@ -140,9 +167,15 @@ impl SocketState {
         &self.iface
     }
 
-    /// The receive buffer size the kernel granted, when one was asked for (Linux doubles the
-    /// request and clamps it to `net.core.rmem_max`).
+    /// The receive buffer size the kernel granted, when one was asked for (Linux grants twice
+    /// the request, at most twice `net.core.rmem_max` unless `SO_RCVBUFFORCE` passed the cap:
+    /// see [`SocketState::recv_buffer_report`]).
     pub fn recv_buffer_size(&self) -> Option<usize> {
+        self.recv_buffer.map(|r| r.granted)
+    }
+
+    /// What came of the receive buffer request, when one was made.
+    pub fn recv_buffer_report(&self) -> Option<RecvBufferReport> {
         self.recv_buffer
     }
 
@@ -1046,6 +1079,7 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
         })?;
     }
 
+    let rmem_max = cfg.recv_buffer.and_then(|_| crate::error::rmem_max());
     let mut sockets: Vec<Socket> = Vec::new();
     let mut state = SocketState {
         v6,
@@ -1057,7 +1091,7 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
     };
     while let Some(op) = membership.poll_op() {
         while sockets.len() <= op.socket {
-            sockets.push(open_receiver_socket(cfg, v6, bind, &mut state)?);
+            sockets.push(open_receiver_socket(cfg, v6, bind, rmem_max, &mut state)?);
         }
         let sock = &sockets[op.socket];
         let result = join(sock, op.group, op.source, &state.iface);
@@ -1086,6 +1120,7 @@ fn open_receiver_socket(
     cfg: &ReceiverConfig,
     v6: bool,
     bind: SocketAddr,
+    rmem_max: Option<usize>,
     state: &mut SocketState,
 ) -> Result<Socket, Error> {
     let sock = new_socket(v6)?;
@@ -1113,12 +1148,66 @@ fn open_receiver_socket(
         setsockopt_int(&sock, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1),
     )?;
     if let Some(size) = cfg.recv_buffer {
-        opt("SO_RCVBUF", sock.set_recv_buffer_size(size))?;
-        state.recv_buffer = sock.recv_buffer_size().ok();
+        let report = set_recv_buffer(&sock, size, rmem_max)?;
+        // The state reports the smallest grant of all the sockets.
+        state.recv_buffer = match state.recv_buffer {
+            Some(r) if r.granted <= report.granted => Some(r),
+            _ => Some(report),
+        };
     }
     sock.bind(&bind.into())
         .map_err(|source| Error::Bind { addr: bind, source })?;
     Ok(sock)
+}
+
+/// Asks for a receive buffer of `size` bytes (`SO_RCVBUF`) and reads back what the kernel
+/// granted; when that is less than `size`, tries `SO_RCVBUFFORCE` (refused with `EPERM` without
+/// `CAP_NET_ADMIN`, which is no error) and, when the kernel takes it, reads back again.
+fn set_recv_buffer(
+    sock: &Socket,
+    size: usize,
+    rmem_max: Option<usize>,
+) -> Result<RecvBufferReport, Error> {
+    let granted = |sock: &Socket| {
+        sock.recv_buffer_size().map_err(|source| Error::Io {
+            context: "cannot read the receive buffer size back",
+            source,
+        })
+    };
+    // The kernel reads an int: a larger request asks for the most it can hold.
+    let size_int = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+    opt(
+        "SO_RCVBUF",
+        setsockopt_int(sock, libc::SOL_SOCKET, libc::SO_RCVBUF, size_int),
+    )?;
+    let mut report = RecvBufferReport {
+        requested: size,
+        granted: granted(sock)?,
+        rmem_max,
+        forced: false,
+    };
+    if report.clamped() {
+        let forced = setsockopt_int(sock, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, size_int);
+        match forced {
+            Ok(()) => {
+                report.forced = true;
+                report.granted = granted(sock)?;
+            }
+            // Without CAP_NET_ADMIN, or on a kernel without the option, the grant stands.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EPERM | libc::ENOPROTOOPT | libc::EOPNOTSUPP)
+                ) => {}
+            Err(source) => {
+                return Err(Error::SetOption {
+                    option: "SO_RCVBUFFORCE",
+                    source,
+                })
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// The errno of a failed join, as the core policy reads it.

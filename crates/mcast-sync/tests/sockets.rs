@@ -733,6 +733,61 @@ fn gso_segments_over_the_mtu_go_out_without_gso() {
     });
 }
 
+/// Whether this process holds `CAP_NET_ADMIN` (bit 12 of `CapEff` in `/proc/self/status`),
+/// which `SO_RCVBUFFORCE` needs.
+fn has_cap_net_admin() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 12) != 0)
+}
+
+/// A modest request is granted (twice over) without force; 1 GiB is past any default
+/// `net.core.rmem_max`: with `CAP_NET_ADMIN` (root) `SO_RCVBUFFORCE` grants it, without it
+/// the report says clamped and names `rmem_max`.
+#[test]
+fn recv_buffer_report_says_when_clamped() {
+    let plain = rx(41046).group(g("239.255.41.46")).build().unwrap();
+    assert_eq!(plain.recv_buffer_report(), None);
+    assert_eq!(plain.recv_buffer_size(), None);
+
+    let rmem_max = mcast_sync::error::rmem_max();
+    let small = rx(41046)
+        .group(g("239.255.41.46"))
+        .recv_buffer_size(64 * 1024)
+        .build()
+        .unwrap();
+    let report = small.recv_buffer_report().expect("a report");
+    assert_eq!(report.requested, 64 * 1024);
+    assert_eq!(report.rmem_max, rmem_max);
+    if rmem_max.is_some_and(|m| m >= 64 * 1024) {
+        assert!(!report.clamped() && !report.forced, "{report:?}");
+        assert_eq!(report.granted, 128 * 1024, "Linux grants twice the request");
+    }
+    assert_eq!(small.recv_buffer_size(), Some(report.granted));
+
+    const GIB: usize = 1 << 30;
+    let big = rx(41046)
+        .group(g("239.255.41.46"))
+        .recv_buffer_size(GIB)
+        .build()
+        .unwrap();
+    let report = big.recv_buffer_report().expect("a report");
+    eprintln!("1 GiB asked: {report:?}");
+    assert_eq!(report.requested, GIB);
+    assert_eq!(big.recv_buffer_size(), Some(report.granted));
+    if has_cap_net_admin() {
+        assert!(report.forced, "{report:?}");
+        assert!(report.granted >= GIB && !report.clamped(), "{report:?}");
+    } else {
+        let max = report.rmem_max.expect("rmem_max is readable");
+        assert!(report.clamped() && !report.forced, "{report:?}");
+        assert!(report.granted <= 2 * max, "{report:?}");
+    }
+}
+
 /// Receives every datagram queued on `r` whose payload starts with `prefix`, until `quiet`
 /// passes without one; returns how many arrived.
 fn drain(r: &mut Receiver, prefix: &[u8], quiet: Duration) -> usize {
