@@ -75,7 +75,8 @@ pub(crate) struct OpenReceiver {
 }
 
 /// The per-socket knowledge `send` and `recv` need, and what setup learnt (the resolved
-/// interface, the receive buffer the kernel granted, which options the kernel lacks).
+/// interface, the receive buffer the kernel granted, which options the kernel lacks, the send
+/// path in use).
 #[derive(Debug, Clone)]
 pub struct SocketState {
     v6: bool,
