@@ -17,6 +17,12 @@
 //!   receiver gets; every command of the `mcast` tool goes through them;
 //! - [`Receiver::recv_batch`] receives many datagrams per system call (`recvmmsg`) into a
 //!   caller-owned [`RecvBatch`], with the same per-datagram metadata as [`Receiver::recv`];
+//! - [`Receiver::kernel_drops`] counts the datagrams the kernel dropped because a receive
+//!   buffer was full (`SO_RXQ_OVFL`), and [`Receiver::recv_buffer_report`] says what came of
+//!   the receive buffer request (`SO_RCVBUF`, `SO_RCVBUFFORCE` past `net.core.rmem_max`);
+//! - [`Sender::send_transmit`] sends a batch of datagrams over a [`SendPath`]: UDP GSO (the
+//!   default, falling back to `sendmmsg` for good when the kernel refuses it), `sendmmsg`, or
+//!   one `sendto` per datagram, and reports partial progress;
 //! - errors name the group, interface or address involved, and [`Error::hint`] explains the
 //!   known traps;
 //! - socket2 appears in no public signature.
@@ -51,4 +57,4 @@ pub use error::Error;
 pub use receiver::{Joined, Receiver, ReceiverBuilder};
 pub use resolve::ResolvedIface;
 pub use sender::{Sender, SenderBuilder};
-pub use setup::{RecvBatch, SocketState};
+pub use setup::{RecvBatch, RecvBufferReport, SendPath, SocketState};
