@@ -442,6 +442,7 @@ impl<C: Clock> RecvDriver<C> {
                             return Ok(Drive::Finished);
                         }
                     }
+                    self.session.handle_host_drops(socket.kernel_drops());
                 }
                 Err(e) if e.is_timeout() || e.is_interrupted() => {
                     self.session.handle_timeout(self.clock.now());

@@ -344,6 +344,13 @@ pub struct Stats {
     pub suspect: u64,
     /// Streams whose end-of-session frame arrived (evicted ones included).
     pub streams_ended: u64,
+    /// End-of-session frames received, repeats included. They are not data: [`datagrams`],
+    /// [`bytes`], [`framed`] and the group counts leave them out.
+    ///
+    /// [`datagrams`]: Self::datagrams
+    /// [`bytes`]: Self::bytes
+    /// [`framed`]: Self::framed
+    pub end_frames: u64,
     /// Datagrams the kernel dropped before this receiver saw them (full receive buffer), as
     /// the adapter last reported with [`Receiver::handle_host_drops`]: host drops, apart from
     /// network loss.
@@ -649,6 +656,7 @@ pub struct Receiver {
     events_dropped: u64,
     next_report: Option<Instant>,
     streams_ended: u64,
+    end_frames: u64,
     host_drops: u64,
     /// One-way delays of every stream, in nanoseconds.
     delay_hist: Histogram<u64>,
@@ -680,6 +688,7 @@ impl Receiver {
             events_dropped: 0,
             next_report,
             streams_ended: 0,
+            end_frames: 0,
             host_drops: 0,
             // Fixed bounds and three significant digits: about 200 KiB, allocated once here;
             // recording never allocates.
@@ -715,16 +724,26 @@ impl Receiver {
         bytes: &'a [u8],
     ) -> Datagram<'a> {
         self.handle_timeout(now);
+        let framed = self.config.detect_frames && frame::looks_framed(bytes);
+        let decoded = framed.then(|| frame::decode(bytes));
+        // End-of-session frames are the protocol's, not data: counted apart.
+        if let Some(Ok(repr)) = decoded {
+            if let Some(Ok(end)) = EndOfSession::from_repr(&repr) {
+                self.end_frames += 1;
+                self.handle_end(now, (meta.source, repr.session), end);
+                return Datagram::End { frame: repr, end };
+            }
+        }
         let len = bytes.len() as u64;
         self.datagrams += 1;
         self.bytes = self.bytes.saturating_add(len);
         self.count_group(meta.destination, len);
 
-        if !self.config.detect_frames || !frame::looks_framed(bytes) {
+        let Some(decoded) = decoded else {
             self.raw += 1;
             return Datagram::Raw(bytes);
-        }
-        let repr = match frame::decode(bytes) {
+        };
+        let repr = match decoded {
             Ok(repr) => repr,
             Err(error) => {
                 self.malformed += 1;
@@ -746,11 +765,8 @@ impl Receiver {
         let key = (meta.source, repr.session);
         let (source, session) = key;
         match EndOfSession::from_repr(&repr) {
-            None => {}
-            Some(Ok(end)) => {
-                self.handle_end(now, key, end);
-                return Datagram::End { frame: repr, end };
-            }
+            // Handled above.
+            None | Some(Ok(_)) => {}
             Some(Err(error)) => {
                 self.framed -= 1;
                 self.malformed += 1;
@@ -1017,6 +1033,7 @@ impl Receiver {
             events_dropped: self.events_dropped,
             suspect: totals.suspect,
             streams_ended: self.streams_ended,
+            end_frames: self.end_frames,
             host_drops: self.host_drops,
             delay: self.delay_percentiles(),
         }
@@ -1377,7 +1394,8 @@ mod tests {
             assert_eq!(d.payload(), None, "no application data");
         }
         let stats = rx.stats();
-        assert_eq!((stats.lost, stats.streams_ended, stats.framed), (10, 1, 93));
+        assert_eq!((stats.lost, stats.streams_ended, stats.framed), (10, 1, 90));
+        assert_eq!((stats.end_frames, stats.datagrams), (3, 90));
         assert_eq!(stats.streams[0].received, 90, "end frames are not data");
         assert_eq!(stats.streams[0].end, Some(end));
         assert!(rx.all_streams_ended());

@@ -176,6 +176,8 @@ pub struct Sender {
     origin: Option<(Instant, u64)>,
     /// When `poll_transmit` may next send; `None` before the first call.
     next_at: Option<Instant>,
+    /// When `poll_transmit` last generated data.
+    last_at: Option<Instant>,
     /// The schedule ran past what `Instant` can represent: no more generated traffic.
     exhausted: bool,
     /// The end phase: `None` until the stream ends.
@@ -204,6 +206,7 @@ impl Sender {
             generated: 0,
             origin: None,
             next_at: None,
+            last_at: None,
             exhausted: false,
             ending: None,
             datagrams: 0,
@@ -461,6 +464,7 @@ impl Sender {
             segment = self.append(wall_ns, payload, buf);
         }
         self.generated += n;
+        self.last_at = Some(now);
         self.next_at = match (self.config.interval, &mut self.origin) {
             (Some(interval), Some((origin, done))) if !interval.is_zero() => {
                 *done += n;
@@ -493,7 +497,8 @@ impl Sender {
         }
         match &self.ending {
             Some(ending) => Some(ending.at),
-            None if self.remaining() == Some(0) => self.next_at.or(Some(self.origin?.0)),
+            // The end frames follow the last datagram at once.
+            None if self.remaining() == Some(0) => self.last_at.or(self.next_at),
             None => self.next_at,
         }
     }
@@ -662,10 +667,10 @@ mod tests {
         assert!(s.is_data_done() && !s.is_finished());
         assert_eq!(
             s.poll_timeout(),
-            Some(t0 + 3 * iv),
-            "the end comes one interval later"
+            Some(t0 + 2 * iv),
+            "the end follows the last datagram at once"
         );
-        drain_end_frames(&mut s, t0 + 3 * iv, 0, 3);
+        drain_end_frames(&mut s, t0 + 2 * iv, 0, 3);
         assert!(s.poll_transmit(t0 + 10 * iv, 0, b"p", &mut buf).is_none());
         assert_eq!((s.generated(), s.datagrams_sent()), (3, 3));
     }
