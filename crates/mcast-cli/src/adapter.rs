@@ -41,10 +41,19 @@ pub(crate) struct Tx {
 impl Tx {
     /// Opens a sender for the plan.
     pub(crate) fn open(plan: &SendPlan) -> anyhow::Result<Self> {
+        Self::open_with_path(plan, mcast_sync::SendPath::default())
+    }
+
+    /// Opens a sender for the plan that hands batches to the kernel by `path`.
+    pub(crate) fn open_with_path(
+        plan: &SendPlan,
+        path: mcast_sync::SendPath,
+    ) -> anyhow::Result<Self> {
         let inner = mcast_sync::Sender::builder(plan.group, plan.port)
             .iface(plan.iface.clone())
             .ttl(u32::from(plan.ttl))
             .loopback(plan.loopback)
+            .send_path(path)
             .build()?;
         Ok(Self { inner })
     }
