@@ -442,15 +442,27 @@ async fn accessors_match_the_blocking_receiver() {
     assert_eq!(plain.recv_buffer_report(), None);
 }
 
+/// Datagrams dropped anywhere on this host because a CPU's input backlog was full (the second
+/// column of `/proc/net/softnet_stat`, summed over CPUs): drops no socket counts.
+fn backlog_drops() -> u64 {
+    let stat = std::fs::read_to_string("/proc/net/softnet_stat").unwrap_or_default();
+    stat.lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
+        .sum()
+}
+
 /// A receiver with a small buffer misses most of a burst it does not read; the drops the
 /// kernel counted (SO_RXQ_OVFL) arrive with the next datagram, through `recv_batch` and
-/// `recv_from` alike, and add up with what arrived to what was sent.
+/// `recv_from` alike, and add up with what arrived to what was sent (unless a CPU's input
+/// backlog overflowed meanwhile, on a host under heavy load).
 #[tokio::test]
 async fn kernel_drops_are_counted() {
     const BURST: usize = 500;
     let mut r = Receiver::open(rx(41225).group(g("239.255.42.25")).recv_buffer_size(4096)).unwrap();
     let t = Sender::open(tx("239.255.42.25", 41225)).unwrap();
     let payload = [b'k'; 200];
+    let backlog_before = backlog_drops();
     for _ in 0..BURST {
         t.send(&payload).await.unwrap();
     }
@@ -471,7 +483,13 @@ async fn kernel_drops_are_counted() {
         .expect("datagram after the burst");
     let dropped = last.kernel_drops.expect("SO_RXQ_OVFL count");
     assert!(dropped > 0, "a 4 KiB buffer held {got} of {BURST}");
-    assert_eq!(got + dropped as usize, BURST);
+    let counted = got + dropped as usize;
+    let elsewhere = backlog_drops().wrapping_sub(backlog_before);
+    if elsewhere == 0 {
+        assert_eq!(counted, BURST);
+    } else {
+        assert!(counted <= BURST && counted as u64 + elsewhere >= BURST as u64);
+    }
     assert_eq!(r.kernel_drops(), u64::from(dropped));
 }
 

@@ -803,11 +803,22 @@ fn drain(r: &mut Receiver, prefix: &[u8], quiet: Duration) -> usize {
     }
 }
 
+/// Datagrams dropped anywhere on this host because a CPU's input backlog was full (the second
+/// column of `/proc/net/softnet_stat`, summed over CPUs): drops no socket counts.
+fn backlog_drops() -> u64 {
+    let stat = std::fs::read_to_string("/proc/net/softnet_stat").unwrap_or_default();
+    stat.lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
+        .sum()
+}
+
 /// A receiver with a small buffer that does not read while 2,000 datagrams arrive: the kernel
 /// drops most of them and counts every drop (SO_RXQ_OVFL). The count rides on the next
 /// datagram queued after the drops, so one more is sent once the queue is drained; then what
-/// arrived and what was dropped add up to what was sent, exactly (on loopback nothing is lost
-/// anywhere but at the socket).
+/// arrived and what was dropped add up to what was sent, exactly: on loopback nothing is lost
+/// anywhere but at the socket, unless a CPU's input backlog overflowed (a host under heavy
+/// load), which the test then allows for.
 #[test]
 fn kernel_drops_are_counted() {
     const BURST: usize = 2000;
@@ -824,6 +835,7 @@ fn kernel_drops_are_counted() {
     assert_eq!(first.kernel_drops, Some(0));
 
     let payload = [b'k'; 200];
+    let backlog_before = backlog_drops();
     for _ in 0..BURST {
         assert_eq!(t.send(&payload).unwrap(), payload.len());
     }
@@ -836,7 +848,14 @@ fn kernel_drops_are_counted() {
         r.recv_buffer_size()
     );
     assert!(dropped > 0, "a 4 KiB buffer held {burst_got} of {BURST}");
-    assert_eq!(burst_got + dropped as usize, BURST);
+    let counted = burst_got + dropped as usize;
+    let elsewhere = backlog_drops().wrapping_sub(backlog_before);
+    if elsewhere == 0 {
+        assert_eq!(counted, BURST);
+    } else {
+        eprintln!("{elsewhere} datagrams dropped on the host's input backlogs meanwhile");
+        assert!(counted <= BURST && counted as u64 + elsewhere >= BURST as u64);
+    }
     assert_eq!(r.kernel_drops(), u64::from(dropped));
 }
 
