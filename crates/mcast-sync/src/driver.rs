@@ -424,6 +424,9 @@ impl<C: Clock> RecvDriver<C> {
             socket.set_read_timeout(Some(wait));
             match socket.recv_batch(&mut self.batch) {
                 Ok(_) => {
+                    // The batch's datagrams carry the socket's drop count as it was when each
+                    // was queued: read it before a callback can end the run.
+                    self.session.handle_host_drops(socket.kernel_drops());
                     let now = self.clock.now();
                     let wall = self.clock.wall_ns();
                     for (bytes, meta) in self.batch.iter() {
@@ -442,7 +445,6 @@ impl<C: Clock> RecvDriver<C> {
                             return Ok(Drive::Finished);
                         }
                     }
-                    self.session.handle_host_drops(socket.kernel_drops());
                 }
                 Err(e) if e.is_timeout() || e.is_interrupted() => {
                     self.session.handle_timeout(self.clock.now());
