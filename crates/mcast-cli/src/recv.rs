@@ -84,6 +84,11 @@ pub(crate) struct Opt {
     #[arg(short = 'v', long)]
     verbose: bool,
 
+    /// Also count iperf2's UDP datagrams (`iperf -c GROUP -u`): loss, duplicates and
+    /// reordering from their sequence numbers, the client's final datagram as the end.
+    #[arg(long)]
+    iperf: bool,
+
     /// Ask the kernel for a receive buffer of SIZE bytes (e.g. 8M): a larger buffer rides out
     /// bursts that a slow consumer would otherwise lose as host drops. The size granted is
     /// shown; `net.core.rmem_max` caps it unless run as root.
@@ -247,6 +252,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         ReceiverConfig {
             // One counter per joined group, plus "unknown destination".
             max_groups: plan.groups.len() + 1,
+            detect_iperf: opt.iperf,
             ..ReceiverConfig::default()
         },
         start,

@@ -256,3 +256,60 @@ fn forged_frames_do_not_poison_the_figures() {
     assert!(err.contains(" 0 lost"), "{err}");
     assert!(!err.contains("18446744073709551"), "{err}");
 }
+
+// issue #7 — speak iperf2: a real `iperf -c GROUP -u` client, counted by `mcast perf recv
+// --iperf`, in a namespace of the test's own (root only; iperf comes from Debian's `iperf`).
+#[test]
+fn perf_recv_counts_a_real_iperf2_client() {
+    use crate::util::netns::{skip_unless_root, skip_without, Netns};
+    let test = "perf_recv_counts_a_real_iperf2_client";
+    if skip_unless_root(test) || skip_without("iperf", test) {
+        return;
+    }
+    let ns = Netns::new("mcast-iperf");
+    let mut rx = ns.mcast(&[
+        "perf",
+        "recv",
+        "239.1.7.6",
+        "5001",
+        "-i",
+        LO,
+        "--iperf",
+        "--json",
+        "--timeout",
+        "20s",
+    ]);
+    rx.wait_listening();
+    // -B pins the source address, and so the interface, to loopback; -T 0 keeps it on the host.
+    let client = ns
+        .cmd("iperf")
+        .args([
+            "-c",
+            "239.1.7.6",
+            "-u",
+            "-b",
+            "2000pps",
+            "-l",
+            "200",
+            "-t",
+            "1",
+            "-T",
+            "0",
+            "-B",
+            LO,
+        ])
+        .output()
+        .expect("run iperf");
+    let said = String::from_utf8_lossy(&client.stdout).into_owned();
+    let out = rx.finish_ok();
+    let summary = record(&out.json(), "summary");
+    let received = summary["datagrams"].as_u64().unwrap();
+    assert!(
+        received >= 1000,
+        "about 2000 in a second: {summary}\niperf: {said}"
+    );
+    assert_eq!(summary["sent"], received, "{summary}\niperf: {said}");
+    assert_eq!(summary["missing"], 0, "{summary}");
+    assert_eq!(summary["streams"], 1, "{summary}");
+    assert_eq!(record(&out.json(), "end")["reason"], "ended");
+}

@@ -26,6 +26,11 @@ Examples:
   mcast perf recv 239.1.2.3 5001 -i 127.0.0.1
   mcast perf recv 239.1.2.3 5001 -i lab0 --rcvbuf 16M --json
   mcast perf recv 239.1.2.3 5001 -i lab0 --report 500ms --csv > run.csv
+  mcast perf recv 239.1.2.3 5001 -i lab0 --iperf      count an `iperf -c 239.1.2.3 -u` client
+
+The receiver counts mcast's framed datagrams (`mcast perf send`, `mcast send --framed`) and,
+with --iperf, iperf2's. iperf's own server does not understand mcast's frames: measure mcast
+senders with `mcast perf recv`.
 
 Each report line: datagrams/s, Mbit/s, datagrams lost in the network (sequence gaps, the
 tail included once the sender's end frames arrive), host drops (datagrams the kernel dropped
@@ -65,6 +70,11 @@ pub(crate) struct Opt {
     /// Give up after this long: exit 1 if nothing arrived by then.
     #[arg(long, value_name = "D", value_parser = plan::parse_timeout)]
     timeout: Option<Duration>,
+
+    /// Also count iperf2's UDP datagrams (`iperf -c GROUP -u`): their sequence number and
+    /// send time, and the client's final datagram as the end of its stream.
+    #[arg(long)]
+    iperf: bool,
 
     /// Print JSON Lines (start, interval, summary, end).
     #[arg(long, conflicts_with = "csv")]
@@ -206,6 +216,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             max_groups: 2,
             // A deep window: at a million datagrams a second, reordering by up to 64k.
             window: 1 << 16,
+            detect_iperf: opt.iperf,
             ..ReceiverConfig::default()
         },
         started,

@@ -21,6 +21,7 @@
 //! 5. on a datagram, call [`Receiver::handle_datagram`]; on the deadline, call `handle_timeout`;
 //! 6. go to 1.
 
+pub mod iperf;
 mod receiver;
 mod sender;
 mod window;

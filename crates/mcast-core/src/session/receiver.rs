@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::iperf::{IperfDatagram, IPERF_SESSION};
 use super::window::SeqWindow;
 use crate::frame::{self, EndOfSession, FrameError, FrameRepr, Seq, SessionId};
 use crate::RecvMeta;
@@ -39,6 +40,10 @@ pub struct ReceiverConfig {
     /// datagrams/s). Two consecutive frames that agree with each other there start a new
     /// epoch of the stream (a restarted sender).
     pub max_jump: u64,
+    /// Whether to read raw datagrams as iperf2's (default `false`): a sequence number and a
+    /// send time in their first 16 bytes, counted like frames under
+    /// [`iperf::IPERF_SESSION`](super::iperf::IPERF_SESSION); see [`super::iperf`].
+    pub detect_iperf: bool,
     /// The largest one-way delay, either sign, taken as a measurement (default one hour). A
     /// frame whose send time lies further from the receiver's clock is counted in
     /// [`StreamStats::delay_discarded`] instead of poisoning the delay figures.
@@ -55,6 +60,7 @@ impl Default for ReceiverConfig {
             max_events: 4096,
             detect_frames: true,
             max_jump: 1 << 24,
+            detect_iperf: false,
             max_delay: Duration::from_secs(3600),
         }
     }
@@ -318,7 +324,7 @@ pub struct Stats {
     pub bytes: u64,
     /// Datagrams that were not frames.
     pub raw: u64,
-    /// Valid frames.
+    /// Valid frames (and iperf2 datagrams, when [`ReceiverConfig::detect_iperf`] is on).
     pub framed: u64,
     /// Datagrams with the frame magic that did not parse.
     pub malformed: u64,
@@ -662,6 +668,19 @@ pub struct Receiver {
     delay_hist: Histogram<u64>,
 }
 
+/// An iperf2 datagram seen as a frame of the [`IPERF_SESSION`] stream: its payload is what
+/// follows iperf's 16-byte header.
+fn iperf_repr(bytes: &[u8], seq: Seq, sent_at_ns: u64) -> FrameRepr<'_> {
+    FrameRepr {
+        flags: frame::Flags::empty(),
+        session: IPERF_SESSION,
+        seq,
+        sent_at_ns,
+        payload: bytes.get(super::iperf::HEADER_LEN..).unwrap_or_default(),
+        tag: None,
+    }
+}
+
 /// The largest delay the histogram holds: one hour in nanoseconds (larger ones saturate).
 const HIST_MAX_NS: u64 = 3_600_000_000_000;
 
@@ -726,6 +745,10 @@ impl Receiver {
         self.handle_timeout(now);
         let framed = self.config.detect_frames && frame::looks_framed(bytes);
         let decoded = framed.then(|| frame::decode(bytes));
+        let iperf = match decoded {
+            None if self.config.detect_iperf => IperfDatagram::parse(bytes),
+            _ => None,
+        };
         // End-of-session frames are the protocol's, not data: counted apart.
         if let Some(Ok(repr)) = decoded {
             if let Some(Ok(end)) = EndOfSession::from_repr(&repr) {
@@ -734,14 +757,33 @@ impl Receiver {
                 return Datagram::End { frame: repr, end };
             }
         }
+        if let Some(end) = iperf.and_then(|h| h.end()) {
+            let key = (meta.source, IPERF_SESSION);
+            // iperf's final datagram names only the end; the start is what was seen.
+            let first = self.streams.get(&key).map_or(end, |s| s.base.min(end));
+            let end = EndOfSession {
+                first: Seq(first),
+                end: Seq(end),
+            };
+            self.end_frames += 1;
+            self.handle_end(now, key, end);
+            return Datagram::End {
+                frame: iperf_repr(bytes, Seq(end.end.0), 0),
+                end,
+            };
+        }
         let len = bytes.len() as u64;
         self.datagrams += 1;
         self.bytes = self.bytes.saturating_add(len);
         self.count_group(meta.destination, len);
 
-        let Some(decoded) = decoded else {
-            self.raw += 1;
-            return Datagram::Raw(bytes);
+        let decoded = match (decoded, iperf) {
+            (Some(d), _) => d,
+            (None, Some(h)) => Ok(iperf_repr(bytes, Seq(h.seq.unsigned_abs()), h.sent_at_ns)),
+            (None, None) => {
+                self.raw += 1;
+                return Datagram::Raw(bytes);
+            }
         };
         let repr = match decoded {
             Ok(repr) => repr,
@@ -1505,6 +1547,52 @@ mod tests {
         let stats = rx.stats();
         assert_eq!((stats.lost, stats.suspect, stats.malformed), (0, 1, 1));
         assert!(!rx.all_streams_ended());
+    }
+
+    fn iperf_datagram(id: i64) -> Vec<u8> {
+        let mut d = vec![0u8; 100];
+        d[..4].copy_from_slice(&(id as u32).to_be_bytes());
+        d[4..8].copy_from_slice(&1_700_000_000_u32.to_be_bytes());
+        d[12..16].copy_from_slice(&((id >> 32) as u32).to_be_bytes());
+        d
+    }
+
+    // issue #7 — iperf2's datagrams are counted like frames when asked: a gap, and the tail
+    // from the final datagram (repeated, as iperf repeats it).
+    #[test]
+    fn iperf_datagrams_are_counted_when_asked() {
+        let t0 = super::super::test_origin();
+        let config = ReceiverConfig {
+            detect_iperf: true,
+            ..ReceiverConfig::default()
+        };
+        let mut rx = Receiver::new(config, t0);
+        let meta = RecvMeta::new(src(5001), 100);
+        for id in (1..=50).filter(|&i| i != 20) {
+            let d = iperf_datagram(id);
+            assert!(matches!(
+                rx.handle_datagram(t0, 1_700_000_000_000_100_000, meta, &d),
+                Datagram::Framed { .. }
+            ));
+        }
+        for _ in 0..3 {
+            let d = iperf_datagram(-53);
+            assert!(matches!(
+                rx.handle_datagram(t0, 0, meta, &d),
+                Datagram::End { .. }
+            ));
+        }
+        let stats = rx.stats();
+        let s = &stats.streams[0];
+        assert_eq!(s.session, crate::session::iperf::IPERF_SESSION);
+        assert_eq!((s.received, s.lost), (49, 3), "20, 51 and 52");
+        assert_eq!(s.end.map(|e| (e.first, e.end)), Some((Seq(1), Seq(53))));
+        assert_eq!((stats.framed, stats.end_frames), (49, 3));
+        assert_eq!(s.delay.unwrap().min_ns, 100_000);
+        // Off by default: the same bytes are raw.
+        let mut plain = Receiver::new(ReceiverConfig::default(), t0);
+        let d = iperf_datagram(1);
+        assert_eq!(plain.handle_datagram(t0, 0, meta, &d), Datagram::Raw(&d));
     }
 
     #[test]
