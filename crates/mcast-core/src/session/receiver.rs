@@ -1584,7 +1584,7 @@ mod tests {
         }
         let stats = rx.stats();
         let s = &stats.streams[0];
-        assert_eq!(s.session, crate::session::iperf::IPERF_SESSION);
+        assert_eq!(s.session, IPERF_SESSION);
         assert_eq!((s.received, s.lost), (49, 3), "20, 51 and 52");
         assert_eq!(s.end.map(|e| (e.first, e.end)), Some((Seq(1), Seq(53))));
         assert_eq!((stats.framed, stats.end_frames), (49, 3));
