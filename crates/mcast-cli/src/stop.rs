@@ -1,6 +1,6 @@
-//! When a receive loop (`mcast recv`, `mcast sniff`) stops: on Ctrl-C, after `-c COUNT` items,
-//! or at the `--timeout` deadline. Both subcommands install the Ctrl-C flag with [`on_ctrl_c`]
-//! and ask [`Until::next_wait`] before each wait.
+//! When a loop stops: on Ctrl-C, after `-c COUNT` items, or at the `--timeout` deadline. Every
+//! long-running command installs the Ctrl-C flag with [`on_ctrl_c`] (the engine's drivers check
+//! it between waits); `mcast sniff` also asks [`Until::next_wait`] before each wait.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
