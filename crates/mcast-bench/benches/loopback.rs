@@ -44,8 +44,10 @@ use mcast_sync::{Receiver, RecvBatch, SendPath, Sender};
 const GROUP: &str = "239.77.0.1";
 const PORT: u16 = 47901;
 
-/// The receive batch of `mcast perf recv`: 64 datagrams of up to 64 KiB per `recvmmsg`.
+/// How many datagrams one `recvmmsg` takes, as in `mcast perf recv`.
 const RX_SLOTS: usize = 64;
+
+/// The longest datagram the receive batch holds whole, as in `mcast perf recv`: 64 KiB.
 const RX_BUF: usize = 65_536;
 
 /// How long an iteration waits for datagrams that have not arrived (lost on loopback).
