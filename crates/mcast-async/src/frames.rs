@@ -114,7 +114,13 @@ impl ReceivedFrame {
     /// Decodes a datagram with the core's codec.
     pub fn decode(meta: RecvMeta, datagram: Bytes) -> Result<Self, FrameError> {
         let repr = frame::decode(&datagram)?;
-        Ok(Self {
+        Ok(Self::from_repr(meta, &datagram, &repr))
+    }
+
+    /// The frame `repr`, which was decoded from `datagram` (its payload and tag lie inside
+    /// it, which they share).
+    pub(crate) fn from_repr(meta: RecvMeta, datagram: &Bytes, repr: &FrameRepr<'_>) -> Self {
+        Self {
             meta,
             flags: repr.flags,
             session: repr.session,
@@ -122,7 +128,7 @@ impl ReceivedFrame {
             sent_at_ns: repr.sent_at_ns,
             payload: datagram.slice_ref(repr.payload),
             tag: repr.tag.map(|t| datagram.slice_ref(t)),
-        })
+        }
     }
 
     /// The frame as the core's borrowed representation.

@@ -2,7 +2,10 @@
 //! ([`SenderBuilder`], [`ReceiverBuilder`]) and the same socket setup, plus [`Stream`]s of
 //! received datagrams and frames ([`DatagramStream`], [`FrameStream`]) and [`Sink`]s of
 //! outgoing frames: [`FramedSink`] numbers and stamps payloads for you, [`FrameSink`] takes
-//! frames you built.
+//! frames you built. The [`driver`] module is the engine's loop on tokio: mcast-core's session
+//! machines driven against these sockets ([`driver::SendDriver`] paces, numbers and batches
+//! what a sender sends; [`driver::RecvDriver`] counts loss, duplicates, reordering and
+//! stream ends of what a receiver gets, through callbacks or as a [`driver::RecvStream`]).
 //!
 //! The contract:
 //! - mcast-async sets no socket option: every socket is built by mcast-sync's shared setup
@@ -22,6 +25,9 @@
 //! - [`Receiver::recv_from`], [`Receiver::recv_batch`], [`Sender::send`] and the streams'
 //!   `next()` are cancel safe (a datagram is read or sent only in the poll that completes), so
 //!   they fit in [`tokio::select!`];
+//! - [`driver::SendDriver`] and [`driver::RecvDriver`] do what mcast-sync's drivers do, with
+//!   the same [`driver::Drive`], [`driver::Sent`] and [`driver::Clock`] types; a stop signal is
+//!   a future, and both yield to the runtime after [`driver::BUDGET`] transmits or batches;
 //! - the wall-clock send time in frames is read here, in the adapter, never in mcast-core;
 //! - malformed frames are error values ([`Error::Frame`]) that the stream yields and then goes
 //!   on; they never end the stream or panic.
@@ -93,6 +99,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod driver;
 mod error;
 mod frames;
 mod receiver;

@@ -3,14 +3,20 @@
 //! recognises its datagrams by payload.
 
 use std::collections::BTreeSet;
+use std::future::pending;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
+use mcast_async::driver::{Drive, Received, RecvDriver, SendDriver, BUDGET};
 use mcast_async::{Error, Receiver, ReceiverBuilder, RecvBatch, SendPath, Sender, SenderBuilder};
 use mcast_core::addr::{Group, GroupRange, Source};
-use mcast_core::frame::{Flags, FrameRepr, Seq, SessionId};
+use mcast_core::frame::{self, EndOfSession, Flags, FrameRepr, Seq, SessionId};
 use mcast_core::iface::IfaceSpec;
+use mcast_core::session::{self as core, Arrival, Event, ReceiverConfig, SenderConfig};
 use mcast_core::{RecvMeta, Transmit};
 
 const WAIT: Duration = Duration::from_secs(2);
@@ -805,10 +811,468 @@ async fn recv_batch_select_loop_loses_nothing() {
     );
 }
 
+/// A receive driver with the default session and a batch of 64.
+fn recv_driver() -> RecvDriver {
+    RecvDriver::new(
+        core::Receiver::new(ReceiverConfig::default(), Instant::now()),
+        RecvBatch::new(64, 2048),
+    )
+}
+
+/// Runs `driver` on `r` until a stream's end arrives (bounded by 10 s) and returns the
+/// payloads of the data frames it saw.
+async fn receive_until_end(driver: &mut RecvDriver, r: &mut Receiver) -> Vec<Vec<u8>> {
+    let mut payloads = Vec::new();
+    let drive = driver
+        .run(
+            r,
+            Some(Instant::now() + Duration::from_secs(10)),
+            pending::<()>(),
+            |_, d| {
+                if let core::Datagram::Framed { frame, .. } = d {
+                    payloads.push(frame.payload.to_vec());
+                }
+                ControlFlow::Continue(())
+            },
+            |e| {
+                if matches!(e, Event::StreamEnd { .. }) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(drive, Drive::Finished, "the stream's end arrived");
+    payloads
+}
+
+/// A paced, framed stream from the async send driver to the async receive driver, in one
+/// task: 300 frames 200 µs apart, all counted, none lost, and the stream's end arrives.
+#[tokio::test]
+async fn drivers_paced_framed_stream() {
+    const N: u64 = 300;
+    let interval = Duration::from_micros(200);
+    let mut r =
+        Receiver::open(rx(41227).group(g("239.255.43.1")).recv_buffer_size(4 << 20)).unwrap();
+    let t = Sender::open(tx("239.255.43.1", 41227)).unwrap();
+    let mut send = SendDriver::new(core::Sender::new(SenderConfig {
+        framed: true,
+        session: SessionId(43),
+        count: Some(N),
+        interval: Some(interval),
+        ..SenderConfig::new(t.destination())
+    }));
+    let mut recv = recv_driver();
+    let mut ends = 0;
+    let started = Instant::now();
+    let (drive, payloads) = tokio::join!(
+        send.run(
+            &t,
+            b"paced",
+            Some(started + Duration::from_secs(10)),
+            pending::<()>(),
+            |sent| ends += usize::from(sent.is_end),
+        ),
+        receive_until_end(&mut recv, &mut r),
+    );
+    assert_eq!(drive.unwrap(), Drive::Finished);
+    assert!(
+        started.elapsed() >= interval * (N as u32 - 1),
+        "faster than the pace: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(ends, 3, "three end-of-session frames");
+    assert_eq!((send.datagrams_sent(), send.host_drops()), (N, 0));
+    assert_eq!(send.bytes_sent(), N * (frame::HEADER_LEN as u64 + 5));
+    assert_eq!(payloads.len(), N as usize);
+    assert!(payloads.iter().all(|p| p == b"paced"));
+    let stats = recv.stats();
+    let s = &stats.streams[0];
+    assert_eq!((s.received, s.lost, s.duplicates), (N, 0, 0));
+    assert_eq!(s.session, SessionId(43));
+    assert_eq!(stats.streams_ended, 1);
+}
+
+/// Unpaced GSO batches (256 frames, 64 per transmit) reach the receive driver whole and in
+/// order.
+#[tokio::test]
+async fn drivers_unpaced_gso_batches() {
+    let mut r =
+        Receiver::open(rx(41228).group(g("239.255.43.2")).recv_buffer_size(4 << 20)).unwrap();
+    let t = Sender::open(tx("239.255.43.2", 41228)).unwrap();
+    let mut send = SendDriver::new(core::Sender::new(SenderConfig {
+        framed: true,
+        count: Some(256),
+        max_segments: 64,
+        ..SenderConfig::new(t.destination())
+    }));
+    let mut recv = recv_driver();
+    let mut batches = Vec::new();
+    let (drive, payloads) = tokio::join!(
+        send.run(
+            &t,
+            &[7; 100],
+            Some(Instant::now() + Duration::from_secs(10)),
+            pending::<()>(),
+            |sent| {
+                if !sent.is_end {
+                    batches.push(sent.datagrams);
+                }
+            },
+        ),
+        receive_until_end(&mut recv, &mut r),
+    );
+    assert_eq!(drive.unwrap(), Drive::Finished);
+    assert_eq!(batches, [64, 64, 64, 64], "four GSO-shaped transmits");
+    assert_eq!(send.transmits(), 4 + 3, "and three end-of-session frames");
+    assert_eq!(send.datagrams_sent(), 256);
+    assert_eq!(payloads.len(), 256);
+    assert!(payloads.iter().all(|p| p[..] == [7; 100]));
+    let stats = recv.stats();
+    assert_eq!((stats.framed, stats.lost, stats.reordered), (256, 0, 0));
+}
+
+/// A time limit and a stop future end both loops, a stop even in the middle of a wait.
+#[tokio::test]
+async fn drivers_stop_and_limit_end_the_loops() {
+    let mut r = Receiver::open(rx(41229).group(g("239.255.43.3"))).unwrap();
+    let mut recv = recv_driver();
+    let started = Instant::now();
+    let drive = recv
+        .run(
+            &mut r,
+            Some(started + Duration::from_millis(150)),
+            pending::<()>(),
+            |_, _| ControlFlow::Continue(()),
+            |_| ControlFlow::Continue(()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(drive, Drive::Limit);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = stop.send(());
+    });
+    let started = Instant::now();
+    let drive = recv
+        .run(
+            &mut r,
+            None,
+            stopped,
+            |_, _| ControlFlow::Continue(()),
+            |_| ControlFlow::Continue(()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(drive, Drive::Stopped);
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    stopper.await.unwrap();
+
+    // Senders paced at one datagram a second end between datagrams: one when asked, one at
+    // its limit.
+    let t = Sender::open(tx("239.255.43.3", 41229)).unwrap();
+    let paced = || {
+        core::Sender::new(SenderConfig {
+            interval: Some(Duration::from_secs(1)),
+            count: Some(10),
+            ..SenderConfig::new(t.destination())
+        })
+    };
+    let mut send = SendDriver::new(paced());
+    let started = Instant::now();
+    let stop = tokio::time::sleep(Duration::from_millis(200));
+    let drive = send.run(&t, b"x", None, stop, |_| {}).await.unwrap();
+    assert_eq!(drive, Drive::Stopped);
+    assert_eq!(send.datagrams_sent(), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "stopped before the next datagram"
+    );
+    let mut send = SendDriver::new(paced());
+    let started = Instant::now();
+    let limit = started + Duration::from_millis(200);
+    let drive = send
+        .run(&t, b"x", Some(limit), pending::<()>(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(drive, Drive::Limit);
+    assert_eq!(send.datagrams_sent(), 1);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// An unpaced sender (bounded: 10,000 datagrams or 200 ms) yields to the runtime after
+/// `BUDGET` transmits: a task spawned on the same thread has run by the next one. The sender
+/// runs `unconstrained`, so it is the driver's own budget that yields, not tokio's. No
+/// receiver joins its group; the datagrams end on `lo`.
+#[tokio::test]
+async fn send_driver_does_not_starve_the_runtime() {
+    let t = Sender::open(tx("239.255.43.9", 41233)).unwrap();
+    let mut send = SendDriver::new(core::Sender::new(SenderConfig {
+        count: Some(10_000),
+        ..SenderConfig::new(t.destination())
+    }));
+    // The first send waits for tokio to learn that the socket is writable, which yields; the
+    // driver's sends should not.
+    t.send(b"warm-up").await.unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&ran);
+    let other = tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+    let limit = Instant::now() + Duration::from_millis(200);
+    let mut transmits = 0;
+    let mut ran_by = None;
+    let drive =
+        tokio::task::unconstrained(send.run(&t, b"unpaced", Some(limit), pending::<()>(), |_| {
+            transmits += 1;
+            if ran_by.is_none() && ran.load(Ordering::SeqCst) {
+                ran_by = Some(transmits);
+            }
+        }))
+        .await
+        .unwrap();
+    assert!(matches!(drive, Drive::Finished | Drive::Limit), "{drive:?}");
+    let ran_by = ran_by.expect("the other task never ran while the sender sent");
+    assert!(
+        ran_by <= BUDGET + 1,
+        "the other task ran by transmit {ran_by}"
+    );
+    other.await.unwrap();
+}
+
+/// Frames sent by hand (sequence 3 skipped, 5 twice, a raw datagram, then an end-of-session
+/// frame) through a `RecvStream`: the user consumes the frames, and the statistics of those
+/// very frames show the gap, the duplicate and the stream's end.
+#[tokio::test]
+async fn recv_stream_counts_the_frames_it_yields() {
+    let (group, port) = ("239.255.43.4", 41230);
+    let r = Receiver::open(rx(port).group(g(group))).unwrap();
+    let mut stream = RecvDriver::new(
+        core::Receiver::new(ReceiverConfig::default(), Instant::now()),
+        RecvBatch::new(16, 2048),
+    )
+    .into_stream(r);
+    let mut sink = Sender::open(tx(group, port)).unwrap().into_frame_sink();
+    let session = SessionId(0x4304);
+    for seq in [0, 1, 2, 4, 5, 5] {
+        let payload = format!("frame {seq}");
+        let repr = FrameRepr {
+            flags: Flags::empty(),
+            session,
+            seq: Seq(seq),
+            sent_at_ns: wall_ns(),
+            payload: payload.as_bytes(),
+            tag: None,
+        };
+        sink.send(repr).await.unwrap();
+    }
+    Sender::open(tx(group, port))
+        .unwrap()
+        .send(b"plain text")
+        .await
+        .unwrap();
+    let end = EndOfSession {
+        first: Seq(0),
+        end: Seq(6),
+    };
+    let body = end.payload();
+    sink.send(end.repr(session, wall_ns(), &body))
+        .await
+        .unwrap();
+
+    let mut frames = Vec::new();
+    let mut raw = Vec::new();
+    let mut events = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match stream.next().await.expect("the stream never ends").unwrap() {
+                Received::Frame { frame, arrival } => {
+                    assert_eq!(frame.session, session);
+                    assert_eq!(frame.payload, format!("frame {}", frame.seq.0).as_bytes());
+                    assert_eq!(frame.meta.destination, Some(g(group).addr()));
+                    if frame.seq == Seq(4) {
+                        assert_eq!(stream.stats().lost, 1, "the gap counts at once");
+                    }
+                    frames.push((frame.seq.0, arrival));
+                }
+                Received::Raw(d) => raw.push(d.bytes),
+                Received::Event(e) => {
+                    let end = matches!(e, Event::StreamEnd { .. });
+                    events.push(e);
+                    if end {
+                        return;
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the stream's end");
+    assert_eq!(
+        frames,
+        [
+            (0, Arrival::First),
+            (1, Arrival::InOrder),
+            (2, Arrival::InOrder),
+            (4, Arrival::Gap { missing: 1 }),
+            (5, Arrival::InOrder),
+            (5, Arrival::Duplicate),
+        ]
+    );
+    assert_eq!(raw, [&b"plain text"[..]]);
+    assert!(
+        matches!(events[0], Event::NewStream { seq: Seq(0), .. }),
+        "{events:?}"
+    );
+    assert!(
+        matches!(
+            events[1],
+            Event::Gap {
+                first: Seq(3),
+                count: 1,
+                ..
+            }
+        ),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events[2], Event::Duplicate { seq: Seq(5), .. }),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events[3], Event::StreamEnd { lost: 1, end: e, .. } if e == end),
+        "{events:?}"
+    );
+    assert_eq!(events.len(), 4);
+    let stats = stream.stats();
+    assert_eq!(
+        stats.framed,
+        frames.len() as u64,
+        "every frame yielded is counted"
+    );
+    assert_eq!(
+        (
+            stats.lost,
+            stats.duplicates,
+            stats.streams_ended,
+            stats.end_frames,
+            stats.raw
+        ),
+        (1, 1, 1, 1, 1)
+    );
+    assert_eq!(stats.streams[0].received, 6);
+    let (driver, r) = stream.into_parts();
+    assert_eq!(driver.stats().lost, 1);
+    assert_eq!(r.groups(), [g(group)]);
+}
+
+/// Without traffic, a `RecvStream` still runs the session's timer (reports every 50 ms) and
+/// yields read timeouts, and goes on after them.
+#[tokio::test]
+async fn recv_stream_reports_and_times_out_without_traffic() {
+    let (group, port) = ("239.255.43.5", 41231);
+    let timeout = Duration::from_millis(300);
+    let r = Receiver::open(rx(port).group(g(group)).read_timeout(Some(timeout))).unwrap();
+    let session = core::Receiver::new(
+        ReceiverConfig {
+            report_interval: Some(Duration::from_millis(50)),
+            ..ReceiverConfig::default()
+        },
+        Instant::now(),
+    );
+    let mut stream = RecvDriver::new(session, RecvBatch::new(8, 2048)).into_stream(r);
+    let started = Instant::now();
+    let mut reports = 0;
+    let e = tokio::time::timeout(WAIT, async {
+        loop {
+            match stream.next().await.expect("the stream never ends") {
+                Ok(Received::Event(Event::Report(_))) => reports += 1,
+                Ok(other) => panic!("unexpected {other:?}"),
+                Err(e) => return e,
+            }
+        }
+    })
+    .await
+    .expect("the read timeout fires before the test's bound");
+    assert!(e.is_timeout(), "{e:?}");
+    assert!(started.elapsed() >= timeout);
+    assert!(reports >= 2, "{reports} reports in {timeout:?}");
+    Sender::open(tx(group, port))
+        .unwrap()
+        .send(b"after the timeout")
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(WAIT, async {
+        loop {
+            match stream.next().await.expect("the stream never ends") {
+                Ok(Received::Raw(d)) => return d,
+                Ok(Received::Event(_)) => {}
+                Ok(other) => panic!("unexpected {other:?}"),
+                // A timeout may race the send; the stream goes on.
+                Err(e) => assert!(e.is_timeout(), "{e:?}"),
+            }
+        }
+    })
+    .await
+    .expect("datagram");
+    assert_eq!(got.bytes, b"after the timeout"[..]);
+    assert_eq!(stream.stats().raw, 1);
+}
+
+/// `RecvDriver::run` in a `select!` loop against a ticker, with datagrams trickling in: the
+/// ticker often wins and drops the run, and every datagram is still handled once, in order.
+#[tokio::test]
+async fn recv_driver_in_a_select_loop_loses_nothing() {
+    const N: usize = TRICKLE;
+    let (mut r, sending) = receiver_with_trickle("239.255.43.6", 41232, "drv ");
+    let mut driver = recv_driver();
+    let mut ticks = tokio::time::interval(Duration::from_millis(1));
+    let mut seen = Vec::new();
+    let mut ticked = 0u64;
+    let done = tokio::time::timeout(Duration::from_secs(5), async {
+        while seen.len() < N {
+            tokio::select! {
+                drive = driver.run(
+                    &mut r,
+                    None,
+                    pending::<()>(),
+                    |_, d| {
+                        if let core::Datagram::Raw(bytes) = d {
+                            seen.extend(numbered(bytes, "drv "));
+                        }
+                        ControlFlow::Continue(())
+                    },
+                    |_| ControlFlow::Continue(()),
+                ) => panic!("the run ended: {drive:?}"),
+                _ = ticks.tick() => ticked += 1,
+            }
+        }
+    })
+    .await;
+    sending.await.unwrap();
+    assert!(done.is_ok(), "only {} of {N} datagrams", seen.len());
+    assert_eq!(
+        seen,
+        (0..N).collect::<Vec<_>>(),
+        "lost, repeated or reordered"
+    );
+    assert_eq!(driver.stats().raw, N as u64);
+    assert!(
+        ticked > 0,
+        "the other branch never won: the test proved nothing"
+    );
+}
+
 /// Waits (bounded) until the kernel has configured both ends: operstate UP (the carrier event,
 /// which linkwatch delivers late) and the `ff00::/8` multicast route on each.
 fn wait_veth_ready() {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let out = |args: &[&str]| {
             let o = std::process::Command::new("ip")
@@ -829,7 +1293,7 @@ fn wait_veth_ready() {
             return;
         }
         assert!(
-            std::time::Instant::now() < deadline,
+            Instant::now() < deadline,
             "veth pair not ready after 5 s:\n{links}\n{routes}"
         );
         std::thread::sleep(Duration::from_millis(20));

@@ -1,155 +1,177 @@
-//! Send → receive over loopback, through the same socket setup the `mcast` tool uses
+//! Send → receive over loopback through the engine the `mcast` tool runs: mcast-sync's
+//! [`SendDriver`] (the core sender, unpaced, into `send_transmit`) and [`RecvDriver`]
+//! (`recvmmsg` batches into the core receiver), on the tool's socket setup
 //! (`mcast_sync::Sender` / `Receiver`, and so `mcast_sync::setup`).
 //!
-//! Every socket is pinned to 127.0.0.1 with TTL 0: nothing leaves the machine. One criterion
-//! group per configuration, `batch_{batch}_gso_{gso}_len_{len}`: each iteration makes the core
-//! `Sender` generate `batch` framed datagrams (as GSO batches of up to `gso` segments when
-//! `gso > 1`), sends them, and receives all of them. Throughput is reported in datagrams
-//! (`Elements`) and, in a `_bytes` twin group, in payload bytes.
+//! Every socket is pinned to 127.0.0.1 with TTL 0: nothing leaves the machine. One thread does
+//! both ends: each iteration raises the send session's count by `batch` and runs the send
+//! driver until those datagrams are out ([`SendDriver::run_data`], so no end-of-session frames
+//! in between), then runs the receive driver until all of them have been handed to the core
+//! receiver, or a time limit passed. The sessions live as long as a group, so the receiver
+//! sees one long stream and counts its loss.
 //!
-//! The `batch_{batch}_gso_{gso}_len_{len}_rxbatch_{rx}` groups do the same, but receive with
-//! `Receiver::recv_batch` into a `RecvBatch` of `rx` slots (`recvmmsg`); `rxbatch_1` measures
-//! the batch path's overhead against the plain `recv` groups (one datagram per system call
-//! either way), `rxbatch_32` what batching the receive side buys.
+//! One criterion group per configuration, so results compare across runs:
 //!
-//! The `batch_{batch}_seg_{seg}_len_{len}_path_{path}` groups send batches of up to `seg`
-//! segments over each [`SendPath`] (UDP GSO, `sendmmsg`, one `sendto` per datagram) and
-//! receive them with `recv_batch` into 32 slots: what each send path costs per datagram.
+//! - `batch_{batch}_gso_{gso}_len_{len}`: `batch` framed datagrams of `len` payload bytes per
+//!   iteration, in transmits of up to `gso` segments (the session's `max_segments`; UDP GSO
+//!   when `gso > 1`), received into a batch of 64 slots of 64 KiB as `mcast perf recv` does.
+//!   Throughput is in datagrams (`Elements`) and, in a `_bytes` twin group, in payload bytes.
+//! - `batch_{batch}_gso_{gso}_len_{len}_rxbatch_{rx}`: the same, received into a batch of `rx`
+//!   slots: `rxbatch_1` is one datagram per `recvmmsg`, `rxbatch_32` what batching the receive
+//!   side buys.
+//! - `batch_{batch}_seg_{seg}_len_{len}_path_{path}`: transmits of up to `seg` segments over
+//!   each [`SendPath`] (UDP GSO, `sendmmsg`, one `sendto` per datagram), received into 32
+//!   slots: what each send path costs per datagram.
 //!
-//! A datagram lost on loopback (receive buffer full) is not waited for longer than the read
-//! timeout; the bench counts and reports losses on stderr at the end of each group.
+//! A datagram lost on loopback (receive buffer full) is not waited for longer than the
+//! receive limit; the bench reports losses, as the core receiver counted them, on stderr at
+//! the end of each group.
 
 use std::hint::black_box;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mcast_bench::payload;
 use mcast_core::addr::Group;
 use mcast_core::iface::IfaceSpec;
-use mcast_core::session::{Sender as CoreSender, SenderConfig};
+use mcast_core::session::{
+    Receiver as CoreReceiver, ReceiverConfig, Sender as CoreSender, SenderConfig,
+};
+use mcast_sync::driver::{Drive, RecvDriver, SendDriver};
 use mcast_sync::{Receiver, RecvBatch, SendPath, Sender};
 
 const GROUP: &str = "239.77.0.1";
 const PORT: u16 = 47901;
 
+/// How many datagrams one `recvmmsg` takes, as in `mcast perf recv`.
+const RX_SLOTS: usize = 64;
+
+/// The longest datagram the receive batch holds whole, as in `mcast perf recv`: 64 KiB.
+const RX_BUF: usize = 65_536;
+
+/// How long an iteration waits for datagrams that have not arrived (lost on loopback).
+const RECV_LIMIT: Duration = Duration::from_millis(200);
+
+/// The two ends of one group's run: the sockets and the engine's drivers around them.
 struct Loop {
     tx: Sender,
     rx: Receiver,
-    buf: Vec<u8>,
-    recv_buf: Vec<u8>,
+    send: SendDriver,
+    recv: RecvDriver,
+    /// Datagrams sent and not received, over the group.
     lost: u64,
 }
 
 impl Loop {
-    fn new() -> Self {
+    /// Sockets on 127.0.0.1 (the sender over `path`, TTL 0), a send session generating framed
+    /// datagrams in transmits of up to `segments`, and a receive session taking batches of
+    /// `rx_slots`.
+    fn new(path: SendPath, segments: usize, rx_slots: usize) -> Self {
         let group: Group = GROUP.parse().expect("a multicast literal");
         let lo: IfaceSpec = "127.0.0.1".parse().expect("an address literal");
         let rx = Receiver::builder(PORT)
             .group(group)
-            .iface(lo)
+            .iface(lo.clone())
             .recv_buffer_size(4 << 20)
-            .read_timeout(Some(Duration::from_millis(200)))
             .build()
             .expect("a receiver on 127.0.0.1");
+        let tx = Sender::builder(group, PORT)
+            .iface(lo)
+            .ttl(0)
+            .send_path(path)
+            .build()
+            .expect("a sender on 127.0.0.1");
+        let send = SendDriver::new(CoreSender::new(SenderConfig {
+            framed: true,
+            count: Some(0),
+            max_segments: segments,
+            ..SenderConfig::new(tx.destination())
+        }));
+        let recv = RecvDriver::new(
+            CoreReceiver::new(ReceiverConfig::default(), Instant::now()),
+            RecvBatch::new(rx_slots, RX_BUF),
+        );
         Self {
-            tx: sender(SendPath::Gso),
+            tx,
             rx,
-            buf: Vec::with_capacity(64 * 1500),
-            recv_buf: vec![0; 65536],
+            send,
+            recv,
             lost: 0,
         }
     }
 
-    /// Sends `batch` datagrams of `payload` in GSO batches of `gso` segments; returns how many
-    /// went out.
-    fn send(&mut self, batch: u64, gso: usize, payload: &[u8]) -> u64 {
-        let mut cfg = SenderConfig::new(self.tx.destination());
-        cfg.framed = true;
-        cfg.count = Some(batch);
-        cfg.max_segments = gso;
-        let mut core = CoreSender::new(cfg);
-        let now = Instant::now();
-        let mut sent = 0;
-        while let Some(t) = core.poll_transmit(now, 0, payload, &mut self.buf) {
-            sent += self
-                .tx
-                .send_transmit(&t, &self.buf)
-                .expect("send on loopback") as u64;
-        }
-        sent
-    }
-
-    /// Sends `batch` datagrams of `len` payload bytes in GSO batches of `gso` segments, and
-    /// receives them one `recv` at a time; returns how many arrived.
-    fn round(&mut self, batch: u64, gso: usize, payload: &[u8]) -> u64 {
-        let sent = self.send(batch, gso, payload);
+    /// Sends `batch` datagrams carrying `payload` through the send driver, then receives them
+    /// through the receive driver; returns how many arrived.
+    fn round(&mut self, batch: u64, payload: &[u8]) -> u64 {
+        let before = self.send.datagrams_sent();
+        self.send.session_mut().extend_count(batch);
+        let drive = self
+            .send
+            .run_data(&self.tx, payload, None, || false, |_| {})
+            .expect("send on loopback");
+        assert_eq!(drive, Drive::Finished, "the send session ran dry");
+        let sent = self.send.datagrams_sent() - before;
         let mut got = 0;
-        while got < sent {
-            match self.rx.recv(&mut self.recv_buf) {
-                Ok((n, _)) => {
-                    black_box(n);
-                    got += 1;
-                }
-                Err(e) if e.is_timeout() => break,
-                Err(e) => panic!("recv on loopback: {e}"),
-            }
+        if sent > 0 {
+            let limit = Instant::now() + RECV_LIMIT;
+            self.recv
+                .run(
+                    &mut self.rx,
+                    Some(limit),
+                    || false,
+                    |_, datagram| {
+                        black_box(datagram);
+                        got += 1;
+                        if got < sent {
+                            ControlFlow::Continue(())
+                        } else {
+                            ControlFlow::Break(())
+                        }
+                    },
+                    |event| {
+                        black_box(event);
+                        ControlFlow::Continue(())
+                    },
+                )
+                .expect("receive on loopback");
         }
-        self.lost += sent - got;
+        self.lost += sent - got.min(sent);
         got
     }
 
-    /// As [`Loop::round`], but receives with `recv_batch` into `rx`.
-    fn round_batched(&mut self, batch: u64, gso: usize, payload: &[u8], rx: &mut RecvBatch) -> u64 {
-        let sent = self.send(batch, gso, payload);
-        let mut got = 0;
-        while got < sent {
-            match self.rx.recv_batch(rx) {
-                Ok(n) => {
-                    for (bytes, _) in rx.iter() {
-                        black_box(bytes.len());
-                    }
-                    got += n as u64;
-                }
-                Err(e) if e.is_timeout() => break,
-                Err(e) => panic!("recv_batch on loopback: {e}"),
-            }
+    /// Says on stderr what the group lost, if anything: datagrams not received, the core
+    /// receiver's loss count, and the kernel's drops for a full receive buffer.
+    fn report(&self, name: &str) {
+        let stats = self.recv.session().stats();
+        if self.lost > 0 || stats.lost > 0 || stats.host_drops > 0 || self.send.host_drops() > 0 {
+            eprintln!(
+                "{name}: {} datagrams not received; core receiver: {} lost, {} host drops; \
+                 sender: {} host drops",
+                self.lost,
+                stats.lost,
+                stats.host_drops,
+                self.send.host_drops()
+            );
         }
-        self.lost += sent.saturating_sub(got);
-        got
     }
-}
-
-/// A sender on 127.0.0.1, TTL 0, sending over `path`.
-fn sender(path: SendPath) -> Sender {
-    let group: Group = GROUP.parse().expect("a multicast literal");
-    Sender::builder(group, PORT)
-        .iface("127.0.0.1".parse().expect("an address literal"))
-        .ttl(0)
-        .send_path(path)
-        .build()
-        .expect("a sender on 127.0.0.1")
 }
 
 fn loopback(c: &mut Criterion) {
-    let mut l = Loop::new();
     for (batch, gso, len) in [(64u64, 1usize, 64usize), (64, 1, 1400), (64, 16, 1400)] {
         let payload = payload(len);
+        let name = format!("batch_{batch}_gso_{gso}_len_{len}");
+        let mut l = Loop::new(SendPath::Gso, gso, RX_SLOTS);
         for (suffix, throughput) in [
             ("", Throughput::Elements(batch)),
             ("_bytes", Throughput::Bytes(batch * len as u64)),
         ] {
-            let mut group = c.benchmark_group(format!("batch_{batch}_gso_{gso}_len_{len}{suffix}"));
+            let mut group = c.benchmark_group(format!("{name}{suffix}"));
             group.throughput(throughput);
-            group.bench_function("send_recv", |b| b.iter(|| l.round(batch, gso, &payload)));
+            group.bench_function("send_recv", |b| b.iter(|| l.round(batch, &payload)));
             group.finish();
         }
-        if l.lost > 0 {
-            eprintln!(
-                "batch_{batch}_gso_{gso}_len_{len}: {} datagrams lost on loopback",
-                l.lost
-            );
-            l.lost = 0;
-        }
+        l.report(&name);
     }
     let batch = 64u64;
     for (gso, len, rx_slots) in [1usize, 16]
@@ -158,39 +180,28 @@ fn loopback(c: &mut Criterion) {
         .flat_map(|(gso, len)| [1usize, 32].map(move |rx| (gso, len, rx)))
     {
         let payload = payload(len);
-        let mut rx = RecvBatch::new(rx_slots, 2048);
         let name = format!("batch_{batch}_gso_{gso}_len_{len}_rxbatch_{rx_slots}");
+        let mut l = Loop::new(SendPath::Gso, gso, rx_slots);
         let mut group = c.benchmark_group(&name);
         group.throughput(Throughput::Elements(batch));
-        group.bench_function("send_recv", |b| {
-            b.iter(|| l.round_batched(batch, gso, &payload, &mut rx))
-        });
+        group.bench_function("send_recv", |b| b.iter(|| l.round(batch, &payload)));
         group.finish();
-        if l.lost > 0 {
-            eprintln!("{name}: {} datagrams lost on loopback", l.lost);
-            l.lost = 0;
-        }
+        l.report(&name);
     }
     let seg = 64usize;
     for (len, path) in [64usize, 1400]
         .into_iter()
         .flat_map(|len| [SendPath::Gso, SendPath::Mmsg, SendPath::Single].map(move |p| (len, p)))
     {
-        l.tx = sender(path);
         let payload = payload(len);
-        let mut rx = RecvBatch::new(32, 2048);
         let name = format!("batch_{batch}_seg_{seg}_len_{len}_path_{path}");
+        let mut l = Loop::new(path, seg, 32);
         let mut group = c.benchmark_group(&name);
         group.throughput(Throughput::Elements(batch));
-        group.bench_function("send_recv", |b| {
-            b.iter(|| l.round_batched(batch, seg, &payload, &mut rx))
-        });
+        group.bench_function("send_recv", |b| b.iter(|| l.round(batch, &payload)));
         group.finish();
         assert_eq!(l.tx.send_path(), path, "{name}: the send path changed");
-        if l.lost > 0 {
-            eprintln!("{name}: {} datagrams lost on loopback", l.lost);
-            l.lost = 0;
-        }
+        l.report(&name);
     }
 }
 

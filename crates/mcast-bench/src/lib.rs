@@ -3,8 +3,8 @@
 //! - `benches/codec.rs` measures the core alone: frame encode and decode, the sender's
 //!   generated traffic, and the receiver's `handle_datagram`, one criterion group per
 //!   configuration (`encode_len_64`, `decode_len_1400`, …) so results compare across runs.
-//! - `benches/loopback.rs` measures send → receive over loopback through the same socket
-//!   setup the tool uses.
+//! - `benches/loopback.rs` measures send → receive over loopback through the engine the tool
+//!   runs: mcast-sync's `SendDriver` into its `RecvDriver`, on the tool's socket setup.
 //!
 //! Run them with `cargo bench -p mcast-bench`; a quick look:
 //! `cargo bench -p mcast-bench --bench codec -- --warm-up-time 1 --measurement-time 2`.

@@ -111,6 +111,52 @@ pub struct Sent {
     pub is_end: bool,
 }
 
+impl Sent {
+    /// A transmit the core just made, before it is sent (`datagrams` 0): for drivers of
+    /// other runtimes (mcast-async's) that report transmits as this one does.
+    pub fn new(transmit: Transmit, first_seq: core::Seq, wall_ns: u64, is_end: bool) -> Self {
+        Self {
+            transmit,
+            datagrams: 0,
+            first_seq,
+            wall_ns,
+            is_end,
+        }
+    }
+}
+
+/// What a send driver counts, one [`Sent`] at a time. The blocking driver and mcast-async's
+/// keep their counters in one of these, so both count alike.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendCounts {
+    /// Datagrams the socket took, end-of-session frames excluded.
+    pub datagrams: u64,
+    /// Their bytes (UDP payloads).
+    pub bytes: u64,
+    /// Datagrams the host refused (`ENOBUFS`): made by the session, never sent.
+    pub host_drops: u64,
+    /// Transmits handed to the socket.
+    pub transmits: u64,
+}
+
+impl SendCounts {
+    /// Counts one transmit handed to the socket, of which `sent.datagrams` went out; the rest
+    /// of its datagrams count as host drops. End-of-session frames count only as transmits.
+    pub fn record(&mut self, sent: &Sent) {
+        let transmit = sent.transmit;
+        self.transmits += 1;
+        if !sent.is_end {
+            let wanted = transmit.datagrams();
+            let went = sent.datagrams.min(wanted);
+            let seg = transmit.segment_size.unwrap_or(transmit.size).max(1);
+            self.datagrams += went as u64;
+            self.bytes += transmit.size.min(went * seg) as u64;
+            self.host_drops += (wanted - went) as u64;
+        }
+    }
+}
+
 /// How long the drivers sleep at most in one go, so a stop request is seen within it.
 const TICK: Duration = Duration::from_millis(50);
 
@@ -124,14 +170,7 @@ pub struct SendDriver<C: Clock = SystemClock> {
     session: core::Sender,
     clock: C,
     buf: Vec<u8>,
-    /// Datagrams the socket took, end-of-session frames excluded.
-    datagrams: u64,
-    /// Their bytes.
-    bytes: u64,
-    /// Datagrams the host refused (`ENOBUFS`): made by the session, never sent.
-    host_drops: u64,
-    /// Transmits handed to the socket.
-    transmits: u64,
+    counts: SendCounts,
 }
 
 impl SendDriver<SystemClock> {
@@ -148,10 +187,7 @@ impl<C: Clock> SendDriver<C> {
             session,
             clock,
             buf: Vec::with_capacity(64 * 1024),
-            datagrams: 0,
-            bytes: 0,
-            host_drops: 0,
-            transmits: 0,
+            counts: SendCounts::default(),
         }
     }
 
@@ -173,22 +209,27 @@ impl<C: Clock> SendDriver<C> {
 
     /// Datagrams the socket took so far (end-of-session frames excluded).
     pub fn datagrams_sent(&self) -> u64 {
-        self.datagrams
+        self.counts.datagrams
     }
 
     /// Bytes of those datagrams (UDP payloads).
     pub fn bytes_sent(&self) -> u64 {
-        self.bytes
+        self.counts.bytes
     }
 
     /// Datagrams the host refused to send (`ENOBUFS`: a full queue on the interface).
     pub fn host_drops(&self) -> u64 {
-        self.host_drops
+        self.counts.host_drops
     }
 
     /// Transmits (system calls, or GSO/`sendmmsg` batches) handed to the socket so far.
     pub fn transmits(&self) -> u64 {
-        self.transmits
+        self.counts.transmits
+    }
+
+    /// All four counters at once.
+    pub fn counts(&self) -> SendCounts {
+        self.counts
     }
 
     /// Sends until the session is finished, end-of-session frames included
@@ -263,13 +304,7 @@ impl<C: Clock> SendDriver<C> {
                 .session
                 .poll_transmit(now, wall, payload, &mut self.buf)
             {
-                let sent = Sent {
-                    transmit,
-                    datagrams: 0,
-                    first_seq,
-                    wall_ns: wall,
-                    is_end,
-                };
+                let sent = Sent::new(transmit, first_seq, wall, is_end);
                 self.send(socket, sent, &mut on_sent)?;
                 continue;
             }
@@ -288,29 +323,21 @@ impl<C: Clock> SendDriver<C> {
         mut sent: Sent,
         on_sent: &mut impl FnMut(&Sent),
     ) -> Result<(), Error> {
-        let transmit = sent.transmit;
-        let wanted = transmit.datagrams();
-        let went = match socket.send_transmit(&transmit, &self.buf) {
+        sent.datagrams = match socket.send_transmit(&sent.transmit, &self.buf) {
             Ok(n) => n,
             Err(e) if is_host_drop(&e) => 0,
             Err(e) => return Err(e),
         };
-        self.transmits += 1;
-        if !sent.is_end {
-            let seg = transmit.segment_size.unwrap_or(transmit.size).max(1);
-            self.datagrams += went as u64;
-            self.bytes += (transmit.size.min(went * seg)) as u64;
-            self.host_drops += (wanted - went.min(wanted)) as u64;
-        }
-        sent.datagrams = went;
+        self.counts.record(&sent);
         on_sent(&sent);
         Ok(())
     }
 }
 
-/// Whether a send failed because the host had no room for the datagram (a full interface
-/// queue), which a sender at full speed counts rather than dies of.
-fn is_host_drop(e: &Error) -> bool {
+/// Whether a send failed because the host had no room for the datagram (`ENOBUFS` or
+/// `EAGAIN`: a full interface queue or send buffer), which a sender at full speed counts
+/// rather than dies of.
+pub fn is_host_drop(e: &Error) -> bool {
     e.io_error()
         .and_then(io::Error::raw_os_error)
         .is_some_and(|errno| errno == libc::ENOBUFS || errno == libc::EAGAIN)
