@@ -43,7 +43,7 @@ pub enum IfaceError {
 /// An interface, as the user named it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum IfaceSpec {
-    /// Let the kernel choose (`0.0.0.0`, `::` or `any`). Tests never use this: see DESIGN.md.
+    /// Let the kernel choose (`0.0.0.0`, `::` or `any`). Tests never use this: they pin an interface.
     #[default]
     Any,
     /// The interface that holds this local address.

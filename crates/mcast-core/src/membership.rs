@@ -1,5 +1,5 @@
-//! The join policy as a queue the adapter drains (STYLE.md guideline 7, after smoltcp's
-//! multicast group state): no sockets and no errno values here, so the "spread joins over
+//! The join policy as a queue the adapter drains (after smoltcp's multicast group
+//! state): no sockets and no errno values here, so the "spread joins over
 //! several sockets" policy is testable without root.
 //!
 //! Linux refuses more than `net.ipv4.igmp_max_memberships` (20 by default) group memberships

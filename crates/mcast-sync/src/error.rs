@@ -1,6 +1,5 @@
 //! What can go wrong while setting up, joining, sending and receiving, with the context the
-//! operating system does not give and a [`Error::hint`] for the known traps (DESIGN.md,
-//! "Errors a user should see").
+//! operating system does not give and a [`Error::hint`] for the known traps.
 
 use std::io;
 use std::net::SocketAddr;

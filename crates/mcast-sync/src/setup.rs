@@ -864,7 +864,7 @@ fn opt(option: &'static str, r: io::Result<()>) -> Result<(), Error> {
     r.map_err(|source| Error::SetOption { option, source })
 }
 
-/// `Ok(false)` when the kernel lacks the option (guideline 9: not fatal).
+/// `Ok(false)` when the kernel lacks the option (not fatal: such options are optional).
 fn opt_optional(option: &'static str, r: io::Result<()>) -> Result<bool, Error> {
     match r {
         Ok(()) => Ok(true),

@@ -3,7 +3,7 @@
 //! timeout, and kill every child process on drop so a failing test leaves nothing running.
 //!
 //! Network safety: every helper here pins the interface to 127.0.0.1 and sends with TTL 0
-//! (DESIGN.md: loopback delivery still works, and nothing could cross a router); nothing relies
+//! (loopback delivery still works, and nothing could cross a router); nothing relies
 //! on the kernel's default multicast interface.
 
 #![allow(dead_code)]
