@@ -109,7 +109,7 @@ fn try_main() -> Result<i32> {
         Cmd::Demo => {
             // Checked before the (slow) build; `Lab::up` checks again.
             prereq::require(&[prereq::Prereq::Root, prereq::Prereq::Ip])?;
-            let bin = lab::mcast_binary(false)?;
+            let bin = lab::mcast_binary(lab::Profile::Debug, false)?;
             let failures = demo::run(&bin)?;
             if failures.is_empty() {
                 outln!("demo: every check passed");
@@ -134,7 +134,7 @@ fn rerun_with_sudo() -> Result<Option<i32>> {
     if prereq::is_root() || netns::which("sudo").is_none() {
         return Ok(None);
     }
-    let bin = lab::mcast_binary(false)?;
+    let bin = lab::mcast_binary(lab::Profile::Debug, false)?;
     let me = std::env::current_exe().context("cannot find the xtask binary to re-run")?;
     eprintln!("the lab needs root (network namespaces): re-running with sudo");
     let status = std::process::Command::new("sudo")

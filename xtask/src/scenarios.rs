@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     demo::{self, GROUP},
-    lab::{self, Config, Lab, Topology, PORT},
+    lab::{self, Config, Lab, Profile, Topology, PORT},
     netns::{self, Finished, Proc},
     prereq::{self, Prereq},
 };
@@ -449,7 +449,7 @@ fn leftovers(before: &[String], state_dir: &Path) -> Vec<String> {
 /// with nothing up is a quiet success; `lab status` without a lab names no os error; `lab exec`
 /// of an unknown host lists the valid ones.
 fn lab_command(mcast: &Path) -> Result<Vec<String>> {
-    let xtask = lab::cargo_binary("xtask", "xtask", true)?;
+    let xtask = lab::cargo_binary("xtask", "xtask", Profile::Debug, true)?;
     let state_dir = std::env::temp_dir().join(format!("mcast-xtask-lab-{}", std::process::id()));
     std::fs::create_dir_all(&state_dir)?;
     let result = lab_command_in(&xtask, mcast, &state_dir);
@@ -564,7 +564,7 @@ fn lab_scenarios() {
         eprintln!("skipping the lab scenarios: {reason}");
         return;
     }
-    let bin = lab::mcast_binary(false).expect("the mcast binary builds");
+    let bin = lab::mcast_binary(Profile::Debug, false).expect("the mcast binary builds");
     let mut failures = Vec::new();
     let mut note = |name: &str, result: Result<Vec<String>>| match result {
         Ok(f) => failures.extend(f),
