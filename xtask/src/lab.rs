@@ -12,6 +12,8 @@
 //! * `<prefix>sender`, `<prefix>receiver` (pair topology only): two host namespaces whose `lab0`
 //!   interfaces are the two ends of one veth pair, with no switch namespace.
 //! * With `--loss`/`--dup`: an nftables table `ip <prefix>lab` in every host namespace.
+//! * `<prefix>tmp` in the system's temporary directory: a run's scratch files (`cargo xtask perf`
+//!   compiles its C programs there).
 //!
 //! Topologies:
 //!
@@ -21,7 +23,7 @@
 //!   224.0.0.0/24 both ways (smcroute (*,G/len) routes) with TTL threshold 1, so a datagram sent
 //!   with TTL 1 stays in its subnet and one sent with TTL 2 crosses.
 //! * `pair`: sender 10.77.0.1 and receiver 10.77.0.2 on 10.77.0.0/24, the two ends of one veth
-//!   (no bridge between them), for throughput measurements.
+//!   (no bridge between them), for throughput measurements (`cargo xtask perf`).
 //!
 //! The machine's own namespace is never changed: veth pairs are created inside the switch
 //! namespace and one end is moved straight into the host namespace. The [`Lab`] guard deletes
@@ -301,6 +303,20 @@ fn exit_if_interrupted(active: &mut MutexGuard<'static, Vec<String>>) {
     std::process::exit(130);
 }
 
+/// Whether a Ctrl-C came: its handler is tearing the labs down and the process is about to exit.
+pub(crate) fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Runs `start`, which starts something inside a lab (a process in a namespace), under the labs'
+/// lock: a Ctrl-C's teardown either comes later and sees what `start` made, or came first, and
+/// then this process tears down and exits instead of starting anything.
+pub(crate) fn unless_interrupted<T>(start: impl FnOnce() -> T) -> T {
+    let mut active = active();
+    exit_if_interrupted(&mut active);
+    start()
+}
+
 fn register(prefix: &str) {
     static HANDLER: Once = Once::new();
     HANDLER.call_once(|| {
@@ -335,13 +351,18 @@ fn allocate_prefix() -> Result<String> {
         .context("no free lab prefix")
 }
 
+/// The scratch directory of the lab with `prefix` (see [`Lab::scratch_dir`]).
+fn scratch_dir(prefix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{prefix}tmp"))
+}
+
 fn smcroute_ident(prefix: &str) -> String {
     format!("{prefix}smcroute")
 }
 
 /// Deletes everything named with `prefix`: processes in its namespaces, nft tables, namespaces
-/// (which takes their veths and bridges along), smcroute's files and the state file if it records
-/// `prefix`. Returns what went wrong.
+/// (which takes their veths and bridges along), the scratch directory, smcroute's files and the
+/// state file if it records `prefix`. Returns what went wrong.
 pub(crate) fn teardown(prefix: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let namespaces = match netns::list_netns_with_prefix(prefix) {
@@ -393,6 +414,12 @@ pub(crate) fn teardown(prefix: &str) -> Vec<String> {
     if load_state().is_ok_and(|(recorded, _)| recorded == prefix) {
         if let Err(e) = std::fs::remove_file(state_file()) {
             problems.push(format!("cannot delete {}: {e}", state_file().display()));
+        }
+    }
+    let scratch = scratch_dir(prefix);
+    if scratch.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&scratch) {
+            problems.push(format!("cannot delete {}: {e}", scratch.display()));
         }
     }
     let ident = smcroute_ident(prefix);
@@ -447,6 +474,14 @@ impl Lab {
     /// The namespace of `name` (a host, `router` or `switch`).
     pub(crate) fn ns(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
+    }
+
+    /// A directory for this run's scratch files, created on first use and deleted with the lab.
+    pub(crate) fn scratch_dir(&self) -> Result<PathBuf> {
+        let dir = scratch_dir(&self.prefix);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+        Ok(dir)
     }
 
     /// The hosts of this lab.
