@@ -26,9 +26,10 @@
 //!   (no bridge between them), for throughput measurements (`cargo xtask perf`).
 //!
 //! The machine's own namespace is never changed: veth pairs are created inside the switch
-//! namespace and one end is moved straight into the host namespace. The [`Lab`] guard deletes
-//! everything on drop, and a Ctrl-C handler does the same for every lab still alive (for
-//! `lab up`: until it has printed the status and returns, state file included).
+//! namespace (in a pair, the sender's) and one end is moved straight into the host namespace. The
+//! [`Lab`] guard deletes everything on drop, and a Ctrl-C handler does the same for every lab still
+//! alive (for `lab up`: until it has printed the status and returns, state file included); nothing
+//! is started in a lab once that handler runs ([`unless_interrupted`]).
 
 use std::{
     fmt::Write as _,
