@@ -12,6 +12,8 @@
 //!   tokio-util's `UdpFramed` would lose that metadata;
 //! - [`Receiver::recv_batch`] takes many datagrams per system call (`recvmmsg`) into a
 //!   caller-owned [`RecvBatch`], with the same per-datagram metadata;
+//! - [`Receiver::kernel_drops`], [`Receiver::recv_buffer_report`] and [`Sender::send_path`]
+//!   answer as mcast-sync's do;
 //! - a receiver over many groups may hold several sockets (past `igmp_max_memberships`); it
 //!   polls them all and returns whichever datagram is ready first;
 //! - the builder's [`read_timeout`](ReceiverBuilder::read_timeout) holds here too:
@@ -99,7 +101,9 @@ mod sender;
 pub use error::Error;
 pub use frames::{Datagram, DatagramStream, FrameSink, FrameStream, FramedSink, ReceivedFrame};
 pub use mcast_core::RecvMeta;
-pub use mcast_sync::{ReceiverBuilder, RecvBatch, ResolvedIface, SenderBuilder};
+pub use mcast_sync::{
+    ReceiverBuilder, RecvBatch, RecvBufferReport, ResolvedIface, SendPath, SenderBuilder,
+};
 pub use receiver::Receiver;
 pub use sender::Sender;
 

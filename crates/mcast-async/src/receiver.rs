@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::RecvMeta;
-use mcast_sync::{Joined, ReceiverBuilder, RecvBatch, ResolvedIface, SocketState};
+use mcast_sync::{
+    Joined, ReceiverBuilder, RecvBatch, RecvBufferReport, ResolvedIface, SocketState,
+};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
@@ -22,6 +24,8 @@ pub struct Receiver {
     joined: Joined,
     timeout: Option<Duration>,
     next: usize,
+    /// Each socket's latest cumulative `SO_RXQ_OVFL` count (0 until one is known).
+    drops: Vec<u32>,
 }
 
 impl Receiver {
@@ -53,6 +57,7 @@ impl Receiver {
             );
         }
         Ok(Self {
+            drops: vec![0; sockets.len()],
             sockets,
             joined,
             timeout,
@@ -89,8 +94,10 @@ impl Receiver {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<Result<(usize, RecvMeta), Error>> {
-        let recv_one =
-            |state: &SocketState, fd: BorrowedFd<'_>| Ok((state.recv(fd, buf)?, Visit::Stop));
+        let recv_one = |state: &SocketState, fd: BorrowedFd<'_>| {
+            let meta = state.recv(fd, buf)?;
+            Ok((meta, Visit::Stop, meta.kernel_drops))
+        };
         let meta = ready!(self.poll_sockets(cx, recv_one))?;
         Poll::Ready(Ok((meta.len, meta)))
     }
@@ -174,13 +181,18 @@ impl Receiver {
     ) -> Poll<Result<usize, Error>> {
         batch.clear();
         ready!(self.poll_sockets(cx, |state, fd| {
+            let before = batch.len();
             state.recv_batch(fd, batch)?;
             let visit = if batch.is_full() {
                 Visit::Stop
             } else {
                 Visit::Next
             };
-            Ok(((), visit))
+            let drops = batch.metas()[before..]
+                .iter()
+                .rev()
+                .find_map(|m| m.kernel_drops);
+            Ok(((), visit, drops))
         }))?;
         Poll::Ready(Ok(batch.len()))
     }
@@ -191,7 +203,8 @@ impl Receiver {
     /// (and the waker registered) when `op` finds nothing queued (`WouldBlock`).
     ///
     /// `op` is called only when a socket is readable and takes datagrams only when it
-    /// returns `Ok`, with a value and whether to stop or go on to the next socket. Ready with
+    /// returns `Ok`, with a value, whether to stop or go on to the next socket, and the latest
+    /// cumulative kernel drop count the datagrams carried (kept as that socket's). Ready with
     /// the last successful `op`'s value once the visit ended (stopped, all sockets visited,
     /// or an error after a success, which is dropped as the blocking receiver drops it); ready
     /// with the error when one comes first; `Pending` when no socket had anything (every socket is
@@ -200,7 +213,7 @@ impl Receiver {
     fn poll_sockets<T>(
         &mut self,
         cx: &mut Context<'_>,
-        mut op: impl FnMut(&SocketState, BorrowedFd<'_>) -> std::io::Result<(T, Visit)>,
+        mut op: impl FnMut(&SocketState, BorrowedFd<'_>) -> std::io::Result<(T, Visit, Option<u32>)>,
     ) -> Poll<Result<T, Error>> {
         let n = self.sockets.len();
         let state = self.joined.state();
@@ -210,7 +223,10 @@ impl Receiver {
             let i = (self.next + k) % n;
             match poll_socket(&self.sockets[i], cx, |fd| op(state, fd)) {
                 Poll::Pending => continue,
-                Poll::Ready(Ok((value, visit))) => {
+                Poll::Ready(Ok((value, visit, drops))) => {
+                    if let Some(d) = drops {
+                        self.drops[i] = d;
+                    }
                     let first = got.map_or(i, |(first, _)| first);
                     got = Some((first, value));
                     if visit == Visit::Stop {
@@ -269,6 +285,21 @@ impl Receiver {
     /// ([`ReceiverBuilder::recv_buffer_size`]).
     pub fn recv_buffer_size(&self) -> Option<usize> {
         self.joined.recv_buffer_size()
+    }
+
+    /// What came of the receive buffer request ([`ReceiverBuilder::recv_buffer_size`]): asked,
+    /// granted, `net.core.rmem_max`, and whether `SO_RCVBUFFORCE` passed the cap. `None` when
+    /// no size was asked for.
+    pub fn recv_buffer_report(&self) -> Option<RecvBufferReport> {
+        self.joined.recv_buffer_report()
+    }
+
+    /// How many datagrams the kernel dropped because a socket's receive buffer was full, summed
+    /// over the receiver's sockets (`SO_RXQ_OVFL`), as mcast-sync's `Receiver::kernel_drops`
+    /// counts them: each socket's count is the cumulative one the latest datagram received from
+    /// it carried.
+    pub fn kernel_drops(&self) -> u64 {
+        self.drops.iter().map(|&d| u64::from(d)).sum()
     }
 
     /// The first socket's local address.

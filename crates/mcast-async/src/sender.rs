@@ -8,7 +8,7 @@ use mcast_core::addr::Group;
 use mcast_core::frame::SessionId;
 use mcast_core::Transmit;
 use mcast_sync::setup::SocketState;
-use mcast_sync::{ResolvedIface, SenderBuilder};
+use mcast_sync::{ResolvedIface, SendPath, SenderBuilder};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
@@ -63,7 +63,9 @@ impl Sender {
             .map_err(|source| self.send_error(source))
     }
 
-    /// Sends what a core [`Transmit`] describes from `buf`. Returns how many datagrams went out.
+    /// Sends what a core [`Transmit`] describes from `buf`, over the [`SendPath`] in use.
+    /// Returns how many datagrams went out; when the socket's buffer fills after the first
+    /// datagram, the count so far (the caller sends the rest again).
     ///
     /// # Cancel safety
     ///
@@ -126,6 +128,12 @@ impl Sender {
         self.io
             .local_addr()
             .map_err(|e| io("cannot read the local address", e))
+    }
+
+    /// The send path [`Sender::send_transmit`] uses now: the one the builder asked for
+    /// ([`SenderBuilder::send_path`]), or [`SendPath::Mmsg`] once the kernel refused UDP GSO.
+    pub fn send_path(&self) -> SendPath {
+        self.state.send_path()
     }
 
     /// The interface it sends on, resolved.

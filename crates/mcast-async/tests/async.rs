@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
-use mcast_async::{Error, Receiver, ReceiverBuilder, RecvBatch, Sender, SenderBuilder};
+use mcast_async::{Error, Receiver, ReceiverBuilder, RecvBatch, SendPath, Sender, SenderBuilder};
 use mcast_core::addr::{Group, GroupRange, Source};
 use mcast_core::frame::{Flags, FrameRepr, Seq, SessionId};
 use mcast_core::iface::IfaceSpec;
@@ -432,9 +432,91 @@ async fn accessors_match_the_blocking_receiver() {
     assert_eq!(r.sources(), &["127.0.0.1".parse::<Source>().unwrap()]);
     assert!(r.recv_buffer_size().is_some_and(|n| n > 0));
     assert_eq!(r.recv_buffer_size(), sync.recv_buffer_size());
+    let report = r.recv_buffer_report().expect("a report");
+    assert_eq!(report.requested, 256 * 1024);
+    assert_eq!(Some(report.granted), r.recv_buffer_size());
+    assert_eq!(r.recv_buffer_report(), sync.recv_buffer_report());
     let plain = Receiver::open(rx(41214).group(g("239.255.42.15"))).unwrap();
     assert!(plain.sources().is_empty());
     assert_eq!(plain.recv_buffer_size(), None);
+    assert_eq!(plain.recv_buffer_report(), None);
+}
+
+/// Datagrams dropped anywhere on this host because a CPU's input backlog was full (the second
+/// column of `/proc/net/softnet_stat`, summed over CPUs): drops no socket counts.
+fn backlog_drops() -> u64 {
+    let stat = std::fs::read_to_string("/proc/net/softnet_stat").unwrap_or_default();
+    stat.lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
+        .sum()
+}
+
+/// A receiver with a small buffer misses most of a burst it does not read; the drops the
+/// kernel counted (SO_RXQ_OVFL) arrive with the next datagram, through `recv_batch` and
+/// `recv_from` alike, and add up with what arrived to what was sent (unless a CPU's input
+/// backlog overflowed meanwhile, on a host under heavy load).
+#[tokio::test]
+async fn kernel_drops_are_counted() {
+    const BURST: usize = 500;
+    let mut r = Receiver::open(rx(41225).group(g("239.255.42.25")).recv_buffer_size(4096)).unwrap();
+    let t = Sender::open(tx("239.255.42.25", 41225)).unwrap();
+    let payload = [b'k'; 200];
+    let backlog_before = backlog_drops();
+    for _ in 0..BURST {
+        t.send(&payload).await.unwrap();
+    }
+    let mut batch = RecvBatch::new(64, 256);
+    let mut got = 0;
+    r.set_read_timeout(Some(Duration::from_millis(300)));
+    loop {
+        match r.recv_batch(&mut batch).await {
+            Ok(_) => got += batch.iter().filter(|(b, _)| b.starts_with(b"kkk")).count(),
+            Err(e) if e.is_timeout() => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(r.kernel_drops(), 0, "the count rides on the next datagram");
+    r.set_read_timeout(None);
+    let last = send_recv(tx("239.255.42.25", 41225), &mut r, b"kd-last")
+        .await
+        .expect("datagram after the burst");
+    let dropped = last.kernel_drops.expect("SO_RXQ_OVFL count");
+    assert!(dropped > 0, "a 4 KiB buffer held {got} of {BURST}");
+    let counted = got + dropped as usize;
+    let elsewhere = backlog_drops().wrapping_sub(backlog_before);
+    if elsewhere == 0 {
+        assert_eq!(counted, BURST);
+    } else {
+        assert!(counted <= BURST && counted as u64 + elsewhere >= BURST as u64);
+    }
+    assert_eq!(r.kernel_drops(), u64::from(dropped));
+}
+
+/// The builder's send path carries over to the async sender, which sends a transmit's
+/// segments over it.
+#[tokio::test]
+async fn send_path_carries_over() {
+    let mut r = Receiver::open(
+        rx(41226)
+            .group(g("239.255.42.26"))
+            .recv_buffer_size(1 << 20),
+    )
+    .unwrap();
+    let default = Sender::open(tx("239.255.42.26", 41226)).unwrap();
+    assert_eq!(default.send_path(), SendPath::Gso);
+    let t = Sender::open(tx("239.255.42.26", 41226).send_path(SendPath::Mmsg)).unwrap();
+    assert_eq!(t.send_path(), SendPath::Mmsg);
+    let buf: Vec<u8> = (0..20)
+        .flat_map(|i| format!("path {i:03}").into_bytes())
+        .collect();
+    let transmit = Transmit::new(t.destination(), buf.len()).with_segment_size(Some(8));
+    assert_eq!(t.send_transmit(&transmit, &buf).await.unwrap(), 20);
+    let mut batch = RecvBatch::new(32, 64);
+    let (got, _) = collect_batches(&mut r, &mut batch, "path ", 20).await;
+    let got: Vec<String> = got.into_iter().map(|(text, _)| text).collect();
+    let want: Vec<String> = (0..20).map(|i| format!("path {i:03}")).collect();
+    assert_eq!(got, want);
 }
 
 fn wall_ns() -> u64 {

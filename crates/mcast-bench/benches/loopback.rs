@@ -12,6 +12,10 @@
 //! the batch path's overhead against the plain `recv` groups (one datagram per system call
 //! either way), `rxbatch_32` what batching the receive side buys.
 //!
+//! The `batch_{batch}_seg_{seg}_len_{len}_path_{path}` groups send batches of up to `seg`
+//! segments over each [`SendPath`] (UDP GSO, `sendmmsg`, one `sendto` per datagram) and
+//! receive them with `recv_batch` into 32 slots: what each send path costs per datagram.
+//!
 //! A datagram lost on loopback (receive buffer full) is not waited for longer than the read
 //! timeout; the bench counts and reports losses on stderr at the end of each group.
 
@@ -23,7 +27,7 @@ use mcast_bench::payload;
 use mcast_core::addr::Group;
 use mcast_core::iface::IfaceSpec;
 use mcast_core::session::{Sender as CoreSender, SenderConfig};
-use mcast_sync::{Receiver, RecvBatch, Sender};
+use mcast_sync::{Receiver, RecvBatch, SendPath, Sender};
 
 const GROUP: &str = "239.77.0.1";
 const PORT: u16 = 47901;
@@ -42,18 +46,13 @@ impl Loop {
         let lo: IfaceSpec = "127.0.0.1".parse().expect("an address literal");
         let rx = Receiver::builder(PORT)
             .group(group)
-            .iface(lo.clone())
+            .iface(lo)
             .recv_buffer_size(4 << 20)
             .read_timeout(Some(Duration::from_millis(200)))
             .build()
             .expect("a receiver on 127.0.0.1");
-        let tx = Sender::builder(group, PORT)
-            .iface(lo)
-            .ttl(0)
-            .build()
-            .expect("a sender on 127.0.0.1");
         Self {
-            tx,
+            tx: sender(SendPath::Gso),
             rx,
             buf: Vec::with_capacity(64 * 1500),
             recv_buf: vec![0; 65536],
@@ -120,6 +119,17 @@ impl Loop {
     }
 }
 
+/// A sender on 127.0.0.1, TTL 0, sending over `path`.
+fn sender(path: SendPath) -> Sender {
+    let group: Group = GROUP.parse().expect("a multicast literal");
+    Sender::builder(group, PORT)
+        .iface("127.0.0.1".parse().expect("an address literal"))
+        .ttl(0)
+        .send_path(path)
+        .build()
+        .expect("a sender on 127.0.0.1")
+}
+
 fn loopback(c: &mut Criterion) {
     let mut l = Loop::new();
     for (batch, gso, len) in [(64u64, 1usize, 64usize), (64, 1, 1400), (64, 16, 1400)] {
@@ -156,6 +166,27 @@ fn loopback(c: &mut Criterion) {
             b.iter(|| l.round_batched(batch, gso, &payload, &mut rx))
         });
         group.finish();
+        if l.lost > 0 {
+            eprintln!("{name}: {} datagrams lost on loopback", l.lost);
+            l.lost = 0;
+        }
+    }
+    let seg = 64usize;
+    for (len, path) in [64usize, 1400]
+        .into_iter()
+        .flat_map(|len| [SendPath::Gso, SendPath::Mmsg, SendPath::Single].map(move |p| (len, p)))
+    {
+        l.tx = sender(path);
+        let payload = payload(len);
+        let mut rx = RecvBatch::new(32, 2048);
+        let name = format!("batch_{batch}_seg_{seg}_len_{len}_path_{path}");
+        let mut group = c.benchmark_group(&name);
+        group.throughput(Throughput::Elements(batch));
+        group.bench_function("send_recv", |b| {
+            b.iter(|| l.round_batched(batch, seg, &payload, &mut rx))
+        });
+        group.finish();
+        assert_eq!(l.tx.send_path(), path, "{name}: the send path changed");
         if l.lost > 0 {
             eprintln!("{name}: {} datagrams lost on loopback", l.lost);
             l.lost = 0;

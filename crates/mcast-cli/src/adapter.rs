@@ -2,10 +2,7 @@
 //! a receiver, and the hints adapter errors carry. The CLI opens no socket itself: every socket
 //! here is built and owned by mcast-sync.
 
-use std::time::Duration;
-
 use mcast_core::iface::IfaceSpec;
-use mcast_core::RecvMeta;
 
 use crate::errors::CliError;
 use crate::plan::{RecvPlan, SendPlan};
@@ -44,18 +41,32 @@ pub(crate) struct Tx {
 impl Tx {
     /// Opens a sender for the plan.
     pub(crate) fn open(plan: &SendPlan) -> anyhow::Result<Self> {
+        Self::open_with_path(plan, mcast_sync::SendPath::default())
+    }
+
+    /// Opens a sender for the plan that hands batches to the kernel by `path`.
+    pub(crate) fn open_with_path(
+        plan: &SendPlan,
+        path: mcast_sync::SendPath,
+    ) -> anyhow::Result<Self> {
         let inner = mcast_sync::Sender::builder(plan.group, plan.port)
             .iface(plan.iface.clone())
             .ttl(u32::from(plan.ttl))
             .loopback(plan.loopback)
+            .send_path(path)
             .build()?;
         Ok(Self { inner })
     }
 
-    /// Sends one datagram to the group.
-    pub(crate) fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        self.inner.send(bytes)?;
-        Ok(())
+    /// The socket, for mcast-sync's driver.
+    pub(crate) fn socket(&self) -> &mcast_sync::Sender {
+        &self.inner
+    }
+
+    /// Where datagrams go: the group and port as the socket resolved them (an IPv6 link-local
+    /// group with its interface's scope).
+    pub(crate) fn destination(&self) -> std::net::SocketAddr {
+        self.inner.destination()
     }
 }
 
@@ -64,37 +75,70 @@ pub(crate) struct Rx {
     inner: mcast_sync::Receiver,
 }
 
+/// The receive buffer asked for and granted, for the JSON `stats` record.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub(crate) struct RecvBufferRecord {
+    requested: usize,
+    granted: usize,
+    rmem_max: Option<usize>,
+    forced: bool,
+    clamped: bool,
+}
+
 impl Rx {
-    /// Opens a receiver for the plan: binds, joins every group (with the sources), and returns
-    /// once every join succeeded.
-    pub(crate) fn open(plan: &RecvPlan) -> anyhow::Result<Self> {
-        let inner = mcast_sync::Receiver::builder(plan.port)
+    /// Opens a receiver for the plan: binds, joins every group (with the sources), asks for a
+    /// receive buffer of `rcvbuf` bytes when given, and returns once every join succeeded.
+    pub(crate) fn open(plan: &RecvPlan, rcvbuf: Option<usize>) -> anyhow::Result<Self> {
+        let mut builder = mcast_sync::Receiver::builder(plan.port)
             .groups(plan.groups.iter().copied())
             .iface(plan.iface.clone())
-            .sources(plan.sources.iter().copied())
-            .build()?;
-        Ok(Self { inner })
+            .sources(plan.sources.iter().copied());
+        if let Some(size) = rcvbuf {
+            builder = builder.recv_buffer_size(size);
+        }
+        Ok(Self {
+            inner: builder.build()?,
+        })
     }
 
-    /// Waits up to `timeout` for one datagram; `Ok(None)` when none arrived (or a signal
-    /// interrupted the wait, so the caller can look at its Ctrl-C flag).
-    pub(crate) fn recv(
-        &mut self,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> anyhow::Result<Option<RecvMeta>> {
-        self.inner
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))));
-        match self.inner.recv(buf) {
-            Ok((_, meta)) => Ok(Some(meta)),
-            Err(e) if e.is_timeout() => Ok(None),
-            Err(e)
-                if e.io_error()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::Interrupted) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(e.into()),
-        }
+    /// The socket, for mcast-sync's driver.
+    pub(crate) fn socket(&mut self) -> &mut mcast_sync::Receiver {
+        &mut self.inner
+    }
+
+    /// The receive buffer asked for and granted, when `--rcvbuf` was given.
+    pub(crate) fn recv_buffer_report(&self) -> Option<RecvBufferRecord> {
+        self.inner.recv_buffer_report().map(|r| RecvBufferRecord {
+            requested: r.requested,
+            granted: r.granted,
+            rmem_max: r.rmem_max,
+            forced: r.forced,
+            clamped: r.clamped(),
+        })
+    }
+
+    /// One line on the receive buffer granted, naming `net.core.rmem_max` when the kernel
+    /// clamped the request.
+    pub(crate) fn recv_buffer_note(&self) -> Option<String> {
+        let r = self.inner.recv_buffer_report()?;
+        Some(if r.clamped() {
+            let max = r
+                .rmem_max
+                .map_or_else(String::new, |m| format!(" ({m} bytes)"));
+            format!(
+                "note: asked for a {} byte receive buffer, the kernel granted {}: net.core.rmem_max{max} caps it (raise it with `sysctl -w net.core.rmem_max=N`, or run as root)",
+                r.requested, r.granted
+            )
+        } else {
+            format!(
+                "receive buffer: {} bytes granted{}",
+                r.granted,
+                if r.forced {
+                    " (forced past net.core.rmem_max)"
+                } else {
+                    ""
+                }
+            )
+        })
     }
 }

@@ -34,6 +34,7 @@ mod groups;
 mod ifaces;
 mod info;
 mod output;
+mod perf;
 mod plan;
 mod recv;
 mod send;
@@ -80,6 +81,8 @@ enum Command {
     Send(send::Opt),
     /// Join groups and print what arrives.
     Recv(recv::Opt),
+    /// Measure a path: send at a set rate, receive and count loss, drops, jitter, delay.
+    Perf(perf::Opt),
     /// Describe a multicast address: scope, block, MAC, colliding groups, SSM.
     Info(info::Opt),
     /// Capture multicast traffic on an interface and print one line per packet.
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Send(opt) => send::run(opt),
         Command::Recv(opt) => recv::run(opt),
+        Command::Perf(opt) => perf::run(opt),
         Command::Info(opt) => info::run(opt),
         Command::Sniff(opt) => sniff::run(opt),
         Command::Groups(opt) => groups::run(opt),

@@ -117,6 +117,32 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     })
 }
 
+/// Parses a size in bytes for clap: `212992`, `64K`, `8M`, `1G` (binary multiples; `KiB`,
+/// `MB`-style spellings are read the same).
+pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let bad = || {
+        format!(
+            "{} is not a size: write e.g. 212992, 64K, 8M or 1G",
+            quoted(s)
+        )
+    };
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1 << shift)
+        .and_then(|b| usize::try_from(b).ok())
+        .filter(|b| *b > 0)
+        .ok_or_else(bad)
+}
+
 /// Parses `--interval` for clap: a duration, 0 allowed (no pause).
 pub(crate) fn parse_interval(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| format!("--interval {e}"))
@@ -273,6 +299,18 @@ mod tests {
         assert!(e.contains("out of range") && e.contains("65535"), "{e}");
         assert!(parse_port("0").unwrap_err().contains("1-65535"));
         assert!(parse_port("x").is_err());
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("212992"), Ok(212_992));
+        assert_eq!(parse_size("64K"), Ok(65_536));
+        assert_eq!(parse_size("8M"), Ok(8 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("8X").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
     }
 
     #[test]

@@ -1,31 +1,35 @@
 //! `mcast recv GROUPS PORT`: join groups and print what arrives.
 //!
-//! The adapter ([`crate::adapter::Rx`]) binds, joins every group and reports each datagram with
-//! its destination group. Framed datagrams (mcast-core's `frame::looks_framed`) are decoded and
-//! fed to mcast-core's session receiver, which counts loss, duplicates and reordering per stream.
+//! The adapter ([`crate::adapter::Rx`]) binds and joins every group; mcast-sync's
+//! [`RecvDriver`] (the loop `mcast perf recv` uses too) receives batches and feeds every
+//! datagram, with its destination group, to mcast-core's session receiver, which counts loss,
+//! duplicates and reordering per framed stream (the tail too, from end-of-session frames).
 //! The loop ends after `-c COUNT` datagrams, when `--timeout` passes, or on Ctrl-C; a summary
 //! goes to stderr, and with `--json` a `stats` and an `end` record to stdout.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mcast_core::addr::Group;
 use mcast_core::session::{Datagram, Event, Receiver, ReceiverConfig, Stats};
 use mcast_core::RecvMeta;
+use mcast_sync::driver::{wall_ns, Drive, RecvDriver};
+use mcast_sync::RecvBatch;
 use serde::Serialize;
 
 use crate::adapter::Rx;
 use crate::errors::CliError;
 use crate::output;
 use crate::plan::{self, RecvPlan};
-use crate::send::wall_ns;
-use crate::stop::{self, Stop, Until};
+use crate::stop::{self, Stop};
 
-/// How long one wait for a datagram lasts at most, so Ctrl-C and the deadline are noticed.
-const TICK: Duration = Duration::from_millis(100);
+/// How many datagrams one receive call takes at most (`recvmmsg`).
+const BATCH: usize = 32;
 
 /// The largest datagram we read (the UDP maximum).
 const MAX_DATAGRAM: usize = 65_536;
@@ -79,6 +83,17 @@ pub(crate) struct Opt {
     /// Show the source, group, length and frame header of each datagram.
     #[arg(short = 'v', long)]
     verbose: bool,
+
+    /// Also count iperf2's UDP datagrams (`iperf -c GROUP -u`): loss, duplicates and
+    /// reordering from their sequence numbers, the client's final datagram as the end.
+    #[arg(long)]
+    iperf: bool,
+
+    /// Ask the kernel for a receive buffer of SIZE bytes (e.g. 8M): a larger buffer rides out
+    /// bursts that a slow consumer would otherwise lose as host drops. The size granted is
+    /// shown; `net.core.rmem_max` caps it unless run as root.
+    #[arg(long, value_name = "SIZE", value_parser = plan::parse_size)]
+    rcvbuf: Option<usize>,
 
     /// Print nothing on stderr (no "listening on" line, no notes, no summary).
     #[arg(short = 'q', long)]
@@ -137,7 +152,9 @@ impl std::fmt::Display for FrameInfo {
 /// A `gap` (or other stream event) record.
 #[derive(Serialize)]
 struct GapRecord {
-    /// `gap`, `reordered`, `duplicate`, `stale` or `malformed`.
+    /// `gap`, `reordered`, `duplicate`, `stale`, `suspect` (a sequence number far from the
+    /// stream), `new_epoch` (the stream started over), `end` (the end-of-session frame: `seq`
+    /// is one past the last sent, `count` the stream's loss) or `malformed`.
     event: &'static str,
     source: SocketAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,6 +176,9 @@ impl std::fmt::Display for GapRecord {
             write!(f, " session {}", mcast_core::session::SessionId(s))?;
         }
         match (self.seq, self.count) {
+            (Some(q), Some(n)) if self.event == "end" => {
+                write!(f, ": stream ended before seq {q}, {n} lost in all")?;
+            }
             (Some(q), Some(n)) => write!(f, ": {n} missing from seq {q}")?,
             (Some(q), None) => write!(f, ": seq {q}")?,
             _ => {}
@@ -175,6 +195,11 @@ impl std::fmt::Display for GapRecord {
 struct StatsRecord<'a> {
     datagrams: u64,
     bytes: u64,
+    /// Datagrams the kernel dropped on this host because the receive buffer was full
+    /// (`SO_RXQ_OVFL`), apart from network loss.
+    host_drops: u64,
+    /// The receive buffer asked for with `--rcvbuf` and what the kernel granted.
+    recv_buffer: Option<crate::adapter::RecvBufferRecord>,
     elapsed_ms: u64,
     groups: BTreeMap<String, u64>,
     distinct_groups: usize,
@@ -199,7 +224,12 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
     }
     let interrupted = stop::on_ctrl_c();
-    let mut rx = Rx::open(&plan)?;
+    let mut rx = Rx::open(&plan, opt.rcvbuf)?;
+    if !opt.quiet {
+        if let Some(l) = rx.recv_buffer_note() {
+            output::note(&l);
+        }
+    }
     if !opt.quiet {
         output::note(&listening_line(&plan));
     }
@@ -217,41 +247,76 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
 
     let start = Instant::now();
-    let until = Until::new(interrupted, opt.count, start, opt.timeout);
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut session = Receiver::new(
+    let limit = opt.timeout.and_then(|t| start.checked_add(t));
+    let session = Receiver::new(
         ReceiverConfig {
             // One counter per joined group, plus "unknown destination".
             max_groups: plan.groups.len() + 1,
+            detect_iperf: opt.iperf,
             ..ReceiverConfig::default()
         },
         start,
     );
+    // Without pktinfo the adapter cannot name the group; with one group joined it is that one.
+    let single = (plan.groups.len() == 1).then(|| plan.groups[0].addr());
+    let mut driver = RecvDriver::new(session, RecvBatch::new(BATCH, MAX_DATAGRAM))
+        .with_default_destination(single);
     // Counted here too: `stats()` builds a snapshot, too slow to call per datagram.
     let mut received: u64 = 0;
-    let reason = loop {
-        let wait = match until.next_wait(received, Instant::now(), TICK) {
-            ControlFlow::Continue(wait) => wait,
-            ControlFlow::Break(stop) => break stop,
-        };
-        let Some(meta) = rx.recv(&mut buf, wait)? else {
-            continue;
-        };
-        received += 1;
-        let bytes = &buf[..meta.len.min(buf.len())];
-        handle(&opt, &plan, &mut session, meta, bytes)?;
+    let mut failure: Option<io::Error> = None;
+    let mut event_failure: Option<io::Error> = None;
+    let reason = if opt.count == Some(0) {
+        Stop::Count
+    } else {
+        let drive = driver.run(
+            rx.socket(),
+            limit,
+            || interrupted.load(Ordering::SeqCst),
+            |meta, datagram| {
+                if matches!(datagram, Datagram::End { .. }) {
+                    return ControlFlow::Continue(());
+                }
+                received += 1;
+                if let Err(e) = show(&opt, &plan, meta, datagram) {
+                    failure = Some(e);
+                    return ControlFlow::Break(());
+                }
+                if opt.count.is_some_and(|c| received >= c) {
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            },
+            |event| match show_event(&opt, event) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    event_failure = Some(e);
+                    ControlFlow::Break(())
+                }
+            },
+        )?;
+        if let Some(e) = failure.or(event_failure) {
+            return Err(e.into());
+        }
+        match drive {
+            Drive::Stopped => Stop::Interrupted,
+            Drive::Limit => Stop::Timeout,
+            _ => Stop::Count,
+        }
     };
 
-    let stats = session.stats();
+    let stats = driver.session().stats();
     let failed = reason == Stop::Timeout
         && match opt.count {
-            Some(c) => stats.datagrams < c,
-            None => stats.datagrams == 0,
+            Some(c) => received < c,
+            None => received == 0,
         };
     let code = u8::from(failed);
     let counts = group_counts(&stats, &plan.groups);
     if !opt.quiet {
         for l in summary(&stats, &counts, start.elapsed()) {
+            output::note(&l);
+        }
+        if let Some(l) = host_drops_line(stats.host_drops) {
             output::note(&l);
         }
     }
@@ -261,6 +326,8 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             &StatsRecord {
                 datagrams: stats.datagrams,
                 bytes: stats.bytes,
+                host_drops: stats.host_drops,
+                recv_buffer: rx.recv_buffer_report(),
                 elapsed_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
                 distinct_groups: counts.iter().filter(|(_, n)| *n > 0).count(),
                 groups: counts.iter().map(|(g, n)| (g.clone(), *n)).collect(),
@@ -277,7 +344,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
     if failed {
         let got = match opt.count {
-            Some(c) => format!("{} of {c} datagrams", stats.datagrams),
+            Some(c) => format!("{received} of {c} datagrams"),
             None => "no datagram".into(),
         };
         let timeout = opt.timeout.unwrap_or_default();
@@ -353,6 +420,22 @@ fn event_record(event: Event) -> Option<GapRecord> {
             session,
             seq,
         } => rec("stale", source, session, seq.0, None),
+        Event::Suspect {
+            source,
+            session,
+            seq,
+        } => rec("suspect", source, session, seq.0, None),
+        Event::NewEpoch {
+            source,
+            session,
+            seq,
+        } => rec("new_epoch", source, session, seq.0, None),
+        Event::StreamEnd {
+            source,
+            session,
+            end,
+            lost,
+        } => rec("end", source, session, end.end.0, Some(lost)),
         Event::Malformed { source, error } => GapRecord {
             event: "malformed",
             source,
@@ -365,25 +448,30 @@ fn event_record(event: Event) -> Option<GapRecord> {
     })
 }
 
-/// Handles one datagram: the session receiver classifies and counts it, then it is printed.
-fn handle(
-    opt: &Opt,
-    plan: &RecvPlan,
-    session: &mut Receiver,
-    meta: RecvMeta,
-    bytes: &[u8],
-) -> anyhow::Result<()> {
-    // Without pktinfo the adapter cannot name the group; with one group joined it is that one.
-    let group = meta
-        .destination
-        .or_else(|| (plan.groups.len() == 1).then(|| plan.groups[0].addr()));
-    let meta = meta.with_destination(group);
+/// Prints a stream event (text: only malformed datagrams, and all with `-v`; JSON: a `gap`
+/// record); reports and new streams print nothing.
+fn show_event(opt: &Opt, event: Event) -> io::Result<()> {
+    let Some(rec) = event_record(event) else {
+        return Ok(());
+    };
+    if opt.json {
+        output::emit_json("gap", &rec)
+    } else {
+        if (opt.verbose || rec.event == "malformed") && !opt.quiet {
+            output::note(&rec.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Prints one datagram as the session receiver classified it.
+fn show(opt: &Opt, plan: &RecvPlan, meta: &RecvMeta, datagram: Datagram<'_>) -> io::Result<()> {
+    let group = meta.destination;
     let now_ns = wall_ns();
-    let datagram = session.handle_datagram(Instant::now(), now_ns, meta, bytes);
     let (payload, info) = match datagram {
-        Datagram::Raw(p) => (Some(p), None),
+        Datagram::Raw(p) => (p, None),
         Datagram::Framed { frame, arrival } => (
-            Some(frame.payload),
+            frame.payload,
             Some(FrameInfo {
                 session: frame.session.0,
                 seq: frame.seq.0,
@@ -393,38 +481,24 @@ fn handle(
                 arrival,
             }),
         ),
-        Datagram::Malformed(_) => (None, None),
-    };
-    while let Some(event) = session.poll_event() {
-        let Some(rec) = event_record(event) else {
-            continue;
-        };
-        if opt.json {
-            output::emit_json("gap", &rec)?;
-        } else if (opt.verbose || rec.event == "malformed") && !opt.quiet {
-            output::note(&rec.to_string());
-        }
-    }
-    // A malformed frame is counted (and reported above) but has no payload to print.
-    let Some(payload) = payload else {
-        return Ok(());
+        // A malformed frame is counted (and reported as an event) but has no payload to print.
+        _ => return Ok(()),
     };
     if opt.json {
         let (text, utf8) = output::payload_text(payload);
-        output::emit_json(
+        return output::emit_json(
             "recv",
             &RecvRecord {
                 group,
                 port: plan.port,
                 source: meta.source,
-                len: bytes.len(),
+                len: meta.len,
                 payload: &text,
                 utf8,
                 payload_hex: output::payload_hex(payload, utf8),
                 frame: info,
             },
-        )?;
-        return Ok(());
+        );
     }
     // One payload, one line: control characters and bytes that are not UTF-8 are escaped.
     let text = output::payload_line(payload);
@@ -433,16 +507,24 @@ fn handle(
         let frame_txt = info.map_or_else(String::new, |f| format!(" {f}"));
         format!(
             "[{group_txt}] from {} len {}{frame_txt}: {text}",
-            meta.source,
-            bytes.len()
+            meta.source, meta.len
         )
     } else if plan.groups.len() > 1 {
         format!("[{group_txt}] {text}")
     } else {
         text
     };
-    output::line(&line)?;
-    Ok(())
+    output::line(&line)
+}
+
+/// The summary line for datagrams the kernel dropped on this host, if any.
+pub(crate) fn host_drops_line(drops: u64) -> Option<String> {
+    (drops > 0).then(|| {
+        format!(
+            "host drops: the kernel dropped {drops} datagram{} because the receive buffer was full (not network loss; try a larger --rcvbuf)",
+            if drops == 1 { "" } else { "s" }
+        )
+    })
 }
 
 /// Up to this many joined groups, the summary lists every group's count.

@@ -1,22 +1,26 @@
 //! `mcast send GROUP PORT [MESSAGE]`: send datagrams to a group.
 //!
-//! Numbering and framing come from mcast-core's session [`Sender`]; the socket comes from the
-//! adapter ([`crate::adapter::Tx`]). The wall-clock stamp of a frame is read here and passed in.
+//! Numbering, framing and pacing come from mcast-core's session [`Sender`], driven against the
+//! adapter's socket ([`crate::adapter::Tx`]) by mcast-sync's [`SendDriver`], the same loop
+//! `mcast perf send` uses. A framed stream ends with end-of-session frames, so `mcast recv`
+//! counts loss at its tail.
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, IsTerminal as _};
 use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use mcast_core::session::{Sender, SenderConfig, SessionId};
+use mcast_sync::driver::{wall_ns, Clock as _, Drive, SendDriver, Sent};
 use serde::Serialize;
 
 use crate::adapter::Tx;
 use crate::errors::CliError;
-use crate::{output, plan};
+use crate::{output, plan, stop};
 
 /// Arguments of `mcast send`.
 #[derive(clap::Args, Debug)]
@@ -112,13 +116,6 @@ struct EndRecord {
     exit_code: u8,
 }
 
-/// Nanoseconds since the Unix epoch (0 if the clock is before 1970).
-pub(crate) fn wall_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
 /// The payload limits of one datagram to the plan's group: raw and framed.
 struct Limits {
     family: &'static str,
@@ -184,62 +181,39 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         opt.ttl,
         opt.no_loop,
     )?;
-    let destination = SocketAddr::new(plan.group.addr(), plan.port);
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
-    let mut sender = Sender::new(SenderConfig {
+    let message = opt.message.as_ref().map(|m| m.as_bytes());
+    // The destination is the socket's (resolved once, with its IPv6 scope); the limits only
+    // need the family, known before the socket opens.
+    let config = |destination| SenderConfig {
         session,
         framed: opt.framed,
+        interval: opt.interval,
+        // MESSAGE goes COUNT times; stdin lines raise the count as they come.
+        count: Some(if message.is_some() { opt.count } else { 0 }),
         ..SenderConfig::new(destination)
-    });
-    let limits = Limits::new(sender.config());
-    let message = opt.message.as_ref().map(|m| m.as_bytes());
+    };
+    let probe = Sender::new(config(SocketAddr::new(plan.group.addr(), plan.port)));
+    let limits = Limits::new(probe.config());
     // MESSAGE is checked before the socket is opened: nothing is sent when it cannot go.
     if let Some(m) = message {
-        if sender.check_payload(m).is_err() {
+        if probe.check_payload(m).is_err() {
             return Err(CliError::usage(limits.too_long("message", m.len()))
                 .hint("send it in several datagrams: without MESSAGE, each stdin line is one")
                 .into());
         }
     }
-    let mut tx = Tx::open(&plan)?;
-    let mut buf = Vec::new();
-    let mut first = true;
-    // `line`: the stdin line number, None for MESSAGE (checked above).
-    let mut send_one = |payload: &[u8], line: Option<u64>| -> anyhow::Result<()> {
-        // Streaming: each stdin line is checked just before it goes, so the lines before a
-        // too-long one have been sent already; the message says so.
-        if let Some(n) = line {
-            if sender.check_payload(payload).is_err() {
-                return Err(CliError::usage(format!(
-                    "{}; {}",
-                    limits.too_long(&format!("stdin line {n}"), payload.len()),
-                    sent_before(n)
-                ))
-                .hint("split long lines: each stdin line is one datagram")
-                .into());
-            }
-        }
-        for _ in 0..opt.count {
-            if !first {
-                if let Some(d) = opt.interval {
-                    std::thread::sleep(d);
-                }
-            }
-            first = false;
-            let seq = sender.next_seq();
-            let stamp = wall_ns();
-            let transmit = sender
-                .write_datagram(stamp, payload, &mut buf)
-                .map_err(CliError::usage)?;
-            tx.send(&buf[..transmit.size])?;
-            report(&opt, &plan, payload, transmit.size, seq.0, stamp, session)?;
-        }
-        Ok(())
-    };
-    let reason = match message {
+    let interrupted = stop::on_ctrl_c();
+    let tx = Tx::open(&plan)?;
+    let mut driver = SendDriver::new(Sender::new(config(tx.destination())));
+    let stop = || interrupted.load(Ordering::SeqCst);
+    let mut failure: Option<io::Error> = None;
+    let (reason, drive) = match message {
         Some(m) => {
-            send_one(m, None)?;
-            "count"
+            let drive = driver.run(tx.socket(), m, None, stop, |sent| {
+                report_sent(&opt, &plan, m, sent, session, &mut failure);
+            })?;
+            ("count", drive)
         }
         None => {
             let stdin = io::stdin();
@@ -249,39 +223,91 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             let mut stdin = stdin.lock();
             let mut line = Vec::new();
             let mut number: u64 = 0;
-            loop {
+            let mut drive = Drive::Finished;
+            while drive == Drive::Finished && failure.is_none() {
                 line.clear();
                 let n = stdin
                     .read_until(b'\n', &mut line)
                     .context("cannot read stdin")?;
-                if n == 0 {
+                if n == 0 || stop() {
                     break;
                 }
                 number += 1;
                 let payload = line.strip_suffix(b"\n").unwrap_or(&line);
                 let payload = payload.strip_suffix(b"\r").unwrap_or(payload);
-                send_one(payload, Some(number))?;
+                // Streaming: each stdin line is checked just before it goes, so the lines
+                // before a too-long one have been sent already; the message says so.
+                if driver.session().check_payload(payload).is_err() {
+                    return Err(CliError::usage(format!(
+                        "{}; {}",
+                        limits.too_long(&format!("stdin line {number}"), payload.len()),
+                        sent_before(number)
+                    ))
+                    .hint("split long lines: each stdin line is one datagram")
+                    .into());
+                }
+                driver.session_mut().extend_count(opt.count);
+                drive = driver.run_data(tx.socket(), payload, None, stop, |sent| {
+                    report_sent(&opt, &plan, payload, sent, session, &mut failure);
+                })?;
             }
-            if number == 0 {
+            if number == 0 && !stop() {
                 output::note(
                     "note: stdin was empty, so nothing was sent (give a MESSAGE, or pipe lines in)",
                 );
             }
-            "eof"
+            // The end-of-session frames (framed mode) close the stream.
+            let now = driver.clock().now();
+            driver.session_mut().finish(now);
+            if drive == Drive::Finished && failure.is_none() {
+                drive = driver.run(tx.socket(), b"", None, stop, |_| {})?;
+            }
+            ("eof", drive)
         }
+    };
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    let reason = if drive == Drive::Stopped {
+        "interrupted"
+    } else {
+        reason
     };
     if opt.json {
         output::emit_json(
             "end",
             &EndRecord {
                 reason,
-                datagrams: sender.datagrams_sent(),
-                bytes: sender.bytes_sent(),
+                datagrams: driver.datagrams_sent(),
+                bytes: driver.bytes_sent(),
                 exit_code: 0,
             },
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reports every data datagram of a transmit (`-v`, `--json`); the first write error is kept
+/// in `failure` and ends the output.
+fn report_sent(
+    opt: &Opt,
+    plan: &plan::SendPlan,
+    payload: &[u8],
+    sent: &Sent,
+    session: SessionId,
+    failure: &mut Option<io::Error>,
+) {
+    if sent.is_end || failure.is_some() {
+        return;
+    }
+    let len = sent.transmit.segment_size.unwrap_or(sent.transmit.size);
+    for k in 0..sent.datagrams as u64 {
+        let seq = sent.first_seq.0.saturating_add(k);
+        if let Err(e) = report(opt, plan, payload, len, seq, sent.wall_ns, session) {
+            *failure = Some(e);
+            return;
+        }
+    }
 }
 
 fn report(

@@ -12,7 +12,7 @@
 //! |-------:|-----:|--------------|----------------------------------------------------------------|
 //! | 0      | 2    | `magic`      | `0x6d 0xc5` ([`MAGIC`]): "this is an mcast frame"              |
 //! | 2      | 1    | `version`    | [`VERSION`] (1); any other value is [`FrameError::UnsupportedVersion`] |
-//! | 3      | 1    | `flags`      | bit 0 ([`Flags::AUTH`]): an authentication tag follows the payload; other bits are reserved, carried as values and never rejected |
+//! | 3      | 1    | `flags`      | bit 0 ([`Flags::AUTH`]): an authentication tag follows the payload; bit 1 ([`Flags::END`]): an end-of-session frame (below); other bits are reserved, carried as values and never rejected |
 //! | 4      | 4    | `session`    | [`SessionId`]: the sender's session, chosen by the sender       |
 //! | 8      | 8    | `seq`        | [`Seq`]: the datagram's sequence number within the session     |
 //! | 16     | 8    | `sent_at_ns` | the sender's wall clock at send time, ns since the Unix epoch  |
@@ -20,6 +20,20 @@
 //! | 26     | 2    | `tag_len`    | `T`, the tag's length in bytes; 0 unless `AUTH` is set         |
 //! | 28     | `P`  | payload      | the application's bytes                                        |
 //! | 28+`P` | `T`  | tag          | the authentication tag, when `AUTH` is set                     |
+//!
+//! # End of session
+//!
+//! When a sender's stream ends it sends an end-of-session frame, a few times over (three,
+//! a few milliseconds apart, by [`session::Sender`](crate::session::Sender)), so that a receiver
+//! can count the datagrams lost at the tail of the stream, which no later sequence number
+//! would reveal. An end-of-session frame has [`Flags::END`] set and
+//!
+//! - `seq` = the sequence number the next datagram would have had: one past the last datagram
+//!   sent, so the stream was `first..seq`;
+//! - `payload` = 8 bytes, `first`: the stream's first sequence number (big-endian), so the
+//!   datagrams lost at the head are counted too (see [`EndOfSession`]).
+//!
+//! It carries no application data. Receivers that predate the flag see an 8-byte payload.
 //!
 //! A frame is exactly `28 + P + T` bytes: a shorter datagram is [`FrameError::Truncated`], a
 //! longer one is [`FrameError::LengthMismatch`].
@@ -136,6 +150,9 @@ impl Flags {
     /// An authentication tag follows the payload.
     pub const AUTH: Self = Self(0x01);
 
+    /// The frame ends its session (see [End of session](self#end-of-session)).
+    pub const END: Self = Self(0x02);
+
     /// No flag set.
     #[inline]
     pub const fn empty() -> Self {
@@ -198,6 +215,13 @@ pub enum FrameError {
         /// The declared tag length.
         tag_len: usize,
     },
+    /// An end-of-session frame ([`Flags::END`]) whose payload is not the 8-byte first
+    /// sequence number, or names a first sequence number beyond its end.
+    #[error("bad end-of-session frame: {payload_len}-byte payload (expected 8, first <= seq)")]
+    BadEndOfSession {
+        /// The payload's length.
+        payload_len: usize,
+    },
     /// A payload or tag is too long for its 16-bit length field.
     #[error("{what} of {len} bytes is too long for a frame (at most {max})")]
     TooLong {
@@ -208,6 +232,89 @@ pub enum FrameError {
         /// The longest allowed.
         max: usize,
     },
+}
+
+/// What an end-of-session frame ([`Flags::END`]) says: the stream it ends was the sequence
+/// numbers `first..end`.
+///
+/// ```
+/// use mcast_core::frame::{self, EndOfSession, Flags, FrameRepr, Seq, SessionId};
+///
+/// let end = EndOfSession { first: Seq(0), end: Seq(100) };
+/// let payload = end.payload();
+/// let repr = end.repr(SessionId(7), 1_700_000_000_000_000_000, &payload);
+/// assert!(repr.flags.contains(Flags::END));
+/// let mut buf = Vec::new();
+/// frame::encode(&repr, &mut buf).unwrap();
+/// let parsed = frame::decode(&buf).unwrap();
+/// assert_eq!(EndOfSession::from_repr(&parsed), Some(Ok(end)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct EndOfSession {
+    /// The stream's first sequence number.
+    pub first: Seq,
+    /// One past the last sequence number sent (the frame's `seq` field).
+    pub end: Seq,
+}
+
+impl EndOfSession {
+    /// The length of an end-of-session frame's payload.
+    pub const PAYLOAD_LEN: usize = 8;
+
+    /// The payload to put in the frame: `first`, big-endian.
+    pub fn payload(&self) -> [u8; 8] {
+        self.first.0.to_be_bytes()
+    }
+
+    /// The frame that carries it (its payload borrowed from [`payload`](Self::payload)).
+    pub fn repr<'a>(
+        &self,
+        session: SessionId,
+        sent_at_ns: u64,
+        payload: &'a [u8; 8],
+    ) -> FrameRepr<'a> {
+        FrameRepr {
+            flags: Flags::END,
+            session,
+            seq: self.end,
+            sent_at_ns,
+            payload,
+            tag: None,
+        }
+    }
+
+    /// Reads it from a parsed frame: `None` when [`Flags::END`] is not set, an error when the
+    /// payload is not 8 bytes or `first` lies beyond `end`.
+    pub fn from_repr(repr: &FrameRepr<'_>) -> Option<Result<Self, FrameError>> {
+        if !repr.flags.contains(Flags::END) {
+            return None;
+        }
+        let bad = FrameError::BadEndOfSession {
+            payload_len: repr.payload.len(),
+        };
+        let Ok(first) = <[u8; 8]>::try_from(repr.payload) else {
+            return Some(Err(bad));
+        };
+        let first = Seq(u64::from_be_bytes(first));
+        Some(if first <= repr.seq {
+            Ok(Self {
+                first,
+                end: repr.seq,
+            })
+        } else {
+            Err(bad)
+        })
+    }
+
+    /// How many datagrams the stream held.
+    pub fn len(&self) -> u64 {
+        self.end.0.saturating_sub(self.first.0)
+    }
+
+    /// Whether the stream held no datagram.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Whether `bytes` starts with the frame magic, so a receiver can pick frames out of raw

@@ -61,6 +61,11 @@ pub struct RecvMeta {
     pub ifindex: Option<u32>,
     /// The datagram's length in bytes.
     pub len: usize,
+    /// The receiving socket's cumulative count of datagrams the kernel dropped for lack of
+    /// buffer space, from `SO_RXQ_OVFL`, when known. The count is the one the kernel held when
+    /// this datagram was queued, so drops after the last queued datagram show up only with the
+    /// next one.
+    pub kernel_drops: Option<u32>,
 }
 
 impl RecvMeta {
@@ -71,6 +76,7 @@ impl RecvMeta {
             destination: None,
             ifindex: None,
             len,
+            kernel_drops: None,
         }
     }
 
@@ -83,6 +89,12 @@ impl RecvMeta {
     /// The same metadata with the interface index set.
     pub fn with_ifindex(mut self, ifindex: Option<u32>) -> Self {
         self.ifindex = ifindex;
+        self
+    }
+
+    /// The same metadata with the socket's cumulative kernel drop count set.
+    pub fn with_kernel_drops(mut self, kernel_drops: Option<u32>) -> Self {
+        self.kernel_drops = kernel_drops;
         self
     }
 }
@@ -103,6 +115,17 @@ mod tests {
         assert_eq!(
             Transmit::new(d, 8).with_segment_size(Some(4)).datagrams(),
             2
+        );
+    }
+
+    #[test]
+    fn recv_meta_starts_unknown_and_builders_fill_it_in() {
+        let meta = RecvMeta::new("127.0.0.1:40000".parse().unwrap(), 5);
+        assert_eq!(meta.kernel_drops, None);
+        let meta = meta.with_kernel_drops(Some(7)).with_ifindex(Some(1));
+        assert_eq!(
+            (meta.kernel_drops, meta.ifindex, meta.len),
+            (Some(7), Some(1), 5)
         );
     }
 }

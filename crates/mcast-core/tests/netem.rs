@@ -285,3 +285,35 @@ fn unpaced_gso_batches_reach_the_receiver_whole() {
     let ids: HashSet<u64> = pair.netem.log.delivered.iter().copied().collect();
     assert_eq!(ids.len(), 100);
 }
+
+// issue #7 — with end-of-session frames, every datagram the network dropped is counted, the
+// ones before the first and after the last delivered included; without them only the drops
+// between the first and last delivered are visible.
+#[test]
+fn end_frames_make_every_drop_count() {
+    use mcast_core::session::{ReceiverConfig, SenderConfig};
+    for seed in 0..20 {
+        let sender = SenderConfig {
+            framed: true,
+            count: Some(300),
+            interval: Some(MS),
+            ..SenderConfig::new("224.1.1.5:50001".parse().unwrap())
+        };
+        let netem = NetemConfig {
+            loss: 0.3,
+            ..NetemConfig::perfect(seed)
+        };
+        let mut pair = Pair::new(sender, ReceiverConfig::default(), netem);
+        pair.drive();
+        assert_eq!(pair.ends_received, 3, "seed {seed}");
+        let stats = pair.receiver.stats();
+        let s = only_stream(&stats);
+        let dropped = pair.netem.log.dropped.len() as u64;
+        assert_eq!(s.lost, dropped, "seed {seed}: every drop counted");
+        assert!(s.lost >= visible_drops(&pair));
+        assert_eq!(s.received + s.lost, 300, "seed {seed}");
+        assert_eq!((s.first_seq.0, s.highest_seq.0), (0, 299), "seed {seed}");
+        assert_eq!(stats.streams_ended, 1);
+        assert!(pair.receiver.all_streams_ended());
+    }
+}

@@ -154,11 +154,18 @@ impl Error {
 /// The kernel's per-socket IPv4 membership limit, from
 /// `/proc/sys/net/ipv4/igmp_max_memberships`.
 pub fn igmp_max_memberships() -> Option<usize> {
-    std::fs::read_to_string("/proc/sys/net/ipv4/igmp_max_memberships")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    read_sysctl("/proc/sys/net/ipv4/igmp_max_memberships")
+}
+
+/// The largest receive buffer an unprivileged socket may ask for, in bytes, from
+/// `/proc/sys/net/core/rmem_max` (the kernel grants twice the request, up to twice this).
+pub fn rmem_max() -> Option<usize> {
+    read_sysctl("/proc/sys/net/core/rmem_max")
+}
+
+/// A sysctl holding one number.
+fn read_sysctl(path: &str) -> Option<usize> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 #[cfg(test)]

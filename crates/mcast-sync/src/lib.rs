@@ -12,8 +12,17 @@
 //!   sockets on the same port ([`mcast_core::membership`] is that policy, testable without a
 //!   network);
 //! - when [`ReceiverBuilder::build`] returns, every join is done;
+//! - [`driver`] runs mcast-core's session machines against the sockets: [`driver::SendDriver`]
+//!   paces, numbers and batches (GSO) what a sender sends, [`driver::RecvDriver`] counts what a
+//!   receiver gets; every command of the `mcast` tool goes through them;
 //! - [`Receiver::recv_batch`] receives many datagrams per system call (`recvmmsg`) into a
 //!   caller-owned [`RecvBatch`], with the same per-datagram metadata as [`Receiver::recv`];
+//! - [`Receiver::kernel_drops`] counts the datagrams the kernel dropped because a receive
+//!   buffer was full (`SO_RXQ_OVFL`), and [`Receiver::recv_buffer_report`] says what came of
+//!   the receive buffer request (`SO_RCVBUF`, `SO_RCVBUFFORCE` past `net.core.rmem_max`);
+//! - [`Sender::send_transmit`] sends a batch of datagrams over a [`SendPath`]: UDP GSO (the
+//!   default, falling back to `sendmmsg` for good when the kernel refuses it), `sendmmsg`, or
+//!   one `sendto` per datagram, and reports partial progress;
 //! - errors name the group, interface or address involved, and [`Error::hint`] explains the
 //!   known traps;
 //! - socket2 appears in no public signature.
@@ -36,6 +45,7 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod driver;
 pub mod error;
 pub mod ifaces;
 pub mod receiver;
@@ -47,4 +57,4 @@ pub use error::Error;
 pub use receiver::{Joined, Receiver, ReceiverBuilder};
 pub use resolve::ResolvedIface;
 pub use sender::{Sender, SenderBuilder};
-pub use setup::{RecvBatch, SocketState};
+pub use setup::{RecvBatch, RecvBufferReport, SendPath, SocketState};

@@ -10,7 +10,7 @@ use mcast_core::iface::IfaceSpec;
 use mcast_core::RecvMeta;
 
 use crate::resolve::ResolvedIface;
-use crate::setup::{self, ReceiverConfig, RecvBatch, SocketState};
+use crate::setup::{self, ReceiverConfig, RecvBatch, RecvBufferReport, SocketState};
 use crate::Error;
 
 /// Options for a [`Receiver`]: port, groups, interface, SSM sources, buffer, timeout.
@@ -75,8 +75,9 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Asks for a receive buffer of this many bytes per socket (`SO_RCVBUF`); see
-    /// [`Receiver::recv_buffer_size`] for what the kernel granted.
+    /// Asks for a receive buffer of this many bytes per socket (`SO_RCVBUF`, and
+    /// `SO_RCVBUFFORCE` when `net.core.rmem_max` caps the request and the process may pass the
+    /// cap); see [`Receiver::recv_buffer_report`] for what the kernel granted.
     pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
         self.cfg.recv_buffer = Some(bytes);
         self
@@ -124,6 +125,7 @@ impl ReceiverBuilder {
             })
             .collect();
         Ok(Receiver {
+            drops: vec![0; open.sockets.len()],
             sockets: open.sockets,
             joined: Joined {
                 state: open.state,
@@ -179,6 +181,11 @@ impl Joined {
     pub fn recv_buffer_size(&self) -> Option<usize> {
         self.state.recv_buffer_size()
     }
+
+    /// What came of the receive buffer request, when one was made.
+    pub fn recv_buffer_report(&self) -> Option<RecvBufferReport> {
+        self.state.recv_buffer_report()
+    }
 }
 
 /// A blocking multicast receiver over one or more sockets sharing one port.
@@ -189,6 +196,8 @@ pub struct Receiver {
     timeout: Option<Duration>,
     next: usize,
     pollfds: Vec<libc::pollfd>,
+    /// Each socket's latest cumulative `SO_RXQ_OVFL` count (0 until one is known).
+    drops: Vec<u32>,
 }
 
 impl Receiver {
@@ -223,6 +232,7 @@ impl Receiver {
                 let i = (self.next + k) % n;
                 match self.joined.state.recv(self.sockets[i].as_fd(), buf) {
                     Ok(meta) => {
+                        note_kernel_drops(&mut self.drops[i], &[meta]);
                         self.next = (i + 1) % n;
                         return Ok((meta.len, meta));
                     }
@@ -283,8 +293,9 @@ impl Receiver {
                     break;
                 }
                 let i = (start + k) % n;
+                let before = batch.len();
                 match self.joined.state.recv_batch(self.sockets[i].as_fd(), batch) {
-                    Ok(_) => {}
+                    Ok(_) => note_kernel_drops(&mut self.drops[i], &batch.metas()[before..]),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) if !batch.is_empty() => break,
                     Err(source) => {
@@ -377,6 +388,22 @@ impl Receiver {
         self.joined.recv_buffer_size()
     }
 
+    /// What came of the receive buffer request ([`ReceiverBuilder::recv_buffer_size`]): asked,
+    /// granted, `net.core.rmem_max`, and whether `SO_RCVBUFFORCE` passed the cap. `None` when
+    /// no size was asked for.
+    pub fn recv_buffer_report(&self) -> Option<RecvBufferReport> {
+        self.joined.recv_buffer_report()
+    }
+
+    /// How many datagrams the kernel dropped because a socket's receive buffer was full, summed
+    /// over the receiver's sockets (`SO_RXQ_OVFL`). Each socket's count is the cumulative one
+    /// the latest datagram received from it carried, so drops after a socket's latest queued
+    /// datagram show up only once the next one is received. Stays 0 on a kernel without
+    /// `SO_RXQ_OVFL`.
+    pub fn kernel_drops(&self) -> u64 {
+        self.drops.iter().map(|&d| u64::from(d)).sum()
+    }
+
     /// The first socket's local address.
     pub fn local_addr(&self) -> Result<SocketAddr, Error> {
         let sock = self.sockets.first().ok_or(Error::NoGroups)?;
@@ -390,5 +417,13 @@ impl Receiver {
     /// (mcast-async).
     pub fn into_parts(self) -> (Vec<UdpSocket>, Joined) {
         (self.sockets, self.joined)
+    }
+}
+
+/// Keeps a socket's latest cumulative kernel drop count: that of the last of `metas` (datagrams
+/// of that socket, in arrival order) that carries one.
+fn note_kernel_drops(latest: &mut u32, metas: &[RecvMeta]) {
+    if let Some(d) = metas.iter().rev().find_map(|m| m.kernel_drops) {
+        *latest = d;
     }
 }

@@ -8,11 +8,12 @@ use mcast_core::iface::IfaceSpec;
 use mcast_core::Transmit;
 
 use crate::resolve::ResolvedIface;
-use crate::setup::{self, SenderConfig, SocketState};
+use crate::setup::{self, SendPath, SenderConfig, SocketState};
 use crate::Error;
 
 /// Options for a [`Sender`]: group and port, interface, TTL (default 1), loop (default on),
-/// bind address.
+/// bind address, send buffer, and the [`SendPath`] of [`Sender::send_transmit`] (default
+/// [`SendPath::Gso`]).
 ///
 /// ```no_run
 /// use mcast_sync::Sender;
@@ -62,6 +63,14 @@ impl SenderBuilder {
         self
     }
 
+    /// How [`Sender::send_transmit`] hands a transmit of several datagrams to the kernel
+    /// (default [`SendPath::Gso`], which falls back to [`SendPath::Mmsg`] for good when the
+    /// kernel refuses UDP GSO).
+    pub fn send_path(mut self, path: SendPath) -> Self {
+        self.cfg.send_path = path;
+        self
+    }
+
     /// The group datagrams go to.
     pub fn group(&self) -> Group {
         self.cfg.group
@@ -103,6 +112,7 @@ impl Sender {
                 loopback: true,
                 bind: None,
                 send_buffer: None,
+                send_path: SendPath::Gso,
             },
         }
     }
@@ -118,7 +128,10 @@ impl Sender {
     }
 
     /// Sends what a core [`Transmit`] describes from `buf` (several datagrams when it carries a
-    /// segment size). Returns how many datagrams went out.
+    /// segment size), over the [`SendPath`] in use. Returns how many datagrams went out: an
+    /// error after the first datagram (`ENOBUFS` when the kernel cannot keep up, say) ends the
+    /// call with the count so far, so the caller can send the rest again; an error before it is
+    /// returned.
     pub fn send_transmit(&self, transmit: &Transmit, buf: &[u8]) -> Result<usize, Error> {
         self.state
             .send_transmit(self.socket.as_fd(), transmit, buf)
@@ -146,8 +159,15 @@ impl Sender {
         self.state.iface()
     }
 
-    /// Whether [`Sender::send_transmit`] still uses UDP GSO (it falls back to one send per
-    /// datagram for good when the kernel refuses it).
+    /// The send path [`Sender::send_transmit`] uses now: the one the builder asked for, or
+    /// [`SendPath::Mmsg`] once the kernel refused UDP GSO.
+    pub fn send_path(&self) -> SendPath {
+        self.state.send_path()
+    }
+
+    /// Whether [`Sender::send_transmit`] still uses UDP GSO: the send path is
+    /// [`SendPath::Gso`] (it falls back to [`SendPath::Mmsg`] for good when the kernel refuses
+    /// GSO).
     pub fn gso_enabled(&self) -> bool {
         self.state.gso_enabled()
     }

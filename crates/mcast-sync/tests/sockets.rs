@@ -1,5 +1,6 @@
 //! Adapter tests on real sockets. Every test pins its interface: IPv4 tests use `lo`
-//! (127.0.0.1, TTL 0), IPv6 tests run in a network namespace of their own with a veth pair.
+//! (127.0.0.1, TTL 0), in the host's network namespace or, where a test needs a small MTU, in
+//! one of its own; IPv6 tests run in a network namespace of their own with a veth pair.
 //! Each test uses its own groups and port, and recognises its datagrams by a unique payload, so
 //! tests running in parallel (or other programs on `lo`) cannot confuse it.
 
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::{RecvMeta, Transmit};
-use mcast_sync::{Error, Receiver, ReceiverBuilder, RecvBatch, Sender, SenderBuilder};
+use mcast_sync::{Error, Receiver, ReceiverBuilder, RecvBatch, SendPath, Sender, SenderBuilder};
 
 const WAIT: Duration = Duration::from_secs(2);
 const QUIET: Duration = Duration::from_millis(300);
@@ -556,6 +557,308 @@ fn socket_state_recv_batch_appends() {
     assert_eq!(batch.get(0).unwrap().0, b"ssa-3");
 }
 
+/// `n` segments of `seg` bytes for one transmit (the last 3 bytes shorter), each starting
+/// with `tag` and its number.
+fn segments(tag: &str, n: usize, seg: usize) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| {
+            let mut d = format!("{tag}-{i:05}-").into_bytes();
+            d.resize(
+                if i + 1 == n { seg - 3 } else { seg },
+                b'a' + (i % 26) as u8,
+            );
+            d
+        })
+        .collect()
+}
+
+/// Sends one transmit of `n` segments of `seg` bytes with `send` (which returns how many
+/// datagrams went out) and checks that `n` datagrams arrive at `r`, in order, each with its
+/// segment's bytes. `tag` marks the payloads of this call.
+fn check_sent(
+    r: &mut Receiver,
+    tag: &str,
+    n: usize,
+    seg: usize,
+    to: SocketAddr,
+    send: impl FnOnce(&Transmit, &[u8]) -> usize,
+) {
+    let buf = segments(tag, n, seg);
+    let transmit = Transmit::new(to, buf.len()).with_segment_size(Some(seg));
+    assert_eq!(transmit.datagrams(), n);
+    assert_eq!(send(&transmit, &buf), n, "{tag}");
+    let mut batch = RecvBatch::new(64, seg + 1);
+    let (got, _) = collect_batched(r, &mut batch, tag.as_bytes(), n, WAIT);
+    assert_eq!(got.len(), n, "{tag}");
+    for ((bytes, meta), want) in got.iter().zip(buf.chunks(seg)) {
+        assert_eq!(&bytes[..], want, "{tag}");
+        assert_eq!(meta.len, want.len());
+    }
+}
+
+/// [`check_sent`] through `sender.send_transmit`.
+fn check_segments(r: &mut Receiver, sender: &Sender, path: SendPath, n: usize, seg: usize) {
+    let tag = format!("{path}{n}x{seg}");
+    check_sent(r, &tag, n, seg, sender.destination(), |t, buf| {
+        sender.send_transmit(t, buf).unwrap()
+    });
+}
+
+/// A sender on `path` and a receiver with room for a few MiB, on loopback.
+fn path_pair(path: SendPath, group: &str, port: u16) -> (Receiver, Sender) {
+    let r = rx(port)
+        .group(g(group))
+        .recv_buffer_size(4 << 20)
+        .build()
+        .unwrap();
+    let t = tx(group, port).send_path(path).build().unwrap();
+    assert_eq!(t.send_path(), path);
+    (r, t)
+}
+
+/// 40 segments in one `sendmmsg`, then 150 (64 + 64 + 22) and 3: each arrives as its own
+/// datagram, in order, with its bytes.
+#[test]
+fn send_path_mmsg_delivers_every_segment() {
+    let (mut r, t) = path_pair(SendPath::Mmsg, "239.255.41.41", 41041);
+    for n in [40, 150, 3] {
+        check_segments(&mut r, &t, SendPath::Mmsg, n, 100);
+    }
+    // One datagram, and segments of every size up to a lone short one.
+    check_segments(&mut r, &t, SendPath::Mmsg, 1, 50);
+    check_segments(&mut r, &t, SendPath::Mmsg, 2, 1400);
+    assert_eq!(t.send_path(), SendPath::Mmsg);
+}
+
+#[test]
+fn send_path_single_delivers_every_segment() {
+    let (mut r, t) = path_pair(SendPath::Single, "239.255.41.42", 41042);
+    for n in [40, 3, 1] {
+        check_segments(&mut r, &t, SendPath::Single, n, 100);
+    }
+    assert_eq!(t.send_path(), SendPath::Single);
+}
+
+/// GSO is the default path; where a transmit's segments are too large for two to share one
+/// GSO send (3 × 40,000 bytes), they go out with `sendmmsg`, and the path stays GSO.
+#[test]
+fn send_path_gso_is_the_default_and_delivers_every_segment() {
+    let default = tx("239.255.41.43", 41043).build().unwrap();
+    assert_eq!(default.send_path(), SendPath::Gso);
+    assert_eq!(SendPath::default(), SendPath::Gso);
+    let (mut r, t) = path_pair(SendPath::Gso, "239.255.41.43", 41043);
+    check_segments(&mut r, &t, SendPath::Gso, 40, 100);
+    // A kernel without UDP GSO switched the sender to sendmmsg for good.
+    let path = t.send_path();
+    eprintln!("send path after GSO sends: {path}");
+    assert!(matches!(path, SendPath::Gso | SendPath::Mmsg), "{path}");
+    check_segments(&mut r, &t, path, 3, 40_000);
+    assert_eq!(
+        t.send_path(),
+        path,
+        "large segments are no reason to give up GSO"
+    );
+}
+
+/// A socket on which the kernel refuses UDP GSO (here because `SO_NO_CHECK` switched its
+/// checksums off, which GSO needs: `EINVAL`, as a kernel without GSO would refuse it) switches
+/// to `sendmmsg` for good, and the transmit that learnt it still goes out whole.
+#[test]
+fn gso_refused_falls_back_to_mmsg_for_good() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let (mut r, t) = path_pair(SendPath::Gso, "239.255.41.44", 41044);
+    let (sock, state, to) = t.into_parts();
+    let on: libc::c_int = 1;
+    // SAFETY: `on` is a live c_int of the length passed; the kernel copies it.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            std::ptr::from_ref(&on).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    assert_eq!(state.send_path(), SendPath::Gso);
+    let send = |t: &Transmit, buf: &[u8]| state.send_transmit(sock.as_fd(), t, buf).unwrap();
+    check_sent(&mut r, "refused-a", 100, 200, to, send);
+    assert_eq!(state.send_path(), SendPath::Mmsg);
+    assert!(!state.gso_enabled());
+    check_sent(&mut r, "refused-b", 10, 200, to, send);
+    assert_eq!(state.send_path(), SendPath::Mmsg);
+}
+
+/// Runs `f` on a thread inside a fresh network namespace whose only interface, `lo`, is up
+/// with the given MTU. Returns false (and says why) when not root.
+fn in_lo_netns(mtu: u32, f: impl FnOnce() + Send + 'static) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: a network namespace of its own needs root");
+        return false;
+    }
+    std::thread::spawn(move || {
+        // SAFETY: unsharing the network namespace affects only this thread.
+        let unshared = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(unshared, 0, "{}", std::io::Error::last_os_error());
+        let mtu = mtu.to_string();
+        let out = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "up", "mtu", &mtu])
+            .output()
+            .expect("run ip");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        f();
+    })
+    .join()
+    .expect("namespace thread");
+    true
+}
+
+/// GSO cannot fragment: segments longer than the MTU (1,400 bytes on a 1,280-byte `lo`, in a
+/// namespace of its own) make the kernel refuse the GSO send with `EMSGSIZE`. That transmit goes
+/// out with `sendmmsg` instead (the kernel fragments each datagram), and the sender keeps GSO
+/// for segments that fit.
+#[test]
+fn gso_segments_over_the_mtu_go_out_without_gso() {
+    in_lo_netns(1280, || {
+        let (mut r, t) = path_pair(SendPath::Gso, "239.255.41.45", 41045);
+        check_segments(&mut r, &t, SendPath::Gso, 5, 1400);
+        assert_eq!(t.send_path(), SendPath::Gso);
+        check_segments(&mut r, &t, SendPath::Gso, 5, 1000);
+        assert_eq!(t.send_path(), SendPath::Gso);
+    });
+}
+
+/// Whether this process holds `CAP_NET_ADMIN` (bit 12 of `CapEff` in `/proc/self/status`),
+/// which `SO_RCVBUFFORCE` needs.
+fn has_cap_net_admin() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 12) != 0)
+}
+
+/// A modest request is granted (twice over) without force; 1 GiB is past any default
+/// `net.core.rmem_max`: with `CAP_NET_ADMIN` (root) `SO_RCVBUFFORCE` grants it, without it
+/// the report says clamped and names `rmem_max`.
+#[test]
+fn recv_buffer_report_says_when_clamped() {
+    let plain = rx(41046).group(g("239.255.41.46")).build().unwrap();
+    assert_eq!(plain.recv_buffer_report(), None);
+    assert_eq!(plain.recv_buffer_size(), None);
+
+    let rmem_max = mcast_sync::error::rmem_max();
+    let small = rx(41046)
+        .group(g("239.255.41.46"))
+        .recv_buffer_size(64 * 1024)
+        .build()
+        .unwrap();
+    let report = small.recv_buffer_report().expect("a report");
+    assert_eq!(report.requested, 64 * 1024);
+    assert_eq!(report.rmem_max, rmem_max);
+    if rmem_max.is_some_and(|m| m >= 64 * 1024) {
+        assert!(!report.clamped() && !report.forced, "{report:?}");
+        assert_eq!(report.granted, 128 * 1024, "Linux grants twice the request");
+    }
+    assert_eq!(small.recv_buffer_size(), Some(report.granted));
+
+    const GIB: usize = 1 << 30;
+    let big = rx(41046)
+        .group(g("239.255.41.46"))
+        .recv_buffer_size(GIB)
+        .build()
+        .unwrap();
+    let report = big.recv_buffer_report().expect("a report");
+    eprintln!("1 GiB asked: {report:?}");
+    assert_eq!(report.requested, GIB);
+    assert_eq!(big.recv_buffer_size(), Some(report.granted));
+    if has_cap_net_admin() {
+        assert!(report.forced, "{report:?}");
+        assert!(report.granted >= GIB && !report.clamped(), "{report:?}");
+    } else {
+        let max = report.rmem_max.expect("rmem_max is readable");
+        assert!(report.clamped() && !report.forced, "{report:?}");
+        assert!(report.granted <= 2 * max, "{report:?}");
+    }
+}
+
+/// Receives every datagram queued on `r` whose payload starts with `prefix`, until `quiet`
+/// passes without one; returns how many arrived.
+fn drain(r: &mut Receiver, prefix: &[u8], quiet: Duration) -> usize {
+    let mut batch = RecvBatch::new(64, 256);
+    let mut got = 0;
+    r.set_read_timeout(Some(quiet));
+    loop {
+        match r.recv_batch(&mut batch) {
+            Ok(_) => got += batch.iter().filter(|(b, _)| b.starts_with(prefix)).count(),
+            Err(e) if e.is_timeout() => return got,
+            Err(e) => panic!("recv_batch failed: {e}"),
+        }
+    }
+}
+
+/// Datagrams dropped anywhere on this host because a CPU's input backlog was full (the second
+/// column of `/proc/net/softnet_stat`, summed over CPUs): drops no socket counts.
+fn backlog_drops() -> u64 {
+    let stat = std::fs::read_to_string("/proc/net/softnet_stat").unwrap_or_default();
+    stat.lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
+        .sum()
+}
+
+/// A receiver with a small buffer that does not read while 2,000 datagrams arrive: the kernel
+/// drops most of them and counts every drop (SO_RXQ_OVFL). The count rides on the next
+/// datagram queued after the drops, so one more is sent once the queue is drained; then what
+/// arrived and what was dropped add up to what was sent, exactly: on loopback nothing is lost
+/// anywhere but at the socket, unless a CPU's input backlog overflowed (a host under heavy
+/// load), which the test then allows for.
+#[test]
+fn kernel_drops_are_counted() {
+    const BURST: usize = 2000;
+    let mut r = rx(41040)
+        .group(g("239.255.41.40"))
+        .recv_buffer_size(4096)
+        .build()
+        .unwrap();
+    assert_eq!(r.kernel_drops(), 0);
+    let t = tx("239.255.41.40", 41040).build().unwrap();
+    // Nothing dropped yet: the first datagram says 0 (the option is on, the count known).
+    t.send(b"kd-first").unwrap();
+    let first = expect(&mut r, b"kd-first", WAIT).expect("first datagram");
+    assert_eq!(first.kernel_drops, Some(0));
+
+    let payload = [b'k'; 200];
+    let backlog_before = backlog_drops();
+    for _ in 0..BURST {
+        assert_eq!(t.send(&payload).unwrap(), payload.len());
+    }
+    let burst_got = drain(&mut r, b"kkk", QUIET);
+    t.send(b"kd-last").unwrap();
+    let last = expect(&mut r, b"kd-last", WAIT).expect("datagram after the burst");
+    let dropped = last.kernel_drops.expect("SO_RXQ_OVFL count");
+    eprintln!(
+        "burst of {BURST}: {burst_got} received, {dropped} dropped, rcvbuf {:?}",
+        r.recv_buffer_size()
+    );
+    assert!(dropped > 0, "a 4 KiB buffer held {burst_got} of {BURST}");
+    let counted = burst_got + dropped as usize;
+    let elsewhere = backlog_drops().wrapping_sub(backlog_before);
+    if elsewhere == 0 {
+        assert_eq!(counted, BURST);
+    } else {
+        eprintln!("{elsewhere} datagrams dropped on the host's input backlogs meanwhile");
+        assert!(counted <= BURST && counted as u64 + elsewhere >= BURST as u64);
+    }
+    assert_eq!(r.kernel_drops(), u64::from(dropped));
+}
+
 mod v6 {
     //! IPv6 does not loop multicast back over `lo` on Linux: these tests run in a network
     //! namespace private to one thread (`unshare(CLONE_NEWNET)`), with a veth pair in it. The
@@ -699,6 +1002,60 @@ mod v6 {
                 .build()
                 .unwrap();
             assert!(send_recv(t(), &mut other, b"v6 ssm other source", QUIET).is_none());
+        });
+    }
+
+    /// A nonblocking sender whose send buffer fills (a slow `tbf` queue on `mva` holds the
+    /// datagrams) gets `EAGAIN` part way through a transmit: on every path `send_transmit`
+    /// returns how many datagrams went out, and exactly those arrive.
+    #[test]
+    fn send_transmit_reports_partial_progress_when_the_buffer_fills() {
+        in_veth_netns(|| {
+            let qdisc = ["qdisc", "add", "dev", "mva", "root", "tbf"];
+            let out = Command::new("tc")
+                .args(qdisc)
+                .args(["rate", "20mbit", "burst", "5kb", "latency", "2s"])
+                .output()
+                .expect("run tc");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let mut r = Receiver::builder(41104)
+                .group(g("ff15::4104"))
+                .iface(IfaceSpec::Name("mvb".into()))
+                .recv_buffer_size(4 << 20)
+                .build()
+                .unwrap();
+            for path in [SendPath::Gso, SendPath::Mmsg, SendPath::Single] {
+                let t = Sender::builder(g("ff15::4104"), 41104)
+                    .iface(IfaceSpec::Name("mva".into()))
+                    .loopback(false)
+                    .send_buffer_size(4096)
+                    .send_path(path)
+                    .build()
+                    .unwrap();
+                let (sock, state, to) = t.into_parts();
+                mcast_sync::setup::set_nonblocking(&sock).unwrap();
+                let tag = format!("partial-{path}");
+                let buf = segments(&tag, 150, 1000);
+                let transmit = Transmit::new(to, buf.len()).with_segment_size(Some(1000));
+                let sent = {
+                    use std::os::fd::AsFd;
+                    state.send_transmit(sock.as_fd(), &transmit, &buf).unwrap()
+                };
+                eprintln!("{path}: {sent} of 150 datagrams before the buffer filled");
+                assert!(sent > 0 && sent < 150, "{path}: {sent}");
+                let mut batch = RecvBatch::new(64, 1001);
+                let (got, _) = collect_batched(&mut r, &mut batch, tag.as_bytes(), sent, WAIT);
+                assert_eq!(got.len(), sent, "{path}");
+                for ((bytes, _), want) in got.iter().zip(buf.chunks(1000)) {
+                    assert_eq!(&bytes[..], want, "{path}");
+                }
+                let (more, _) = collect_batched(&mut r, &mut batch, tag.as_bytes(), 1, QUIET);
+                assert!(more.is_empty(), "{path}: more arrived than were counted");
+            }
         });
     }
 

@@ -183,6 +183,15 @@ impl Proc {
         assert!(status.success(), "kill -INT failed");
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, `TERM`, ...) to the child, by its PID, with `kill`.
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
     /// Writes to the child's stdin.
     pub(crate) fn write_stdin(&mut self, data: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin already closed");

@@ -21,15 +21,17 @@
 //! 5. on a datagram, call [`Receiver::handle_datagram`]; on the deadline, call `handle_timeout`;
 //! 6. go to 1.
 
+pub mod iperf;
 mod receiver;
 mod sender;
 mod window;
 
-pub use crate::frame::{Flags, Seq, SessionId};
+pub use crate::frame::{EndOfSession, Flags, Seq, SessionId};
 pub use receiver::{
-    Arrival, Datagram, DelayStats, Event, GroupStats, Receiver, ReceiverConfig, Stats, StreamStats,
+    Arrival, Datagram, DelayPercentiles, DelayStats, Event, GroupStats, Receiver, ReceiverConfig,
+    Stats, StreamStats,
 };
-pub use sender::{Sender, SenderConfig};
+pub use sender::{Sender, SenderConfig, END_FRAMES, END_SPACING, MAX_LAG};
 
 /// The origin of virtual time in unit tests: the only clock read in this crate, and only in
 /// tests, because `Instant` has no other constructor. Tests move time by adding durations.

@@ -4,10 +4,12 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::iperf::{IperfDatagram, IPERF_SESSION};
 use super::window::SeqWindow;
-use crate::frame::{self, FrameError, FrameRepr, Seq, SessionId};
+use crate::frame::{self, EndOfSession, FrameError, FrameRepr, Seq, SessionId};
 use crate::RecvMeta;
 
 /// How a [`Receiver`] classifies and counts, and how much memory it may use.
@@ -33,6 +35,19 @@ pub struct ReceiverConfig {
     /// Whether to look for frames at all (default `true`). When `false`, every datagram is
     /// [`Datagram::Raw`], even one that starts with the frame magic.
     pub detect_frames: bool,
+    /// How far (in sequence numbers) a frame may jump from its stream's highest before it is
+    /// [suspect](Arrival::Suspect) rather than counted (default 2^24, about 14 s at 1.2M
+    /// datagrams/s). Two consecutive frames that agree with each other there start a new
+    /// epoch of the stream (a restarted sender).
+    pub max_jump: u64,
+    /// Whether to read raw datagrams as iperf2's (default `false`): a sequence number and a
+    /// send time in their first 16 bytes, counted like frames under
+    /// [`iperf::IPERF_SESSION`](super::iperf::IPERF_SESSION); see [`super::iperf`].
+    pub detect_iperf: bool,
+    /// The largest one-way delay, either sign, taken as a measurement (default one hour). A
+    /// frame whose send time lies further from the receiver's clock is counted in
+    /// [`StreamStats::delay_discarded`] instead of poisoning the delay figures.
+    pub max_delay: Duration,
 }
 
 impl Default for ReceiverConfig {
@@ -44,6 +59,9 @@ impl Default for ReceiverConfig {
             max_groups: 256,
             max_events: 4096,
             detect_frames: true,
+            max_jump: 1 << 24,
+            detect_iperf: false,
+            max_delay: Duration::from_secs(3600),
         }
     }
 }
@@ -60,6 +78,14 @@ pub enum Datagram<'a> {
         /// Where it fell in its stream's sequence.
         arrival: Arrival,
     },
+    /// A valid end-of-session frame ([`frame::Flags::END`]): no application data. Repeats of
+    /// an end already seen are reported again and change nothing.
+    End {
+        /// The parsed frame.
+        frame: FrameRepr<'a>,
+        /// What it says: the stream was `first..end`.
+        end: EndOfSession,
+    },
     /// It starts with the frame magic but does not parse. Counted and dropped.
     Malformed(FrameError),
 }
@@ -70,7 +96,7 @@ impl<'a> Datagram<'a> {
         match self {
             Self::Raw(payload) => Some(payload),
             Self::Framed { frame, .. } => Some(frame.payload),
-            Self::Malformed(_) => None,
+            Self::End { .. } | Self::Malformed(_) => None,
         }
     }
 }
@@ -97,6 +123,12 @@ pub enum Arrival {
     /// More than the window below the highest seen: too old to tell a late arrival from a
     /// duplicate. Counted as stale, nothing else changes.
     Stale,
+    /// Further than [`ReceiverConfig::max_jump`] from the highest seen, either way: a forged
+    /// or corrupted sequence number, or a restarted sender. Counted as suspect, nothing else
+    /// changes; a second frame that follows it closely starts a new epoch of the stream.
+    Suspect,
+    /// It started a new epoch of its stream (see [`Arrival::Suspect`]).
+    NewEpoch,
 }
 
 /// An output of the [`Receiver`], drained with [`Receiver::poll_event`].
@@ -150,6 +182,36 @@ pub enum Event {
         /// The old sequence number.
         seq: Seq,
     },
+    /// A frame far from its stream's sequence ([`Arrival::Suspect`]).
+    Suspect {
+        /// The sender's address.
+        source: SocketAddr,
+        /// The sender's session.
+        session: SessionId,
+        /// The suspect sequence number.
+        seq: Seq,
+    },
+    /// A stream started over at `seq` ([`Arrival::NewEpoch`]).
+    NewEpoch {
+        /// The sender's address.
+        source: SocketAddr,
+        /// The sender's session.
+        session: SessionId,
+        /// Where the new epoch starts.
+        seq: Seq,
+    },
+    /// A stream's end-of-session frame arrived (the first of its repeats): the loss at the
+    /// stream's tail and head is now counted.
+    StreamEnd {
+        /// The sender's address.
+        source: SocketAddr,
+        /// The sender's session.
+        session: SessionId,
+        /// What the sender said it sent.
+        end: EndOfSession,
+        /// The stream's loss, now final (unless late frames still arrive).
+        lost: u64,
+    },
     /// A datagram with the frame magic did not parse.
     Malformed {
         /// The sender's address.
@@ -175,6 +237,25 @@ pub struct DelayStats {
     pub mean_ns: i64,
     /// The largest delay.
     pub max_ns: i64,
+}
+
+/// One-way delay percentiles over every frame of the run, from an HDR histogram (three
+/// significant digits). Negative delays (the sender's clock ahead) are recorded as 0 here;
+/// [`DelayStats`] keeps their sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DelayPercentiles {
+    /// How many frames were measured.
+    pub samples: u64,
+    /// The smallest delay.
+    pub min_ns: u64,
+    /// The median.
+    pub p50_ns: u64,
+    /// The 90th percentile.
+    pub p90_ns: u64,
+    /// The 99th percentile.
+    pub p99_ns: u64,
+    /// The largest delay.
+    pub max_ns: u64,
 }
 
 /// The counters of one (source, session) stream.
@@ -206,6 +287,18 @@ pub struct StreamStats {
     pub highest_seq: Seq,
     /// One-way delay over every valid frame.
     pub delay: Option<DelayStats>,
+    /// Frames further than [`ReceiverConfig::max_jump`] from the stream ([`Arrival::Suspect`]),
+    /// not counted as loss, duplicates or reordering.
+    pub suspect: u64,
+    /// How many times the stream started over ([`Arrival::NewEpoch`]).
+    pub epochs: u64,
+    /// Frames whose one-way delay lay beyond [`ReceiverConfig::max_delay`]: not measured.
+    pub delay_discarded: u64,
+    /// Interarrival jitter as RFC 3550 (section 6.4.1) defines it, in nanoseconds: the
+    /// smoothed mean deviation of the transit-time difference of consecutive frames.
+    pub jitter_ns: u64,
+    /// The end-of-session frame, once one arrived: the stream was `first..end`.
+    pub end: Option<EndOfSession>,
 }
 
 /// Datagrams and bytes per destination group.
@@ -231,7 +324,7 @@ pub struct Stats {
     pub bytes: u64,
     /// Datagrams that were not frames.
     pub raw: u64,
-    /// Valid frames.
+    /// Valid frames (and iperf2 datagrams, when [`ReceiverConfig::detect_iperf`] is on).
     pub framed: u64,
     /// Datagrams with the frame magic that did not parse.
     pub malformed: u64,
@@ -253,6 +346,23 @@ pub struct Stats {
     pub groups_untracked: u64,
     /// Events dropped because the queue was full.
     pub events_dropped: u64,
+    /// Total of [`StreamStats::suspect`].
+    pub suspect: u64,
+    /// Streams whose end-of-session frame arrived (evicted ones included).
+    pub streams_ended: u64,
+    /// End-of-session frames received, repeats included. They are not data: [`datagrams`],
+    /// [`bytes`], [`framed`] and the group counts leave them out.
+    ///
+    /// [`datagrams`]: Self::datagrams
+    /// [`bytes`]: Self::bytes
+    /// [`framed`]: Self::framed
+    pub end_frames: u64,
+    /// Datagrams the kernel dropped before this receiver saw them (full receive buffer), as
+    /// the adapter last reported with [`Receiver::handle_host_drops`]: host drops, apart from
+    /// network loss.
+    pub host_drops: u64,
+    /// One-way delay percentiles over every stream; `None` before the first measured frame.
+    pub delay: Option<DelayPercentiles>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -261,12 +371,29 @@ struct DelayAcc {
     min: i64,
     max: i64,
     sum: i128,
+    /// The previous frame's transit time, for jitter.
+    prev_transit: Option<i64>,
+    /// RFC 3550's jitter estimate, scaled by 16.
+    jitter16: u64,
+}
+
+/// One-way delay in nanoseconds, saturated to `i64`.
+fn delay_ns(wall_ns: u64, sent_at_ns: u64) -> i64 {
+    let d = i128::from(wall_ns) - i128::from(sent_at_ns);
+    i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX })
 }
 
 impl DelayAcc {
-    fn add(&mut self, wall_ns: u64, sent_at_ns: u64) {
-        let d = i128::from(wall_ns) - i128::from(sent_at_ns);
-        let d = i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX });
+    fn add(&mut self, d: i64) {
+        if let Some(prev) = self.prev_transit {
+            // J += (|D| - J) / 16, in RFC 3550's integer form (J kept scaled by 16).
+            let diff = d.abs_diff(prev);
+            self.jitter16 = self
+                .jitter16
+                .saturating_add(diff)
+                .saturating_sub((self.jitter16 + 8) >> 4);
+        }
+        self.prev_transit = Some(d);
         if self.samples == 0 {
             self.min = d;
             self.max = d;
@@ -299,6 +426,8 @@ struct Counters {
     reordered: u64,
     stale: u64,
     malformed: u64,
+    suspect: u64,
+    delay_discarded: u64,
 }
 
 impl Counters {
@@ -310,6 +439,8 @@ impl Counters {
         self.reordered = self.reordered.saturating_add(other.reordered);
         self.stale = self.stale.saturating_add(other.stale);
         self.malformed = self.malformed.saturating_add(other.malformed);
+        self.suspect = self.suspect.saturating_add(other.suspect);
+        self.delay_discarded = self.delay_discarded.saturating_add(other.delay_discarded);
     }
 }
 
@@ -322,6 +453,12 @@ struct Stream {
     counters: Counters,
     delay: DelayAcc,
     last_heard: Instant,
+    /// Whether any data frame arrived (a stream may be known from its end frame alone).
+    has_data: bool,
+    /// A far-away sequence number that may start a new epoch if the next frame agrees.
+    pending_epoch: Option<u64>,
+    epochs: u64,
+    end: Option<EndOfSession>,
 }
 
 impl Stream {
@@ -335,18 +472,68 @@ impl Stream {
             counters: Counters::default(),
             delay: DelayAcc::default(),
             last_heard: now,
+            has_data: true,
+            pending_epoch: None,
+            epochs: 0,
+            end: None,
         }
     }
 
-    /// Counts one frame of `len` bytes sent at `sent_at_ns` and received at `wall_ns`.
-    fn count(&mut self, len: u64, wall_ns: u64, sent_at_ns: u64) {
+    /// A stream known only from its end frame: every datagram of it was lost (so far).
+    fn from_end(end: EndOfSession, window: u64, now: Instant) -> Self {
+        let mut stream = Self::new(end.first.0, window, now);
+        stream.has_data = false;
+        stream.seen = SeqWindow::new(window);
+        stream.highest = end.end.0.saturating_sub(1).max(end.first.0);
+        stream.counters.lost = end.len();
+        stream.end = Some(end);
+        stream
+    }
+
+    /// Counts the bytes of one frame of `len` bytes.
+    fn count(&mut self, len: u64) {
         self.counters.received += 1;
         self.counters.bytes = self.counters.bytes.saturating_add(len);
-        self.delay.add(wall_ns, sent_at_ns);
+    }
+
+    /// Whether `seq` lies further than `max_jump` from the stream.
+    fn is_far(&self, seq: u64, max_jump: u64) -> bool {
+        seq.abs_diff(self.highest) > max_jump
+    }
+
+    /// Records `seq`, which lies further than `max_jump` from the stream: suspect, unless it
+    /// follows closely on the previous suspect, in which case the stream starts over there.
+    fn record_far(&mut self, seq: u64, window: u64) -> Arrival {
+        match self.pending_epoch {
+            Some(p) if seq > p && seq - p <= window => {
+                // The pending frame was counted suspect; it now belongs to the new epoch.
+                let c = self.counters;
+                self.seen = SeqWindow::new(window);
+                self.seen.set(p);
+                self.seen.set(seq);
+                self.base = p;
+                self.highest = seq;
+                self.counters.suspect = c.suspect.saturating_sub(1);
+                self.counters.lost = c.lost.saturating_add(seq - p - 1);
+                self.pending_epoch = None;
+                self.epochs += 1;
+                self.end = None;
+                Arrival::NewEpoch
+            }
+            _ => {
+                self.pending_epoch = Some(seq);
+                self.counters.suspect += 1;
+                Arrival::Suspect
+            }
+        }
     }
 
     /// Records `seq` and says where it fell.
     fn record(&mut self, seq: u64) -> Arrival {
+        self.pending_epoch = None;
+        // A stream known from its end frame alone has every number of it counted lost and
+        // none seen: the normal rules below apply.
+        self.has_data = true;
         let c = &mut self.counters;
         if seq > self.highest {
             let missing = seq - self.highest - 1;
@@ -370,8 +557,9 @@ impl Stream {
         }
         self.seen.set(seq);
         c.reordered += 1;
-        if seq > self.base {
-            // It was counted lost when the highest passed it.
+        if seq >= self.base {
+            // It was counted lost when the highest passed it (or, for the first number of the
+            // stream, when the end frame named it).
             c.lost = c.lost.saturating_sub(1);
         } else {
             // A new lowest: the numbers between it and the old lowest are now missing.
@@ -379,6 +567,29 @@ impl Stream {
             self.base = seq;
         }
         Arrival::Reordered
+    }
+
+    /// Applies an end-of-session frame: the numbers between the highest seen and the end,
+    /// and between the stream's first and the lowest seen, are lost. Returns the gaps found
+    /// (first missing, count).
+    fn record_end(&mut self, end: EndOfSession, max_jump: u64) -> [Option<(u64, u64)>; 2] {
+        self.end = Some(end);
+        let mut gaps = [None, None];
+        let last = end.end.0.saturating_sub(1);
+        if end.end.0 > 0 && last > self.highest && last - self.highest <= max_jump {
+            let missing = last - self.highest;
+            self.seen.clear_range(self.highest + 1, last);
+            gaps[0] = Some((self.highest + 1, missing));
+            self.highest = last;
+            self.counters.lost = self.counters.lost.saturating_add(missing);
+        }
+        if end.first.0 < self.base && self.base - end.first.0 <= max_jump {
+            let missing = self.base - end.first.0;
+            gaps[1] = Some((end.first.0, missing));
+            self.counters.lost = self.counters.lost.saturating_add(missing);
+            self.base = end.first.0;
+        }
+        gaps
     }
 
     fn stats(&self, source: SocketAddr, session: SessionId) -> StreamStats {
@@ -396,6 +607,11 @@ impl Stream {
             first_seq: Seq(self.base),
             highest_seq: Seq(self.highest),
             delay: self.delay.stats(),
+            suspect: c.suspect,
+            epochs: self.epochs,
+            delay_discarded: c.delay_discarded,
+            jitter_ns: self.delay.jitter16 >> 4,
+            end: self.end,
         }
     }
 }
@@ -445,7 +661,28 @@ pub struct Receiver {
     events: VecDeque<Event>,
     events_dropped: u64,
     next_report: Option<Instant>,
+    streams_ended: u64,
+    end_frames: u64,
+    host_drops: u64,
+    /// One-way delays of every stream, in nanoseconds.
+    delay_hist: Histogram<u64>,
 }
+
+/// An iperf2 datagram seen as a frame of the [`IPERF_SESSION`] stream: its payload is what
+/// follows iperf's 16-byte header.
+fn iperf_repr(bytes: &[u8], seq: Seq, sent_at_ns: u64) -> FrameRepr<'_> {
+    FrameRepr {
+        flags: frame::Flags::empty(),
+        session: IPERF_SESSION,
+        seq,
+        sent_at_ns,
+        payload: bytes.get(super::iperf::HEADER_LEN..).unwrap_or_default(),
+        tag: None,
+    }
+}
+
+/// The largest delay the histogram holds: one hour in nanoseconds (larger ones saturate).
+const HIST_MAX_NS: u64 = 3_600_000_000_000;
 
 impl Receiver {
     /// A receiver with nothing received, started at `now` (the first report is due one
@@ -469,6 +706,13 @@ impl Receiver {
             events: VecDeque::new(),
             events_dropped: 0,
             next_report,
+            streams_ended: 0,
+            end_frames: 0,
+            host_drops: 0,
+            // Fixed bounds and three significant digits: about 200 KiB, allocated once here;
+            // recording never allocates.
+            delay_hist: Histogram::new_with_bounds(1, HIST_MAX_NS, 3)
+                .expect("1 < HIST_MAX_NS and 3 significant digits are valid bounds"),
         }
     }
 
@@ -499,16 +743,49 @@ impl Receiver {
         bytes: &'a [u8],
     ) -> Datagram<'a> {
         self.handle_timeout(now);
+        let framed = self.config.detect_frames && frame::looks_framed(bytes);
+        let decoded = framed.then(|| frame::decode(bytes));
+        let iperf = match decoded {
+            None if self.config.detect_iperf => IperfDatagram::parse(bytes),
+            _ => None,
+        };
+        // End-of-session frames are the protocol's, not data: counted apart.
+        if let Some(Ok(repr)) = decoded {
+            if let Some(Ok(end)) = EndOfSession::from_repr(&repr) {
+                self.end_frames += 1;
+                self.handle_end(now, (meta.source, repr.session), end);
+                return Datagram::End { frame: repr, end };
+            }
+        }
+        if let Some(end) = iperf.and_then(|h| h.end()) {
+            let key = (meta.source, IPERF_SESSION);
+            // iperf's final datagram names only the end; the start is what was seen.
+            let first = self.streams.get(&key).map_or(end, |s| s.base.min(end));
+            let end = EndOfSession {
+                first: Seq(first),
+                end: Seq(end),
+            };
+            self.end_frames += 1;
+            self.handle_end(now, key, end);
+            return Datagram::End {
+                frame: iperf_repr(bytes, Seq(end.end.0), 0),
+                end,
+            };
+        }
         let len = bytes.len() as u64;
         self.datagrams += 1;
         self.bytes = self.bytes.saturating_add(len);
         self.count_group(meta.destination, len);
 
-        if !self.config.detect_frames || !frame::looks_framed(bytes) {
-            self.raw += 1;
-            return Datagram::Raw(bytes);
-        }
-        let repr = match frame::decode(bytes) {
+        let decoded = match (decoded, iperf) {
+            (Some(d), _) => d,
+            (None, Some(h)) => Ok(iperf_repr(bytes, Seq(h.seq.unsigned_abs()), h.sent_at_ns)),
+            (None, None) => {
+                self.raw += 1;
+                return Datagram::Raw(bytes);
+            }
+        };
+        let repr = match decoded {
             Ok(repr) => repr,
             Err(error) => {
                 self.malformed += 1;
@@ -528,22 +805,51 @@ impl Receiver {
         };
         self.framed += 1;
         let key = (meta.source, repr.session);
+        let (source, session) = key;
+        match EndOfSession::from_repr(&repr) {
+            // Handled above.
+            None | Some(Ok(_)) => {}
+            Some(Err(error)) => {
+                self.framed -= 1;
+                self.malformed += 1;
+                if let Some(stream) = self.streams.get_mut(&key) {
+                    stream.counters.malformed += 1;
+                }
+                self.push_event(Event::Malformed { source, error });
+                return Datagram::Malformed(error);
+            }
+        }
         let seq = repr.seq;
-        let arrival = match self.streams.get_mut(&key) {
+        let (window, max_jump) = (self.config.window, self.config.max_jump);
+        let (arrival, stream) = match self.streams.get_mut(&key) {
             Some(stream) => {
                 stream.last_heard = now;
-                stream.count(len, wall_ns, repr.sent_at_ns);
-                stream.record(seq.0)
+                stream.count(len);
+                let arrival = if stream.is_far(seq.0, max_jump) {
+                    stream.record_far(seq.0, window)
+                } else {
+                    stream.record(seq.0)
+                };
+                (arrival, stream)
             }
             None => {
                 self.make_room();
-                let mut stream = Stream::new(seq.0, self.config.window, now);
-                stream.count(len, wall_ns, repr.sent_at_ns);
-                self.streams.insert(key, stream);
-                Arrival::First
+                let mut stream = Stream::new(seq.0, window, now);
+                stream.count(len);
+                (Arrival::First, self.streams.entry(key).or_insert(stream))
             }
         };
-        let (source, session) = key;
+        // Suspect frames are not measured: their send time is as doubtful as their number.
+        if arrival != Arrival::Suspect {
+            let delay = delay_ns(wall_ns, repr.sent_at_ns);
+            if delay.unsigned_abs() as u128 <= self.config.max_delay.as_nanos() {
+                stream.delay.add(delay);
+                self.delay_hist
+                    .saturating_record(delay.max(0).unsigned_abs().max(1));
+            } else {
+                stream.counters.delay_discarded += 1;
+            }
+        }
         let event = match arrival {
             Arrival::First => Some(Event::NewStream {
                 source,
@@ -572,6 +878,16 @@ impl Receiver {
                 session,
                 seq,
             }),
+            Arrival::Suspect => Some(Event::Suspect {
+                source,
+                session,
+                seq,
+            }),
+            Arrival::NewEpoch => Some(Event::NewEpoch {
+                source,
+                session,
+                seq,
+            }),
         };
         if let Some(event) = event {
             self.push_event(event);
@@ -580,6 +896,69 @@ impl Receiver {
             frame: repr,
             arrival,
         }
+    }
+
+    /// Applies an end-of-session frame to its stream (made if unknown): the first one counts
+    /// the loss at the tail and head and queues [`Event::Gap`]s and an [`Event::StreamEnd`];
+    /// repeats change nothing.
+    fn handle_end(&mut self, now: Instant, key: (SocketAddr, SessionId), end: EndOfSession) {
+        let (source, session) = key;
+        let (window, max_jump) = (self.config.window, self.config.max_jump);
+        let (gaps, lost) = match self.streams.get_mut(&key) {
+            Some(stream) if stream.end == Some(end) => return,
+            Some(stream) => {
+                stream.last_heard = now;
+                if stream.is_far(end.end.0, max_jump) {
+                    stream.counters.suspect += 1;
+                    self.push_event(Event::Suspect {
+                        source,
+                        session,
+                        seq: end.end,
+                    });
+                    return;
+                }
+                let gaps = stream.record_end(end, max_jump);
+                (gaps, stream.counters.lost)
+            }
+            None => {
+                self.make_room();
+                let stream = Stream::from_end(end, window, now);
+                let lost = stream.counters.lost;
+                self.streams.insert(key, stream);
+                let gap = (!end.is_empty()).then_some((end.first.0, end.len()));
+                ([gap, None], lost)
+            }
+        };
+        self.streams_ended += 1;
+        for (first, count) in gaps.into_iter().flatten() {
+            self.push_event(Event::Gap {
+                source,
+                session,
+                first: Seq(first),
+                count,
+            });
+        }
+        self.push_event(Event::StreamEnd {
+            source,
+            session,
+            end,
+            lost,
+        });
+    }
+
+    /// Tells the receiver how many datagrams the kernel has dropped in all before they reached
+    /// it (a cumulative count, as `SO_RXQ_OVFL` reports it): they show as
+    /// [`Stats::host_drops`], apart from network loss. A host drop may also show as a sequence
+    /// gap, since the dropped datagram never arrives; the two counts are reported side by
+    /// side, not subtracted.
+    pub fn handle_host_drops(&mut self, total: u64) {
+        self.host_drops = self.host_drops.max(total);
+    }
+
+    /// Whether every stream heard has ended (its end-of-session frame arrived), and at least
+    /// one was heard. Streams evicted from the table are not considered.
+    pub fn all_streams_ended(&self) -> bool {
+        !self.streams.is_empty() && self.streams.values().all(|s| s.end.is_some())
     }
 
     fn count_group(&mut self, group: Option<IpAddr>, len: u64) {
@@ -694,7 +1073,25 @@ impl Receiver {
             groups,
             groups_untracked: self.groups_untracked,
             events_dropped: self.events_dropped,
+            suspect: totals.suspect,
+            streams_ended: self.streams_ended,
+            end_frames: self.end_frames,
+            host_drops: self.host_drops,
+            delay: self.delay_percentiles(),
         }
+    }
+
+    /// One-way delay percentiles over every frame measured so far.
+    pub fn delay_percentiles(&self) -> Option<DelayPercentiles> {
+        let h = &self.delay_hist;
+        (!h.is_empty()).then(|| DelayPercentiles {
+            samples: h.len(),
+            min_ns: h.min(),
+            p50_ns: h.value_at_quantile(0.50),
+            p90_ns: h.value_at_quantile(0.90),
+            p99_ns: h.value_at_quantile(0.99),
+            max_ns: h.max(),
+        })
     }
 }
 
@@ -718,6 +1115,13 @@ mod tests {
             tag: None,
         };
         frame::encode(&repr, &mut buf).unwrap();
+        buf
+    }
+
+    fn end_frame(session: u32, end: EndOfSession) -> Vec<u8> {
+        let body = end.payload();
+        let mut buf = Vec::new();
+        frame::encode(&end.repr(SessionId(session), 0, &body), &mut buf).unwrap();
         buf
     }
 
@@ -841,10 +1245,69 @@ mod tests {
     fn extreme_sequence_numbers_do_not_panic() {
         let t0 = super::super::test_origin();
         let mut rx = Receiver::new(ReceiverConfig::default(), t0);
-        feed(&mut rx, t0, &[0, u64::MAX, 0, u64::MAX, u64::MAX - 1, 1]);
+        let arrivals = feed(&mut rx, t0, &[0, u64::MAX, 0, u64::MAX, u64::MAX - 1, 1]);
+        assert_eq!(
+            arrivals,
+            [
+                Arrival::First,
+                Arrival::Suspect,
+                Arrival::Duplicate,
+                Arrival::Suspect,
+                Arrival::Suspect,
+                Arrival::InOrder
+            ]
+        );
         let s = &rx.stats().streams[0];
-        assert_eq!(s.lost, u64::MAX - 2);
-        assert_eq!((s.duplicates, s.reordered, s.stale), (1, 1, 2));
+        assert_eq!(s.lost, 0);
+        assert_eq!(
+            (s.duplicates, s.reordered, s.stale, s.suspect),
+            (1, 0, 0, 3)
+        );
+        assert_eq!(s.highest_seq, Seq(1));
+    }
+
+    // issue #7 — one forged frame with sequence 2^64-1 must not make the figures say
+    // 18446744073709551613 lost.
+    #[test]
+    fn a_forged_far_sequence_is_suspect_not_loss() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        feed(&mut rx, t0, &(0..10).collect::<Vec<_>>());
+        assert_eq!(feed(&mut rx, t0, &[u64::MAX]), [Arrival::Suspect]);
+        let more: Vec<u64> = (10..20).collect();
+        assert!(feed(&mut rx, t0, &more)
+            .iter()
+            .all(|a| *a == Arrival::InOrder));
+        let stats = rx.stats();
+        assert_eq!((stats.lost, stats.suspect, stats.framed), (0, 1, 21));
+        assert_eq!(stats.streams[0].highest_seq, Seq(19));
+        let events: Vec<Event> = std::iter::from_fn(|| rx.poll_event()).collect();
+        assert!(events.contains(&Event::Suspect {
+            source: src(1),
+            session: SessionId(1),
+            seq: Seq(u64::MAX)
+        }));
+    }
+
+    // issue #7 — a sender that restarts far away (two frames that agree) starts a new epoch.
+    #[test]
+    fn two_agreeing_far_frames_start_a_new_epoch() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        feed(&mut rx, t0, &[0, 1, 2]);
+        let far = 1_u64 << 40;
+        assert_eq!(
+            feed(&mut rx, t0, &[far, far + 2, far + 3]),
+            [Arrival::Suspect, Arrival::NewEpoch, Arrival::InOrder]
+        );
+        let s = &rx.stats().streams[0];
+        assert_eq!(
+            (s.epochs, s.suspect, s.lost),
+            (1, 0, 1),
+            "far + 1 is missing"
+        );
+        assert_eq!((s.first_seq, s.highest_seq), (Seq(far), Seq(far + 3)));
+        assert_eq!(s.received, 6);
     }
 
     #[test]
@@ -874,15 +1337,276 @@ mod tests {
     fn delay_keeps_negative_skew() {
         let t0 = super::super::test_origin();
         let mut rx = Receiver::new(ReceiverConfig::default(), t0);
-        for (seq, sent, wall) in [(0, 1_000, 1_500), (1, 3_000, 2_000), (2, u64::MAX, 0)] {
+        for (seq, sent, wall) in [(0, 1_000, 1_500), (1, 3_000, 2_000)] {
             let b = framed(1, seq, sent);
             let _ = rx.handle_datagram(t0, wall, RecvMeta::new(src(1), b.len()), &b);
         }
         let d = rx.stats().streams[0].delay.unwrap();
-        assert_eq!(d.samples, 3);
-        assert_eq!(d.min_ns, i64::MIN);
-        assert_eq!(d.max_ns, 500);
-        assert_eq!(d.mean_ns, ((i128::from(i64::MIN) - 500) / 3) as i64);
+        assert_eq!(d.samples, 2);
+        assert_eq!((d.min_ns, d.mean_ns, d.max_ns), (-1_000, -250, 500));
+    }
+
+    // issue #7 — a send time of 0 (or 2^64-1) must not give a delay of -9e12 ms: it lies beyond
+    // `max_delay` and is counted, not measured.
+    #[test]
+    fn absurd_send_times_are_discarded_not_measured() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        let wall = 1_700_000_000_000_000_000;
+        for (seq, sent) in [
+            (0, wall - 40_000),
+            (1, 0),
+            (2, u64::MAX),
+            (3, wall - 60_000),
+        ] {
+            let b = framed(1, seq, sent);
+            let _ = rx.handle_datagram(t0, wall, RecvMeta::new(src(1), b.len()), &b);
+        }
+        let stats = rx.stats();
+        let s = &stats.streams[0];
+        assert_eq!(s.delay_discarded, 2);
+        let d = s.delay.unwrap();
+        assert_eq!((d.samples, d.min_ns, d.max_ns), (2, 40_000, 60_000));
+        let p = stats.delay.unwrap();
+        assert_eq!((p.samples, p.min_ns), (2, 40_000));
+        assert!(p.max_ns.abs_diff(60_000) <= 60, "{p:?}");
+        assert_eq!(s.lost, 0, "the frames themselves count");
+    }
+
+    #[test]
+    fn delay_percentiles_come_from_the_histogram() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        let wall = 1_000_000_000_000;
+        for seq in 0..1000_u64 {
+            // Delays of 1..=1000 µs.
+            let b = framed(1, seq, wall - (seq + 1) * 1_000);
+            let _ = rx.handle_datagram(t0, wall, RecvMeta::new(src(1), b.len()), &b);
+        }
+        let p = rx.stats().delay.unwrap();
+        assert_eq!(p.samples, 1000);
+        let near = |got: u64, want: u64| got.abs_diff(want) <= want / 500;
+        assert!(near(p.min_ns, 1_000), "{p:?}");
+        assert!(near(p.p50_ns, 500_000), "{p:?}");
+        assert!(near(p.p90_ns, 900_000), "{p:?}");
+        assert!(near(p.p99_ns, 990_000), "{p:?}");
+        assert!(near(p.max_ns, 1_000_000), "{p:?}");
+    }
+
+    // RFC 3550 jitter: constant transit gives 0; transit alternating by 2 µs converges to it.
+    #[test]
+    fn jitter_follows_rfc_3550() {
+        let t0 = super::super::test_origin();
+        let mut steady = Receiver::new(ReceiverConfig::default(), t0);
+        let mut wobbly = Receiver::new(ReceiverConfig::default(), t0);
+        for seq in 0..500_u64 {
+            let sent = seq * 1_000_000;
+            let b = framed(1, seq, sent);
+            let meta = RecvMeta::new(src(1), b.len());
+            let _ = steady.handle_datagram(t0, sent + 30_000, meta, &b);
+            let transit = if seq % 2 == 0 { 30_000 } else { 32_000 };
+            let _ = wobbly.handle_datagram(t0, sent + transit, meta, &b);
+        }
+        assert_eq!(steady.stats().streams[0].jitter_ns, 0);
+        let j = wobbly.stats().streams[0].jitter_ns;
+        assert!(j.abs_diff(2_000) <= 20, "jitter {j} ns");
+    }
+
+    // issue #7 — tail loss: the last 10 of 100 frames dropped are counted once the end frame
+    // arrives (they were invisible before); repeats of the end frame change nothing.
+    #[test]
+    fn end_frame_counts_the_tail_loss() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        feed(&mut rx, t0, &(0..90).collect::<Vec<_>>());
+        assert_eq!(rx.stats().lost, 0, "nothing to see before the end");
+        assert!(!rx.all_streams_ended());
+        let _ = std::iter::from_fn(|| rx.poll_event()).count();
+        let end = EndOfSession {
+            first: Seq(0),
+            end: Seq(100),
+        };
+        for _ in 0..3 {
+            let b = end_frame(1, end);
+            let d = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), b.len()), &b);
+            assert!(
+                matches!(d, Datagram::End { end: e, .. } if e == end),
+                "{d:?}"
+            );
+            assert_eq!(d.payload(), None, "no application data");
+        }
+        let stats = rx.stats();
+        assert_eq!((stats.lost, stats.streams_ended, stats.framed), (10, 1, 90));
+        assert_eq!((stats.end_frames, stats.datagrams), (3, 90));
+        assert_eq!(stats.streams[0].received, 90, "end frames are not data");
+        assert_eq!(stats.streams[0].end, Some(end));
+        assert!(rx.all_streams_ended());
+        let events: Vec<Event> = std::iter::from_fn(|| rx.poll_event()).collect();
+        assert_eq!(
+            events,
+            [
+                Event::Gap {
+                    source: src(1),
+                    session: SessionId(1),
+                    first: Seq(90),
+                    count: 10
+                },
+                Event::StreamEnd {
+                    source: src(1),
+                    session: SessionId(1),
+                    end,
+                    lost: 10
+                }
+            ]
+        );
+        // A late frame of the tail still arrives: reordered, one less lost.
+        assert_eq!(feed(&mut rx, t0, &[95]), [Arrival::Reordered]);
+        assert_eq!(rx.stats().lost, 9);
+    }
+
+    #[test]
+    fn end_frame_counts_the_head_loss() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        feed(&mut rx, t0, &[5, 6, 7]);
+        let b = end_frame(
+            1,
+            EndOfSession {
+                first: Seq(0),
+                end: Seq(8),
+            },
+        );
+        let _ = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), b.len()), &b);
+        let s = &rx.stats().streams[0];
+        assert_eq!((s.lost, s.first_seq, s.highest_seq), (5, Seq(0), Seq(7)));
+        // The first number of the stream arrives late: no underflow, one less lost.
+        assert_eq!(feed(&mut rx, t0, &[0]), [Arrival::Reordered]);
+        assert_eq!(rx.stats().streams[0].lost, 4);
+    }
+
+    #[test]
+    fn a_stream_heard_only_by_its_end_lost_everything() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        let b = end_frame(
+            1,
+            EndOfSession {
+                first: Seq(0),
+                end: Seq(50),
+            },
+        );
+        let _ = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), b.len()), &b);
+        let stats = rx.stats();
+        assert_eq!((stats.lost, stats.streams_ended), (50, 1));
+        assert!(rx.all_streams_ended());
+        assert_eq!(
+            feed(&mut rx, t0, &[0, 49]),
+            [Arrival::Reordered, Arrival::Reordered]
+        );
+        assert_eq!(rx.stats().lost, 48);
+        // An empty stream's end: nothing lost, and no panic.
+        let b = end_frame(
+            2,
+            EndOfSession {
+                first: Seq(0),
+                end: Seq(0),
+            },
+        );
+        let _ = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), b.len()), &b);
+        assert_eq!(rx.stats().lost, 48);
+    }
+
+    #[test]
+    fn bad_end_frames_are_malformed_and_far_ones_suspect() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        feed(&mut rx, t0, &[0, 1]);
+        let mut buf = Vec::new();
+        let repr = FrameRepr {
+            flags: Flags::END,
+            session: SessionId(1),
+            seq: Seq(2),
+            sent_at_ns: 0,
+            payload: b"short",
+            tag: None,
+        };
+        frame::encode(&repr, &mut buf).unwrap();
+        let d = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), buf.len()), &buf);
+        assert!(matches!(
+            d,
+            Datagram::Malformed(FrameError::BadEndOfSession { payload_len: 5 })
+        ));
+        let b = end_frame(
+            1,
+            EndOfSession {
+                first: Seq(0),
+                end: Seq(u64::MAX),
+            },
+        );
+        let _ = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), b.len()), &b);
+        let stats = rx.stats();
+        assert_eq!((stats.lost, stats.suspect, stats.malformed), (0, 1, 1));
+        assert!(!rx.all_streams_ended());
+    }
+
+    fn iperf_datagram(id: i64) -> Vec<u8> {
+        let mut d = vec![0u8; 100];
+        d[..4].copy_from_slice(&(id as u32).to_be_bytes());
+        d[4..8].copy_from_slice(&1_700_000_000_u32.to_be_bytes());
+        d[12..16].copy_from_slice(&((id >> 32) as u32).to_be_bytes());
+        d
+    }
+
+    // issue #7 — iperf2's datagrams are counted like frames when asked: a gap, and the tail
+    // from the final datagram (repeated, as iperf repeats it).
+    #[test]
+    fn iperf_datagrams_are_counted_when_asked() {
+        let t0 = super::super::test_origin();
+        let config = ReceiverConfig {
+            detect_iperf: true,
+            ..ReceiverConfig::default()
+        };
+        let mut rx = Receiver::new(config, t0);
+        let meta = RecvMeta::new(src(5001), 100);
+        for id in (1..=50).filter(|&i| i != 20) {
+            let d = iperf_datagram(id);
+            assert!(matches!(
+                rx.handle_datagram(t0, 1_700_000_000_000_100_000, meta, &d),
+                Datagram::Framed { .. }
+            ));
+        }
+        for _ in 0..3 {
+            let d = iperf_datagram(-53);
+            assert!(matches!(
+                rx.handle_datagram(t0, 0, meta, &d),
+                Datagram::End { .. }
+            ));
+        }
+        let stats = rx.stats();
+        let s = &stats.streams[0];
+        assert_eq!(s.session, IPERF_SESSION);
+        assert_eq!((s.received, s.lost), (49, 3), "20, 51 and 52");
+        assert_eq!(s.end.map(|e| (e.first, e.end)), Some((Seq(1), Seq(53))));
+        assert_eq!((stats.framed, stats.end_frames), (49, 3));
+        assert_eq!(s.delay.unwrap().min_ns, 100_000);
+        // Off by default: the same bytes are raw.
+        let mut plain = Receiver::new(ReceiverConfig::default(), t0);
+        let d = iperf_datagram(1);
+        assert_eq!(plain.handle_datagram(t0, 0, meta, &d), Datagram::Raw(&d));
+    }
+
+    #[test]
+    fn host_drops_are_reported_apart() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        rx.handle_host_drops(7);
+        rx.handle_host_drops(5);
+        assert_eq!(
+            rx.stats().host_drops,
+            7,
+            "a cumulative count never goes down"
+        );
+        assert_eq!(rx.stats().lost, 0);
     }
 
     #[test]

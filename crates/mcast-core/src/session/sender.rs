@@ -42,9 +42,13 @@ pub struct SenderConfig {
     pub first_seq: Seq,
     /// Flag bits other than [`Flags::AUTH`] to put in every frame.
     pub flags: Flags,
-    /// How many datagrams one [`Transmit`] may hold (GSO batching), at least 1. Batches are
-    /// built only when `interval` is `None`: paced traffic goes one datagram at a time.
+    /// How many datagrams one [`Transmit`] may hold (GSO batching), at least 1. Unpaced
+    /// traffic always comes in batches of this size; paced traffic only when the caller is
+    /// late and several datagrams fell due (see [Pacing](Sender#pacing)).
     pub max_segments: usize,
+    /// How many end-of-session frames a framed stream ends with (default [`END_FRAMES`]);
+    /// 0 sends none. Raw streams never send them.
+    pub end_frames: u8,
 }
 
 impl SenderConfig {
@@ -87,6 +91,7 @@ impl SenderConfig {
             first_seq: Seq(0),
             flags: Flags::empty(),
             max_segments: 1,
+            end_frames: END_FRAMES,
         }
     }
 
@@ -123,6 +128,19 @@ impl SenderConfig {
     }
 }
 
+/// How late a paced datagram may be before the schedule is forgiven: a sender that falls
+/// further behind (the process was stopped, stdin was slow) starts a new schedule at `now`
+/// instead of sending everything it missed in a burst. Smaller lags are caught up, so the rate
+/// does not drift.
+pub const MAX_LAG: Duration = Duration::from_millis(100);
+
+/// How many end-of-session frames a framed sender sends when its stream ends
+/// ([`SenderConfig::end_frames`] by default).
+pub const END_FRAMES: u8 = 3;
+
+/// The spacing of the end-of-session frames, so that one burst of loss does not take them all.
+pub const END_SPACING: Duration = Duration::from_millis(5);
+
 /// Turns payloads into numbered, stamped datagrams, and paces generated traffic.
 ///
 /// Two ways to send:
@@ -132,18 +150,51 @@ impl SenderConfig {
 ///   [`SenderConfig::interval`] and bounded by [`SenderConfig::count`].
 ///
 /// Both take sequence numbers from the same counter.
+///
+/// # Pacing
+///
+/// Datagram `k` of a paced stream is due at `origin + k × interval`, where `origin` is the
+/// first [`poll_transmit`](Self::poll_transmit). The schedule is absolute: a caller that wakes
+/// up late gets the datagrams that fell due meanwhile (up to [`SenderConfig::max_segments`] per
+/// call, ready for GSO), so the long-run rate is exact whatever the wake-up jitter. A caller
+/// more than [`MAX_LAG`] late starts a new schedule at `now` instead (no catch-up burst after a
+/// stall).
+///
+/// # End of session
+///
+/// A framed stream ends with [`SenderConfig::end_frames`] end-of-session frames
+/// ([`frame::EndOfSession`]), [`END_SPACING`] apart, so receivers count the loss at its tail.
+/// They follow the last generated datagram once [`SenderConfig::count`] is reached (on the
+/// next `poll_transmit`), or [`finish`](Self::finish) asks for them earlier.
 #[derive(Debug, Clone)]
 pub struct Sender {
     config: SenderConfig,
     next_seq: Seq,
     /// Datagrams made by `poll_transmit`.
     generated: u64,
+    /// The paced schedule's origin, and how many datagrams it has produced since then.
+    origin: Option<(Instant, u64)>,
     /// When `poll_transmit` may next send; `None` before the first call.
     next_at: Option<Instant>,
+    /// When `poll_transmit` last generated data.
+    last_at: Option<Instant>,
     /// The schedule ran past what `Instant` can represent: no more generated traffic.
     exhausted: bool,
+    /// The end phase: `None` until the stream ends.
+    ending: Option<Ending>,
     datagrams: u64,
     bytes: u64,
+}
+
+/// The end phase of a stream.
+#[derive(Debug, Clone, Copy)]
+struct Ending {
+    /// The first sequence number of the stream.
+    end: frame::EndOfSession,
+    /// End-of-session frames still to send.
+    left: u8,
+    /// When the next is due.
+    at: Instant,
 }
 
 impl Sender {
@@ -153,8 +204,11 @@ impl Sender {
             next_seq: config.first_seq,
             config,
             generated: 0,
+            origin: None,
             next_at: None,
+            last_at: None,
             exhausted: false,
+            ending: None,
             datagrams: 0,
             bytes: 0,
         }
@@ -170,12 +224,13 @@ impl Sender {
         self.next_seq
     }
 
-    /// Datagrams written so far, by both ways of sending.
+    /// Datagrams written so far, by both ways of sending (end-of-session frames excluded).
     pub fn datagrams_sent(&self) -> u64 {
         self.datagrams
     }
 
-    /// Bytes written so far (whole datagrams, headers included).
+    /// Bytes written so far (whole datagrams, headers included; end-of-session frames
+    /// excluded).
     pub fn bytes_sent(&self) -> u64 {
         self.bytes
     }
@@ -185,15 +240,56 @@ impl Sender {
         self.generated
     }
 
-    /// Whether generated traffic is over: [`SenderConfig::count`] datagrams were generated.
+    /// Whether everything is sent: the generated traffic is over ([`SenderConfig::count`]
+    /// reached, or [`finish`](Self::finish) called) and so are the end-of-session frames.
     pub fn is_finished(&self) -> bool {
-        self.exhausted || self.remaining() == Some(0)
+        self.exhausted || self.ending.is_some_and(|e| e.left == 0)
     }
 
-    fn remaining(&self) -> Option<u64> {
+    /// Whether the generated traffic is over: [`SenderConfig::count`] datagrams were generated
+    /// or the stream was [finished](Self::finish). End-of-session frames may still be due.
+    pub fn is_data_done(&self) -> bool {
+        self.exhausted || self.ending.is_some() || self.remaining() == Some(0)
+    }
+
+    /// How many datagrams are still to be generated; `None` without a count.
+    pub fn remaining(&self) -> Option<u64> {
         self.config
             .count
             .map(|count| count.saturating_sub(self.generated))
+    }
+
+    /// Raises [`SenderConfig::count`] by `n` (from 0 when there was no count), so
+    /// [`poll_transmit`](Self::poll_transmit) generates `n` more datagrams. Has no effect once
+    /// the stream [ended](Self::finish). A caller that feeds payloads one at a time (lines of
+    /// stdin) extends the count before each, and the end-of-session frames wait for the last.
+    pub fn extend_count(&mut self, n: u64) {
+        if self.ending.is_none() {
+            let count = self.config.count.unwrap_or(self.generated);
+            self.config.count = Some(count.saturating_add(n));
+        }
+    }
+
+    /// Ends the stream at `now`: no more generated traffic; a framed sender's end-of-session
+    /// frames are due from `now` on ([`poll_transmit`](Self::poll_transmit) returns them).
+    /// Later calls change nothing.
+    pub fn finish(&mut self, now: Instant) {
+        if self.ending.is_some() {
+            return;
+        }
+        let left = if self.config.framed {
+            self.config.end_frames
+        } else {
+            0
+        };
+        self.ending = Some(Ending {
+            end: frame::EndOfSession {
+                first: self.config.first_seq,
+                end: self.next_seq,
+            },
+            left,
+            at: now,
+        });
     }
 
     /// Checks that `payload` fits one UDP datagram to the destination in this sender's mode:
@@ -222,7 +318,11 @@ impl Sender {
         let len = if self.config.framed {
             let payload = payload.get(..frame::MAX_PAYLOAD_LEN).unwrap_or(payload);
             let repr = FrameRepr {
-                flags: self.config.flags.with(Flags::AUTH, false),
+                flags: self
+                    .config
+                    .flags
+                    .with(Flags::AUTH, false)
+                    .with(Flags::END, false),
                 session: self.config.session,
                 seq: self.next_seq,
                 sent_at_ns: wall_ns,
@@ -263,16 +363,52 @@ impl Sender {
         Ok(Transmit::new(self.config.destination, size))
     }
 
-    /// Generates the next datagram(s) of paced traffic into `buf` (cleared first), if one is
-    /// due at `now`.
+    /// How many datagrams of the paced schedule are due at `now` (at least 1 when one is due),
+    /// moving the schedule's origin when the caller is more than [`MAX_LAG`] late.
+    fn paced_due(&mut self, now: Instant, interval: Duration) -> u64 {
+        let (origin, done) = *self.origin.get_or_insert((now, 0));
+        let interval_ns = interval.as_nanos();
+        let elapsed = now.saturating_duration_since(origin).as_nanos();
+        // Datagrams 0..=k are due when k × interval ≤ elapsed.
+        let due_total = elapsed
+            .checked_div(interval_ns)
+            .map_or(u128::from(u64::MAX), |k| k + 1);
+        let due = due_total.saturating_sub(u128::from(done));
+        if due == 0 {
+            return 0;
+        }
+        // How late the oldest due datagram is.
+        let late = elapsed.saturating_sub(u128::from(done).saturating_mul(interval_ns));
+        if late > MAX_LAG.as_nanos() {
+            self.origin = Some((now, 0));
+            return 1;
+        }
+        u64::try_from(due).unwrap_or(u64::MAX)
+    }
+
+    /// When datagram `done` of the schedule starting at `origin` is due; `None` past what
+    /// `Instant` can represent.
+    fn due_at(origin: Instant, done: u64, interval: Duration) -> Option<Instant> {
+        let ns = interval.as_nanos().checked_mul(u128::from(done))?;
+        let secs = u64::try_from(ns / 1_000_000_000).ok()?;
+        // The remainder is below 10^9, so it fits a u32.
+        let nanos = (ns % 1_000_000_000) as u32;
+        origin.checked_add(Duration::new(secs, nanos))
+    }
+
+    /// Generates the next datagram(s) into `buf` (cleared first), if any is due at `now`.
     ///
     /// Each datagram carries `payload` (framed mode: with the next sequence number and
     /// `wall_ns` as send time; a framed payload is cut to [`frame::MAX_PAYLOAD_LEN`], so check
     /// it once with [`check_payload`](Self::check_payload)). The first call sends at once.
-    /// With an interval, one datagram goes per interval; a caller that is late gets one
-    /// datagram and the schedule restarts from `now` (no catch-up burst). Without an interval,
-    /// a call returns a batch of up to [`SenderConfig::max_segments`] datagrams
-    /// (`segment_size` is set when there are several).
+    /// With an interval, datagrams follow the absolute schedule described under
+    /// [Pacing](Self#pacing): one per interval, or a batch of those that fell due while the
+    /// caller was late. Without an interval, a call returns a batch of up to
+    /// [`SenderConfig::max_segments`] datagrams. `segment_size` is set when a transmit holds
+    /// several.
+    ///
+    /// Once the count is reached (or after [`finish`](Self::finish)), a framed sender returns
+    /// its end-of-session frames, one per transmit, as they fall due.
     ///
     /// Returns `None` when nothing is due or [`is_finished`](Self::is_finished).
     ///
@@ -281,7 +417,8 @@ impl Sender {
     /// Call it until it returns `None`:
     /// - once after [`Sender::new`], to send the first datagram;
     /// - after [`handle_timeout`](Self::handle_timeout), i.e. when the deadline from
-    ///   [`poll_timeout`](Self::poll_timeout) has passed.
+    ///   [`poll_timeout`](Self::poll_timeout) has passed;
+    /// - after [`extend_count`](Self::extend_count) and [`finish`](Self::finish).
     #[must_use]
     pub fn poll_transmit(
         &mut self,
@@ -290,29 +427,50 @@ impl Sender {
         payload: &[u8],
         buf: &mut Vec<u8>,
     ) -> Option<Transmit> {
-        if self.is_finished() || self.next_at.is_some_and(|at| now < at) {
+        if self.is_finished() {
             return None;
         }
-        let batch = match self.config.interval {
-            Some(_) => 1,
-            None => self.config.max_segments.max(1) as u64,
+        if self.ending.is_none() && self.remaining() == Some(0) {
+            self.finish(now);
+        }
+        if let Some(ending) = &mut self.ending {
+            if ending.left == 0 || now < ending.at {
+                return None;
+            }
+            ending.left -= 1;
+            ending.at = now.checked_add(END_SPACING).unwrap_or(now);
+            let end = ending.end;
+            let body = end.payload();
+            buf.clear();
+            let size =
+                frame::encode(&end.repr(self.config.session, wall_ns, &body), buf).unwrap_or(0);
+            return Some(Transmit::new(self.config.destination, size));
+        }
+        if self.next_at.is_some_and(|at| now < at) {
+            return None;
+        }
+        let cap = self.config.max_segments.max(1) as u64;
+        let n = match self.config.interval {
+            Some(interval) if !interval.is_zero() => self.paced_due(now, interval).min(cap),
+            _ => cap,
         };
-        let n = self.remaining().map_or(batch, |r| r.min(batch));
+        let n = self.remaining().map_or(n, |r| r.min(n));
+        if n == 0 {
+            return None;
+        }
         buf.clear();
         let mut segment = 0;
         for _ in 0..n {
             segment = self.append(wall_ns, payload, buf);
         }
         self.generated += n;
-        self.next_at = match self.config.interval {
-            None => Some(now),
-            Some(interval) => {
-                let planned = self.next_at.and_then(|at| at.checked_add(interval));
-                match planned {
-                    Some(at) if at > now => Some(at),
-                    _ => now.checked_add(interval),
-                }
+        self.last_at = Some(now);
+        self.next_at = match (self.config.interval, &mut self.origin) {
+            (Some(interval), Some((origin, done))) if !interval.is_zero() => {
+                *done += n;
+                Self::due_at(*origin, *done, interval)
             }
+            _ => Some(now),
         };
         self.exhausted = self.next_at.is_none();
         let transmit = Transmit::new(self.config.destination, buf.len());
@@ -323,9 +481,10 @@ impl Sender {
         })
     }
 
-    /// When [`poll_transmit`](Self::poll_transmit) next has something to send: `None` when the
-    /// traffic is finished, and also before the first `poll_transmit` (a new sender is due at
-    /// once). Without an interval the deadline is the time of the last send: call again at once.
+    /// When [`poll_transmit`](Self::poll_transmit) next has something to send: `None` when
+    /// everything is sent, and also before the first `poll_transmit` (a new sender is due at
+    /// once). Without an interval the deadline is the time of the last send: call again at
+    /// once. The deadline may lie in the past (a late caller has datagrams to catch up).
     ///
     /// # When to call
     ///
@@ -334,15 +493,19 @@ impl Sender {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.is_finished() {
-            None
-        } else {
-            self.next_at
+            return None;
+        }
+        match &self.ending {
+            Some(ending) => Some(ending.at),
+            // The end frames follow the last datagram at once.
+            None if self.remaining() == Some(0) => self.last_at.or(self.next_at),
+            None => self.next_at,
         }
     }
 
-    /// Tells the sender that `now` has come. The only timer is the pacing deadline, which
-    /// [`poll_transmit`](Self::poll_transmit) checks against its own `now`, so this only has
-    /// to be followed by draining `poll_transmit`. Spurious calls are no-ops.
+    /// Tells the sender that `now` has come. The only timers are the pacing and end-frame
+    /// deadlines, which [`poll_transmit`](Self::poll_transmit) checks against its own `now`,
+    /// so this only has to be followed by draining `poll_transmit`. Spurious calls are no-ops.
     pub fn handle_timeout(&mut self, now: Instant) {
         let _ = now;
     }
@@ -448,8 +611,35 @@ mod tests {
         }
     }
 
+    /// Drains the end-of-session frames of a framed sender whose data is done, checking each.
+    fn drain_end_frames(s: &mut Sender, mut now: Instant, first: u64, end: u64) -> Instant {
+        let mut buf = Vec::new();
+        for i in 0..END_FRAMES {
+            let t = s
+                .poll_transmit(now, 7, b"p", &mut buf)
+                .expect("end frame due");
+            let f = frame::decode(&buf[..t.size]).unwrap();
+            assert!(f.flags.contains(Flags::END), "frame {i} is an end frame");
+            assert_eq!(
+                frame::EndOfSession::from_repr(&f),
+                Some(Ok(frame::EndOfSession {
+                    first: Seq(first),
+                    end: Seq(end)
+                }))
+            );
+            assert!(s.poll_transmit(now, 7, b"p", &mut buf).is_none());
+            if i + 1 < END_FRAMES {
+                assert_eq!(s.poll_timeout(), Some(now + END_SPACING));
+                now += END_SPACING;
+            }
+        }
+        assert!(s.is_finished());
+        assert_eq!(s.poll_timeout(), None);
+        now
+    }
+
     #[test]
-    fn paced_count_bounded() {
+    fn paced_count_bounded_then_end_frames() {
         let t0 = super::super::test_origin();
         let iv = Duration::from_millis(10);
         let mut s = Sender::new(SenderConfig {
@@ -473,27 +663,137 @@ mod tests {
         assert!(s.poll_transmit(t0 + iv / 2, 0, b"p", &mut buf).is_none());
         assert!(s.poll_transmit(t0 + iv, 0, b"p", &mut buf).is_some());
         assert!(s.poll_transmit(t0 + 2 * iv, 0, b"p", &mut buf).is_some());
-        assert!(s.is_finished());
-        assert_eq!(s.poll_timeout(), None);
-        assert!(s.poll_transmit(t0 + 10 * iv, 0, b"p", &mut buf).is_none());
-        assert_eq!(s.generated(), 3);
         assert_eq!(frame::decode(&buf).unwrap().seq, Seq(2));
+        assert!(s.is_data_done() && !s.is_finished());
+        assert_eq!(
+            s.poll_timeout(),
+            Some(t0 + 2 * iv),
+            "the end follows the last datagram at once"
+        );
+        drain_end_frames(&mut s, t0 + 2 * iv, 0, 3);
+        assert!(s.poll_transmit(t0 + 10 * iv, 0, b"p", &mut buf).is_none());
+        assert_eq!((s.generated(), s.datagrams_sent()), (3, 3));
     }
 
     #[test]
-    fn late_caller_gets_no_burst() {
+    fn raw_streams_end_without_end_frames() {
+        let t0 = super::super::test_origin();
+        let mut s = Sender::new(SenderConfig {
+            count: Some(2),
+            max_segments: 4,
+            ..SenderConfig::new(dest())
+        });
+        let mut buf = Vec::new();
+        assert_eq!(
+            s.poll_transmit(t0, 0, b"p", &mut buf).unwrap().datagrams(),
+            2
+        );
+        assert!(s.poll_transmit(t0, 0, b"p", &mut buf).is_none());
+        assert!(s.is_finished());
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    // issue #7 — a late caller catches up on the schedule (no drift), in one GSO batch.
+    #[test]
+    fn late_caller_catches_up_in_a_batch() {
         let t0 = super::super::test_origin();
         let iv = Duration::from_millis(10);
         let mut s = Sender::new(SenderConfig {
             interval: Some(iv),
+            max_segments: 8,
             ..SenderConfig::new(dest())
         });
         let mut buf = Vec::new();
         assert!(s.poll_transmit(t0, 0, b"p", &mut buf).is_some());
-        let late = t0 + 5 * iv;
-        assert!(s.poll_transmit(late, 0, b"p", &mut buf).is_some());
+        let late = t0 + 3 * iv + iv / 2;
+        let t = s.poll_transmit(late, 0, b"p", &mut buf).unwrap();
+        assert_eq!((t.datagrams(), t.segment_size), (3, Some(1)));
+        assert!(s.poll_transmit(late, 0, b"p", &mut buf).is_none());
+        assert_eq!(
+            s.poll_timeout(),
+            Some(t0 + 4 * iv),
+            "still on the first schedule"
+        );
+        // One datagram per transmit when batches are not allowed: the rest follow at once.
+        let mut one = Sender::new(SenderConfig {
+            interval: Some(iv),
+            ..SenderConfig::new(dest())
+        });
+        assert!(one.poll_transmit(t0, 0, b"p", &mut buf).is_some());
+        let sent = std::iter::from_fn(|| one.poll_transmit(late, 0, b"p", &mut buf)).count();
+        assert_eq!(sent, 3);
+    }
+
+    #[test]
+    fn caller_later_than_max_lag_starts_a_new_schedule() {
+        let t0 = super::super::test_origin();
+        let iv = Duration::from_millis(10);
+        let mut s = Sender::new(SenderConfig {
+            interval: Some(iv),
+            max_segments: 64,
+            ..SenderConfig::new(dest())
+        });
+        let mut buf = Vec::new();
+        assert!(s.poll_transmit(t0, 0, b"p", &mut buf).is_some());
+        let late = t0 + MAX_LAG + 5 * iv;
+        assert_eq!(
+            s.poll_transmit(late, 0, b"p", &mut buf)
+                .unwrap()
+                .datagrams(),
+            1
+        );
         assert!(s.poll_transmit(late, 0, b"p", &mut buf).is_none());
         assert_eq!(s.poll_timeout(), Some(late + iv));
+    }
+
+    // issue #7 — pacing from 1/s to 1M/s, 10^6 datagrams each, on simulated time with a
+    // caller that wakes up to 37 µs late: no datagram goes before its time, none more than
+    // the wake-up jitter after it, and the last is due exactly (n - 1) × interval after the
+    // first, so the rate does not drift.
+    #[test]
+    fn pacing_has_no_drift_from_1_to_1m_per_second() {
+        const N: u64 = 1_000_000;
+        for rate in [1_u64, 1_000, 20_000, 1_000_000] {
+            let t0 = super::super::test_origin();
+            let iv = Duration::from_nanos(1_000_000_000 / rate);
+            let mut s = Sender::new(SenderConfig {
+                interval: Some(iv),
+                count: Some(N),
+                max_segments: 64,
+                ..SenderConfig::new(dest())
+            });
+            let mut buf = Vec::new();
+            let mut now = t0;
+            let mut sent: u64 = 0;
+            let mut jitter_seed: u64 = 0x9e37_79b9_7f4a_7c15;
+            while let Some(deadline) = s.poll_timeout().or((sent == 0).then_some(t0)) {
+                // A deterministic 0..37 µs wake-up delay.
+                jitter_seed = jitter_seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let jitter = Duration::from_nanos((jitter_seed >> 33) % 37_000);
+                // The first call is the schedule's origin: it comes at t0 exactly.
+                now = if sent == 0 {
+                    t0
+                } else {
+                    now.max(deadline) + jitter
+                };
+                while let Some(t) = s.poll_transmit(now, 0, b"p", &mut buf) {
+                    for k in sent..sent + t.datagrams() as u64 {
+                        let due = t0 + iv * u32::try_from(k).unwrap();
+                        assert!(now >= due, "rate {rate}: datagram {k} early");
+                        assert!(
+                            now - due < Duration::from_micros(37),
+                            "rate {rate}: datagram {k} late by {:?}",
+                            now - due
+                        );
+                    }
+                    sent += t.datagrams() as u64;
+                }
+            }
+            assert_eq!(sent, N, "rate {rate}");
+            assert_eq!(s.generated(), N);
+        }
     }
 
     #[test]
@@ -522,8 +822,57 @@ mod tests {
             (seg, None),
             "the count caps the batch"
         );
-        assert!(s.poll_transmit(t0, 0, b"abc", &mut buf).is_none());
         assert_eq!(s.generated(), 5);
+        drain_end_frames(&mut s, t0, 0, 5);
+    }
+
+    // issue #7 — lines of stdin: the count grows before each payload, and the end frames wait
+    // for the last one.
+    #[test]
+    fn extend_count_feeds_payloads_one_at_a_time() {
+        let t0 = super::super::test_origin();
+        let mut s = Sender::new(SenderConfig {
+            framed: true,
+            first_seq: Seq(10),
+            count: Some(0),
+            ..SenderConfig::new(dest())
+        });
+        let mut buf = Vec::new();
+        s.extend_count(2);
+        for seq in [10, 11] {
+            let _ = s.poll_transmit(t0, 0, b"line one", &mut buf).unwrap();
+            assert_eq!(frame::decode(&buf).unwrap().seq, Seq(seq));
+        }
+        assert!(s.is_data_done() && !s.is_finished());
+        s.extend_count(1);
+        assert!(!s.is_data_done());
+        let _ = s.poll_transmit(t0, 0, b"line two", &mut buf).unwrap();
+        assert_eq!(frame::decode(&buf).unwrap().payload, b"line two");
+        drain_end_frames(&mut s, t0, 10, 13);
+        s.extend_count(5);
+        assert!(
+            s.poll_transmit(t0, 0, b"x", &mut buf).is_none(),
+            "ended for good"
+        );
+    }
+
+    #[test]
+    fn finish_ends_an_unbounded_stream() {
+        let t0 = super::super::test_origin();
+        let mut s = Sender::new(SenderConfig {
+            framed: true,
+            max_segments: 4,
+            ..SenderConfig::new(dest())
+        });
+        let mut buf = Vec::new();
+        assert_eq!(
+            s.poll_transmit(t0, 0, b"p", &mut buf).unwrap().datagrams(),
+            4
+        );
+        s.finish(t0);
+        assert!(s.is_data_done());
+        drain_end_frames(&mut s, t0, 0, 4);
+        assert_eq!(s.generated(), 4);
     }
 
     #[test]
@@ -546,6 +895,7 @@ mod tests {
         let mut s = Sender::new(SenderConfig {
             interval: Some(iv),
             count: Some(50),
+            framed: true,
             ..SenderConfig::new(dest())
         });
         let mut buf = Vec::new();
@@ -565,7 +915,7 @@ mod tests {
             now = deadline;
             s.handle_timeout(now);
         }
-        assert_eq!(sent, 50);
-        assert_eq!(now, t0 + 49 * iv);
+        assert_eq!(sent, 50 + u64::from(END_FRAMES));
+        assert_eq!(now, t0 + 49 * iv + 2 * END_SPACING);
     }
 }

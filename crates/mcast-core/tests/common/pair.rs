@@ -21,6 +21,11 @@ pub struct Pair {
     pub source: SocketAddr,
     /// Arrivals as the receiver classified them, in delivery order.
     pub arrivals: Vec<Arrival>,
+    /// End-of-session frames the sender sent. They bypass the netem (so its log holds data
+    /// only) and reach the receiver once the network is empty, as the last word of a stream.
+    pub ends: Vec<Vec<u8>>,
+    /// End-of-session frames the receiver got.
+    pub ends_received: usize,
     payload: Vec<u8>,
     buf: Vec<u8>,
 }
@@ -36,17 +41,21 @@ impl Pair {
             now: t0,
             source: "192.168.56.1:40000".parse().unwrap(),
             arrivals: Vec::new(),
+            ends: Vec::new(),
+            ends_received: 0,
             payload: b"payload".to_vec(),
             buf: Vec::new(),
         }
     }
 
-    /// Framed traffic: `count` datagrams, one per `interval`.
+    /// Framed traffic: `count` datagrams, one per `interval`, without end-of-session frames
+    /// (so the receiver sees only the loss between the first and last frame it got).
     pub fn framed(count: u64, interval: Duration, netem: NetemConfig) -> Self {
         let sender = SenderConfig {
             framed: true,
             interval: Some(interval),
             count: Some(count),
+            end_frames: 0,
             ..SenderConfig::new("224.1.1.5:50001".parse().unwrap())
         };
         Self::new(sender, ReceiverConfig::default(), netem)
@@ -66,8 +75,12 @@ impl Pair {
         {
             let seg = t.segment_size.unwrap_or(t.size).max(1);
             for datagram in self.buf[..t.size].chunks(seg) {
-                let id = frame::decode(datagram).map_or(u64::MAX, |f| f.seq.0);
-                self.netem.send(self.now, id, datagram);
+                let f = frame::decode(datagram).expect("the sender writes valid frames");
+                if f.flags.contains(frame::Flags::END) {
+                    self.ends.push(datagram.to_vec());
+                } else {
+                    self.netem.send(self.now, f.seq.0, datagram);
+                }
             }
         }
         while let Some((_, bytes)) = self.netem.poll_datagram(self.now) {
@@ -76,6 +89,15 @@ impl Pair {
             match self.receiver.handle_datagram(self.now, wall, meta, &bytes) {
                 Datagram::Framed { arrival, .. } => self.arrivals.push(arrival),
                 other => panic!("the pair only sends frames, got {other:?}"),
+            }
+        }
+        if self.netem.in_flight() == 0 && self.sender.is_data_done() {
+            for bytes in self.ends.drain(..) {
+                let meta = RecvMeta::new(self.source, bytes.len());
+                match self.receiver.handle_datagram(self.now, wall, meta, &bytes) {
+                    Datagram::End { .. } => self.ends_received += 1,
+                    other => panic!("an end frame, got {other:?}"),
+                }
             }
         }
         while self.receiver.poll_event().is_some() {}

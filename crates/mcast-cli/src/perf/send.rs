@@ -1,0 +1,318 @@
+//! `mcast perf send`: numbered, stamped datagrams at a set rate, through the engine.
+
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use mcast_core::frame;
+use mcast_core::session::{Sender, SenderConfig, SessionId};
+use mcast_sync::driver::{wall_ns, Clock as _, Drive, SendDriver};
+use mcast_sync::SendPath;
+use serde::Serialize;
+
+use super::rate::{parse_rate, Rate};
+use super::{mbit_s, per_s};
+use crate::adapter::Tx;
+use crate::errors::CliError;
+use crate::{output, plan, stop};
+
+/// Arguments of `mcast perf send`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  mcast perf send 239.1.2.3 5001 -i 127.0.0.1 --ttl 0 --rate 20000 --duration 5s
+  mcast perf send 239.1.2.3 5001 -i lab0 --rate max --size 64
+  mcast perf send 239.1.2.3 5001 -i lab0 --rate 100Mbit --size 1400 -c 100000
+
+Prints a line per second (datagrams/s, Mbit/s) and a summary; --json prints JSON Lines.
+The stream ends with end-of-session frames so `mcast perf recv` counts loss at its tail.")]
+pub(crate) struct Opt {
+    /// The multicast group to send to.
+    #[arg(value_name = "GROUP")]
+    group: String,
+
+    /// The destination UDP port (1-65535).
+    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
+    port: u16,
+
+    /// The outgoing interface: an IPv4 address, a name, an index, or 0.0.0.0.
+    #[arg(short = 'i', long = "iface", value_name = "IFACE")]
+    iface: Option<String>,
+
+    /// Datagrams per second (20000, 20k, 1M), a bit rate of UDP payload (100Mbit, 1Gbit), or
+    /// max (as fast as the socket takes them).
+    #[arg(long, value_name = "RATE", default_value = "1000", value_parser = parse_rate)]
+    rate: Rate,
+
+    /// The UDP payload of each datagram in bytes, the 28-byte frame header included (28 to
+    /// 65507).
+    #[arg(long, value_name = "B", default_value_t = 1000, value_parser = parse_size)]
+    size: usize,
+
+    /// Send for this long (default 10s unless -c is given).
+    #[arg(long, value_name = "D", value_parser = plan::parse_timeout, conflicts_with = "count")]
+    duration: Option<Duration>,
+
+    /// Send this many datagrams.
+    #[arg(short = 'c', long, value_name = "N", value_parser = plan::parse_count,
+          allow_negative_numbers = true)]
+    count: Option<u64>,
+
+    /// Time to live (hop limit): 1 stays on the local network, 0 on this host.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = plan::parse_ttl,
+          allow_negative_numbers = true)]
+    ttl: u8,
+
+    /// How datagrams reach the kernel: gso (UDP_SEGMENT: up to 64 per system call, cut by
+    /// the kernel), mmsg (sendmmsg: up to 64 messages per call), single (one sendto each).
+    /// auto is gso, falling back to mmsg where the kernel refuses it.
+    #[arg(long, value_name = "PATH", default_value = "auto", value_parser = ["auto", "gso", "mmsg", "single"])]
+    io: String,
+
+    /// Print JSON Lines (start, interval, summary, end) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses `--size` for clap: 28 (the frame header alone) to the IPv4 UDP limit.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let max = SenderConfig::MAX_UDP_PAYLOAD_V4;
+    let n: usize = s.trim().parse().map_err(|_| {
+        format!(
+            "--size {s:?} is not a number of bytes ({}-{max})",
+            frame::HEADER_LEN
+        )
+    })?;
+    if !(frame::HEADER_LEN..=max).contains(&n) {
+        return Err(format!(
+            "--size must be {}-{max} bytes, the {}-byte frame header included (got {n})",
+            frame::HEADER_LEN,
+            frame::HEADER_LEN
+        ));
+    }
+    Ok(n)
+}
+
+#[derive(Serialize)]
+struct StartRecord {
+    group: String,
+    port: u16,
+    interface: String,
+    size: usize,
+    rate_pps: Option<u64>,
+    io: &'static str,
+    session: u32,
+}
+
+/// An `interval` or `summary` record of the sender.
+#[derive(Serialize)]
+struct SendRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    elapsed_s: Option<f64>,
+    datagrams: u64,
+    bytes: u64,
+    rate_pps: f64,
+    mbit_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    io: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_drops: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transmits: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct EndRecord {
+    reason: &'static str,
+    exit_code: u8,
+}
+
+/// How much a GSO batch may hold: the kernel's limit of 64 segments per send.
+const MAX_SEGMENTS: usize = 64;
+
+/// Runs `mcast perf send`.
+pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
+    let (plan, label) = plan::send(&opt.group, opt.port, opt.iface.as_deref(), opt.ttl, false)?;
+    if plan.group.is_ipv6() && opt.size > SenderConfig::MAX_UDP_PAYLOAD_V6 {
+        return Err(CliError::usage(format!(
+            "--size {} is more than an IPv6 UDP datagram holds ({})",
+            opt.size,
+            SenderConfig::MAX_UDP_PAYLOAD_V6
+        ))
+        .into());
+    }
+    let path = match opt.io.as_str() {
+        "mmsg" => SendPath::Mmsg,
+        "single" => SendPath::Single,
+        _ => SendPath::Gso,
+    };
+    let interrupted = stop::on_ctrl_c();
+    let tx = Tx::open_with_path(&plan, path)?;
+    let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
+    let payload = vec![0x6d_u8; opt.size - frame::HEADER_LEN];
+    let duration = match opt.count {
+        Some(_) => opt.duration,
+        None => Some(opt.duration.unwrap_or(Duration::from_secs(10))),
+    };
+    let mut driver = SendDriver::new(Sender::new(SenderConfig {
+        session,
+        framed: true,
+        interval: opt.rate.interval(opt.size),
+        count: opt.count,
+        max_segments: MAX_SEGMENTS,
+        ..SenderConfig::new(tx.destination())
+    }));
+    if opt.json {
+        output::emit_json(
+            "start",
+            &StartRecord {
+                group: plan.group.to_string(),
+                port: plan.port,
+                interface: label.clone(),
+                size: opt.size,
+                rate_pps: opt.rate.pps(opt.size),
+                io: tx.socket().send_path().as_str(),
+                session: session.0,
+            },
+        )?;
+    } else {
+        output::note(&format!(
+            "sending to {}:{} on {label}: {}-byte datagrams, rate {}, io {}, {}",
+            output::host(plan.group.addr()),
+            plan.port,
+            opt.size,
+            opt.rate,
+            tx.socket().send_path().as_str(),
+            match (opt.count, duration) {
+                (Some(c), _) => format!("{c} datagrams"),
+                (None, Some(d)) => format!("for {}", humantime::format_duration(d)),
+                (None, None) => "until Ctrl-C".into(),
+            }
+        ));
+    }
+
+    let stop = || interrupted.load(Ordering::SeqCst);
+    let start = driver.clock().now();
+    let end = duration.and_then(|d| start.checked_add(d));
+    let mut tick = 1_u64;
+    let mut last = (start, 0_u64, 0_u64);
+    let reason = loop {
+        let next = start + Duration::from_secs(tick);
+        let limit = end.map_or(next, |e| e.min(next));
+        let drive = driver.run_data(tx.socket(), &payload, Some(limit), stop, |_| {})?;
+        let now = driver.clock().now();
+        if now >= next {
+            interval(&opt, start, last, now, &driver)?;
+            last = (now, driver.datagrams_sent(), driver.bytes_sent());
+            tick = (now - start).as_secs() + 1;
+        }
+        match drive {
+            Drive::Finished => break "count",
+            Drive::Stopped => break "interrupted",
+            _ if end.is_some_and(|e| now >= e) => break "duration",
+            _ => {}
+        }
+    };
+    let elapsed = driver.clock().now() - start;
+    if last.0 < start + elapsed && driver.datagrams_sent() > last.1 {
+        interval(&opt, start, last, start + elapsed, &driver)?;
+    }
+    // The end-of-session frames close the stream (also after Ctrl-C), so the receiver
+    // counts the tail.
+    let now = driver.clock().now();
+    driver.session_mut().finish(now);
+    let _ = driver.run(
+        tx.socket(),
+        &payload,
+        Some(now + Duration::from_secs(1)),
+        || false,
+        |_| {},
+    )?;
+
+    let secs = elapsed.as_secs_f64();
+    let summary = SendRecord {
+        start_s: None,
+        end_s: None,
+        elapsed_s: Some(round3(secs)),
+        datagrams: driver.datagrams_sent(),
+        bytes: driver.bytes_sent(),
+        rate_pps: round3(per_s(driver.datagrams_sent(), secs)),
+        mbit_s: round3(mbit_s(driver.bytes_sent(), secs)),
+        io: Some(tx.socket().send_path().as_str()),
+        host_drops: Some(driver.host_drops()),
+        transmits: Some(driver.transmits()),
+    };
+    if opt.json {
+        output::emit_json("summary", &summary)?;
+        output::emit_json(
+            "end",
+            &EndRecord {
+                reason,
+                exit_code: 0,
+            },
+        )?;
+    } else {
+        output::line(&format!(
+            "[{:5.1}-{:5.1} s] sent {} datagrams, {} bytes: {:.0} datagrams/s, {:.2} Mbit/s ({} system calls, io {}{})",
+            0.0,
+            secs,
+            summary.datagrams,
+            summary.bytes,
+            summary.rate_pps,
+            summary.mbit_s,
+            driver.transmits(),
+            tx.socket().send_path().as_str(),
+            match driver.host_drops() {
+                0 => String::new(),
+                n => format!(", {n} refused by the host: ENOBUFS"),
+            }
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rounds to three decimals, for JSON that reads well.
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Prints the interval from `last` (time, datagrams, bytes) to `now`.
+fn interval(
+    opt: &Opt,
+    start: Instant,
+    last: (Instant, u64, u64),
+    now: Instant,
+    driver: &SendDriver,
+) -> std::io::Result<()> {
+    let secs = (now - last.0).as_secs_f64();
+    let datagrams = driver.datagrams_sent() - last.1;
+    let bytes = driver.bytes_sent() - last.2;
+    let rec = SendRecord {
+        start_s: Some(round3((last.0 - start).as_secs_f64())),
+        end_s: Some(round3((now - start).as_secs_f64())),
+        elapsed_s: None,
+        datagrams,
+        bytes,
+        rate_pps: round3(per_s(datagrams, secs)),
+        mbit_s: round3(mbit_s(bytes, secs)),
+        io: None,
+        host_drops: None,
+        transmits: None,
+    };
+    if opt.json {
+        output::emit_json("interval", &rec)
+    } else {
+        output::line(&format!(
+            "[{:5.1}-{:5.1} s] {:>10} datagrams  {:>12.0} datagrams/s  {:>9.2} Mbit/s",
+            rec.start_s.unwrap_or(0.0),
+            rec.end_s.unwrap_or(0.0),
+            datagrams,
+            rec.rate_pps,
+            rec.mbit_s
+        ))
+    }
+}

@@ -1,0 +1,315 @@
+//! The engine behind the commands (issue #7): `mcast perf`, end-of-session frames (tail loss),
+//! host drops told apart from network loss, and frames that must not poison the figures.
+//! Everything runs on 127.0.0.1 with TTL 0.
+
+use std::thread;
+use std::time::Duration;
+
+use mcast_core::frame::{self, EndOfSession, Flags, FrameRepr, Seq, SessionId};
+use serde_json::Value;
+
+use crate::util::{Proc, LO};
+
+/// Starts `mcast perf recv GROUP PORT -i 127.0.0.1 --json --timeout 20s EXTRA...` and waits
+/// until it listens.
+fn perf_receiver(group: &str, port: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "perf",
+        "recv",
+        group,
+        port,
+        "-i",
+        LO,
+        "--json",
+        "--timeout",
+        "20s",
+    ];
+    args.extend_from_slice(extra);
+    let mut p = Proc::mcast(&args);
+    p.wait_listening();
+    p
+}
+
+/// The `data` of the last record of `kind`.
+fn record(records: &[Value], kind: &str) -> Value {
+    records
+        .iter()
+        .rev()
+        .find(|r| r["type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} record in {records:#?}"))["data"]
+        .clone()
+}
+
+/// A sender socket pinned to 127.0.0.1 with TTL 0, for hand-made datagrams.
+fn raw_sender(group: &str, port: u16) -> mcast_sync::Sender {
+    mcast_sync::Sender::builder(group.parse().unwrap(), port)
+        .iface(LO.parse().unwrap())
+        .ttl(0)
+        .build()
+        .unwrap()
+}
+
+fn data_frame(session: u32, seq: u64, sent_at_ns: u64) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let repr = FrameRepr {
+        flags: Flags::empty(),
+        session: SessionId(session),
+        seq: Seq(seq),
+        sent_at_ns,
+        payload: b"hand-made",
+        tag: None,
+    };
+    frame::encode(&repr, &mut buf).unwrap();
+    buf
+}
+
+fn end_frame(session: u32, first: u64, end: u64) -> Vec<u8> {
+    let end = EndOfSession {
+        first: Seq(first),
+        end: Seq(end),
+    };
+    let body = end.payload();
+    let mut buf = Vec::new();
+    frame::encode(&end.repr(SessionId(session), now_ns(), &body), &mut buf).unwrap();
+    buf
+}
+
+fn now_ns() -> u64 {
+    mcast_sync::driver::wall_ns()
+}
+
+// issue #7 — `mcast perf send` into `mcast perf recv` on loopback: the receiver ends by
+// itself when the sender's end frames arrive, and both sides agree on the count.
+#[test]
+fn perf_send_into_perf_recv() {
+    let rx = perf_receiver("239.1.7.1", "47171", &["--rcvbuf", "8M"]);
+    let tx = crate::util::run(&[
+        "perf",
+        "send",
+        "239.1.7.1",
+        "47171",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--rate",
+        "5000",
+        "-c",
+        "1000",
+        "--size",
+        "64",
+        "--json",
+    ]);
+    tx.assert_success();
+    let sent = record(&tx.json(), "summary");
+    assert_eq!(sent["datagrams"], 1000);
+    assert_eq!(sent["bytes"], 64_000);
+    let out = rx.finish_ok();
+    let records = out.json();
+    let summary = record(&records, "summary");
+    assert_eq!(summary["sent"], 1000, "{summary}");
+    assert_eq!(summary["datagrams"], 1000, "{summary}");
+    assert_eq!(summary["missing"], 0, "{summary}");
+    assert_eq!(summary["lost"], 0, "{summary}");
+    assert_eq!(summary["streams"], 1);
+    assert!(
+        summary["delay_us"]["p99"].as_f64().unwrap() > 0.0,
+        "{summary}"
+    );
+    assert_eq!(record(&records, "end")["reason"], "ended");
+}
+
+// issue #7 — at full speed over GSO every datagram is accounted for: received + missing ==
+// sent, whatever the receive buffer dropped.
+#[test]
+fn perf_at_max_rate_accounts_for_every_datagram() {
+    let rx = perf_receiver("239.1.7.2", "47172", &["--rcvbuf", "8M"]);
+    let tx = crate::util::run(&[
+        "perf",
+        "send",
+        "239.1.7.2",
+        "47172",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--rate",
+        "max",
+        "-c",
+        "20000",
+        "--size",
+        "64",
+        "--io",
+        "gso",
+        "--json",
+    ]);
+    tx.assert_success();
+    assert_eq!(record(&tx.json(), "summary")["io"], "gso");
+    let summary = record(&rx.finish_ok().json(), "summary");
+    let received = summary["datagrams"].as_u64().unwrap();
+    let missing = summary["missing"].as_u64().unwrap();
+    assert_eq!(summary["sent"], 20_000, "{summary}");
+    assert_eq!(received + missing, 20_000, "{summary}");
+}
+
+// issue #7 — a receiver too slow for its buffer: the kernel's drops are host drops, reported
+// apart from network loss, and the datagrams dropped at the tail of the stream are counted
+// too (the end frames arrive after the receiver caught up).
+#[test]
+fn host_drops_are_told_apart_from_network_loss() {
+    let rx = perf_receiver("239.1.7.3", "47173", &["--rcvbuf", "4K"]);
+    rx.signal("STOP");
+    // stdin mode: the end frames wait for EOF, after the receiver is running again.
+    let mut tx = Proc::mcast(&[
+        "send",
+        "239.1.7.3",
+        "47173",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--framed",
+        "-v",
+    ]);
+    let lines: String = (0..2000).map(|i| format!("datagram {i}\n")).collect();
+    tx.write_stdin(lines.as_bytes());
+    tx.wait_stdout("seq 1999)");
+    rx.signal("CONT");
+    thread::sleep(Duration::from_millis(500));
+    tx.close_stdin();
+    tx.finish_ok();
+    let out = rx.finish_ok();
+    let summary = record(&out.json(), "summary");
+    let received = summary["datagrams"].as_u64().unwrap();
+    let missing = summary["missing"].as_u64().unwrap();
+    let host_drops = summary["host_drops"].as_u64().unwrap();
+    assert_eq!(summary["sent"], 2000, "{summary}");
+    assert_eq!(received + missing, 2000, "{summary}");
+    assert!(
+        host_drops > 0,
+        "a 4K buffer cannot hold 2000 datagrams: {summary}"
+    );
+    assert_eq!(
+        missing, host_drops,
+        "loopback loses nothing else: {summary}"
+    );
+    assert_eq!(summary["lost"], 0, "{summary}");
+}
+
+// issue #7 — tail loss: the last 10 of 100 frames never arrive; the end frame makes `mcast
+// recv` count them (it reported 0 lost before).
+#[test]
+fn recv_counts_the_tail_loss() {
+    let rx = crate::receiver("239.1.7.4", "47174", &["--json", "--timeout", "1s"]);
+    let tx = raw_sender("239.1.7.4", 47174);
+    for seq in 0..90 {
+        tx.send(&data_frame(7, seq, now_ns())).unwrap();
+    }
+    for _ in 0..3 {
+        tx.send(&end_frame(7, 0, 100)).unwrap();
+    }
+    let out = rx.finish_ok();
+    let records = out.json();
+    let stats = record(&records, "stats");
+    assert_eq!(stats["datagrams"], 90, "end frames are not data: {stats}");
+    assert_eq!(stats["framed"]["lost"], 10, "{stats}");
+    assert_eq!(stats["framed"]["streams_ended"], 1, "{stats}");
+    let ends: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["type"] == "gap" && r["data"]["event"] == "end")
+        .collect();
+    assert_eq!(ends.len(), 1, "repeats change nothing");
+    assert_eq!(ends[0]["data"]["count"], 10);
+    assert!(
+        out.stderr_text().contains("10 lost"),
+        "{}",
+        out.stderr_text()
+    );
+}
+
+// issue #7 — one forged frame with sequence 2^64-1 and one with a send time of 0 do not
+// poison the figures: no 1.8e19 lost, no delay of -9e12 ms.
+#[test]
+fn forged_frames_do_not_poison_the_figures() {
+    let rx = crate::receiver("239.1.7.5", "47175", &["--json", "--timeout", "1s"]);
+    let tx = raw_sender("239.1.7.5", 47175);
+    for seq in 0..10 {
+        tx.send(&data_frame(9, seq, now_ns())).unwrap();
+    }
+    tx.send(&data_frame(9, u64::MAX, now_ns())).unwrap();
+    tx.send(&data_frame(9, 10, 0)).unwrap();
+    for seq in 11..20 {
+        tx.send(&data_frame(9, seq, now_ns())).unwrap();
+    }
+    tx.send(&end_frame(9, 0, 20)).unwrap();
+    let out = rx.finish_ok();
+    let stats = record(&out.json(), "stats");
+    let framed = &stats["framed"];
+    assert_eq!(framed["lost"], 0, "{stats}");
+    assert_eq!(framed["suspect"], 1, "{stats}");
+    let stream = &framed["streams"][0];
+    assert_eq!(stream["delay_discarded"], 1, "{stats}");
+    assert_eq!(stream["highest_seq"], 19, "{stats}");
+    let min = stream["delay"]["min_ns"].as_i64().unwrap();
+    assert!((0..1_000_000_000).contains(&min), "a sane delay: {stats}");
+    let err = out.stderr_text();
+    assert!(err.contains(" 0 lost"), "{err}");
+    assert!(!err.contains("18446744073709551"), "{err}");
+}
+
+// issue #7 — speak iperf2: a real `iperf -c GROUP -u` client, counted by `mcast perf recv
+// --iperf`, in a namespace of the test's own (root only; iperf comes from Debian's `iperf`).
+#[test]
+fn perf_recv_counts_a_real_iperf2_client() {
+    use crate::util::netns::{skip_unless_root, skip_without, Netns};
+    let test = "perf_recv_counts_a_real_iperf2_client";
+    if skip_unless_root(test) || skip_without("iperf", test) {
+        return;
+    }
+    let ns = Netns::new("mcast-iperf");
+    let mut rx = ns.mcast(&[
+        "perf",
+        "recv",
+        "239.1.7.6",
+        "5001",
+        "-i",
+        LO,
+        "--iperf",
+        "--json",
+        "--timeout",
+        "20s",
+    ]);
+    rx.wait_listening();
+    // -B pins the source address, and so the interface, to loopback; -T 0 keeps it on the host.
+    let client = ns
+        .cmd("iperf")
+        .args([
+            "-c",
+            "239.1.7.6",
+            "-u",
+            "-b",
+            "2000pps",
+            "-l",
+            "200",
+            "-t",
+            "1",
+            "-T",
+            "0",
+            "-B",
+            LO,
+        ])
+        .output()
+        .expect("run iperf");
+    let said = String::from_utf8_lossy(&client.stdout).into_owned();
+    let out = rx.finish_ok();
+    let summary = record(&out.json(), "summary");
+    let received = summary["datagrams"].as_u64().unwrap();
+    assert!(
+        received >= 1000,
+        "about 2000 in a second: {summary}\niperf: {said}"
+    );
+    assert_eq!(summary["sent"], received, "{summary}\niperf: {said}");
+    assert_eq!(summary["missing"], 0, "{summary}");
+    assert_eq!(summary["streams"], 1, "{summary}");
+    assert_eq!(record(&out.json(), "end")["reason"], "ended");
+}

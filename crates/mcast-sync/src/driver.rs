@@ -1,0 +1,461 @@
+//! The engine's loop: mcast-core's session machines driven against a socket.
+//!
+//! Every command of the `mcast` tool and the loopback bench go through these two drivers, so
+//! pacing, numbering, batching and counting are written once:
+//!
+//! - [`SendDriver`] drains [`core::Sender::poll_transmit`](mcast_core::session::Sender::poll_transmit)
+//!   into [`Sender::send_transmit`] (GSO, `sendmmsg` or one `sendto` per datagram, whichever
+//!   the socket uses), and waits for
+//!   [`poll_timeout`](mcast_core::session::Sender::poll_timeout) between transmits. Pacing follows
+//!   the core's absolute schedule, so the rate does not drift: the driver sleeps until shortly
+//!   before a deadline and spins for the rest.
+//! - [`RecvDriver`] receives batches with `recvmmsg` ([`Receiver::recv_batch`]), hands every
+//!   datagram to
+//!   [`core::Receiver::handle_datagram`](mcast_core::session::Receiver::handle_datagram), drains
+//!   [`poll_event`](mcast_core::session::Receiver::poll_event), runs the receiver's timers (interval
+//!   reports) and passes the socket's kernel drop count in as host drops.
+//!
+//! Both read time through a [`Clock`] ([`SystemClock`] by default), and both return after a
+//! time limit, a stop request or when the work is done, so the caller can print progress
+//! between calls.
+//!
+//! ```no_run
+//! use mcast_core::session::{Sender as Session, SenderConfig};
+//! use mcast_sync::driver::{Drive, SendDriver};
+//! use mcast_sync::Sender;
+//!
+//! let tx = Sender::builder("239.1.2.3".parse()?, 50001)
+//!     .iface("127.0.0.1".parse()?)
+//!     .ttl(0)
+//!     .build()?;
+//! let session = Session::new(SenderConfig {
+//!     framed: true,
+//!     count: Some(1000),
+//!     interval: Some(std::time::Duration::from_millis(1)),
+//!     ..SenderConfig::new(tx.destination())
+//! });
+//! let mut driver = SendDriver::new(session);
+//! let done = driver.run(&tx, b"tick", None, || false, |_| {})?;
+//! assert_eq!(done, Drive::Finished);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::io;
+use std::net::IpAddr;
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mcast_core::session::{self as core, Datagram, Event};
+use mcast_core::{RecvMeta, Transmit};
+
+use crate::{Error, Receiver, RecvBatch, Sender};
+
+/// Where the drivers read the time.
+pub trait Clock {
+    /// The monotonic clock, for timers and pacing.
+    fn now(&self) -> Instant;
+    /// The wall clock in nanoseconds since the Unix epoch, for the send time on the wire and
+    /// one-way delay.
+    fn wall_ns(&self) -> u64;
+}
+
+/// The operating system's clocks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn wall_ns(&self) -> u64 {
+        wall_ns()
+    }
+}
+
+/// Nanoseconds since the Unix epoch by the system clock (0 before 1970, saturating far in the
+/// future).
+pub fn wall_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Why a driver's `run` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Drive {
+    /// The work is done: the sender sent everything (end-of-session frames included), or a
+    /// callback of the receiver asked to stop.
+    Finished,
+    /// The time limit passed.
+    Limit,
+    /// The stop function said so.
+    Stopped,
+}
+
+/// What one transmit put on the wire, for progress and per-datagram output.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Sent {
+    /// The transmit as the core made it.
+    pub transmit: Transmit,
+    /// How many of its datagrams the socket took (fewer than `transmit.datagrams()` when the
+    /// host dropped some: `ENOBUFS`).
+    pub datagrams: usize,
+    /// The sequence number of its first datagram (framed mode).
+    pub first_seq: core::Seq,
+    /// The wall-clock stamp its frames carry.
+    pub wall_ns: u64,
+    /// Whether it is an end-of-session frame.
+    pub is_end: bool,
+}
+
+/// How long the drivers sleep at most in one go, so a stop request is seen within it.
+const TICK: Duration = Duration::from_millis(50);
+
+/// How close to a deadline the sender stops sleeping and spins: a little more than the
+/// kernel's default timer slack (50 µs), so wake-ups are not late.
+const SPIN: Duration = Duration::from_micros(80);
+
+/// Runs a [`core::Sender`](mcast_core::session::Sender) against a [`Sender`] socket.
+#[derive(Debug)]
+pub struct SendDriver<C: Clock = SystemClock> {
+    session: core::Sender,
+    clock: C,
+    buf: Vec<u8>,
+    /// Datagrams the socket took, end-of-session frames excluded.
+    datagrams: u64,
+    /// Their bytes.
+    bytes: u64,
+    /// Datagrams the host refused (`ENOBUFS`): made by the session, never sent.
+    host_drops: u64,
+    /// Transmits handed to the socket.
+    transmits: u64,
+}
+
+impl SendDriver<SystemClock> {
+    /// A driver for `session` on the system clocks.
+    pub fn new(session: core::Sender) -> Self {
+        Self::with_clock(session, SystemClock)
+    }
+}
+
+impl<C: Clock> SendDriver<C> {
+    /// A driver for `session` reading time from `clock`.
+    pub fn with_clock(session: core::Sender, clock: C) -> Self {
+        Self {
+            session,
+            clock,
+            buf: Vec::with_capacity(64 * 1024),
+            datagrams: 0,
+            bytes: 0,
+            host_drops: 0,
+            transmits: 0,
+        }
+    }
+
+    /// The session machine.
+    pub fn session(&self) -> &core::Sender {
+        &self.session
+    }
+
+    /// The session machine, to [`extend_count`](mcast_core::session::Sender::extend_count) or
+    /// [`finish`](mcast_core::session::Sender::finish) it.
+    pub fn session_mut(&mut self) -> &mut core::Sender {
+        &mut self.session
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// Datagrams the socket took so far (end-of-session frames excluded).
+    pub fn datagrams_sent(&self) -> u64 {
+        self.datagrams
+    }
+
+    /// Bytes of those datagrams (UDP payloads).
+    pub fn bytes_sent(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Datagrams the host refused to send (`ENOBUFS`: a full queue on the interface).
+    pub fn host_drops(&self) -> u64 {
+        self.host_drops
+    }
+
+    /// Transmits (system calls, or GSO/`sendmmsg` batches) handed to the socket so far.
+    pub fn transmits(&self) -> u64 {
+        self.transmits
+    }
+
+    /// Sends until the session is finished, end-of-session frames included
+    /// ([`Drive::Finished`]), until `limit` passes ([`Drive::Limit`]) or until `stop` returns
+    /// true ([`Drive::Stopped`], checked at least every 50 ms). Every datagram carries
+    /// `payload`; `on_sent` hears of every transmit.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error when a send fails for a reason other than `ENOBUFS` (which is
+    /// counted in [`host_drops`](Self::host_drops)).
+    pub fn run(
+        &mut self,
+        socket: &Sender,
+        payload: &[u8],
+        limit: Option<Instant>,
+        stop: impl FnMut() -> bool,
+        on_sent: impl FnMut(&Sent),
+    ) -> Result<Drive, Error> {
+        self.drive(socket, payload, limit, stop, on_sent, false)
+    }
+
+    /// As [`run`](Self::run), but returns [`Drive::Finished`] as soon as the generated data is
+    /// done, before any end-of-session frame: for callers that feed payloads one at a time
+    /// with [`extend_count`](mcast_core::session::Sender::extend_count) (lines of stdin), and
+    /// [`run`](Self::run) once at the end.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    pub fn run_data(
+        &mut self,
+        socket: &Sender,
+        payload: &[u8],
+        limit: Option<Instant>,
+        stop: impl FnMut() -> bool,
+        on_sent: impl FnMut(&Sent),
+    ) -> Result<Drive, Error> {
+        self.drive(socket, payload, limit, stop, on_sent, true)
+    }
+
+    fn drive(
+        &mut self,
+        socket: &Sender,
+        payload: &[u8],
+        limit: Option<Instant>,
+        mut stop: impl FnMut() -> bool,
+        mut on_sent: impl FnMut(&Sent),
+        data_only: bool,
+    ) -> Result<Drive, Error> {
+        loop {
+            if stop() {
+                return Ok(Drive::Stopped);
+            }
+            let done = if data_only {
+                self.session.is_data_done()
+            } else {
+                self.session.is_finished()
+            };
+            if done {
+                return Ok(Drive::Finished);
+            }
+            let now = self.clock.now();
+            if limit.is_some_and(|l| now >= l) {
+                return Ok(Drive::Limit);
+            }
+            let wall = self.clock.wall_ns();
+            let first_seq = self.session.next_seq();
+            // Only end-of-session frames follow the data.
+            let is_end = self.session.is_data_done();
+            if let Some(transmit) = self
+                .session
+                .poll_transmit(now, wall, payload, &mut self.buf)
+            {
+                let sent = Sent {
+                    transmit,
+                    datagrams: 0,
+                    first_seq,
+                    wall_ns: wall,
+                    is_end,
+                };
+                self.send(socket, sent, &mut on_sent)?;
+                continue;
+            }
+            self.session.handle_timeout(now);
+            // Without a deadline nothing more will come: finished (checked at the top).
+            if let Some(deadline) = self.session.poll_timeout() {
+                let until = limit.map_or(deadline, |l| l.min(deadline));
+                wait_until(&self.clock, until, &mut stop);
+            }
+        }
+    }
+
+    fn send(
+        &mut self,
+        socket: &Sender,
+        mut sent: Sent,
+        on_sent: &mut impl FnMut(&Sent),
+    ) -> Result<(), Error> {
+        let transmit = sent.transmit;
+        let wanted = transmit.datagrams();
+        let went = match socket.send_transmit(&transmit, &self.buf) {
+            Ok(n) => n,
+            Err(e) if is_host_drop(&e) => 0,
+            Err(e) => return Err(e),
+        };
+        self.transmits += 1;
+        if !sent.is_end {
+            let seg = transmit.segment_size.unwrap_or(transmit.size).max(1);
+            self.datagrams += went as u64;
+            self.bytes += (transmit.size.min(went * seg)) as u64;
+            self.host_drops += (wanted - went.min(wanted)) as u64;
+        }
+        sent.datagrams = went;
+        on_sent(&sent);
+        Ok(())
+    }
+}
+
+/// Whether a send failed because the host had no room for the datagram (a full interface
+/// queue), which a sender at full speed counts rather than dies of.
+fn is_host_drop(e: &Error) -> bool {
+    e.io_error()
+        .and_then(io::Error::raw_os_error)
+        .is_some_and(|errno| errno == libc::ENOBUFS || errno == libc::EAGAIN)
+}
+
+/// Waits until `deadline` by `clock`: sleeps while it is far, spins (yielding) for the last
+/// stretch, and returns early when `stop` says so.
+fn wait_until<C: Clock>(clock: &C, deadline: Instant, stop: &mut impl FnMut() -> bool) {
+    loop {
+        let now = clock.now();
+        if now >= deadline || stop() {
+            return;
+        }
+        let left = deadline - now;
+        if left > SPIN {
+            std::thread::sleep((left - SPIN).min(TICK));
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Runs a [`core::Receiver`](mcast_core::session::Receiver) against a [`Receiver`] socket.
+#[derive(Debug)]
+pub struct RecvDriver<C: Clock = SystemClock> {
+    session: core::Receiver,
+    clock: C,
+    batch: RecvBatch,
+    default_destination: Option<IpAddr>,
+}
+
+impl RecvDriver<SystemClock> {
+    /// A driver for `session` on the system clocks, receiving into `batch` (its capacity is
+    /// the most datagrams one system call takes; its buffer length the longest datagram read
+    /// whole).
+    pub fn new(session: core::Receiver, batch: RecvBatch) -> Self {
+        Self::with_clock(session, batch, SystemClock)
+    }
+}
+
+impl<C: Clock> RecvDriver<C> {
+    /// A driver for `session` reading time from `clock`.
+    pub fn with_clock(session: core::Receiver, batch: RecvBatch, clock: C) -> Self {
+        Self {
+            session,
+            clock,
+            batch,
+            default_destination: None,
+        }
+    }
+
+    /// The group to count a datagram under when the socket could not tell its destination
+    /// (no `IP_PKTINFO`): with one group joined, that group.
+    #[must_use]
+    pub fn with_default_destination(mut self, group: Option<IpAddr>) -> Self {
+        self.default_destination = group;
+        self
+    }
+
+    /// The session machine (its [`stats`](mcast_core::session::Receiver::stats)).
+    pub fn session(&self) -> &core::Receiver {
+        &self.session
+    }
+
+    /// The session machine.
+    pub fn session_mut(&mut self) -> &mut core::Receiver {
+        &mut self.session
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// Receives and handles datagrams until `limit` passes ([`Drive::Limit`]), `stop` returns
+    /// true ([`Drive::Stopped`], checked at least every 50 ms), or a callback breaks
+    /// ([`Drive::Finished`]).
+    ///
+    /// `on_datagram` sees every datagram as the session classified it, with its metadata;
+    /// `on_event` every event the session queued (reports included), in order, after the
+    /// datagram that caused it. Datagrams of a batch after the one whose callback broke are
+    /// dropped unhandled.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error when receiving fails (a timeout or a signal is not an error).
+    pub fn run(
+        &mut self,
+        socket: &mut Receiver,
+        limit: Option<Instant>,
+        mut stop: impl FnMut() -> bool,
+        mut on_datagram: impl FnMut(&RecvMeta, Datagram<'_>) -> ControlFlow<()>,
+        mut on_event: impl FnMut(Event) -> ControlFlow<()>,
+    ) -> Result<Drive, Error> {
+        loop {
+            if stop() {
+                return Ok(Drive::Stopped);
+            }
+            let now = self.clock.now();
+            if limit.is_some_and(|l| now >= l) {
+                return Ok(Drive::Limit);
+            }
+            let wake = [limit, self.session.poll_timeout(), now.checked_add(TICK)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(now);
+            let wait = wake
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1));
+            socket.set_read_timeout(Some(wait));
+            match socket.recv_batch(&mut self.batch) {
+                Ok(_) => {
+                    // The batch's datagrams carry the socket's drop count as it was when each
+                    // was queued: read it before a callback can end the run.
+                    self.session.handle_host_drops(socket.kernel_drops());
+                    let now = self.clock.now();
+                    let wall = self.clock.wall_ns();
+                    for (bytes, meta) in self.batch.iter() {
+                        let meta = match meta.destination {
+                            Some(_) => *meta,
+                            None => meta.with_destination(self.default_destination),
+                        };
+                        let datagram = self.session.handle_datagram(now, wall, meta, bytes);
+                        let flow = on_datagram(&meta, datagram);
+                        while let Some(event) = self.session.poll_event() {
+                            if on_event(event).is_break() {
+                                return Ok(Drive::Finished);
+                            }
+                        }
+                        if flow.is_break() {
+                            return Ok(Drive::Finished);
+                        }
+                    }
+                }
+                Err(e) if e.is_timeout() || e.is_interrupted() => {
+                    self.session.handle_timeout(self.clock.now());
+                }
+                Err(e) => return Err(e),
+            }
+            while let Some(event) = self.session.poll_event() {
+                if on_event(event).is_break() {
+                    return Ok(Drive::Finished);
+                }
+            }
+        }
+    }
+}
