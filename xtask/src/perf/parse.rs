@@ -7,7 +7,10 @@
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::{netns::Finished, perf::report::Count};
+use crate::{
+    netns::Finished,
+    perf::report::{Count, Io},
+};
 
 /// The JSON objects among `lines`, in order.
 fn json_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<Value> {
@@ -73,13 +76,20 @@ pub(crate) fn iperf_sent(run: &Finished) -> Result<u64> {
         .context("iperf printed no \"Sent N datagrams\" line")
 }
 
-/// What `mcast perf send --json` says it sent: (datagrams, the IO path it used).
-pub(crate) fn mcast_sent(run: &Finished) -> Result<(u64, String)> {
+/// The datagrams `mcast perf send --json` says it sent. With `asked`, it must also have sent on
+/// that path: a row labelled `--io gso` that fell back to sendmmsg would measure something else.
+pub(crate) fn mcast_sent(run: &Finished, asked: Option<Io>) -> Result<u64> {
     let summary = records(run.output(), "summary")
         .pop()
         .context("mcast perf send printed no summary record")?;
-    let io = summary["io"].as_str().unwrap_or("?").to_owned();
-    Ok((u64_field(&summary, "datagrams")?, io))
+    let used = summary["io"].as_str().unwrap_or("?");
+    if let Some(asked) = asked.filter(|a| a.arg() != used) {
+        bail!(
+            "asked for --io {} but mcast perf send used {used}",
+            asked.arg()
+        );
+    }
+    u64_field(&summary, "datagrams")
 }
 
 /// One `{"type":"interval",…}` record of `mcast perf recv --json`.
@@ -230,7 +240,10 @@ mod tests {
             r#"{"type":"summary","data":{"datagrams":1000,"bytes":64000,"elapsed_s":1.0,"rate_pps":1000.0,"mbit_s":0.5,"io":"gso"}}"#,
             r#"{"type":"end","data":{"reason":"done","exit_code":0}}"#,
         ]);
-        assert_eq!(mcast_sent(&send).unwrap(), (1000, "gso".to_owned()));
+        assert_eq!(mcast_sent(&send, None).unwrap(), 1000);
+        assert_eq!(mcast_sent(&send, Some(Io::Gso)).unwrap(), 1000);
+        let err = mcast_sent(&send, Some(Io::Mmsg)).unwrap_err().to_string();
+        assert_eq!(err, "asked for --io mmsg but mcast perf send used gso");
         let recv = finished(&[
             "listening on 239.77.0.1:5001 via lab0",
             r#"{"type":"start","data":{}}"#,

@@ -1,4 +1,4 @@
-//! What `cargo xtask perf` measured, the issue's targets judged against it, and BENCHMARKS.md.
+//! What `cargo xtask perf` measured, mcast's performance targets judged against it, and BENCHMARKS.md.
 //!
 //! Everything here is plain data and text, so the table and the verdicts are tested from fixed
 //! numbers without root or a lab.
@@ -251,7 +251,7 @@ impl Verdict {
     }
 }
 
-/// One of the issue's targets with what was measured for it.
+/// One of mcast's performance targets with what was measured for it.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Target {
     /// The target in words.
@@ -261,7 +261,7 @@ pub(crate) struct Target {
     pub(crate) verdict: Verdict,
 }
 
-/// The issue's throughput bar: mcast at `--rate max` against the baseline and iperf2.
+/// The throughput bar: mcast at `--rate max` against the baseline and iperf2.
 const MIN_RATIO: f64 = 4.0;
 /// The largest loss, in percent, a `--rate max` mcast row may have.
 const MAX_LOSS_PCT: f64 = 0.1;
@@ -302,7 +302,7 @@ impl Report {
         sizes
     }
 
-    /// Every target of the issue, judged.
+    /// Every performance target, judged.
     pub(crate) fn targets(&self) -> Vec<Target> {
         let mut targets = Vec::new();
         let not_run = |claim: String| Target {

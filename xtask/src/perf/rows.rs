@@ -295,18 +295,21 @@ impl Bench<'_> {
         self.counted_by_c(
             time,
             || self.spawn(Side::Sender, self.mcast, "mcast", &args),
-            |run| Ok(parse::mcast_sent(run)?.0),
+            |run| parse::mcast_sent(run, Some(io)),
         )
     }
 
-    /// `mcast perf send` (`send_args`, sending for `time`) into `mcast perf recv --json` with
-    /// `recv_extra`; returns the receiver's counts with the sender's `sent`, and its intervals.
+    /// `mcast perf send` (of `size` at `rate` for `time` on `io`) into `mcast perf recv --json`
+    /// with `recv_extra`; returns the receiver's counts with the sender's `sent`, and its intervals.
     fn counted_by_mcast_recv(
         &self,
+        size: usize,
         time: Duration,
-        send_args: &[String],
+        rate: &str,
+        io: Option<Io>,
         recv_extra: &[&str],
     ) -> Result<(Count, Vec<Interval>)> {
+        let send_args = self.mcast_send_args(size, time, rate, io)?;
         let timeout = time + GRACE * 2;
         let mut args: Vec<String> = [
             "perf",
@@ -326,10 +329,10 @@ impl Bench<'_> {
         args.extend(recv_extra.iter().map(|a| (*a).to_owned()));
         let recv = self.start_receiver(self.mcast, "mcast", &args)?;
         let sender = self
-            .spawn(Side::Sender, self.mcast, "mcast", send_args)?
+            .spawn(Side::Sender, self.mcast, "mcast", &send_args)?
             .finish(time + GRACE)?;
         parse::check_exit(&sender)?;
-        let (sent, _) = parse::mcast_sent(&sender)?;
+        let sent = parse::mcast_sent(&sender, io)?;
         let received = recv.finish(timeout + GRACE)?;
         parse::check_exit(&received)?;
         let (count, intervals) = parse::mcast_received(&received)?;
@@ -338,8 +341,8 @@ impl Bench<'_> {
 
     /// `mcast perf send --io gso --rate max` into `mcast perf recv`.
     pub(crate) fn mcast_recv(&self, size: usize, time: Duration) -> Result<Count> {
-        let send = self.mcast_send_args(size, time, "max", Some(Io::Gso))?;
-        Ok(self.counted_by_mcast_recv(time, &send, &[])?.0)
+        let (count, _) = self.counted_by_mcast_recv(size, time, "max", Some(Io::Gso), &[])?;
+        Ok(count)
     }
 
     /// `mcast perf send --rate RATE --duration SECONDS` into `mcast perf recv --report 1s`;
@@ -347,8 +350,9 @@ impl Bench<'_> {
     pub(crate) fn paced(&self, size: usize, rate: u64, seconds: u64) -> Result<(Count, Vec<f64>)> {
         let time = Duration::from_secs(seconds);
         // mcast picks the send path: pacing is about timing, not about one path.
-        let send = self.mcast_send_args(size, time, &rate.to_string(), None)?;
-        let (count, intervals) = self.counted_by_mcast_recv(time, &send, &["--report", "1s"])?;
+        let rate = rate.to_string();
+        let report = ["--report", "1s"];
+        let (count, intervals) = self.counted_by_mcast_recv(size, time, &rate, None, &report)?;
         Ok((count, parse::full_seconds(&intervals, 1.0, seconds)))
     }
 }
