@@ -109,12 +109,13 @@ pub(crate) fn mcast_received(run: &Finished) -> Result<(Count, Vec<Interval>)> {
         .pop()
         .context("mcast perf recv printed no summary record")?;
     let received = u64_field(&summary, "datagrams")?;
-    let rate = summary["rate_pps"].as_f64().unwrap_or(0.0);
-    // The receiver's own rate decides the time base, so the table shows the rate it reported.
+    let rate = f64_field(&summary, "rate_pps")?;
+    // The receiver's own rate sets the time base, so the table shows the rate it reported (with
+    // nothing received, the time does not matter).
     let seconds = if rate > 0.0 {
         received as f64 / rate
     } else {
-        f64_field(&summary, "end_s")? - f64_field(&summary, "start_s")?
+        0.0
     };
     let count = Count {
         sent: 0,
