@@ -160,7 +160,8 @@ fn first_line(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// `N cores, MODEL` from /proc/cpuinfo.
+/// `N cores, MODEL` from /proc/cpuinfo, and the load average when the run starts: other work on
+/// the machine competes for the same cores and lowers the numbers.
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cores = cpuinfo
@@ -171,7 +172,9 @@ fn machine() -> String {
         .lines()
         .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
         .map_or("unknown CPU", |(_, m)| m.trim());
-    format!("{cores} cores, {model}")
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().next().unwrap_or("unknown");
+    format!("{cores} cores, {model}; load average {load} when the run started")
 }
 
 /// Runs every row in a fresh pair lab and returns what was measured; `command` is recorded.
