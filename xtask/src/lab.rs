@@ -1,4 +1,5 @@
-//! The lab: network namespaces joined by a bridge (and a router), owned by a guard.
+//! The lab: network namespaces joined by a bridge (and a router) or by one veth pair, owned by a
+//! guard.
 //!
 //! Everything a lab creates is named with its per-run prefix `mcl<pid%10000>-`:
 //!
@@ -8,7 +9,11 @@
 //!   host, each with `lo` and a veth `lab0` carrying the host's address.
 //! * `<prefix>router` (routed topology only): `lab0` 192.168.56.254 on `br0`, `lab1` 192.168.57.254 on
 //!   `br1`, `ip_forward` on and kernel multicast routing driven by `smcrouted` (ident `<prefix>smcroute`).
+//! * `<prefix>sender`, `<prefix>receiver` (pair topology only): two host namespaces whose `lab0`
+//!   interfaces are the two ends of one veth pair, with no switch namespace.
 //! * With `--loss`/`--dup`: an nftables table `ip <prefix>lab` in every host namespace.
+//! * `<prefix>tmp` in the system's temporary directory: a run's scratch files (`cargo xtask perf`
+//!   compiles its C programs there).
 //!
 //! Topologies:
 //!
@@ -17,11 +22,14 @@
 //!   bushwick 192.168.57.5 on `br1`; the router forwards every IPv4 group outside the link-local
 //!   224.0.0.0/24 both ways (smcroute (*,G/len) routes) with TTL threshold 1, so a datagram sent
 //!   with TTL 1 stays in its subnet and one sent with TTL 2 crosses.
+//! * `pair`: sender 10.77.0.1 and receiver 10.77.0.2 on 10.77.0.0/24, the two ends of one veth
+//!   (no bridge between them), for throughput measurements (`cargo xtask perf`).
 //!
 //! The machine's own namespace is never changed: veth pairs are created inside the switch
-//! namespace and one end is moved straight into the host namespace. The [`Lab`] guard deletes
-//! everything on drop, and a Ctrl-C handler does the same for every lab still alive (for
-//! `lab up`: until it has printed the status and returns, state file included).
+//! namespace (in a pair, the sender's) and one end is moved straight into the host namespace. The
+//! [`Lab`] guard deletes everything on drop, and a Ctrl-C handler does the same for every lab still
+//! alive (for `lab up`: until it has printed the status and returns, state file included); nothing
+//! is started in a lab once that handler runs ([`unless_interrupted`]).
 
 use std::{
     fmt::Write as _,
@@ -53,6 +61,8 @@ pub(crate) enum Topology {
     Lecture,
     /// Two subnets (56 and 57) joined by a multicast router namespace.
     Routed,
+    /// Two hosts, sender and receiver, on the two ends of one veth pair (10.77.0.0/24).
+    Pair,
 }
 
 impl Topology {
@@ -60,6 +70,7 @@ impl Topology {
         match self {
             Self::Lecture => "lecture",
             Self::Routed => "routed",
+            Self::Pair => "pair",
         }
     }
 
@@ -68,6 +79,7 @@ impl Topology {
         match self {
             Self::Lecture => &LECTURE,
             Self::Routed => &ROUTED,
+            Self::Pair => &PAIR,
         }
     }
 }
@@ -79,8 +91,8 @@ pub(crate) struct Host {
     pub(crate) name: &'static str,
     /// Its address on `lab0` (a /24).
     pub(crate) addr: Ipv4Addr,
-    /// The bridge its veth is enslaved to.
-    bridge: &'static str,
+    /// The bridge its veth is enslaved to (`None`: the veth's other end is the other host's).
+    bridge: Option<&'static str>,
     /// Its default gateway, if it has one.
     gateway: Option<Ipv4Addr>,
 }
@@ -89,7 +101,7 @@ const fn host(name: &'static str, c: u8, d: u8, bridge: &'static str, gw: bool) 
     Host {
         name,
         addr: Ipv4Addr::new(192, 168, c, d),
-        bridge,
+        bridge: Some(bridge),
         gateway: if gw {
             Some(Ipv4Addr::new(192, 168, c, 254))
         } else {
@@ -110,6 +122,22 @@ const ROUTED: [Host; 4] = [
     host("midwood", 56, 3, "br0", true),
     host("flatbush", 57, 4, "br1", true),
     host("bushwick", 57, 5, "br1", true),
+];
+
+/// The two ends of the pair topology's veth.
+const PAIR: [Host; 2] = [
+    Host {
+        name: "sender",
+        addr: Ipv4Addr::new(10, 77, 0, 1),
+        bridge: None,
+        gateway: None,
+    },
+    Host {
+        name: "receiver",
+        addr: Ipv4Addr::new(10, 77, 0, 2),
+        bridge: None,
+        gateway: None,
+    },
 ];
 
 /// The router's legs in the routed topology: (name inside the router, bridge port, address, bridge).
@@ -187,21 +215,36 @@ pub(crate) fn target_dir() -> PathBuf {
     }
 }
 
+/// The cargo profile a binary is built with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Profile {
+    /// `cargo build`: quick to build, what the demo, the lab and the tests use.
+    Debug,
+    /// `cargo build --release`: what `cargo xtask perf` measures.
+    Release,
+}
+
 /// Builds the `mcast` binary once (`$CARGO build --message-format=json`, as aya does) and returns
 /// its path (`quiet`: without cargo's progress lines). `MCAST_BIN` overrides it with a ready binary.
-pub(crate) fn mcast_binary(quiet: bool) -> Result<PathBuf> {
+pub(crate) fn mcast_binary(profile: Profile, quiet: bool) -> Result<PathBuf> {
     if let Some(bin) = std::env::var_os("MCAST_BIN") {
         return Ok(PathBuf::from(bin));
     }
-    cargo_binary("mcast-cli", "mcast", quiet)
+    cargo_binary("mcast-cli", "mcast", profile, quiet)
 }
 
-/// Builds the binary `bin` of `package` with cargo and returns its path.
-pub(crate) fn cargo_binary(package: &str, bin: &str, quiet: bool) -> Result<PathBuf> {
+/// Builds the binary `bin` of `package` with cargo in `profile` and returns its path.
+pub(crate) fn cargo_binary(
+    package: &str,
+    bin: &str,
+    profile: Profile,
+    quiet: bool,
+) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(project_root())
         .args(["build", "--package", package, "--bin", bin])
+        .args((profile == Profile::Release).then_some("--release"))
         .arg("--message-format=json-render-diagnostics")
         .args(quiet.then_some("--quiet"))
         .stderr(Stdio::inherit());
@@ -261,6 +304,20 @@ fn exit_if_interrupted(active: &mut MutexGuard<'static, Vec<String>>) {
     std::process::exit(130);
 }
 
+/// Whether a Ctrl-C came: its handler is tearing the labs down and the process is about to exit.
+pub(crate) fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Runs `start`, which starts something inside a lab (a process in a namespace), under the labs'
+/// lock: a Ctrl-C's teardown either comes later and sees what `start` made, or came first, and
+/// then this process tears down and exits instead of starting anything.
+pub(crate) fn unless_interrupted<T>(start: impl FnOnce() -> T) -> T {
+    let mut active = active();
+    exit_if_interrupted(&mut active);
+    start()
+}
+
 fn register(prefix: &str) {
     static HANDLER: Once = Once::new();
     HANDLER.call_once(|| {
@@ -295,13 +352,18 @@ fn allocate_prefix() -> Result<String> {
         .context("no free lab prefix")
 }
 
+/// The scratch directory of the lab with `prefix` (see [`Lab::scratch_dir`]).
+fn scratch_dir(prefix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{prefix}tmp"))
+}
+
 fn smcroute_ident(prefix: &str) -> String {
     format!("{prefix}smcroute")
 }
 
 /// Deletes everything named with `prefix`: processes in its namespaces, nft tables, namespaces
-/// (which takes their veths and bridges along), smcroute's files and the state file if it records
-/// `prefix`. Returns what went wrong.
+/// (which takes their veths and bridges along), the scratch directory, smcroute's files and the
+/// state file if it records `prefix`. Returns what went wrong.
 pub(crate) fn teardown(prefix: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let namespaces = match netns::list_netns_with_prefix(prefix) {
@@ -355,6 +417,12 @@ pub(crate) fn teardown(prefix: &str) -> Vec<String> {
             problems.push(format!("cannot delete {}: {e}", state_file().display()));
         }
     }
+    let scratch = scratch_dir(prefix);
+    if scratch.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&scratch) {
+            problems.push(format!("cannot delete {}: {e}", scratch.display()));
+        }
+    }
     let ident = smcroute_ident(prefix);
     for file in [
         PathBuf::from(format!("/run/{ident}.pid")),
@@ -381,6 +449,9 @@ impl Lab {
     /// Builds a lab; on any error everything made so far is deleted again.
     pub(crate) fn up(config: Config) -> Result<Self> {
         prereq::require(&config.prereqs())?;
+        if config.snooping && config.topology == Topology::Pair {
+            bail!("the pair topology has no bridge to snoop on: leave out --snooping");
+        }
         let prefix = allocate_prefix()?;
         register(&prefix);
         let mut lab = Self {
@@ -404,6 +475,14 @@ impl Lab {
     /// The namespace of `name` (a host, `router` or `switch`).
     pub(crate) fn ns(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
+    }
+
+    /// A directory for this run's scratch files, created on first use and deleted with the lab.
+    pub(crate) fn scratch_dir(&self) -> Result<PathBuf> {
+        let dir = scratch_dir(&self.prefix);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+        Ok(dir)
     }
 
     /// The hosts of this lab.
@@ -439,12 +518,16 @@ impl Lab {
     }
 
     fn build(&mut self) -> Result<()> {
+        if self.config.topology == Topology::Pair {
+            return self.build_pair();
+        }
         let switch = self.ns("switch");
         ip(&["netns", "add", &switch])?;
         ip_in(&switch, &["link", "set", "lo", "up"])?;
         let bridges: &[&str] = match self.config.topology {
             Topology::Lecture => &["br0"],
             Topology::Routed => &["br0", "br1"],
+            Topology::Pair => &[],
         };
         for br in bridges {
             self.add_bridge(&switch, br)?;
@@ -452,7 +535,10 @@ impl Lab {
         for h in self.hosts() {
             let ns = self.ns(h.name);
             ip(&["netns", "add", &ns])?;
-            self.add_leg(&ns, "lab0", h.name, h.addr, h.bridge)?;
+            let bridge = h
+                .bridge
+                .context("a bridged topology's host names its bridge")?;
+            self.add_leg(&ns, "lab0", h.name, h.addr, bridge)?;
             if let Some(gw) = h.gateway {
                 ip_in(&ns, &["route", "add", "default", "via", &gw.to_string()])?;
             }
@@ -477,6 +563,36 @@ impl Lab {
                 )?;
             }
             thread::sleep(ready.saturating_duration_since(Instant::now()));
+        }
+        Ok(())
+    }
+
+    /// The pair topology: the veth is created in the sender's namespace with its peer straight in
+    /// the receiver's, both called `lab0`.
+    fn build_pair(&mut self) -> Result<()> {
+        let [sender, receiver] = PAIR.map(|h| self.ns(h.name));
+        for ns in [&sender, &receiver] {
+            ip(&["netns", "add", ns])?;
+            ip_in(ns, &["link", "set", "lo", "up"])?;
+        }
+        ip_in(
+            &sender,
+            &[
+                "link", "add", "lab0", "type", "veth", "peer", "name", "lab0", "netns", &receiver,
+            ],
+        )?;
+        for h in &PAIR {
+            let ns = self.ns(h.name);
+            ip_in(
+                &ns,
+                &["addr", "add", &format!("{}/24", h.addr), "dev", "lab0"],
+            )?;
+            ip_in(&ns, &["link", "set", "lab0", "up"])?;
+        }
+        if self.config.loss.is_some() || self.config.dup.is_some() {
+            for h in &PAIR {
+                self.add_faults(&self.ns(h.name))?;
+            }
         }
         Ok(())
     }
@@ -676,7 +792,8 @@ enum LabCmd {
     /// In the routed topology the router forwards every group outside 224.0.0.0/24 both ways;
     /// send with `--ttl 2` or more to cross it. Ctrl-C before `lab up` returns deletes the lab.
     Up {
-        /// `lecture`: four hosts on one bridge; `routed`: two subnets joined by a multicast router.
+        /// `lecture`: four hosts on one bridge; `routed`: two subnets joined by a multicast router;
+        /// `pair`: sender 10.77.0.1 and receiver 10.77.0.2 on one veth pair.
         #[arg(long, value_enum, default_value = "lecture")]
         topology: Topology,
         /// IGMP snooping with a querier on the bridge(s) (default: flood like a hub).
@@ -691,7 +808,7 @@ enum LabCmd {
     },
     /// Run a command inside a host (or `router`/`switch`); a leading `mcast` runs the built binary.
     Exec {
-        /// eastny, midwood, flatbush, bushwick, router or switch.
+        /// eastny, midwood, flatbush, bushwick, router or switch (sender or receiver in a pair).
         host: String,
         /// The command and its arguments (after `--`).
         #[arg(last = true, required = true)]
@@ -755,6 +872,7 @@ fn load_state_from(path: &Path) -> Result<(String, Config)> {
     }
     let topology = match field("topology").as_str() {
         "routed" => Topology::Routed,
+        "pair" => Topology::Pair,
         _ => Topology::Lecture,
     };
     let config = Config {
@@ -812,7 +930,7 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
             check_exec_target(config.topology, &host)?;
             let (program, args) = cmd.split_first().context("no command given")?;
             let program = if program == "mcast" {
-                mcast_binary(true)?.into_os_string()
+                mcast_binary(Profile::Debug, true)?.into_os_string()
             } else {
                 program.into()
             };
@@ -850,7 +968,9 @@ fn exec_targets(topology: Topology) -> Vec<&'static str> {
     if topology == Topology::Routed {
         names.push("router");
     }
-    names.push("switch");
+    if topology != Topology::Pair {
+        names.push("switch");
+    }
     names
 }
 
@@ -885,6 +1005,10 @@ fn status() -> Result<()> {
         let ns = format!("{prefix}{}", h.name);
         let addr = ip_in(&ns, &["-br", "-4", "addr", "show", "dev", "lab0"]).unwrap_or_default();
         outln!("  {:<9} {:<15} {}", h.name, h.addr, addr.trim());
+    }
+    if config.topology == Topology::Pair {
+        outln!("  veth: sender lab0 <-> receiver lab0, no bridge");
+        return Ok(());
     }
     let switch = format!("{prefix}switch");
     let bridges = ip_in(&switch, &["-br", "link", "show", "type", "bridge"]).unwrap_or_default();
@@ -1010,6 +1134,11 @@ mod tests {
         for name in ["eastny", "bushwick", "router", "switch"] {
             assert!(check_exec_target(Topology::Routed, name).is_ok(), "{name}");
         }
+        // A pair has no switch namespace.
+        let err = check_exec_target(Topology::Pair, "switch")
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("choose one of sender, receiver"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! * `cargo xtask demo` replays the lecture (four hosts, two groups) in network namespaces it
 //!   creates, prints each host's terminal, checks the outcome and tears everything down.
 //! * `cargo xtask lab up|exec|status|down` keeps a lab standing for experiments.
+//! * `cargo xtask perf` measures multicast throughput on a two-namespace veth lab and writes
+//!   BENCHMARKS.md.
 //!
 //! Privileged scenarios and the repository's tidy rules run as `#[test]`s (`cargo test --workspace`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -28,6 +30,7 @@ macro_rules! outln {
 mod demo;
 mod lab;
 mod netns;
+mod perf;
 mod prereq;
 #[cfg(test)]
 mod scenarios;
@@ -59,6 +62,8 @@ enum Cmd {
     Demo,
     /// Build, use and delete a lab that stays up between commands.
     Lab(lab::Opt),
+    /// Measure multicast throughput (C baseline, iperf2, mcast) on a veth pair; write BENCHMARKS.md.
+    Perf(perf::Opt),
 }
 
 /// Writes to stdout for [`out!`]/[`outln!`]. After the first failed write (usually a reader that
@@ -102,14 +107,19 @@ fn main() -> ExitCode {
 
 fn try_main() -> Result<i32> {
     let cli = Cli::parse();
-    if let Some(code) = rerun_with_sudo()? {
+    // perf measures an optimised build; everything else runs the quick-to-build debug one.
+    let profile = match cli.cmd {
+        Cmd::Perf(_) => lab::Profile::Release,
+        _ => lab::Profile::Debug,
+    };
+    if let Some(code) = rerun_with_sudo(profile)? {
         return Ok(code);
     }
     match cli.cmd {
         Cmd::Demo => {
             // Checked before the (slow) build; `Lab::up` checks again.
             prereq::require(&[prereq::Prereq::Root, prereq::Prereq::Ip])?;
-            let bin = lab::mcast_binary(false)?;
+            let bin = lab::mcast_binary(lab::Profile::Debug, false)?;
             let failures = demo::run(&bin)?;
             if failures.is_empty() {
                 outln!("demo: every check passed");
@@ -123,18 +133,19 @@ fn try_main() -> Result<i32> {
             }
         }
         Cmd::Lab(opt) => lab::run_cmd(opt),
+        Cmd::Perf(opt) => perf::run_cmd(&opt),
     }
 }
 
 /// Every subcommand needs root. A user who is not root but has `sudo` gets the `mcast` binary
-/// built as themselves (so `target/` stays theirs and cargo need not run as root), then this
-/// same xtask binary re-run as root through sudo, with `MCAST_BIN` pointing at that build.
-/// Returns the exit code of that run, or `None` when this process should do the work itself.
-fn rerun_with_sudo() -> Result<Option<i32>> {
+/// built as themselves in `profile` (so `target/` stays theirs and cargo need not run as root),
+/// then this same xtask binary re-run as root through sudo, with `MCAST_BIN` pointing at that
+/// build. Returns the exit code of that run, or `None` when this process should do the work itself.
+fn rerun_with_sudo(profile: lab::Profile) -> Result<Option<i32>> {
     if prereq::is_root() || netns::which("sudo").is_none() {
         return Ok(None);
     }
-    let bin = lab::mcast_binary(false)?;
+    let bin = lab::mcast_binary(profile, false)?;
     let me = std::env::current_exe().context("cannot find the xtask binary to re-run")?;
     eprintln!("the lab needs root (network namespaces): re-running with sudo");
     let status = std::process::Command::new("sudo")

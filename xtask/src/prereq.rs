@@ -15,6 +15,12 @@ pub(crate) enum Prereq {
     Nft,
     /// smcroute's `smcrouted` and `smcroutectl` (only for the routed topology).
     Smcroute,
+    /// util-linux's `taskset` (`cargo xtask perf` pins sender and receiver to cores).
+    Taskset,
+    /// A C compiler as `cc` (`cargo xtask perf` compiles its C sender and counter).
+    Cc,
+    /// iperf2's `iperf` (`cargo xtask perf` compares mcast with it).
+    Iperf,
 }
 
 impl Prereq {
@@ -25,12 +31,18 @@ impl Prereq {
             Self::Ip => which("ip").is_some(),
             Self::Nft => which("nft").is_some(),
             Self::Smcroute => which("smcrouted").is_some() && which("smcroutectl").is_some(),
+            Self::Taskset => which("taskset").is_some(),
+            Self::Cc => which("cc").is_some(),
+            Self::Iperf => which("iperf").is_some(),
         };
         (!ok).then_some(match self {
             Self::Root => "the lab needs root (network namespaces, veth and bridges need CAP_NET_ADMIN): run it with sudo",
             Self::Ip => "`ip` (iproute2) is missing: apt-get install iproute2",
             Self::Nft => "`nft` is missing (--loss/--dup use nftables, tc netem is not available here): apt-get install nftables",
             Self::Smcroute => "`smcrouted`/`smcroutectl` are missing (the routed topology uses them for kernel multicast routing): apt-get install smcroute",
+            Self::Taskset => "`taskset` is missing (perf pins the sender and the receiver to their own cores): apt-get install util-linux",
+            Self::Cc => "`cc` is missing (perf compiles its C baseline sender and counter at run time): apt-get install gcc",
+            Self::Iperf => "`iperf` (iperf2) is missing (perf compares mcast with it): apt-get install iperf",
         })
     }
 }

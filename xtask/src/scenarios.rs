@@ -1,13 +1,15 @@
 //! Privileged lab scenarios with the built `mcast` binary.
 //!
-//! They need root, so they run from ONE test function, in order (namespaces, bridges and the
-//! multicast router are machine-wide resources; aya runs such tests with `--test-threads=1` for
-//! the same reason). Without root they are skipped with the reason printed. With root but a missing
-//! tool they are skipped too, except under `CI=true`, where a missing tool fails the test.
+//! They need root, so the lab scenarios run from ONE test function, in order, and the perf
+//! smoke run waits for them ([`serial`]): namespaces, bridges, the multicast router and the CPU
+//! are machine-wide resources (aya runs such tests with `--test-threads=1` for the same reason).
+//! Without root they are skipped with the reason printed. With root but a missing tool they are
+//! skipped too, except under `CI=true`, where a missing tool fails the test.
 
 use std::{
     path::Path,
     process::{Command, Stdio},
+    sync::{Mutex, MutexGuard},
     thread,
     time::{Duration, Instant},
 };
@@ -16,10 +18,40 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     demo::{self, GROUP},
-    lab::{self, Config, Lab, Topology, PORT},
+    lab::{self, Config, Lab, Profile, Topology, PORT},
     netns::{self, Finished, Proc},
+    perf,
     prereq::{self, Prereq},
 };
+
+/// Held by each root-only test while it runs, so they never run at the same time.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether the root-only tests can run: without root, or (outside CI) without one of `needed`,
+/// they are skipped with the reason printed; under `CI=true` a missing tool fails.
+fn can_run(what: &str, needed: &[Prereq]) -> bool {
+    if !prereq::is_root() {
+        eprintln!(
+            "skipping {what}: {}",
+            Prereq::Root.missing().unwrap_or("not root")
+        );
+        return false;
+    }
+    let missing = prereq::missing(needed);
+    if !missing.is_empty() {
+        let reason = missing.join("; ");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and {what} cannot run: {reason}"
+        );
+        eprintln!("skipping {what}: {reason}");
+        return false;
+    }
+    true
+}
 
 fn recv(lab: &Lab, host: &str, bin: &Path, extra: &[&str]) -> Result<Proc> {
     recv_group(lab, host, bin, GROUP, extra)
@@ -449,7 +481,7 @@ fn leftovers(before: &[String], state_dir: &Path) -> Vec<String> {
 /// with nothing up is a quiet success; `lab status` without a lab names no os error; `lab exec`
 /// of an unknown host lists the valid ones.
 fn lab_command(mcast: &Path) -> Result<Vec<String>> {
-    let xtask = lab::cargo_binary("xtask", "xtask", true)?;
+    let xtask = lab::cargo_binary("xtask", "xtask", Profile::Debug, true)?;
     let state_dir = std::env::temp_dir().join(format!("mcast-xtask-lab-{}", std::process::id()));
     std::fs::create_dir_all(&state_dir)?;
     let result = lab_command_in(&xtask, mcast, &state_dir);
@@ -547,24 +579,14 @@ fn lab_command_in(xtask: &Path, mcast: &Path, state_dir: &Path) -> Result<Vec<St
 
 #[test]
 fn lab_scenarios() {
-    if !prereq::is_root() {
-        eprintln!(
-            "skipping the lab scenarios: {}",
-            Prereq::Root.missing().unwrap_or("not root")
-        );
+    let _serial = serial();
+    if !can_run(
+        "the lab scenarios",
+        &[Prereq::Ip, Prereq::Nft, Prereq::Smcroute],
+    ) {
         return;
     }
-    let missing = prereq::missing(&[Prereq::Ip, Prereq::Nft, Prereq::Smcroute]);
-    if !missing.is_empty() {
-        let reason = missing.join("; ");
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true and the lab scenarios cannot run: {reason}"
-        );
-        eprintln!("skipping the lab scenarios: {reason}");
-        return;
-    }
-    let bin = lab::mcast_binary(false).expect("the mcast binary builds");
+    let bin = lab::mcast_binary(Profile::Debug, false).expect("the mcast binary builds");
     let mut failures = Vec::new();
     let mut note = |name: &str, result: Result<Vec<String>>| match result {
         Ok(f) => failures.extend(f),
@@ -588,6 +610,99 @@ fn lab_scenarios() {
     assert!(
         failures.is_empty(),
         "{} lab check(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The cells of every data line of the Markdown table in `report` (not the header or the rule).
+fn table_rows(report: &str) -> Vec<Vec<String>> {
+    report
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| tool / path"))
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// `cargo xtask perf --quick --output -` as root with the debug `mcast`: every row produced a
+/// count (mcast's rows say "not run" instead when this `mcast` has no `perf` subcommand), it
+/// exits 0, and it leaves no namespace, scratch directory or process behind.
+#[test]
+fn perf_quick() {
+    let _serial = serial();
+    if !can_run("the perf smoke run", &perf::PREREQS) {
+        return;
+    }
+    let mcast = lab::mcast_binary(Profile::Debug, false).expect("the mcast binary builds");
+    let xtask =
+        lab::cargo_binary("xtask", "xtask", Profile::Debug, true).expect("the xtask binary builds");
+    let has_perf = perf::mcast_perf_missing(&mcast).is_none();
+    let started = Instant::now();
+    let out = Command::new(&xtask)
+        .args(["perf", "--quick", "--output", "-"])
+        .env("MCAST_BIN", &mcast)
+        .stdin(Stdio::null())
+        .output()
+        .expect("xtask perf runs");
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut failures = Vec::new();
+    if out.status.code() != Some(0) {
+        failures.push(format!("xtask perf exited with {}", out.status));
+    }
+    let rows = table_rows(&stdout);
+    // 2 sizes × (baseline, iperf2, 3 mcast paths, mcast perf recv) and the paced row.
+    if rows.len() != 13 {
+        failures.push(format!("expected 13 table rows, got {}", rows.len()));
+    }
+    for row in &rows {
+        let (label, received) = (&row[0], row.get(4).map_or("", String::as_str));
+        let counted = received
+            .replace(',', "")
+            .parse::<u64>()
+            .is_ok_and(|n| n > 0);
+        let skipped = !has_perf && label.starts_with("mcast") && row[3] == "not run";
+        if !counted && !skipped {
+            failures.push(format!("row without a count: {}", row.join(" | ")));
+        }
+    }
+    let prefix = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("perf: lab ")?.split_whitespace().next())
+        .map(str::to_owned);
+    match prefix {
+        None => failures.push("no \"perf: lab PREFIX up\" line on stderr".into()),
+        Some(prefix) => {
+            let left = netns::list_netns_with_prefix(&prefix).unwrap_or_default();
+            if !left.is_empty() {
+                failures.push(format!("namespaces left behind: {left:?}"));
+            }
+            let scratch = std::env::temp_dir().join(format!("{prefix}tmp"));
+            if scratch.exists() {
+                failures.push(format!("{} left behind", scratch.display()));
+            }
+            let marker = scratch.to_string_lossy().into_owned();
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmdline).contains(&marker) {
+                    failures.push(format!(
+                        "process {} left behind",
+                        entry.file_name().to_string_lossy()
+                    ));
+                }
+            }
+        }
+    }
+    println!("perf --quick ran in {:.1} s", elapsed.as_secs_f64());
+    assert!(
+        failures.is_empty(),
+        "{} perf check(s) failed:\n{}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         failures.len(),
         failures.join("\n")
     );
