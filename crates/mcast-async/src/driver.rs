@@ -502,9 +502,9 @@ impl<C: Clock> RecvDriver<C> {
                     let now = self.clock.now();
                     let wall = self.clock.wall_ns();
                     self.session.handle_host_drops(socket.kernel_drops());
-                    for (bytes, meta) in self.batch.iter() {
+                    for (bytes, meta) in self.batch.datagrams() {
                         let meta = match meta.destination {
-                            Some(_) => *meta,
+                            Some(_) => meta,
                             None => meta.with_destination(self.default_destination),
                         };
                         let datagram = self.session.handle_datagram(now, wall, meta, bytes);
@@ -538,6 +538,7 @@ impl<C: Clock> RecvDriver<C> {
             driver: self,
             socket,
             pos: 0,
+            offset: 0,
             at,
             timer: None,
             read_timer: None,
@@ -595,8 +596,11 @@ pub enum Received {
 pub struct RecvStream<C: Clock = SystemClock> {
     driver: RecvDriver<C>,
     socket: Receiver,
-    /// The next datagram of the batch to hand to the session.
+    /// The next slot of the batch to hand to the session.
     pos: usize,
+    /// Where the next datagram starts in that slot (a slot holds several when UDP GRO
+    /// coalesced them).
+    offset: usize,
     /// When the batch arrived, by the clock: monotonic and wall.
     at: (Instant, u64),
     /// The session's timer and the deadline it is set to.
@@ -636,17 +640,31 @@ impl<C: Clock> RecvStream<C> {
     /// Hands the next datagram of the batch to the session and returns what to yield for it:
     /// nothing for an end-of-session or malformed frame (their events say it).
     fn handle_next(&mut self) -> Option<Received> {
-        let i = self.pos;
-        self.pos += 1;
         let RecvDriver {
             session,
             batch,
             default_destination,
             ..
         } = &mut self.driver;
-        let (bytes, meta) = batch.get(i)?;
+        let Some((slot, meta)) = batch.get(self.pos) else {
+            self.pos += 1;
+            return None;
+        };
+        // One datagram of the slot: all of it, or the next segment of a GRO run.
+        let seg = meta.segment_size.unwrap_or(slot.len()).max(1);
+        let start = self.offset.min(slot.len());
+        let end = (start + seg).min(slot.len());
+        let bytes = &slot[start..end];
+        if end >= slot.len() {
+            self.pos += 1;
+            self.offset = 0;
+        } else {
+            self.offset = end;
+        }
+        let mut meta = meta.with_segment_size(None);
+        meta.len = bytes.len();
         let meta = match meta.destination {
-            Some(_) => *meta,
+            Some(_) => meta,
             None => meta.with_destination(*default_destination),
         };
         // One copy, which the yielded frame's payload and tag share.
@@ -728,6 +746,7 @@ impl<C: Clock + Unpin> Stream for RecvStream<C> {
                 Poll::Ready(Ok(_)) => {
                     this.budget -= 1;
                     this.pos = 0;
+                    this.offset = 0;
                     this.at = (this.driver.clock.now(), this.driver.clock.wall_ns());
                     this.read_timer = None;
                     this.driver

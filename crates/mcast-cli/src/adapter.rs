@@ -92,7 +92,9 @@ impl Rx {
         let mut builder = mcast_sync::Receiver::builder(plan.port)
             .groups(plan.groups.iter().copied())
             .iface(plan.iface.clone())
-            .sources(plan.sources.iter().copied());
+            .sources(plan.sources.iter().copied())
+            // GSO senders' batches arrive whole; the driver cuts them back into datagrams.
+            .gro(true);
         if let Some(size) = rcvbuf {
             builder = builder.recv_buffer_size(size);
         }

@@ -66,6 +66,9 @@ pub struct RecvMeta {
     /// this datagram was queued, so drops after the last queued datagram show up only with the
     /// next one.
     pub kernel_drops: Option<u32>,
+    /// With UDP GRO, when the buffer holds several datagrams of one sender coalesced by the
+    /// kernel: the size of each (the last may be shorter). `None` for a single datagram.
+    pub segment_size: Option<usize>,
 }
 
 impl RecvMeta {
@@ -77,6 +80,7 @@ impl RecvMeta {
             ifindex: None,
             len,
             kernel_drops: None,
+            segment_size: None,
         }
     }
 
@@ -95,6 +99,12 @@ impl RecvMeta {
     /// The same metadata with the socket's cumulative kernel drop count set.
     pub fn with_kernel_drops(mut self, kernel_drops: Option<u32>) -> Self {
         self.kernel_drops = kernel_drops;
+        self
+    }
+
+    /// The same metadata with the GRO segment size set (see [`RecvMeta::segment_size`]).
+    pub fn with_segment_size(mut self, segment_size: Option<usize>) -> Self {
+        self.segment_size = segment_size;
         self
     }
 }

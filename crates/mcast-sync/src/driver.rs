@@ -456,9 +456,9 @@ impl<C: Clock> RecvDriver<C> {
                     self.session.handle_host_drops(socket.kernel_drops());
                     let now = self.clock.now();
                     let wall = self.clock.wall_ns();
-                    for (bytes, meta) in self.batch.iter() {
+                    for (bytes, meta) in self.batch.datagrams() {
                         let meta = match meta.destination {
-                            Some(_) => *meta,
+                            Some(_) => meta,
                             None => meta.with_destination(self.default_destination),
                         };
                         let datagram = self.session.handle_datagram(now, wall, meta, bytes);

@@ -89,6 +89,18 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Asks the kernel to hand over runs of same-size datagrams from one sender as one buffer
+    /// (`UDP_GRO`): a GSO sender's batches then reach the receiver whole instead of being cut
+    /// into datagrams for it, which is several times cheaper at high rates. Use it with
+    /// [`Receiver::recv_batch`] and [`RecvBatch::datagrams`](crate::RecvBatch::datagrams), which
+    /// cuts the runs back into datagrams ([`Receiver::recv`] hands over a run as it came, with
+    /// [`RecvMeta::segment_size`](mcast_core::RecvMeta::segment_size) set). A kernel without
+    /// `UDP_GRO` is not an error: datagrams then come one by one.
+    pub fn gro(mut self, on: bool) -> Self {
+        self.cfg.gro = on;
+        self
+    }
+
     /// Overrides the per-socket membership limit (default: IPv4 reads
     /// `/proc/sys/net/ipv4/igmp_max_memberships`; either way `ENOBUFS` opens a further socket).
     pub fn groups_per_socket(mut self, limit: usize) -> Self {
@@ -212,6 +224,7 @@ impl Receiver {
                 bind: None,
                 recv_buffer: None,
                 per_socket_limit: None,
+                gro: false,
             },
             read_timeout: None,
         }
@@ -402,6 +415,12 @@ impl Receiver {
     /// `SO_RXQ_OVFL`.
     pub fn kernel_drops(&self) -> u64 {
         self.drops.iter().map(|&d| u64::from(d)).sum()
+    }
+
+    /// Whether the sockets take coalesced runs of datagrams (UDP GRO, asked for with
+    /// [`ReceiverBuilder::gro`]; false on a kernel without it).
+    pub fn gro_on(&self) -> bool {
+        self.joined.state.gro_on()
     }
 
     /// The first socket's local address.

@@ -57,6 +57,7 @@ pub(crate) struct ReceiverConfig {
     pub(crate) bind: Option<IpAddr>,
     pub(crate) recv_buffer: Option<usize>,
     pub(crate) per_socket_limit: Option<usize>,
+    pub(crate) gro: bool,
 }
 
 /// A sender socket, set up.
@@ -84,6 +85,7 @@ pub struct SocketState {
     recv_buffer: Option<RecvBufferReport>,
     multicast_all_off: bool,
     kernel_drops_on: bool,
+    gro_on: bool,
     /// A [`SendPath`] as its `u8`, shared by every clone of the state.
     send_path: Arc<AtomicU8>,
 }
@@ -191,6 +193,12 @@ impl SocketState {
     /// option).
     pub fn kernel_drops_on(&self) -> bool {
         self.kernel_drops_on
+    }
+
+    /// Whether every receiver socket takes coalesced runs of datagrams (`UDP_GRO`, asked for
+    /// with [`crate::ReceiverBuilder::gro`]; false on kernels without it).
+    pub fn gro_on(&self) -> bool {
+        self.gro_on
     }
 
     /// Sends one datagram to `destination`. Blocks on a blocking socket; on a nonblocking one
@@ -477,18 +485,24 @@ fn send_mmsg(
 }
 
 /// The size of a control buffer: room for every control message a receiver socket is set up to
-/// get (one `in6_pktinfo` or `in_pktinfo`, and the u32 of `SO_RXQ_OVFL`), and then some.
+/// get (one `in6_pktinfo` or `in_pktinfo`, the u32 of `SO_RXQ_OVFL` and the int of `UDP_GRO`),
+/// and then some.
 const CMSG_BUF_LEN: usize = 128;
 
 // SAFETY: CMSG_SPACE only computes a size.
 const CMSG_NEEDED: usize = unsafe {
     libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as libc::c_uint) as usize
         + libc::CMSG_SPACE(size_of::<u32>() as libc::c_uint) as usize
+        + libc::CMSG_SPACE(size_of::<libc::c_int>() as libc::c_uint) as usize
 };
 const _: () = assert!(
     CMSG_NEEDED <= CMSG_BUF_LEN,
-    "the control buffer must hold pktinfo and SO_RXQ_OVFL"
+    "the control buffer must hold pktinfo, SO_RXQ_OVFL and UDP_GRO"
 );
+
+/// `UDP_GRO` from `<linux/udp.h>`: the socket takes coalesced runs of datagrams, each run with
+/// a control message giving the segment size.
+const UDP_GRO: libc::c_int = 104;
 const _: () = assert!(size_of::<libc::in_pktinfo>() <= size_of::<libc::in6_pktinfo>());
 
 /// A control buffer of [`CMSG_BUF_LEN`] bytes, aligned for cmsghdr.
@@ -562,6 +576,7 @@ unsafe fn parse_msghdr(
     let mut ifindex = None;
     let mut kernel_drops = None;
     let mut kernel_drops_seen = false;
+    let mut segment_size = None;
     // A truncated control buffer may end in stale bytes: then no control message is trusted.
     let ctrunc = msg.msg_flags & libc::MSG_CTRUNC != 0;
     // SAFETY: the caller guarantees `msg` was filled by the kernel; CMSG_* walk only within
@@ -590,6 +605,11 @@ unsafe fn parse_msghdr(
                     destination = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
                     ifindex = Some(info.ipi6_ifindex);
                 }
+                (libc::SOL_UDP, UDP_GRO) if cmsg_holds::<libc::c_int>(hdr) && !ctrunc => {
+                    let size: libc::c_int = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    // Only a size below the buffer's length means several datagrams.
+                    segment_size = usize::try_from(size).ok().filter(|&s| s > 0 && s < len);
+                }
                 (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => {
                     kernel_drops_seen = true;
                     if cmsg_holds::<u32>(hdr) && !ctrunc {
@@ -609,7 +629,8 @@ unsafe fn parse_msghdr(
     Ok(RecvMeta::new(source, len)
         .with_destination(destination)
         .with_ifindex(ifindex)
-        .with_kernel_drops(kernel_drops))
+        .with_kernel_drops(kernel_drops)
+        .with_segment_size(segment_size))
 }
 
 /// How many datagrams one `recvmmsg` asks for at most; [`SocketState::recv_batch`] loops for
@@ -738,7 +759,24 @@ impl RecvBatch {
         &self.metas[..self.len]
     }
 
-    /// The datagrams held, in arrival order: bytes and metadata.
+    /// The datagrams held, in arrival order, with a run that UDP GRO coalesced into one slot
+    /// ([`RecvMeta::segment_size`]) cut back into its datagrams: bytes and metadata, each
+    /// datagram's `len` its own and `segment_size` `None`. This is what a receiver wants
+    /// whether or not GRO is on ([`crate::ReceiverBuilder::gro`]).
+    pub fn datagrams(&self) -> impl Iterator<Item = (&[u8], RecvMeta)> + '_ {
+        self.iter().flat_map(|(bytes, meta)| {
+            let seg = meta.segment_size.unwrap_or(bytes.len()).max(1);
+            bytes.chunks(seg).map(move |chunk| {
+                let mut one = meta.with_segment_size(None);
+                one.len = chunk.len();
+                (chunk, one)
+            })
+        })
+    }
+
+    /// The slots held, in arrival order: bytes and metadata, one slot per message the kernel
+    /// handed over (with UDP GRO a slot may hold several datagrams: see
+    /// [`RecvBatch::datagrams`]).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &RecvMeta)> + '_ {
         self.data
             .chunks_exact(self.buf_len)
@@ -1010,6 +1048,7 @@ pub(crate) fn open_sender(cfg: &SenderConfig) -> Result<OpenSender, Error> {
             recv_buffer: None,
             multicast_all_off: false,
             kernel_drops_on: false,
+            gro_on: false,
             send_path: Arc::new(AtomicU8::new(cfg.send_path as u8)),
         },
         destination,
@@ -1088,6 +1127,7 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
         recv_buffer: None,
         multicast_all_off: true,
         kernel_drops_on: true,
+        gro_on: cfg.gro,
         send_path: Arc::new(AtomicU8::new(SendPath::default() as u8)),
     };
     while let Some(op) = membership.poll_op() {
@@ -1148,6 +1188,9 @@ fn open_receiver_socket(
         "SO_RXQ_OVFL",
         setsockopt_int(&sock, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1),
     )?;
+    if cfg.gro {
+        state.gro_on &= opt_optional("UDP_GRO", setsockopt_int(&sock, libc::SOL_UDP, UDP_GRO, 1))?;
+    }
     if let Some(size) = cfg.recv_buffer {
         let report = set_recv_buffer(&sock, size, rmem_max)?;
         // The state reports the smallest grant of all the sockets.

@@ -219,3 +219,48 @@ fn stop_and_limit_end_the_loops() {
     );
     assert!(calls > 1);
 }
+
+// issue #7 — with UDP GRO a GSO sender's batch reaches the receiver as one buffer, and
+// `RecvBatch::datagrams` (which the driver uses) cuts it back into the datagrams sent.
+#[test]
+fn gro_runs_are_cut_back_into_datagrams() {
+    let (group, port) = ("239.77.1.4", 47614);
+    let mut rx = Receiver::builder(port)
+        .group(group.parse().unwrap())
+        .iface(lo())
+        .recv_buffer_size(4 << 20)
+        .gro(true)
+        .read_timeout(Some(Duration::from_secs(2)))
+        .build()
+        .unwrap();
+    let tx = sender(group, port);
+    let mut buf = Vec::new();
+    for i in 0..40_u8 {
+        buf.extend_from_slice(&[i; 100]);
+    }
+    let transmit =
+        mcast_core::Transmit::new(tx.destination(), buf.len()).with_segment_size(Some(100));
+    assert_eq!(tx.send_transmit(&transmit, &buf).unwrap(), 40);
+    let mut batch = RecvBatch::new(64, 65_536);
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    let mut slots = 0;
+    while got.len() < 40 {
+        rx.recv_batch(&mut batch).expect("the batch arrives");
+        slots += batch.len();
+        got.extend(batch.datagrams().map(|(bytes, meta)| {
+            assert_eq!(meta.len, bytes.len());
+            assert_eq!(meta.segment_size, None);
+            bytes.to_vec()
+        }));
+    }
+    assert_eq!(got.len(), 40);
+    for (i, d) in got.iter().enumerate() {
+        assert_eq!(d, &vec![i as u8; 100], "datagram {i}");
+    }
+    if rx.gro_on() {
+        assert!(
+            slots < 40,
+            "GRO coalesced the run: {slots} slots for 40 datagrams"
+        );
+    }
+}
