@@ -651,7 +651,7 @@ impl<C: Clock> RecvStream<C> {
             return None;
         };
         // One datagram of the slot: all of it, or the next segment of a GRO run.
-        let seg = meta.segment_size.unwrap_or(slot.len()).max(1);
+        let seg = meta.segment_size.map_or(slot.len(), usize::from).max(1);
         let start = self.offset.min(slot.len());
         let end = (start + seg).min(slot.len());
         let bytes = &slot[start..end];

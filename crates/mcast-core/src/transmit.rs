@@ -68,7 +68,7 @@ pub struct RecvMeta {
     pub kernel_drops: Option<u32>,
     /// With UDP GRO, when the buffer holds several datagrams of one sender coalesced by the
     /// kernel: the size of each (the last may be shorter). `None` for a single datagram.
-    pub segment_size: Option<usize>,
+    pub segment_size: Option<u16>,
 }
 
 impl RecvMeta {
@@ -103,7 +103,7 @@ impl RecvMeta {
     }
 
     /// The same metadata with the GRO segment size set (see [`RecvMeta::segment_size`]).
-    pub fn with_segment_size(mut self, segment_size: Option<usize>) -> Self {
+    pub fn with_segment_size(mut self, segment_size: Option<u16>) -> Self {
         self.segment_size = segment_size;
         self
     }

@@ -608,7 +608,9 @@ unsafe fn parse_msghdr(
                 (libc::SOL_UDP, UDP_GRO) if cmsg_holds::<libc::c_int>(hdr) && !ctrunc => {
                     let size: libc::c_int = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
                     // Only a size below the buffer's length means several datagrams.
-                    segment_size = usize::try_from(size).ok().filter(|&s| s > 0 && s < len);
+                    segment_size = u16::try_from(size)
+                        .ok()
+                        .filter(|&s| s > 0 && usize::from(s) < len);
                 }
                 (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => {
                     kernel_drops_seen = true;
@@ -765,7 +767,7 @@ impl RecvBatch {
     /// whether or not GRO is on ([`crate::ReceiverBuilder::gro`]).
     pub fn datagrams(&self) -> impl Iterator<Item = (&[u8], RecvMeta)> + '_ {
         self.iter().flat_map(|(bytes, meta)| {
-            let seg = meta.segment_size.unwrap_or(bytes.len()).max(1);
+            let seg = meta.segment_size.map_or(bytes.len(), usize::from).max(1);
             bytes.chunks(seg).map(move |chunk| {
                 let mut one = meta.with_segment_size(None);
                 one.len = chunk.len();
