@@ -521,7 +521,7 @@ fn show(opt: &Opt, plan: &RecvPlan, meta: &RecvMeta, datagram: Datagram<'_>) -> 
 pub(crate) fn host_drops_line(drops: u64) -> Option<String> {
     (drops > 0).then(|| {
         format!(
-            "host drops: the kernel dropped {drops} datagram{} because the receive buffer was full (not network loss; try a larger --rcvbuf)",
+            "host drops: the kernel dropped {drops} time{} because the receive buffer was full (a datagram each, or a run of datagrams that UDP GRO had coalesced; not network loss: try a larger --rcvbuf)",
             if drops == 1 { "" } else { "s" }
         )
     })

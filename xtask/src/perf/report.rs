@@ -476,9 +476,14 @@ impl Report {
              receiver's time from its first to its last datagram. loss % = (sent − received) / \
              sent; host drops are the receiving socket's kernel drops (a full receive buffer), \
              part of the loss.\n\
-             - The C counter (`xtask/perf/recvmmsg_count.c`: recvmmsg, 64 per call, a 64 MiB \
+             - The C counter (`xtask/perf/recvmmsg_count.c`: recvmmsg, 64 per call, UDP_GRO, a 64 MiB \
              receive buffer) counts the baseline, iperf2 and `mcast perf send` rows; the rows \
              ending in `→ mcast perf recv` use that receiver's own summary.\n\
+             - Both receivers ask for UDP GRO (`UDP_GRO`), as a fast receiver would: a GSO \
+             sender's batch then crosses the veth and reaches the socket as one buffer, which \
+             the receiver cuts back into datagrams, instead of the kernel cutting it up for the \
+             socket. Senders without GSO (the baseline, iperf2, --io single/mmsg) are not \
+             affected. With GRO the kernel counts a dropped coalesced run as one host drop.\n\
              - The baseline is `xtask/perf/sendto_loop.c`: one sendto(2) per datagram in a loop.\n\
              - The C counter counts every datagram to the group, so a sender's closing datagrams \
              (mcast's end-of-session frames, iperf2's last one) can make received differ from \

@@ -18,6 +18,11 @@
 //! | `end`      | both       | `reason` (`count`, `duration`, `ended`, `timeout`, `interrupted`), `exit_code` |
 //!
 //! Rates count UDP payload bytes (the frame header included), as iperf does.
+//!
+//! The receiver asks for UDP GRO, so a GSO sender's batches reach it whole (several times
+//! cheaper than the kernel cutting them up). The kernel then counts a dropped coalesced run as
+//! one host drop: `missing` stays exact, while `host_drops` counts drop events, and `lost`
+//! (`missing` less `host_drops`) may include datagrams of dropped runs.
 
 pub(crate) mod rate;
 pub(crate) mod recv;

@@ -24,6 +24,7 @@
 pub mod iperf;
 mod receiver;
 mod sender;
+mod table;
 mod window;
 
 pub use crate::frame::{EndOfSession, Flags, Seq, SessionId};

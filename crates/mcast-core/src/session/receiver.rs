@@ -1,6 +1,6 @@
 //! The receiving side: classifying datagrams and counting what happened to each stream.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::iperf::{IperfDatagram, IPERF_SESSION};
+use super::table::Table;
 use super::window::SeqWindow;
 use crate::frame::{self, EndOfSession, FrameError, FrameRepr, Seq, SessionId};
 use crate::RecvMeta;
@@ -648,10 +649,10 @@ struct GroupCounts {
 #[derive(Debug)]
 pub struct Receiver {
     config: ReceiverConfig,
-    streams: HashMap<(SocketAddr, SessionId), Stream>,
+    streams: Table<(SocketAddr, SessionId), Stream>,
     evicted: Counters,
     streams_evicted: u64,
-    groups: HashMap<Option<IpAddr>, GroupCounts>,
+    groups: Table<Option<IpAddr>, GroupCounts>,
     groups_untracked: u64,
     datagrams: u64,
     bytes: u64,
@@ -693,10 +694,10 @@ impl Receiver {
             .and_then(|interval| now.checked_add(interval));
         Self {
             config,
-            streams: HashMap::new(),
+            streams: Table::new(),
             evicted: Counters::default(),
             streams_evicted: 0,
-            groups: HashMap::new(),
+            groups: Table::new(),
             groups_untracked: 0,
             datagrams: 0,
             bytes: 0,
@@ -836,7 +837,7 @@ impl Receiver {
                 self.make_room();
                 let mut stream = Stream::new(seq.0, window, now);
                 stream.count(len);
-                (Arrival::First, self.streams.entry(key).or_insert(stream))
+                (Arrival::First, self.streams.insert(key, stream))
             }
         };
         // Suspect frames are not measured: their send time is as doubtful as their number.
@@ -965,7 +966,9 @@ impl Receiver {
         let tracked = self.groups.len();
         let counts = match self.groups.get_mut(&group) {
             Some(counts) => Some(counts),
-            None if tracked < self.config.max_groups => Some(self.groups.entry(group).or_default()),
+            None if tracked < self.config.max_groups => {
+                Some(self.groups.insert(group, GroupCounts::default()))
+            }
             None => None,
         };
         match counts {
