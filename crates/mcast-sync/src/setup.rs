@@ -1487,14 +1487,44 @@ mod tests {
     }
 
     #[test]
-    fn control_buffer_holds_pktinfo_and_rxq_ovfl() {
+    fn control_buffer_holds_pktinfo_rxq_ovfl_and_gro() {
         // SAFETY: CMSG_SPACE is pure arithmetic.
         let v6 = unsafe { libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as libc::c_uint) };
         // SAFETY: as above.
         let ovfl = unsafe { libc::CMSG_SPACE(size_of::<u32>() as libc::c_uint) };
+        // SAFETY: as above.
+        let gro = unsafe { libc::CMSG_SPACE(size_of::<libc::c_int>() as libc::c_uint) };
         // The const assertion beside CMSG_BUF_LEN checks CMSG_NEEDED; this checks that it is
         // computed as libc computes it at run time.
-        assert_eq!((v6 + ovfl) as usize, CMSG_NEEDED);
+        assert_eq!((v6 + ovfl + gro) as usize, CMSG_NEEDED);
+    }
+
+    // The UDP_GRO size is read when its message covers an int, only below the buffer's length
+    // (the test's datagram is 9 bytes), and not under MSG_CTRUNC.
+    #[test]
+    fn udp_gro_size_is_parsed() {
+        let info = pktinfo_v4();
+        let pkt = (libc::IPPROTO_IP, libc::IP_PKTINFO, &info[..], 0);
+        let three = 3_i32.to_ne_bytes();
+        let nine = 9_i32.to_ne_bytes();
+        fn gro(size: &[u8; 4], short: usize) -> (libc::c_int, libc::c_int, &[u8], usize) {
+            (libc::SOL_UDP, UDP_GRO, &size[..], short)
+        }
+        let meta = parse(&[pkt, gro(&three, 0)], 0, true);
+        assert_eq!((meta.segment_size, meta.ifindex), (Some(3), Some(3)));
+        assert_eq!(parse(&[pkt], 0, true).segment_size, None);
+        assert_eq!(
+            parse(&[gro(&nine, 0)], 0, true).segment_size,
+            None,
+            "one datagram"
+        );
+        assert_eq!(
+            parse(&[gro(&three, 1)], 0, true).segment_size,
+            None,
+            "short"
+        );
+        let cut = parse(&[pkt, gro(&three, 0)], libc::MSG_CTRUNC, true);
+        assert_eq!(cut.segment_size, None);
     }
 
     #[test]
