@@ -201,17 +201,8 @@ fn docs_above_skips_attributes() {
 fn no_dbg_macro() {
     // Built from pieces so this file does not match itself.
     let needle = concat!("dbg", "!(");
-    let root = project_root();
-    let mut dirs = vec![root.join("xtask/src")];
-    if let Ok(crates) = std::fs::read_dir(root.join("crates")) {
-        for krate in crates.flatten() {
-            for sub in ["src", "tests", "benches", "examples"] {
-                dirs.push(krate.path().join(sub));
-            }
-        }
-    }
     let mut offenders = Vec::new();
-    for file in dirs.iter().flat_map(|d| rust_files(d)) {
+    for file in all_rust_files() {
         for (i, line) in read(&file).lines().enumerate() {
             if !is_comment(line) && line.contains(needle) {
                 offenders.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
@@ -221,6 +212,46 @@ fn no_dbg_macro() {
     assert!(
         offenders.is_empty(),
         "remove the debugging macros:\n{}",
+        offenders.join("\n")
+    );
+}
+
+/// The Rust files of every crate (sources, tests, benches, examples) and of xtask.
+fn all_rust_files() -> Vec<PathBuf> {
+    let root = project_root();
+    let mut dirs = vec![root.join("xtask/src")];
+    if let Ok(crates) = std::fs::read_dir(root.join("crates")) {
+        for krate in crates.flatten() {
+            for sub in ["src", "tests", "benches", "examples"] {
+                dirs.push(krate.path().join(sub));
+            }
+        }
+    }
+    dirs.iter().flat_map(|d| rust_files(d)).collect()
+}
+
+// A reader of the repository must find what a comment points to: no code or doc names the
+// team's design notes, which live outside it.
+#[test]
+fn nothing_cites_documents_outside_the_repository() {
+    // Built from pieces so this file does not match itself.
+    let names = [concat!("DESIGN", ".md"), concat!("STYLE", ".md")];
+    let root = project_root();
+    let mut files = all_rust_files();
+    for doc in ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md"] {
+        files.push(root.join(doc));
+    }
+    let mut offenders = Vec::new();
+    for file in files.iter().filter(|f| f.exists()) {
+        for (i, line) in read(file).lines().enumerate() {
+            if names.iter().any(|n| line.contains(n)) {
+                offenders.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "say what the reader needs in ARCHITECTURE.md or the rustdoc instead:\n{}",
         offenders.join("\n")
     );
 }
