@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     demo::{self, GROUP},
-    lab::{self, Config, Lab, Profile, Topology, PORT},
+    lab::{self, Config, Fault, Lab, Profile, Topology, PORT},
     netns::{self, Finished, Proc},
     perf,
     prereq::{self, Prereq},
@@ -204,12 +204,13 @@ fn snooping(bin: &Path, on: bool) -> Result<Vec<String>> {
     Ok(failures)
 }
 
-/// nftables faults: `--loss 100` drops everything, `--dup 100` delivers each datagram twice.
+/// nftables faults: `--loss 100` drops everything, `--loss 100@flatbush` only what flatbush sends
+/// or receives, `--dup 100` delivers each datagram twice.
 fn faults(bin: &Path) -> Result<Vec<String>> {
     let mut failures = Vec::new();
     {
         let lab = Lab::up(Config {
-            loss: Some(100),
+            loss: vec![Fault::everywhere(100)],
             ..Config::lecture()
         })?;
         let east = recv(&lab, "eastny", bin, &["-c", "1", "--timeout", "1s"])?;
@@ -222,8 +223,37 @@ fn faults(bin: &Path) -> Result<Vec<String>> {
         }
     }
     {
+        // Only flatbush's link drops, both ways, and its sender does not notice (no EPERM).
         let lab = Lab::up(Config {
-            dup: Some(100),
+            loss: vec![Fault::on(100, "flatbush")],
+            ..Config::lecture()
+        })?;
+        let timeout = ["-c", "1", "--timeout", "1s"];
+        let east = recv(&lab, "eastny", bin, &timeout)?;
+        let flat = recv(&lab, "flatbush", bin, &timeout)?;
+        let sent = send(&lab, "midwood", bin, "to flatbush", "1")?;
+        let (east, flat) = (
+            east.finish(Duration::from_secs(6))?,
+            flat.finish(Duration::from_secs(6))?,
+        );
+        if sent.code != Some(0) || got(&east, "to flatbush") != 1 || got(&flat, "to flatbush") != 0
+        {
+            failures.push(format!(
+                "--loss 100@flatbush: eastny should get midwood's datagram and flatbush not: {sent:?} {east:?} {flat:?}"
+            ));
+        }
+        let east = recv(&lab, "eastny", bin, &timeout)?;
+        let sent = send(&lab, "flatbush", bin, "from flatbush", "1")?;
+        let east = east.finish(Duration::from_secs(6))?;
+        if sent.code != Some(0) || got(&east, "from flatbush") != 0 {
+            failures.push(format!(
+                "--loss 100@flatbush: flatbush's send should succeed and eastny get nothing: {sent:?} {east:?}"
+            ));
+        }
+    }
+    {
+        let lab = Lab::up(Config {
+            dup: vec![Fault::everywhere(100)],
             ..Config::lecture()
         })?;
         let east = recv(&lab, "eastny", bin, &["-c", "2", "--timeout", "2s"])?;
@@ -368,7 +398,7 @@ fn fault_stats(bin: &Path) -> Result<Vec<String>> {
     let loss = measure(
         bin,
         Config {
-            loss: Some(STAT_PERCENT),
+            loss: vec![Fault::everywhere(STAT_PERCENT)],
             ..Config::lecture()
         },
     )
@@ -394,7 +424,7 @@ fn fault_stats(bin: &Path) -> Result<Vec<String>> {
     let dup = measure(
         bin,
         Config {
-            dup: Some(STAT_PERCENT),
+            dup: vec![Fault::everywhere(STAT_PERCENT)],
             ..Config::lecture()
         },
     )
