@@ -13,7 +13,8 @@
 
 mod c_programs;
 mod parse;
-mod report;
+mod ping;
+pub(crate) mod report;
 mod rows;
 
 use std::{
@@ -249,6 +250,35 @@ pub(crate) fn measure(opt: &Opt, mcast: &Path, command: String) -> Result<Report
     progress(&Kind::Paced.label(), PACED_SIZE, &paced_outcome, |p| {
         &p.count
     });
+    let probes = if opt.quick {
+        ping::PROBES_QUICK
+    } else {
+        ping::PROBES
+    };
+    let ping_run = match &no_mcast {
+        Some(why) => ping::PingRun {
+            probes,
+            plain: outcome(bench.ping_plain(probes)),
+            mcast: Outcome::NotRun(why.clone()),
+        },
+        None => ping::PingRun {
+            probes,
+            plain: outcome(bench.ping_plain(probes)),
+            mcast: outcome(bench.ping_mcast(probes)),
+        },
+    };
+    for (label, o) in [
+        ("plain ping-pong", &ping_run.plain),
+        ("mcast ping", &ping_run.mcast),
+    ] {
+        match o {
+            Outcome::Done(r) => eprintln!(
+                "perf: {label}: {} of {} answered, p50 {:.1} µs, p99 {:.1} µs",
+                r.received, r.sent, r.rtt_us[1], r.rtt_us[3]
+            ),
+            other => eprintln!("perf: {label}: {}", other.placeholder()),
+        }
+    }
     let prefix = lab.prefix.clone();
     drop(lab);
     let left = netns::list_netns_with_prefix(&prefix)?;
@@ -268,6 +298,7 @@ pub(crate) fn measure(opt: &Opt, mcast: &Path, command: String) -> Result<Report
             size: PACED_SIZE,
             outcome: paced_outcome,
         }),
+        ping: Some(ping_run),
     })
 }
 

@@ -646,10 +646,15 @@ fn lab_scenarios() {
 }
 
 /// The cells of every data line of the Markdown table in `report` (not the header or the rule).
-fn table_rows(report: &str) -> Vec<Vec<String>> {
-    report
+/// The rows of the first table after `heading` (the whole report when it is empty), header
+/// left out.
+fn table_rows_after(report: &str, heading: &str) -> Vec<Vec<String>> {
+    let from = report.find(heading).unwrap_or(0);
+    report[from..]
         .lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| tool / path"))
+        .skip_while(|l| !l.starts_with("| "))
+        .take_while(|l| l.starts_with('|'))
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| tool"))
         .map(|l| {
             l.trim_matches('|')
                 .split(" | ")
@@ -686,7 +691,7 @@ fn perf_quick() {
     if out.status.code() != Some(0) {
         failures.push(format!("xtask perf exited with {}", out.status));
     }
-    let rows = table_rows(&stdout);
+    let rows = table_rows_after(&stdout, "");
     // 2 sizes × (baseline, iperf2, 3 mcast paths, mcast perf recv) and the paced row.
     if rows.len() != 13 {
         failures.push(format!("expected 13 table rows, got {}", rows.len()));
@@ -700,6 +705,18 @@ fn perf_quick() {
         let skipped = !has_perf && label.starts_with("mcast") && row[3] == "not run";
         if !counted && !skipped {
             failures.push(format!("row without a count: {}", row.join(" | ")));
+        }
+    }
+    // The ping section: the ping-pong and mcast ping, each with probes sent and answered.
+    let ping = table_rows_after(&stdout, "## Ping");
+    if ping.len() != 2 {
+        failures.push(format!("expected 2 ping rows, got {}", ping.len()));
+    }
+    for row in &ping {
+        let sent = row.get(1).map_or("", String::as_str).replace(',', "");
+        let skipped = !has_perf && row[0].starts_with("mcast") && row[1] == "not run";
+        if !sent.parse::<u64>().is_ok_and(|n| n > 0) && !skipped {
+            failures.push(format!("ping row without a count: {}", row.join(" | ")));
         }
     }
     let prefix = stderr

@@ -144,3 +144,22 @@ impl Rx {
         })
     }
 }
+
+/// The sockets of `mcast ping`: a sender to the group (probes, answers; unicast answers come
+/// back to it) and a receiver joined to it (others' probes and multicast answers).
+pub(crate) fn ping_sockets(
+    send: &SendPlan,
+    recv: &RecvPlan,
+) -> anyhow::Result<(mcast_sync::Sender, mcast_sync::Receiver)> {
+    let sender = mcast_sync::Sender::builder(send.group, send.port)
+        .iface(send.iface.clone())
+        .ttl(u32::from(send.ttl))
+        .loopback(true)
+        .send_path(mcast_sync::SendPath::Single)
+        .build()?;
+    let receiver = mcast_sync::Receiver::builder(recv.port)
+        .groups(recv.groups.iter().copied())
+        .iface(recv.iface.clone())
+        .build()?;
+    Ok((sender, receiver))
+}

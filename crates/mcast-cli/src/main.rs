@@ -35,6 +35,7 @@ mod ifaces;
 mod info;
 mod output;
 mod perf;
+mod ping;
 mod plan;
 mod recv;
 mod send;
@@ -83,6 +84,8 @@ enum Command {
     Recv(recv::Opt),
     /// Measure a path: send at a set rate, receive and count loss, drops, jitter, delay.
     Perf(perf::Opt),
+    /// Round trips over multicast: every instance probes the group and answers the others.
+    Ping(ping::Opt),
     /// Describe a multicast address: scope, block, MAC, colliding groups, SSM.
     Info(info::Opt),
     /// Capture multicast traffic on an interface and print one line per packet.
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Send(opt) => send::run(opt),
         Command::Recv(opt) => recv::run(opt),
         Command::Perf(opt) => perf::run(opt),
+        Command::Ping(opt) => ping::run(opt),
         Command::Info(opt) => info::run(opt),
         Command::Sniff(opt) => sniff::run(opt),
         Command::Groups(opt) => groups::run(opt),

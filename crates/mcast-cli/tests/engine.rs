@@ -313,3 +313,77 @@ fn perf_recv_counts_a_real_iperf2_client() {
     assert_eq!(summary["streams"], 1, "{summary}");
     assert_eq!(record(&out.json(), "end")["reason"], "ended");
 }
+
+// issue #8 — two `mcast ping` instances on loopback probe and answer each other: every probe
+// after the first both could see is answered both ways, and the end record has the figures.
+#[test]
+fn two_pings_answer_each_other() {
+    let args = [
+        "ping",
+        "239.1.8.1",
+        "47181",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "-c",
+        "20",
+        "--interval",
+        "20ms",
+        "--timeout",
+        "500ms",
+        "--json",
+    ];
+    let mut a = Proc::mcast(&args);
+    a.wait_listening();
+    let mut b = Proc::mcast(&args);
+    b.wait_listening();
+    for (name, out) in [("a", a.finish_ok()), ("b", b.finish_ok())] {
+        let end = record(&out.json(), "end");
+        assert_eq!(end["reason"], "count", "{name}: {end}");
+        assert_eq!(end["probes_sent"], 20);
+        let peer = &end["peers"]["127.0.0.1"];
+        let sent = peer["sent"].as_u64().unwrap();
+        assert!(
+            sent >= 15,
+            "{name}: the other was up for most probes: {end}"
+        );
+        assert_eq!(peer["received"], sent, "{name}: {end}");
+        assert_eq!(peer["lost"], 0, "{name}: {end}");
+        assert_eq!(peer["unicast"]["received"], sent, "{name}: {end}");
+        assert!(peer["rtt_us"]["p50"].as_f64().unwrap() > 0.0);
+        assert_eq!(peer["multicast_broken"], false);
+    }
+}
+
+// issue #8 — a lone prober gets no answer: exit 1 with a hint, and still an end record.
+#[test]
+fn a_lone_ping_fails_with_a_hint() {
+    let out = crate::util::run(&[
+        "ping",
+        "239.1.8.2",
+        "47182",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "-c",
+        "2",
+        "--interval",
+        "10ms",
+        "--timeout",
+        "100ms",
+        "--json",
+    ]);
+    out.assert_no_panic();
+    assert_eq!(out.code(), 1, "{}", out.stderr_text());
+    assert!(
+        out.stderr_text().contains("no answer to 2 probes"),
+        "{}",
+        out.stderr_text()
+    );
+    assert!(out.stderr_text().contains("hint:"), "{}", out.stderr_text());
+    let end = record(&out.json(), "end");
+    assert_eq!(end["exit_code"], 1);
+    assert_eq!(end["peers"], serde_json::json!({}));
+}

@@ -12,7 +12,7 @@
 //! |-------:|-----:|--------------|----------------------------------------------------------------|
 //! | 0      | 2    | `magic`      | `0x6d 0xc5` ([`MAGIC`]): "this is an mcast frame"              |
 //! | 2      | 1    | `version`    | [`VERSION`] (1); any other value is [`FrameError::UnsupportedVersion`] |
-//! | 3      | 1    | `flags`      | bit 0 ([`Flags::AUTH`]): an authentication tag follows the payload; bit 1 ([`Flags::END`]): an end-of-session frame (below); other bits are reserved, carried as values and never rejected |
+//! | 3      | 1    | `flags`      | bit 0 ([`Flags::AUTH`]): an authentication tag follows the payload; bit 1 ([`Flags::END`]): an end-of-session frame (below); bit 2 ([`Flags::PROBE`]) and bit 3 ([`Flags::ANSWER`]): a ping probe or answer ([`crate::ping`]); other bits are reserved, carried as values and never rejected |
 //! | 4      | 4    | `session`    | [`SessionId`]: the sender's session, chosen by the sender       |
 //! | 8      | 8    | `seq`        | [`Seq`]: the datagram's sequence number within the session     |
 //! | 16     | 8    | `sent_at_ns` | the sender's wall clock at send time, ns since the Unix epoch  |
@@ -152,6 +152,12 @@ impl Flags {
 
     /// The frame ends its session (see [End of session](self#end-of-session)).
     pub const END: Self = Self(0x02);
+
+    /// A ping probe ([`crate::ping`]): answer it.
+    pub const PROBE: Self = Self(0x04);
+
+    /// An answer to a ping probe ([`crate::ping`]).
+    pub const ANSWER: Self = Self(0x08);
 
     /// No flag set.
     #[inline]

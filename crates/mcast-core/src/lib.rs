@@ -10,6 +10,7 @@
 //! - [`frame`]: the framed wire format.
 //! - [`session`]: sender and receiver state machines.
 //! - [`proc`]: parsers for `/proc/net/igmp` and `/proc/net/igmp6`.
+//! - [`ping`]: probes and answers for `mcast ping`, counted per peer and path.
 //! - [`packet`]: decoding captured Ethernet frames (IP, UDP, IGMP, MLD) into words, hexdumps and pcap.
 //! - [`transmit`]: [`Transmit`] and [`RecvMeta`], the two ends of a socket.
 #![warn(missing_docs)]
@@ -20,6 +21,7 @@ pub mod iface;
 pub mod membership;
 pub mod mreq;
 pub mod packet;
+pub mod ping;
 pub mod proc;
 pub mod session;
 pub mod transmit;

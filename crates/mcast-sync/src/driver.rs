@@ -50,6 +50,9 @@ use mcast_core::{RecvMeta, Transmit};
 
 use crate::{Error, Receiver, RecvBatch, Sender};
 
+mod ping;
+pub use ping::PingDriver;
+
 /// Where the drivers read the time.
 pub trait Clock {
     /// The monotonic clock, for timers and pacing.

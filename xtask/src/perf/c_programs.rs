@@ -13,6 +13,8 @@ pub(crate) struct CPrograms {
     pub(crate) sender: PathBuf,
     /// `recvmmsg_count`: the independent receiver.
     pub(crate) counter: PathBuf,
+    /// `pingpong`: the plain-socket ping-pong the ping rows compare with.
+    pub(crate) pingpong: PathBuf,
 }
 
 impl CPrograms {
@@ -21,6 +23,7 @@ impl CPrograms {
         Ok(Self {
             sender: compile("sendto_loop", dir)?,
             counter: compile("recvmmsg_count", dir)?,
+            pingpong: compile("pingpong", dir)?,
         })
     }
 }

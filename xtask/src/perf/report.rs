@@ -132,7 +132,7 @@ impl<T> Outcome<T> {
     }
 
     /// What the table shows instead of numbers.
-    fn placeholder(&self) -> &'static str {
+    pub(crate) fn placeholder(&self) -> &'static str {
         match self {
             Self::Done(_) => "",
             Self::NotRun(_) => "not run",
@@ -222,6 +222,8 @@ pub(crate) struct Report {
     pub(crate) rows: Vec<Row>,
     /// The paced row, when it was part of the run.
     pub(crate) paced: Option<PacedRun>,
+    /// The ping rows, when they were part of the run.
+    pub(crate) ping: Option<crate::perf::ping::PingRun>,
 }
 
 /// Whether a target was met.
@@ -468,6 +470,9 @@ impl Report {
                 }
             }
         }
+        if let Some(ping) = &self.ping {
+            md.push_str(&crate::perf::ping::render(ping));
+        }
         md.push_str("\n## Notes\n\n");
         md.push_str(
             "- Absolute numbers vary between machines (and between runs on a busy one); only the \
@@ -695,6 +700,7 @@ mod tests {
                     per_second: vec![20_010.0, 19_950.0, 20_000.0, 20_040.0],
                 }),
             }),
+            ping: None,
         }
     }
 

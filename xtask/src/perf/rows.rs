@@ -34,7 +34,7 @@ const GRACE: Duration = Duration::from_secs(5);
 
 /// The two ends of the lab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Side {
+pub(crate) enum Side {
     Sender,
     Receiver,
 }
@@ -129,12 +129,18 @@ pub(crate) struct Bench<'a> {
 }
 
 impl Bench<'_> {
-    fn addr(&self, side: Side) -> Result<String> {
+    pub(crate) fn addr(&self, side: Side) -> Result<String> {
         Ok(self.lab.host(side.host())?.addr.to_string())
     }
 
     /// Starts `program args…` (shown as `name …`) on `side`, pinned to that side's core.
-    fn spawn(&self, side: Side, program: &Path, name: &str, args: &[String]) -> Result<Proc> {
+    pub(crate) fn spawn(
+        &self,
+        side: Side,
+        program: &Path,
+        name: &str,
+        args: &[String],
+    ) -> Result<Proc> {
         let ns = self.lab.ns(side.host());
         let mut shown = std::iter::once(name.to_owned())
             .chain(args.iter().map(|a| netns::shell_quote(a)))
@@ -167,7 +173,12 @@ impl Bench<'_> {
     }
 
     /// Starts a receiver on the receiver side and waits for its "listening on" line.
-    fn start_receiver(&self, program: &Path, name: &str, args: &[String]) -> Result<Proc> {
+    pub(crate) fn start_receiver(
+        &self,
+        program: &Path,
+        name: &str,
+        args: &[String],
+    ) -> Result<Proc> {
         let mut proc = self.spawn(Side::Receiver, program, name, args)?;
         if !proc.wait_for_line(READY_WAIT, |l| l.contains("listening on")) {
             let run = proc.finish(Duration::ZERO)?;

@@ -24,8 +24,8 @@
 pub mod iperf;
 mod receiver;
 mod sender;
-mod table;
-mod window;
+pub(crate) mod table;
+pub(crate) mod window;
 
 pub use crate::frame::{EndOfSession, Flags, Seq, SessionId};
 pub use receiver::{

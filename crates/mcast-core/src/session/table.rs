@@ -12,14 +12,14 @@ use foldhash::fast::FixedState;
 
 /// Entries in a vector, an index from key to position, and the position used last.
 #[derive(Debug, Clone)]
-pub(super) struct Table<K, V> {
+pub(crate) struct Table<K, V> {
     entries: Vec<(K, V)>,
     index: HashMap<K, usize, FixedState>,
     last: Cell<usize>,
 }
 
 impl<K: Copy + Eq + Hash, V> Table<K, V> {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             entries: Vec::new(),
             index: HashMap::with_hasher(FixedState::default()),
@@ -27,11 +27,11 @@ impl<K: Copy + Eq + Hash, V> Table<K, V> {
         }
     }
 
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
@@ -48,18 +48,18 @@ impl<K: Copy + Eq + Hash, V> Table<K, V> {
         }
     }
 
-    pub(super) fn get(&self, key: &K) -> Option<&V> {
+    pub(crate) fn get(&self, key: &K) -> Option<&V> {
         let i = self.position(key)?;
         self.entries.get(i).map(|(_, v)| v)
     }
 
-    pub(super) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         let i = self.position(key)?;
         self.entries.get_mut(i).map(|(_, v)| v)
     }
 
     /// Inserts `value` under `key` (replacing an entry with that key) and returns it.
-    pub(super) fn insert(&mut self, key: K, value: V) -> &mut V {
+    pub(crate) fn insert(&mut self, key: K, value: V) -> &mut V {
         let i = match self.position(&key) {
             Some(i) => {
                 self.entries[i].1 = value;
@@ -76,7 +76,7 @@ impl<K: Copy + Eq + Hash, V> Table<K, V> {
         &mut self.entries[i].1
     }
 
-    pub(super) fn remove(&mut self, key: &K) -> Option<V> {
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         let i = self.index.remove(key)?;
         let (_, value) = self.entries.swap_remove(i);
         // The entry that was last now sits at `i`.
@@ -89,11 +89,11 @@ impl<K: Copy + Eq + Hash, V> Table<K, V> {
         Some(value)
     }
 
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
-    pub(super) fn values(&self) -> impl Iterator<Item = &V> + '_ {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> + '_ {
         self.entries.iter().map(|(_, v)| v)
     }
 }

@@ -6,18 +6,18 @@
 /// own sequence number: when the highest advances, the slots of the numbers entering the
 /// window are cleared.
 #[derive(Debug, Clone)]
-pub(super) struct SeqWindow {
+pub(crate) struct SeqWindow {
     bits: Box<[u64]>,
     size: u64,
 }
 
 impl SeqWindow {
     /// The largest window: 2^24 sequence numbers, 2 MiB of bits.
-    pub(super) const MAX: u64 = 1 << 24;
+    pub(crate) const MAX: u64 = 1 << 24;
 
     /// A window of `size` sequence numbers, rounded up to a multiple of 64 and kept within
     /// `64..=MAX`.
-    pub(super) fn new(size: u64) -> Self {
+    pub(crate) fn new(size: u64) -> Self {
         let words = size.clamp(64, Self::MAX).div_ceil(64);
         Self {
             // At most 2^18 words: the conversion cannot fail on any platform Rust supports.
@@ -27,7 +27,7 @@ impl SeqWindow {
     }
 
     /// How many sequence numbers the window spans.
-    pub(super) fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.size
     }
 
@@ -38,13 +38,13 @@ impl SeqWindow {
     }
 
     /// Whether `seq`'s bit is set. Meaningful only for `seq` inside the window.
-    pub(super) fn get(&self, seq: u64) -> bool {
+    pub(crate) fn get(&self, seq: u64) -> bool {
         let (w, m) = self.slot(seq);
         self.bits.get(w).is_some_and(|word| word & m != 0)
     }
 
     /// Sets `seq`'s bit.
-    pub(super) fn set(&mut self, seq: u64) {
+    pub(crate) fn set(&mut self, seq: u64) {
         let (w, m) = self.slot(seq);
         if let Some(word) = self.bits.get_mut(w) {
             *word |= m;
@@ -52,7 +52,7 @@ impl SeqWindow {
     }
 
     /// Clears the bits of the numbers `from..=to` as they enter the window.
-    pub(super) fn clear_range(&mut self, from: u64, to: u64) {
+    pub(crate) fn clear_range(&mut self, from: u64, to: u64) {
         if to < from {
             return;
         }
