@@ -1,8 +1,9 @@
 //! Privileged lab scenarios with the built `mcast` binary.
 //!
-//! They need root, so the lab scenarios run from ONE test function, in order, and the perf
-//! smoke run waits for them ([`serial`]): namespaces, bridges, the multicast router and the CPU
-//! are machine-wide resources (aya runs such tests with `--test-threads=1` for the same reason).
+//! They need root, so the lab scenarios run from ONE test function, in order, and the ping mesh
+//! and the perf smoke run wait for them ([`serial`]): namespaces, bridges, the multicast router
+//! and the CPU are machine-wide resources (aya runs such tests with `--test-threads=1` for the
+//! same reason).
 //! Without root they are skipped with the reason printed. With root but a missing tool they are
 //! skipped too, except under `CI=true`, where a missing tool fails the test.
 
