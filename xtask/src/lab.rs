@@ -11,7 +11,9 @@
 //!   `br1`, `ip_forward` on and kernel multicast routing driven by `smcrouted` (ident `<prefix>smcroute`).
 //! * `<prefix>sender`, `<prefix>receiver` (pair topology only): two host namespaces whose `lab0`
 //!   interfaces are the two ends of one veth pair, with no switch namespace.
-//! * With `--loss`/`--dup`: an nftables table `ip <prefix>lab` in every host namespace.
+//! * With `--loss`/`--dup`: nftables tables `ip <prefix>lab` (and `netdev <prefix>lab` for loss
+//!   aimed at one host) in each host namespace a fault applies to ([`faults`] says which rules,
+//!   and what `P` and `P@HOST` mean).
 //! * `<prefix>tmp` in the system's temporary directory: a run's scratch files (`cargo xtask perf`
 //!   compiles its C programs there).
 //!
@@ -30,6 +32,8 @@
 //! [`Lab`] guard deletes everything on drop, and a Ctrl-C handler does the same for every lab still
 //! alive (for `lab up`: until it has printed the status and returns, state file included); nothing
 //! is started in a lab once that handler runs ([`unless_interrupted`]).
+
+mod faults;
 
 use std::{
     fmt::Write as _,
@@ -50,6 +54,7 @@ use crate::{
     netns::{self, ip, ip_in, run, run_in},
     prereq::{self, Prereq},
 };
+pub(crate) use faults::Fault;
 
 /// The UDP port of the lecture, as `mcast` takes it on its command line.
 pub(crate) const PORT: &str = "50001";
@@ -166,16 +171,16 @@ const QUERY_RESPONSE_CS: u32 = 100;
 const QUERY_INTERVAL_CS: u32 = 200;
 
 /// What to build.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Config {
     /// The layout.
     pub(crate) topology: Topology,
     /// Bridge with IGMP snooping and its own querier (otherwise it floods like a hub).
     pub(crate) snooping: bool,
-    /// Percentage of UDP datagrams every host drops on receive (nftables `numgen random`).
-    pub(crate) loss: Option<u8>,
-    /// Percentage of multicast UDP datagrams every host sends twice (nftables `dup`).
-    pub(crate) dup: Option<u8>,
+    /// UDP datagrams dropped: on receipt by every host, or both ways by one host (see [`faults`]).
+    pub(crate) loss: Vec<Fault>,
+    /// Multicast UDP datagrams sent twice, by every host or by one.
+    pub(crate) dup: Vec<Fault>,
 }
 
 impl Config {
@@ -184,14 +189,23 @@ impl Config {
         Self {
             topology: Topology::Lecture,
             snooping: false,
-            loss: None,
-            dup: None,
+            loss: Vec::new(),
+            dup: Vec::new(),
         }
+    }
+
+    /// Fails with a one-line message when a fault names a host this topology lacks, or two
+    /// faults of one kind cover the same hosts.
+    pub(crate) fn check(&self) -> Result<()> {
+        let hosts: Vec<&str> = self.topology.hosts().iter().map(|h| h.name).collect();
+        let topology = self.topology.name();
+        faults::check("--loss", &self.loss, &hosts, topology)?;
+        faults::check("--dup", &self.dup, &hosts, topology)
     }
 
     fn prereqs(&self) -> Vec<Prereq> {
         let mut needed = vec![Prereq::Root, Prereq::Ip];
-        if self.loss.is_some() || self.dup.is_some() {
+        if !self.loss.is_empty() || !self.dup.is_empty() {
             needed.push(Prereq::Nft);
         }
         if self.topology == Topology::Routed {
@@ -397,12 +411,15 @@ pub(crate) fn teardown(prefix: &str) -> Vec<String> {
     }
     let has_nft = netns::which("nft").is_some();
     let table = format!("{prefix}lab");
-    let listed = format!("table ip {table}");
     for ns in &namespaces {
         if has_nft {
             if let Ok(tables) = run_in(ns, "nft", &["list", "tables"]) {
-                if tables.lines().any(|l| l.trim() == listed) {
-                    if let Err(e) = run_in(ns, "nft", &["delete", "table", "ip", &table]) {
+                for family in ["ip", "netdev"] {
+                    let listed = format!("table {family} {table}");
+                    if !tables.lines().any(|l| l.trim() == listed) {
+                        continue;
+                    }
+                    if let Err(e) = run_in(ns, "nft", &["delete", "table", family, &table]) {
                         problems.push(format!("{e:#}"));
                     }
                 }
@@ -448,6 +465,7 @@ pub(crate) struct Lab {
 impl Lab {
     /// Builds a lab; on any error everything made so far is deleted again.
     pub(crate) fn up(config: Config) -> Result<Self> {
+        config.check()?;
         prereq::require(&config.prereqs())?;
         if config.snooping && config.topology == Topology::Pair {
             bail!("the pair topology has no bridge to snoop on: leave out --snooping");
@@ -546,11 +564,7 @@ impl Lab {
         if self.config.topology == Topology::Routed {
             self.add_router()?;
         }
-        if self.config.loss.is_some() || self.config.dup.is_some() {
-            for h in self.hosts() {
-                self.add_faults(&self.ns(h.name))?;
-            }
-        }
+        self.add_faults()?;
         if self.config.snooping {
             // The bridge floods group traffic until its querier counts as present, one query
             // response interval after it was switched on.
@@ -589,12 +603,7 @@ impl Lab {
             )?;
             ip_in(&ns, &["link", "set", "lab0", "up"])?;
         }
-        if self.config.loss.is_some() || self.config.dup.is_some() {
-            for h in &PAIR {
-                self.add_faults(&self.ns(h.name))?;
-            }
-        }
-        Ok(())
+        self.add_faults()
     }
 
     fn add_bridge(&self, switch: &str, br: &str) -> Result<()> {
@@ -712,47 +721,42 @@ impl Lab {
         }
     }
 
-    fn add_faults(&self, ns: &str) -> Result<()> {
-        let mut rules = format!("table ip {}lab {{\n", self.prefix);
-        // `numgen random mod 100` yields 0..=99, so P% is `< P`; 100% needs no draw at all.
-        let chance = |p: u8| match p {
-            100.. => String::new(),
-            p => format!("numgen random mod 100 < {p} "),
-        };
-        if let Some(p) = self.config.loss.filter(|&p| p > 0) {
-            rules.push_str("  chain loss {\n    type filter hook prerouting priority -300;\n");
-            let _ = writeln!(rules, "    meta l4proto udp {}drop\n  }}", chance(p));
-        }
-        if let Some(p) = self.config.dup.filter(|&p| p > 0) {
-            rules.push_str("  chain twice {\n    type filter hook output priority 0;\n");
-            let _ = writeln!(
-                rules,
-                "    ip daddr 224.0.0.0/4 meta l4proto udp {}dup to ip daddr device \"lab0\"\n  }}",
-                chance(p)
-            );
-        }
-        rules.push_str("}\n");
-        let mut cmd = netns::exec_in(ns, "nft");
-        cmd.args(["-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("failed to run {cmd:?}"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            use std::io::Write as _;
-            stdin.write_all(rules.as_bytes())?;
-        }
-        let out = child.wait_with_output()?;
-        if !out.status.success() {
-            bail!(
-                "nft rejected\n{rules}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+    /// Loads each host's nftables faults into its namespace (hosts no fault applies to get none).
+    fn add_faults(&self) -> Result<()> {
+        let table = format!("{}lab", self.prefix);
+        for h in self.hosts() {
+            if let Some(rules) =
+                faults::ruleset(&table, h.name, &self.config.loss, &self.config.dup)
+            {
+                nft_load(&self.ns(h.name), &rules)?;
+            }
         }
         Ok(())
     }
+}
+
+/// Loads the nftables `rules` into the namespace `ns` (`nft -f -`).
+fn nft_load(ns: &str, rules: &str) -> Result<()> {
+    let mut cmd = netns::exec_in(ns, "nft");
+    cmd.args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("failed to run {cmd:?}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        stdin.write_all(rules.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "nft rejected\n{rules}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 impl Drop for Lab {
@@ -799,12 +803,14 @@ enum LabCmd {
         /// IGMP snooping with a querier on the bridge(s) (default: flood like a hub).
         #[arg(long)]
         snooping: bool,
-        /// Drop P% of the UDP datagrams each host receives (nftables).
-        #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(0..=100))]
-        loss: Option<u8>,
-        /// Send P% of each host's multicast UDP datagrams twice (nftables `dup`).
-        #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(0..=100))]
-        dup: Option<u8>,
+        /// Drop P% of the UDP datagrams each host receives; P@HOST: P% of those HOST sends and
+        /// of those it receives (nftables; repeatable, e.g. --loss 1 --loss 20@flatbush).
+        #[arg(long, value_name = "P[@HOST]")]
+        loss: Vec<Fault>,
+        /// Send P% of each host's multicast UDP datagrams twice; P@HOST: only HOST's (nftables
+        /// `dup`; repeatable).
+        #[arg(long, value_name = "P[@HOST]")]
+        dup: Vec<Fault>,
     },
     /// Run a command inside a host (or `router`/`switch`); a leading `mcast` runs the built binary.
     Exec {
@@ -829,14 +835,13 @@ fn state_file() -> PathBuf {
 
 fn save_state(lab: &Lab) -> Result<()> {
     let c = &lab.config;
-    let opt = |v: Option<u8>| v.map(|v| v.to_string()).unwrap_or_default();
     let text = format!(
         "prefix={}\ntopology={}\nsnooping={}\nloss={}\ndup={}\n",
         lab.prefix,
         c.topology.name(),
         c.snooping,
-        opt(c.loss),
-        opt(c.dup),
+        faults::list(&c.loss),
+        faults::list(&c.dup),
     );
     std::fs::create_dir_all(target_dir())?;
     std::fs::write(state_file(), text)
@@ -875,11 +880,15 @@ fn load_state_from(path: &Path) -> Result<(String, Config)> {
         "pair" => Topology::Pair,
         _ => Topology::Lecture,
     };
+    let faults = |key: &str| {
+        faults::parse_list(&field(key))
+            .map_err(|e| anyhow::anyhow!("{} holds a bad {key} line: {e}", path.display()))
+    };
     let config = Config {
         topology,
         snooping: field("snooping") == "true",
-        loss: field("loss").parse().ok(),
-        dup: field("dup").parse().ok(),
+        loss: faults("loss")?,
+        dup: faults("dup")?,
     };
     Ok((prefix, config))
 }
@@ -893,6 +902,13 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
             loss,
             dup,
         } => {
+            let config = Config {
+                topology,
+                snooping,
+                loss,
+                dup,
+            };
+            config.check()?;
             if let Ok((prefix, _)) = load_state() {
                 if !netns::list_netns_with_prefix(&prefix)?.is_empty() {
                     bail!(
@@ -900,12 +916,7 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
                     );
                 }
             }
-            let lab = Lab::up(Config {
-                topology,
-                snooping,
-                loss,
-                dup,
-            })?;
+            let lab = Lab::up(config)?;
             // Under the lock, so a Ctrl-C either comes first (the lab goes, no state file is
             // written) or finds the lab registered and deletes it and its state file.
             let saved = {
@@ -997,14 +1008,17 @@ fn status() -> Result<()> {
         "lab {prefix}: topology {}, snooping {}, loss {}, dup {}",
         config.topology.name(),
         if config.snooping { "on" } else { "off" },
-        config.loss.map_or("-".into(), |p| format!("{p}%")),
-        config.dup.map_or("-".into(), |p| format!("{p}%")),
+        faults::summary(&config.loss),
+        faults::summary(&config.dup),
     );
     outln!("namespaces: {}", alive.join(" "));
     for h in config.topology.hosts() {
         let ns = format!("{prefix}{}", h.name);
         let addr = ip_in(&ns, &["-br", "-4", "addr", "show", "dev", "lab0"]).unwrap_or_default();
-        outln!("  {:<9} {:<15} {}", h.name, h.addr, addr.trim());
+        match faults::describe(h.name, &config.loss, &config.dup) {
+            Some(faults) => outln!("  {:<9} {:<15} {}  [{faults}]", h.name, h.addr, addr.trim()),
+            None => outln!("  {:<9} {:<15} {}", h.name, h.addr, addr.trim()),
+        }
     }
     if config.topology == Topology::Pair {
         outln!("  veth: sender lab0 <-> receiver lab0, no bridge");
@@ -1172,8 +1186,8 @@ mod tests {
             Config {
                 topology: Topology::Routed,
                 snooping: true,
-                loss: None,
-                dup: Some(20)
+                loss: Vec::new(),
+                dup: vec![Fault::everywhere(20)],
             }
         );
     }

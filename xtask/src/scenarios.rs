@@ -1,12 +1,14 @@
 //! Privileged lab scenarios with the built `mcast` binary.
 //!
-//! They need root, so the lab scenarios run from ONE test function, in order, and the perf
-//! smoke run waits for them ([`serial`]): namespaces, bridges, the multicast router and the CPU
-//! are machine-wide resources (aya runs such tests with `--test-threads=1` for the same reason).
+//! They need root, so the lab scenarios run from ONE test function, in order, and the ping mesh
+//! and the perf smoke run wait for them ([`serial`]): namespaces, bridges, the multicast router
+//! and the CPU are machine-wide resources (aya runs such tests with `--test-threads=1` for the
+//! same reason).
 //! Without root they are skipped with the reason printed. With root but a missing tool they are
 //! skipped too, except under `CI=true`, where a missing tool fails the test.
 
 use std::{
+    collections::BTreeMap,
     path::Path,
     process::{Command, Stdio},
     sync::{Mutex, MutexGuard},
@@ -18,7 +20,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     demo::{self, GROUP},
-    lab::{self, Config, Lab, Profile, Topology, PORT},
+    lab::{self, Config, Fault, Lab, Profile, Topology, PORT},
     netns::{self, Finished, Proc},
     perf,
     prereq::{self, Prereq},
@@ -204,12 +206,13 @@ fn snooping(bin: &Path, on: bool) -> Result<Vec<String>> {
     Ok(failures)
 }
 
-/// nftables faults: `--loss 100` drops everything, `--dup 100` delivers each datagram twice.
+/// nftables faults: `--loss 100` drops everything, `--loss 100@flatbush` only what flatbush sends
+/// or receives, `--dup 100` delivers each datagram twice.
 fn faults(bin: &Path) -> Result<Vec<String>> {
     let mut failures = Vec::new();
     {
         let lab = Lab::up(Config {
-            loss: Some(100),
+            loss: vec![Fault::everywhere(100)],
             ..Config::lecture()
         })?;
         let east = recv(&lab, "eastny", bin, &["-c", "1", "--timeout", "1s"])?;
@@ -222,8 +225,37 @@ fn faults(bin: &Path) -> Result<Vec<String>> {
         }
     }
     {
+        // Only flatbush's link drops, both ways, and its sender does not notice (no EPERM).
         let lab = Lab::up(Config {
-            dup: Some(100),
+            loss: vec![Fault::on(100, "flatbush")],
+            ..Config::lecture()
+        })?;
+        let timeout = ["-c", "1", "--timeout", "1s"];
+        let east = recv(&lab, "eastny", bin, &timeout)?;
+        let flat = recv(&lab, "flatbush", bin, &timeout)?;
+        let sent = send(&lab, "midwood", bin, "to flatbush", "1")?;
+        let (east, flat) = (
+            east.finish(Duration::from_secs(6))?,
+            flat.finish(Duration::from_secs(6))?,
+        );
+        if sent.code != Some(0) || got(&east, "to flatbush") != 1 || got(&flat, "to flatbush") != 0
+        {
+            failures.push(format!(
+                "--loss 100@flatbush: eastny should get midwood's datagram and flatbush not: {sent:?} {east:?} {flat:?}"
+            ));
+        }
+        let east = recv(&lab, "eastny", bin, &timeout)?;
+        let sent = send(&lab, "flatbush", bin, "from flatbush", "1")?;
+        let east = east.finish(Duration::from_secs(6))?;
+        if sent.code != Some(0) || got(&east, "from flatbush") != 0 {
+            failures.push(format!(
+                "--loss 100@flatbush: flatbush's send should succeed and eastny get nothing: {sent:?} {east:?}"
+            ));
+        }
+    }
+    {
+        let lab = Lab::up(Config {
+            dup: vec![Fault::everywhere(100)],
             ..Config::lecture()
         })?;
         let east = recv(&lab, "eastny", bin, &["-c", "2", "--timeout", "2s"])?;
@@ -368,7 +400,7 @@ fn fault_stats(bin: &Path) -> Result<Vec<String>> {
     let loss = measure(
         bin,
         Config {
-            loss: Some(STAT_PERCENT),
+            loss: vec![Fault::everywhere(STAT_PERCENT)],
             ..Config::lecture()
         },
     )
@@ -394,7 +426,7 @@ fn fault_stats(bin: &Path) -> Result<Vec<String>> {
     let dup = measure(
         bin,
         Config {
-            dup: Some(STAT_PERCENT),
+            dup: vec![Fault::everywhere(STAT_PERCENT)],
             ..Config::lecture()
         },
     )
@@ -419,6 +451,250 @@ fn fault_stats(bin: &Path) -> Result<Vec<String>> {
         started.elapsed().as_secs_f64(),
     );
     Ok(failures)
+}
+
+/// The host whose link drops in the ping mesh, and by how much (`--loss 20@flatbush`).
+const MESH_FAULTY: &str = "flatbush";
+const MESH_LOSS: u8 = 20;
+/// Probes each `mcast ping` sends, one per [`MESH_INTERVAL`].
+const MESH_PROBES: u64 = 500;
+const MESH_INTERVAL: &str = "2ms";
+/// Loss allowed, in percent, in a cell without the faulty host: nothing in the lab drops there.
+const MESH_CLEAN_MAX: f64 = 1.0;
+/// The fewest probes a cell may count: a peer's `sent` covers only the probes sent while it
+/// was known, so this bounds the start skew between two instances (20% of the run, 200 ms).
+const MESH_MIN_SENT: u64 = MESH_PROBES * 4 / 5;
+/// How many standard errors a faulty cell may be from [`mesh_expected`].
+///
+/// A round trip between flatbush and another host meets flatbush's rules exactly twice: one way
+/// out through its `egress` chain, the other way in through its `prerouting` chain (a probe of
+/// flatbush's goes out and the answer comes in; a probe to flatbush comes in and its answer
+/// goes out). Each rule draws `numgen random mod 100 < 20` independently per packet, so a round
+/// trip fails with q = 1 − 0.8² = 0.36 and a cell's `lost` is Binomial(sent, q). (The three
+/// cells of flatbush's row share its outgoing probes, so they are correlated with one another,
+/// but each one on its own is binomial.) At sent = 500 the standard error is
+/// sqrt(0.36 · 0.64 / 500) = 2.15 points, and 4.5 of them, ±9.7 points, leaves a chance of
+/// 6.8e-6 per cell (normal approximation, fine at n·q = 180) to fail by accident: at most 4.1e-5
+/// for the six cells together, about once in 25,000 runs. The band 26.3–45.7% still tells the
+/// two-way rules from one-way ones (q = 0.20, 3.5 standard errors below its lower end) and
+/// from rules applied twice each way (q = 0.59).
+const MESH_Z: f64 = 4.5;
+
+/// The loss, in percent, of a round trip that meets flatbush's rules twice.
+fn mesh_expected() -> f64 {
+    let survive = 1.0 - f64::from(MESH_LOSS) / 100.0;
+    (1.0 - survive * survive) * 100.0
+}
+
+/// The tolerance, in points, for a faulty cell that counted `sent` probes (see [`MESH_Z`]).
+fn mesh_tolerance(sent: u64) -> f64 {
+    let q = mesh_expected() / 100.0;
+    MESH_Z * (q * (1.0 - q) / sent.max(1) as f64).sqrt() * 100.0
+}
+
+/// What one prober counted for one responder, from its `end` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cell {
+    /// Probes sent while the responder was known and whose answer time is up.
+    sent: u64,
+    /// Of those, probes with no multicast answer in time.
+    lost: u64,
+    /// Of those, probes with no unicast answer in time.
+    unicast_lost: u64,
+}
+
+impl Cell {
+    fn loss(&self) -> f64 {
+        percent_of(self.lost, self.sent)
+    }
+
+    fn unicast_loss(&self) -> f64 {
+        percent_of(self.unicast_lost, self.sent)
+    }
+}
+
+fn percent_of(n: u64, of: u64) -> f64 {
+    n as f64 * 100.0 / of.max(1) as f64
+}
+
+/// The `peers` of the last `{"type":"end",…}` record of `mcast ping --json`: responder address →
+/// its cell.
+fn ping_end(lines: &[String]) -> Result<BTreeMap<String, Cell>> {
+    let end: serde_json::Value = lines
+        .iter()
+        .rev()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "end")
+        .context("no end record")?;
+    let peers = end["data"]["peers"]
+        .as_object()
+        .with_context(|| format!("end record without data.peers: {end}"))?;
+    peers
+        .iter()
+        .map(|(addr, p)| {
+            let count = |v: &serde_json::Value, key: &str| {
+                v[key]
+                    .as_u64()
+                    .with_context(|| format!("peer {addr} without a numeric {key:?}: {p}"))
+            };
+            let cell = Cell {
+                sent: count(p, "sent")?,
+                lost: count(p, "lost")?,
+                unicast_lost: count(&p["unicast"], "lost")?,
+            };
+            Ok((addr.clone(), cell))
+        })
+        .collect()
+}
+
+/// Row = prober, column = responder, in the lab's host order; the diagonal and any responder a
+/// prober never heard of are `None`.
+type Matrix = Vec<Vec<Option<Cell>>>;
+
+/// Every way `matrix` differs from the mesh's expectation: flatbush's row and column near
+/// [`mesh_expected`], every other cell at most [`MESH_CLEAN_MAX`], each off-diagonal cell
+/// present with at least [`MESH_MIN_SENT`] probes.
+fn judge_mesh(names: &[&str], matrix: &Matrix) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (r, row) in matrix.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            if r == c {
+                continue;
+            }
+            let (prober, responder) = (names[r], names[c]);
+            let Some(cell) = cell else {
+                failures.push(format!("{prober} never heard of {responder}"));
+                continue;
+            };
+            if cell.sent < MESH_MIN_SENT {
+                failures.push(format!(
+                    "{prober} → {responder}: only {} probes counted (at least {MESH_MIN_SENT}): did they start far apart? {cell:?}",
+                    cell.sent
+                ));
+                continue;
+            }
+            let loss = cell.loss();
+            if names[r] == MESH_FAULTY || names[c] == MESH_FAULTY {
+                let (want, tol) = (mesh_expected(), mesh_tolerance(cell.sent));
+                if (loss - want).abs() > tol {
+                    failures.push(format!(
+                        "{prober} → {responder}: {loss:.1}% lost, want {want:.1} ± {tol:.1}: {cell:?}"
+                    ));
+                }
+            } else if loss > MESH_CLEAN_MAX {
+                failures.push(format!(
+                    "{prober} → {responder}: {loss:.1}% lost, want at most {MESH_CLEAN_MAX}% (no fault between them): {cell:?}"
+                ));
+            }
+        }
+    }
+    failures
+}
+
+/// `matrix` as a table, rows the probers and columns the responders; `value` writes a cell.
+fn render_mesh(names: &[&str], matrix: &Matrix, value: fn(&Cell) -> String) -> String {
+    let mut s = format!("{:>12}", "prober \\ to");
+    for name in names {
+        s.push_str(&format!(" {name:>9}"));
+    }
+    s.push('\n');
+    for (r, row) in matrix.iter().enumerate() {
+        s.push_str(&format!("{:>12}", names[r]));
+        for (c, cell) in row.iter().enumerate() {
+            let text = match cell {
+                _ if r == c => "—".to_owned(),
+                None => "?".to_owned(),
+                Some(cell) => value(cell),
+            };
+            s.push_str(&format!(" {text:>9}"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Why `mcast ping` cannot run with the binary at `bin`, or `None` when it can.
+fn mcast_ping_missing(bin: &Path) -> Option<String> {
+    match Command::new(bin)
+        .args(["ping", "--help"])
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) if out.status.success() => None,
+        Ok(_) => Some(format!("this mcast ({}) has no `ping`", bin.display())),
+        Err(e) => Some(format!("cannot run {}: {e}", bin.display())),
+    }
+}
+
+/// The lecture lab with `--loss 20@flatbush`, `mcast ping 224.1.1.5 50001 -c 500 --interval 2ms
+/// --json` on all four hosts at once; returns the host names, the matrix of their end records
+/// and the failures of the runs themselves (exit codes, missing records).
+fn ping_mesh_run(bin: &Path) -> Result<(Vec<&'static str>, Matrix, Vec<String>)> {
+    let lab = Lab::up(Config {
+        loss: vec![Fault::on(MESH_LOSS, MESH_FAULTY)],
+        ..Config::lecture()
+    })?;
+    let hosts = lab.hosts();
+    let count = MESH_PROBES.to_string();
+    let mut procs = Vec::new();
+    // Started one after the other without waiting: each probes for a second, and the counts
+    // cover only the probes sent while a peer was known, so a start skew only shortens them.
+    for h in hosts {
+        let addr = h.addr.to_string();
+        let args = [
+            "ping",
+            GROUP,
+            PORT,
+            "-i",
+            &addr,
+            "-c",
+            &count,
+            "--interval",
+            MESH_INTERVAL,
+            "--json",
+        ];
+        procs.push(demo::start(&lab, h.name, bin, &args)?);
+    }
+    for (h, proc) in hosts.iter().zip(&mut procs) {
+        demo::wait_ready(&lab, h.name, proc, Some(GROUP));
+    }
+    // 500 probes of 2 ms and the 1 s --timeout take 2 s; the rest only catches a hang.
+    let deadline = Duration::from_secs(12);
+    let mut failures = Vec::new();
+    let mut ends = Vec::new();
+    for (h, proc) in hosts.iter().zip(procs) {
+        let run = proc.finish(deadline)?;
+        if run.killed || run.code != Some(0) {
+            failures.push(format!(
+                "{}: `{}` exited {:?}{}: {:?}",
+                h.name,
+                run.display,
+                run.code,
+                if run.killed { " (killed)" } else { "" },
+                run.lines.iter().rev().take(3).collect::<Vec<_>>()
+            ));
+        }
+        let peers =
+            ping_end(&run.lines).with_context(|| format!("{}: `{}`", h.name, run.display))?;
+        ends.push(peers);
+    }
+    let matrix = ends
+        .iter()
+        .enumerate()
+        .map(|(r, peers)| {
+            hosts
+                .iter()
+                .enumerate()
+                .map(|(c, h)| {
+                    (r != c)
+                        .then(|| peers.get(&h.addr.to_string()).copied())
+                        .flatten()
+                })
+                .collect()
+        })
+        .collect();
+    Ok((hosts.iter().map(|h| h.name).collect(), matrix, failures))
 }
 
 /// Runs `xtask lab ARGS…` with the lab state in `state_dir`; returns (exit code, stdout, stderr).
@@ -722,5 +998,104 @@ fn perf_quick() {
         "{} perf check(s) failed:\n{}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// The 4×4 ping mesh: `mcast ping` on every host of a lecture lab with `--loss 20@flatbush`.
+/// Prints the loss matrices (multicast, then unicast for information) and checks the multicast
+/// one: flatbush's row and column near 36% (see [`MESH_Z`]), every other cell at most 1%.
+#[test]
+fn ping_mesh() {
+    let _serial = serial();
+    if !can_run("the ping mesh", &[Prereq::Ip, Prereq::Nft]) {
+        return;
+    }
+    let bin = lab::mcast_binary(Profile::Debug, false).expect("the mcast binary builds");
+    if let Some(why) = mcast_ping_missing(&bin) {
+        eprintln!("skipping the ping mesh: {why}");
+        return;
+    }
+    let started = Instant::now();
+    let (names, matrix, mut failures) = ping_mesh_run(&bin).expect("the ping mesh runs");
+    let elapsed = started.elapsed();
+    failures.extend(judge_mesh(&names, &matrix));
+    println!(
+        "ping mesh, --loss {MESH_LOSS}@{MESH_FAULTY}, {MESH_PROBES} probes of {MESH_INTERVAL} each: \
+         multicast loss % (expected {:.1} ± {:.1} in {MESH_FAULTY}'s row and column, at most \
+         {MESH_CLEAN_MAX} elsewhere)\n{}unicast loss % (not checked)\n{}sent (probes counted)\n{}[{:.1} s]",
+        mesh_expected(),
+        mesh_tolerance(MESH_PROBES),
+        render_mesh(&names, &matrix, |c| format!("{:.1}", c.loss())),
+        render_mesh(&names, &matrix, |c| format!("{:.1}", c.unicast_loss())),
+        render_mesh(&names, &matrix, |c| c.sent.to_string()),
+        elapsed.as_secs_f64()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} ping mesh check(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_mesh_expects_two_draws_per_round_trip() {
+    assert!((mesh_expected() - 36.0).abs() < 1e-9);
+    assert!((mesh_tolerance(500) - 9.66).abs() < 0.01);
+    // Fewer probes counted, a wider band.
+    assert!(mesh_tolerance(400) > mesh_tolerance(500));
+}
+
+#[test]
+fn a_ping_end_record_gives_each_peers_cell() {
+    let lines = [
+        "listening on 224.1.1.5:50001 (interface 192.168.56.4)",
+        r#"{"type":"start","data":{"group":"224.1.1.5"}}"#,
+        r#"{"type":"end","data":{"reason":"count","exit_code":0,"probes_sent":500,"peers":{"192.168.56.1":{"sent":498,"received":320,"lost":178,"duplicates":0,"reordered":0,"late":0,"rtt_us":null,"unicast":{"received":318,"lost":180,"rtt_us":null},"multicast_broken":false}}}}"#,
+    ]
+    .map(str::to_owned);
+    let peers = ping_end(&lines).unwrap();
+    assert_eq!(
+        peers.get("192.168.56.1"),
+        Some(&Cell {
+            sent: 498,
+            lost: 178,
+            unicast_lost: 180
+        })
+    );
+    assert!(ping_end(&lines[..2]).is_err());
+}
+
+#[test]
+fn the_mesh_judge_checks_the_faulty_row_and_column_and_the_rest() {
+    let names = ["eastny", "midwood", "flatbush", "bushwick"];
+    let cell = |lost| {
+        Some(Cell {
+            sent: 500,
+            lost,
+            unicast_lost: lost,
+        })
+    };
+    let good = |r: usize, c: usize| match (r, c) {
+        _ if r == c => None,
+        (2, _) | (_, 2) => cell(180),
+        _ => cell(2),
+    };
+    let mut matrix: Matrix = (0..4)
+        .map(|r| (0..4).map(|c| good(r, c)).collect())
+        .collect();
+    assert_eq!(judge_mesh(&names, &matrix), Vec::<String>::new());
+    matrix[2][0] = cell(100); // 20%: as if flatbush's rules dropped one way only.
+    matrix[0][1] = cell(6); // 1.2% between two clean hosts.
+    matrix[3][1] = None;
+    let failures = judge_mesh(&names, &matrix);
+    assert_eq!(failures.len(), 3, "{failures:#?}");
+    assert!(failures[0].starts_with("eastny → midwood: 1.2% lost"));
+    assert!(failures[1].starts_with("flatbush → eastny: 20.0% lost, want 36.0 ± 9.7"));
+    assert_eq!(failures[2], "bushwick never heard of midwood");
+    let table = render_mesh(&names, &matrix, |c| format!("{:.1}", c.loss()));
+    assert_eq!(
+        table.lines().nth(3).unwrap(),
+        "    flatbush      20.0      36.0         —      36.0"
     );
 }
