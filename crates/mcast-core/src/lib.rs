@@ -9,6 +9,7 @@
 //! - [`membership`]: the join policy, a queue of membership requests the adapter drains.
 //! - [`frame`]: the framed wire format.
 //! - [`session`]: sender and receiver state machines.
+//! - [`ssmping`]: the ssmping protocol's queries and replies, and the client's state machine.
 //! - [`proc`]: parsers for `/proc/net/igmp` and `/proc/net/igmp6`.
 //! - [`packet`]: decoding captured Ethernet frames (IP, UDP, IGMP, MLD) into words, hexdumps and pcap.
 //! - [`transmit`]: [`Transmit`] and [`RecvMeta`], the two ends of a socket.
@@ -22,6 +23,7 @@ pub mod mreq;
 pub mod packet;
 pub mod proc;
 pub mod session;
+pub mod ssmping;
 pub mod transmit;
 
 pub use transmit::{RecvMeta, Transmit};
