@@ -35,10 +35,12 @@ mod ifaces;
 mod info;
 mod output;
 mod perf;
+mod ping;
 mod plan;
 mod recv;
 mod send;
 mod sniff;
+mod ssmping;
 mod stop;
 
 use std::process::ExitCode;
@@ -63,6 +65,7 @@ Examples (the lecture's pair, on loopback; run the receiver first):
   mcast info 224.1.1.5                     scope, block, MAC and the 32 groups sharing it
   mcast recv 239.1.0.1+1000 5000 -i lab0   join 1,000 groups at once
   mcast ifaces                             which interfaces can do multicast
+  mcast ping --ssmping 192.0.2.1           can this host receive (S,G) from an ssmpingd?
 
 IFACE is an IPv4 address (192.168.56.3), a name (lab0), an index (3) or 0.0.0.0 (the kernel's
 choice). Durations are like 500ms or 5s.
@@ -83,6 +86,8 @@ enum Command {
     Recv(recv::Opt),
     /// Measure a path: send at a set rate, receive and count loss, drops, jitter, delay.
     Perf(perf::Opt),
+    /// Ping a multicast responder: an ssmpingd server, unicast and multicast round trips.
+    Ping(ping::Opt),
     /// Describe a multicast address: scope, block, MAC, colliding groups, SSM.
     Info(info::Opt),
     /// Capture multicast traffic on an interface and print one line per packet.
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
         Command::Send(opt) => send::run(opt),
         Command::Recv(opt) => recv::run(opt),
         Command::Perf(opt) => perf::run(opt),
+        Command::Ping(opt) => ping::run(opt),
         Command::Info(opt) => info::run(opt),
         Command::Sniff(opt) => sniff::run(opt),
         Command::Groups(opt) => groups::run(opt),

@@ -220,15 +220,16 @@ impl PathStats {
     }
 
     /// Round trip percentiles; `None` before the first reply. Min and max are exact, the
-    /// percentiles within 0.1 % (three significant digits).
+    /// percentiles within 0.1 % (three significant digits), and never outside min..=max.
     pub fn rtt(&self) -> Option<RttPercentiles> {
         let h = &self.hist;
+        let at = |q| Duration::from_nanos(h.value_at_quantile(q).clamp(self.min_ns, self.max_ns));
         (!h.is_empty()).then(|| RttPercentiles {
             samples: h.len(),
             min: Duration::from_nanos(self.min_ns),
-            p50: Duration::from_nanos(h.value_at_quantile(0.50)),
-            p90: Duration::from_nanos(h.value_at_quantile(0.90)),
-            p99: Duration::from_nanos(h.value_at_quantile(0.99)),
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
             max: Duration::from_nanos(self.max_ns),
         })
     }
@@ -603,6 +604,9 @@ mod tests {
         assert_eq!((uni.received(), uni.duplicates(), uni.lost(2)), (2, 1, 0));
         let rtt = uni.rtt().unwrap();
         assert_eq!((rtt.samples, rtt.min, rtt.max), (2, ms(1), ms(3)));
+        // A percentile is its bucket's highest value (within 0.1 %), but never above max.
+        assert!(rtt.p50 >= ms(1) && rtt.p50 < ms(1) * 1001 / 1000, "{rtt:?}");
+        assert_eq!(rtt.p99, ms(3));
         let multi = p.stats(Path::Multicast);
         assert_eq!((multi.received(), multi.first_seq()), (2, Some(1)));
         assert_eq!(multi.rtt().unwrap().max, ms(5));
