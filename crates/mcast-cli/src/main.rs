@@ -16,7 +16,7 @@
 //! | code | meaning |
 //! |-----:|---------|
 //! | 0 | success; also a broken pipe on stdout (`mcast recv … \| head -1`) and Ctrl-C on `recv` |
-//! | 1 | it ran and failed: a socket error, or `--timeout` passed before `-c COUNT` datagrams (or before any, without `-c`) |
+//! | 1 | it ran and failed: a socket error, or `--timeout` passed before `-c COUNT` datagrams (or before any, without `-c`), or `ping --ssmping` got no multicast reply |
 //! | 2 | usage error: clap errors, a group that is not multicast, a port outside 1–65535, a source that is not unicast, a malformed interface **or an interface that does not exist on this host** (checked before any socket is opened, like a bad group) |
 //!
 //! Errors print one line, `error: …` (the anyhow chain with `{:#}`), optionally followed by a
