@@ -936,6 +936,30 @@ mod tests {
         }
 
         #[test]
+        fn whatever_parses_re_encodes_to_the_same(
+            reply in any::<bool>(),
+            tlvs in proptest::collection::vec(
+                (0u16..10, proptest::collection::vec(any::<u8>(), 0..20)),
+                0..8,
+            ),
+        ) {
+            // Any TLVs, known or not, of any length: when they parse, emitting the result and
+            // parsing again gives the same message.
+            let mut bytes = vec![if reply { REPLY } else { QUERY }];
+            for (kind, value) in &tlvs {
+                bytes.extend_from_slice(&kind.to_be_bytes());
+                bytes.extend_from_slice(&(value.len() as u16).to_be_bytes());
+                bytes.extend_from_slice(value);
+            }
+            prop_assert!(Message::new_checked(&bytes).is_ok());
+            if let Ok(repr) = MessageRepr::parse(&bytes) {
+                let mut buf = Vec::new();
+                encode(&repr, &mut buf).unwrap();
+                prop_assert_eq!(MessageRepr::parse(&buf), Ok(repr));
+            }
+        }
+
+        #[test]
         fn parse_of_a_query_with_any_type_byte_never_panics(
             first in any::<u8>(),
             cut in 0usize..60,
