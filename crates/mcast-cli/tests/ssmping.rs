@@ -498,6 +498,39 @@ fn multicast_dropped_is_exit_1() {
     );
 }
 
+// issue (ping ssmping) — without -c the client runs as ssmping does, until Ctrl-C, which ends
+// it with the end record (reason `interrupted`) and exit 0 once multicast replies came.
+#[test]
+fn ctrl_c_ends_an_unbounded_run() {
+    const TEST: &str = "ctrl_c_ends_an_unbounded_run";
+    if skip(TEST, &["kill"]) {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.start_ssmpingd();
+    let mut p = lab.cli.mcast(&[
+        "ping",
+        "--ssmping",
+        SERVER_V4,
+        "-i",
+        "vb",
+        "--interval",
+        "50ms",
+        "--timeout",
+        "15s",
+        "--json",
+    ]);
+    p.wait_stdout("\"path\":\"multicast\"");
+    p.interrupt();
+    let out = p.finish_ok();
+    let all = out.json();
+    let end = records(&all, "end")[0];
+    assert_eq!(end["reason"], "interrupted", "{end}");
+    assert_eq!(end["exit_code"], 0, "{end}");
+    let multicast = &end["peers"][SERVER_V4]["multicast"];
+    assert!(multicast["received"].as_u64().unwrap() >= 1, "{end}");
+}
+
 /// Runs a `mcast ping` expected to be a usage error (no socket is opened) and returns its
 /// stderr.
 fn usage_error(args: &[&str]) -> String {
