@@ -262,7 +262,7 @@ struct Sent {
 /// let server = "192.0.2.1".parse()?;
 /// let mut cfg = PingerConfig::new(server, ssmping::default_group(false), 7);
 /// cfg.count = Some(1);
-/// let start = crate::session::test_origin();
+/// let start = Instant::now();
 /// let mut pinger = Pinger::new(cfg, start);
 /// let mut buf = Vec::new();
 /// let query = pinger.poll_transmit(start, 1_700_000_000_000_000_000, &mut buf).unwrap();
