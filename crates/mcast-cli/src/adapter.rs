@@ -163,3 +163,71 @@ pub(crate) fn ping_sockets(
         .build()?;
     Ok((sender, receiver))
 }
+
+/// The two sockets of an ssmping client, built by mcast-sync: a unicast socket connected to
+/// the server (queries out, unicast replies in) and a receiver joined to the group on that
+/// socket's own port (the server multicasts its replies to the client's port).
+pub(crate) struct SsmpingSockets {
+    unicast: mcast_sync::unicast::UnicastSocket,
+    rx: mcast_sync::Receiver,
+}
+
+impl SsmpingSockets {
+    /// Connects to `server` from `iface` (the route's choice when it is "any"), then joins
+    /// (server, `group`) when `ssm`, else (*, `group`), on the interface the queries leave by,
+    /// asking both sockets for each reply's TTL / hop limit. Returns once the join is done.
+    pub(crate) fn open(
+        server: std::net::SocketAddr,
+        group: mcast_core::addr::Group,
+        ssm: bool,
+        iface: &IfaceSpec,
+    ) -> anyhow::Result<Self> {
+        let unicast = mcast_sync::unicast::UnicastSocket::builder(server)
+            .iface(iface.clone())
+            .recv_hop_limit(true)
+            .build()?;
+        let local = unicast.local_addr();
+        // Join where the queries leave: the named interface, or the one holding the address
+        // the route chose (never the kernel's default multicast interface).
+        let join_on = if iface.is_any() {
+            IfaceSpec::Addr(local.ip())
+        } else {
+            iface.clone()
+        };
+        let mut builder = mcast_sync::Receiver::builder(local.port())
+            .group(group)
+            .iface(join_on)
+            .recv_hop_limit(true);
+        if ssm {
+            builder = builder.source(mcast_core::addr::Source::for_group(group, server.ip())?);
+        }
+        Ok(Self {
+            unicast,
+            rx: builder.build()?,
+        })
+    }
+
+    /// The address and port the queries leave from.
+    pub(crate) fn local_addr(&self) -> std::net::SocketAddr {
+        self.unicast.local_addr()
+    }
+
+    /// The interface the queries leave by, e.g. `vb (10.0.0.2)`.
+    pub(crate) fn iface_label(&self) -> String {
+        let local = self.unicast.local_addr().ip();
+        match &self.unicast.iface().name {
+            Some(name) => format!("{name} ({local})"),
+            None => local.to_string(),
+        }
+    }
+
+    /// Both sockets, for mcast-sync's ssmping driver.
+    pub(crate) fn parts(
+        &mut self,
+    ) -> (
+        &mcast_sync::unicast::UnicastSocket,
+        &mut mcast_sync::Receiver,
+    ) {
+        (&self.unicast, &mut self.rx)
+    }
+}

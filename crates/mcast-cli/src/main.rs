@@ -16,7 +16,7 @@
 //! | code | meaning |
 //! |-----:|---------|
 //! | 0 | success; also a broken pipe on stdout (`mcast recv … \| head -1`) and Ctrl-C on `recv` |
-//! | 1 | it ran and failed: a socket error, or `--timeout` passed before `-c COUNT` datagrams (or before any, without `-c`) |
+//! | 1 | it ran and failed: a socket error, or `--timeout` passed before `-c COUNT` datagrams (or before any, without `-c`), or `ping --ssmping` got no multicast reply |
 //! | 2 | usage error: clap errors, a group that is not multicast, a port outside 1–65535, a source that is not unicast, a malformed interface **or an interface that does not exist on this host** (checked before any socket is opened, like a bad group) |
 //!
 //! Errors print one line, `error: …` (the anyhow chain with `{:#}`), optionally followed by a
@@ -40,6 +40,7 @@ mod plan;
 mod recv;
 mod send;
 mod sniff;
+mod ssmping;
 mod stop;
 
 use std::process::ExitCode;
@@ -64,6 +65,7 @@ Examples (the lecture's pair, on loopback; run the receiver first):
   mcast info 224.1.1.5                     scope, block, MAC and the 32 groups sharing it
   mcast recv 239.1.0.1+1000 5000 -i lab0   join 1,000 groups at once
   mcast ifaces                             which interfaces can do multicast
+  mcast ping --ssmping 192.0.2.1           can this host receive (S,G) from an ssmpingd?
 
 IFACE is an IPv4 address (192.168.56.3), a name (lab0), an index (3) or 0.0.0.0 (the kernel's
 choice). Durations are like 500ms or 5s.
@@ -84,7 +86,8 @@ enum Command {
     Recv(recv::Opt),
     /// Measure a path: send at a set rate, receive and count loss, drops, jitter, delay.
     Perf(perf::Opt),
-    /// Round trips over multicast: every instance probes the group and answers the others.
+    /// Round trips over multicast: every instance probes the group and answers the others
+    /// (or, with --ssmping, an ssmpingd server's unicast and multicast replies).
     Ping(ping::Opt),
     /// Describe a multicast address: scope, block, MAC, colliding groups, SSM.
     Info(info::Opt),

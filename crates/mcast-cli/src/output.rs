@@ -22,6 +22,7 @@
 //! | `end`   | `send`, `recv`        | last line                             | `reason` (`count`, `eof`, `timeout`, `interrupted`), `exit_code`; `send` adds `datagrams`, `bytes` |
 //! | `info`  | `info`                | once                                  | the core's `GroupInfo`: `group`, `family`, `scope`, `block`, `block_description`, `ssm`, `link_local`, `mac`, `mac_collisions`, `ipv6_flags` |
 //! | `start`, `interval`, `summary` | `perf send`, `perf recv` | see `perf/mod.rs` | throughput, loss, host drops, jitter, delay percentiles |
+//! | `start`, `reply`, `end` | `ping --ssmping` | see `ssmping.rs` | per reply: path, seq, round trip, hop limit; at the end per server and path: sent, received, lost, round trip percentiles |
 //! | `packet`| `sniff`               | for each captured packet              | see `sniff.rs` |
 //! | `group` | `groups`              | for each joined group                 | see `groups.rs` |
 //! | `iface` | `ifaces`              | for each interface                    | see `ifaces.rs` |

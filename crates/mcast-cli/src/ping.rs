@@ -26,6 +26,7 @@ use mcast_sync::driver::{wall_ns, Clock as _, Drive, PingDriver};
 use serde::Serialize;
 
 use crate::errors::CliError;
+use crate::ssmping::{self, SsmpingArgs, SsmpingOptions};
 use crate::{adapter, output, plan, stop};
 
 /// Arguments of `mcast ping`.
@@ -35,6 +36,8 @@ Examples (run the same command on every host; each probes and answers the others
   mcast ping 239.1.2.3 5000 -i 127.0.0.1 --ttl 0 -c 10        two of these on one host
   mcast ping 224.1.1.5 50001 -i 192.168.56.1 -c 1000 --interval 1ms --json
   mcast ping 224.1.1.5 50001 -i 192.168.56.5 --responder      answer only
+  mcast ping --ssmping 192.0.2.1                  an ssmpingd: (192.0.2.1, 232.43.211.234)
+  mcast ping --ssmping 192.0.2.1 239.1.2.234      ASM through an ssmpingd, like asmping
 
 Each probe is answered twice: by multicast to the group and by unicast to the prober. When
 unicast answers arrive and multicast ones do not, the multicast path is broken (IGMP snooping
@@ -44,11 +47,14 @@ Exit status: 0 every peer answered, 1 no answer at all (or a socket error), 2 us
 pub(crate) struct Opt {
     /// The multicast group (224.0.0.0/4 or ff00::/8).
     #[arg(value_name = "GROUP")]
-    group: String,
+    group: Option<String>,
 
     /// The UDP port (1-65535).
     #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    port: u16,
+    port: Option<u16>,
+
+    #[command(flatten)]
+    ssmping: SsmpingArgs,
 
     /// The interface: an IPv4 address, a name, an index, or 0.0.0.0.
     #[arg(short = 'i', long = "iface", value_name = "IFACE")]
@@ -61,7 +67,8 @@ pub(crate) struct Opt {
     count: Option<u64>,
 
     /// One probe per interval (e.g. 1s, 10ms, 1ms).
-    #[arg(long, value_name = "D", default_value = "1s", value_parser = plan::parse_timeout)]
+    #[arg(long, value_name = "D", default_value = "1s",
+          value_parser = |s: &str| plan::parse_positive("--interval", s))]
     interval: Duration,
 
     /// The UDP payload of a probe in bytes, the 28-byte frame header included.
@@ -214,8 +221,27 @@ const PER_ANSWER: Duration = Duration::from_millis(100);
 
 /// Runs `mcast ping`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let (send_plan, _) = plan::send(&opt.group, opt.port, opt.iface.as_deref(), opt.ttl, false)?;
-    let recv_plan = plan::recv(&opt.group, opt.port, opt.iface.as_deref(), &[])?;
+    if let Some((server, group)) = opt.ssmping.target() {
+        let opts = SsmpingOptions {
+            iface: opt.iface.clone(),
+            count: opt.count,
+            interval: opt.interval,
+            // ssmping's run ends after its last query's replies; --timeout is the mesh's
+            // answer timeout and does not bound it.
+            timeout: None,
+            json: opt.json,
+        };
+        return ssmping::run(server, group, &opt.ssmping, &opts);
+    }
+    let (Some(group_text), Some(port)) = (opt.group.as_deref(), opt.port) else {
+        return Err(
+            CliError::usage("mcast ping needs GROUP PORT, or --ssmping SERVER [GROUP]")
+                .hint("try 'mcast ping --help'")
+                .into(),
+        );
+    };
+    let (send_plan, _) = plan::send(group_text, port, opt.iface.as_deref(), opt.ttl, false)?;
+    let recv_plan = plan::recv(group_text, port, opt.iface.as_deref(), &[])?;
     let interrupted = stop::on_ctrl_c();
     let (sender, receiver) = adapter::ping_sockets(&send_plan, &recv_plan)?;
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
@@ -237,7 +263,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     output::note(&format!(
         "listening on {}:{} (interface {}){}",
         output::host(send_plan.group.addr()),
-        opt.port,
+        port,
         recv_plan.iface_label,
         if opt.responder {
             ", answering only"
@@ -250,7 +276,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             "start",
             &StartRecord {
                 group: send_plan.group.to_string(),
-                port: opt.port,
+                port,
                 interface: &recv_plan.iface_label,
                 session: session.0,
                 interval_ms: opt.interval.as_secs_f64() * 1e3,

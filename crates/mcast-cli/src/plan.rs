@@ -161,6 +161,18 @@ pub(crate) fn parse_timeout(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Parses a duration longer than zero for the option `name` (its name goes into the message).
+pub(crate) fn parse_positive(name: &str, s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s).map_err(|e| format!("{name} {e}"))?;
+    if d.is_zero() {
+        return Err(format!(
+            "{name} {} is too short: it must be longer than 0, e.g. 1ms, 500ms or 5s",
+            s.trim()
+        ));
+    }
+    Ok(d)
+}
+
 /// Checks that an interface given by address is of the group's address family (an IPv4
 /// address cannot carry IPv6 multicast, and the reverse). Interfaces given by name or index
 /// carry both.
@@ -414,6 +426,12 @@ mod tests {
         }
         assert!(parse_timeout("0s").unwrap_err().contains("longer than 0"));
         assert!(parse_timeout("-1s").unwrap_err().contains("negative"));
+        let e = parse_positive("--interval", "0s").unwrap_err();
+        assert!(
+            e.starts_with("--interval ") && e.contains("longer than 0"),
+            "{e}"
+        );
+        assert_eq!(parse_positive("--report", "1s"), Ok(Duration::from_secs(1)));
     }
 
     // issue #2 (review) — `send` checks the interface's address family as `recv` does.

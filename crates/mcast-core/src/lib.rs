@@ -9,6 +9,7 @@
 //! - [`membership`]: the join policy, a queue of membership requests the adapter drains.
 //! - [`frame`]: the framed wire format.
 //! - [`session`]: sender and receiver state machines.
+//! - [`ssmping`]: the ssmping protocol's queries and replies, and the client's state machine.
 //! - [`proc`]: parsers for `/proc/net/igmp` and `/proc/net/igmp6`.
 //! - [`ping`]: probes and answers for `mcast ping`, counted per peer and path.
 //! - [`packet`]: decoding captured Ethernet frames (IP, UDP, IGMP, MLD) into words, hexdumps and pcap.
@@ -24,6 +25,7 @@ pub mod packet;
 pub mod ping;
 pub mod proc;
 pub mod session;
+pub mod ssmping;
 pub mod transmit;
 
 pub use transmit::{RecvMeta, Transmit};

@@ -69,6 +69,9 @@ pub struct RecvMeta {
     /// With UDP GRO, when the buffer holds several datagrams of one sender coalesced by the
     /// kernel: the size of each (the last may be shorter). `None` for a single datagram.
     pub segment_size: Option<u16>,
+    /// The TTL (IPv4) or hop limit (IPv6) the datagram arrived with, when the socket asked
+    /// for it (`IP_RECVTTL` / `IPV6_RECVHOPLIMIT`).
+    pub hop_limit: Option<u8>,
 }
 
 impl RecvMeta {
@@ -81,6 +84,7 @@ impl RecvMeta {
             len,
             kernel_drops: None,
             segment_size: None,
+            hop_limit: None,
         }
     }
 
@@ -105,6 +109,12 @@ impl RecvMeta {
     /// The same metadata with the GRO segment size set (see [`RecvMeta::segment_size`]).
     pub fn with_segment_size(mut self, segment_size: Option<u16>) -> Self {
         self.segment_size = segment_size;
+        self
+    }
+
+    /// The same metadata with the arrival TTL / hop limit set (see [`RecvMeta::hop_limit`]).
+    pub fn with_hop_limit(mut self, hop_limit: Option<u8>) -> Self {
+        self.hop_limit = hop_limit;
         self
     }
 }
@@ -132,10 +142,14 @@ mod tests {
     fn recv_meta_starts_unknown_and_builders_fill_it_in() {
         let meta = RecvMeta::new("127.0.0.1:40000".parse().unwrap(), 5);
         assert_eq!(meta.kernel_drops, None);
-        let meta = meta.with_kernel_drops(Some(7)).with_ifindex(Some(1));
+        assert_eq!(meta.hop_limit, None);
+        let meta = meta
+            .with_kernel_drops(Some(7))
+            .with_ifindex(Some(1))
+            .with_hop_limit(Some(64));
         assert_eq!(
-            (meta.kernel_drops, meta.ifindex, meta.len),
-            (Some(7), Some(1), 5)
+            (meta.kernel_drops, meta.ifindex, meta.len, meta.hop_limit),
+            (Some(7), Some(1), 5, Some(64))
         );
     }
 }

@@ -67,6 +67,14 @@ pub enum Error {
     /// A receiver was built without any group.
     #[error("no group to join: give at least one group")]
     NoGroups,
+    /// Connecting a unicast socket to its peer failed (no route, say).
+    #[error("cannot connect to {peer}")]
+    Connect {
+        /// The peer.
+        peer: SocketAddr,
+        /// What the kernel said.
+        source: io::Error,
+    },
     /// Sending a datagram failed.
     #[error("cannot send to {destination}")]
     Send {
@@ -95,6 +103,7 @@ impl Error {
             Self::Join { source, .. }
             | Self::Bind { source, .. }
             | Self::SetOption { source, .. }
+            | Self::Connect { source, .. }
             | Self::Send { source, .. }
             | Self::Io { source, .. } => Some(source),
             _ => None,
@@ -105,6 +114,14 @@ impl Error {
     pub fn is_interrupted(&self) -> bool {
         self.io_error()
             .is_some_and(|e| e.kind() == io::ErrorKind::Interrupted)
+    }
+
+    /// Whether the peer of a unicast socket refused an earlier datagram (`ECONNREFUSED`: an
+    /// ICMP port unreachable, nothing listens there).
+    pub fn is_refused(&self) -> bool {
+        self.io_error()
+            .and_then(io::Error::raw_os_error)
+            .is_some_and(|errno| errno == libc::ECONNREFUSED)
     }
 
     /// Whether this is a read timeout.
@@ -142,6 +159,10 @@ impl Error {
             (Self::Send { .. }, Some(libc::ENETUNREACH | libc::EHOSTUNREACH)) => {
                 Some("no route for multicast: name the outgoing interface with -i IFACE".into())
             }
+            (Self::Connect { .. }, Some(libc::ENETUNREACH | libc::EHOSTUNREACH)) => Some(
+                "no route to that address from this host: check it, and the routes (`ip route`)"
+                    .into(),
+            ),
             (Self::Send { .. } | Self::SetOption { .. }, Some(libc::EPERM | libc::EACCES)) => {
                 Some("a firewall rule or missing privilege refused it".into())
             }

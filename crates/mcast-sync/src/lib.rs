@@ -23,6 +23,9 @@
 //! - [`Sender::send_transmit`] sends a batch of datagrams over a [`SendPath`]: UDP GSO (the
 //!   default, falling back to `sendmmsg` for good when the kernel refuses it), `sendmmsg`, or
 //!   one `sendto` per datagram, and reports partial progress;
+//! - [`unicast::UnicastSocket`] is a UDP socket connected to one peer, set up in [`setup`]
+//!   too, and [`ssmping::PingDriver`] runs mcast-core's ssmping client against it and a
+//!   receiver (the queries and replies of `mcast ping --ssmping`);
 //! - errors name the group, interface or address involved, and [`Error::hint`] explains the
 //!   known traps;
 //! - socket2 appears in no public signature.
@@ -52,6 +55,8 @@ pub mod receiver;
 pub mod resolve;
 pub mod sender;
 pub mod setup;
+pub mod ssmping;
+pub mod unicast;
 
 pub use error::Error;
 pub use receiver::{Joined, Receiver, ReceiverBuilder};

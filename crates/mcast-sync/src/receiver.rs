@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use mcast_core::addr::{Group, Source};
@@ -98,6 +98,15 @@ impl ReceiverBuilder {
     /// `UDP_GRO` is not an error: datagrams then come one by one.
     pub fn gro(mut self, on: bool) -> Self {
         self.cfg.gro = on;
+        self
+    }
+
+    /// Asks for each datagram's TTL (IPv4, `IP_RECVTTL`) or hop limit (IPv6,
+    /// `IPV6_RECVHOPLIMIT`), reported in
+    /// [`RecvMeta::hop_limit`](mcast_core::RecvMeta::hop_limit) (default off): how many routers
+    /// a datagram crossed, when the sender's initial value is known.
+    pub fn recv_hop_limit(mut self, on: bool) -> Self {
+        self.cfg.hop_limit = on;
         self
     }
 
@@ -225,6 +234,7 @@ impl Receiver {
                 recv_buffer: None,
                 per_socket_limit: None,
                 gro: false,
+                hop_limit: false,
             },
             read_timeout: None,
         }
@@ -296,36 +306,57 @@ impl Receiver {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv_batch(&mut self, batch: &mut RecvBatch) -> Result<usize, Error> {
-        batch.clear();
         let deadline = self.timeout.map(|t| Instant::now() + t);
-        let n = self.sockets.len();
         loop {
-            let start = self.next;
-            for k in 0..n {
-                if batch.is_full() {
-                    break;
-                }
-                let i = (start + k) % n;
-                let before = batch.len();
-                match self.joined.state.recv_batch(self.sockets[i].as_fd(), batch) {
-                    Ok(_) => note_kernel_drops(&mut self.drops[i], &batch.metas()[before..]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) if !batch.is_empty() => break,
-                    Err(source) => {
-                        return Err(Error::Io {
-                            context: "cannot receive",
-                            source,
-                        })
-                    }
-                }
-            }
-            if !batch.is_empty() {
-                // The next call starts at the next socket, so a busy one cannot starve the rest.
-                self.next = (start + 1) % n.max(1);
-                return Ok(batch.len());
+            let got = self.try_recv_batch(batch)?;
+            if got > 0 {
+                return Ok(got);
             }
             self.wait(deadline)?;
         }
+    }
+
+    /// As [`Receiver::recv_batch`], but without waiting: receives what is queued (the batch
+    /// cleared first) and returns how many datagrams the batch holds, 0 when nothing was
+    /// queued. For a caller that waits for these sockets and others at once (see
+    /// [`Receiver::fds`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when receiving fails before any datagram of this call arrived.
+    pub fn try_recv_batch(&mut self, batch: &mut RecvBatch) -> Result<usize, Error> {
+        batch.clear();
+        let n = self.sockets.len();
+        let start = self.next;
+        for k in 0..n {
+            if batch.is_full() {
+                break;
+            }
+            let i = (start + k) % n;
+            let before = batch.len();
+            match self.joined.state.recv_batch(self.sockets[i].as_fd(), batch) {
+                Ok(_) => note_kernel_drops(&mut self.drops[i], &batch.metas()[before..]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) if !batch.is_empty() => break,
+                Err(source) => {
+                    return Err(Error::Io {
+                        context: "cannot receive",
+                        source,
+                    })
+                }
+            }
+        }
+        if !batch.is_empty() {
+            // The next call starts at the next socket, so a busy one cannot starve the rest.
+            self.next = (start + 1) % n.max(1);
+        }
+        Ok(batch.len())
+    }
+
+    /// The receiver's sockets, to wait for them (`poll`) beside others; receive with
+    /// [`Receiver::try_recv_batch`].
+    pub fn fds(&self) -> impl ExactSizeIterator<Item = BorrowedFd<'_>> + '_ {
+        self.sockets.iter().map(AsFd::as_fd)
     }
 
     /// Waits until a socket is readable, a signal arrives, or `deadline` passes

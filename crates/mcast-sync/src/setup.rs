@@ -3,8 +3,9 @@
 //!
 //! **Every socket option of mcast is set in this file** — bind, `SO_REUSEADDR`/`SO_REUSEPORT`,
 //! `IP_MULTICAST_ALL`/`IPV6_MULTICAST_ALL`, `IP_PKTINFO`/`IPV6_RECVPKTINFO`, `SO_RXQ_OVFL`,
-//! `SO_RCVBUF`/`SO_RCVBUFFORCE`, `SO_SNDBUF`, TTL/hop limit, loop,
-//! `IP_MULTICAST_IF`/`IPV6_MULTICAST_IF` and every join — and so are the sends (`sendto`, UDP
+//! `IP_RECVTTL`/`IPV6_RECVHOPLIMIT`, `SO_RCVBUF`/`SO_RCVBUFFORCE`, `SO_SNDBUF`, TTL/hop limit,
+//! loop, `IP_MULTICAST_IF`/`IPV6_MULTICAST_IF`, every join and the unicast socket's bind and
+//! `connect` ([`crate::unicast`]) — and so are the sends (`sendto`, UDP
 //! GSO with `UDP_SEGMENT`, `sendmmsg`: see [`SendPath`]) and receives (`recvmsg`, `recvmmsg`,
 //! with control-message parsing) that both adapters call. mcast-async only wraps the resulting
 //! `std::net::UdpSocket`s in tokio and calls [`SocketState::recv`] inside `try_io`.
@@ -58,6 +59,24 @@ pub(crate) struct ReceiverConfig {
     pub(crate) recv_buffer: Option<usize>,
     pub(crate) per_socket_limit: Option<usize>,
     pub(crate) gro: bool,
+    pub(crate) hop_limit: bool,
+}
+
+/// What a unicast socket is built from (the [`crate::unicast::UnicastBuilder`] fills it in).
+#[derive(Debug, Clone)]
+pub(crate) struct UnicastConfig {
+    pub(crate) peer: SocketAddr,
+    pub(crate) iface: IfaceSpec,
+    pub(crate) hop_limit: bool,
+}
+
+/// A unicast socket, bound and connected.
+#[derive(Debug)]
+pub(crate) struct OpenUnicast {
+    pub(crate) socket: UdpSocket,
+    pub(crate) state: SocketState,
+    pub(crate) local: SocketAddr,
+    pub(crate) peer: SocketAddr,
 }
 
 /// A sender socket, set up.
@@ -485,19 +504,19 @@ fn send_mmsg(
 }
 
 /// The size of a control buffer: room for every control message a receiver socket is set up to
-/// get (one `in6_pktinfo` or `in_pktinfo`, the u32 of `SO_RXQ_OVFL` and the int of `UDP_GRO`),
-/// and then some.
+/// get (one `in6_pktinfo` or `in_pktinfo`, the u32 of `SO_RXQ_OVFL`, the int of `UDP_GRO` and
+/// the int of the TTL / hop limit), and then some.
 const CMSG_BUF_LEN: usize = 128;
 
 // SAFETY: CMSG_SPACE only computes a size.
 const CMSG_NEEDED: usize = unsafe {
     libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as libc::c_uint) as usize
         + libc::CMSG_SPACE(size_of::<u32>() as libc::c_uint) as usize
-        + libc::CMSG_SPACE(size_of::<libc::c_int>() as libc::c_uint) as usize
+        + 2 * libc::CMSG_SPACE(size_of::<libc::c_int>() as libc::c_uint) as usize
 };
 const _: () = assert!(
     CMSG_NEEDED <= CMSG_BUF_LEN,
-    "the control buffer must hold pktinfo, SO_RXQ_OVFL and UDP_GRO"
+    "the control buffer must hold pktinfo, SO_RXQ_OVFL, UDP_GRO and the hop limit"
 );
 
 /// `UDP_GRO` from `<linux/udp.h>`: the socket takes coalesced runs of datagrams, each run with
@@ -542,8 +561,9 @@ fn recvmsg(sock: BorrowedFd<'_>, buf: &mut [u8], kernel_drops_on: bool) -> io::R
 }
 
 /// The [`RecvMeta`] of one received datagram of `len` bytes: the source from `msg_name`, the
-/// destination and interface from the `IP_PKTINFO`/`IPV6_PKTINFO` control message, and the
-/// socket's cumulative drop count from the `SO_RXQ_OVFL` one. Shared by `recvmsg` and
+/// destination and interface from the `IP_PKTINFO`/`IPV6_PKTINFO` control message, the
+/// socket's cumulative drop count from the `SO_RXQ_OVFL` one, and the TTL / hop limit from
+/// `IP_TTL`/`IPV6_HOPLIMIT` (sent when the socket asked for it). Shared by `recvmsg` and
 /// `recvmmsg`.
 ///
 /// The kernel attaches `SO_RXQ_OVFL` only when the count is not zero, so on a socket with the
@@ -577,6 +597,7 @@ unsafe fn parse_msghdr(
     let mut kernel_drops = None;
     let mut kernel_drops_seen = false;
     let mut segment_size = None;
+    let mut hop_limit = None;
     // A truncated control buffer may end in stale bytes: then no control message is trusted.
     let ctrunc = msg.msg_flags & libc::MSG_CTRUNC != 0;
     // SAFETY: the caller guarantees `msg` was filled by the kernel; CMSG_* walk only within
@@ -612,6 +633,12 @@ unsafe fn parse_msghdr(
                         .ok()
                         .filter(|&s| s > 0 && usize::from(s) < len);
                 }
+                (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT)
+                    if cmsg_holds::<libc::c_int>(hdr) && !ctrunc =>
+                {
+                    let hops: libc::c_int = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    hop_limit = u8::try_from(hops).ok();
+                }
                 (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => {
                     kernel_drops_seen = true;
                     if cmsg_holds::<u32>(hdr) && !ctrunc {
@@ -632,7 +659,8 @@ unsafe fn parse_msghdr(
         .with_destination(destination)
         .with_ifindex(ifindex)
         .with_kernel_drops(kernel_drops)
-        .with_segment_size(segment_size))
+        .with_segment_size(segment_size)
+        .with_hop_limit(hop_limit))
 }
 
 /// How many datagrams one `recvmmsg` asks for at most; [`SocketState::recv_batch`] loops for
@@ -1193,6 +1221,9 @@ fn open_receiver_socket(
     if cfg.gro {
         state.gro_on &= opt_optional("UDP_GRO", setsockopt_int(&sock, libc::SOL_UDP, UDP_GRO, 1))?;
     }
+    if cfg.hop_limit {
+        recv_hop_limit(&sock, v6)?;
+    }
     if let Some(size) = cfg.recv_buffer {
         let report = set_recv_buffer(&sock, size, rmem_max)?;
         // The state reports the smallest grant of all the sockets.
@@ -1204,6 +1235,145 @@ fn open_receiver_socket(
     sock.bind(&bind.into())
         .map_err(|source| Error::Bind { addr: bind, source })?;
     Ok(sock)
+}
+
+/// Asks for each datagram's TTL (`IP_RECVTTL`) or hop limit (`IPV6_RECVHOPLIMIT`) in a control
+/// message, which [`RecvMeta::hop_limit`] reports.
+fn recv_hop_limit(sock: &Socket, v6: bool) -> Result<(), Error> {
+    if v6 {
+        opt(
+            "IPV6_RECVHOPLIMIT",
+            setsockopt_int(sock, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1),
+        )
+    } else {
+        opt(
+            "IP_RECVTTL",
+            setsockopt_int(sock, libc::IPPROTO_IP, libc::IP_RECVTTL, 1),
+        )
+    }
+}
+
+/// Builds a unicast socket for a request/response exchange with one peer (an ssmping server,
+/// say): `SO_REUSEADDR` (so that a receiver may bind a group to the same port), pktinfo on,
+/// the TTL / hop limit on when asked, bound to the interface's address when one is named, then
+/// connected to the peer, which fixes the local address and port.
+///
+/// With an interface, an IPv4 socket binds its IPv4 address; an IPv6 one binds the interface's
+/// link-local address for a link-local peer (whose scope becomes the interface) and its first
+/// other address otherwise. Without one, `connect` lets the route choose.
+pub(crate) fn open_unicast(cfg: &UnicastConfig) -> Result<OpenUnicast, Error> {
+    let v6 = cfg.peer.is_ipv6();
+    let iface = ResolvedIface::resolve(&cfg.iface)?;
+    let mut peer = cfg.peer;
+    let bind = match (&cfg.iface, peer) {
+        (IfaceSpec::Any, _) => None,
+        (IfaceSpec::Addr(ip), _) => Some(*ip),
+        (_, SocketAddr::V4(_)) if iface.v4.is_unspecified() => {
+            return Err(Error::Iface {
+                spec: cfg.iface.clone(),
+                reason: "it has no IPv4 address to send from".into(),
+            })
+        }
+        (_, SocketAddr::V4(_)) => Some(IpAddr::V4(iface.v4)),
+        (_, SocketAddr::V6(p)) => {
+            let link_local = p.ip().is_unicast_link_local();
+            let addrs = crate::ifaces::list().map_err(|e| Error::Iface {
+                spec: cfg.iface.clone(),
+                reason: e.to_string(),
+            })?;
+            let found = addrs
+                .iter()
+                .filter(|i| i.index == iface.index)
+                .flat_map(|i| &i.addrs)
+                .find_map(|a| match a.addr {
+                    IpAddr::V6(a) if a.is_unicast_link_local() == link_local => Some(a),
+                    _ => None,
+                });
+            let Some(found) = found else {
+                return Err(Error::Iface {
+                    spec: cfg.iface.clone(),
+                    reason: format!(
+                        "it has no {}IPv6 address to send from",
+                        if link_local {
+                            "link-local "
+                        } else {
+                            "non-link-local "
+                        }
+                    ),
+                });
+            };
+            Some(IpAddr::V6(found))
+        }
+    };
+    if let SocketAddr::V6(p) = &mut peer {
+        if p.ip().is_unicast_link_local() && p.scope_id() == 0 {
+            p.set_scope_id(iface.index);
+        }
+    }
+    let sock = new_socket(v6)?;
+    opt("SO_REUSEADDR", sock.set_reuse_address(true))?;
+    if v6 {
+        opt(
+            "IPV6_RECVPKTINFO",
+            setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1),
+        )?;
+    } else {
+        opt(
+            "IP_PKTINFO",
+            setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_PKTINFO, 1),
+        )?;
+    }
+    if cfg.hop_limit {
+        recv_hop_limit(&sock, v6)?;
+    }
+    if let Some(ip) = bind {
+        let addr = match (ip, peer) {
+            (IpAddr::V6(a), SocketAddr::V6(p)) if a.is_unicast_link_local() => {
+                SocketAddr::V6(SocketAddrV6::new(a, 0, 0, p.scope_id()))
+            }
+            (ip, _) => SocketAddr::new(ip, 0),
+        };
+        if addr.is_ipv6() != v6 {
+            return Err(Error::Iface {
+                spec: cfg.iface.clone(),
+                reason: format!("its address {ip} is not of the peer {peer}'s address family"),
+            });
+        }
+        sock.bind(&addr.into())
+            .map_err(|source| Error::Bind { addr, source })?;
+    }
+    sock.connect(&peer.into())
+        .map_err(|source| Error::Connect { peer, source })?;
+    let local = sock
+        .local_addr()
+        .and_then(|a| {
+            a.as_socket()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP address"))
+        })
+        .map_err(|source| Error::Io {
+            context: "cannot read the local address",
+            source,
+        })?;
+    // Without a named interface, the one the route chose: the one holding the local address.
+    let iface = if cfg.iface.is_any() {
+        ResolvedIface::resolve(&IfaceSpec::Addr(local.ip())).unwrap_or(iface)
+    } else {
+        iface
+    };
+    Ok(OpenUnicast {
+        socket: sock.into(),
+        state: SocketState {
+            v6,
+            iface,
+            recv_buffer: None,
+            multicast_all_off: false,
+            kernel_drops_on: false,
+            gro_on: false,
+            send_path: Arc::new(AtomicU8::new(SendPath::Single as u8)),
+        },
+        local,
+        peer,
+    })
 }
 
 /// Asks for a receive buffer of `size` bytes (`SO_RCVBUF`) and reads back what the kernel
@@ -1487,16 +1657,35 @@ mod tests {
     }
 
     #[test]
-    fn control_buffer_holds_pktinfo_rxq_ovfl_and_gro() {
+    fn control_buffer_holds_pktinfo_rxq_ovfl_gro_and_the_hop_limit() {
         // SAFETY: CMSG_SPACE is pure arithmetic.
         let v6 = unsafe { libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as libc::c_uint) };
         // SAFETY: as above.
         let ovfl = unsafe { libc::CMSG_SPACE(size_of::<u32>() as libc::c_uint) };
         // SAFETY: as above.
-        let gro = unsafe { libc::CMSG_SPACE(size_of::<libc::c_int>() as libc::c_uint) };
+        let int = unsafe { libc::CMSG_SPACE(size_of::<libc::c_int>() as libc::c_uint) };
         // The const assertion beside CMSG_BUF_LEN checks CMSG_NEEDED; this checks that it is
-        // computed as libc computes it at run time.
-        assert_eq!((v6 + ovfl + gro) as usize, CMSG_NEEDED);
+        // computed as libc computes it at run time: UDP_GRO and the hop limit are ints.
+        assert_eq!((v6 + ovfl + 2 * int) as usize, CMSG_NEEDED);
+    }
+
+    // The TTL (IPv4) or hop limit (IPv6) is read when its message covers an int, and not under
+    // MSG_CTRUNC.
+    #[test]
+    fn hop_limit_is_parsed() {
+        let ttl = 61_i32.to_ne_bytes();
+        let v4 = (libc::IPPROTO_IP, libc::IP_TTL, &ttl[..], 0);
+        let v6 = (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT, &ttl[..], 0);
+        assert_eq!(parse(&[v4], 0, true).hop_limit, Some(61));
+        assert_eq!(parse(&[v6], 0, true).hop_limit, Some(61));
+        assert_eq!(parse(&[], 0, true).hop_limit, None);
+        let short = (libc::IPPROTO_IP, libc::IP_TTL, &ttl[..], 1);
+        assert_eq!(parse(&[short], 0, true).hop_limit, None);
+        assert_eq!(parse(&[v4], libc::MSG_CTRUNC, true).hop_limit, None);
+        let info = pktinfo_v4();
+        let both = [(libc::IPPROTO_IP, libc::IP_PKTINFO, &info[..], 0), v4];
+        let meta = parse(&both, 0, true);
+        assert_eq!((meta.hop_limit, meta.ifindex), (Some(61), Some(3)));
     }
 
     // The UDP_GRO size is read when its message covers an int, only below the buffer's length

@@ -64,7 +64,8 @@ pub(crate) struct Opt {
     rcvbuf: Option<usize>,
 
     /// Report this often (e.g. 1s, 500ms), counted from the first datagram.
-    #[arg(long, value_name = "D", default_value = "1s", value_parser = plan::parse_timeout)]
+    #[arg(long, value_name = "D", default_value = "1s",
+          value_parser = |s: &str| plan::parse_positive("--report", s))]
     report: Duration,
 
     /// Give up after this long: exit 1 if nothing arrived by then.

@@ -50,7 +50,8 @@ pub(crate) struct Opt {
     size: usize,
 
     /// Send for this long (default 10s unless -c is given).
-    #[arg(long, value_name = "D", value_parser = plan::parse_timeout, conflicts_with = "count")]
+    #[arg(long, value_name = "D", conflicts_with = "count",
+          value_parser = |s: &str| plan::parse_positive("--duration", s))]
     duration: Option<Duration>,
 
     /// Send this many datagrams.
