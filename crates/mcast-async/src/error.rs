@@ -14,8 +14,9 @@ pub enum Error {
     /// goes on with the next datagram.
     #[error("malformed frame from {} to {}", meta.source, meta.destination.map_or_else(|| "?".to_owned(), |d| d.to_string()))]
     Frame {
-        /// Where the datagram came from and went to.
-        meta: RecvMeta,
+        /// Where the datagram came from and went to (boxed: it is large, and errors travel in
+        /// every `Result`).
+        meta: Box<RecvMeta>,
         /// What is wrong with it.
         source: FrameError,
     },

@@ -177,7 +177,7 @@ impl Stream for FrameStream {
         Poll::Ready(item.map(|datagram| {
             let d = datagram?;
             ReceivedFrame::decode(d.meta, d.bytes).map_err(|source| Error::Frame {
-                meta: d.meta,
+                meta: Box::new(d.meta),
                 source,
             })
         }))

@@ -156,10 +156,12 @@ pub(crate) fn ping_sockets(
         .ttl(u32::from(send.ttl))
         .loopback(true)
         .send_path(mcast_sync::SendPath::Single)
+        .recv_timestamps(true)
         .build()?;
     let receiver = mcast_sync::Receiver::builder(recv.port)
         .groups(recv.groups.iter().copied())
         .iface(recv.iface.clone())
+        .timestamps(true)
         .build()?;
     Ok((sender, receiver))
 }

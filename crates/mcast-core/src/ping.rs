@@ -6,9 +6,9 @@
 //! Probes and answers are [frames](crate::frame) with a flag bit of their own.
 //!
 //! A **probe** has [`Flags::PROBE`]: `session` is the prober's, `seq` counts its probes,
-//! `sent_at_ns` is the *prober's own monotonic clock* (nanoseconds since it started: only the
-//! prober reads it back, so no clocks need to agree), and the payload is padding up to the
-//! probe's size.
+//! `sent_at_ns` is the prober's wall clock when it sent the probe (only the prober reads it
+//! back, against the same clock, so no two hosts' clocks need to agree), and the payload is
+//! padding up to the probe's size.
 //!
 //! An **answer** has [`Flags::ANSWER`]: `session` and `seq` are the responder's own (`seq`
 //! counts its answers), and the payload echoes the probe (big-endian):
@@ -43,11 +43,12 @@
 //! let mut b = Pinger::new(PingConfig { count: Some(1), ..PingConfig::new(group, SessionId(2)) }, t0);
 //! let (a_addr, b_addr) = ("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:4000".parse().unwrap());
 //! let mut buf = Vec::new();
+//! let wall = 1_700_000_000_000_000_000; // the wall clock at t0, in ns
 //! // A probes; B hears it and answers twice (group, then unicast to A).
-//! let probe = a.poll_transmit(t0, &mut buf).unwrap();
-//! b.handle_datagram(t0, a_addr, &buf[..probe.size]);
+//! let probe = a.poll_transmit(t0, wall, &mut buf).unwrap();
+//! b.handle_datagram(t0, wall, a_addr, &buf[..probe.size]);
 //! let mut answers = Vec::new();
-//! while let Some(t) = b.poll_transmit(t0, &mut buf) {
+//! while let Some(t) = b.poll_transmit(t0, wall, &mut buf) {
 //!     if t.destination == a_addr || t.destination == group {
 //!         answers.push(buf[..t.size].to_vec());
 //!     }
@@ -55,7 +56,7 @@
 //! // (B's own probe is among them: A ignores what is not an answer to its probes.)
 //! let later = t0 + Duration::from_micros(40);
 //! for answer in &answers {
-//!     a.handle_datagram(later, b_addr, answer);
+//!     a.handle_datagram(later, wall + 40_000, b_addr, answer);
 //! }
 //! let stats = a.stats(later + Duration::from_secs(2));
 //! let peer = &stats.peers[0];
@@ -383,8 +384,11 @@ struct Pending {
 
 /// Probes a group, answers the probes of others, and counts the answers to its own.
 ///
-/// Time is passed in; the probes' `sent_at_ns` is this pinger's clock (nanoseconds since
-/// [`Pinger::new`]'s `now`), so round trips need no synchronised clocks.
+/// Time is passed in twice: `now` (monotonic) for pacing and timeouts, and `wall_ns` (the wall
+/// clock in ns since the Unix epoch) for round trips, which a probe carries out and its answer
+/// brings back. An adapter that has the kernel's receive time of an answer passes that as
+/// `wall_ns` to [`handle_datagram`](Self::handle_datagram), so the round trip leaves out the
+/// prober's own wake-up.
 #[derive(Debug)]
 pub struct Pinger {
     config: PingConfig,
@@ -449,10 +453,6 @@ impl Pinger {
         &self.config
     }
 
-    fn clock_ns(&self, now: Instant) -> u64 {
-        u64::try_from(now.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
-    }
-
     /// Stops probing: no probe after this one; the pinger finishes once the last probe's
     /// answer time is up.
     pub fn finish(&mut self, now: Instant) {
@@ -483,14 +483,19 @@ impl Pinger {
     /// - after [`handle_datagram`](Self::handle_datagram) (a probe heard queues answers);
     /// - when the deadline from [`poll_timeout`](Self::poll_timeout) has passed.
     #[must_use]
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        wall_ns: u64,
+        buf: &mut Vec<u8>,
+    ) -> Option<Transmit> {
         if let Some(p) = self.answers.pop_front() {
             let body = p.answer.to_bytes();
             let repr = FrameRepr {
                 flags: Flags::ANSWER,
                 session: self.config.session,
                 seq: Seq(self.answer_seq),
-                sent_at_ns: self.clock_ns(now),
+                sent_at_ns: wall_ns,
                 payload: &body,
                 tag: None,
             };
@@ -502,8 +507,9 @@ impl Pinger {
         }
         self.settle(now);
         let seq = self.probes.next_seq().0;
-        let clock = self.clock_ns(now);
-        let t = self.probes.poll_transmit(now, clock, &self.padding, buf)?;
+        let t = self
+            .probes
+            .poll_transmit(now, wall_ns, &self.padding, buf)?;
         self.open.push_back((seq, now));
         if self.probes.is_data_done() {
             self.done_at = Some(now);
@@ -591,10 +597,17 @@ impl Pinger {
         self.peers.get_mut(&ip)
     }
 
-    /// Handles one received datagram from `source`: a probe of another instance is queued
+    /// Handles one datagram from `source` that arrived at `wall_ns` (the kernel's receive time
+    /// when the adapter has it, else the wall clock now): a probe of another instance is queued
     /// for answers, an answer to one of this pinger's probes is counted; anything else is
     /// ignored (and counted in [`PingStats::ignored`]).
-    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        wall_ns: u64,
+        source: SocketAddr,
+        bytes: &[u8],
+    ) {
         self.settle(now);
         let Ok(f) = frame::decode(bytes) else {
             self.ignored += 1;
@@ -633,7 +646,7 @@ impl Pinger {
                 self.ignored += 1;
                 return;
             }
-            let rtt_ns = self.clock_ns(now).saturating_sub(a.probe_sent_ns);
+            let rtt_ns = wall_ns.saturating_sub(a.probe_sent_ns);
             let late = rtt_ns > u64::try_from(self.config.timeout.as_nanos()).unwrap_or(u64::MAX);
             let seq = a.probe_seq.0;
             let Some(peer) = self.peer(source.ip(), seq) else {
@@ -748,8 +761,9 @@ mod tests {
             let group: SocketAddr = GROUP.parse().unwrap();
             let mut buf = Vec::new();
             for _ in 0..1_000_000 {
+                let wall = self.wall();
                 for i in 0..self.pingers.len() {
-                    while let Some(t) = self.pingers[i].poll_transmit(self.now, &mut buf) {
+                    while let Some(t) = self.pingers[i].poll_transmit(self.now, wall, &mut buf) {
                         let bytes = buf[..t.size].to_vec();
                         let targets: Vec<usize> = if t.destination == group {
                             (0..self.pingers.len()).filter(|&j| j != i).collect()
@@ -775,7 +789,7 @@ mod tests {
                     self.in_flight.drain(..).partition(|(at, ..)| *at <= now);
                 self.in_flight = later;
                 for (_, from, to, bytes) in due {
-                    self.pingers[to].handle_datagram(now, addr(from), &bytes);
+                    self.pingers[to].handle_datagram(now, wall, addr(from), &bytes);
                     while self.pingers[to].poll_event().is_some() {}
                 }
                 for p in &mut self.pingers {
@@ -799,6 +813,11 @@ mod tests {
 
         fn stats(&self, i: usize) -> PingStats {
             self.pingers[i].stats(self.now)
+        }
+
+        /// The wall clock of the simulation, in step with `now`.
+        fn wall(&self) -> u64 {
+            1_700_000_000_000_000_000 + u64::try_from((self.now - self.t0).as_nanos()).unwrap()
         }
     }
 
@@ -965,7 +984,7 @@ mod tests {
         let mut r = Pinger::new(config, t0);
         let mut buf = Vec::new();
         assert!(
-            r.poll_transmit(t0, &mut buf).is_none(),
+            r.poll_transmit(t0, 0, &mut buf).is_none(),
             "a responder sends no probe"
         );
         assert!(
@@ -976,7 +995,7 @@ mod tests {
         let mut p = Pinger::new(Mesh::config(1, 3), t0);
         let mut now = t0;
         for _ in 0..100 {
-            while p.poll_transmit(now, &mut buf).is_some() {}
+            while p.poll_transmit(now, 0, &mut buf).is_some() {}
             p.handle_timeout(now);
             let Some(next) = p.poll_timeout() else { break };
             assert!(next > now, "busy loop at {now:?}");

@@ -72,6 +72,10 @@ pub struct RecvMeta {
     /// The TTL (IPv4) or hop limit (IPv6) the datagram arrived with, when the socket asked
     /// for it (`IP_RECVTTL` / `IPV6_RECVHOPLIMIT`).
     pub hop_limit: Option<u8>,
+    /// When the kernel received the datagram, in nanoseconds since the Unix epoch
+    /// (`SO_TIMESTAMPNS`), when the socket asked for it: a round trip or delay measured from
+    /// it leaves out how long the receiving process took to wake up.
+    pub timestamp_ns: Option<u64>,
 }
 
 impl RecvMeta {
@@ -85,6 +89,7 @@ impl RecvMeta {
             kernel_drops: None,
             segment_size: None,
             hop_limit: None,
+            timestamp_ns: None,
         }
     }
 
@@ -103,6 +108,12 @@ impl RecvMeta {
     /// The same metadata with the socket's cumulative kernel drop count set.
     pub fn with_kernel_drops(mut self, kernel_drops: Option<u32>) -> Self {
         self.kernel_drops = kernel_drops;
+        self
+    }
+
+    /// The same metadata with the kernel's receive time set (see [`RecvMeta::timestamp_ns`]).
+    pub fn with_timestamp_ns(mut self, timestamp_ns: Option<u64>) -> Self {
+        self.timestamp_ns = timestamp_ns;
         self
     }
 

@@ -89,6 +89,15 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Asks the kernel for each datagram's receive time (`SO_TIMESTAMPNS`), reported as
+    /// [`RecvMeta::timestamp_ns`](mcast_core::RecvMeta::timestamp_ns): round trips and delays
+    /// measured from it leave out the receiving process's wake-up. A kernel without it is not
+    /// an error.
+    pub fn timestamps(mut self, on: bool) -> Self {
+        self.cfg.timestamps = on;
+        self
+    }
+
     /// Asks the kernel to hand over runs of same-size datagrams from one sender as one buffer
     /// (`UDP_GRO`): a GSO sender's batches then reach the receiver whole instead of being cut
     /// into datagrams for it, which is several times cheaper at high rates. Use it with
@@ -235,6 +244,7 @@ impl Receiver {
                 per_socket_limit: None,
                 gro: false,
                 hop_limit: false,
+                timestamps: false,
             },
             read_timeout: None,
         }

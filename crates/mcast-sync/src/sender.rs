@@ -63,6 +63,14 @@ impl SenderBuilder {
         self
     }
 
+    /// Asks the kernel for the receive time (`SO_TIMESTAMPNS`) of datagrams that come back to
+    /// this socket (a ping's unicast answers), as
+    /// [`RecvMeta::timestamp_ns`](mcast_core::RecvMeta::timestamp_ns).
+    pub fn recv_timestamps(mut self, on: bool) -> Self {
+        self.cfg.recv_timestamps = on;
+        self
+    }
+
     /// How [`Sender::send_transmit`] hands a transmit of several datagrams to the kernel
     /// (default [`SendPath::Gso`], which falls back to [`SendPath::Mmsg`] for good when the
     /// kernel refuses UDP GSO).
@@ -113,6 +121,7 @@ impl Sender {
                 bind: None,
                 send_buffer: None,
                 send_path: SendPath::Gso,
+                recv_timestamps: false,
             },
         }
     }

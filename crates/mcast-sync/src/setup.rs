@@ -46,6 +46,7 @@ pub(crate) struct SenderConfig {
     pub(crate) bind: Option<SocketAddr>,
     pub(crate) send_buffer: Option<usize>,
     pub(crate) send_path: SendPath,
+    pub(crate) recv_timestamps: bool,
 }
 
 /// What the receiver sockets are built from (the [`crate::ReceiverBuilder`] fills it in).
@@ -59,6 +60,7 @@ pub(crate) struct ReceiverConfig {
     pub(crate) recv_buffer: Option<usize>,
     pub(crate) per_socket_limit: Option<usize>,
     pub(crate) gro: bool,
+    pub(crate) timestamps: bool,
     pub(crate) hop_limit: bool,
 }
 
@@ -504,19 +506,20 @@ fn send_mmsg(
 }
 
 /// The size of a control buffer: room for every control message a receiver socket is set up to
-/// get (one `in6_pktinfo` or `in_pktinfo`, the u32 of `SO_RXQ_OVFL`, the int of `UDP_GRO` and
-/// the int of the TTL / hop limit), and then some.
-const CMSG_BUF_LEN: usize = 128;
+/// get (one `in6_pktinfo` or `in_pktinfo`, the u32 of `SO_RXQ_OVFL`, the int of `UDP_GRO`, the
+/// int of the TTL / hop limit and the timespec of `SO_TIMESTAMPNS`), and then some.
+const CMSG_BUF_LEN: usize = 192;
 
 // SAFETY: CMSG_SPACE only computes a size.
 const CMSG_NEEDED: usize = unsafe {
     libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as libc::c_uint) as usize
         + libc::CMSG_SPACE(size_of::<u32>() as libc::c_uint) as usize
         + 2 * libc::CMSG_SPACE(size_of::<libc::c_int>() as libc::c_uint) as usize
+        + libc::CMSG_SPACE(size_of::<libc::timespec>() as libc::c_uint) as usize
 };
 const _: () = assert!(
     CMSG_NEEDED <= CMSG_BUF_LEN,
-    "the control buffer must hold pktinfo, SO_RXQ_OVFL, UDP_GRO and the hop limit"
+    "the control buffer must hold pktinfo, SO_RXQ_OVFL, UDP_GRO, the hop limit and a timestamp"
 );
 
 /// `UDP_GRO` from `<linux/udp.h>`: the socket takes coalesced runs of datagrams, each run with
@@ -598,6 +601,7 @@ unsafe fn parse_msghdr(
     let mut kernel_drops_seen = false;
     let mut segment_size = None;
     let mut hop_limit = None;
+    let mut timestamp_ns = None;
     // A truncated control buffer may end in stale bytes: then no control message is trusted.
     let ctrunc = msg.msg_flags & libc::MSG_CTRUNC != 0;
     // SAFETY: the caller guarantees `msg` was filled by the kernel; CMSG_* walk only within
@@ -625,6 +629,15 @@ unsafe fn parse_msghdr(
                         std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
                     destination = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
                     ifindex = Some(info.ipi6_ifindex);
+                }
+                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS)
+                    if cmsg_holds::<libc::timespec>(hdr) && !ctrunc =>
+                {
+                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    timestamp_ns = u64::try_from(ts.tv_sec)
+                        .ok()
+                        .zip(u64::try_from(ts.tv_nsec).ok())
+                        .and_then(|(s, ns)| s.checked_mul(1_000_000_000)?.checked_add(ns));
                 }
                 (libc::SOL_UDP, UDP_GRO) if cmsg_holds::<libc::c_int>(hdr) && !ctrunc => {
                     let size: libc::c_int = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
@@ -660,7 +673,8 @@ unsafe fn parse_msghdr(
         .with_ifindex(ifindex)
         .with_kernel_drops(kernel_drops)
         .with_segment_size(segment_size)
-        .with_hop_limit(hop_limit))
+        .with_hop_limit(hop_limit)
+        .with_timestamp_ns(timestamp_ns))
 }
 
 /// How many datagrams one `recvmmsg` asks for at most; [`SocketState::recv_batch`] loops for
@@ -1009,6 +1023,16 @@ fn check_family(group: Group, what: impl FnOnce() -> String, ip: IpAddr) -> Resu
     }
 }
 
+/// Asks the kernel for each datagram's receive time (`SO_TIMESTAMPNS`); a kernel without it is
+/// not an error: the datagrams then come without one.
+fn recv_timestamps(sock: &Socket) -> Result<(), Error> {
+    opt_optional(
+        "SO_TIMESTAMPNS",
+        setsockopt_int(sock, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1),
+    )
+    .map(drop)
+}
+
 /// Builds a sender socket: bind, TTL/hop limit, loop, outgoing interface.
 pub(crate) fn open_sender(cfg: &SenderConfig) -> Result<OpenSender, Error> {
     let v6 = cfg.group.is_ipv6();
@@ -1033,6 +1057,9 @@ pub(crate) fn open_sender(cfg: &SenderConfig) -> Result<OpenSender, Error> {
     }
     sock.bind(&bind.into())
         .map_err(|source| Error::Bind { addr: bind, source })?;
+    if cfg.recv_timestamps {
+        recv_timestamps(&sock)?;
+    }
     let destination = if v6 {
         opt("IPV6_MULTICAST_HOPS", sock.set_multicast_hops_v6(cfg.ttl))?;
         opt(
@@ -1223,6 +1250,9 @@ fn open_receiver_socket(
     }
     if cfg.hop_limit {
         recv_hop_limit(&sock, v6)?;
+    }
+    if cfg.timestamps {
+        recv_timestamps(&sock)?;
     }
     if let Some(size) = cfg.recv_buffer {
         let report = set_recv_buffer(&sock, size, rmem_max)?;
@@ -1657,16 +1687,43 @@ mod tests {
     }
 
     #[test]
-    fn control_buffer_holds_pktinfo_rxq_ovfl_gro_and_the_hop_limit() {
+    fn control_buffer_holds_every_control_message() {
         // SAFETY: CMSG_SPACE is pure arithmetic.
         let v6 = unsafe { libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as libc::c_uint) };
         // SAFETY: as above.
         let ovfl = unsafe { libc::CMSG_SPACE(size_of::<u32>() as libc::c_uint) };
         // SAFETY: as above.
         let int = unsafe { libc::CMSG_SPACE(size_of::<libc::c_int>() as libc::c_uint) };
+        // SAFETY: as above.
+        let ts = unsafe { libc::CMSG_SPACE(size_of::<libc::timespec>() as libc::c_uint) };
         // The const assertion beside CMSG_BUF_LEN checks CMSG_NEEDED; this checks that it is
         // computed as libc computes it at run time: UDP_GRO and the hop limit are ints.
-        assert_eq!((v6 + ovfl + 2 * int) as usize, CMSG_NEEDED);
+        assert_eq!((v6 + ovfl + 2 * int + ts) as usize, CMSG_NEEDED);
+    }
+
+    // The kernel's receive time is read from SCM_TIMESTAMPNS when its message covers a
+    // timespec, and not under MSG_CTRUNC.
+    #[test]
+    fn receive_timestamps_are_parsed() {
+        // SAFETY: timespec is plain data; all-zero is a valid value.
+        let mut ts: libc::timespec = unsafe { mem::zeroed() };
+        ts.tv_sec = 1_700_000_000;
+        ts.tv_nsec = 123_456_789;
+        // SAFETY: timespec is plain data without padding on Linux; its bytes are initialised.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                std::ptr::from_ref(&ts).cast::<u8>(),
+                size_of::<libc::timespec>(),
+            )
+        }
+        .to_vec();
+        let msg = (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS, &bytes[..], 0);
+        let meta = parse(&[msg], 0, true);
+        assert_eq!(meta.timestamp_ns, Some(1_700_000_000_123_456_789));
+        assert_eq!(parse(&[], 0, true).timestamp_ns, None);
+        let short = (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS, &bytes[..], 1);
+        assert_eq!(parse(&[short], 0, true).timestamp_ns, None);
+        assert_eq!(parse(&[msg], libc::MSG_CTRUNC, true).timestamp_ns, None);
     }
 
     // The TTL (IPv4) or hop limit (IPv6) is read when its message covers an int, and not under

@@ -107,7 +107,8 @@ impl<C: Clock> PingDriver<C> {
             if limit.is_some_and(|l| now >= l) {
                 return Ok(Drive::Limit);
             }
-            while let Some(t) = self.pinger.poll_transmit(now, &mut self.buf) {
+            let wall = self.clock.wall_ns();
+            while let Some(t) = self.pinger.poll_transmit(now, wall, &mut self.buf) {
                 match self.tx_state.send_transmit(self.tx.as_fd(), &t, &self.buf) {
                     Ok(_) => {}
                     Err(e) if unreachable_or_full(&e) => self.send_errors += 1,
@@ -171,8 +172,12 @@ impl<C: Clock> PingDriver<C> {
                 }
             }
             let now = self.clock.now();
+            let wall = self.clock.wall_ns();
             for (bytes, meta) in self.batch.datagrams() {
-                self.pinger.handle_datagram(now, meta.source, bytes);
+                // The kernel's receive time, when the sockets give it, leaves our own wake-up
+                // out of the round trip.
+                let at = meta.timestamp_ns.unwrap_or(wall);
+                self.pinger.handle_datagram(now, at, meta.source, bytes);
                 total += 1;
             }
             while let Some(e) = self.pinger.poll_event() {
