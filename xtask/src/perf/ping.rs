@@ -220,7 +220,10 @@ pub(crate) fn render(run: &PingRun) -> String {
     md.push_str(
         "\nmcast ping answers each probe twice (by multicast and by unicast); the round trips \
          above are the multicast ones. With --busy-poll both ends spin on non-blocking receives \
-         instead of sleeping, which saves a process wake-up on each leg.\n",
+         instead of sleeping, which saves a process wake-up on each leg, and mcast ping takes \
+         an answer's arrival from the kernel's receive timestamp (`SO_TIMESTAMPNS`, as ping(8) \
+         does), so its own wake-up is not counted either. The ping-pong is what a plain \
+         program does: blocking receives, times read after waking up.\n",
     );
     md
 }
