@@ -255,21 +255,15 @@ pub(crate) fn measure(opt: &Opt, mcast: &Path, command: String) -> Result<Report
     } else {
         ping::PROBES
     };
-    let ping_run = match &no_mcast {
-        Some(why) => ping::PingRun {
-            probes,
-            plain: outcome(bench.ping_plain(probes)),
-            mcast: Outcome::NotRun(why.clone()),
-        },
-        None => ping::PingRun {
-            probes,
-            plain: outcome(bench.ping_plain(probes)),
-            mcast: outcome(bench.ping_mcast(probes)),
-        },
-    };
+    let ping_run = ping::measure(
+        &bench,
+        probes,
+        no_mcast.as_ref().map_or(Ok(()), |why| Err(why.clone())),
+    );
     for (label, o) in [
         ("plain ping-pong", &ping_run.plain),
         ("mcast ping", &ping_run.mcast),
+        ("mcast ping in one run", &ping_run.full),
     ] {
         match o {
             Outcome::Done(r) => eprintln!(

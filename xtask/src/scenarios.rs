@@ -953,10 +953,11 @@ fn perf_quick() {
             failures.push(format!("row without a count: {}", row.join(" | ")));
         }
     }
-    // The ping section: the ping-pong and mcast ping, each with probes sent and answered.
+    // The ping section: the ping-pong and mcast ping (in blocks), and mcast ping in one run,
+    // each with probes sent and answered.
     let ping = table_rows_after(&stdout, "## Ping");
-    if ping.len() != 2 {
-        failures.push(format!("expected 2 ping rows, got {}", ping.len()));
+    if ping.len() != 3 {
+        failures.push(format!("expected 3 ping rows, got {}", ping.len()));
     }
     for row in &ping {
         let sent = row.get(1).map_or("", String::as_str).replace(',', "");

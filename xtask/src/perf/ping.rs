@@ -18,6 +18,9 @@ pub(crate) const INTERVAL_US: u64 = 1000;
 /// How many probes a full run sends, and a quick one.
 pub(crate) const PROBES: u64 = 10_000;
 pub(crate) const PROBES_QUICK: u64 = 500;
+/// The round-trip comparison runs the two tools in this many alternating blocks (each of
+/// `probes / BLOCKS` probes), so that both meet the same moments of a busy machine.
+pub(crate) const BLOCKS: u64 = 5;
 
 /// What one side of the comparison measured.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,8 +43,89 @@ impl PingResult {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct PingRun {
     pub(crate) probes: u64,
+    /// How many alternating blocks the comparison ran in.
+    pub(crate) blocks: u64,
+    /// The ping-pong over the blocks (see [`combine`]).
     pub(crate) plain: Outcome<PingResult>,
+    /// `mcast ping` over the blocks.
     pub(crate) mcast: Outcome<PingResult>,
+    /// One `mcast ping` of all `probes` in one go: loss and time.
+    pub(crate) full: Outcome<PingResult>,
+}
+
+/// The blocks of one tool as one result: counts and times added up, min and max over all,
+/// and p50, p90 and p99 the median of the blocks' own (one slow moment moves one block).
+pub(crate) fn combine(blocks: &[PingResult]) -> Option<PingResult> {
+    let first = blocks.first()?;
+    let median = |i: usize| {
+        let mut v: Vec<f64> = blocks.iter().map(|b| b.rtt_us[i]).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Some(PingResult {
+        sent: blocks.iter().map(|b| b.sent).sum(),
+        received: blocks.iter().map(|b| b.received).sum(),
+        rtt_us: [
+            blocks
+                .iter()
+                .map(|b| b.rtt_us[0])
+                .fold(first.rtt_us[0], f64::min),
+            median(1),
+            median(2),
+            median(3),
+            blocks
+                .iter()
+                .map(|b| b.rtt_us[4])
+                .fold(first.rtt_us[4], f64::max),
+        ],
+        elapsed_s: blocks.iter().map(|b| b.elapsed_s).sum(),
+    })
+}
+
+/// Runs the comparison in alternating blocks, then one full `mcast ping` (`mcast` false: the
+/// mcast rows are not run, for `why`).
+pub(crate) fn measure(bench: &Bench<'_>, probes: u64, mcast: Result<(), String>) -> PingRun {
+    let block = (probes / BLOCKS).max(1);
+    let mut plain = Vec::new();
+    let mut ours = Vec::new();
+    let mut failure: [Option<String>; 2] = [None, None];
+    for _ in 0..BLOCKS {
+        match bench.ping_plain(block) {
+            Ok(r) => plain.push(r),
+            Err(e) => failure[0] = Some(format!("{e:#}")),
+        }
+        if mcast.is_ok() {
+            match bench.ping_mcast(block) {
+                Ok(r) => ours.push(r),
+                Err(e) => failure[1] = Some(format!("{e:#}")),
+            }
+        }
+    }
+    let settle =
+        |results: &[PingResult], failure: &Option<String>| match (failure, combine(results)) {
+            (Some(e), _) => Outcome::Failed(e.clone()),
+            (None, Some(r)) => Outcome::Done(r),
+            (None, None) => Outcome::Failed("no block ran".into()),
+        };
+    match mcast {
+        Ok(()) => PingRun {
+            probes,
+            blocks: BLOCKS,
+            plain: settle(&plain, &failure[0]),
+            mcast: settle(&ours, &failure[1]),
+            full: match bench.ping_mcast(probes) {
+                Ok(r) => Outcome::Done(r),
+                Err(e) => Outcome::Failed(format!("{e:#}")),
+            },
+        },
+        Err(why) => PingRun {
+            probes,
+            blocks: BLOCKS,
+            plain: settle(&plain, &failure[0]),
+            mcast: Outcome::NotRun(why.clone()),
+            full: Outcome::NotRun(why),
+        },
+    }
 }
 
 /// p50 and p99 of `mcast ping` must each be at most this share of the ping-pong's.
@@ -183,15 +267,24 @@ impl Bench<'_> {
 /// The ping section of BENCHMARKS.md: the two rows, and the targets judged.
 pub(crate) fn render(run: &PingRun) -> String {
     let mut md = format!(
-        "\n## Ping: {} probes at {} ms, closed loop over multicast\n\n",
+        "\n## Ping: {} probes at {} ms, closed loop over multicast\n\n\
+         The two tools ran in {} alternating blocks of {} probes; sent and lost are summed, min \
+         and max are over all blocks, and p50, p90 and p99 are the median of the blocks' own.\n\n",
         thousands(run.probes),
-        INTERVAL_US as f64 / 1000.0
+        INTERVAL_US as f64 / 1000.0,
+        run.blocks,
+        thousands(run.probes / run.blocks.max(1))
     );
     md.push_str("| tool | sent | lost | rtt µs min | p50 | p90 | p99 | max | time s |\n");
     md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let full = format!(
+        "mcast ping --busy-poll, {} probes in one run",
+        thousands(run.probes)
+    );
     for (name, outcome) in [
         ("plain-socket ping-pong (C, blocking recv)", &run.plain),
         ("mcast ping --busy-poll", &run.mcast),
+        (full.as_str(), &run.full),
     ] {
         match outcome {
             Outcome::Done(r) => {
@@ -230,7 +323,9 @@ pub(crate) fn render(run: &PingRun) -> String {
 
 /// The ping targets, each as (verdict, claim with the measured value).
 pub(crate) fn targets(run: &PingRun) -> Vec<(&'static str, String)> {
-    let (Outcome::Done(plain), Outcome::Done(mcast)) = (&run.plain, &run.mcast) else {
+    let (Outcome::Done(plain), Outcome::Done(mcast), Outcome::Done(full)) =
+        (&run.plain, &run.mcast, &run.full)
+    else {
         return vec![(
             "not run",
             "mcast ping against the plain ping-pong: a side has no numbers".into(),
@@ -249,21 +344,21 @@ pub(crate) fn targets(run: &PingRun) -> Vec<(&'static str, String)> {
         ));
     }
     out.push((
-        verdict(mcast.lost() == 0 && mcast.sent >= 5_000.min(run.probes)),
+        verdict(full.lost() == 0 && full.sent >= 5_000.min(run.probes)),
         format!(
-            "0 lost over at least {} probes: {} lost of {}",
+            "0 lost over at least {} probes in one run: {} lost of {}",
             thousands(5_000.min(run.probes)),
-            thousands(mcast.lost()),
-            thousands(mcast.sent)
+            thousands(full.lost()),
+            thousands(full.sent)
         ),
     ));
     let expected_s = run.probes as f64 * INTERVAL_US as f64 / 1e6;
     out.push((
-        verdict(mcast.elapsed_s <= expected_s * 1.2 + 2.0),
+        verdict(full.elapsed_s <= expected_s * 1.2 + 2.0),
         format!(
             "{} probes at 1 ms finish in about {expected_s:.0} s: {:.1} s (the last answers' timeout and start-up included)",
             thousands(run.probes),
-            mcast.elapsed_s
+            full.elapsed_s
         ),
     ));
     out
@@ -272,6 +367,23 @@ pub(crate) fn targets(run: &PingRun) -> Vec<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_combine_by_sum_extremes_and_median() {
+        let blocks = [
+            result(100, 100, 20.0, 90.0, 1.0),
+            result(100, 99, 22.0, 400.0, 1.0),
+            result(100, 100, 21.0, 80.0, 1.0),
+        ];
+        let c = combine(&blocks).unwrap();
+        assert_eq!((c.sent, c.received), (300, 299));
+        assert_eq!(c.rtt_us[1], 21.0);
+        assert_eq!(c.rtt_us[3], 90.0, "one slow block moves the median little");
+        assert_eq!(c.rtt_us[0], 10.0);
+        assert_eq!(c.rtt_us[4], 800.0);
+        assert_eq!(c.elapsed_s, 3.0);
+        assert!(combine(&[]).is_none());
+    }
 
     fn result(sent: u64, received: u64, p50: f64, p99: f64, elapsed_s: f64) -> PingResult {
         PingResult {
@@ -286,8 +398,10 @@ mod tests {
     fn targets_compare_within_the_run() {
         let run = PingRun {
             probes: 10_000,
+            blocks: 5,
             plain: Outcome::Done(result(10_000, 10_000, 80.0, 300.0, 12.0)),
             mcast: Outcome::Done(result(10_000, 10_000, 30.0, 250.0, 11.1)),
+            full: Outcome::Done(result(10_000, 10_000, 30.0, 250.0, 11.1)),
         };
         let t = targets(&run);
         assert_eq!(t[0].0, "PASS", "{t:?}");
@@ -301,7 +415,7 @@ mod tests {
         );
         assert!(md.contains("(0.38×)"), "{md}");
         let lossy = PingRun {
-            mcast: Outcome::Done(result(10_000, 9_999, 30.0, 100.0, 30.0)),
+            full: Outcome::Done(result(10_000, 9_999, 30.0, 100.0, 30.0)),
             ..run
         };
         let t = targets(&lossy);
