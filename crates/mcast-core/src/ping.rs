@@ -216,23 +216,8 @@ pub enum PingEvent {
     },
 }
 
-/// Round-trip times over the answers received in time, from an HDR histogram (three
-/// significant digits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct RttStats {
-    /// How many answers were measured.
-    pub samples: u64,
-    /// The shortest round trip.
-    pub min_ns: u64,
-    /// The median.
-    pub p50_ns: u64,
-    /// The 90th percentile.
-    pub p90_ns: u64,
-    /// The 99th percentile.
-    pub p99_ns: u64,
-    /// The longest.
-    pub max_ns: u64,
-}
+/// Round-trip times over the answers received in time.
+pub type RttStats = crate::session::Percentiles;
 
 /// The counts of one peer on one path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -355,14 +340,7 @@ impl Path {
             duplicates: self.duplicates,
             reordered: self.reordered,
             late: self.late,
-            rtt: (!h.is_empty()).then(|| RttStats {
-                samples: h.len(),
-                min_ns: h.min(),
-                p50_ns: h.value_at_quantile(0.50),
-                p90_ns: h.value_at_quantile(0.90),
-                p99_ns: h.value_at_quantile(0.99),
-                max_ns: h.max(),
-            }),
+            rtt: RttStats::of(h),
         }
     }
 }

@@ -240,14 +240,13 @@ pub struct DelayStats {
     pub max_ns: i64,
 }
 
-/// One-way delay percentiles over every frame of the run, from an HDR histogram (three
-/// significant digits). Negative delays (the sender's clock ahead) are recorded as 0 here;
-/// [`DelayStats`] keeps their sign.
+/// Percentiles of durations in nanoseconds (one-way delays, round trips), from an HDR
+/// histogram with three significant digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct DelayPercentiles {
-    /// How many frames were measured.
+pub struct Percentiles {
+    /// How many durations were measured.
     pub samples: u64,
-    /// The smallest delay.
+    /// The shortest.
     pub min_ns: u64,
     /// The median.
     pub p50_ns: u64,
@@ -255,9 +254,27 @@ pub struct DelayPercentiles {
     pub p90_ns: u64,
     /// The 99th percentile.
     pub p99_ns: u64,
-    /// The largest delay.
+    /// The longest.
     pub max_ns: u64,
 }
+
+impl Percentiles {
+    /// The percentiles of what `h` recorded; `None` when it recorded nothing.
+    pub(crate) fn of(h: &Histogram<u64>) -> Option<Self> {
+        (!h.is_empty()).then(|| Self {
+            samples: h.len(),
+            min_ns: h.min(),
+            p50_ns: h.value_at_quantile(0.50),
+            p90_ns: h.value_at_quantile(0.90),
+            p99_ns: h.value_at_quantile(0.99),
+            max_ns: h.max(),
+        })
+    }
+}
+
+/// One-way delay percentiles over every frame of the run. Negative delays (the sender's clock
+/// ahead) are recorded as 0 here; [`DelayStats`] keeps their sign.
+pub type DelayPercentiles = Percentiles;
 
 /// The counters of one (source, session) stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -1086,15 +1103,7 @@ impl Receiver {
 
     /// One-way delay percentiles over every frame measured so far.
     pub fn delay_percentiles(&self) -> Option<DelayPercentiles> {
-        let h = &self.delay_hist;
-        (!h.is_empty()).then(|| DelayPercentiles {
-            samples: h.len(),
-            min_ns: h.min(),
-            p50_ns: h.value_at_quantile(0.50),
-            p90_ns: h.value_at_quantile(0.90),
-            p99_ns: h.value_at_quantile(0.99),
-            max_ns: h.max(),
-        })
+        Percentiles::of(&self.delay_hist)
     }
 }
 
