@@ -53,6 +53,12 @@ struct Envelope<'a, T: Serialize + ?Sized> {
     data: &'a T,
 }
 
+/// Rounds to three decimals, for JSON figures that read well (`12.346` µs, not
+/// `12.345678901`).
+pub(crate) fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 /// Writes one envelope line, `{"type": kind, "data": data}`, to stdout and flushes it.
 pub(crate) fn emit_json(kind: &str, data: &impl Serialize) -> io::Result<()> {
     let mut out = io::stdout().lock();

@@ -19,7 +19,6 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use mcast_core::frame;
 use mcast_core::ping::{PathStats, PeerStats, PingConfig, PingEvent, Pinger, RttStats, Via};
 use mcast_core::session::SessionId;
 use mcast_sync::driver::{wall_ns, Clock as _, Drive, PingDriver};
@@ -72,7 +71,7 @@ pub(crate) struct Opt {
     interval: Duration,
 
     /// The UDP payload of a probe in bytes, the 28-byte frame header included.
-    #[arg(long, value_name = "B", default_value_t = 64, value_parser = parse_size)]
+    #[arg(long, value_name = "B", default_value_t = 64, value_parser = plan::parse_frame_size)]
     size: usize,
 
     /// Time to live (hop limit): 1 stays on the local network, 0 on this host.
@@ -95,21 +94,6 @@ pub(crate) struct Opt {
     /// Print JSON Lines (start, answer or interval, end).
     #[arg(long)]
     json: bool,
-}
-
-fn parse_size(s: &str) -> Result<usize, String> {
-    let n: usize = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("--size {s:?} is not a number of bytes"))?;
-    let max = mcast_core::session::SenderConfig::MAX_UDP_PAYLOAD_V4;
-    if !(frame::HEADER_LEN..=max).contains(&n) {
-        return Err(format!(
-            "--size must be {}-{max} bytes, the frame header included (got {n})",
-            frame::HEADER_LEN
-        ));
-    }
-    Ok(n)
 }
 
 #[derive(Serialize)]
@@ -156,7 +140,7 @@ struct RttUs {
 
 impl From<RttStats> for RttUs {
     fn from(r: RttStats) -> Self {
-        let us = |ns: u64| (ns as f64 / 1e3 * 1000.0).round() / 1000.0;
+        let us = |ns: u64| output::round3(ns as f64 / 1e3);
         Self {
             min: us(r.min_ns),
             p50: us(r.p50_ns),
@@ -370,7 +354,7 @@ fn show_answer(opt: &Opt, e: &PingEvent) -> std::io::Result<()> {
                         peer: peer.to_string(),
                         seq: seq.0,
                         via: *via,
-                        rtt_us: (rtt_us * 1000.0).round() / 1000.0,
+                        rtt_us: output::round3(rtt_us),
                         late: *late,
                         duplicate: *duplicate,
                     },
@@ -418,7 +402,7 @@ fn show_interval(
         return output::emit_json(
             "interval",
             &IntervalRecord {
-                elapsed_s: (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+                elapsed_s: output::round3(elapsed.as_secs_f64()),
                 peers,
             },
         );

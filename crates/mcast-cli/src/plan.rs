@@ -161,6 +161,23 @@ pub(crate) fn parse_timeout(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Parses `--size` for clap: a framed datagram's UDP payload in bytes, the frame header
+/// included, from the header alone (28) to the IPv4 UDP limit (65,507).
+pub(crate) fn parse_frame_size(s: &str) -> Result<usize, String> {
+    let header = mcast_core::frame::HEADER_LEN;
+    let max = mcast_core::session::SenderConfig::MAX_UDP_PAYLOAD_V4;
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("--size {s:?} is not a number of bytes ({header}-{max})"))?;
+    if !(header..=max).contains(&n) {
+        return Err(format!(
+            "--size must be {header}-{max} bytes, the {header}-byte frame header included (got {n})"
+        ));
+    }
+    Ok(n)
+}
+
 /// Parses a duration longer than zero for the option `name` (its name goes into the message).
 pub(crate) fn parse_positive(name: &str, s: &str) -> Result<Duration, String> {
     let d = parse_duration(s).map_err(|e| format!("{name} {e}"))?;
@@ -311,6 +328,15 @@ mod tests {
         assert!(e.contains("out of range") && e.contains("65535"), "{e}");
         assert!(parse_port("0").unwrap_err().contains("1-65535"));
         assert!(parse_port("x").is_err());
+    }
+
+    #[test]
+    fn frame_sizes_hold_the_header_and_fit_a_datagram() {
+        assert_eq!(parse_frame_size("28"), Ok(28));
+        assert_eq!(parse_frame_size("65507"), Ok(65_507));
+        assert!(parse_frame_size("27").unwrap_err().contains("28-65507"));
+        assert!(parse_frame_size("65508").is_err());
+        assert!(parse_frame_size("x").unwrap_err().starts_with("--size "));
     }
 
     #[test]

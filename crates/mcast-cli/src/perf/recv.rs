@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::{mbit_s, per_s};
 use crate::adapter::{RecvBufferRecord, Rx};
 use crate::errors::CliError;
+use crate::output::round3;
 use crate::{output, plan, recv::host_drops_line, stop};
 
 /// Arguments of `mcast perf recv`.
@@ -578,11 +579,6 @@ fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>) -> io::Result<()
         output::line(&l)?;
     }
     Ok(())
-}
-
-/// Rounds to three decimals, for JSON that reads well.
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// `YYYYMMDDHHMMSS` in UTC for nanoseconds since the Unix epoch (iperf2's CSV time column).

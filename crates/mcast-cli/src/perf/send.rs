@@ -14,6 +14,7 @@ use super::rate::{parse_rate, Rate};
 use super::{mbit_s, per_s};
 use crate::adapter::Tx;
 use crate::errors::CliError;
+use crate::output::round3;
 use crate::{output, plan, stop};
 
 /// Arguments of `mcast perf send`.
@@ -46,7 +47,7 @@ pub(crate) struct Opt {
 
     /// The UDP payload of each datagram in bytes, the 28-byte frame header included (28 to
     /// 65507).
-    #[arg(long, value_name = "B", default_value_t = 1000, value_parser = parse_size)]
+    #[arg(long, value_name = "B", default_value_t = 1000, value_parser = plan::parse_frame_size)]
     size: usize,
 
     /// Send for this long (default 10s unless -c is given).
@@ -73,25 +74,6 @@ pub(crate) struct Opt {
     /// Print JSON Lines (start, interval, summary, end) instead of text.
     #[arg(long)]
     json: bool,
-}
-
-/// Parses `--size` for clap: 28 (the frame header alone) to the IPv4 UDP limit.
-fn parse_size(s: &str) -> Result<usize, String> {
-    let max = SenderConfig::MAX_UDP_PAYLOAD_V4;
-    let n: usize = s.trim().parse().map_err(|_| {
-        format!(
-            "--size {s:?} is not a number of bytes ({}-{max})",
-            frame::HEADER_LEN
-        )
-    })?;
-    if !(frame::HEADER_LEN..=max).contains(&n) {
-        return Err(format!(
-            "--size must be {}-{max} bytes, the {}-byte frame header included (got {n})",
-            frame::HEADER_LEN,
-            frame::HEADER_LEN
-        ));
-    }
-    Ok(n)
 }
 
 #[derive(Serialize)]
@@ -274,11 +256,6 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         ))?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Rounds to three decimals, for JSON that reads well.
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// Prints the interval from `last` (time, datagrams, bytes) to `now`.
