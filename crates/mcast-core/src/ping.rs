@@ -375,7 +375,6 @@ pub struct Pinger {
     padding: Vec<u8>,
     /// Send times of the probes whose answer time is not up yet: (seq, when).
     open: VecDeque<(u64, Instant)>,
-    settled: u64,
     /// Sequence numbers below this are settled.
     settled_below: u64,
     answers: VecDeque<Pending>,
@@ -384,14 +383,12 @@ pub struct Pinger {
     unanswered: u64,
     ignored: u64,
     peers: Table<IpAddr, Peer>,
-    events: VecDeque<Event>,
+    events: VecDeque<PingEvent>,
     /// When the last probe went out (probing over).
     done_at: Option<Instant>,
     /// Probing is over and so is the last probe's answer time.
     over: bool,
 }
-
-type Event = PingEvent;
 
 impl Pinger {
     /// A pinger that starts at `now`.
@@ -412,7 +409,6 @@ impl Pinger {
             config,
             origin: now,
             open: VecDeque::new(),
-            settled: 0,
             settled_below: 0,
             answers: VecDeque::new(),
             answer_seq: 0,
@@ -503,7 +499,6 @@ impl Pinger {
                 break;
             }
             self.open.pop_front();
-            self.settled += 1;
             self.settled_below = seq.saturating_add(1);
         }
         self.over = self.is_finished(now);
