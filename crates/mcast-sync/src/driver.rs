@@ -341,9 +341,12 @@ impl<C: Clock> SendDriver<C> {
 /// `EAGAIN`: a full interface queue or send buffer), which a sender at full speed counts
 /// rather than dies of.
 pub fn is_host_drop(e: &Error) -> bool {
-    e.io_error()
-        .and_then(io::Error::raw_os_error)
-        .is_some_and(|errno| errno == libc::ENOBUFS || errno == libc::EAGAIN)
+    e.io_error().is_some_and(is_host_drop_io)
+}
+
+/// [`is_host_drop`] for a plain I/O error.
+fn is_host_drop_io(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::EAGAIN))
 }
 
 /// Waits until `deadline` by `clock`: sleeps while it is far, spins (yielding) for the last

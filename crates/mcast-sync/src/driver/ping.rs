@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mcast_core::ping::{PingEvent, Pinger};
 
-use super::{Clock, Drive, SystemClock, TICK};
+use super::{is_host_drop_io, Clock, Drive, SystemClock, TICK};
 use crate::setup::poll_ms;
 use crate::{Error, Receiver, RecvBatch, Sender, SocketState};
 
@@ -221,16 +221,11 @@ impl<C: Clock> PingDriver<C> {
     }
 }
 
-/// Errors a pinger rides out: a full queue, or a peer (or route) that went away.
+/// Errors a pinger rides out: a full queue (a host drop), or a peer (or route) that went away.
 fn unreachable_or_full(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(
-            libc::ENOBUFS
-                | libc::EAGAIN
-                | libc::ECONNREFUSED
-                | libc::EHOSTUNREACH
-                | libc::ENETUNREACH
+    is_host_drop_io(e)
+        || matches!(
+            e.raw_os_error(),
+            Some(libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH)
         )
-    )
 }
