@@ -762,7 +762,14 @@ impl Receiver {
     ) -> Datagram<'a> {
         self.handle_timeout(now);
         let framed = self.config.detect_frames && frame::looks_framed(bytes);
-        let decoded = framed.then(|| frame::decode(bytes));
+        // An end-of-session frame whose payload is wrong is malformed like any frame that does
+        // not parse.
+        let decoded = framed.then(|| {
+            frame::decode(bytes).and_then(|repr| match EndOfSession::from_repr(&repr) {
+                Some(Err(error)) => Err(error),
+                _ => Ok(repr),
+            })
+        });
         let iperf = match decoded {
             None if self.config.detect_iperf => IperfDatagram::parse(bytes),
             _ => None,
@@ -824,19 +831,6 @@ impl Receiver {
         self.framed += 1;
         let key = (meta.source, repr.session);
         let (source, session) = key;
-        match EndOfSession::from_repr(&repr) {
-            // Handled above.
-            None | Some(Ok(_)) => {}
-            Some(Err(error)) => {
-                self.framed -= 1;
-                self.malformed += 1;
-                if let Some(stream) = self.streams.get_mut(&key) {
-                    stream.counters.malformed += 1;
-                }
-                self.push_event(Event::Malformed { source, error });
-                return Datagram::Malformed(error);
-            }
-        }
         let seq = repr.seq;
         let (window, max_jump) = (self.config.window, self.config.max_jump);
         let (arrival, stream) = match self.streams.get_mut(&key) {
