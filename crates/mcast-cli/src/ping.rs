@@ -87,7 +87,10 @@ pub(crate) struct Opt {
     #[arg(long)]
     responder: bool,
 
-    /// Spin instead of sleeping between datagrams: lower round trips, one core busy.
+    /// Spin instead of sleeping between datagrams: answers leave sooner, at the cost of a
+    /// core kept busy. Worth it on the answering side (--responder); a prober gains little,
+    /// since its round trips already end at the kernel's receive timestamp, and two spinning
+    /// processes on a two-core machine leave the kernel no core for its own work.
     #[arg(long)]
     busy_poll: bool,
 
