@@ -27,6 +27,15 @@ pub(crate) fn resolve_iface(spec: &IfaceSpec) -> Result<String, CliError> {
     }
 }
 
+/// This host's directed broadcast addresses (`192.168.56.255`), so that a receiver counts
+/// datagrams sent to them as broadcast rather than unicast; empty when the interfaces cannot
+/// be listed.
+pub(crate) fn broadcast_addresses() -> Vec<std::net::IpAddr> {
+    mcast_sync::ifaces::list()
+        .map(|l| l.iter().flat_map(|i| i.broadcast_addrs()).collect())
+        .unwrap_or_default()
+}
+
 /// The hint an adapter error carries, if `e` is one.
 pub(crate) fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     e.downcast_ref::<mcast_sync::Error>()

@@ -30,6 +30,7 @@
 mod adapter;
 mod docs;
 mod errors;
+mod escape;
 mod groups;
 mod ifaces;
 mod info;

@@ -101,9 +101,15 @@ struct SentRecord<'a> {
     payload_hex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     session: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "mcast_core::json::option_u64_exact"
+    )]
     seq: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "mcast_core::json::option_u64_exact"
+    )]
     sent_at_ns: Option<u64>,
 }
 
