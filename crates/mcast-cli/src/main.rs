@@ -32,6 +32,7 @@ mod docs;
 mod errors;
 mod escape;
 mod groups;
+mod hints;
 mod ifaces;
 mod info;
 mod output;

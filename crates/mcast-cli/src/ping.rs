@@ -44,7 +44,8 @@ without a querier, a firewall, a TTL too small): the summary says so.
 
 Exit status: 0 every peer answered, 1 no answer at all (or a socket error), 2 usage error.")]
 pub(crate) struct Opt {
-    /// The multicast group (224.0.0.0/4 or ff00::/8).
+    /// The multicast group (224.0.0.0/4 or ff00::/8); an IPv6 link-local group may carry its
+    /// interface, ff02::1%eth0.
     #[arg(value_name = "GROUP")]
     group: Option<String>,
 

@@ -51,7 +51,8 @@ Prints \"listening on ...\" on stderr once every join is done. Ctrl-C, -c and --
 summary on stderr. Exit status: 0 done, 1 --timeout passed first, 2 usage error.")]
 pub(crate) struct Opt {
     /// Groups to join, comma-separated; GROUP+COUNT is COUNT consecutive groups
-    /// (224.1.1.5,234.3.2.1 or 239.1.0.1+1000).
+    /// (224.1.1.5,234.3.2.1 or 239.1.0.1+1000); GROUP%IFACE names an IPv6 link-local group's
+    /// interface (ff02::1%eth0).
     #[arg(value_name = "GROUPS")]
     groups: String,
 

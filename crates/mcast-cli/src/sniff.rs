@@ -159,9 +159,9 @@ fn pick_iface(text: Option<&str>) -> Result<(Interface, bool), CliError> {
     };
     let hint = "list the interfaces and their addresses with `mcast ifaces`";
     if spec.is_any() {
-        return ifaces::default_multicast()
-            .map(|i| (i, true))
-            .map_err(|e| CliError::usage(e).hint(hint));
+        return ifaces::default_multicast().map(|i| (i, true)).map_err(|e| {
+            CliError::usage(e).hint("name one with -i IFACE; `mcast ifaces` lists them")
+        });
     }
     ifaces::resolve(&spec).map(|i| (i, false)).map_err(|e| {
         CliError::usage(format!(

@@ -10,6 +10,7 @@
 //! review: datagram size, address family, escaping, per-group counts, clap messages).
 
 mod engine;
+mod hints;
 mod hostile;
 mod util;
 

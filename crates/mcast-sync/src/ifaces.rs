@@ -151,21 +151,19 @@ pub enum IfaceLookupError {
     #[error("cannot list interfaces")]
     List(#[source] io::Error),
     /// No interface has this name.
-    #[error("no interface named {0:?} (see `mcast ifaces` or `ip link`)")]
+    #[error("no interface named {0:?} (see `ip link`)")]
     NoSuchName(String),
     /// No interface has this index.
-    #[error("no interface with index {0} (see `mcast ifaces` or `ip link`)")]
+    #[error("no interface with index {0} (see `ip link`)")]
     NoSuchIndex(u32),
     /// No interface holds this address.
-    #[error("no interface has the address {0} (see `mcast ifaces` or `ip addr`)")]
+    #[error("no interface has the address {0} (see `ip addr`)")]
     NoSuchAddr(IpAddr),
     /// "any" names no single interface.
-    #[error(
-        "\"any\" names no single interface here; give one with -i (a name, an index or an address)"
-    )]
+    #[error("\"any\" names no single interface here; name one (by name, index or address)")]
     Any,
     /// No interface is up and multicast-capable, so none can be picked by default.
-    #[error("no interface is up and multicast-capable; give one with -i")]
+    #[error("no interface is up and multicast-capable; name one")]
     NoDefault,
 }
 
