@@ -333,13 +333,20 @@ fn stream_count(f: &Finished) -> Result<StreamCount> {
             .as_u64()
             .with_context(|| format!("stream without a numeric {key:?}: {line}"))
     };
+    // Sequence numbers are decimal strings, exact beyond 2^53.
+    let seq = |key: &str| {
+        stream[key]
+            .as_str()
+            .and_then(|s| s.parse::<u64>().ok())
+            .with_context(|| format!("stream without a decimal-string {key:?}: {line}"))
+    };
     Ok(StreamCount {
         received: field("received")?,
         lost: field("lost")?,
         duplicates: field("duplicates")?,
         stale: field("stale")?,
-        first_seq: field("first_seq")?,
-        highest_seq: field("highest_seq")?,
+        first_seq: seq("first_seq")?,
+        highest_seq: seq("highest_seq")?,
     })
 }
 

@@ -638,7 +638,8 @@ impl<C: Clock> RecvStream<C> {
     }
 
     /// Hands the next datagram of the batch to the session and returns what to yield for it:
-    /// nothing for an end-of-session or malformed frame (their events say it).
+    /// nothing for an end-of-session or malformed frame (their events say it), nor for a
+    /// stray datagram (sent to the port but not to a joined group: counted in the stats).
     fn handle_next(&mut self) -> Option<Received> {
         let RecvDriver {
             session,
@@ -679,7 +680,10 @@ impl<C: Clock> RecvStream<C> {
                 meta,
                 bytes: data.clone(),
             })),
-            core::Datagram::End { .. } | core::Datagram::Malformed(_) => None,
+            // Stray datagrams (not sent to a joined group) are counted in the stats, not data.
+            core::Datagram::End { .. }
+            | core::Datagram::Malformed(_)
+            | core::Datagram::Stray { .. } => None,
         }
     }
 

@@ -78,10 +78,11 @@ impl Sender {
             })
             .await
             .map_err(|source| {
-                Error::Socket(mcast_sync::Error::Send {
-                    destination: transmit.destination,
+                Error::Socket(mcast_sync::Error::send(
+                    transmit.destination,
+                    self.state.iface(),
                     source,
-                })
+                ))
             })
     }
 
@@ -112,10 +113,11 @@ impl Sender {
     }
 
     fn send_error(&self, source: std::io::Error) -> Error {
-        Error::Socket(mcast_sync::Error::Send {
-            destination: self.destination,
+        Error::Socket(mcast_sync::Error::send(
+            self.destination,
+            self.state.iface(),
             source,
-        })
+        ))
     }
 
     /// Where datagrams go.

@@ -235,7 +235,7 @@ async fn open_errors_carry_hints() {
         matches!(e, Error::Socket(mcast_sync::Error::Iface { .. })),
         "{e:?}"
     );
-    assert!(e.hint().unwrap().contains("mcast ifaces"));
+    assert!(e.hint().unwrap().contains("`ip addr`"));
 }
 
 #[tokio::test]

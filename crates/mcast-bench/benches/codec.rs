@@ -94,7 +94,14 @@ fn receiver(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("receiver_{name}_len_{len}"));
         group.throughput(Throughput::Elements(BATCH as u64));
         let now = Instant::now();
-        let mut rx = Receiver::new(ReceiverConfig::default(), now);
+        // As `mcast recv` does: the joined groups named, so a datagram to any other
+        // destination is stray.
+        let joined = mcast_core::addr::Group::new(destination().ip()).unwrap();
+        let config = ReceiverConfig {
+            groups: vec![joined],
+            ..ReceiverConfig::default()
+        };
+        let mut rx = Receiver::new(config, now);
         let meta = RecvMeta::new("192.168.56.3:40000".parse().unwrap(), frames[0].len())
             .with_destination(Some(destination().ip()));
         let mut next = 0u64;

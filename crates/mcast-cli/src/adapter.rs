@@ -27,10 +27,27 @@ pub(crate) fn resolve_iface(spec: &IfaceSpec) -> Result<String, CliError> {
     }
 }
 
-/// The hint an adapter error carries, if `e` is one.
+/// The index of the interface `spec` names, when it exists (`None` for "any").
+pub(crate) fn iface_index(spec: &IfaceSpec) -> Option<u32> {
+    if spec.is_any() {
+        return None;
+    }
+    mcast_sync::ifaces::resolve(spec).ok().map(|i| i.index)
+}
+
+/// This host's directed broadcast addresses (`192.168.56.255`), so that a receiver counts
+/// datagrams sent to them as broadcast rather than unicast; empty when the interfaces cannot
+/// be listed.
+pub(crate) fn broadcast_addresses() -> Vec<std::net::IpAddr> {
+    mcast_sync::ifaces::list()
+        .map(|l| l.iter().flat_map(|i| i.broadcast_addrs()).collect())
+        .unwrap_or_default()
+}
+
+/// The hint for an adapter error, if `e` is one, in the CLI's words ([`crate::hints`]).
 pub(crate) fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     e.downcast_ref::<mcast_sync::Error>()
-        .and_then(mcast_sync::Error::hint)
+        .and_then(crate::hints::adapter_error)
 }
 
 /// A sender, built by mcast-sync.

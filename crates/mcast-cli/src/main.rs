@@ -30,7 +30,9 @@
 mod adapter;
 mod docs;
 mod errors;
+mod escape;
 mod groups;
+mod hints;
 mod ifaces;
 mod info;
 mod output;

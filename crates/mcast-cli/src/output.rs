@@ -15,10 +15,11 @@
 //! | `type`  | printed by            | when                                  | `data` fields |
 //! |---------|-----------------------|---------------------------------------|---------------|
 //! | `start` | `recv`                | once, after every join succeeded      | `groups` (as typed, ranges kept, e.g. `["239.1.0.1+1000"]`), `group_count`, `port`, `interface`, `sources` |
-//! | `send`  | `send`                | after each datagram left              | `group`, `port`, `len` (bytes on the wire), `payload`, `utf8`, `payload_hex` (as in `recv`); with `--framed` also `session`, `seq`, `sent_at_ns` |
-//! | `recv`  | `recv`                | for each datagram                     | `group` (its destination, `null` if unknown), `port`, `source` (`ip:port`), `len`, `payload` (lossy UTF-8 text, one trailing newline removed), `utf8` (whether the bytes were valid UTF-8), `payload_hex` (only when `utf8` is false: the exact payload bytes, every byte as two lowercase hex digits, nothing removed), `frame` (`null` for raw datagrams, else `session`, `seq`, `sent_at_ns`, `latency_ns`, `arrival`: `first`, `in_order`, `gap`, `reordered`, `duplicate`, `stale`) |
-//! | `gap`   | `recv`                | a framed stream misbehaved, or ended  | `event` (`gap`, `reordered`, `duplicate`, `stale`, `suspect` (a sequence number far from the stream: not counted), `new_epoch` (the stream started over), `end` (its end-of-session frame: `seq` one past the last sent, `count` the stream's loss), `malformed`), `source`, and as they apply `session`, `seq` (the first missing one for a gap), `count` (how many are missing), `error` |
-//! | `stats` | `recv`                | once at the end (count, timeout, Ctrl-C) | `datagrams`, `bytes` (data only: end-of-session frames are not counted), `host_drops` (datagrams this host's kernel dropped, receive buffer full), `recv_buffer` (`null`, or with `--rcvbuf`: `requested`, `granted`, `rmem_max`, `forced`, `clamped`), `elapsed_ms`, `groups` (object: group → datagrams, with **every** joined group, `0` for one that received nothing, plus `"unknown"` when the destination of some datagrams could not be told), `distinct_groups` (how many of them received at least one datagram), `framed` (`null` when no frame arrived, else mcast-core's session `Stats`: `framed`, `lost`, `duplicates`, `reordered`, `streams` with per-stream delay, ...) |
+//! | `send`  | `send`                | after each datagram left              | `group`, `port`, `len` (bytes on the wire), `payload`, `utf8`, `payload_hex` (as in `recv`); with `--framed` also `session`, `seq` (string), `sent_at_ns` (string) |
+//! | `recv`  | `recv`                | for each datagram                     | `group` (its destination, `null` if unknown), `port`, `source` (`ip:port`), `len`, `payload` (lossy UTF-8 text, one trailing newline removed), `utf8` (whether the bytes were valid UTF-8), `payload_hex` (only when `utf8` is false: the exact payload bytes, every byte as two lowercase hex digits, nothing removed), `frame` (`null` for raw datagrams, else `session`, `seq` (string), `sent_at_ns` (string), `latency_ns` (`null` when the send time lies more than an hour from this host's clock, as a forged or zero stamp does, or the frame is suspect), `arrival`: `first`, `in_order`, `gap`, `reordered`, `duplicate`, `stale`, `suspect`, `new_epoch`) |
+//! | `stray` | `recv`                | for each datagram that reached the port but was not sent to a joined group | `kind` (`unicast`, `broadcast`, `other_group`), `destination`, `port`, `source`, `len`, `payload`, `utf8`, `payload_hex` (as in `recv`). Never read as a frame, never counted as group traffic (nor by `-c`) |
+//! | `gap`   | `recv`                | a framed stream misbehaved, or ended  | `event` (`gap`, `reordered`, `duplicate`, `stale`, `suspect` (a sequence number far from the stream: not counted), `new_epoch` (the stream started over), `end` (its end-of-session frame: `seq` one past the last sent, `count` the stream's loss), `malformed`), `source`, and as they apply `session`, `seq` (string: the first missing one for a gap), `count` (how many are missing), `error` |
+//! | `stats` | `recv`                | once at the end (count, timeout, Ctrl-C) | `datagrams`, `bytes` (data only: end-of-session frames are not counted), `host_drops` (datagrams this host's kernel dropped, receive buffer full), `recv_buffer` (`null`, or with `--rcvbuf`: `requested`, `granted`, `rmem_max`, `forced`, `clamped`), `elapsed_ms`, `groups` (object: group → datagrams, with **every** joined group, `0` for one that received nothing, plus `"unknown"` when the destination of some datagrams could not be told), `distinct_groups` (how many of them received at least one datagram), `stray` (datagrams that reached the port without being sent to a joined group: `unicast`, `broadcast`, `other_group`, `bytes`; in no other count), `framed` (`null` when no frame arrived, else mcast-core's session `Stats`: `framed`, `lost`, `duplicates`, `reordered`, `streams` with per-stream delay and `first_seq`/`highest_seq` as strings, ...) |
 //! | `end`   | `send`, `recv`        | last line                             | `reason` (`count`, `eof`, `timeout`, `interrupted`), `exit_code`; `send` adds `datagrams`, `bytes` |
 //! | `info`  | `info`                | once                                  | the core's `GroupInfo`: `group`, `family`, `scope`, `block`, `block_description`, `ssm`, `link_local`, `mac`, `mac_collisions`, `ipv6_flags` |
 //! | `start`, `interval`, `summary` | `perf send`, `perf recv` | see `perf/mod.rs` | throughput, loss, host drops, jitter, delay percentiles |
@@ -29,12 +30,32 @@
 //!
 //! In text mode (no `--json`) `recv` prints each payload on one line: one trailing line ending
 //! is removed, control characters are escaped as Rust's `escape_debug` does (`\n`, `\t`,
-//! `\u{1b}`) and bytes that are not UTF-8 as `\xNN`; printable UTF-8 (backslashes included)
-//! is printed as it is, so `Hello, World!` prints exactly.
+//! `\u{1b}`), every other character that can reorder or hide text on a terminal (bidi
+//! overrides and isolates such as U+202E and U+2066, zero-width characters such as U+200B,
+//! every format character: see `escape.rs`) as `\u{202e}`, and bytes that are not UTF-8 as
+//! `\xNN`; printable UTF-8 (backslashes included) is printed as it is, so `Hello, World!`
+//! prints exactly. Only group traffic is printed: a datagram that reached the port without
+//! being sent to a joined group (a unicast datagram to the port, a broadcast, another group)
+//! is counted apart in the summary, noted once on stderr, and printed, marked
+//! `[stray unicast to 127.0.0.1]`, only with `-v`.
+//!
+//! In JSON the same characters are written as `\uXXXX` escapes: the line shows nothing
+//! hidden on a terminal, and a JSON reader gets the exact string back.
 //!
 //! Addresses are strings (`"224.1.1.5"`, `"127.0.0.1:40000"`), durations are integers with their
 //! unit in the field name (`elapsed_ms`, `latency_ns`), timestamps are nanoseconds since the
 //! Unix epoch.
+//!
+//! # Integers above 2^53
+//!
+//! JSON readers that hold numbers as doubles (JavaScript, jq 1.6) round integers above 2^53.
+//! So the integers that can be that large, **64-bit sequence numbers (`seq`, `first_seq`,
+//! `highest_seq`, an end's `first`/`end`) and wall-clock timestamps (`sent_at_ns`,
+//! `time_ns`)**, are decimal strings: `"seq":"18446744073709551615"`,
+//! `"sent_at_ns":"1764038400123456789"` (jq: `.data.frame.seq | tonumber` where precision does
+//! not matter). Counters, byte counts and durations stay numbers: none reaches 2^53 in a
+//! realistic run (9 PB of bytes; a delay is at most an hour). `mcast_core::json` holds the
+//! rule.
 //!
 //! # Broken pipes
 //!
@@ -72,7 +93,11 @@ pub(crate) fn write_json<W: Write + ?Sized>(
     kind: &str,
     data: &(impl Serialize + ?Sized),
 ) -> io::Result<()> {
-    serde_json::to_writer(&mut *w, &Envelope { kind, data }).map_err(io::Error::from)?;
+    // Hidden characters (bidi overrides, zero-width, ...) go out as `\uXXXX` escapes.
+    let mut ser = serde_json::Serializer::with_formatter(&mut *w, crate::escape::SafeJson);
+    Envelope { kind, data }
+        .serialize(&mut ser)
+        .map_err(io::Error::from)?;
     w.write_all(b"\n")
 }
 
@@ -136,7 +161,9 @@ pub(crate) fn payload_text(bytes: &[u8]) -> (String, bool) {
 
 /// A payload as one printable line: one trailing line ending removed (as in
 /// [`payload_text`]), control characters escaped as [`char::escape_debug`] does (`\n`,
-/// `\u{1b}`) and bytes that are not UTF-8 as `\xNN`. Printable UTF-8 is left as it is.
+/// `\u{1b}`), every other character that can reorder or hide text (bidi overrides,
+/// zero-width and format characters: [`crate::escape::is_hidden`]) as `\u{202e}`, and bytes
+/// that are not UTF-8 as `\xNN`. Printable UTF-8 is left as it is.
 pub(crate) fn payload_line(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let trimmed = bytes
@@ -146,11 +173,7 @@ pub(crate) fn payload_line(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(trimmed.len());
     for chunk in trimmed.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_control() {
-                out.extend(c.escape_debug());
-            } else {
-                out.push(c);
-            }
+            crate::escape::push_char(&mut out, c);
         }
         for b in chunk.invalid() {
             // Writing to a String cannot fail.
@@ -223,6 +246,12 @@ mod tests {
         assert_eq!(payload_line("\u{9b}".as_bytes()), "\\u{9b}");
         assert_eq!(payload_line(b"a\xffb\xc3"), "a\\xffb\\xc3");
         assert_eq!(payload_line(b""), "");
+        // issue #9 — bidi overrides, isolates and zero-width characters are escaped too.
+        assert_eq!(
+            payload_line("a\u{202e}b\u{2066}c\u{200b}d".as_bytes()),
+            "a\\u{202e}b\\u{2066}c\\u{200b}d"
+        );
+        assert_eq!(payload_line("\u{feff}x".as_bytes()), "\\u{feff}x");
         for bytes in [&b"x\ny"[..], b"\r", b"\n\n", b"\x85\x0b\x0c"] {
             let line = payload_line(bytes);
             assert!(!line.chars().any(char::is_control), "{bytes:?} -> {line:?}");

@@ -10,7 +10,7 @@
 //! | `type`     | when | `data` fields |
 //! |------------|------|---------------|
 //! | `start`    | once joined | `group`, `port`, `interface`, `session`, `interval_ms`, `count`, `responder` |
-//! | `answer`   | each answer, when the interval is 100 ms or more | `peer`, `seq`, `via` (`multicast`, `unicast`), `rtt_us`, `late`, `duplicate` |
+//! | `answer`   | each answer, when the interval is 100 ms or more | `peer`, `seq` (a decimal string, see `output.rs`), `via` (`multicast`, `unicast`), `rtt_us`, `late`, `duplicate` |
 //! | `interval` | each second, when the interval is shorter | `elapsed_s`, `peers` (object: peer → `received`, `rtt_p50_us`) |
 //! | `end`      | last | `reason`, `exit_code`, `probes_sent`, `peers` (object: peer address → `sent`, `received`, `lost`, `duplicates`, `reordered`, `late`, `rtt_us` {`min`, `p50`, `p90`, `p99`, `max`} or `null`, `unicast` {`received`, `lost`, `rtt_us`}, `multicast_broken`) |
 
@@ -44,7 +44,8 @@ without a querier, a firewall, a TTL too small): the summary says so.
 
 Exit status: 0 every peer answered, 1 no answer at all (or a socket error), 2 usage error.")]
 pub(crate) struct Opt {
-    /// The multicast group (224.0.0.0/4 or ff00::/8).
+    /// The multicast group (224.0.0.0/4 or ff00::/8); an IPv6 link-local group may carry its
+    /// interface, ff02::1%eth0.
     #[arg(value_name = "GROUP")]
     group: Option<String>,
 
@@ -113,6 +114,7 @@ struct StartRecord<'a> {
 #[derive(Serialize)]
 struct AnswerRecord {
     peer: String,
+    #[serde(serialize_with = "mcast_core::json::u64_exact")]
     seq: u64,
     via: Via,
     rtt_us: f64,

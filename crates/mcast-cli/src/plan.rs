@@ -215,6 +215,85 @@ fn parse_iface(text: Option<&str>) -> Result<(IfaceSpec, String), CliError> {
     Ok((spec, label))
 }
 
+/// A group as written with its IPv6 zone, `ff02::1%eth0` (RFC 4007's form): the interface
+/// named after `%`.
+#[derive(Debug, Clone)]
+struct Zone {
+    /// The entry as written, for messages.
+    written: String,
+    /// The interface after `%`.
+    iface: IfaceSpec,
+}
+
+/// Splits `GROUP%IFACE` into the group text and its [`Zone`] (an interface name or index);
+/// text without `%` has none.
+fn split_zone(text: &str) -> Result<(&str, Option<Zone>), CliError> {
+    let Some((group, zone)) = text.split_once('%') else {
+        return Ok((text, None));
+    };
+    let Ok(iface @ (IfaceSpec::Name(_) | IfaceSpec::Index(_))) = zone.parse::<IfaceSpec>() else {
+        return Err(CliError::usage(format!(
+            "{}: after % comes the interface, by name or index (ff02::1%eth0, ff02::1%2)",
+            quoted(text)
+        )));
+    };
+    Ok((
+        group,
+        Some(Zone {
+            written: text.trim().to_owned(),
+            iface,
+        }),
+    ))
+}
+
+/// The interface from `-i` and from a group's zone, which must agree: `ff02::1%lo -i lo` is
+/// fine, `ff02::1%lo -i va` a usage error. `group` is the first group, to refuse a zone on
+/// IPv4.
+fn merge_zone(
+    iface: Option<&str>,
+    zone: Option<Zone>,
+    group: Group,
+) -> Result<(IfaceSpec, String), CliError> {
+    let Some(zone) = zone else {
+        return parse_iface(iface);
+    };
+    if group.is_ipv4() {
+        return Err(CliError::usage(format!(
+            "{}: a %zone belongs to IPv6 addresses; name the interface of an IPv4 group with -i",
+            quoted(&zone.written)
+        )));
+    }
+    let zone_label = adapter::resolve_iface(&zone.iface)?;
+    let Some(text) = iface else {
+        return Ok((zone.iface, zone_label));
+    };
+    let (spec, label) = parse_iface(Some(text))?;
+    if adapter::iface_index(&spec) != adapter::iface_index(&zone.iface) {
+        return Err(CliError::usage(format!(
+            "{} names interface {zone_label} but -i names {label}: give the interface once",
+            quoted(&zone.written)
+        )));
+    }
+    Ok((spec, label))
+}
+
+/// Refuses an IPv6 group of interface- or link-local scope without an interface: the same
+/// address exists on every link (the socket calls would fail with a bare `EINVAL`).
+fn check_needs_interface(iface: &IfaceSpec, groups: &[Group]) -> Result<(), CliError> {
+    match groups.iter().find(|g| g.needs_interface()) {
+        Some(g) if iface.is_any() => Err(CliError::usage(format!(
+            "{g} is {}: the same address exists on every link, so it needs an interface",
+            if g.scope() == mcast_core::addr::Scope::InterfaceLocal {
+                "interface-local"
+            } else {
+                "link-local"
+            }
+        ))
+        .hint(format!("name it with -i IFACE, or write {g}%IFACE"))),
+        _ => Ok(()),
+    }
+}
+
 /// Validates `mcast recv`'s arguments.
 pub(crate) fn recv(
     groups: &str,
@@ -223,6 +302,7 @@ pub(crate) fn recv(
     sources: &[String],
 ) -> Result<RecvPlan, CliError> {
     let mut ranges = Vec::new();
+    let mut zone: Option<Zone> = None;
     for part in groups.split(',') {
         let part = part.trim();
         if part.is_empty() {
@@ -230,8 +310,22 @@ pub(crate) fn recv(
                 "{groups:?} has an empty entry: GROUPS is a comma-separated list like 224.1.1.5,234.3.2.1 or 239.1.0.1+1000"
             )));
         }
+        let (part, z) = split_zone(part)?;
         let r: GroupRange = part.parse().map_err(CliError::usage)?;
         ranges.push(r);
+        match (&zone, z) {
+            (None, z) => zone = z,
+            (Some(a), Some(b))
+                if adapter::iface_index(&a.iface) != adapter::iface_index(&b.iface) =>
+            {
+                return Err(CliError::usage(format!(
+                    "{} and {} name different interfaces: one receiver joins on one interface",
+                    quoted(&a.written),
+                    quoted(&b.written)
+                )))
+            }
+            _ => {}
+        }
     }
     let Some(first) = ranges.first().map(GroupRange::first) else {
         return Err(CliError::usage("no group given"));
@@ -279,8 +373,9 @@ pub(crate) fn recv(
             ));
         }
     }
-    let (iface, iface_label) = parse_iface(iface)?;
+    let (iface, iface_label) = merge_zone(iface, zone, first)?;
     check_iface_family(&iface, first)?;
+    check_needs_interface(&iface, &all)?;
     Ok(RecvPlan {
         ranges,
         groups: all,
@@ -300,11 +395,13 @@ pub(crate) fn send(
     ttl: u8,
     no_loop: bool,
 ) -> Result<(SendPlan, String), CliError> {
+    let (group, zone) = split_zone(group)?;
     let group: Group = group.parse().map_err(|e| {
         CliError::usage(e).hint("a sender sends to a group; `mcast info ADDR` explains an address")
     })?;
-    let (iface, label) = parse_iface(iface)?;
+    let (iface, label) = merge_zone(iface, zone, group)?;
     check_iface_family(&iface, group)?;
+    check_needs_interface(&iface, &[group])?;
     Ok((
         SendPlan {
             group,
@@ -458,6 +555,55 @@ mod tests {
             "{e}"
         );
         assert_eq!(parse_positive("--report", "1s"), Ok(Duration::from_secs(1)));
+    }
+
+    // issue #9 — `GROUP%IFACE` is a group and its interface; -i may repeat it, by name or
+    // index, but not name another; IPv4 takes no zone.
+    #[test]
+    fn a_zone_is_the_groups_interface() {
+        let (p, label) = send("ff02::1%lo", 5000, None, 1, false).unwrap();
+        assert_eq!(p.group.to_string(), "ff02::1");
+        assert_eq!(p.iface, IfaceSpec::Name("lo".into()));
+        assert!(label.starts_with("lo"), "{label}");
+        let (p, _) = send("ff02::1%lo", 5000, Some("lo"), 1, false).unwrap();
+        assert_eq!(p.iface, IfaceSpec::Name("lo".into()));
+        let lo = adapter::iface_index(&IfaceSpec::Name("lo".into())).unwrap();
+        let (p, _) = send(&format!("ff02::1%{lo}"), 5000, Some("lo"), 1, false).unwrap();
+        assert_eq!(p.iface, IfaceSpec::Name("lo".into()), "-i's form is kept");
+        let r = recv("ff02::1%lo,ff02::2", 5000, None, &[]).unwrap();
+        assert_eq!(r.iface, IfaceSpec::Name("lo".into()));
+        assert_eq!(r.groups.len(), 2);
+        let e = send("224.1.1.5%lo", 5000, None, 1, false).unwrap_err();
+        assert!(e.to_string().contains("a %zone belongs to IPv6"), "{e}");
+        for bad in ["ff02::1%", "ff02::1%0", "ff02::1%any", "ff02::1%a/b"] {
+            let e = send(bad, 5000, None, 1, false).unwrap_err();
+            assert!(
+                e.to_string().contains("after % comes the interface"),
+                "{bad}: {e}"
+            );
+        }
+        let e = send("ff02::1%nosuch-if0", 5000, None, 1, false).unwrap_err();
+        assert!(e.to_string().contains("interface not found"), "{e}");
+    }
+
+    // issue #9 — an IPv6 group that needs an interface, without one, is a usage error; IPv4
+    // link-local and wider IPv6 scopes are not.
+    #[test]
+    fn link_local_ipv6_needs_an_interface() {
+        for g in ["ff02::1", "ff12::1234", "ff32::1"] {
+            let e = send(g, 5000, None, 1, false).unwrap_err();
+            assert!(e.to_string().contains("link-local"), "{g}: {e}");
+            assert!(crate::errors::hint(&anyhow::Error::new(e))
+                .unwrap()
+                .contains(&format!("write {g}%IFACE")));
+        }
+        let e = send("ff01::1", 5000, None, 1, false).unwrap_err();
+        assert!(e.to_string().contains("interface-local"), "{e}");
+        let e = recv("ff15::1,ff02::2", 5000, None, &[]).unwrap_err();
+        assert!(e.to_string().starts_with("ff02::2 is link-local"), "{e}");
+        assert!(send("ff02::1", 5000, Some("lo"), 1, false).is_ok());
+        assert!(send("ff15::1", 5000, None, 1, false).is_ok());
+        assert!(send("224.0.0.251", 5000, None, 1, false).is_ok());
     }
 
     // issue #2 (review) — `send` checks the interface's address family as `recv` does.

@@ -16,7 +16,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mcast_core::addr::Group;
-use mcast_core::session::{Datagram, Event, Receiver, ReceiverConfig, Stats};
+use mcast_core::json::{option_u64_exact, u64_exact};
+use mcast_core::session::{
+    Arrival, Datagram, Event, Receiver, ReceiverConfig, Stats, Stray, StrayStats,
+};
 use mcast_core::RecvMeta;
 use mcast_sync::driver::{wall_ns, Drive, RecvDriver};
 use mcast_sync::RecvBatch;
@@ -48,7 +51,8 @@ Prints \"listening on ...\" on stderr once every join is done. Ctrl-C, -c and --
 summary on stderr. Exit status: 0 done, 1 --timeout passed first, 2 usage error.")]
 pub(crate) struct Opt {
     /// Groups to join, comma-separated; GROUP+COUNT is COUNT consecutive groups
-    /// (224.1.1.5,234.3.2.1 or 239.1.0.1+1000).
+    /// (224.1.1.5,234.3.2.1 or 239.1.0.1+1000); GROUP%IFACE names an IPv6 link-local group's
+    /// interface (ff02::1%eth0).
     #[arg(value_name = "GROUPS")]
     groups: String,
 
@@ -125,27 +129,50 @@ struct RecvRecord<'a> {
     frame: Option<FrameInfo>,
 }
 
+/// A `stray` record: a datagram that reached the port but was not sent to a joined group.
+#[derive(Serialize)]
+struct StrayRecord<'a> {
+    /// `unicast`, `broadcast` or `other_group`.
+    kind: Stray,
+    /// Where it was sent.
+    destination: Option<IpAddr>,
+    port: u16,
+    source: SocketAddr,
+    len: usize,
+    payload: &'a str,
+    utf8: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload_hex: Option<String>,
+}
+
 /// The frame header of a framed datagram, in a `recv` record.
 #[derive(Serialize, Clone, Copy)]
 struct FrameInfo {
     session: u32,
+    #[serde(serialize_with = "u64_exact")]
     seq: u64,
+    #[serde(serialize_with = "u64_exact")]
     sent_at_ns: u64,
-    /// Receive wall clock minus `sent_at_ns` (negative when the clocks disagree).
-    latency_ns: i64,
+    /// Receive wall clock minus `sent_at_ns` (negative when the clocks disagree); `null` for a
+    /// send time further than the receiver's `max_delay` from this host's clock (a forged or
+    /// zero stamp) and for a suspect frame.
+    latency_ns: Option<i64>,
     /// Where the frame fell in its stream: `first`, `in_order`, `gap`, `reordered`, ...
-    arrival: mcast_core::session::Arrival,
+    arrival: Arrival,
 }
 
 impl std::fmt::Display for FrameInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "session {} seq {} latency {:.3}ms",
+            "session {} seq {}",
             mcast_core::session::SessionId(self.session),
-            self.seq,
-            self.latency_ns as f64 / 1e6
-        )
+            self.seq
+        )?;
+        match self.latency_ns {
+            Some(ns) => write!(f, " latency {:.3}ms", ns as f64 / 1e6),
+            None => f.write_str(" latency ?"),
+        }
     }
 }
 
@@ -160,7 +187,10 @@ struct GapRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     session: Option<u32>,
     /// The first missing sequence number (gap) or the sequence number concerned.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "option_u64_exact"
+    )]
     seq: Option<u64>,
     /// How many sequence numbers are missing (gap).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,6 +233,9 @@ struct StatsRecord<'a> {
     elapsed_ms: u64,
     groups: BTreeMap<String, u64>,
     distinct_groups: usize,
+    /// Datagrams that reached the port but were not sent to a joined group, by kind; not in
+    /// `datagrams` or `groups`.
+    stray: StrayStats,
     /// The core session receiver's statistics (loss, duplicates, reordering, delay per
     /// stream); `null` when no framed datagram arrived.
     framed: Option<&'a Stats>,
@@ -253,16 +286,21 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             // One counter per joined group, plus "unknown destination".
             max_groups: plan.groups.len() + 1,
             detect_iperf: opt.iperf,
+            groups: plan.groups.clone(),
+            broadcast: crate::adapter::broadcast_addresses(),
             ..ReceiverConfig::default()
         },
         start,
     );
+    // The delay rules, for each frame's latency as printed.
+    let config = session.config().clone();
     // Without pktinfo the adapter cannot name the group; with one group joined it is that one.
     let single = (plan.groups.len() == 1).then(|| plan.groups[0].addr());
     let mut driver = RecvDriver::new(session, RecvBatch::new(BATCH, MAX_DATAGRAM))
         .with_default_destination(single);
     // Counted here too: `stats()` builds a snapshot, too slow to call per datagram.
     let mut received: u64 = 0;
+    let mut stray_noted = false;
     let mut failure: Option<io::Error> = None;
     let mut event_failure: Option<io::Error> = None;
     let reason = if opt.count == Some(0) {
@@ -276,8 +314,16 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 if matches!(datagram, Datagram::End { .. }) {
                     return ControlFlow::Continue(());
                 }
+                if let Datagram::Stray { kind, bytes } = datagram {
+                    // Not group traffic: it neither counts towards -c nor prints as data.
+                    if let Err(e) = show_stray(&opt, &plan, meta, kind, bytes, &mut stray_noted) {
+                        failure = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                    return ControlFlow::Continue(());
+                }
                 received += 1;
-                if let Err(e) = show(&opt, &plan, meta, datagram) {
+                if let Err(e) = show(&opt, &plan, &config, meta, datagram) {
                     failure = Some(e);
                     return ControlFlow::Break(());
                 }
@@ -331,6 +377,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 elapsed_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
                 distinct_groups: counts.iter().filter(|(_, n)| *n > 0).count(),
                 groups: counts.iter().map(|(g, n)| (g.clone(), *n)).collect(),
+                stray: stats.stray,
                 framed: (stats.framed + stats.malformed > 0).then_some(&stats),
             },
         )?;
@@ -348,14 +395,23 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             None => "no datagram".into(),
         };
         let timeout = opt.timeout.unwrap_or_default();
+        let hint = if stats.stray.total() > 0 {
+            format!(
+                "{} reached port {} without being sent to a joined group ({}): check that the sender sends to the group",
+                plural_datagrams(stats.stray.total()),
+                plan.port,
+                stray_kinds(&stats.stray)
+            )
+        } else {
+            "check that the sender uses the same group and port, sends on this interface \
+             (-i) and with a TTL that reaches here"
+                .to_owned()
+        };
         return Err(CliError::runtime(format!(
             "timeout: received {got} within {}",
             humantime::format_duration(timeout)
         ))
-        .hint(
-            "check that the sender uses the same group and port, sends on this interface \
-             (-i) and with a TTL that reaches here",
-        )
+        .hint(hint)
         .into());
     }
     Ok(ExitCode::SUCCESS)
@@ -464,8 +520,85 @@ fn show_event(opt: &Opt, event: Event) -> io::Result<()> {
     }
 }
 
+/// `N datagram(s)`.
+fn plural_datagrams(n: u64) -> String {
+    format!("{n} datagram{}", if n == 1 { "" } else { "s" })
+}
+
+/// The kinds of stray datagrams that arrived, e.g. `2 unicast, 1 broadcast`.
+fn stray_kinds(s: &StrayStats) -> String {
+    let kinds = [
+        (s.unicast, "unicast"),
+        (s.broadcast, "broadcast"),
+        (s.other_group, "to a group not joined"),
+    ];
+    kinds
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, k)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reports a stray datagram (one that reached the port but was not sent to a joined group):
+/// in JSON a `stray` record; in text, with `-v`, a line marked `[stray KIND to DEST]`, and
+/// otherwise one note on stderr for the first (the summary counts them all).
+fn show_stray(
+    opt: &Opt,
+    plan: &RecvPlan,
+    meta: &RecvMeta,
+    kind: Stray,
+    bytes: &[u8],
+    noted: &mut bool,
+) -> io::Result<()> {
+    let dest = meta
+        .destination
+        .map_or_else(|| "?".to_owned(), |d| d.to_string());
+    if opt.json {
+        let (text, utf8) = output::payload_text(bytes);
+        return output::emit_json(
+            "stray",
+            &StrayRecord {
+                kind,
+                destination: meta.destination,
+                port: plan.port,
+                source: meta.source,
+                len: meta.len,
+                payload: &text,
+                utf8,
+                payload_hex: output::payload_hex(bytes, utf8),
+            },
+        );
+    }
+    if opt.verbose {
+        return output::line(&format!(
+            "[stray {} to {dest}] from {} len {}: {}",
+            kind.as_str(),
+            meta.source,
+            meta.len,
+            output::payload_line(bytes)
+        ));
+    }
+    if !*noted && !opt.quiet {
+        *noted = true;
+        output::note(&format!(
+            "note: a {} datagram to {dest} from {} reached port {} but was not sent to a joined group: such datagrams are counted apart and not printed (-v prints them)",
+            kind.as_str().replace('_', " "),
+            meta.source,
+            plan.port
+        ));
+    }
+    Ok(())
+}
+
 /// Prints one datagram as the session receiver classified it.
-fn show(opt: &Opt, plan: &RecvPlan, meta: &RecvMeta, datagram: Datagram<'_>) -> io::Result<()> {
+fn show(
+    opt: &Opt,
+    plan: &RecvPlan,
+    config: &ReceiverConfig,
+    meta: &RecvMeta,
+    datagram: Datagram<'_>,
+) -> io::Result<()> {
     let group = meta.destination;
     let now_ns = wall_ns();
     let (payload, info) = match datagram {
@@ -476,8 +609,10 @@ fn show(opt: &Opt, plan: &RecvPlan, meta: &RecvMeta, datagram: Datagram<'_>) -> 
                 session: frame.session.0,
                 seq: frame.seq.0,
                 sent_at_ns: frame.sent_at_ns,
-                latency_ns: i64::try_from(i128::from(now_ns) - i128::from(frame.sent_at_ns))
-                    .unwrap_or(i64::MAX),
+                // A suspect frame's stamp is as doubtful as its number: not measured.
+                latency_ns: (arrival != Arrival::Suspect)
+                    .then(|| config.delay_ns(now_ns, frame.sent_at_ns))
+                    .flatten(),
                 arrival,
             }),
         ),
@@ -601,6 +736,14 @@ fn summary(stats: &Stats, counts: &[(String, u64)], elapsed: Duration) -> Vec<St
         }
         lines.push("  (… use --json for every group)".into());
     }
+    if stats.stray.total() > 0 {
+        lines.push(format!(
+            "  not group traffic: {} ({}), {} bytes, counted apart",
+            plural_datagrams(stats.stray.total()),
+            stray_kinds(&stats.stray),
+            stats.stray.bytes
+        ));
+    }
     if stats.groups_untracked > 0 {
         lines.push(format!(
             "  {} datagram{} to further groups, not counted per group",
@@ -610,7 +753,7 @@ fn summary(stats: &Stats, counts: &[(String, u64)], elapsed: Duration) -> Vec<St
     }
     if stats.framed + stats.malformed > 0 {
         lines.push(format!(
-            "framed: {} frames in {} stream{}, {} lost, {} duplicate{}, {} reordered, {} malformed",
+            "framed: {} frames in {} stream{}, {} lost, {} duplicate{}, {} reordered, {} malformed{}",
             stats.framed,
             stats.streams.len(),
             plural(stats.streams.len() as u64),
@@ -618,7 +761,15 @@ fn summary(stats: &Stats, counts: &[(String, u64)], elapsed: Duration) -> Vec<St
             stats.duplicates,
             plural(stats.duplicates),
             stats.reordered,
-            stats.malformed
+            stats.malformed,
+            if stats.suspect > 0 {
+                format!(
+                    ", {} suspect (far from their stream: not counted)",
+                    stats.suspect
+                )
+            } else {
+                String::new()
+            }
         ));
         for s in &stats.streams {
             let delay = s.delay.map_or_else(String::new, |d| {

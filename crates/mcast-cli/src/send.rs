@@ -38,7 +38,8 @@ there (the lines before it were sent).
 
 Prints nothing on success unless -v or --json.")]
 pub(crate) struct Opt {
-    /// The multicast group to send to (224.0.0.0/4 or ff00::/8).
+    /// The multicast group to send to (224.0.0.0/4 or ff00::/8); an IPv6 link-local group may
+    /// carry its interface, ff02::1%eth0.
     #[arg(value_name = "GROUP")]
     group: String,
 
@@ -101,9 +102,15 @@ struct SentRecord<'a> {
     payload_hex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     session: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "mcast_core::json::option_u64_exact"
+    )]
     seq: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "mcast_core::json::option_u64_exact"
+    )]
     sent_at_ns: Option<u64>,
 }
 

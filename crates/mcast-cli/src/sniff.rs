@@ -24,7 +24,7 @@
 //! One `{"type": "packet", "data": {...}}` line per packet, then one `end` line:
 //!
 //! ```json
-//! {"type":"packet","data":{"time_ns":1764038400123456789,"interface":"lab0","direction":"in","len":56,"orig_len":56,"summary":"Ether / IP / UDP 192.168.56.3:52582 > 224.1.1.5:50001 / Raw","decoded":{...},"hexdump":null}}
+//! {"type":"packet","data":{"time_ns":"1764038400123456789","interface":"lab0","direction":"in","len":56,"orig_len":56,"summary":"Ether / IP / UDP 192.168.56.3:52582 > 224.1.1.5:50001 / Raw","decoded":{...},"hexdump":null}}
 //! {"type":"end","data":{"reason":"count","packets":1,"exit_code":0}}
 //! ```
 //!
@@ -118,6 +118,7 @@ pub(crate) struct Opt {
 /// One packet as printed with `--json`.
 #[derive(Debug, Serialize)]
 struct PacketRecord<'a> {
+    #[serde(serialize_with = "mcast_core::json::u64_exact")]
     time_ns: u64,
     interface: &'a str,
     direction: &'static str,
@@ -158,9 +159,9 @@ fn pick_iface(text: Option<&str>) -> Result<(Interface, bool), CliError> {
     };
     let hint = "list the interfaces and their addresses with `mcast ifaces`";
     if spec.is_any() {
-        return ifaces::default_multicast()
-            .map(|i| (i, true))
-            .map_err(|e| CliError::usage(e).hint(hint));
+        return ifaces::default_multicast().map(|i| (i, true)).map_err(|e| {
+            CliError::usage(e).hint("name one with -i IFACE; `mcast ifaces` lists them")
+        });
     }
     ifaces::resolve(&spec).map(|i| (i, false)).map_err(|e| {
         CliError::usage(format!(

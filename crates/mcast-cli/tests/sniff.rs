@@ -176,7 +176,11 @@ fn sniff_group_filter_json() {
     assert_eq!(p["data"]["interface"], "lo");
     assert_eq!(p["data"]["len"], 14 + 20 + 8 + 13);
     assert_eq!(p["data"]["decoded"]["dst"], "224.1.1.5");
-    assert!(p["data"]["time_ns"].as_u64().is_some_and(|t| t > 0));
+    // A decimal string: a timestamp in ns is above 2^53.
+    assert!(p["data"]["time_ns"]
+        .as_str()
+        .and_then(|t| t.parse::<u64>().ok())
+        .is_some_and(|t| t > 1 << 53));
     let dump = p["data"]["hexdump"].as_str().expect("hexdump text");
     assert!(dump.starts_with("0000  00 00 00 00 00 00"), "{dump}");
     assert_eq!(records[1]["type"], "end");

@@ -10,6 +10,8 @@
 //! review: datagram size, address family, escaping, per-group counts, clap messages).
 
 mod engine;
+mod hints;
+mod hostile;
 mod util;
 
 use util::{mcast, python, run, Proc, LO, PY_MANY_GROUPS, PY_RECEIVER, PY_SENDER};
@@ -197,7 +199,11 @@ fn framed_send_is_counted_by_recv() {
         .filter(|r| r["type"] == "recv")
         .map(|r| {
             assert_eq!(r["data"]["payload"], "tick");
-            r["data"]["frame"]["seq"].as_u64().expect("a frame header")
+            // A decimal string: exact beyond 2^53.
+            r["data"]["frame"]["seq"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("a frame header")
         })
         .collect();
     assert_eq!(seqs, [0, 1, 2, 3, 4]);
@@ -230,7 +236,11 @@ fn send_json_reports_each_datagram() {
     let records = out.json();
     let sends: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == "send").collect();
     assert_eq!(sends.len(), 3);
-    assert_eq!(sends[2]["data"]["seq"], 2);
+    assert_eq!(sends[2]["data"]["seq"], "2");
+    let stamp = sends[2]["data"]["sent_at_ns"]
+        .as_str()
+        .expect("a decimal string");
+    assert!(stamp.parse::<u64>().is_ok_and(|t| t > 1 << 53), "{stamp}");
     assert_eq!(sends[0]["data"]["group"], "239.1.2.7");
     assert_eq!(records.last().unwrap()["data"]["datagrams"], 3);
 }

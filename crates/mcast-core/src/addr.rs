@@ -503,6 +503,24 @@ impl Group {
         matches!(self.scope(), Scope::InterfaceLocal | Scope::LinkLocal)
     }
 
+    /// Whether the group means nothing without an interface: an IPv6 group of interface-local
+    /// or link-local scope (`ff01::/16`, `ff02::/16`, `ff11::/16`, `ff12::/16`, …), the same
+    /// address on every link, which a socket names with the interface as its scope id
+    /// (`ff02::1%eth0`). IPv4 link-local groups (224.0.0.0/24) do not: the kernel routes them.
+    ///
+    /// ```
+    /// use mcast_core::addr::Group;
+    /// let g = |s: &str| s.parse::<Group>().unwrap();
+    /// assert!(g("ff02::1").needs_interface());
+    /// assert!(g("ff12::1234").needs_interface());
+    /// assert!(g("ff01::1").needs_interface());
+    /// assert!(!g("ff05::2").needs_interface());
+    /// assert!(!g("224.0.0.251").needs_interface());
+    /// ```
+    pub fn needs_interface(&self) -> bool {
+        self.is_ipv6() && self.is_link_local()
+    }
+
     /// Whether the group is in an administratively scoped range (IPv4 239/8; IPv6 scopes 4–8).
     pub fn is_admin_scoped(&self) -> bool {
         match self.0 {

@@ -123,9 +123,24 @@ impl fmt::Display for SessionId {
 
 /// A datagram's sequence number within its session. The first datagram of a session is
 /// usually `Seq(0)`; each next one adds one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
-#[serde(transparent)]
+///
+/// In human-readable formats such as JSON it serializes as a decimal **string**: a sequence
+/// number comes off the wire and may be anything up to 2^64-1, and JSON readers that hold
+/// numbers as doubles (JavaScript, jq 1.6) would round one above 2^53. Binary formats get the
+/// number.
+///
+/// ```
+/// use mcast_core::frame::Seq;
+/// assert_eq!(serde_json::to_string(&Seq(u64::MAX)).unwrap(), r#""18446744073709551615""#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Seq(pub u64);
+
+impl Serialize for Seq {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::u64_exact(&self.0, s)
+    }
+}
 
 impl Seq {
     /// The sequence number after this one (saturating at `u64::MAX`).

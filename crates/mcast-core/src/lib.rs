@@ -14,11 +14,13 @@
 //! - [`ping`]: probes and answers for `mcast ping`, counted per peer and path.
 //! - [`packet`]: decoding captured Ethernet frames (IP, UDP, IGMP, MLD) into words, hexdumps and pcap.
 //! - [`transmit`]: [`Transmit`] and [`RecvMeta`], the two ends of a socket.
+//! - [`json`]: 64-bit sequence numbers and timestamps as exact decimal strings in JSON.
 #![warn(missing_docs)]
 
 pub mod addr;
 pub mod frame;
 pub mod iface;
+pub mod json;
 pub mod membership;
 pub mod mreq;
 pub mod packet;

@@ -1,5 +1,12 @@
 //! What can go wrong while setting up, joining, sending and receiving, with the context the
 //! operating system does not give and a [`Error::hint`] for the known traps.
+//!
+//! The kernel's error numbers are terse and often misleading: `ENODEV` on a join says "no such
+//! device" when the interface was left to the kernel and it has no route to pick one by;
+//! `ENETUNREACH` on a send says the same for a named interface that is down. When an error
+//! happens, the adapter looks at the interface and the routes and records what it found as a
+//! [`Cause`] ([`Error::cause`]). The hints speak in the library's terms ("name an
+//! interface"); a front end words a [`Cause`] in its own (its options) by matching on it.
 
 use std::io;
 use std::net::SocketAddr;
@@ -7,6 +14,96 @@ use std::time::Duration;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
+
+/// The cause found behind an error, by looking at the interface and the routes when it
+/// happened (see the [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cause {
+    /// The interface was left to the kernel, and it has no route for the group, so it cannot
+    /// pick one (the lecture's `INADDR_ANY` trap: a host without a default route).
+    NoRoute {
+        /// The group.
+        group: Group,
+    },
+    /// An IPv6 group of interface- or link-local scope (`ff02::1`) and no interface: the same
+    /// address exists on every link, so it needs one ([`Group::needs_interface`]).
+    NeedsInterface {
+        /// The group.
+        group: Group,
+    },
+    /// The interface is administratively down.
+    IfaceDown {
+        /// Its name.
+        name: String,
+    },
+    /// The interface is up but its link is not (no carrier), so IPv6 has set up no multicast
+    /// route through it yet.
+    NoCarrier {
+        /// Its name.
+        name: String,
+    },
+    /// The interface lacks the `MULTICAST` flag, as loopback interfaces do, so the kernel has
+    /// no IPv6 multicast route through it.
+    NotMulticast {
+        /// Its name.
+        name: String,
+    },
+    /// The interface has no IPv6 address (IPv6 is off on it), so it carries no IPv6 multicast.
+    NoIpv6 {
+        /// Its name.
+        name: String,
+    },
+    /// A port below `net.ipv4.ip_unprivileged_port_start` needs `CAP_NET_BIND_SERVICE`
+    /// (root has it).
+    PrivilegedPort {
+        /// The port asked for.
+        port: u16,
+        /// The first port anyone may bind (1024 unless the sysctl says otherwise).
+        first_unprivileged: u16,
+    },
+}
+
+impl Cause {
+    /// The cause in the library's words, as [`Error::hint`] gives it.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::NoRoute { group } => format!(
+                "the kernel has no route for {group}, so it cannot pick an interface: name one, or add a route"
+            ),
+            Self::NeedsInterface { group } => format!(
+                "{group} is {}: the same address exists on every link, so name the interface it is meant for",
+                scope_words(*group)
+            ),
+            Self::IfaceDown { name } => {
+                format!("interface {name} is down: bring it up (`ip link set {name} up`)")
+            }
+            Self::NoCarrier { name } => format!(
+                "interface {name} is up but its link is not (no carrier), so IPv6 has no multicast route through it yet: connect it, or bring up its peer"
+            ),
+            Self::NotMulticast { name } => format!(
+                "interface {name} lacks the MULTICAST flag (loopback interfaces do), so the kernel has no IPv6 multicast route through it: IPv6 multicast does not loop back over lo, use an interface that has the flag, e.g. one end of a veth pair"
+            ),
+            Self::NoIpv6 { name } => format!(
+                "interface {name} has no IPv6 address (IPv6 is off on it), so it carries no IPv6 multicast"
+            ),
+            Self::PrivilegedPort {
+                port,
+                first_unprivileged,
+            } => format!(
+                "port {port} is below {first_unprivileged} (net.ipv4.ip_unprivileged_port_start): binding it needs root or CAP_NET_BIND_SERVICE; use a port of {first_unprivileged} or above"
+            ),
+        }
+    }
+}
+
+/// A group's scope in words, for [`Cause::NeedsInterface`].
+fn scope_words(group: Group) -> &'static str {
+    match group.scope() {
+        mcast_core::addr::Scope::InterfaceLocal => "interface-local",
+        _ => "link-local",
+    }
+}
 
 /// An error from the blocking (and, through it, the async) adapter.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +129,8 @@ pub enum Error {
         iface: IfaceSpec,
         /// What the kernel said.
         source: io::Error,
+        /// What the adapter found behind it, if anything.
+        cause: Option<Cause>,
     },
     /// Binding the socket failed.
     #[error("cannot bind to {addr}")]
@@ -40,6 +139,8 @@ pub enum Error {
         addr: SocketAddr,
         /// What the kernel said.
         source: io::Error,
+        /// What the adapter found behind it, if anything.
+        cause: Option<Cause>,
     },
     /// Setting a socket option failed.
     #[error("cannot set {option}")]
@@ -67,6 +168,13 @@ pub enum Error {
     /// A receiver was built without any group.
     #[error("no group to join: give at least one group")]
     NoGroups,
+    /// An IPv6 group of interface- or link-local scope with no interface
+    /// ([`Cause::NeedsInterface`]): refused before any socket is opened.
+    #[error("{group} is {}: it needs an interface", scope_words(*group))]
+    NeedsInterface {
+        /// The group.
+        group: Group,
+    },
     /// Connecting a unicast socket to its peer failed (no route, say).
     #[error("cannot connect to {peer}")]
     Connect {
@@ -82,6 +190,8 @@ pub enum Error {
         destination: SocketAddr,
         /// What the kernel said.
         source: io::Error,
+        /// What the adapter found behind it, if anything.
+        cause: Option<Cause>,
     },
     /// No datagram arrived within the read timeout.
     #[error("no datagram within {0:?}")]
@@ -97,6 +207,31 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failed send to `destination` from a socket on `iface`, with the [`Cause`] found behind
+    /// it when the destination is a group and the error one that a route or an interface
+    /// explains (`ENETUNREACH`, `ENODEV`, ...).
+    pub fn send(destination: SocketAddr, iface: &crate::ResolvedIface, source: io::Error) -> Self {
+        let cause = Group::new(destination.ip())
+            .ok()
+            .and_then(|group| crate::diagnose::route_or_iface(group, iface, &source));
+        Self::Send {
+            destination,
+            source,
+            cause,
+        }
+    }
+
+    /// What the adapter found behind the error, when it looked and found something.
+    pub fn cause(&self) -> Option<Cause> {
+        match self {
+            Self::Join { cause, .. } | Self::Bind { cause, .. } | Self::Send { cause, .. } => {
+                cause.clone()
+            }
+            Self::NeedsInterface { group } => Some(Cause::NeedsInterface { group: *group }),
+            _ => None,
+        }
+    }
+
     /// The OS error underneath, when there is one.
     pub fn io_error(&self) -> Option<&io::Error> {
         match self {
@@ -129,14 +264,18 @@ impl Error {
         matches!(self, Self::TimedOut(_))
     }
 
-    /// A one-line hint for the known traps, when one applies.
+    /// A one-line hint for the known traps, when one applies: the [`Cause`] when one was
+    /// found, else what the error number usually means. In the library's terms: it names no
+    /// option of any program.
     pub fn hint(&self) -> Option<String> {
+        if let Some(cause) = self.cause() {
+            return Some(cause.hint());
+        }
         let errno = self.io_error().and_then(io::Error::raw_os_error);
         match (self, errno) {
-            (Self::Iface { .. }, _) => Some(
-                "list the multicast-capable interfaces and their addresses with `mcast ifaces`"
-                    .into(),
-            ),
+            (Self::Iface { .. }, _) => {
+                Some("list the interfaces and their addresses with `ip addr`".into())
+            }
             (Self::Join { .. }, Some(libc::ENOBUFS)) => Some(format!(
                 "the kernel allows net.ipv4.igmp_max_memberships ({}) groups per socket; \
                  raise it with `sysctl -w net.ipv4.igmp_max_memberships=N`",
@@ -147,18 +286,20 @@ impl Error {
                 Some(libc::ENODEV | libc::EADDRNOTAVAIL),
             ) => Some(
                 "the interface does not exist, is down, or does not hold that address: \
-                 list interfaces with `mcast ifaces`"
+                 list the interfaces and their addresses with `ip addr`"
                     .into(),
             ),
             (Self::Bind { .. }, Some(libc::EADDRINUSE)) => {
                 Some("another program holds the port without SO_REUSEADDR/SO_REUSEPORT".into())
             }
             (Self::Bind { .. }, Some(libc::EADDRNOTAVAIL)) => Some(
-                "the bind address is not on this host: list addresses with `mcast ifaces`".into(),
+                "the bind address is not on this host: list the addresses with `ip addr`".into(),
             ),
-            (Self::Send { .. }, Some(libc::ENETUNREACH | libc::EHOSTUNREACH)) => {
-                Some("no route for multicast: name the outgoing interface with -i IFACE".into())
-            }
+            (Self::Send { .. }, Some(libc::ENETUNREACH | libc::EHOSTUNREACH)) => Some(
+                "the kernel has no route for it through the interface: check the interface's \
+                 state (`ip link`) and the routes (`ip route`)"
+                    .into(),
+            ),
             (Self::Connect { .. }, Some(libc::ENETUNREACH | libc::EHOSTUNREACH)) => Some(
                 "no route to that address from this host: check it, and the routes (`ip route`)"
                     .into(),
@@ -198,6 +339,7 @@ mod tests {
             ssm_source: None,
             iface: IfaceSpec::Name("lab0".into()),
             source: io::Error::from_raw_os_error(errno),
+            cause: None,
         }
     }
 
@@ -218,11 +360,98 @@ mod tests {
     }
 
     #[test]
-    fn enodev_and_eaddrnotavail_hint_at_mcast_ifaces() {
+    fn enodev_and_eaddrnotavail_hint_at_the_interfaces() {
         for errno in [libc::ENODEV, libc::EADDRNOTAVAIL] {
-            assert!(join_err(errno).hint().unwrap().contains("mcast ifaces"));
+            assert!(join_err(errno).hint().unwrap().contains("`ip addr`"));
         }
         assert_eq!(join_err(libc::EINVAL).hint(), None);
+    }
+
+    // issue #9 — a cause found behind an error is the hint, whatever the error number.
+    #[test]
+    fn the_cause_is_the_hint() {
+        let mut e = join_err(libc::ENODEV);
+        if let Error::Join { cause, .. } = &mut e {
+            *cause = Some(Cause::NoRoute {
+                group: "239.1.1.1".parse().unwrap(),
+            });
+        }
+        assert_eq!(
+            e.hint().unwrap(),
+            "the kernel has no route for 239.1.1.1, so it cannot pick an interface: name one, or add a route"
+        );
+        let e = Error::NeedsInterface {
+            group: "ff02::1".parse().unwrap(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "ff02::1 is link-local: it needs an interface"
+        );
+        assert!(matches!(e.cause(), Some(Cause::NeedsInterface { .. })));
+    }
+
+    // issue #9 — the library's hints speak in its own terms: no program's options or
+    // commands (`-i`, `mcast ifaces`), which each front end adds in its own words.
+    #[test]
+    fn hints_name_no_program_option() {
+        let g: Group = "239.1.1.1".parse().unwrap();
+        let causes = [
+            Cause::NoRoute { group: g },
+            Cause::NeedsInterface {
+                group: "ff02::1".parse().unwrap(),
+            },
+            Cause::IfaceDown { name: "va".into() },
+            Cause::NoCarrier { name: "va".into() },
+            Cause::NotMulticast { name: "lo".into() },
+            Cause::NoIpv6 { name: "va".into() },
+            Cause::PrivilegedPort {
+                port: 500,
+                first_unprivileged: 1024,
+            },
+        ];
+        let mut hints: Vec<String> = causes.iter().map(Cause::hint).collect();
+        let errnos = [
+            libc::ENOBUFS,
+            libc::ENODEV,
+            libc::EADDRNOTAVAIL,
+            libc::EADDRINUSE,
+            libc::ENETUNREACH,
+            libc::EPERM,
+        ];
+        for errno in errnos {
+            let io = || io::Error::from_raw_os_error(errno);
+            let dest: SocketAddr = "239.1.1.1:5000".parse().unwrap();
+            for e in [
+                join_err(errno),
+                Error::Bind {
+                    addr: dest,
+                    source: io(),
+                    cause: None,
+                },
+                Error::Send {
+                    destination: dest,
+                    source: io(),
+                    cause: None,
+                },
+                Error::Connect {
+                    peer: dest,
+                    source: io(),
+                },
+            ] {
+                hints.extend(e.hint());
+            }
+        }
+        hints.extend(
+            Error::Iface {
+                spec: IfaceSpec::Name("x".into()),
+                reason: "gone".into(),
+            }
+            .hint(),
+        );
+        assert!(hints.len() > causes.len() + 5, "{hints:#?}");
+        for h in &hints {
+            assert!(!h.contains("-i") && !h.contains("mcast "), "{h}");
+        }
     }
 
     #[test]
@@ -232,6 +461,7 @@ mod tests {
             ssm_source: Some("10.0.0.1".parse().unwrap()),
             iface: IfaceSpec::Index(3),
             source: io::Error::from_raw_os_error(libc::EINVAL),
+            cause: None,
         };
         assert!(e
             .to_string()

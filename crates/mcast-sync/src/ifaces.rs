@@ -124,6 +124,23 @@ impl Interface {
     pub fn has_addr(&self, ip: IpAddr) -> bool {
         self.addrs.iter().any(|a| a.addr == ip)
     }
+
+    /// The directed broadcast address of each IPv4 network on the interface
+    /// (`192.168.56.3/24` → `192.168.56.255`), as the kernel's local routing table has them:
+    /// for every network shorter than /31, loopback's `127.255.255.255` included, with or
+    /// without the `BROADCAST` flag.
+    pub fn broadcast_addrs(&self) -> Vec<IpAddr> {
+        self.addrs
+            .iter()
+            .filter_map(|a| match a.addr {
+                IpAddr::V4(v4) if a.prefix_len < 31 => {
+                    let host = u32::MAX >> a.prefix_len;
+                    Some(IpAddr::V4(Ipv4Addr::from(u32::from(v4) | host)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// Why an interface could not be found.
@@ -134,21 +151,19 @@ pub enum IfaceLookupError {
     #[error("cannot list interfaces")]
     List(#[source] io::Error),
     /// No interface has this name.
-    #[error("no interface named {0:?} (see `mcast ifaces` or `ip link`)")]
+    #[error("no interface named {0:?} (see `ip link`)")]
     NoSuchName(String),
     /// No interface has this index.
-    #[error("no interface with index {0} (see `mcast ifaces` or `ip link`)")]
+    #[error("no interface with index {0} (see `ip link`)")]
     NoSuchIndex(u32),
     /// No interface holds this address.
-    #[error("no interface has the address {0} (see `mcast ifaces` or `ip addr`)")]
+    #[error("no interface has the address {0} (see `ip addr`)")]
     NoSuchAddr(IpAddr),
     /// "any" names no single interface.
-    #[error(
-        "\"any\" names no single interface here; give one with -i (a name, an index or an address)"
-    )]
+    #[error("\"any\" names no single interface here; name one (by name, index or address)")]
     Any,
     /// No interface is up and multicast-capable, so none can be picked by default.
-    #[error("no interface is up and multicast-capable; give one with -i")]
+    #[error("no interface is up and multicast-capable; name one")]
     NoDefault,
 }
 
@@ -408,6 +423,26 @@ mod tests {
             default_multicast_in(&sample()[..2]),
             Err(IfaceLookupError::NoDefault)
         ));
+    }
+
+    #[test]
+    fn broadcast_addresses_of_ipv4_networks() {
+        let l = sample();
+        assert_eq!(
+            l[2].broadcast_addrs(),
+            ["192.168.56.255".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            l[0].broadcast_addrs(),
+            ["127.255.255.255".parse::<IpAddr>().unwrap()],
+            "the kernel's local table has it, although lo has no BROADCAST flag"
+        );
+        let mut p2p = l[2].clone();
+        p2p.addrs = vec![IfaceAddr {
+            addr: "10.0.0.1".parse().unwrap(),
+            prefix_len: 31,
+        }];
+        assert!(p2p.broadcast_addrs().is_empty(), "a /31 has no broadcast");
     }
 
     #[test]

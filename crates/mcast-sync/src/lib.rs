@@ -26,8 +26,9 @@
 //! - [`unicast::UnicastSocket`] is a UDP socket connected to one peer, set up in [`setup`]
 //!   too, and [`ssmping::PingDriver`] runs mcast-core's ssmping client against it and a
 //!   receiver (the queries and replies of `mcast ping --ssmping`);
-//! - errors name the group, interface or address involved, and [`Error::hint`] explains the
-//!   known traps;
+//! - errors name the group, interface or address involved, [`Error::cause`] is what the
+//!   adapter found behind a failure (no route, an interface down, a privileged port, ...) and
+//!   [`Error::hint`] explains the known traps in the library's terms;
 //! - socket2 appears in no public signature.
 //!
 //! ```no_run
@@ -48,6 +49,7 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+mod diagnose;
 pub mod driver;
 pub mod error;
 pub mod ifaces;
@@ -58,7 +60,7 @@ pub mod setup;
 pub mod ssmping;
 pub mod unicast;
 
-pub use error::Error;
+pub use error::{Cause, Error};
 pub use receiver::{Joined, Receiver, ReceiverBuilder};
 pub use resolve::ResolvedIface;
 pub use sender::{Sender, SenderBuilder};

@@ -126,7 +126,7 @@ mod tests {
         ] {
             let e = ResolvedIface::resolve(&spec).unwrap_err();
             assert!(matches!(e, Error::Iface { .. }), "{e:?}");
-            assert!(e.hint().unwrap().contains("mcast ifaces"));
+            assert!(e.hint().unwrap().contains("`ip addr`"));
         }
     }
 }

@@ -130,10 +130,7 @@ impl Sender {
     pub fn send(&self, payload: &[u8]) -> Result<usize, Error> {
         self.state
             .send(self.socket.as_fd(), self.destination, payload)
-            .map_err(|source| Error::Send {
-                destination: self.destination,
-                source,
-            })
+            .map_err(|source| Error::send(self.destination, self.state.iface(), source))
     }
 
     /// Sends what a core [`Transmit`] describes from `buf` (several datagrams when it carries a
@@ -144,10 +141,7 @@ impl Sender {
     pub fn send_transmit(&self, transmit: &Transmit, buf: &[u8]) -> Result<usize, Error> {
         self.state
             .send_transmit(self.socket.as_fd(), transmit, buf)
-            .map_err(|source| Error::Send {
-                destination: transmit.destination,
-                source,
-            })
+            .map_err(|source| Error::send(transmit.destination, self.state.iface(), source))
     }
 
     /// Where datagrams go.

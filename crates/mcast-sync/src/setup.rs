@@ -1040,6 +1040,9 @@ pub(crate) fn open_sender(cfg: &SenderConfig) -> Result<OpenSender, Error> {
         check_family(cfg.group, || format!("the bind address {b}"), b.ip())?;
     }
     let iface = ResolvedIface::resolve(&cfg.iface)?;
+    if cfg.group.needs_interface() && iface.is_any() {
+        return Err(Error::NeedsInterface { group: cfg.group });
+    }
     let sock = new_socket(v6)?;
     if let Some(size) = cfg.send_buffer {
         opt("SO_SNDBUF", sock.set_send_buffer_size(size))?;
@@ -1055,8 +1058,11 @@ pub(crate) fn open_sender(cfg: &SenderConfig) -> Result<OpenSender, Error> {
     if bind.port() != 0 {
         opt("SO_REUSEADDR", sock.set_reuse_address(true))?;
     }
-    sock.bind(&bind.into())
-        .map_err(|source| Error::Bind { addr: bind, source })?;
+    sock.bind(&bind.into()).map_err(|source| Error::Bind {
+        addr: bind,
+        cause: crate::diagnose::bind(bind, &source),
+        source,
+    })?;
     if cfg.recv_timestamps {
         recv_timestamps(&sock)?;
     }
@@ -1128,6 +1134,11 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
         check_family(first, || format!("the bind address {b}"), b)?;
     }
     let iface = ResolvedIface::resolve(&cfg.iface)?;
+    if let Some(g) = cfg.groups.iter().find(|g| g.needs_interface()) {
+        if iface.is_any() {
+            return Err(Error::NeedsInterface { group: *g });
+        }
+    }
     let bind_ip = cfg.bind.unwrap_or(match (cfg.groups.len(), v6) {
         (1, _) => first.addr(),
         (_, false) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -1172,6 +1183,7 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
                 ssm_source: None,
                 iface: cfg.iface.clone(),
                 source: io::Error::new(io::ErrorKind::InvalidInput, other),
+                cause: None,
             },
         })?;
     }
@@ -1201,6 +1213,7 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
                     group: op.group,
                     ssm_source: op.source,
                     iface: cfg.iface.clone(),
+                    cause: crate::diagnose::route_or_iface(op.group, &state.iface, &source),
                     source,
                 })
             }
@@ -1262,8 +1275,11 @@ fn open_receiver_socket(
             _ => Some(report),
         };
     }
-    sock.bind(&bind.into())
-        .map_err(|source| Error::Bind { addr: bind, source })?;
+    sock.bind(&bind.into()).map_err(|source| Error::Bind {
+        addr: bind,
+        cause: crate::diagnose::bind(bind, &source),
+        source,
+    })?;
     Ok(sock)
 }
 
@@ -1369,8 +1385,11 @@ pub(crate) fn open_unicast(cfg: &UnicastConfig) -> Result<OpenUnicast, Error> {
                 reason: format!("its address {ip} is not of the peer {peer}'s address family"),
             });
         }
-        sock.bind(&addr.into())
-            .map_err(|source| Error::Bind { addr, source })?;
+        sock.bind(&addr.into()).map_err(|source| Error::Bind {
+            addr,
+            cause: crate::diagnose::bind(addr, &source),
+            source,
+        })?;
     }
     sock.connect(&peer.into())
         .map_err(|source| Error::Connect { peer, source })?;

@@ -98,6 +98,7 @@ impl UnicastSocket {
             .map_err(|source| Error::Send {
                 destination: self.peer,
                 source,
+                cause: None,
             })
     }
 

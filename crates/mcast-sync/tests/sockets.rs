@@ -293,7 +293,7 @@ fn nonexistent_iface_is_iface_error_with_hint() {
         matches!(&e, Error::Iface { spec: s, .. } if *s == spec),
         "{e:?}"
     );
-    assert!(e.hint().unwrap().contains("mcast ifaces"));
+    assert!(e.hint().unwrap().contains("`ip addr`"));
     let e = Sender::builder(g("239.255.41.13"), 41013)
         .iface(spec)
         .build()

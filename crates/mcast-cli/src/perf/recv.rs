@@ -166,6 +166,9 @@ struct SummaryRecord {
     duplicates: u64,
     reordered: u64,
     suspect: u64,
+    /// Datagrams that reached the port but were not sent to the group (unicast, broadcast,
+    /// another group): not counted anywhere else.
+    stray: u64,
     jitter_us: f64,
     streams: usize,
     delay_us: Option<DelayUs>,
@@ -219,6 +222,8 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             // A deep window: at a million datagrams a second, reordering by up to 64k.
             window: 1 << 16,
             detect_iperf: opt.iperf,
+            groups: plan.groups.clone(),
+            broadcast: crate::adapter::broadcast_addresses(),
             ..ReceiverConfig::default()
         },
         started,
@@ -510,6 +515,7 @@ fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>) -> io::Result<()
         duplicates: stats.duplicates,
         reordered: stats.reordered,
         suspect: stats.suspect,
+        stray: stats.stray.total(),
         jitter_us: round3(jitter_us(stats)),
         streams: stats.streams.len(),
         delay_us: stats.delay.map(|d| DelayUs {
@@ -557,6 +563,13 @@ fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>) -> io::Result<()
             String::new()
         }
     ));
+    if rec.stray > 0 {
+        lines.push(format!(
+            "  {} datagram{} reached the port without being sent to the group (not counted)",
+            rec.stray,
+            if rec.stray == 1 { "" } else { "s" }
+        ));
+    }
     if let Some(d) = &rec.delay_us {
         lines.push(format!(
             "  one-way delay (ms): min {:.3}  p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",

@@ -30,7 +30,7 @@ pub(crate) mod window;
 pub use crate::frame::{EndOfSession, Flags, Seq, SessionId};
 pub use receiver::{
     Arrival, Datagram, DelayPercentiles, DelayStats, Event, GroupStats, Percentiles, Receiver,
-    ReceiverConfig, Stats, StreamStats,
+    ReceiverConfig, Stats, Stray, StrayStats, StreamStats,
 };
 pub use sender::{Sender, SenderConfig, END_FRAMES, END_SPACING, MAX_LAG};
 

@@ -1,7 +1,7 @@
 //! The receiving side: classifying datagrams and counting what happened to each stream.
 
-use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
+use std::collections::{HashSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::iperf::{IperfDatagram, IPERF_SESSION};
 use super::table::Table;
 use super::window::SeqWindow;
+use crate::addr::Group;
 use crate::frame::{self, EndOfSession, FrameError, FrameRepr, Seq, SessionId};
 use crate::RecvMeta;
 
@@ -49,6 +50,38 @@ pub struct ReceiverConfig {
     /// frame whose send time lies further from the receiver's clock is counted in
     /// [`StreamStats::delay_discarded`] instead of poisoning the delay figures.
     pub max_delay: Duration,
+    /// The groups joined (default: none named). A datagram whose destination is known and is
+    /// not one of them is [stray](Datagram::Stray): counted apart, by kind, and never taken
+    /// for group traffic. Empty: every multicast destination counts as a joined group.
+    /// Unicast and broadcast destinations are stray whatever this holds.
+    pub groups: Vec<Group>,
+    /// This host's directed broadcast addresses (e.g. 192.168.56.255), so that datagrams sent
+    /// to them count as [`Stray::Broadcast`] rather than [`Stray::Unicast`]. The limited
+    /// broadcast address 255.255.255.255 always does.
+    pub broadcast: Vec<IpAddr>,
+}
+
+impl ReceiverConfig {
+    /// The one-way delay the receiver measures for a frame sent at `sent_at_ns` and received
+    /// at `wall_ns` (both in nanoseconds since the Unix epoch): `wall_ns - sent_at_ns`, or
+    /// `None` when it lies beyond [`max_delay`](Self::max_delay) either way, as for a forged or
+    /// zero send time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mcast_core::session::ReceiverConfig;
+    ///
+    /// let config = ReceiverConfig::default();
+    /// let now = 1_700_000_000_000_000_000;
+    /// assert_eq!(config.delay_ns(now, now - 40_000), Some(40_000));
+    /// assert_eq!(config.delay_ns(now, now + 1_000), Some(-1_000), "clock skew shows");
+    /// assert_eq!(config.delay_ns(now, 0), None, "a send time of 0 is not a delay");
+    /// assert_eq!(config.delay_ns(now, u64::MAX), None);
+    /// ```
+    pub fn delay_ns(&self, wall_ns: u64, sent_at_ns: u64) -> Option<i64> {
+        let d = delay_ns(wall_ns, sent_at_ns);
+        (u128::from(d.unsigned_abs()) <= self.max_delay.as_nanos()).then_some(d)
+    }
 }
 
 impl Default for ReceiverConfig {
@@ -63,7 +96,56 @@ impl Default for ReceiverConfig {
             max_jump: 1 << 24,
             detect_iperf: false,
             max_delay: Duration::from_secs(3600),
+            groups: Vec::new(),
+            broadcast: Vec::new(),
         }
+    }
+}
+
+/// What a [stray](Datagram::Stray) datagram was sent to, instead of a joined group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Stray {
+    /// A unicast address of this host: a datagram sent to the port, not to a group.
+    Unicast,
+    /// A broadcast address: 255.255.255.255, or one of
+    /// [`ReceiverConfig::broadcast`].
+    Broadcast,
+    /// A multicast group that is not one of [`ReceiverConfig::groups`].
+    OtherGroup,
+}
+
+impl Stray {
+    /// The kind in words, as in the JSON (`unicast`, `broadcast`, `other_group`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unicast => "unicast",
+            Self::Broadcast => "broadcast",
+            Self::OtherGroup => "other_group",
+        }
+    }
+}
+
+/// Datagrams that were not group traffic ([`Datagram::Stray`]), by what they were sent to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StrayStats {
+    /// Datagrams sent to a unicast address of this host.
+    pub unicast: u64,
+    /// Datagrams sent to a broadcast address.
+    pub broadcast: u64,
+    /// Datagrams sent to a group that was not joined.
+    pub other_group: u64,
+    /// The bytes of all of them.
+    pub bytes: u64,
+}
+
+impl StrayStats {
+    /// How many stray datagrams arrived, of every kind.
+    pub fn total(&self) -> u64 {
+        self.unicast
+            .saturating_add(self.broadcast)
+            .saturating_add(self.other_group)
     }
 }
 
@@ -89,6 +171,15 @@ pub enum Datagram<'a> {
     },
     /// It starts with the frame magic but does not parse. Counted and dropped.
     Malformed(FrameError),
+    /// Not group traffic: its destination was a unicast or broadcast address, or a group that
+    /// was not joined ([`ReceiverConfig::groups`]). Counted by kind in [`Stats::stray`] and
+    /// nothing else: it is never read as a frame, so it cannot touch any stream.
+    Stray {
+        /// What it was sent to.
+        kind: Stray,
+        /// The whole datagram.
+        bytes: &'a [u8],
+    },
 }
 
 impl<'a> Datagram<'a> {
@@ -97,7 +188,7 @@ impl<'a> Datagram<'a> {
         match self {
             Self::Raw(payload) => Some(payload),
             Self::Framed { frame, .. } => Some(frame.payload),
-            Self::End { .. } | Self::Malformed(_) => None,
+            Self::End { .. } | Self::Malformed(_) | Self::Stray { .. } => None,
         }
     }
 }
@@ -336,7 +427,7 @@ pub struct GroupStats {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Every datagram handled.
+    /// Every datagram of group traffic handled (stray ones are in [`stray`](Self::stray)).
     pub datagrams: u64,
     /// Their bytes.
     pub bytes: u64,
@@ -364,7 +455,8 @@ pub struct Stats {
     pub groups_untracked: u64,
     /// Events dropped because the queue was full.
     pub events_dropped: u64,
-    /// Total of [`StreamStats::suspect`].
+    /// Total of [`StreamStats::suspect`], and end-of-session frames of streams never heard
+    /// that named more than [`ReceiverConfig::max_jump`] numbers.
     pub suspect: u64,
     /// Streams whose end-of-session frame arrived (evicted ones included).
     pub streams_ended: u64,
@@ -381,6 +473,9 @@ pub struct Stats {
     pub host_drops: u64,
     /// One-way delay percentiles over every stream; `None` before the first measured frame.
     pub delay: Option<DelayPercentiles>,
+    /// Datagrams that were not group traffic ([`Datagram::Stray`]), by kind; not in
+    /// [`datagrams`](Self::datagrams) or any other count.
+    pub stray: StrayStats,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -684,6 +779,15 @@ pub struct Receiver {
     host_drops: u64,
     /// One-way delays of every stream, in nanoseconds.
     delay_hist: Histogram<u64>,
+    /// [`ReceiverConfig::groups`], for telling group traffic from stray datagrams.
+    joined: HashSet<IpAddr, foldhash::fast::FixedState>,
+    /// The destination found joined last: datagrams come in runs to one group.
+    last_joined: Option<IpAddr>,
+    /// [`ReceiverConfig::broadcast`].
+    broadcast: HashSet<IpAddr, foldhash::fast::FixedState>,
+    stray: StrayStats,
+    /// Suspect end-of-session frames of streams never heard (no stream to count them in).
+    suspect_unknown: u64,
 }
 
 /// An iperf2 datagram seen as a frame of the [`IPERF_SESSION`] stream: its payload is what
@@ -709,6 +813,8 @@ impl Receiver {
         let next_report = config
             .report_interval
             .and_then(|interval| now.checked_add(interval));
+        let joined = config.groups.iter().map(|g| g.addr()).collect();
+        let broadcast = config.broadcast.iter().map(|a| a.to_canonical()).collect();
         Self {
             config,
             streams: Table::new(),
@@ -731,7 +837,44 @@ impl Receiver {
             // recording never allocates.
             delay_hist: Histogram::new_with_bounds(1, HIST_MAX_NS, 3)
                 .expect("1 < HIST_MAX_NS and 3 significant digits are valid bounds"),
+            joined,
+            last_joined: None,
+            broadcast,
+            stray: StrayStats::default(),
+            suspect_unknown: 0,
         }
+    }
+
+    /// Whether a datagram sent to `destination` is stray, and of which kind (`None`: group
+    /// traffic, or a destination the adapter could not tell).
+    fn stray_kind(&mut self, destination: Option<IpAddr>) -> Option<Stray> {
+        let ip = destination?.to_canonical();
+        if ip.is_multicast() {
+            if self.joined.is_empty() || self.last_joined == Some(ip) {
+                return None;
+            }
+            if self.joined.contains(&ip) {
+                self.last_joined = Some(ip);
+                return None;
+            }
+            return Some(Stray::OtherGroup);
+        }
+        if ip == IpAddr::V4(Ipv4Addr::BROADCAST) || self.broadcast.contains(&ip) {
+            Some(Stray::Broadcast)
+        } else {
+            Some(Stray::Unicast)
+        }
+    }
+
+    fn count_stray(&mut self, kind: Stray, len: u64) {
+        let s = &mut self.stray;
+        let n = match kind {
+            Stray::Unicast => &mut s.unicast,
+            Stray::Broadcast => &mut s.broadcast,
+            Stray::OtherGroup => &mut s.other_group,
+        };
+        *n = n.saturating_add(1);
+        s.bytes = s.bytes.saturating_add(len);
     }
 
     /// The configuration.
@@ -751,6 +894,9 @@ impl Receiver {
     /// frame, for its stream. Returns what it was. Runs any timer that is due at `now` first,
     /// so reports keep coming under steady traffic.
     ///
+    /// A datagram whose `meta.destination` is not a joined group (see
+    /// [`ReceiverConfig::groups`]) is [`Datagram::Stray`]: counted by kind, and nothing else.
+    ///
     /// `wall_ns` is the receiver's wall clock (ns since the Unix epoch) for one-way delay;
     /// `meta.source` names the stream together with the frame's session id.
     pub fn handle_datagram<'a>(
@@ -761,6 +907,10 @@ impl Receiver {
         bytes: &'a [u8],
     ) -> Datagram<'a> {
         self.handle_timeout(now);
+        if let Some(kind) = self.stray_kind(meta.destination) {
+            self.count_stray(kind, bytes.len() as u64);
+            return Datagram::Stray { kind, bytes };
+        }
         let framed = self.config.detect_frames && frame::looks_framed(bytes);
         // An end-of-session frame whose payload is wrong is malformed like any frame that does
         // not parse.
@@ -853,8 +1003,7 @@ impl Receiver {
         };
         // Suspect frames are not measured: their send time is as doubtful as their number.
         if arrival != Arrival::Suspect {
-            let delay = delay_ns(wall_ns, repr.sent_at_ns);
-            if delay.unsigned_abs() as u128 <= self.config.max_delay.as_nanos() {
+            if let Some(delay) = self.config.delay_ns(wall_ns, repr.sent_at_ns) {
                 stream.delay.add(delay);
                 self.delay_hist
                     .saturating_record(delay.max(0).unsigned_abs().max(1));
@@ -931,6 +1080,17 @@ impl Receiver {
                 }
                 let gaps = stream.record_end(end, max_jump);
                 (gaps, stream.counters.lost)
+            }
+            // An end naming more numbers than a jump may span is as doubtful as a far-away
+            // frame: it must not make a stream, never heard, that lost 2^64 datagrams.
+            None if end.len() > max_jump => {
+                self.suspect_unknown = self.suspect_unknown.saturating_add(1);
+                self.push_event(Event::Suspect {
+                    source,
+                    session,
+                    seq: end.end,
+                });
+                return;
             }
             None => {
                 self.make_room();
@@ -1087,11 +1247,12 @@ impl Receiver {
             groups,
             groups_untracked: self.groups_untracked,
             events_dropped: self.events_dropped,
-            suspect: totals.suspect,
+            suspect: totals.suspect.saturating_add(self.suspect_unknown),
             streams_ended: self.streams_ended,
             end_frames: self.end_frames,
             host_drops: self.host_drops,
             delay: self.delay_percentiles(),
+            stray: self.stray,
         }
     }
 
@@ -1337,6 +1498,148 @@ mod tests {
         );
         let events: Vec<Event> = std::iter::from_fn(|| rx.poll_event()).collect();
         assert!(matches!(events[1], Event::Malformed { .. }));
+    }
+
+    // issue #9 — only datagrams sent to a joined group are group traffic: a unicast datagram
+    // to the port, a broadcast and another group's datagram are counted apart, by kind, and
+    // never reach a stream (not even a frame).
+    #[test]
+    fn datagrams_not_sent_to_a_joined_group_are_stray() {
+        let t0 = super::super::test_origin();
+        let g1: Group = "239.1.1.1".parse().unwrap();
+        let g2: Group = "239.1.1.2".parse().unwrap();
+        let mut rx = Receiver::new(
+            ReceiverConfig {
+                groups: vec![g1, g2],
+                broadcast: vec!["192.168.56.255".parse().unwrap()],
+                ..ReceiverConfig::default()
+            },
+            t0,
+        );
+        let to = |dest: &str, len| {
+            RecvMeta::new(src(1), len).with_destination(Some(dest.parse().unwrap()))
+        };
+        let frame = framed(1, 5, 0);
+        for (dest, kind) in [
+            ("127.0.0.1", Stray::Unicast),
+            ("192.168.56.3", Stray::Unicast),
+            ("255.255.255.255", Stray::Broadcast),
+            ("192.168.56.255", Stray::Broadcast),
+            ("239.1.1.3", Stray::OtherGroup),
+            ("::ffff:127.0.0.1", Stray::Unicast),
+        ] {
+            let d = rx.handle_datagram(t0, 0, to(dest, frame.len()), &frame);
+            assert_eq!(
+                d,
+                Datagram::Stray {
+                    kind,
+                    bytes: &frame
+                },
+                "{dest}"
+            );
+            assert_eq!(d.payload(), None, "{dest}");
+        }
+        for dest in ["239.1.1.1", "239.1.1.2", "239.1.1.1"] {
+            let d = rx.handle_datagram(t0, 0, to(dest, 5), b"hello");
+            assert_eq!(d, Datagram::Raw(b"hello"), "{dest}");
+        }
+        // A destination the adapter could not tell is taken for group traffic.
+        let d = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), 5), b"hello");
+        assert_eq!(d, Datagram::Raw(b"hello"));
+        let stats = rx.stats();
+        assert_eq!(
+            stats.stray,
+            StrayStats {
+                unicast: 3,
+                broadcast: 2,
+                other_group: 1,
+                bytes: 6 * frame.len() as u64
+            }
+        );
+        assert_eq!(stats.stray.total(), 6);
+        assert_eq!((stats.datagrams, stats.raw, stats.framed), (4, 4, 0));
+        assert!(stats.streams.is_empty(), "a stray frame makes no stream");
+        let groups: Vec<Option<IpAddr>> = stats.groups.iter().map(|g| g.group).collect();
+        assert_eq!(groups, [None, Some(g1.addr()), Some(g2.addr())]);
+        assert!(rx.poll_event().is_none());
+        let json = serde_json::to_value(&stats).unwrap();
+        assert_eq!(json["stray"]["unicast"], 3);
+        assert_eq!(json["stray"]["other_group"], 1);
+    }
+
+    // Without a list of joined groups every group counts, but unicast and broadcast
+    // destinations are still stray: a unicast address is never a group.
+    #[test]
+    fn without_joined_groups_only_non_multicast_is_stray() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        let meta =
+            |dest: &str| RecvMeta::new(src(1), 2).with_destination(Some(dest.parse().unwrap()));
+        assert_eq!(
+            rx.handle_datagram(t0, 0, meta("224.1.1.5"), b"hi"),
+            Datagram::Raw(b"hi")
+        );
+        assert_eq!(
+            rx.handle_datagram(t0, 0, meta("ff15::1"), b"hi"),
+            Datagram::Raw(b"hi")
+        );
+        assert!(matches!(
+            rx.handle_datagram(t0, 0, meta("10.0.0.1"), b"hi"),
+            Datagram::Stray {
+                kind: Stray::Unicast,
+                ..
+            }
+        ));
+        assert!(matches!(
+            rx.handle_datagram(t0, 0, meta("fe80::1"), b"hi"),
+            Datagram::Stray {
+                kind: Stray::Unicast,
+                ..
+            }
+        ));
+        assert_eq!(rx.stats().datagrams, 2);
+    }
+
+    // issue #9 — an end-of-session frame of a stream never heard, naming 2^64-1 numbers, does
+    // not make a stream that lost them all: it is suspect, and the genuine stream that follows
+    // counts nothing lost.
+    #[test]
+    fn a_forged_end_of_an_unknown_stream_is_suspect() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        let b = end_frame(
+            1,
+            EndOfSession {
+                first: Seq(0),
+                end: Seq(u64::MAX),
+            },
+        );
+        let d = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), b.len()), &b);
+        assert!(matches!(d, Datagram::End { .. }), "{d:?}");
+        assert_eq!(
+            rx.poll_event(),
+            Some(Event::Suspect {
+                source: src(1),
+                session: SessionId(1),
+                seq: Seq(u64::MAX)
+            })
+        );
+        assert!(!rx.all_streams_ended());
+        let arrivals = feed(&mut rx, t0, &(0..10).collect::<Vec<_>>());
+        assert_eq!(arrivals[0], Arrival::First);
+        let stats = rx.stats();
+        assert_eq!((stats.lost, stats.suspect, stats.streams_ended), (0, 1, 0));
+        assert_eq!(stats.streams[0].received, 10);
+        // A genuine end still ends it.
+        let b = end_frame(
+            1,
+            EndOfSession {
+                first: Seq(0),
+                end: Seq(12),
+            },
+        );
+        let _ = rx.handle_datagram(t0, 0, RecvMeta::new(src(1), b.len()), &b);
+        assert_eq!((rx.stats().lost, rx.stats().streams_ended), (2, 1));
     }
 
     #[test]
@@ -1715,8 +2018,9 @@ mod tests {
         let stream = &json["streams"][0];
         assert_eq!(stream["source"], "192.168.56.3:1");
         assert_eq!(stream["session"], 1);
-        assert_eq!(stream["first_seq"], 0);
-        assert_eq!(stream["highest_seq"], 2);
+        // Sequence numbers are exact decimal strings (`crate::json`).
+        assert_eq!(stream["first_seq"], "0");
+        assert_eq!(stream["highest_seq"], "2");
         assert_eq!(stream["delay"]["samples"], 2);
         assert_eq!(json["groups"][0]["group"], serde_json::Value::Null);
     }

@@ -113,10 +113,7 @@ impl<C: Clock> PingDriver<C> {
                     Ok(_) => {}
                     Err(e) if unreachable_or_full(&e) => self.send_errors += 1,
                     Err(source) => {
-                        return Err(Error::Send {
-                            destination: t.destination,
-                            source,
-                        })
+                        return Err(Error::send(t.destination, self.tx_state.iface(), source))
                     }
                 }
             }
