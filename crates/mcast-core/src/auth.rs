@@ -288,7 +288,12 @@ impl Authenticator {
 
     /// The [`TAG_LEN`]-byte tag of `covered` (a frame's bytes before its tag).
     pub fn tag(&self, covered: &[u8]) -> [u8; TAG_LEN] {
-        let full = self.mac.clone().chain_update(covered).finalize().into_bytes();
+        let full = self
+            .mac
+            .clone()
+            .chain_update(covered)
+            .finalize()
+            .into_bytes();
         let mut tag = [0; TAG_LEN];
         tag.copy_from_slice(&full[..TAG_LEN]);
         tag
@@ -352,9 +357,7 @@ impl Authenticator {
         if datagram.len() < HEADER_LEN {
             // The flag byte is at offset 3: readable once four bytes are there.
             return Err(match datagram.get(3) {
-                Some(&flags) if !Flags(flags).contains(Flags::AUTH) => {
-                    VerifyError::Unauthenticated
-                }
+                Some(&flags) if !Flags(flags).contains(Flags::AUTH) => VerifyError::Unauthenticated,
                 _ => VerifyError::Truncated,
             });
         }
@@ -770,7 +773,13 @@ mod tests {
         .collect();
         assert_eq!(
             names,
-            ["unauthenticated", "truncated", "forged", "tampered", "replayed"]
+            [
+                "unauthenticated",
+                "truncated",
+                "forged",
+                "tampered",
+                "replayed"
+            ]
         );
         assert_eq!(
             Rejection::of(VerifyError::Mismatch, false),
@@ -803,7 +812,10 @@ mod tests {
             (format!("{hex}\n\n"), KeyError::Length { len: 65 }),
             (hex[..62].to_owned(), KeyError::Length { len: 62 }),
             (format!("{hex}00"), KeyError::Length { len: 66 }),
-            (format!(" {}", &hex[1..]), KeyError::NotHex { at: 0, byte: b' ' }),
+            (
+                format!(" {}", &hex[1..]),
+                KeyError::NotHex { at: 0, byte: b' ' },
+            ),
             (
                 format!("{}g", &hex[..63]),
                 KeyError::NotHex { at: 63, byte: b'g' },
