@@ -679,7 +679,9 @@ impl<C: Clock> RecvStream<C> {
                 meta,
                 bytes: data.clone(),
             })),
-            core::Datagram::End { .. } | core::Datagram::Malformed(_) => None,
+            core::Datagram::End { .. }
+            | core::Datagram::Malformed(_)
+            | core::Datagram::Rejected(_) => None,
         }
     }
 
