@@ -33,6 +33,7 @@ mod errors;
 mod groups;
 mod ifaces;
 mod info;
+mod key;
 mod output;
 mod perf;
 mod ping;
@@ -97,6 +98,8 @@ enum Command {
     Groups(groups::Opt),
     /// List the multicast-capable interfaces: index, name, addresses, flags.
     Ifaces(ifaces::Opt),
+    /// Write a new random key for authenticated frames (--key-file).
+    Keygen(key::KeygenOpt),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsOpt),
     /// Print the man page (roff), generated from this help.
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Command::Sniff(opt) => sniff::run(opt),
         Command::Groups(opt) => groups::run(opt),
         Command::Ifaces(opt) => ifaces::run(opt),
+        Command::Keygen(opt) => key::keygen(opt),
         Command::Completions(opt) => docs::completions(opt, Cli::command()),
         Command::Man(opt) => docs::man(opt, Cli::command()),
     };

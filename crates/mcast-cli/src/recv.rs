@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mcast_core::addr::Group;
+use mcast_core::auth::AuthStats;
 use mcast_core::session::{Datagram, Event, Receiver, ReceiverConfig, Stats};
 use mcast_core::RecvMeta;
 use mcast_sync::driver::{wall_ns, Drive, RecvDriver};
@@ -43,6 +44,7 @@ Examples:
   mcast recv 239.1.0.1+1000 5000 -i lab0 --json           1,000 groups, JSON Lines
   mcast recv 232.1.1.1 5000 -i lab0 --source 192.168.56.3 source-specific (SSM)
   mcast recv 239.1.2.3 5000 -i 127.0.0.1 -c 1 --timeout 5s  one datagram, or exit 1 after 5s
+  mcast recv 239.1.2.3 5000 -i lab0 --key-file group.key   authenticated frames only
 
 Prints \"listening on ...\" on stderr once every join is done. Ctrl-C, -c and --timeout end with a
 summary on stderr. Exit status: 0 done, 1 --timeout passed first, 2 usage error.")]
@@ -94,6 +96,9 @@ pub(crate) struct Opt {
     /// shown; `net.core.rmem_max` caps it unless run as root.
     #[arg(long, value_name = "SIZE", value_parser = plan::parse_size)]
     rcvbuf: Option<usize>,
+
+    #[command(flatten)]
+    key: crate::key::KeyArg,
 
     /// Print nothing on stderr (no "listening on" line, no notes, no summary).
     #[arg(short = 'q', long)]
@@ -154,7 +159,9 @@ impl std::fmt::Display for FrameInfo {
 struct GapRecord {
     /// `gap`, `reordered`, `duplicate`, `stale`, `suspect` (a sequence number far from the
     /// stream), `new_epoch` (the stream started over), `end` (the end-of-session frame: `seq`
-    /// is one past the last sent, `count` the stream's loss) or `malformed`.
+    /// is one past the last sent, `count` the stream's loss), `malformed`, or, with
+    /// `--key-file`, why a datagram was dropped: `unauthenticated`, `truncated`, `forged`,
+    /// `tampered`, `replayed`.
     event: &'static str,
     source: SocketAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,6 +213,9 @@ struct StatsRecord<'a> {
     /// The core session receiver's statistics (loss, duplicates, reordering, delay per
     /// stream); `null` when no framed datagram arrived.
     framed: Option<&'a Stats>,
+    /// With `--key-file`: datagrams authenticated, and those dropped by name
+    /// (`unauthenticated`, `truncated`, `forged`, `tampered`, `replayed`); `null` without.
+    auth: Option<AuthStats>,
 }
 
 /// The `end` record.
@@ -218,6 +228,7 @@ struct EndRecord {
 /// Runs `mcast recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let plan = plan::recv(&opt.groups, opt.port, opt.iface.as_deref(), &opt.source)?;
+    let key = opt.key.load()?;
     if !opt.quiet {
         for n in &plan.notes {
             output::note(n);
@@ -253,6 +264,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             // One counter per joined group, plus "unknown destination".
             max_groups: plan.groups.len() + 1,
             detect_iperf: opt.iperf,
+            key,
             ..ReceiverConfig::default()
         },
         start,
@@ -273,7 +285,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             limit,
             || interrupted.load(Ordering::SeqCst),
             |meta, datagram| {
-                if matches!(datagram, Datagram::End { .. }) {
+                // Neither the protocol's end frames nor datagrams that failed authentication
+                // are data.
+                if matches!(datagram, Datagram::End { .. } | Datagram::Rejected(_)) {
                     return ControlFlow::Continue(());
                 }
                 received += 1;
@@ -332,6 +346,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 distinct_groups: counts.iter().filter(|(_, n)| *n > 0).count(),
                 groups: counts.iter().map(|(g, n)| (g.clone(), *n)).collect(),
                 framed: (stats.framed + stats.malformed > 0).then_some(&stats),
+                auth: stats.auth,
             },
         )?;
         output::emit_json(
@@ -352,10 +367,15 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             "timeout: received {got} within {}",
             humantime::format_duration(timeout)
         ))
-        .hint(
-            "check that the sender uses the same group and port, sends on this interface \
-             (-i) and with a TTL that reaches here",
-        )
+        .hint(match stats.auth.map(|a| a.dropped()) {
+            Some(n) if n > 0 => format!(
+                "{n} datagram{} failed authentication: check that every sender signs with the same key (--key-file)",
+                if n == 1 { "" } else { "s" }
+            ),
+            _ => "check that the sender uses the same group and port, sends on this interface \
+                  (-i) and with a TTL that reaches here"
+                .to_owned(),
+        })
         .into());
     }
     Ok(ExitCode::SUCCESS)
@@ -436,6 +456,19 @@ fn event_record(event: Event) -> Option<GapRecord> {
             end,
             lost,
         } => rec("end", source, session, end.end.0, Some(lost)),
+        Event::Rejected {
+            source,
+            session,
+            seq,
+            rejection,
+        } => GapRecord {
+            event: rejection.as_str(),
+            source,
+            session: session.map(|s| s.0),
+            seq: seq.map(|s| s.0),
+            count: None,
+            error: None,
+        },
         Event::Malformed { source, error } => GapRecord {
             event: "malformed",
             source,
@@ -515,6 +548,22 @@ fn show(opt: &Opt, plan: &RecvPlan, meta: &RecvMeta, datagram: Datagram<'_>) -> 
         text
     };
     output::line(&line)
+}
+
+/// The summary line of authentication (`--key-file`): what passed, and what was dropped by
+/// name.
+pub(crate) fn auth_line(auth: &AuthStats) -> String {
+    format!(
+        "authenticated: {} datagram{} passed; dropped {}: {} unauthenticated, {} truncated, {} forged, {} tampered, {} replayed",
+        auth.authenticated,
+        if auth.authenticated == 1 { "" } else { "s" },
+        auth.dropped(),
+        auth.unauthenticated,
+        auth.truncated,
+        auth.forged,
+        auth.tampered,
+        auth.replayed
+    )
 }
 
 /// The summary line for datagrams the kernel dropped on this host, if any.
@@ -607,6 +656,9 @@ fn summary(stats: &Stats, counts: &[(String, u64)], elapsed: Duration) -> Vec<St
             stats.groups_untracked,
             plural(stats.groups_untracked)
         ));
+    }
+    if let Some(auth) = stats.auth {
+        lines.push(auth_line(&auth));
     }
     if stats.framed + stats.malformed > 0 {
         lines.push(format!(
