@@ -249,8 +249,9 @@ pub enum Event {
         /// Why it was dropped.
         rejection: Rejection,
     },
-    /// The periodic report ([`ReceiverConfig::report_interval`]).
-    Report(Stats),
+    /// The periodic report ([`ReceiverConfig::report_interval`]), boxed: the statistics are
+    /// far larger than any other event.
+    Report(Box<Stats>),
 }
 
 /// One-way delay: the receiver's `wall_ns` minus the frame's `sent_at_ns`, in nanoseconds.
@@ -1227,7 +1228,7 @@ impl Receiver {
             return;
         }
         let stats = self.stats();
-        self.push_event(Event::Report(stats));
+        self.push_event(Event::Report(Box::new(stats)));
         self.next_report = match due.checked_add(interval) {
             Some(next) if next > now => Some(next),
             _ => now.checked_add(interval),
