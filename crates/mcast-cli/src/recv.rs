@@ -88,7 +88,8 @@ pub(crate) struct Opt {
 
     /// Also count iperf2's UDP datagrams (`iperf -c GROUP -u`): loss, duplicates and
     /// reordering from their sequence numbers, the client's final datagram as the end.
-    #[arg(long)]
+    /// Not with --key-file: iperf2 cannot sign its datagrams.
+    #[arg(long, conflicts_with = "key_file")]
     iperf: bool,
 
     /// Ask the kernel for a receive buffer of SIZE bytes (e.g. 8M): a larger buffer rides out

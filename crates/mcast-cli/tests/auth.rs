@@ -200,6 +200,26 @@ fn open_or_malformed_key_files_are_refused() {
             assert!(out.stdout.is_empty(), "{a:?}: {:?}", out.stdout);
         }
     }
+    // iperf2 cannot sign: counting it under a key is refused up front.
+    for args in [&["recv"][..], &["perf", "recv"]] {
+        let mut a = args.to_vec();
+        a.extend([
+            "239.1.9.1",
+            "47901",
+            "-i",
+            LO,
+            "--iperf",
+            "--key-file",
+            &good,
+        ]);
+        let out = run(&a);
+        assert_eq!(out.code(), 2, "{a:?}: {}", out.stderr_text());
+        assert!(
+            out.stderr[0].contains("'--iperf' cannot be used with '--key-file"),
+            "{:?}",
+            out.stderr
+        );
+    }
 }
 
 // issue #9 — a genuine stream of 100,000 frames under --key-file arrives complete: nothing

@@ -77,7 +77,8 @@ pub(crate) struct Opt {
 
     /// Also count iperf2's UDP datagrams (`iperf -c GROUP -u`): their sequence number and
     /// send time, and the client's final datagram as the end of its stream.
-    #[arg(long)]
+    /// Not with --key-file: iperf2 cannot sign its datagrams.
+    #[arg(long, conflicts_with = "key_file")]
     iperf: bool,
 
     /// Print JSON Lines (start, interval, summary, end).
