@@ -6,7 +6,9 @@
 //!
 //! * at 64 B and 1400 B, into our C counter (`recvmmsg_count`): the baseline C `sendto` loop,
 //!   iperf2's client, and `mcast perf send --rate max` over `--io single`, `mmsg` and `gso`;
-//! * at both sizes, `mcast perf send --io gso --rate max` into `mcast perf recv`;
+//! * at both sizes, `mcast perf send --io gso --rate max` into `mcast perf recv`, and the same
+//!   with `--key-file` on both ends (every datagram signed and verified: the cost of
+//!   authentication, as a ratio of the two rows);
 //! * `mcast perf send --rate 20000 --duration 5` into `mcast perf recv --report 1s`.
 //!
 //! When the `mcast` binary has no `perf` subcommand, its rows say "not run" and the rest run.
@@ -213,6 +215,14 @@ pub(crate) fn measure(opt: &Opt, mcast: &Path, command: String) -> Result<Report
         lab.prefix, setup.pinning
     );
     let c = CPrograms::build(&lab.scratch_dir()?)?;
+    // The key of the authenticated rows, made by the mcast under test.
+    let key = match &no_mcast {
+        Some(why) => Err(why.clone()),
+        None => rows::keygen(mcast, &lab.scratch_dir()?),
+    };
+    if let Err(why) = &key {
+        eprintln!("perf: the authenticated rows are not run: {why}");
+    }
     let bench = Bench {
         lab: &lab,
         mcast,
@@ -225,10 +235,16 @@ pub(crate) fn measure(opt: &Opt, mcast: &Path, command: String) -> Result<Report
     for size in SIZES {
         let mut kinds = vec![Kind::Baseline, Kind::Iperf];
         kinds.extend(Io::ALL.map(Kind::Mcast));
-        kinds.push(Kind::McastRecv);
+        kinds.extend([Kind::McastRecv, Kind::McastRecvAuth]);
         for kind in kinds {
-            let outcome = match (&no_mcast, kind) {
-                (Some(why), Kind::Mcast(_) | Kind::McastRecv) => Outcome::NotRun(why.clone()),
+            let outcome = match (&no_mcast, &key, kind) {
+                (Some(why), _, Kind::Mcast(_) | Kind::McastRecv | Kind::McastRecvAuth) => {
+                    Outcome::NotRun(why.clone())
+                }
+                (None, Err(why), Kind::McastRecvAuth) => Outcome::NotRun(why.clone()),
+                (_, Ok(key), Kind::McastRecvAuth) => {
+                    outcome(bench.mcast_recv_auth(size, row_time, key))
+                }
                 _ => outcome(run_row(&bench, kind, size, row_time)),
             };
             progress(&kind.label(), size, &outcome, |c| c);
@@ -303,6 +319,7 @@ fn run_row(bench: &Bench<'_>, kind: Kind, size: usize, time: Duration) -> Result
         Kind::Iperf => bench.iperf(size, time),
         Kind::Mcast(io) => bench.mcast(io, size, time),
         Kind::McastRecv => bench.mcast_recv(size, time),
+        Kind::McastRecvAuth => bail!("the authenticated row needs a key"),
         Kind::Paced => bail!("the paced row is no throughput row"),
     }
 }

@@ -945,9 +945,22 @@ fn perf_quick() {
         failures.push(format!("xtask perf exited with {}", out.status));
     }
     let rows = table_rows_after(&stdout, "");
-    // 2 sizes × (baseline, iperf2, 3 mcast paths, mcast perf recv) and the paced row.
-    if rows.len() != 13 {
-        failures.push(format!("expected 13 table rows, got {}", rows.len()));
+    // 2 sizes × (baseline, iperf2, 3 mcast paths, mcast perf recv without and with a key)
+    // and the paced row.
+    if rows.len() != 15 {
+        failures.push(format!("expected 15 table rows, got {}", rows.len()));
+    }
+    // The cost of authentication, as a ratio at each size.
+    if has_perf {
+        for size in ["64", "1400"] {
+            let line = stdout
+                .split("## Authentication")
+                .nth(1)
+                .and_then(|s| s.lines().find(|l| l.starts_with(&format!("- {size} B: "))));
+            if !line.is_some_and(|l| l.contains("× (")) {
+                failures.push(format!("no authentication cost at {size} B: {line:?}"));
+            }
+        }
     }
     for row in &rows {
         let (label, received) = (&row[0], row.get(4).map_or("", String::as_str));

@@ -683,7 +683,8 @@ impl<C: Clock> RecvStream<C> {
             // Stray datagrams (not sent to a joined group) are counted in the stats, not data.
             core::Datagram::End { .. }
             | core::Datagram::Malformed(_)
-            | core::Datagram::Stray { .. } => None,
+            | core::Datagram::Stray { .. }
+            | core::Datagram::Rejected(_) => None,
         }
     }
 

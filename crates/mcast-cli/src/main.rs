@@ -35,6 +35,7 @@ mod groups;
 mod hints;
 mod ifaces;
 mod info;
+mod key;
 mod output;
 mod perf;
 mod ping;
@@ -99,6 +100,8 @@ enum Command {
     Groups(groups::Opt),
     /// List the multicast-capable interfaces: index, name, addresses, flags.
     Ifaces(ifaces::Opt),
+    /// Write a new random key for authenticated frames (--key-file).
+    Keygen(key::KeygenOpt),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsOpt),
     /// Print the man page (roff), generated from this help.
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Command::Sniff(opt) => sniff::run(opt),
         Command::Groups(opt) => groups::run(opt),
         Command::Ifaces(opt) => ifaces::run(opt),
+        Command::Keygen(opt) => key::keygen(opt),
         Command::Completions(opt) => docs::completions(opt, Cli::command()),
         Command::Man(opt) => docs::man(opt, Cli::command()),
     };

@@ -12,13 +12,14 @@
 //! | `start`    | once joined | `group`, `port`, `interface`, `session`, `interval_ms`, `count`, `responder` |
 //! | `answer`   | each answer, when the interval is 100 ms or more | `peer`, `seq` (a decimal string, see `output.rs`), `via` (`multicast`, `unicast`), `rtt_us`, `late`, `duplicate` |
 //! | `interval` | each second, when the interval is shorter | `elapsed_s`, `peers` (object: peer → `received`, `rtt_p50_us`) |
-//! | `end`      | last | `reason`, `exit_code`, `probes_sent`, `peers` (object: peer address → `sent`, `received`, `lost`, `duplicates`, `reordered`, `late`, `rtt_us` {`min`, `p50`, `p90`, `p99`, `max`} or `null`, `unicast` {`received`, `lost`, `rtt_us`}, `multicast_broken`) |
+//! | `end`      | last | `reason`, `exit_code`, `probes_sent`, `peers` (object: peer address → `sent`, `received`, `lost`, `duplicates`, `reordered`, `late`, `rtt_us` {`min`, `p50`, `p90`, `p99`, `max`} or `null`, `unicast` {`received`, `lost`, `rtt_us`}, `multicast_broken`), `auth` (`null` without `--key-file`, else `authenticated` and the datagrams dropped: `unauthenticated`, `truncated`, `forged`, `tampered`, `replayed`) |
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use mcast_core::auth::AuthStats;
 use mcast_core::ping::{PathStats, PeerStats, PingConfig, PingEvent, Pinger, RttStats, Via};
 use mcast_core::session::SessionId;
 use mcast_sync::driver::{wall_ns, Clock as _, Drive, PingDriver};
@@ -35,6 +36,7 @@ Examples (run the same command on every host; each probes and answers the others
   mcast ping 239.1.2.3 5000 -i 127.0.0.1 --ttl 0 -c 10        two of these on one host
   mcast ping 224.1.1.5 50001 -i 192.168.56.1 -c 1000 --interval 1ms --json
   mcast ping 224.1.1.5 50001 -i 192.168.56.5 --responder      answer only
+  mcast ping 239.1.2.3 5000 -i lab0 --key-file group.key      authenticated probes and answers
   mcast ping --ssmping 192.0.2.1                  an ssmpingd: (192.0.2.1, 232.43.211.234)
   mcast ping --ssmping 192.0.2.1 239.1.2.234      ASM through an ssmpingd, like asmping
 
@@ -71,7 +73,8 @@ pub(crate) struct Opt {
           value_parser = |s: &str| plan::parse_positive("--interval", s))]
     interval: Duration,
 
-    /// The UDP payload of a probe in bytes, the 28-byte frame header included.
+    /// The UDP payload of a probe in bytes, the 28-byte frame header included (and the
+    /// 16-byte tag with --key-file).
     #[arg(long, value_name = "B", default_value_t = 64, value_parser = plan::parse_frame_size)]
     size: usize,
 
@@ -98,6 +101,9 @@ pub(crate) struct Opt {
     /// Print JSON Lines (start, answer or interval, end).
     #[arg(long)]
     json: bool,
+
+    #[command(flatten)]
+    key: crate::key::KeyArg,
 }
 
 #[derive(Serialize)]
@@ -203,6 +209,7 @@ struct EndRecord {
     exit_code: u8,
     probes_sent: u64,
     peers: BTreeMap<String, PeerRecord>,
+    auth: Option<AuthStats>,
 }
 
 /// Below this interval, answers are summed up once a second instead of printed one by one.
@@ -210,7 +217,15 @@ const PER_ANSWER: Duration = Duration::from_millis(100);
 
 /// Runs `mcast ping`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
+    let key = opt.key.load()?;
     if let Some((server, group)) = opt.ssmping.target() {
+        if key.is_some() {
+            return Err(CliError::usage(
+                "--key-file does not apply to --ssmping: ssmpingd speaks its own protocol",
+            )
+            .hint("leave out --key-file, or ping a group of mcast instances")
+            .into());
+        }
         let opts = SsmpingOptions {
             iface: opt.iface.clone(),
             count: opt.count,
@@ -243,6 +258,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             timeout: opt.timeout,
             size: opt.size,
             probe: !opt.responder,
+            key,
             ..PingConfig::new(group, session)
         },
         start,
@@ -323,10 +339,14 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|p| (p.peer.to_string(), PeerRecord::from(p)))
                     .collect(),
+                auth: stats.auth,
             },
         )?;
     } else {
         summary(&stats.peers, stats.probes_sent, opt.responder)?;
+        if let Some(auth) = &stats.auth {
+            output::line(&crate::recv::auth_line(auth))?;
+        }
     }
     if failed {
         return Err(CliError::runtime(format!(
@@ -334,7 +354,13 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             stats.probes_settled,
             if stats.probes_settled == 1 { "" } else { "s" }
         ))
-        .hint("run `mcast ping` with the same group and port on another host (or --responder), on an interface that reaches it (-i), with a TTL that crosses every router")
+        .hint(match stats.auth.map(|a| a.dropped()) {
+            Some(n) if n > 0 => format!(
+                "{n} datagram{} failed authentication: check that every instance uses the same key (--key-file)",
+                if n == 1 { "" } else { "s" }
+            ),
+            _ => "run `mcast ping` with the same group and port on another host (or --responder), on an interface that reaches it (-i), with a TTL that crosses every router".to_owned(),
+        })
         .into());
     }
     Ok(ExitCode::SUCCESS)

@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mcast_core::addr::Group;
+use mcast_core::auth::AuthStats;
 use mcast_core::json::{option_u64_exact, u64_exact};
 use mcast_core::session::{
     Arrival, Datagram, Event, Receiver, ReceiverConfig, Stats, Stray, StrayStats,
@@ -46,6 +47,7 @@ Examples:
   mcast recv 239.1.0.1+1000 5000 -i lab0 --json           1,000 groups, JSON Lines
   mcast recv 232.1.1.1 5000 -i lab0 --source 192.168.56.3 source-specific (SSM)
   mcast recv 239.1.2.3 5000 -i 127.0.0.1 -c 1 --timeout 5s  one datagram, or exit 1 after 5s
+  mcast recv 239.1.2.3 5000 -i lab0 --key-file group.key   authenticated frames only
 
 Prints \"listening on ...\" on stderr once every join is done. Ctrl-C, -c and --timeout end with a
 summary on stderr. Exit status: 0 done, 1 --timeout passed first, 2 usage error.")]
@@ -90,7 +92,8 @@ pub(crate) struct Opt {
 
     /// Also count iperf2's UDP datagrams (`iperf -c GROUP -u`): loss, duplicates and
     /// reordering from their sequence numbers, the client's final datagram as the end.
-    #[arg(long)]
+    /// Not with --key-file: iperf2 cannot sign its datagrams.
+    #[arg(long, conflicts_with = "key_file")]
     iperf: bool,
 
     /// Ask the kernel for a receive buffer of SIZE bytes (e.g. 8M): a larger buffer rides out
@@ -98,6 +101,9 @@ pub(crate) struct Opt {
     /// shown; `net.core.rmem_max` caps it unless run as root.
     #[arg(long, value_name = "SIZE", value_parser = plan::parse_size)]
     rcvbuf: Option<usize>,
+
+    #[command(flatten)]
+    key: crate::key::KeyArg,
 
     /// Print nothing on stderr (no "listening on" line, no notes, no summary).
     #[arg(short = 'q', long)]
@@ -181,7 +187,9 @@ impl std::fmt::Display for FrameInfo {
 struct GapRecord {
     /// `gap`, `reordered`, `duplicate`, `stale`, `suspect` (a sequence number far from the
     /// stream), `new_epoch` (the stream started over), `end` (the end-of-session frame: `seq`
-    /// is one past the last sent, `count` the stream's loss) or `malformed`.
+    /// is one past the last sent, `count` the stream's loss), `malformed`, or, with
+    /// `--key-file`, why a datagram was dropped: `unauthenticated`, `truncated`, `forged`,
+    /// `tampered`, `replayed`.
     event: &'static str,
     source: SocketAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -239,6 +247,9 @@ struct StatsRecord<'a> {
     /// The core session receiver's statistics (loss, duplicates, reordering, delay per
     /// stream); `null` when no framed datagram arrived.
     framed: Option<&'a Stats>,
+    /// With `--key-file`: datagrams authenticated, and those dropped by name
+    /// (`unauthenticated`, `truncated`, `forged`, `tampered`, `replayed`); `null` without.
+    auth: Option<AuthStats>,
 }
 
 /// The `end` record.
@@ -251,6 +262,7 @@ struct EndRecord {
 /// Runs `mcast recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let plan = plan::recv(&opt.groups, opt.port, opt.iface.as_deref(), &opt.source)?;
+    let key = opt.key.load()?;
     if !opt.quiet {
         for n in &plan.notes {
             output::note(n);
@@ -288,6 +300,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             detect_iperf: opt.iperf,
             groups: plan.groups.clone(),
             broadcast: crate::adapter::broadcast_addresses(),
+            key,
             ..ReceiverConfig::default()
         },
         start,
@@ -311,7 +324,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             limit,
             || interrupted.load(Ordering::SeqCst),
             |meta, datagram| {
-                if matches!(datagram, Datagram::End { .. }) {
+                // Neither the protocol's end frames nor datagrams that failed authentication
+                // are data.
+                if matches!(datagram, Datagram::End { .. } | Datagram::Rejected(_)) {
                     return ControlFlow::Continue(());
                 }
                 if let Datagram::Stray { kind, bytes } = datagram {
@@ -379,6 +394,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 groups: counts.iter().map(|(g, n)| (g.clone(), *n)).collect(),
                 stray: stats.stray,
                 framed: (stats.framed + stats.malformed > 0).then_some(&stats),
+                auth: stats.auth,
             },
         )?;
         output::emit_json(
@@ -395,7 +411,13 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             None => "no datagram".into(),
         };
         let timeout = opt.timeout.unwrap_or_default();
-        let hint = if stats.stray.total() > 0 {
+        let auth_dropped = stats.auth.map_or(0, |a| a.dropped());
+        let hint = if auth_dropped > 0 {
+            format!(
+                "{} failed authentication: check that every sender signs with the same key (--key-file)",
+                plural_datagrams(auth_dropped)
+            )
+        } else if stats.stray.total() > 0 {
             format!(
                 "{} reached port {} without being sent to a joined group ({}): check that the sender sends to the group",
                 plural_datagrams(stats.stray.total()),
@@ -492,6 +514,19 @@ fn event_record(event: Event) -> Option<GapRecord> {
             end,
             lost,
         } => rec("end", source, session, end.end.0, Some(lost)),
+        Event::Rejected {
+            source,
+            session,
+            seq,
+            rejection,
+        } => GapRecord {
+            event: rejection.as_str(),
+            source,
+            session: session.map(|s| s.0),
+            seq: seq.map(|s| s.0),
+            count: None,
+            error: None,
+        },
         Event::Malformed { source, error } => GapRecord {
             event: "malformed",
             source,
@@ -652,6 +687,22 @@ fn show(
     output::line(&line)
 }
 
+/// The summary line of authentication (`--key-file`): what passed, and what was dropped by
+/// name.
+pub(crate) fn auth_line(auth: &AuthStats) -> String {
+    format!(
+        "authenticated: {} datagram{} passed; dropped {}: {} unauthenticated, {} truncated, {} forged, {} tampered, {} replayed",
+        auth.authenticated,
+        if auth.authenticated == 1 { "" } else { "s" },
+        auth.dropped(),
+        auth.unauthenticated,
+        auth.truncated,
+        auth.forged,
+        auth.tampered,
+        auth.replayed
+    )
+}
+
 /// The summary line for datagrams the kernel dropped on this host, if any.
 pub(crate) fn host_drops_line(drops: u64) -> Option<String> {
     (drops > 0).then(|| {
@@ -750,6 +801,9 @@ fn summary(stats: &Stats, counts: &[(String, u64)], elapsed: Duration) -> Vec<St
             stats.groups_untracked,
             plural(stats.groups_untracked)
         ));
+    }
+    if let Some(auth) = stats.auth {
+        lines.push(auth_line(&auth));
     }
     if stats.framed + stats.malformed > 0 {
         lines.push(format!(

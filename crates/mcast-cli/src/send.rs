@@ -31,8 +31,10 @@ Examples:
   printf 'a\\nb\\n' | mcast send 239.1.2.3 5000 -i 127.0.0.1      one datagram per line
   mcast send 239.1.2.3 5000 hi -c 5 --framed -i 127.0.0.1      numbered frames:
                                                                `mcast recv` counts loss
+  mcast send 239.1.2.3 5000 hi -i lab0 --key-file group.key    authenticated frames
 
-One datagram holds at most 65507 bytes over IPv4 (65527 over IPv6), 28 fewer with --framed.
+One datagram holds at most 65507 bytes over IPv4 (65527 over IPv6), 28 fewer with --framed,
+44 fewer with --key-file.
 A longer MESSAGE is refused before anything is sent; a longer stdin line stops the command
 there (the lines before it were sent).
 
@@ -79,6 +81,9 @@ pub(crate) struct Opt {
     /// payload, so `mcast recv` can count loss, duplicates, reordering and delay.
     #[arg(long)]
     framed: bool,
+
+    #[command(flatten)]
+    key: crate::key::KeyArg,
 
     /// Print one JSON line per datagram sent (and an `end` line).
     #[arg(long)]
@@ -129,12 +134,15 @@ struct Limits {
     raw: usize,
     framed: usize,
     is_framed: bool,
+    /// The option that adds the header (and the tag): `--framed` or `--key-file`.
+    flag: &'static str,
 }
 
 impl Limits {
     fn new(config: &SenderConfig) -> Self {
         let raw = SenderConfig {
             framed: false,
+            key: None,
             ..config.clone()
         };
         let framed = SenderConfig {
@@ -149,7 +157,12 @@ impl Limits {
             },
             raw: raw.max_payload(),
             framed: framed.max_payload(),
-            is_framed: config.framed,
+            is_framed: config.is_framed(),
+            flag: if config.key.is_some() {
+                "--key-file"
+            } else {
+                "--framed"
+            },
         }
     }
 
@@ -157,8 +170,11 @@ impl Limits {
     fn too_long(&self, what: &str, len: usize) -> String {
         if self.is_framed {
             format!(
-                "{what} is {len} bytes; with --framed an {} UDP datagram holds at most {} bytes of payload ({} without --framed)",
-                self.family, self.framed, self.raw
+                "{what} is {len} bytes; with {flag} an {} UDP datagram holds at most {} bytes of payload ({} without {flag})",
+                self.family,
+                self.framed,
+                self.raw,
+                flag = self.flag
             )
         } else {
             format!(
@@ -188,6 +204,10 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         opt.ttl,
         opt.no_loop,
     )?;
+    let key = opt.key.load()?;
+    // A key implies frames (the tag lives in one).
+    let mut opt = opt;
+    opt.framed |= key.is_some();
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
     let message = opt.message.as_ref().map(|m| m.as_bytes());
     // The destination is the socket's (resolved once, with its IPv6 scope); the limits only
@@ -198,6 +218,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         interval: opt.interval,
         // MESSAGE goes COUNT times; stdin lines raise the count as they come.
         count: Some(if message.is_some() { opt.count } else { 0 }),
+        key: key.clone(),
         ..SenderConfig::new(destination)
     };
     let probe = Sender::new(config(SocketAddr::new(plan.group.addr(), plan.port)));

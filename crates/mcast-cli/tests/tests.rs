@@ -9,6 +9,7 @@
 //! and loss), "issue #2 (info)", "issue #2 (review)" / "issue #3 (review)" (defects found in
 //! review: datagram size, address family, escaping, per-group counts, clap messages).
 
+mod auth;
 mod engine;
 mod hints;
 mod hostile;

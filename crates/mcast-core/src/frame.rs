@@ -19,7 +19,7 @@
 //! | 24     | 2    | `payload_len`| `P`, the payload's length in bytes                             |
 //! | 26     | 2    | `tag_len`    | `T`, the tag's length in bytes; 0 unless `AUTH` is set         |
 //! | 28     | `P`  | payload      | the application's bytes                                        |
-//! | 28+`P` | `T`  | tag          | the authentication tag, when `AUTH` is set                     |
+//! | 28+`P` | `T`  | tag          | the authentication tag, when `AUTH` is set: 16 bytes of HMAC-SHA256 over bytes `0..28+P` ([`crate::auth`]) |
 //!
 //! # End of session
 //!

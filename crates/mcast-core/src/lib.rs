@@ -8,6 +8,7 @@
 //! - [`mreq`]: membership requests as the bytes the kernel reads.
 //! - [`membership`]: the join policy, a queue of membership requests the adapter drains.
 //! - [`frame`]: the framed wire format.
+//! - [`auth`]: authenticated frames: keys, tags (HMAC-SHA256) and replay windows.
 //! - [`session`]: sender and receiver state machines.
 //! - [`ssmping`]: the ssmping protocol's queries and replies, and the client's state machine.
 //! - [`proc`]: parsers for `/proc/net/igmp` and `/proc/net/igmp6`.
@@ -18,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod auth;
 pub mod frame;
 pub mod iface;
 pub mod json;

@@ -20,6 +20,12 @@
 //! | 8+4    | 8    | `probe_sent`   | the probe's `sent_at_ns`, echoed          |
 //! | 20     | 1    | `via`          | 0: this answer went to the group; 1: to the prober alone (unicast) |
 //!
+//! With a [key](PingConfig::key), probes and answers are [authenticated](crate::auth) like any
+//! frame, and a pinger drops (and counts in [`PingStats::auth`]) every datagram that is
+//! unauthenticated, truncated, forged, tampered or replayed before it is answered or counted:
+//! a replayed probe draws no answer. Each peer's probes and answers have a replay window each
+//! (their sequence numbers are counted apart).
+//!
 //! Each probe heard is answered twice: by multicast to the group (the path under test, both
 //! ways) and by unicast to the prober. A peer whose unicast answers arrive while its multicast
 //! answers do not has a multicast problem (IGMP snooping without a querier, a firewall, a TTL)
@@ -71,6 +77,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::auth::{AuthStats, Authenticator, Key, Rejection, ReplayWindow, TAG_LEN};
 use crate::frame::{self, Flags, FrameRepr, Seq, SessionId};
 use crate::session::table::Table;
 use crate::session::window::SeqWindow;
@@ -85,6 +92,10 @@ const WINDOW: u64 = 4096;
 
 /// The largest round trip the histograms hold (60 s, in nanoseconds).
 const RTT_MAX_NS: u64 = 60_000_000_000;
+
+/// Under a key, a probe or answer sent further than this (one hour) from this host's wall
+/// clock is a replay.
+pub const MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// How a [`Pinger`] probes and answers. Build it with [`PingConfig::new`] and struct update
 /// syntax.
@@ -101,8 +112,8 @@ pub struct PingConfig {
     /// An answer later than this after its probe is late, and the probe counts as lost
     /// (default 1 s). After the last probe the pinger waits this long for answers.
     pub timeout: Duration,
-    /// The UDP payload of a probe in bytes, the frame header included (at least
-    /// [`frame::HEADER_LEN`]; default 64).
+    /// The UDP payload of a probe in bytes, the frame header (and, with a key, the tag)
+    /// included (at least [`frame::HEADER_LEN`], plus [`TAG_LEN`] with a key; default 64).
     pub size: usize,
     /// Whether to probe at all (`false`: only answer, `mcast ping --responder`).
     pub probe: bool,
@@ -113,6 +124,9 @@ pub struct PingConfig {
     /// The most answers queued for sending at once (default 1024); probes heard beyond that
     /// are not answered.
     pub max_queued: usize,
+    /// Authenticate probes and answers with this key ([`crate::auth`]), and drop everything
+    /// that does not verify. `None` (the default): plain frames.
+    pub key: Option<Key>,
 }
 
 impl PingConfig {
@@ -129,6 +143,7 @@ impl PingConfig {
             answer: true,
             max_peers: 64,
             max_queued: 1024,
+            key: None,
         }
     }
 }
@@ -274,6 +289,9 @@ pub struct PingStats {
     pub ignored: u64,
     /// The peers, by address.
     pub peers: Vec<PeerStats>,
+    /// Under a key: the datagrams authenticated and those dropped, by name; `None` without a
+    /// key. Dropped datagrams count nowhere else.
+    pub auth: Option<AuthStats>,
 }
 
 #[derive(Debug)]
@@ -388,12 +406,19 @@ pub struct Pinger {
     done_at: Option<Instant>,
     /// Probing is over and so is the last probe's answer time.
     over: bool,
+    /// The key's tag maker and checker, when [`PingConfig::key`] is set.
+    auth: Option<Authenticator>,
+    auth_stats: AuthStats,
+    /// Under a key: a replay window per (peer, session, answers or probes).
+    windows: Table<(SocketAddr, SessionId, bool), ReplayWindow>,
 }
 
 impl Pinger {
     /// A pinger that starts at `now`.
     pub fn new(config: PingConfig, now: Instant) -> Self {
         let size = config.size.max(frame::HEADER_LEN);
+        let auth = config.key.as_ref().map(Authenticator::new);
+        let tag = if auth.is_some() { TAG_LEN } else { 0 };
         let probes = Sender::new(SenderConfig {
             session: config.session,
             framed: true,
@@ -401,10 +426,11 @@ impl Pinger {
             count: if config.probe { config.count } else { Some(0) },
             flags: Flags::PROBE,
             end_frames: 0,
+            key: config.key.clone(),
             ..SenderConfig::new(config.group)
         });
         Self {
-            padding: vec![0x70; size - frame::HEADER_LEN],
+            padding: vec![0x70; size.saturating_sub(frame::HEADER_LEN + tag)],
             probes,
             config,
             origin: now,
@@ -419,6 +445,9 @@ impl Pinger {
             events: VecDeque::new(),
             done_at: None,
             over: false,
+            auth,
+            auth_stats: AuthStats::default(),
+            windows: Table::new(),
         }
     }
 
@@ -474,7 +503,12 @@ impl Pinger {
                 tag: None,
             };
             buf.clear();
-            let size = frame::encode(&repr, buf).unwrap_or(0);
+            // A 21-byte payload and a 16-byte tag fit any frame: encoding cannot fail.
+            let size = match &self.auth {
+                Some(auth) => auth.encode(&repr, buf),
+                None => frame::encode(&repr, buf),
+            }
+            .unwrap_or(0);
             self.answer_seq = self.answer_seq.wrapping_add(1);
             self.answers_sent += 1;
             return Some(Transmit::new(p.to, size));
@@ -582,6 +616,9 @@ impl Pinger {
         bytes: &[u8],
     ) {
         self.settle(now);
+        if self.authenticate(wall_ns, source, bytes).is_err() {
+            return;
+        }
         let Ok(f) = frame::decode(bytes) else {
             self.ignored += 1;
             return;
@@ -646,6 +683,56 @@ impl Pinger {
         }
     }
 
+    /// Under a key, checks `bytes` from `source` before anything else sees it: its tag, its
+    /// send time against `wall_ns` ([`MAX_AGE`]), and (others' probes and answers) its
+    /// sequence number against that peer's replay window, which then records it. A datagram
+    /// that fails is counted by name. Without a key, everything passes.
+    fn authenticate(
+        &mut self,
+        wall_ns: u64,
+        source: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), Rejection> {
+        let Some(auth) = &self.auth else {
+            return Ok(());
+        };
+        let header = (bytes.len() >= frame::HEADER_LEN && frame::looks_framed(bytes))
+            .then(|| frame::Frame::new_unchecked(bytes));
+        let key = header.map(|f| (source, f.session(), f.flags().contains(Flags::ANSWER)));
+        let verdict = match (auth.verify(bytes), header, key) {
+            (Ok(()), Some(f), Some(key)) => {
+                let age = u128::from(wall_ns.abs_diff(f.sent_at_ns()));
+                if age > MAX_AGE.as_nanos() {
+                    Err(Rejection::Replayed)
+                } else if key.1 == self.config.session {
+                    // Our own, looped back: ignored later, and no window of ours.
+                    Ok(())
+                } else if let Some(w) = self.windows.get_mut(&key) {
+                    w.accept(f.seq()).map_err(|_| Rejection::Replayed)
+                } else {
+                    // Probes and answers of peers beyond the table are ignored later anyway.
+                    if self.windows.len() < self.config.max_peers.saturating_mul(4) {
+                        let mut w = ReplayWindow::default();
+                        let _ = w.accept(f.seq());
+                        self.windows.insert(key, w);
+                    }
+                    Ok(())
+                }
+            }
+            // `verify` passes only a whole frame, whose header is there.
+            (Ok(()), _, _) => Err(Rejection::Truncated),
+            (Err(e), _, key) => {
+                let known = key.is_some_and(|k| self.windows.get(&k).is_some());
+                Err(Rejection::of(e, known))
+            }
+        };
+        match verdict {
+            Ok(()) => self.auth_stats.authenticated += 1,
+            Err(r) => self.auth_stats.count(r),
+        }
+        verdict
+    }
+
     /// A snapshot of every counter at `now` (probes whose answer time is up by then count).
     pub fn stats(&self, now: Instant) -> PingStats {
         // Probes settled by `now`, including open ones whose time is up.
@@ -677,6 +764,7 @@ impl Pinger {
             unanswered: self.unanswered,
             ignored: self.ignored,
             peers,
+            auth: self.auth.is_some().then_some(self.auth_stats),
         }
     }
 
@@ -873,6 +961,127 @@ mod tests {
             );
             assert_eq!(p.multicast.received + lost, p.sent);
         }
+    }
+
+    fn keyed(i: usize, count: u64, key: u8) -> PingConfig {
+        PingConfig {
+            key: Some(Key::from_bytes([key; crate::auth::KEY_LEN])),
+            ..Mesh::config(i, count)
+        }
+    }
+
+    // issue #9 — with a key, probes and answers are authenticated and the mesh works as
+    // without one: every probe answered both ways, nothing dropped.
+    #[test]
+    fn a_keyed_mesh_answers_every_probe() {
+        let mut mesh = Mesh::new(3, |i| keyed(i, 100, 7));
+        mesh.run(|_, _, _| false, |_, _| false);
+        for i in 0..3 {
+            let stats = mesh.stats(i);
+            for p in &stats.peers {
+                assert_eq!(
+                    (p.sent, p.multicast.received, p.unicast.received),
+                    (100, 100, 100)
+                );
+            }
+            let auth = stats.auth.unwrap();
+            assert_eq!(auth.dropped(), 0, "{auth:?}");
+            // Two peers' probes (200) and their answers to this one's probes, both ways (400);
+            // the other peer's multicast answers to each other's probes (200) are heard too.
+            assert_eq!(auth.authenticated, 200 + 400 + 200, "{auth:?}");
+        }
+        assert_eq!(Mesh::new(1, |i| Mesh::config(i, 1)).stats(0).auth, None);
+    }
+
+    // issue #9 — under a key a duplicate is a replay: a duplicated probe draws no second
+    // answer, a duplicated answer is dropped before it is counted.
+    #[test]
+    fn a_keyed_mesh_drops_duplicates_as_replays() {
+        let mut mesh = Mesh::new(2, |i| keyed(i, 100, 7));
+        mesh.run(|_, _, _| false, |from, to| from == 1 && to == 0);
+        let stats = mesh.stats(0);
+        let p = peer(&stats, 1);
+        assert_eq!((p.multicast.received, p.multicast.duplicates), (100, 0));
+        assert_eq!(p.unicast.duplicates, 0);
+        // 1's probes (100) and its answers both ways (200), each a second time.
+        assert_eq!(stats.auth.unwrap().replayed, 300);
+        let back = peer(&mesh.stats(1), 0);
+        assert_eq!(
+            (back.multicast.received, back.multicast.duplicates),
+            (100, 0),
+            "0 answered each probe once"
+        );
+    }
+
+    // issue #9 — a pinger with a key hears nothing from one without (unauthenticated) or with
+    // another key (forged), and answers none of them.
+    #[test]
+    fn pingers_with_other_keys_or_none_are_dropped() {
+        let mut mesh = Mesh::new(3, |i| match i {
+            0 => keyed(i, 20, 7),
+            1 => keyed(i, 20, 8),
+            _ => Mesh::config(i, 20),
+        });
+        mesh.run(|_, _, _| false, |_, _| false);
+        let stats = mesh.stats(0);
+        assert!(stats.peers.is_empty(), "{stats:?}");
+        let auth = stats.auth.unwrap();
+        // 1's probes are forged (1 answers nobody: it drops everything too); 2's probes and
+        // its answers to 0's probes (both ways) and to 1's (by multicast) are unauthenticated.
+        assert_eq!(
+            (auth.forged, auth.unauthenticated, auth.authenticated),
+            (20, 4 * 20, 0)
+        );
+        assert_eq!(stats.answers_sent, 0);
+        // The plain pinger answers the keyed ones' probes (it reads any frame), and the
+        // keyed ones drop those answers.
+        assert_eq!(mesh.stats(2).answers_sent, 2 * 2 * 20);
+    }
+
+    // issue #9 — a probe replayed draws no answer; a changed answer of a known peer is tampered.
+    #[test]
+    fn replayed_probes_go_unanswered_and_changed_answers_are_tampered() {
+        let t0 = crate::session::test_origin();
+        let wall = 1_700_000_000_000_000_000;
+        let mut a = Pinger::new(keyed(0, 1, 7), t0);
+        let mut b = Pinger::new(keyed(1, 0, 7), t0);
+        let mut buf = Vec::new();
+        let t = a.poll_transmit(t0, wall, &mut buf).unwrap();
+        let probe = buf[..t.size].to_vec();
+        b.handle_datagram(t0, wall, addr(0), &probe);
+        b.handle_datagram(t0, wall, addr(0), &probe);
+        let mut answers = Vec::new();
+        while let Some(t) = b.poll_transmit(t0, wall, &mut buf) {
+            if frame::decode(&buf[..t.size])
+                .unwrap()
+                .flags
+                .contains(Flags::ANSWER)
+            {
+                answers.push(buf[..t.size].to_vec());
+            }
+        }
+        assert_eq!(answers.len(), 2, "one probe, answered once both ways");
+        let auth = b.stats(t0).auth.unwrap();
+        assert_eq!((auth.replayed, auth.authenticated), (1, 1));
+        let mut changed = answers[0].clone();
+        changed[frame::HEADER_LEN + 4] ^= 1;
+        a.handle_datagram(t0, wall, addr(1), &answers[0]);
+        a.handle_datagram(t0, wall, addr(1), &changed);
+        // Sent more than an hour from a's clock: a replay even with a valid tag.
+        a.handle_datagram(
+            t0,
+            wall + MAX_AGE.as_nanos() as u64 + 1,
+            addr(1),
+            &answers[1],
+        );
+        let stats = a.stats(t0 + Duration::from_secs(5));
+        let auth = stats.auth.unwrap();
+        assert_eq!(
+            (auth.tampered, auth.replayed, auth.authenticated),
+            (1, 1, 1)
+        );
+        assert_eq!(peer(&stats, 1).multicast.received, 1);
+        assert_eq!(peer(&stats, 1).unicast.received, 0);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use common::netem::{Expected, NetemConfig, SplitMix64};
 use common::pair::{Pair, EPOCH_NS};
-use mcast_core::session::{Arrival, Stats, StreamStats};
+use mcast_core::auth::{Key, Rejection};
+use mcast_core::session::{Arrival, ReceiverConfig, SenderConfig, Stats, StreamStats};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -216,6 +217,49 @@ fn loss_dup_reorder_jitter_together_over_many_seeds() {
             s.lost > 0 && s.duplicates > 0 && s.reordered > 0,
             "seed {seed}: {s:?}"
         );
+    }
+}
+
+// issue #9 — an authenticated stream through loss, duplication, reordering and jitter is
+// counted as the plain one is, except that the network's duplicates are dropped as replays.
+#[test]
+fn an_authenticated_stream_through_everything() {
+    for seed in 0..5 {
+        let key = Key::from_bytes([seed as u8; 32]);
+        let sender = SenderConfig {
+            framed: true,
+            interval: Some(MS),
+            count: Some(2000),
+            end_frames: 0,
+            key: Some(key.clone()),
+            ..SenderConfig::new("224.1.1.5:50001".parse().unwrap())
+        };
+        let receiver = ReceiverConfig {
+            key: Some(key),
+            ..ReceiverConfig::default()
+        };
+        let mut pair = Pair::new(sender, receiver, everything(seed));
+        pair.drive();
+        let stats = pair.receiver.stats();
+        let s = only_stream(&stats);
+        let log = &pair.netem.log;
+        let expected = Expected::from_delivery(&log.delivered);
+        let auth = stats.auth.unwrap();
+        assert!(expected.duplicates > 0, "seed {seed}: the netem duplicated");
+        assert_eq!(
+            (s.received, s.duplicates, s.replayed),
+            (
+                expected.received - expected.duplicates,
+                0,
+                expected.duplicates
+            ),
+            "seed {seed}"
+        );
+        assert_eq!((s.lost, s.reordered), (expected.lost, expected.reordered));
+        assert_eq!(auth.replayed, expected.duplicates);
+        assert_eq!(auth.authenticated, s.received);
+        assert_eq!(auth.dropped(), auth.replayed, "nothing else was dropped");
+        assert!(pair.rejected.iter().all(|r| *r == Rejection::Replayed));
     }
 }
 

@@ -41,6 +41,8 @@ pub(crate) enum Kind {
     Mcast(Io),
     /// `mcast perf send --io gso --rate max`, counted by `mcast perf recv`.
     McastRecv,
+    /// The same with `--key-file` on both ends: every datagram signed and verified.
+    McastRecvAuth,
     /// `mcast perf send --rate N`, counted by `mcast perf recv --report 1s`.
     Paced,
 }
@@ -53,6 +55,9 @@ impl Kind {
             Self::Iperf => "iperf2 -u -b 10G".into(),
             Self::Mcast(io) => format!("mcast perf send --io {}", io.arg()),
             Self::McastRecv => "mcast perf send --io gso → mcast perf recv".into(),
+            Self::McastRecvAuth => {
+                "mcast perf send --io gso --key-file → mcast perf recv --key-file".into()
+            }
             Self::Paced => "mcast perf send --rate 20000 → mcast perf recv".into(),
         }
     }
@@ -439,6 +444,7 @@ impl Report {
             };
             let _ = writeln!(md, "- **{}** {}{measured}", t.verdict.word(), t.claim);
         }
+        md.push_str(&self.auth_cost());
         if let Some(paced) = &self.paced {
             let _ = writeln!(
                 md,
@@ -496,6 +502,52 @@ impl Report {
         );
         for line in self.reasons() {
             let _ = writeln!(md, "- {line}");
+        }
+        md
+    }
+
+    /// The cost of authentication: at each size, the received datagrams/s of the `--key-file`
+    /// row against the same row without a key, from this run; empty when no such row ran.
+    fn auth_cost(&self) -> String {
+        let sizes: Vec<usize> = self
+            .sizes()
+            .into_iter()
+            .filter(|&size| self.row(Kind::McastRecvAuth, size).is_some())
+            .collect();
+        if sizes.is_empty() {
+            return String::new();
+        }
+        let mut md = String::from(
+            "\n## Authentication\n\n`--key-file` on both ends: the sender signs every datagram \
+             (HMAC-SHA256, 16-byte tag, inside the same --size), the receiver verifies each one \
+             and checks its replay window before counting it. Received datagrams/s with a key \
+             against the same row without one, in this run:\n\n",
+        );
+        for size in sizes {
+            let line = match (
+                self.count(Kind::McastRecvAuth, size),
+                self.count(Kind::McastRecv, size),
+            ) {
+                (Some(auth), Some(plain)) if plain.rate() > 0.0 => {
+                    let ratio = auth.rate() / plain.rate();
+                    format!(
+                        "{} against {} dgram/s: {ratio:.2}× ({:.0}% fewer), {:.3}% received",
+                        thousands(auth.rate().round() as u64),
+                        thousands(plain.rate().round() as u64),
+                        (1.0 - ratio) * 100.0,
+                        auth.received_pct()
+                    )
+                }
+                (auth, _) => format!(
+                    "not measured ({})",
+                    if auth.is_none() {
+                        "the row with a key has no numbers"
+                    } else {
+                        "the row without a key has no numbers"
+                    }
+                ),
+            };
+            let _ = writeln!(md, "- {size} B: {line}");
         }
         md
     }
@@ -672,6 +724,11 @@ mod tests {
                     64,
                     done(count(2_000_000, 1_999_000, 1_000, 64)),
                 ),
+                row(
+                    Kind::McastRecvAuth,
+                    64,
+                    done(count(500_000, 500_000, 0, 64)),
+                ),
                 row(Kind::Baseline, 1400, done(count(300_000, 300_000, 0, 1400))),
                 row(Kind::Iperf, 1400, done(count(310_000, 310_000, 0, 1400))),
                 row(
@@ -683,6 +740,11 @@ mod tests {
                     Kind::McastRecv,
                     1400,
                     Outcome::NotRun("no `mcast perf`".into()),
+                ),
+                row(
+                    Kind::McastRecvAuth,
+                    1400,
+                    done(count(400_000, 400_000, 0, 1400)),
                 ),
             ],
             paced: Some(PacedRun {
@@ -837,7 +899,7 @@ mod tests {
         ));
         assert!(md.contains("- **not run** --rate 20000 --duration 1: 20,000 datagrams received\n"));
         assert!(
-            md.ends_with("\n- 7 rows not run: no `mcast perf`\n"),
+            md.ends_with("\n- 9 rows not run: no `mcast perf`\n"),
             "{md}"
         );
     }
@@ -860,11 +922,15 @@ mod tests {
             "| mcast perf send --io gso → mcast perf recv | 64 B | mcast perf recv | 2,000,000 | 1,999,000 | 0.050 | 1,000 | 999,500 | 511.7 | 5.00× |",
             "| mcast perf send --io gso | 1400 B | C counter | 1,300,000 | 1,290,000 | 0.769 | 10,000 | 645,000 | 7224.0 | 4.30× |",
             "| mcast perf send --io gso → mcast perf recv | 1400 B | mcast perf recv | not run | – | – | – | – | – | – |",
+            "| mcast perf send --io gso --key-file → mcast perf recv --key-file | 1400 B | mcast perf recv | 400,000 | 400,000 | 0.000 | 0 | 200,000 | 2240.0 | 1.33× |",
             "| mcast perf send --rate 20000 → mcast perf recv | 1400 B | mcast perf recv | 100,000 | 100,000 | 0.000 | 0 | 20,000 | 224.0 | – |",
             "## Targets",
             "- **PASS** 64 B, --rate max: mcast ≥ 4× the baseline's received datagrams/s: 5.00× (--io gso)",
             "- **MISS** 1400 B, --rate max: mcast loss ≤ 0.1%: 0.769% (--io gso)",
             "- **not run** 1400 B: mcast perf recv keeps up with a GSO sender: ≥ 99.9% received",
+            "## Authentication",
+            "- 64 B: 250,000 against 999,500 dgram/s: 0.25× (75% fewer), 100.000% received",
+            "- 1400 B: not measured (the row without a key has no numbers)",
             "## Pacing: --rate 20000 --duration 5",
             "Datagrams/s in each full second of `mcast perf recv --report 1s`: 20,010, 19,950, 20,000, 20,040; total 100,000 of 100,000.",
             "- Absolute numbers vary between machines (and between runs on a busy one); only the ratios within one run compare.",

@@ -119,6 +119,32 @@ fn seconds(d: Duration) -> String {
     format!("{}", d.as_secs_f64())
 }
 
+/// Writes a new key into `dir` with `mcast keygen` (mode 0600, as `--key-file` requires) and
+/// returns its path; an `Err` says why the authenticated rows cannot run.
+pub(crate) fn keygen(mcast: &Path, dir: &Path) -> std::result::Result<PathBuf, String> {
+    let path = dir.join("perf.key");
+    let out = std::process::Command::new(mcast)
+        .arg("keygen")
+        .arg(&path)
+        .arg("--force")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", mcast.display()))?;
+    if out.status.success() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "`mcast keygen` failed in this mcast ({}): {}",
+            mcast.display(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("no output")
+                .trim()
+        ))
+    }
+}
+
 /// What runs the rows: the lab, the programs and where they run.
 pub(crate) struct Bench<'a> {
     pub(crate) lab: &'a Lab,
@@ -310,8 +336,9 @@ impl Bench<'_> {
         )
     }
 
-    /// `mcast perf send` (of `size` at `rate` for `time` on `io`) into `mcast perf recv --json`
-    /// with `recv_extra`; returns the receiver's counts with the sender's `sent`, and its intervals.
+    /// `mcast perf send` (of `size` at `rate` for `time` on `io`, with `both`) into `mcast perf
+    /// recv --json` with `recv_extra` and `both`; returns the receiver's counts with the
+    /// sender's `sent`, and its intervals.
     fn counted_by_mcast_recv(
         &self,
         size: usize,
@@ -319,8 +346,10 @@ impl Bench<'_> {
         rate: &str,
         io: Option<Io>,
         recv_extra: &[&str],
+        both: &[&str],
     ) -> Result<(Count, Vec<Interval>)> {
-        let send_args = self.mcast_send_args(size, time, rate, io)?;
+        let mut send_args = self.mcast_send_args(size, time, rate, io)?;
+        send_args.extend(both.iter().map(|a| (*a).to_owned()));
         let timeout = time + GRACE * 2;
         let mut args: Vec<String> = [
             "perf",
@@ -337,7 +366,7 @@ impl Bench<'_> {
         ]
         .map(str::to_owned)
         .into();
-        args.extend(recv_extra.iter().map(|a| (*a).to_owned()));
+        args.extend(recv_extra.iter().chain(both).map(|a| (*a).to_owned()));
         let recv = self.start_receiver(self.mcast, "mcast", &args)?;
         let sender = self
             .spawn(Side::Sender, self.mcast, "mcast", &send_args)?
@@ -352,7 +381,16 @@ impl Bench<'_> {
 
     /// `mcast perf send --io gso --rate max` into `mcast perf recv`.
     pub(crate) fn mcast_recv(&self, size: usize, time: Duration) -> Result<Count> {
-        let (count, _) = self.counted_by_mcast_recv(size, time, "max", Some(Io::Gso), &[])?;
+        let (count, _) = self.counted_by_mcast_recv(size, time, "max", Some(Io::Gso), &[], &[])?;
+        Ok(count)
+    }
+
+    /// [`mcast_recv`](Self::mcast_recv) with `--key-file KEY` on both ends.
+    pub(crate) fn mcast_recv_auth(&self, size: usize, time: Duration, key: &Path) -> Result<Count> {
+        let key = key.to_str().context("the key file's path is not UTF-8")?;
+        let both = ["--key-file", key];
+        let (count, _) =
+            self.counted_by_mcast_recv(size, time, "max", Some(Io::Gso), &[], &both)?;
         Ok(count)
     }
 
@@ -363,7 +401,8 @@ impl Bench<'_> {
         // mcast picks the send path: pacing is about timing, not about one path.
         let rate = rate.to_string();
         let report = ["--report", "1s"];
-        let (count, intervals) = self.counted_by_mcast_recv(size, time, &rate, None, &report)?;
+        let (count, intervals) =
+            self.counted_by_mcast_recv(size, time, &rate, None, &report, &[])?;
         Ok((count, parse::full_seconds(&intervals, 1.0, seconds)))
     }
 }

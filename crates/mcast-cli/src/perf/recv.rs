@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use mcast_core::auth::AuthStats;
 use mcast_core::session::{Datagram, Event, Receiver, ReceiverConfig, SessionId, Stats};
 use mcast_sync::driver::{wall_ns, Clock as _, Drive, RecvDriver};
 use mcast_sync::RecvBatch;
@@ -28,6 +29,7 @@ Examples:
   mcast perf recv 239.1.2.3 5001 -i lab0 --rcvbuf 16M --json
   mcast perf recv 239.1.2.3 5001 -i lab0 --report 500ms --csv > run.csv
   mcast perf recv 239.1.2.3 5001 -i lab0 --iperf      count an `iperf -c 239.1.2.3 -u` client
+  mcast perf recv 239.1.2.3 5001 -i lab0 --key-file group.key   authenticated frames only
 
 The receiver counts mcast's framed datagrams (`mcast perf send`, `mcast send --framed`) and,
 with --iperf, iperf2's. iperf's own server does not understand mcast's frames: measure mcast
@@ -75,7 +77,8 @@ pub(crate) struct Opt {
 
     /// Also count iperf2's UDP datagrams (`iperf -c GROUP -u`): their sequence number and
     /// send time, and the client's final datagram as the end of its stream.
-    #[arg(long)]
+    /// Not with --key-file: iperf2 cannot sign its datagrams.
+    #[arg(long, conflicts_with = "key_file")]
     iperf: bool,
 
     /// Print JSON Lines (start, interval, summary, end).
@@ -85,6 +88,9 @@ pub(crate) struct Opt {
     /// Print one CSV row per interval, as iperf2's -y C.
     #[arg(long)]
     csv: bool,
+
+    #[command(flatten)]
+    key: crate::key::KeyArg,
 }
 
 #[derive(Serialize)]
@@ -175,6 +181,8 @@ struct SummaryRecord {
     /// `comparable` when no delay was negative; `sender_ahead` when the sender's clock is
     /// ahead of this host's (the delays are then not one-way delays).
     clocks: &'static str,
+    /// With `--key-file`: datagrams authenticated, and those dropped by name; `null` without.
+    auth: Option<AuthStats>,
 }
 
 #[derive(Serialize)]
@@ -190,6 +198,7 @@ const PROGRESS: Duration = Duration::from_millis(250);
 /// Runs `mcast perf recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let plan = plan::recv(&opt.group, opt.port, opt.iface.as_deref(), &opt.source)?;
+    let key = opt.key.load()?;
     for n in &plan.notes {
         output::note(n);
     }
@@ -224,6 +233,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             detect_iperf: opt.iperf,
             groups: plan.groups.clone(),
             broadcast: crate::adapter::broadcast_addresses(),
+            key,
             ..ReceiverConfig::default()
         },
         started,
@@ -530,6 +540,7 @@ fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>) -> io::Result<()
         } else {
             "comparable"
         },
+        auth: stats.auth,
     };
     if opt.json {
         return output::emit_json("summary", &rec);
@@ -587,6 +598,9 @@ fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>) -> io::Result<()
     }
     if let Some(l) = host_drops_line(stats.host_drops) {
         lines.push(format!("  {l}"));
+    }
+    if let Some(auth) = &stats.auth {
+        lines.push(format!("  {}", crate::recv::auth_line(auth)));
     }
     for l in lines {
         output::line(&l)?;

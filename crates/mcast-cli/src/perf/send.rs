@@ -4,8 +4,8 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use mcast_core::frame;
 use mcast_core::session::{Sender, SenderConfig, SessionId};
+use mcast_core::{auth, frame};
 use mcast_sync::driver::{wall_ns, Clock as _, Drive, SendDriver};
 use mcast_sync::SendPath;
 use serde::Serialize;
@@ -24,6 +24,7 @@ Examples:
   mcast perf send 239.1.2.3 5001 -i 127.0.0.1 --ttl 0 --rate 20000 --duration 5s
   mcast perf send 239.1.2.3 5001 -i lab0 --rate max --size 64
   mcast perf send 239.1.2.3 5001 -i lab0 --rate 100Mbit --size 1400 -c 100000
+  mcast perf send 239.1.2.3 5001 -i lab0 --rate max --key-file group.key   authenticated
 
 Prints a line per second (datagrams/s, Mbit/s) and a summary; --json prints JSON Lines.
 The stream ends with end-of-session frames so `mcast perf recv` counts loss at its tail.")]
@@ -46,7 +47,7 @@ pub(crate) struct Opt {
     rate: Rate,
 
     /// The UDP payload of each datagram in bytes, the 28-byte frame header included (28 to
-    /// 65507).
+    /// 65507), and with --key-file the 16-byte tag too (44 at least).
     #[arg(long, value_name = "B", default_value_t = 1000, value_parser = plan::parse_frame_size)]
     size: usize,
 
@@ -71,6 +72,9 @@ pub(crate) struct Opt {
     #[arg(long, value_name = "PATH", default_value = "auto", value_parser = ["auto", "gso", "mmsg", "single"])]
     io: String,
 
+    #[command(flatten)]
+    key: crate::key::KeyArg,
+
     /// Print JSON Lines (start, interval, summary, end) instead of text.
     #[arg(long)]
     json: bool,
@@ -85,6 +89,8 @@ struct StartRecord {
     rate_pps: Option<u64>,
     io: &'static str,
     session: u32,
+    /// Whether frames carry a tag (`--key-file`).
+    authenticated: bool,
 }
 
 /// An `interval` or `summary` record of the sender.
@@ -120,6 +126,19 @@ const MAX_SEGMENTS: usize = 64;
 /// Runs `mcast perf send`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let (plan, label) = plan::send(&opt.group, opt.port, opt.iface.as_deref(), opt.ttl, false)?;
+    let key = opt.key.load()?;
+    // The tag is part of the datagram's --size, so that a run with a key and one without
+    // send datagrams of one size.
+    let tag = if key.is_some() { auth::TAG_LEN } else { 0 };
+    if opt.size < frame::HEADER_LEN + tag {
+        return Err(CliError::usage(format!(
+            "--size {} is too small for an authenticated frame: at least {} bytes (the {}-byte header and the {tag}-byte tag)",
+            opt.size,
+            frame::HEADER_LEN + tag,
+            frame::HEADER_LEN
+        ))
+        .into());
+    }
     if plan.group.is_ipv6() && opt.size > SenderConfig::MAX_UDP_PAYLOAD_V6 {
         return Err(CliError::usage(format!(
             "--size {} is more than an IPv6 UDP datagram holds ({})",
@@ -136,7 +155,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let interrupted = stop::on_ctrl_c();
     let tx = Tx::open_with_path(&plan, path)?;
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
-    let payload = vec![0x6d_u8; opt.size - frame::HEADER_LEN];
+    let payload = vec![0x6d_u8; opt.size - frame::HEADER_LEN - tag];
     let duration = match opt.count {
         Some(_) => opt.duration,
         None => Some(opt.duration.unwrap_or(Duration::from_secs(10))),
@@ -147,6 +166,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         interval: opt.rate.interval(opt.size),
         count: opt.count,
         max_segments: MAX_SEGMENTS,
+        key,
         ..SenderConfig::new(tx.destination())
     }));
     if opt.json {
@@ -160,14 +180,16 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 rate_pps: opt.rate.pps(opt.size),
                 io: tx.socket().send_path().as_str(),
                 session: session.0,
+                authenticated: tag > 0,
             },
         )?;
     } else {
         output::note(&format!(
-            "sending to {}:{} on {label}: {}-byte datagrams, rate {}, io {}, {}",
+            "sending to {}:{} on {label}: {}-byte {}datagrams, rate {}, io {}, {}",
             output::host(plan.group.addr()),
             plan.port,
             opt.size,
+            if tag > 0 { "authenticated " } else { "" },
             opt.rate,
             tx.socket().send_path().as_str(),
             match (opt.count, duration) {

@@ -11,6 +11,7 @@ use super::iperf::{IperfDatagram, IPERF_SESSION};
 use super::table::Table;
 use super::window::SeqWindow;
 use crate::addr::Group;
+use crate::auth::{AuthStats, Authenticator, Key, Rejection, ReplayWindow, DEFAULT_REPLAY_WINDOW};
 use crate::frame::{self, EndOfSession, FrameError, FrameRepr, Seq, SessionId};
 use crate::RecvMeta;
 
@@ -48,7 +49,9 @@ pub struct ReceiverConfig {
     pub detect_iperf: bool,
     /// The largest one-way delay, either sign, taken as a measurement (default one hour). A
     /// frame whose send time lies further from the receiver's clock is counted in
-    /// [`StreamStats::delay_discarded`] instead of poisoning the delay figures.
+    /// [`StreamStats::delay_discarded`] instead of poisoning the delay figures. Under a
+    /// [`key`](Self::key), a frame sent that far from the receiver's clock is a replay
+    /// ([`Rejection::Replayed`]): the signed send time bounds how old a recording can be.
     pub max_delay: Duration,
     /// The groups joined (default: none named). A datagram whose destination is known and is
     /// not one of them is [stray](Datagram::Stray): counted apart, by kind, and never taken
@@ -59,6 +62,16 @@ pub struct ReceiverConfig {
     /// to them count as [`Stray::Broadcast`] rather than [`Stray::Unicast`]. The limited
     /// broadcast address 255.255.255.255 always does.
     pub broadcast: Vec<IpAddr>,
+    /// Accept only authenticated frames, by this key ([`crate::auth`]): every datagram is
+    /// verified before it touches any statistics, and one that fails (raw datagrams, plain
+    /// frames, forged, tampered, truncated and replayed frames) is dropped
+    /// ([`Datagram::Rejected`]) and counted by name in [`Stats::auth`]. `None` (the default):
+    /// no authentication, tags are not checked.
+    pub key: Option<Key>,
+    /// The size of each sender session's replay window under a [`key`](Self::key), in
+    /// sequence numbers: rounded up to a multiple of 64, within 64..=2^24 (default
+    /// [`DEFAULT_REPLAY_WINDOW`], 4096; about `size / 8` bytes per stream).
+    pub replay_window: u64,
 }
 
 impl ReceiverConfig {
@@ -98,6 +111,8 @@ impl Default for ReceiverConfig {
             max_delay: Duration::from_secs(3600),
             groups: Vec::new(),
             broadcast: Vec::new(),
+            key: None,
+            replay_window: DEFAULT_REPLAY_WINDOW,
         }
     }
 }
@@ -180,6 +195,9 @@ pub enum Datagram<'a> {
         /// The whole datagram.
         bytes: &'a [u8],
     },
+    /// Under a [key](ReceiverConfig::key), it failed authentication: dropped before it
+    /// touched any statistics, and counted in [`Stats::auth`].
+    Rejected(Rejection),
 }
 
 impl<'a> Datagram<'a> {
@@ -188,7 +206,7 @@ impl<'a> Datagram<'a> {
         match self {
             Self::Raw(payload) => Some(payload),
             Self::Framed { frame, .. } => Some(frame.payload),
-            Self::End { .. } | Self::Malformed(_) | Self::Stray { .. } => None,
+            Self::End { .. } | Self::Malformed(_) | Self::Stray { .. } | Self::Rejected(_) => None,
         }
     }
 }
@@ -311,8 +329,20 @@ pub enum Event {
         /// Why it did not parse.
         error: FrameError,
     },
-    /// The periodic report ([`ReceiverConfig::report_interval`]).
-    Report(Stats),
+    /// Under a [key](ReceiverConfig::key), a datagram failed authentication and was dropped.
+    Rejected {
+        /// The sender's address.
+        source: SocketAddr,
+        /// The session the datagram names, when its header is there to read.
+        session: Option<SessionId>,
+        /// The sequence number it names, when its header is there to read.
+        seq: Option<Seq>,
+        /// Why it was dropped.
+        rejection: Rejection,
+    },
+    /// The periodic report ([`ReceiverConfig::report_interval`]), boxed: the statistics are
+    /// far larger than any other event.
+    Report(Box<Stats>),
 }
 
 /// One-way delay: the receiver's `wall_ns` minus the frame's `sent_at_ns`, in nanoseconds.
@@ -408,6 +438,11 @@ pub struct StreamStats {
     pub jitter_ns: u64,
     /// The end-of-session frame, once one arrived: the stream was `first..end`.
     pub end: Option<EndOfSession>,
+    /// Under a key: frames naming this stream whose tag did not verify
+    /// ([`Rejection::Tampered`]).
+    pub tampered: u64,
+    /// Under a key: valid frames of this stream dropped as replays ([`Rejection::Replayed`]).
+    pub replayed: u64,
 }
 
 /// Datagrams and bytes per destination group.
@@ -476,6 +511,10 @@ pub struct Stats {
     /// Datagrams that were not group traffic ([`Datagram::Stray`]), by kind; not in
     /// [`datagrams`](Self::datagrams) or any other count.
     pub stray: StrayStats,
+    /// Under a [key](ReceiverConfig::key): what authentication let through and dropped, by
+    /// name. The dropped datagrams count nowhere else: not in [`datagrams`](Self::datagrams),
+    /// [`bytes`](Self::bytes), the group counts or any stream's figures. `None` without a key.
+    pub auth: Option<AuthStats>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -541,6 +580,8 @@ struct Counters {
     malformed: u64,
     suspect: u64,
     delay_discarded: u64,
+    tampered: u64,
+    replayed: u64,
 }
 
 impl Counters {
@@ -554,6 +595,8 @@ impl Counters {
         self.malformed = self.malformed.saturating_add(other.malformed);
         self.suspect = self.suspect.saturating_add(other.suspect);
         self.delay_discarded = self.delay_discarded.saturating_add(other.delay_discarded);
+        self.tampered = self.tampered.saturating_add(other.tampered);
+        self.replayed = self.replayed.saturating_add(other.replayed);
     }
 }
 
@@ -572,6 +615,8 @@ struct Stream {
     pending_epoch: Option<u64>,
     epochs: u64,
     end: Option<EndOfSession>,
+    /// Under a key: the sequence numbers authenticated, for telling replays.
+    replay: Option<ReplayWindow>,
 }
 
 impl Stream {
@@ -589,6 +634,7 @@ impl Stream {
             pending_epoch: None,
             epochs: 0,
             end: None,
+            replay: None,
         }
     }
 
@@ -725,6 +771,8 @@ impl Stream {
             delay_discarded: c.delay_discarded,
             jitter_ns: self.delay.jitter16 >> 4,
             end: self.end,
+            tampered: c.tampered,
+            replayed: c.replayed,
         }
     }
 }
@@ -758,6 +806,48 @@ struct GroupCounts {
 /// Memory is bounded whatever arrives: at most [`ReceiverConfig::max_streams`] streams of a
 /// fixed-size window each, [`ReceiverConfig::max_groups`] group counters and
 /// [`ReceiverConfig::max_events`] queued events. Arithmetic saturates; no input panics.
+///
+/// # Authentication
+///
+/// With a [key](ReceiverConfig::key), every datagram is verified before the rules above see
+/// it ([`crate::auth`]): only frames whose tag verifies, sent within
+/// [`max_delay`](ReceiverConfig::max_delay) of the receiver's clock, and (data frames) whose
+/// sequence number the stream's replay window has not accepted before, are counted as above.
+/// Anything else is [`Datagram::Rejected`] and counted only in [`Stats::auth`]. A duplicate
+/// is then a replay, so `duplicates` stays 0 and `replayed` counts it.
+///
+/// ```
+/// use std::time::Instant;
+/// use mcast_core::auth::{Authenticator, Key, Rejection};
+/// use mcast_core::frame::{Flags, FrameRepr, Seq, SessionId};
+/// use mcast_core::session::{Datagram, Receiver, ReceiverConfig};
+/// use mcast_core::RecvMeta;
+///
+/// let key = Key::from_bytes([7; 32]);
+/// let t0 = Instant::now();
+/// let wall = 1_700_000_000_000_000_000;
+/// let mut rx = Receiver::new(ReceiverConfig { key: Some(key.clone()), ..ReceiverConfig::default() }, t0);
+/// let repr = FrameRepr {
+///     flags: Flags::empty(),
+///     session: SessionId(1),
+///     seq: Seq(0),
+///     sent_at_ns: wall,
+///     payload: b"hi",
+///     tag: None,
+/// };
+/// let mut genuine = Vec::new();
+/// Authenticator::new(&key).encode(&repr, &mut genuine).unwrap();
+/// let meta = RecvMeta::new("10.0.0.1:4000".parse().unwrap(), genuine.len());
+/// assert!(matches!(rx.handle_datagram(t0, wall, meta, &genuine), Datagram::Framed { .. }));
+/// // The same frame again is a replay; a changed one, tampered.
+/// assert_eq!(rx.handle_datagram(t0, wall, meta, &genuine), Datagram::Rejected(Rejection::Replayed));
+/// let mut changed = genuine.clone();
+/// changed[28] ^= 1;
+/// assert_eq!(rx.handle_datagram(t0, wall, meta, &changed), Datagram::Rejected(Rejection::Tampered));
+/// let stats = rx.stats();
+/// let auth = stats.auth.unwrap();
+/// assert_eq!((stats.framed, auth.authenticated, auth.replayed, auth.tampered), (1, 1, 1, 1));
+/// ```
 #[derive(Debug)]
 pub struct Receiver {
     config: ReceiverConfig,
@@ -788,6 +878,9 @@ pub struct Receiver {
     stray: StrayStats,
     /// Suspect end-of-session frames of streams never heard (no stream to count them in).
     suspect_unknown: u64,
+    /// The key's verifier, when [`ReceiverConfig::key`] is set.
+    auth: Option<Authenticator>,
+    auth_stats: AuthStats,
 }
 
 /// An iperf2 datagram seen as a frame of the [`IPERF_SESSION`] stream: its payload is what
@@ -816,6 +909,8 @@ impl Receiver {
         let joined = config.groups.iter().map(|g| g.addr()).collect();
         let broadcast = config.broadcast.iter().map(|a| a.to_canonical()).collect();
         Self {
+            auth: config.key.as_ref().map(Authenticator::new),
+            auth_stats: AuthStats::default(),
             config,
             streams: Table::new(),
             evicted: Counters::default(),
@@ -899,6 +994,10 @@ impl Receiver {
     ///
     /// `wall_ns` is the receiver's wall clock (ns since the Unix epoch) for one-way delay;
     /// `meta.source` names the stream together with the frame's session id.
+    ///
+    /// Under a [key](ReceiverConfig::key), the datagram is authenticated first; one that
+    /// fails is [`Datagram::Rejected`], counted in [`Stats::auth`] (and, for a known stream,
+    /// [`StreamStats::tampered`] or [`StreamStats::replayed`]) and nowhere else.
     pub fn handle_datagram<'a>(
         &mut self,
         now: Instant,
@@ -911,7 +1010,12 @@ impl Receiver {
             self.count_stray(kind, bytes.len() as u64);
             return Datagram::Stray { kind, bytes };
         }
-        let framed = self.config.detect_frames && frame::looks_framed(bytes);
+        if let Err(rejection) = self.authenticate(wall_ns, meta.source, bytes) {
+            return Datagram::Rejected(rejection);
+        }
+        // Under a key, only frames get this far.
+        let framed =
+            (self.config.detect_frames || self.auth.is_some()) && frame::looks_framed(bytes);
         // An end-of-session frame whose payload is wrong is malformed like any frame that does
         // not parse.
         let decoded = framed.then(|| {
@@ -983,6 +1087,7 @@ impl Receiver {
         let (source, session) = key;
         let seq = repr.seq;
         let (window, max_jump) = (self.config.window, self.config.max_jump);
+        let replay = self.replay_window();
         let (arrival, stream) = match self.streams.get_mut(&key) {
             Some(stream) => {
                 stream.last_heard = now;
@@ -997,10 +1102,15 @@ impl Receiver {
             None => {
                 self.make_room();
                 let mut stream = Stream::new(seq.0, window, now);
+                stream.replay = replay;
                 stream.count(len);
                 (Arrival::First, self.streams.insert(key, stream))
             }
         };
+        // Authenticated (under a key, `authenticate` checked the window): never again.
+        if let Some(w) = &mut stream.replay {
+            let _ = w.accept(seq);
+        }
         // Suspect frames are not measured: their send time is as doubtful as their number.
         if arrival != Arrival::Suspect {
             if let Some(delay) = self.config.delay_ns(wall_ns, repr.sent_at_ns) {
@@ -1094,7 +1204,8 @@ impl Receiver {
             }
             None => {
                 self.make_room();
-                let stream = Stream::from_end(end, window, now);
+                let mut stream = Stream::from_end(end, window, now);
+                stream.replay = self.replay_window();
                 let lost = stream.counters.lost;
                 self.streams.insert(key, stream);
                 let gap = (!end.is_empty()).then_some((end.first.0, end.len()));
@@ -1116,6 +1227,80 @@ impl Receiver {
             end,
             lost,
         });
+    }
+
+    /// A new stream's replay window: `None` without a key. Allocates only under a key, and
+    /// is called once per new stream.
+    fn replay_window(&self) -> Option<ReplayWindow> {
+        self.auth
+            .is_some()
+            .then(|| ReplayWindow::new(self.config.replay_window))
+    }
+
+    /// Under a key, checks `bytes` from `source` before anything else sees it: its tag, its
+    /// send time against `wall_ns` and [`ReceiverConfig::max_delay`], and (data frames) its
+    /// sequence number against the stream's replay window. A datagram that fails is counted
+    /// by name and queued as an [`Event::Rejected`]. Without a key, everything passes.
+    fn authenticate(
+        &mut self,
+        wall_ns: u64,
+        source: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), Rejection> {
+        let Some(auth) = &self.auth else {
+            return Ok(());
+        };
+        // The session and sequence number, readable once the header is there.
+        let header = (bytes.len() >= frame::HEADER_LEN && frame::looks_framed(bytes))
+            .then(|| frame::Frame::new_unchecked(bytes));
+        let session = header.map(|f| f.session());
+        let seq = header.map(|f| f.seq());
+        let verdict = match (auth.verify(bytes), header) {
+            (Ok(()), Some(f)) => {
+                let stream = self.streams.get(&(source, f.session()));
+                let max_ns = self.config.max_delay.as_nanos();
+                if u128::from(delay_ns(wall_ns, f.sent_at_ns()).unsigned_abs()) > max_ns {
+                    Err(Rejection::Replayed)
+                } else if f.flags().contains(frame::Flags::END) {
+                    // A sender repeats its end frame with one sequence number; a repeat
+                    // changes nothing, so end frames stay outside the window.
+                    Ok(())
+                } else {
+                    match stream.and_then(|s| s.replay.as_ref()) {
+                        Some(w) if w.check(f.seq()).is_err() => Err(Rejection::Replayed),
+                        _ => Ok(()),
+                    }
+                }
+            }
+            // `verify` passes only a whole frame, whose header is there.
+            (Ok(()), None) => Err(Rejection::Truncated),
+            (Err(e), _) => {
+                let known = session.is_some_and(|s| self.streams.get(&(source, s)).is_some());
+                Err(Rejection::of(e, known))
+            }
+        };
+        let rejection = match verdict {
+            Ok(()) => {
+                self.auth_stats.authenticated += 1;
+                return Ok(());
+            }
+            Err(rejection) => rejection,
+        };
+        self.auth_stats.count(rejection);
+        if let Some(stream) = session.and_then(|s| self.streams.get_mut(&(source, s))) {
+            match rejection {
+                Rejection::Tampered => stream.counters.tampered += 1,
+                Rejection::Replayed => stream.counters.replayed += 1,
+                _ => {}
+            }
+        }
+        self.push_event(Event::Rejected {
+            source,
+            session,
+            seq,
+            rejection,
+        });
+        Err(rejection)
     }
 
     /// Tells the receiver how many datagrams the kernel has dropped in all before they reached
@@ -1203,7 +1388,7 @@ impl Receiver {
             return;
         }
         let stats = self.stats();
-        self.push_event(Event::Report(stats));
+        self.push_event(Event::Report(Box::new(stats)));
         self.next_report = match due.checked_add(interval) {
             Some(next) if next > now => Some(next),
             _ => now.checked_add(interval),
@@ -1253,6 +1438,7 @@ impl Receiver {
             host_drops: self.host_drops,
             delay: self.delay_percentiles(),
             stray: self.stray,
+            auth: self.auth.is_some().then_some(self.auth_stats),
         }
     }
 
@@ -2005,6 +2191,419 @@ mod tests {
         let events: Vec<Event> = std::iter::from_fn(|| rx.poll_event()).collect();
         assert!(matches!(events[0], Event::Report(_)));
         assert!(matches!(events[1], Event::NewStream { .. }));
+    }
+
+    const WALL: u64 = 1_700_000_000_000_000_000;
+
+    fn key() -> Key {
+        Key::from_bytes([0x5a; crate::auth::KEY_LEN])
+    }
+
+    fn keyed() -> ReceiverConfig {
+        ReceiverConfig {
+            key: Some(key()),
+            ..ReceiverConfig::default()
+        }
+    }
+
+    /// A data frame authenticated with `key`, sent at `WALL`.
+    fn signed_with(key: &Key, session: u32, seq: u64) -> Vec<u8> {
+        let repr = FrameRepr {
+            flags: Flags::empty(),
+            session: SessionId(session),
+            seq: Seq(seq),
+            sent_at_ns: WALL,
+            payload: b"data",
+            tag: None,
+        };
+        let mut buf = Vec::new();
+        Authenticator::new(key).encode(&repr, &mut buf).unwrap();
+        buf
+    }
+
+    fn signed(session: u32, seq: u64) -> Vec<u8> {
+        signed_with(&key(), session, seq)
+    }
+
+    fn handle<'a>(rx: &mut Receiver, t0: Instant, bytes: &'a [u8]) -> Datagram<'a> {
+        let meta = RecvMeta::new(src(1), bytes.len()).with_destination(Some(group()));
+        rx.handle_datagram(t0, WALL, meta, bytes)
+    }
+
+    fn group() -> IpAddr {
+        "239.1.2.3".parse().unwrap()
+    }
+
+    fn rejected(rx: &mut Receiver, t0: Instant, bytes: &[u8]) -> Rejection {
+        match handle(rx, t0, bytes) {
+            Datagram::Rejected(r) => r,
+            other => panic!("not rejected: {other:?}"),
+        }
+    }
+
+    /// The statistics a keyed receiver shows, with the authentication counters set aside:
+    /// they must equal an unkeyed receiver's for the genuine frames alone.
+    fn without_auth(stats: &Stats) -> Stats {
+        let mut s = stats.clone();
+        s.auth = None;
+        for stream in &mut s.streams {
+            stream.tampered = 0;
+            stream.replayed = 0;
+        }
+        s
+    }
+
+    // issue #9 — a genuine authenticated stream is counted exactly as the plain one is, and the
+    // end-of-session frames (repeated with one sequence number) are no replays.
+    #[test]
+    fn a_keyed_receiver_counts_a_genuine_stream_as_a_plain_one() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(keyed(), t0);
+        let mut plain = Receiver::new(ReceiverConfig::default(), t0);
+        let auth = Authenticator::new(&key());
+        let end = EndOfSession {
+            first: Seq(0),
+            end: Seq(100),
+        };
+        let body = end.payload();
+        let mut end_frame = Vec::new();
+        auth.encode(&end.repr(SessionId(1), WALL, &body), &mut end_frame)
+            .unwrap();
+        for seq in (0..100).filter(|s| s % 10 != 3) {
+            assert!(matches!(
+                handle(&mut rx, t0, &signed(1, seq)),
+                Datagram::Framed { .. }
+            ));
+            let b = framed(1, seq, WALL);
+            let _ = handle(&mut plain, t0, &b);
+        }
+        for _ in 0..3 {
+            assert!(matches!(
+                handle(&mut rx, t0, &end_frame),
+                Datagram::End { .. }
+            ));
+        }
+        let b = end_frame_plain(end);
+        for _ in 0..3 {
+            let _ = handle(&mut plain, t0, &b);
+        }
+        let stats = rx.stats();
+        let auth = stats.auth.unwrap();
+        assert_eq!(
+            (auth.authenticated, auth.dropped()),
+            (90 + 3, 0),
+            "{auth:?}"
+        );
+        assert_eq!((stats.framed, stats.lost, stats.end_frames), (90, 10, 3));
+        let mut p = plain.stats();
+        // Byte counts differ by the tags; everything else is the same.
+        p.bytes = stats.bytes;
+        p.groups[0].bytes = stats.groups[0].bytes;
+        p.streams[0].bytes = stats.streams[0].bytes;
+        assert_eq!(without_auth(&stats), p);
+        assert_eq!(plain.stats().auth, None, "no key, no auth counters");
+        assert_eq!(stats.bytes, 90 * (frame::HEADER_LEN + 4 + 16) as u64);
+    }
+
+    fn end_frame_plain(end: EndOfSession) -> Vec<u8> {
+        let body = end.payload();
+        let mut buf = Vec::new();
+        frame::encode(&end.repr(SessionId(1), WALL, &body), &mut buf).unwrap();
+        buf
+    }
+
+    // issue #9 — raw datagrams and plain frames are unauthenticated under a key: dropped and
+    // counted, nowhere else.
+    #[test]
+    fn unauthenticated_datagrams_are_dropped_and_counted() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(
+            ReceiverConfig {
+                detect_iperf: true,
+                ..keyed()
+            },
+            t0,
+        );
+        let plain = framed(1, 0, WALL);
+        let plain_end = end_frame_plain(EndOfSession {
+            first: Seq(0),
+            end: Seq(1),
+        });
+        for bytes in [&b"hello"[..], &plain, &plain_end, &[0u8; 100], b""] {
+            assert_eq!(
+                rejected(&mut rx, t0, bytes),
+                Rejection::Unauthenticated,
+                "{bytes:?}"
+            );
+        }
+        let stats = rx.stats();
+        assert_eq!(stats.auth.unwrap().unauthenticated, 5);
+        assert_eq!(
+            (stats.datagrams, stats.raw, stats.framed, stats.end_frames),
+            (0, 0, 0, 0)
+        );
+        assert!(stats.groups.is_empty() && stats.streams.is_empty());
+        let events: Vec<Event> = std::iter::from_fn(|| rx.poll_event()).collect();
+        assert_eq!(events.len(), 5);
+        assert_eq!(
+            events[1],
+            Event::Rejected {
+                source: src(1),
+                session: Some(SessionId(1)),
+                seq: Some(Seq(0)),
+                rejection: Rejection::Unauthenticated
+            }
+        );
+    }
+
+    // issue #9 — a bad tag is forged for a stream never authenticated, tampered for a known
+    // one; neither touches the stream.
+    #[test]
+    fn bad_tags_are_forged_or_tampered() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(keyed(), t0);
+        let other = Key::from_bytes([1; crate::auth::KEY_LEN]);
+        assert_eq!(
+            rejected(&mut rx, t0, &signed_with(&other, 1, 0)),
+            Rejection::Forged
+        );
+        let _ = handle(&mut rx, t0, &signed(1, 0));
+        assert_eq!(
+            rejected(&mut rx, t0, &signed_with(&other, 1, 1)),
+            Rejection::Tampered,
+            "now the stream is known"
+        );
+        assert_eq!(
+            rejected(&mut rx, t0, &signed_with(&other, 2, 1)),
+            Rejection::Forged,
+            "another session is not"
+        );
+        // A genuine frame changed on the way: payload, sequence number, send time, tag.
+        for at in [frame::HEADER_LEN, 15, 20, frame::HEADER_LEN + 4 + 3] {
+            let mut b = signed(1, 1);
+            b[at] ^= 0x40;
+            assert_eq!(rejected(&mut rx, t0, &b), Rejection::Tampered, "byte {at}");
+        }
+        // A genuine frame with bytes added after its tag.
+        let mut long = signed(1, 1);
+        long.extend_from_slice(b"more");
+        assert_eq!(rejected(&mut rx, t0, &long), Rejection::Tampered);
+        let stats = rx.stats();
+        let auth = stats.auth.unwrap();
+        assert_eq!((auth.forged, auth.tampered, auth.authenticated), (2, 6, 1));
+        let s = &stats.streams[0];
+        assert_eq!(
+            (s.received, s.highest_seq, s.lost, s.tampered),
+            (1, Seq(0), 0, 6)
+        );
+        assert_eq!(stats.datagrams, 1);
+        // The genuine frame 1 still arrives.
+        assert!(matches!(
+            handle(&mut rx, t0, &signed(1, 1)),
+            Datagram::Framed {
+                arrival: Arrival::InOrder,
+                ..
+            }
+        ));
+    }
+
+    // issue #9 — a frame or tag cut short is truncated, whether or not its length fields were
+    // patched to match.
+    #[test]
+    fn cut_frames_are_truncated() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(keyed(), t0);
+        let good = signed(1, 0);
+        for len in [
+            2,
+            3,
+            4,
+            20,
+            frame::HEADER_LEN,
+            good.len() - 16,
+            good.len() - 1,
+        ] {
+            assert_eq!(
+                rejected(&mut rx, t0, &good[..len]),
+                Rejection::Truncated,
+                "{len}"
+            );
+        }
+        let mut short_tag = good[..good.len() - 8].to_vec();
+        short_tag[26..28].copy_from_slice(&8u16.to_be_bytes());
+        assert_eq!(rejected(&mut rx, t0, &short_tag), Rejection::Truncated);
+        let mut no_tag = good[..good.len() - 16].to_vec();
+        no_tag[26..28].copy_from_slice(&0u16.to_be_bytes());
+        assert_eq!(rejected(&mut rx, t0, &no_tag), Rejection::Truncated);
+        let stats = rx.stats();
+        assert_eq!(stats.auth.unwrap().truncated, 9);
+        assert_eq!((stats.datagrams, stats.malformed), (0, 0));
+    }
+
+    // issue #9 — a valid frame again, one left of the window, or one sent too long ago is
+    // replayed; the stream's figures are those of the genuine frames alone.
+    #[test]
+    fn replays_are_dropped_and_counted() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(
+            ReceiverConfig {
+                replay_window: 64,
+                ..keyed()
+            },
+            t0,
+        );
+        let first = signed(1, 0);
+        let _ = handle(&mut rx, t0, &first);
+        assert_eq!(rejected(&mut rx, t0, &first), Rejection::Replayed);
+        let _ = handle(&mut rx, t0, &signed(1, 2));
+        // A late frame inside the window is no replay, once.
+        assert!(matches!(
+            handle(&mut rx, t0, &signed(1, 1)),
+            Datagram::Framed {
+                arrival: Arrival::Reordered,
+                ..
+            }
+        ));
+        assert_eq!(rejected(&mut rx, t0, &signed(1, 1)), Rejection::Replayed);
+        let _ = handle(&mut rx, t0, &signed(1, 100));
+        assert_eq!(
+            rejected(&mut rx, t0, &signed(1, 30)),
+            Rejection::Replayed,
+            "never seen, but left of the window: too old to tell"
+        );
+        // Sent more than max_delay (an hour) before or after this receiver's clock.
+        let hour = 3_600_000_000_000;
+        for wall in [WALL + hour + 1, WALL - hour - 1] {
+            let b = signed(1, 101);
+            let meta = RecvMeta::new(src(1), b.len());
+            assert_eq!(
+                rx.handle_datagram(t0, wall, meta, &b),
+                Datagram::Rejected(Rejection::Replayed)
+            );
+        }
+        let stats = rx.stats();
+        let s = &stats.streams[0];
+        assert_eq!(stats.auth.unwrap().replayed, 5);
+        assert_eq!(s.replayed, 5);
+        assert_eq!((s.received, s.duplicates, s.stale), (4, 0, 0));
+        assert_eq!(s.lost, 97, "3..=99 less nothing");
+        let events: Vec<Event> = std::iter::from_fn(|| rx.poll_event()).collect();
+        assert!(events.contains(&Event::Rejected {
+            source: src(1),
+            session: Some(SessionId(1)),
+            seq: Some(Seq(30)),
+            rejection: Rejection::Replayed
+        }));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Attack {
+        Genuine(u64),
+        /// A copy of the `n`th genuine frame sent so far (if any).
+        Replay(usize),
+        /// A genuine frame with one bit of its payload or tag flipped.
+        Tamper(u64, usize, u8),
+        /// A genuine frame cut to `len` (at least the magic).
+        Cut(u64, usize),
+        /// A frame made with another key.
+        Forge(u32, u64),
+        Raw(Vec<u8>),
+        Plain(u64),
+    }
+
+    fn attack() -> impl proptest::strategy::Strategy<Value = Attack> {
+        use proptest::prelude::*;
+        prop_oneof![
+            6 => (0_u64..300).prop_map(Attack::Genuine),
+            1 => any::<usize>().prop_map(Attack::Replay),
+            1 => (0_u64..300, any::<usize>(), 0_u8..8).prop_map(|(s, i, b)| Attack::Tamper(s, i, b)),
+            1 => (0_u64..300, 2_usize..100).prop_map(|(s, l)| Attack::Cut(s, l)),
+            1 => (1_u32..3, 0_u64..300).prop_map(|(x, s)| Attack::Forge(x, s)),
+            1 => proptest::collection::vec(any::<u8>(), 0..40).prop_map(Attack::Raw),
+            1 => (0_u64..300).prop_map(Attack::Plain),
+        ]
+    }
+
+    proptest::proptest! {
+        // issue #9 — whatever an attacker mixes into a genuine stream, each datagram gets the
+        // verdict it deserves, the genuine frames are delivered once each, and the figures are
+        // those of an unkeyed receiver fed the genuine frames alone, once each.
+        #[test]
+        fn attacks_never_reach_the_figures(attacks in proptest::collection::vec(attack(), 1..150)) {
+            let t0 = super::super::test_origin();
+            let mut rx = Receiver::new(keyed(), t0);
+            let mut reference = Receiver::new(ReceiverConfig::default(), t0);
+            let other = Key::from_bytes([1; crate::auth::KEY_LEN]);
+            let mut sent: Vec<Vec<u8>> = Vec::new();
+            let mut accepted = std::collections::BTreeSet::new();
+            let mut expected = AuthStats::default();
+            for a in attacks {
+                let (bytes, want) = match a {
+                    Attack::Genuine(seq) => {
+                        let b = signed(1, seq);
+                        sent.push(b.clone());
+                        let want = if accepted.insert(seq) { None } else { Some(Rejection::Replayed) };
+                        if want.is_none() {
+                            let plain = framed(1, seq, WALL);
+                            let _ = handle(&mut reference, t0, &plain);
+                        }
+                        (b, want)
+                    }
+                    Attack::Replay(n) if !sent.is_empty() => {
+                        (sent[n % sent.len()].clone(), Some(Rejection::Replayed))
+                    }
+                    Attack::Replay(_) => (b"nothing to replay yet".to_vec(), Some(Rejection::Unauthenticated)),
+                    Attack::Tamper(seq, i, bit) => {
+                        let mut b = signed(1, seq);
+                        let at = frame::HEADER_LEN + i % (b.len() - frame::HEADER_LEN);
+                        b[at] ^= 1 << bit;
+                        let known = !accepted.is_empty();
+                        (b, Some(if known { Rejection::Tampered } else { Rejection::Forged }))
+                    }
+                    Attack::Cut(seq, len) => {
+                        let b = signed(1, seq);
+                        (b[..len.min(b.len() - 1)].to_vec(), Some(Rejection::Truncated))
+                    }
+                    Attack::Forge(session, seq) => {
+                        let known = session == 1 && !accepted.is_empty();
+                        (
+                            signed_with(&other, session, seq),
+                            Some(if known { Rejection::Tampered } else { Rejection::Forged }),
+                        )
+                    }
+                    Attack::Raw(bytes) => {
+                        let want = if frame::looks_framed(&bytes) { None } else { Some(Rejection::Unauthenticated) };
+                        (bytes, want)
+                    }
+                    Attack::Plain(seq) => (framed(1, seq, WALL), Some(Rejection::Unauthenticated)),
+                };
+                let got = handle(&mut rx, t0, &bytes);
+                match (want, got) {
+                    (None, Datagram::Framed { .. }) => expected.authenticated += 1,
+                    (Some(w), Datagram::Rejected(r)) => {
+                        proptest::prop_assert_eq!(w, r);
+                        expected.count(r);
+                    }
+                    // Random bytes that happen to start with the magic: some verdict.
+                    (None, Datagram::Rejected(r)) if !bytes.starts_with(&frame::MAGIC) || bytes.len() < 2 => {
+                        proptest::prop_assert!(false, "{:?}", r);
+                    }
+                    (None, Datagram::Rejected(r)) => expected.count(r),
+                    (w, g) => proptest::prop_assert!(false, "wanted {:?}, got {:?}", w, g),
+                }
+            }
+            let stats = rx.stats();
+            proptest::prop_assert_eq!(stats.auth, Some(expected));
+            let mut want = reference.stats();
+            want.bytes = stats.bytes;
+            for (w, g) in want.groups.iter_mut().zip(&stats.groups) {
+                w.bytes = g.bytes;
+            }
+            for (w, g) in want.streams.iter_mut().zip(&stats.streams) {
+                w.bytes = g.bytes;
+            }
+            proptest::prop_assert_eq!(without_auth(&stats), want);
+        }
     }
 
     #[test]

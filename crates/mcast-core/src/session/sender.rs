@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::auth::{Authenticator, Key, TAG_LEN};
 use crate::frame::{self, Flags, FrameError, FrameRepr, Seq, SessionId};
 use crate::Transmit;
 
@@ -49,6 +50,11 @@ pub struct SenderConfig {
     /// How many end-of-session frames a framed stream ends with (default [`END_FRAMES`]);
     /// 0 sends none. Raw streams never send them.
     pub end_frames: u8,
+    /// Authenticate every frame with this key ([`crate::auth`]): each carries
+    /// [`Flags::AUTH`] and a [`TAG_LEN`]-byte tag after its payload, end-of-session frames
+    /// included. A key implies [`framed`](Self::framed). `None` (the default): plain frames,
+    /// which receivers without a key read.
+    pub key: Option<Key>,
 }
 
 impl SenderConfig {
@@ -92,18 +98,26 @@ impl SenderConfig {
             flags: Flags::empty(),
             max_segments: 1,
             end_frames: END_FRAMES,
+            key: None,
         }
+    }
+
+    /// Whether datagrams carry a frame header: [`framed`](Self::framed), or a
+    /// [`key`](Self::key) is set.
+    pub const fn is_framed(&self) -> bool {
+        self.framed || self.key.is_some()
     }
 
     /// The longest payload one datagram to [`destination`](Self::destination) carries in
     /// this mode: [`max_udp_payload`](Self::max_udp_payload) for the destination's family, minus the
-    /// [`frame::HEADER_LEN`]-byte header when [`framed`](Self::framed) (and never more than a
-    /// frame's length field holds, [`frame::MAX_PAYLOAD_LEN`]).
+    /// [`frame::HEADER_LEN`]-byte header when [framed](Self::is_framed) and the
+    /// [`TAG_LEN`]-byte tag with a [`key`](Self::key) (and never more than a frame's length
+    /// field holds, [`frame::MAX_PAYLOAD_LEN`]).
     ///
-    /// | destination | raw    | framed |
-    /// |-------------|-------:|-------:|
-    /// | IPv4        | 65,507 | 65,479 |
-    /// | IPv6        | 65,527 | 65,499 |
+    /// | destination | raw    | framed | with a key |
+    /// |-------------|-------:|-------:|-----------:|
+    /// | IPv4        | 65,507 | 65,479 | 65,463     |
+    /// | IPv6        | 65,527 | 65,499 | 65,483     |
     ///
     /// ```
     /// use mcast_core::session::SenderConfig;
@@ -115,8 +129,9 @@ impl SenderConfig {
     /// ```
     pub const fn max_payload(&self) -> usize {
         let udp = Self::max_udp_payload(self.destination.is_ipv6());
-        if self.framed {
-            let room = udp.saturating_sub(frame::HEADER_LEN);
+        if self.is_framed() {
+            let tag = if self.key.is_some() { TAG_LEN } else { 0 };
+            let room = udp.saturating_sub(frame::HEADER_LEN + tag);
             if room < frame::MAX_PAYLOAD_LEN {
                 room
             } else {
@@ -169,6 +184,8 @@ pub const END_SPACING: Duration = Duration::from_millis(5);
 #[derive(Debug, Clone)]
 pub struct Sender {
     config: SenderConfig,
+    /// The key's tag maker, when [`SenderConfig::key`] is set.
+    auth: Option<Authenticator>,
     next_seq: Seq,
     /// Datagrams made by `poll_transmit`.
     generated: u64,
@@ -198,9 +215,13 @@ struct Ending {
 }
 
 impl Sender {
-    /// A sender with nothing sent yet.
-    pub fn new(config: SenderConfig) -> Self {
+    /// A sender with nothing sent yet. A [`key`](SenderConfig::key) turns
+    /// [`framed`](SenderConfig::framed) on.
+    pub fn new(mut config: SenderConfig) -> Self {
+        let auth = config.key.as_ref().map(Authenticator::new);
+        config.framed = config.is_framed();
         Self {
+            auth,
             next_seq: config.first_seq,
             config,
             generated: 0,
@@ -312,6 +333,17 @@ impl Sender {
         Ok(())
     }
 
+    /// Appends the frame for `repr` to `buf`, authenticated when the sender has a key, and
+    /// returns its length; 0 (nothing appended) only for a payload or tag too long for a
+    /// frame, which callers rule out.
+    fn encode(&self, repr: &FrameRepr<'_>, buf: &mut Vec<u8>) -> usize {
+        match &self.auth {
+            Some(auth) => auth.encode(repr, buf),
+            None => frame::encode(repr, buf),
+        }
+        .unwrap_or(0)
+    }
+
     /// Appends one datagram for `payload` to `buf` and returns its length. The caller has
     /// checked the payload's length.
     fn append(&mut self, wall_ns: u64, payload: &[u8], buf: &mut Vec<u8>) -> usize {
@@ -329,9 +361,9 @@ impl Sender {
                 payload,
                 tag: None,
             };
-            // The payload was cut to what the length field holds, and there is no tag, so
-            // encoding cannot fail; 0 would only mean "nothing appended".
-            frame::encode(&repr, buf).unwrap_or(0)
+            // The payload was cut to what the length field holds, and a tag is 16 bytes, so
+            // encoding cannot fail.
+            self.encode(&repr, buf)
         } else {
             buf.extend_from_slice(payload);
             payload.len()
@@ -442,8 +474,7 @@ impl Sender {
             let end = ending.end;
             let body = end.payload();
             buf.clear();
-            let size =
-                frame::encode(&end.repr(self.config.session, wall_ns, &body), buf).unwrap_or(0);
+            let size = self.encode(&end.repr(self.config.session, wall_ns, &body), buf);
             return Some(Transmit::new(self.config.destination, size));
         }
         if self.next_at.is_some_and(|at| now < at) {
@@ -886,6 +917,55 @@ mod tests {
         assert!(s.poll_transmit(t0, 0, b"p", &mut buf).is_some());
         assert!(s.is_finished());
         assert_eq!(s.poll_timeout(), None);
+    }
+
+    // issue #9 — a sender with a key authenticates every frame, end-of-session frames
+    // included, and leaves room for the tag.
+    #[test]
+    fn a_key_authenticates_every_frame_and_implies_framing() {
+        use crate::auth::{Authenticator, Key, VerifyError};
+
+        let key = Key::from_bytes([7; crate::auth::KEY_LEN]);
+        let auth = Authenticator::new(&key);
+        let config = SenderConfig {
+            count: Some(3),
+            max_segments: 2,
+            key: Some(key),
+            ..SenderConfig::new(dest())
+        };
+        assert!(
+            !config.framed && config.is_framed(),
+            "a key implies framing"
+        );
+        assert_eq!(config.max_payload(), 65_463);
+        let mut s = Sender::new(config);
+        assert!(s.config().framed);
+        let t0 = super::super::test_origin();
+        let mut buf = Vec::new();
+        let seg = frame::HEADER_LEN + 3 + TAG_LEN;
+        let mut frames: Vec<Vec<u8>> = Vec::new();
+        let mut now = t0;
+        while let Some(t) = s.poll_transmit(now, 5, b"abc", &mut buf) {
+            let step = t.segment_size.unwrap_or(t.size);
+            frames.extend(buf[..t.size].chunks(step).map(<[u8]>::to_vec));
+            now += END_SPACING;
+        }
+        assert_eq!(frames[0].len(), seg);
+        assert_eq!(frames.len(), 3 + usize::from(END_FRAMES));
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(auth.verify(f), Ok(()), "frame {i}");
+            let repr = frame::decode(f).unwrap();
+            assert_eq!(repr.tag.map(<[u8]>::len), Some(TAG_LEN));
+            assert_eq!(repr.flags.contains(Flags::END), i >= 3, "frame {i}");
+        }
+        let mut plain = Sender::new(SenderConfig {
+            framed: true,
+            ..SenderConfig::new(dest())
+        });
+        let _ = plain.write_datagram(0, b"abc", &mut buf).unwrap();
+        assert_eq!(auth.verify(&buf), Err(VerifyError::Unauthenticated));
+        let _ = s.write_datagram(0, b"abc", &mut buf).unwrap();
+        assert_eq!(auth.verify(&buf), Ok(()));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use mcast_core::auth::Rejection;
 use mcast_core::frame;
 use mcast_core::session::{Arrival, Datagram, Receiver, ReceiverConfig, Sender, SenderConfig};
 use mcast_core::RecvMeta;
@@ -26,6 +27,8 @@ pub struct Pair {
     pub ends: Vec<Vec<u8>>,
     /// End-of-session frames the receiver got.
     pub ends_received: usize,
+    /// Datagrams a receiver with a key dropped, in delivery order.
+    pub rejected: Vec<Rejection>,
     payload: Vec<u8>,
     buf: Vec<u8>,
 }
@@ -43,6 +46,7 @@ impl Pair {
             arrivals: Vec::new(),
             ends: Vec::new(),
             ends_received: 0,
+            rejected: Vec::new(),
             payload: b"payload".to_vec(),
             buf: Vec::new(),
         }
@@ -88,6 +92,8 @@ impl Pair {
                 .with_destination(Some("224.1.1.5".parse().unwrap()));
             match self.receiver.handle_datagram(self.now, wall, meta, &bytes) {
                 Datagram::Framed { arrival, .. } => self.arrivals.push(arrival),
+                // Under a key, the network's duplicates are replays.
+                Datagram::Rejected(r) => self.rejected.push(r),
                 other => panic!("the pair only sends frames, got {other:?}"),
             }
         }
