@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::errors::CliError;
 use crate::ssmping::{self, SsmpingArgs, SsmpingOptions};
-use crate::{adapter, output, plan, stop};
+use crate::{adapter, output, plan, stop, watch};
 
 /// Arguments of `mcast ping`.
 #[derive(clap::Args, Debug)]
@@ -229,8 +229,10 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     };
     let (send_plan, _) = plan::send(group_text, port, opt.iface.as_deref(), opt.ttl, false)?;
     let recv_plan = plan::recv(group_text, port, opt.iface.as_deref(), &[])?;
+    watch::warn_iface(&recv_plan.iface, false);
     let interrupted = stop::on_ctrl_c();
     let (sender, receiver) = adapter::ping_sockets(&send_plan, &recv_plan)?;
+    let link = watch::watch(receiver.iface(), false);
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
     let group = sender.destination();
     let start = Instant::now();
@@ -247,6 +249,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     );
     let mut driver = PingDriver::new(pinger, sender, receiver);
     driver.set_busy_poll(opt.busy_poll);
+    watch::follow_ping(&mut driver, link, opt.json);
     output::note(&format!(
         "listening on {}:{} (interface {}){}",
         output::host(send_plan.group.addr()),

@@ -27,6 +27,7 @@ use crate::errors::CliError;
 use crate::output;
 use crate::plan::{self, RecvPlan};
 use crate::stop::{self, Stop};
+use crate::watch;
 
 /// How many datagrams one receive call takes at most (`recvmmsg`).
 const BATCH: usize = 32;
@@ -223,6 +224,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             output::note(n);
         }
     }
+    watch::warn_iface(&plan.iface, opt.quiet);
     let interrupted = stop::on_ctrl_c();
     let mut rx = Rx::open(&plan, opt.rcvbuf)?;
     if !opt.quiet {
@@ -261,6 +263,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let single = (plan.groups.len() == 1).then(|| plan.groups[0].addr());
     let mut driver = RecvDriver::new(session, RecvBatch::new(BATCH, MAX_DATAGRAM))
         .with_default_destination(single);
+    watch::follow_recv(&mut driver, rx.socket(), opt.json, opt.quiet);
     // Counted here too: `stats()` builds a snapshot, too slow to call per datagram.
     let mut received: u64 = 0;
     let mut failure: Option<io::Error> = None;
