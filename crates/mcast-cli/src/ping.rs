@@ -12,6 +12,7 @@
 //! | `start`    | once joined | `group`, `port`, `interface`, `session`, `interval_ms`, `count`, `responder` |
 //! | `answer`   | each answer, when the interval is 100 ms or more | `peer`, `seq`, `via` (`multicast`, `unicast`), `rtt_us`, `late`, `duplicate` |
 //! | `interval` | each second, when the interval is shorter | `elapsed_s`, `peers` (object: peer → `received`, `rtt_p50_us`) |
+//! | `link`     | the interface changed | `interface`, `index`, `state` (`down`, `up`, `gone`, `back`), `up`, `running`, `multicast`; `back` adds `previous_index`, `rejoined` or `error` (as `recv`'s, see `watch.rs`) |
 //! | `end`      | last | `reason`, `exit_code`, `probes_sent`, `peers` (object: peer address → `sent`, `received`, `lost`, `duplicates`, `reordered`, `late`, `rtt_us` {`min`, `p50`, `p90`, `p99`, `max`} or `null`, `unicast` {`received`, `lost`, `rtt_us`}, `multicast_broken`) |
 
 use std::collections::BTreeMap;
@@ -229,10 +230,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     };
     let (send_plan, _) = plan::send(group_text, port, opt.iface.as_deref(), opt.ttl, false)?;
     let recv_plan = plan::recv(group_text, port, opt.iface.as_deref(), &[])?;
-    watch::warn_iface(&recv_plan.iface, false);
+    let link = watch::start(&recv_plan.iface, false);
     let interrupted = stop::on_ctrl_c();
     let (sender, receiver) = adapter::ping_sockets(&send_plan, &recv_plan)?;
-    let link = watch::watch(receiver.iface(), false);
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
     let group = sender.destination();
     let start = Instant::now();

@@ -224,7 +224,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             output::note(n);
         }
     }
-    watch::warn_iface(&plan.iface, opt.quiet);
+    let link = watch::start(&plan.iface, opt.quiet);
     let interrupted = stop::on_ctrl_c();
     let mut rx = Rx::open(&plan, opt.rcvbuf)?;
     if !opt.quiet {
@@ -263,7 +263,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let single = (plan.groups.len() == 1).then(|| plan.groups[0].addr());
     let mut driver = RecvDriver::new(session, RecvBatch::new(BATCH, MAX_DATAGRAM))
         .with_default_destination(single);
-    watch::follow_recv(&mut driver, rx.socket(), opt.json, opt.quiet);
+    watch::follow_recv(&mut driver, link, opt.json, opt.quiet);
     // Counted here too: `stats()` builds a snapshot, too slow to call per datagram.
     let mut received: u64 = 0;
     let mut failure: Option<io::Error> = None;

@@ -1,12 +1,12 @@
 //! Following the interface a receiver joined on, for `recv`, `perf recv` and `ping`.
 //!
-//! Before the sockets open, [`warn_iface`] warns when `-i` names an interface that is down,
-//! has no carrier, or lacks the MULTICAST flag (loopback excepted: IPv4 multicast loops back
-//! over `lo` without it). Once the command listens, [`follow_recv`] / [`follow_ping`] hand the
-//! engine's driver a `mcast_sync::link::LinkWatch` on that interface: the driver polls it
-//! between its waits, joins every group again when a deleted interface comes back under its
-//! name (with a new index), and calls [`LinkReporter`], which says so on stderr and, with
-//! `--json`, in a `link` record:
+//! Before the sockets join, [`start`] subscribes a `mcast_sync::link::LinkWatch` to the
+//! interface `-i` named and warns when it is down, has no carrier, or lacks the MULTICAST flag
+//! (loopback excepted: IPv4 multicast loops back over `lo` without it). [`follow_recv`] /
+//! [`follow_ping`] then hand the watch to the engine's driver, which polls it between its
+//! waits, joins every group again when a deleted interface comes back under its name (with a
+//! new index), and calls [`LinkReporter`], which says so on stderr (`link: va (index 3) is
+//! down: ...`) and, with `--json`, in a `link` record:
 //!
 //! | `state` | when | extra fields |
 //! |---------|------|--------------|
@@ -22,35 +22,63 @@
 
 use mcast_core::iface::IfaceSpec;
 use mcast_sync::driver::{PingDriver, RecvDriver};
+use mcast_sync::ifaces::IfaceFlags;
 use mcast_sync::link::{LinkChange, LinkReport, LinkWatch};
-use mcast_sync::{Receiver, ResolvedIface};
 use serde::Serialize;
 
 use crate::errors::chain_text;
 use crate::output;
 
-/// The warnings for the interface `-i` named, one line each: down, no carrier, no MULTICAST
-/// flag. None for the kernel's choice, or one that cannot be looked up (the plan already
-/// refused a missing interface).
-pub(crate) fn iface_warnings(spec: &IfaceSpec) -> Vec<String> {
+/// Starts following the interface `-i` named, before the sockets join on it, and warns when it
+/// is down, has no carrier, or lacks the MULTICAST flag (unless `quiet`). The watch subscribes
+/// to the kernel's link messages first and reads the interface's state then: the warnings
+/// describe that state, and every change after it reaches the driver as an event, also one
+/// made while the sockets join.
+///
+/// `None` for the kernel's choice (no interface to follow), for an interface that cannot be
+/// looked up (the plan already refused a missing one), or, with a note, when the link messages
+/// cannot be subscribed to (the warnings are still given).
+pub(crate) fn start(spec: &IfaceSpec, quiet: bool) -> Option<LinkWatch> {
     if spec.is_any() {
-        return Vec::new();
+        return None;
     }
-    let Ok(iface) = mcast_sync::ifaces::resolve(spec) else {
-        return Vec::new();
+    let iface = mcast_sync::ifaces::resolve(spec).ok()?;
+    let (flags, watch) = match LinkWatch::new(&iface.name, iface.index) {
+        Ok(w) if w.index() == Some(iface.index) => (w.flags(), Some(w)),
+        Ok(w) => (iface.flags, Some(w)),
+        Err(e) => {
+            if !quiet {
+                output::note(&format!(
+                    "note: cannot follow interface {} (down, up, gone): {}",
+                    iface.name,
+                    chain_text(&e)
+                ));
+            }
+            (iface.flags, None)
+        }
     };
-    let name = &iface.name;
+    if !quiet {
+        for w in iface_warnings(&iface.name, flags) {
+            output::note(&w);
+        }
+    }
+    watch
+}
+
+/// The warnings for an interface with these flags, one line each: down, no carrier, no
+/// MULTICAST flag (loopback excepted).
+fn iface_warnings(name: &str, flags: IfaceFlags) -> Vec<String> {
     let mut out = Vec::new();
-    if !iface.flags.up {
+    if !flags.up {
         out.push(format!(
             "warning: interface {name} is down: nothing arrives or leaves on it until it is up (`ip link set {name} up`)"
         ));
-    } else if !iface.flags.running {
+    } else if !flags.running {
         out.push(format!(
             "warning: interface {name} is up but has no carrier: nothing arrives until its link is connected"
         ));
     }
-    if !iface.flags.multicast && !iface.flags.loopback {
+    if !flags.multicast && !flags.loopback {
         out.push(format!(
             "warning: interface {name} lacks the MULTICAST flag: multicast may neither arrive nor leave on it (`ip link set {name} multicast on`)"
         ));
@@ -58,42 +86,19 @@ pub(crate) fn iface_warnings(spec: &IfaceSpec) -> Vec<String> {
     out
 }
 
-/// Prints [`iface_warnings`] on stderr, unless `quiet`.
-pub(crate) fn warn_iface(spec: &IfaceSpec, quiet: bool) {
-    if quiet {
-        return;
-    }
-    for w in iface_warnings(spec) {
-        output::note(&w);
-    }
-}
-
-/// A watch on `iface`; `None` for the kernel's choice, or (with a note on stderr unless
-/// `quiet`) when the kernel's link messages cannot be subscribed to.
-pub(crate) fn watch(iface: &ResolvedIface, quiet: bool) -> Option<LinkWatch> {
-    match LinkWatch::for_iface(iface) {
-        Ok(w) => w,
-        Err(e) => {
-            if !quiet {
-                output::note(&format!(
-                    "note: cannot follow the interface (down, up, gone): {}",
-                    chain_text(&e)
-                ));
-            }
-            None
-        }
-    }
-}
-
-/// Makes the receive driver follow the interface `rx` joined on.
-pub(crate) fn follow_recv(driver: &mut RecvDriver, rx: &Receiver, json: bool, quiet: bool) {
-    if let Some(w) = watch(rx.iface(), quiet) {
+/// Makes the receive driver follow the interface of `watch` (from [`start`]).
+pub(crate) fn follow_recv(
+    driver: &mut RecvDriver,
+    watch: Option<LinkWatch>,
+    json: bool,
+    quiet: bool,
+) {
+    if let Some(w) = watch {
         driver.follow_link(w, LinkReporter { json, quiet }.into_callback());
     }
 }
 
-/// Makes the ping driver follow the interface of `watch` (taken with [`watch`] before the
-/// receiver went into the driver).
+/// Makes the ping driver follow the interface of `watch` (from [`start`]).
 pub(crate) fn follow_ping(driver: &mut PingDriver, watch: Option<LinkWatch>, json: bool) {
     if let Some(w) = watch {
         let quiet = false;
@@ -206,5 +211,44 @@ fn link_line(r: &LinkReport) -> String {
         }
         // `LinkChange` may grow; a change we do not know yet is still worth a line.
         other => format!("link: {name} (index {index}): {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Linux's `IFF_*` bits (the CLI has no libc to read them from).
+    const UP: u32 = 0x1;
+    const LOOPBACK: u32 = 0x8;
+    const RUNNING: u32 = 0x40;
+    const MULTICAST: u32 = 0x1000;
+
+    fn flags(bits: u32) -> IfaceFlags {
+        IfaceFlags::from_bits(bits)
+    }
+
+    // issue #9 (link) — a usable multicast interface, and loopback, need no warning.
+    #[test]
+    fn no_warning_for_a_usable_interface_or_loopback() {
+        assert!(iface_warnings("va", flags(UP | RUNNING | MULTICAST)).is_empty());
+        assert!(iface_warnings("lo", flags(UP | RUNNING | LOOPBACK)).is_empty());
+    }
+
+    // issue #9 (link) — down, no carrier, no MULTICAST flag: one warning each, naming the fix.
+    #[test]
+    fn warnings_name_the_state_and_the_fix() {
+        let w = iface_warnings("va", flags(MULTICAST));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("warning: interface va is down"), "{w:?}");
+        assert!(w[0].contains("ip link set va up"), "{w:?}");
+        let w = iface_warnings("va", flags(UP | MULTICAST));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("no carrier"), "{w:?}");
+        let w = iface_warnings("tun0", flags(UP | RUNNING));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("lacks the MULTICAST flag"), "{w:?}");
+        assert!(w[0].contains("ip link set tun0 multicast on"), "{w:?}");
+        assert_eq!(iface_warnings("d0", flags(0)).len(), 2);
     }
 }

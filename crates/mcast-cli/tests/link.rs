@@ -28,11 +28,30 @@ fn skip(test: &str) -> bool {
     skip_unless_root(test) || skip_without("ip", test)
 }
 
+/// Whether this kernel has IPv6; says why `test` skips when not.
+fn have_ipv6(test: &str) -> bool {
+    let yes = std::path::Path::new("/proc/sys/net/ipv6").exists();
+    if !yes {
+        eprintln!("skipping {test}: this kernel has no IPv6 (/proc/sys/net/ipv6 is missing)");
+    }
+    yes
+}
+
 /// This file's namespace set-up, on top of the shared [`Netns`].
 impl Netns {
     /// A namespace with the veth pair `va` — `vb` up and [`VA_ADDR`] on `va`.
     fn with_link() -> Self {
         let ns = Self::new("mcast-link");
+        ns.make_va(true);
+        ns
+    }
+
+    /// As [`Netns::with_link`], with IPv6 on and duplicate address detection off, so that
+    /// `va`'s link-local address is usable at once (also once `va` is created anew).
+    fn with_link_v6() -> Self {
+        let ns = Self::new("mcast-link");
+        ns.ipv6_sysctl("disable_ipv6", 0);
+        ns.ipv6_sysctl("accept_dad", 0);
         ns.make_va(true);
         ns
     }
@@ -212,18 +231,10 @@ fn recv_follows_iface_by_address() {
 #[test]
 fn recv_follows_iface_ipv6() {
     const TEST: &str = "recv_follows_iface_ipv6";
-    if skip(TEST) {
+    if skip(TEST) || !have_ipv6(TEST) {
         return;
     }
-    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
-        eprintln!("skipping {TEST}: this kernel has no IPv6");
-        return;
-    }
-    let ns = Netns::new("mcast-link");
-    // No duplicate address detection: va's link-local address is usable at once.
-    ns.ipv6_sysctl("disable_ipv6", 0);
-    ns.ipv6_sysctl("accept_dad", 0);
-    ns.make_va(true);
+    let ns = Netns::with_link_v6();
     let (group, port) = ("ff15::9", "47403");
     let mut recv = ns.mcast(&["recv", group, port, "-i", "va", "--json"]);
     recv.wait_listening();
@@ -413,4 +424,56 @@ fn warns_for_down_or_non_multicast_iface() {
         "{}",
         out.stderr_text()
     );
+}
+
+// issue #9 (link) — more groups than one socket holds (`igmp_max_memberships`, 20 in a fresh
+// namespace): the deleted interface's memberships stay on the sockets as dead entries that
+// still count against the limit, so joining again works only after leaving them.
+#[test]
+fn recv_rejoins_past_the_membership_limit() {
+    const TEST: &str = "recv_rejoins_past_the_membership_limit";
+    if skip(TEST) {
+        return;
+    }
+    let ns = Netns::with_link();
+    let port = "47407";
+    let mut recv = ns.mcast(&["recv", "239.9.1.1+25", port, "-i", "va", "--json"]);
+    recv.wait_listening();
+    sh(&["ip", "-n", &ns.name, "link", "del", "va"]);
+    wait_link(&mut recv, "gone");
+    ns.make_va(true);
+    let back = wait_link(&mut recv, "back");
+    assert_eq!(back["data"]["rejoined"], 25, "{back}");
+    assert!(back["data"].get("error").is_none(), "{back}");
+    // The first and the last group, on the first and the second socket.
+    for group in ["239.9.1.1", "239.9.1.25"] {
+        let _s = ns.sender(group, port, group, 25);
+        recv.wait_stdout(&format!("\"payload\":\"{group}\""));
+    }
+    recv.interrupt();
+    recv.finish_ok();
+}
+
+// issue #9 (link) — an IPv6 link-local group: the receiver's socket is bound to the group with
+// the interface as its scope, so it is moved to the new index as well as joined there.
+#[test]
+fn recv_follows_iface_ipv6_link_local() {
+    const TEST: &str = "recv_follows_iface_ipv6_link_local";
+    if skip(TEST) || !have_ipv6(TEST) {
+        return;
+    }
+    let ns = Netns::with_link_v6();
+    let (group, port) = ("ff12::9", "47408");
+    let mut recv = ns.mcast(&["recv", group, port, "-i", "va", "--json"]);
+    recv.wait_listening();
+    sh(&["ip", "-n", &ns.name, "link", "del", "va"]);
+    wait_link(&mut recv, "gone");
+    ns.make_va(true);
+    let back = wait_link(&mut recv, "back");
+    assert_eq!(back["data"]["rejoined"], 1, "{back}");
+    let _s = ns.sender(group, port, "after-back", 25);
+    recv.wait_stdout("\"payload\":\"after-back\"");
+    drop(_s);
+    recv.interrupt();
+    recv.finish_ok();
 }

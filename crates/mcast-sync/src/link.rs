@@ -545,3 +545,227 @@ fn parse_link(body: &[u8], deleted: bool) -> Option<LinkMessage> {
         name,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const UP_RUNNING: u32 = (libc::IFF_UP | libc::IFF_RUNNING | libc::IFF_MULTICAST) as u32;
+    const DOWN: u32 = libc::IFF_MULTICAST as u32;
+
+    /// One `RTM_NEWLINK` / `RTM_DELLINK` message as the kernel writes it, with an
+    /// `IFLA_MTU` attribute before the name (the parser must step over it).
+    fn link_msg(kind: u16, index: u32, flags: u32, name: Option<&str>) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&[libc::AF_UNSPEC as u8, 0]);
+        body.extend_from_slice(&1u16.to_ne_bytes()); // ARPHRD_ETHER
+        body.extend_from_slice(&index.to_ne_bytes());
+        body.extend_from_slice(&flags.to_ne_bytes());
+        body.extend_from_slice(&u32::MAX.to_ne_bytes()); // change
+        let attr = |body: &mut Vec<u8>, kind: u16, value: &[u8]| {
+            body.extend_from_slice(&((RTA_HDRLEN + value.len()) as u16).to_ne_bytes());
+            body.extend_from_slice(&kind.to_ne_bytes());
+            body.extend_from_slice(value);
+            body.resize(align4(body.len()), 0);
+        };
+        attr(&mut body, 4, &1500u32.to_ne_bytes()); // IFLA_MTU
+        if let Some(name) = name {
+            let mut v = name.as_bytes().to_vec();
+            v.push(0);
+            attr(&mut body, IFLA_IFNAME, &v);
+        }
+        let mut msg = Vec::new();
+        msg.extend_from_slice(&((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes());
+        msg.extend_from_slice(&kind.to_ne_bytes());
+        msg.extend_from_slice(&0u16.to_ne_bytes());
+        msg.extend_from_slice(&0u32.to_ne_bytes());
+        msg.extend_from_slice(&0u32.to_ne_bytes());
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    fn link(deleted: bool, index: u32, flags: u32, name: &str) -> LinkMessage {
+        LinkMessage {
+            deleted,
+            index,
+            flags,
+            name: Some(name.into()),
+        }
+    }
+
+    #[test]
+    fn parses_new_and_del_link_messages_in_one_read() {
+        let mut buf = link_msg(libc::RTM_NEWLINK, 7, UP_RUNNING, Some("va"));
+        buf.extend(link_msg(libc::RTM_DELLINK, 7, DOWN, Some("va")));
+        // A message of another type is skipped.
+        buf.extend(link_msg(libc::RTM_NEWLINK + 4, 8, 0, Some("x")));
+        buf.extend(link_msg(libc::RTM_NEWLINK, 9, 0, None));
+        assert_eq!(
+            parse_messages(&buf),
+            [
+                Message::Link(link(false, 7, UP_RUNNING, "va")),
+                Message::Link(link(true, 7, DOWN, "va")),
+                Message::Link(LinkMessage {
+                    deleted: false,
+                    index: 9,
+                    flags: 0,
+                    name: None
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn short_or_overlong_messages_end_the_walk() {
+        let msg = link_msg(libc::RTM_NEWLINK, 7, UP_RUNNING, Some("va"));
+        for cut in 0..msg.len() {
+            assert_eq!(parse_messages(&msg[..cut]), [], "cut at {cut}");
+        }
+        let mut overrun = msg[..NLMSG_HDRLEN].to_vec();
+        overrun[..4].copy_from_slice(&(NLMSG_HDRLEN as u32).to_ne_bytes());
+        overrun[4..6].copy_from_slice(&NLMSG_OVERRUN.to_ne_bytes());
+        assert_eq!(parse_messages(&overrun), [Message::Overrun]);
+        // A length below the header's would loop forever if it were taken.
+        let mut zero = msg.clone();
+        zero[..4].copy_from_slice(&0u32.to_ne_bytes());
+        assert_eq!(parse_messages(&zero), []);
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_messages(&bytes);
+        }
+
+        #[test]
+        fn fields_round_trip(index in any::<u32>(), flags in any::<u32>(), name in "[a-z0-9.-]{1,15}") {
+            let buf = link_msg(libc::RTM_NEWLINK, index, flags, Some(&name));
+            prop_assert_eq!(parse_messages(&buf), [Message::Link(link(false, index, flags, &name))]);
+        }
+    }
+
+    fn tracker(index: u32, flags: u32) -> Tracker {
+        Tracker {
+            name: "va".into(),
+            index: Some(index),
+            lost: None,
+            flags: IfaceFlags::from_bits(flags),
+        }
+    }
+
+    fn changes(events: impl IntoIterator<Item = LinkEvent>) -> Vec<(LinkChange, u32, Option<u32>)> {
+        events
+            .into_iter()
+            .map(|e| (e.change, e.index, e.previous_index))
+            .collect()
+    }
+
+    #[test]
+    fn messages_become_down_up_gone_back() {
+        let mut t = tracker(7, UP_RUNNING);
+        let mut feed = |deleted, index, flags, name: &str| {
+            changes(t.handle_message(&link(deleted, index, flags, name)))
+        };
+        assert_eq!(feed(false, 7, DOWN, "va"), [(LinkChange::Down, 7, None)]);
+        // The same state again (an MTU change, say) is no change.
+        assert_eq!(feed(false, 7, DOWN, "va"), []);
+        // Up without a carrier is not usable yet.
+        assert_eq!(feed(false, 7, libc::IFF_UP as u32, "va"), []);
+        assert_eq!(
+            feed(false, 7, UP_RUNNING, "va"),
+            [(LinkChange::Up, 7, None)]
+        );
+        // Other interfaces do not matter, nor does a rename of ours.
+        assert_eq!(feed(false, 8, DOWN, "vb"), []);
+        assert_eq!(feed(true, 8, DOWN, "vb"), []);
+        assert_eq!(feed(false, 7, UP_RUNNING, "renamed"), []);
+        assert_eq!(feed(true, 7, DOWN, "va"), [(LinkChange::Gone, 7, None)]);
+        // While gone: another name, then ours again.
+        assert_eq!(feed(false, 9, DOWN, "vb"), []);
+        assert_eq!(
+            feed(false, 10, DOWN, "va"),
+            [(LinkChange::Back, 10, Some(7))]
+        );
+        assert_eq!(
+            feed(false, 10, UP_RUNNING, "va"),
+            [(LinkChange::Up, 10, None)]
+        );
+    }
+
+    #[test]
+    fn created_again_with_the_same_index_is_back() {
+        let mut t = tracker(7, UP_RUNNING);
+        t.handle_message(&link(true, 7, DOWN, "va"));
+        let back = t.handle_message(&link(false, 7, DOWN, "va")).unwrap();
+        assert_eq!(
+            (back.change, back.previous_index),
+            (LinkChange::Back, Some(7))
+        );
+    }
+
+    #[test]
+    fn back_reports_the_flags_it_came_with() {
+        let mut t = tracker(7, UP_RUNNING);
+        t.handle_message(&link(true, 7, DOWN, "va"));
+        let back = t.handle_message(&link(false, 8, DOWN, "va")).unwrap();
+        assert!(!back.is_usable() && back.flags.multicast);
+        assert_eq!(t.index, Some(8));
+    }
+
+    #[test]
+    fn snapshots_report_the_difference() {
+        let up = IfaceFlags::from_bits(UP_RUNNING);
+        let down = IfaceFlags::from_bits(DOWN);
+        let mut t = tracker(7, UP_RUNNING);
+        assert_eq!(changes(t.handle_snapshot(Some((7, up)))), []);
+        assert_eq!(
+            changes(t.handle_snapshot(Some((7, down)))),
+            [(LinkChange::Down, 7, None)]
+        );
+        // Deleted and created again between two reads: gone, then back.
+        assert_eq!(
+            changes(t.handle_snapshot(Some((9, up)))),
+            [(LinkChange::Gone, 7, None), (LinkChange::Back, 9, Some(7))]
+        );
+        assert_eq!(
+            changes(t.handle_snapshot(None)),
+            [(LinkChange::Gone, 9, None)]
+        );
+        assert_eq!(changes(t.handle_snapshot(None)), []);
+        assert_eq!(
+            changes(t.handle_snapshot(Some((11, down)))),
+            [(LinkChange::Back, 11, Some(9))]
+        );
+    }
+
+    #[test]
+    fn watching_loopback_reports_nothing() {
+        let lo = ifaces::list()
+            .unwrap()
+            .into_iter()
+            .find(|i| i.flags.loopback)
+            .expect("a loopback interface");
+        let mut w = LinkWatch::new(&lo.name, lo.index).unwrap();
+        assert_eq!(w.index(), Some(lo.index));
+        assert_eq!(w.flags(), lo.flags);
+        assert_eq!(w.poll_event(Instant::now()), None);
+        // A wrong index at the start is reported at once: gone, then back at the right one.
+        let mut w = LinkWatch::new(&lo.name, lo.index + 1000).unwrap();
+        let first = w.poll_event(Instant::now()).unwrap();
+        assert_eq!(first.change, LinkChange::Gone);
+        let second = w.poll_event(Instant::now()).unwrap();
+        assert_eq!(
+            (second.change, second.index, second.previous_index),
+            (LinkChange::Back, lo.index, Some(lo.index + 1000))
+        );
+    }
+
+    #[test]
+    fn the_kernels_choice_is_not_followed() {
+        assert!(LinkWatch::for_iface(&ResolvedIface::any())
+            .unwrap()
+            .is_none());
+    }
+}

@@ -240,6 +240,7 @@ impl Joined {
         };
         for (sock, &count) in sockets.iter().zip(&self.per_socket) {
             let sock = SockRef::from(sock);
+            setup::move_bound_device(&sock, previous, index)?;
             for &group in groups.by_ref().take(count) {
                 if previous != 0 {
                     // The dead entries of the old index still count against the socket's
@@ -489,14 +490,17 @@ impl Receiver {
     /// entries, and those count against `net.ipv4.igmp_max_memberships`), then joined on the
     /// new one by index (an `ip_mreqn`, `ipv6_mreq` or `group_source_req`), so the interface
     /// needs no address yet; source-specific groups are joined once per source again. Each
-    /// socket keeps the groups it held. The receiver reports the new index from then on.
+    /// socket keeps the groups it held. A socket bound to the old interface (an IPv6 receiver of
+    /// a link-local group, bound with the interface as the group's scope) is moved to the new one
+    /// first (`SO_BINDTOIFINDEX`, which the kernel allows only with `CAP_NET_RAW`). The receiver
+    /// reports the new index from then on.
     ///
     /// An interface that only went down and up keeps its memberships: nothing to call then.
     ///
     /// # Errors
     ///
-    /// [`Error::Join`] for the first join the kernel refused (no interface with that index, say);
-    /// the joins before it stay made.
+    /// [`Error::Join`] for the first join the kernel refused (no interface with that index, say),
+    /// [`Error::SetOption`] when a bound socket cannot be moved; what was done before stays done.
     pub fn rejoin(&mut self, index: u32) -> Result<Rejoined, Error> {
         self.joined.rejoin(&self.sockets, index)
     }

@@ -1554,6 +1554,22 @@ pub(crate) fn join_on_index(
     join(sock, group, source, &iface)
 }
 
+/// Moves a socket bound to the interface with index `previous` over to index `index`
+/// (`SO_BINDTOIFINDEX`); a socket bound to no interface, or another one, is left alone. An IPv6
+/// receiver of a link-local group is bound to the group with its interface as the scope, which
+/// binds the socket to that interface: without the move, nothing arriving on the interface's new
+/// index would reach it. The kernel allows moving a bound socket only with `CAP_NET_RAW`.
+pub(crate) fn move_bound_device(sock: &Socket, previous: u32, index: u32) -> Result<(), Error> {
+    // SO_BINDTOIFINDEX is a socket-level option: the `_v6` in socket2's names does not matter.
+    match sock.device_index_v6() {
+        Ok(Some(bound)) if bound.get() == previous && previous != index => opt(
+            "SO_BINDTOIFINDEX",
+            sock.bind_device_by_index_v6(std::num::NonZeroU32::new(index)),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Points a sender's outgoing multicast interface at the interface with index `index`
 /// (`IP_MULTICAST_IF` with an `ip_mreqn`, `IPV6_MULTICAST_IF`), and records it in `state`:
 /// for an interface created again under its name, with a new index.

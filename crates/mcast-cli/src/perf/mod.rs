@@ -15,6 +15,7 @@
 //! | `start`    | both       | `group`, `port`, `interface`; send adds `size`, `rate_pps` (`null` for max), `io`, `session`; recv adds `recv_buffer` |
 //! | `interval` | both       | `start_s`, `end_s` (seconds since the first datagram), `datagrams`, `bytes`, `rate_pps`, `mbit_s`; recv adds `lost` (in the network), `host_drops` (dropped by this host's kernel: full receive buffer), `duplicates`, `reordered`, `jitter_us` |
 //! | `summary`  | both       | the same over the whole run (send: `datagrams`, `bytes`, `elapsed_s`, `rate_pps`, `mbit_s`, `io`, `host_drops` (refused by the sending host: `ENOBUFS`), `transmits`); recv adds `sent` (from the senders' end frames), `missing` (sequence numbers that never arrived: `lost` + `host_drops`), `lost_percent`, `suspect`, `streams`, `delay_us` (`min`, `p50`, `p90`, `p99`, `max`, or `null`), `clocks` |
+//! | `link`     | recv       | the interface joined on changed: `interface`, `index`, `state` (`down`, `up`, `gone`, `back`), `up`, `running`, `multicast`; `back` adds `previous_index`, `rejoined` or `error` (as `recv`'s, see `watch.rs`) |
 //! | `end`      | both       | `reason` (`count`, `duration`, `ended`, `timeout`, `interrupted`), `exit_code` |
 //!
 //! Rates count UDP payload bytes (the frame header included), as iperf does.

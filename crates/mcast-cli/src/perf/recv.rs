@@ -190,7 +190,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     for n in &plan.notes {
         output::note(n);
     }
-    watch::warn_iface(&plan.iface, false);
+    let link = watch::start(&plan.iface, false);
     let interrupted = stop::on_ctrl_c();
     let mut rx = Rx::open(&plan, opt.rcvbuf)?;
     if let Some(l) = rx.recv_buffer_note() {
@@ -226,7 +226,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     );
     let mut driver = RecvDriver::new(session, RecvBatch::new(64, 65_536))
         .with_default_destination(Some(plan.groups[0].addr()));
-    watch::follow_recv(&mut driver, rx.socket(), opt.json, false);
+    watch::follow_recv(&mut driver, link, opt.json, false);
     let deadline = opt.timeout.and_then(|t| started.checked_add(t));
     let live = !opt.json && !opt.csv && io::stdout().is_terminal();
 
