@@ -186,7 +186,8 @@ impl LinkWatch {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] when the netlink socket cannot be opened or bound.
+    /// [`Error::Io`] when the netlink socket cannot be opened or bound, or the interfaces
+    /// cannot be listed.
     pub fn new(name: &str, index: u32) -> Result<Self, Error> {
         let sock = open_netlink()?;
         let mut watch = Self {
@@ -199,10 +200,13 @@ impl LinkWatch {
             },
             events: VecDeque::new(),
             next_read: None,
-            buf: vec![0; 32 * 1024],
+            buf: vec![0; 64 * 1024],
         };
         // The flags start as they are now; a different index (or none) is a change to report.
-        let now = current(name);
+        let now = current(name).map_err(|e| Error::Io {
+            context: "cannot list the interfaces to follow one",
+            source: e,
+        })?;
         if let Some((i, flags)) = now {
             if i == index {
                 watch.tracker.flags = flags;
@@ -248,17 +252,19 @@ impl LinkWatch {
 
     /// Reads every message queued on the netlink socket now (it never blocks) and queues the
     /// changes they describe for [`LinkWatch::poll_event`]. When the kernel dropped messages
-    /// (`ENOBUFS`) or reading fails otherwise, the interface's state is read afresh instead.
+    /// (`ENOBUFS`), a message was longer than the buffer, or reading fails otherwise, the
+    /// interface's state is read afresh instead.
     pub fn handle_readable(&mut self) {
         loop {
             // SAFETY: `buf` is a live, writable buffer of `buf.len()` bytes, and the socket is
-            // ours and non-blocking.
+            // ours. With MSG_TRUNC the kernel returns a datagram's real length, even when it
+            // copied only `buf.len()` bytes of it.
             let n = unsafe {
                 libc::recv(
                     self.sock.as_raw_fd(),
                     self.buf.as_mut_ptr().cast(),
                     self.buf.len(),
-                    libc::MSG_DONTWAIT,
+                    libc::MSG_DONTWAIT | libc::MSG_TRUNC,
                 )
             };
             if n < 0 {
@@ -273,9 +279,14 @@ impl LinkWatch {
                     }
                 }
             }
-            let len = usize::try_from(n).unwrap_or(0).min(self.buf.len());
+            let len = usize::try_from(n).unwrap_or(0);
             if len == 0 {
                 return;
+            }
+            if len > self.buf.len() {
+                // Cut short: what it said is read afresh instead.
+                self.resync();
+                continue;
             }
             for msg in parse_messages(&self.buf[..len]) {
                 match msg {
@@ -306,22 +317,26 @@ impl LinkWatch {
         self.events.pop_front()
     }
 
-    /// Reads the interface's state afresh and queues the difference.
+    /// Reads the interface's state afresh and queues the difference. When the interfaces
+    /// cannot be listed, nothing is known to have changed.
     fn resync(&mut self) {
-        let now = current(&self.tracker.name);
-        let events = self.tracker.handle_snapshot(now);
-        self.events.extend(events);
+        if let Ok(now) = current(&self.tracker.name) {
+            let events = self.tracker.handle_snapshot(now);
+            self.events.extend(events);
+        }
     }
 }
 
-/// The index and flags of the interface called `name` now; `None` when there is none (or the
-/// interfaces cannot be listed).
-fn current(name: &str) -> Option<(u32, IfaceFlags)> {
-    ifaces::list()
-        .ok()?
+/// The index and flags of the interface called `name` now; `None` when there is none.
+fn current(name: &str) -> io::Result<Option<(u32, IfaceFlags)>> {
+    let list = ifaces::list().map_err(|e| match e {
+        ifaces::IfaceLookupError::List(e) => e,
+        other => io::Error::other(other),
+    })?;
+    Ok(list
         .into_iter()
         .find(|i| i.name == name)
-        .map(|i| (i.index, i.flags))
+        .map(|i| (i.index, i.flags)))
 }
 
 /// Opens a non-blocking `NETLINK_ROUTE` socket subscribed to `RTMGRP_LINK`.

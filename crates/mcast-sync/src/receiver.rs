@@ -230,13 +230,28 @@ impl Joined {
     ///
     /// As [`Receiver::rejoin`].
     pub fn rejoin<S: AsFd>(&mut self, sockets: &[S], index: u32) -> Result<Rejoined, Error> {
+        if crate::ifaces::index_to_name(index).is_none() {
+            return Err(Error::Iface {
+                spec: IfaceSpec::Index(index),
+                reason: format!("no interface with index {index} on this host"),
+            });
+        }
         let previous = self.state.iface().index;
+        // From here on the memberships are on `index`, even if a join fails half-way: a later
+        // rejoin then leaves those it made.
+        self.state.set_iface_index(index);
         let mut groups = self.groups.iter();
         let mut done = Rejoined {
             groups: 0,
             memberships: 0,
             previous_index: previous,
             index,
+        };
+        // Any-source: one join per group; source-specific: one per group and source.
+        let sources: Vec<Option<Source>> = if self.sources.is_empty() {
+            vec![None]
+        } else {
+            self.sources.iter().copied().map(Some).collect()
         };
         for (sock, &count) in sockets.iter().zip(&self.per_socket) {
             let sock = SockRef::from(sock);
@@ -247,12 +262,7 @@ impl Joined {
                     // membership limit; leaving one that is not there is no harm.
                     let _ = setup::leave_on_index(&sock, group, previous);
                 }
-                let sources: Vec<Option<Source>> = if self.sources.is_empty() {
-                    vec![None]
-                } else {
-                    self.sources.iter().copied().map(Some).collect()
-                };
-                for source in sources {
+                for &source in &sources {
                     setup::join_on_index(&sock, group, source, index).map_err(|e| Error::Join {
                         group,
                         ssm_source: source,
@@ -264,7 +274,6 @@ impl Joined {
                 done.groups += 1;
             }
         }
-        self.state.set_iface_index(index);
         Ok(done)
     }
 }
@@ -499,8 +508,10 @@ impl Receiver {
     ///
     /// # Errors
     ///
-    /// [`Error::Join`] for the first join the kernel refused (no interface with that index, say),
-    /// [`Error::SetOption`] when a bound socket cannot be moved; what was done before stays done.
+    /// [`Error::Iface`] when no interface has that index (nothing is changed then);
+    /// [`Error::Join`] for the first join the kernel refused, [`Error::SetOption`] when a bound
+    /// socket cannot be moved: what was done before stays done, and the receiver counts its
+    /// memberships as on the new index.
     pub fn rejoin(&mut self, index: u32) -> Result<Rejoined, Error> {
         self.joined.rejoin(&self.sockets, index)
     }

@@ -80,18 +80,20 @@ fn rejoin_makes_every_source_again() {
     assert!(arrives(&mut rx, group, b"ssm after rejoin"));
 }
 
-// issue #9 (link) — an index with no interface is a join error naming the group.
+// issue #9 (link) — an index with no interface is refused before anything is left: the
+// receiver keeps its memberships.
 #[test]
-fn rejoin_on_a_missing_index_fails_with_the_group() {
+fn rejoin_on_a_missing_index_changes_nothing() {
     let group: Group = "239.77.1.1".parse().unwrap();
     let mut rx = Receiver::builder(47503)
         .group(group)
         .iface(lo())
         .build()
         .unwrap();
+    let index = rx.iface().index;
     let e = rx.rejoin(999_999).unwrap_err();
-    assert!(
-        matches!(e, Error::Join { group: g, .. } if g == group),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::Iface { .. }), "{e:?}");
+    assert!(e.to_string().contains("999999"), "{e}");
+    assert_eq!(rx.iface().index, index);
+    assert!(arrives(&mut rx, group, b"still joined"));
 }
