@@ -80,7 +80,7 @@ fn iface_warnings(name: &str, flags: IfaceFlags) -> Vec<String> {
     }
     if !flags.multicast && !flags.loopback {
         out.push(format!(
-            "warning: interface {name} lacks the MULTICAST flag: multicast may neither arrive nor leave on it (`ip link set {name} multicast on`)"
+            "warning: interface {name} lacks the MULTICAST flag: the kernel sets up no IPv6 multicast on it, and its driver may not take multicast in (`ip link set {name} multicast on`)"
         ));
     }
     out
