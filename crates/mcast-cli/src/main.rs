@@ -45,6 +45,7 @@ mod send;
 mod sniff;
 mod ssmping;
 mod stop;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -12,6 +12,7 @@
 //! | `start`    | once joined | `group`, `port`, `interface`, `session`, `interval_ms`, `count`, `responder` |
 //! | `answer`   | each answer, when the interval is 100 ms or more | `peer`, `seq` (a decimal string, see `output.rs`), `via` (`multicast`, `unicast`), `rtt_us`, `late`, `duplicate` |
 //! | `interval` | each second, when the interval is shorter | `elapsed_s`, `peers` (object: peer → `received`, `rtt_p50_us`) |
+//! | `link`     | the interface changed | `interface`, `index`, `state` (`down`, `up`, `gone`, `back`), `up`, `running`, `multicast`; `back` adds `previous_index`, `rejoined` or `error` (as `recv`'s, see `watch.rs`) |
 //! | `end`      | last | `reason`, `exit_code`, `probes_sent`, `peers` (object: peer address → `sent`, `received`, `lost`, `duplicates`, `reordered`, `late`, `rtt_us` {`min`, `p50`, `p90`, `p99`, `max`} or `null`, `unicast` {`received`, `lost`, `rtt_us`}, `multicast_broken`), `auth` (`null` without `--key-file`, else `authenticated` and the datagrams dropped: `unauthenticated`, `truncated`, `forged`, `tampered`, `replayed`) |
 
 use std::collections::BTreeMap;
@@ -27,7 +28,7 @@ use serde::Serialize;
 
 use crate::errors::CliError;
 use crate::ssmping::{self, SsmpingArgs, SsmpingOptions};
-use crate::{adapter, output, plan, stop};
+use crate::{adapter, output, plan, stop, watch};
 
 /// Arguments of `mcast ping`.
 #[derive(clap::Args, Debug)]
@@ -246,6 +247,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     };
     let (send_plan, _) = plan::send(group_text, port, opt.iface.as_deref(), opt.ttl, false)?;
     let recv_plan = plan::recv(group_text, port, opt.iface.as_deref(), &[])?;
+    let link = watch::start(&recv_plan.iface, false);
     let interrupted = stop::on_ctrl_c();
     let (sender, receiver) = adapter::ping_sockets(&send_plan, &recv_plan)?;
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
@@ -265,6 +267,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     );
     let mut driver = PingDriver::new(pinger, sender, receiver);
     driver.set_busy_poll(opt.busy_poll);
+    watch::follow_ping(&mut driver, link, opt.json);
     output::note(&format!(
         "listening on {}:{} (interface {}){}",
         output::host(send_plan.group.addr()),

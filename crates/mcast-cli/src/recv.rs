@@ -31,6 +31,7 @@ use crate::errors::CliError;
 use crate::output;
 use crate::plan::{self, RecvPlan};
 use crate::stop::{self, Stop};
+use crate::watch;
 
 /// How many datagrams one receive call takes at most (`recvmmsg`).
 const BATCH: usize = 32;
@@ -268,6 +269,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             output::note(n);
         }
     }
+    let link = watch::start(&plan.iface, opt.quiet);
     let interrupted = stop::on_ctrl_c();
     let mut rx = Rx::open(&plan, opt.rcvbuf)?;
     if !opt.quiet {
@@ -311,6 +313,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let single = (plan.groups.len() == 1).then(|| plan.groups[0].addr());
     let mut driver = RecvDriver::new(session, RecvBatch::new(BATCH, MAX_DATAGRAM))
         .with_default_destination(single);
+    watch::follow_recv(&mut driver, link, opt.json, opt.quiet);
     // Counted here too: `stats()` builds a snapshot, too slow to call per datagram.
     let mut received: u64 = 0;
     let mut stray_noted = false;

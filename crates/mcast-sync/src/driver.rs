@@ -15,6 +15,10 @@
 //!   [`poll_event`](mcast_core::session::Receiver::poll_event), runs the receiver's timers (interval
 //!   reports) and passes the socket's kernel drop count in as host drops.
 //!
+//! Both receive drivers ([`RecvDriver`], [`PingDriver`]) can follow the interface they joined
+//! on ([`RecvDriver::follow_link`]): between waits they poll a [`LinkWatch`], hand every change
+//! to the caller, and join every group again when the interface comes back with a new index.
+//!
 //! Both read time through a [`Clock`] ([`SystemClock`] by default), and both return after a
 //! time limit, a stop request or when the work is done, so the caller can print progress
 //! between calls.
@@ -48,6 +52,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mcast_core::session::{self as core, Datagram, Event};
 use mcast_core::{RecvMeta, Transmit};
 
+use crate::link::{LinkChange, LinkReport, LinkWatch, Rejoined};
 use crate::{Error, Receiver, RecvBatch, Sender};
 
 mod ping;
@@ -366,6 +371,41 @@ fn wait_until<C: Clock>(clock: &C, deadline: Instant, stop: &mut impl FnMut() ->
     }
 }
 
+/// A callback that hears of every change of a followed interface.
+type OnLink = Box<dyn FnMut(&LinkReport) + Send>;
+
+/// A [`LinkWatch`] a driver polls, and the callback it reports to.
+struct Follow {
+    watch: LinkWatch,
+    on_change: OnLink,
+}
+
+impl std::fmt::Debug for Follow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follow")
+            .field("watch", &self.watch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Follow {
+    fn new(watch: LinkWatch, on_change: impl FnMut(&LinkReport) + Send + 'static) -> Self {
+        Self {
+            watch,
+            on_change: Box::new(on_change),
+        }
+    }
+
+    /// Polls the watch at `now` and reports every change; `rejoin` makes the memberships again
+    /// on the new index of an interface that is back.
+    fn check(&mut self, now: Instant, mut rejoin: impl FnMut(u32) -> Result<Rejoined, Error>) {
+        while let Some(event) = self.watch.poll_event(now) {
+            let rejoin = (event.change == LinkChange::Back).then(|| rejoin(event.index));
+            (self.on_change)(&LinkReport { event, rejoin });
+        }
+    }
+}
+
 /// Runs a [`core::Receiver`](mcast_core::session::Receiver) against a [`Receiver`] socket.
 #[derive(Debug)]
 pub struct RecvDriver<C: Clock = SystemClock> {
@@ -373,6 +413,7 @@ pub struct RecvDriver<C: Clock = SystemClock> {
     clock: C,
     batch: RecvBatch,
     default_destination: Option<IpAddr>,
+    link: Option<Follow>,
 }
 
 impl RecvDriver<SystemClock> {
@@ -392,7 +433,43 @@ impl<C: Clock> RecvDriver<C> {
             clock,
             batch,
             default_destination: None,
+            link: None,
         }
+    }
+
+    /// Follows the interface the receiver joined on: between waits (at most every
+    /// [`LinkWatch::CHECK`]) [`run`](Self::run) polls `watch` and hands every change to
+    /// `on_change`, and when the interface is back under its name with a new index it first
+    /// joins every group again there ([`Receiver::rejoin`]), the outcome in the report. A
+    /// receiver whose interface goes down keeps its memberships and just receives nothing
+    /// until it is up again. Replaces any watch given before.
+    ///
+    /// ```no_run
+    /// use mcast_core::session::{Receiver as Session, ReceiverConfig};
+    /// use mcast_sync::driver::RecvDriver;
+    /// use mcast_sync::link::LinkWatch;
+    /// use mcast_sync::{Receiver, RecvBatch};
+    ///
+    /// let mut rx = Receiver::builder(5000)
+    ///     .group("239.1.2.3".parse()?)
+    ///     .iface("veth0".parse()?)
+    ///     .build()?;
+    /// let session = Session::new(ReceiverConfig::default(), std::time::Instant::now());
+    /// let mut driver = RecvDriver::new(session, RecvBatch::new(32, 2048));
+    /// if let Some(watch) = LinkWatch::for_iface(rx.iface())? {
+    ///     driver.follow_link(watch, |r| eprintln!("{} is {}", r.event.name, r.event.change));
+    /// }
+    /// driver.run(&mut rx, None, || false, |_, _| std::ops::ControlFlow::Continue(()), |_| {
+    ///     std::ops::ControlFlow::Continue(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn follow_link(
+        &mut self,
+        watch: LinkWatch,
+        on_change: impl FnMut(&LinkReport) + Send + 'static,
+    ) {
+        self.link = Some(Follow::new(watch, on_change));
     }
 
     /// The group to count a datagram under when the socket could not tell its destination
@@ -445,6 +522,9 @@ impl<C: Clock> RecvDriver<C> {
             let now = self.clock.now();
             if limit.is_some_and(|l| now >= l) {
                 return Ok(Drive::Limit);
+            }
+            if let Some(follow) = &mut self.link {
+                follow.check(now, |index| socket.rejoin(index));
             }
             let wake = [limit, self.session.poll_timeout(), now.checked_add(TICK)]
                 .into_iter()

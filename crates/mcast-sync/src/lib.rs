@@ -26,6 +26,10 @@
 //! - [`unicast::UnicastSocket`] is a UDP socket connected to one peer, set up in [`setup`]
 //!   too, and [`ssmping::PingDriver`] runs mcast-core's ssmping client against it and a
 //!   receiver (the queries and replies of `mcast ping --ssmping`);
+//! - [`link::LinkWatch`] follows the interface a receiver joined on (down, up, gone, back)
+//!   through the kernel's netlink link messages, [`Receiver::rejoin`] makes the memberships
+//!   again on an interface created anew, and the drivers do both when asked to
+//!   ([`driver::RecvDriver::follow_link`]);
 //! - errors name the group, interface or address involved, [`Error::cause`] is what the
 //!   adapter found behind a failure (no route, an interface down, a privileged port, ...) and
 //!   [`Error::hint`] explains the known traps in the library's terms;
@@ -53,6 +57,7 @@ mod diagnose;
 pub mod driver;
 pub mod error;
 pub mod ifaces;
+pub mod link;
 pub mod receiver;
 pub mod resolve;
 pub mod sender;

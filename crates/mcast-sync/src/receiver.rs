@@ -9,6 +9,9 @@ use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::RecvMeta;
 
+use socket2::SockRef;
+
+use crate::link::Rejoined;
 use crate::resolve::ResolvedIface;
 use crate::setup::{self, ReceiverConfig, RecvBatch, RecvBufferReport, SocketState};
 use crate::Error;
@@ -162,6 +165,7 @@ impl ReceiverBuilder {
                 groups: self.cfg.groups,
                 sources: self.cfg.sources,
                 port: self.cfg.port,
+                per_socket: open.per_socket,
             },
             timeout: self.read_timeout,
             next: 0,
@@ -179,6 +183,8 @@ pub struct Joined {
     groups: Vec<Group>,
     sources: Vec<Source>,
     port: u16,
+    /// How many of `groups`, in order, each socket holds.
+    per_socket: Vec<usize>,
 }
 
 impl Joined {
@@ -215,6 +221,62 @@ impl Joined {
     /// What came of the receive buffer request, when one was made.
     pub fn recv_buffer_report(&self) -> Option<RecvBufferReport> {
         self.state.recv_buffer_report()
+    }
+
+    /// Makes every membership again on the interface with index `index`, on `sockets` (the
+    /// receiver's, in the order it opened them): see [`Receiver::rejoin`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::rejoin`].
+    pub fn rejoin<S: AsFd>(&mut self, sockets: &[S], index: u32) -> Result<Rejoined, Error> {
+        if crate::ifaces::index_to_name(index).is_none() {
+            return Err(Error::Iface {
+                spec: IfaceSpec::Index(index),
+                reason: format!("no interface with index {index} on this host"),
+            });
+        }
+        let previous = self.state.iface().index;
+        // From here on the memberships are on `index`, even if a join fails half-way: a later
+        // rejoin then leaves those it made.
+        self.state.set_iface_index(index);
+        let mut groups = self.groups.iter();
+        let mut done = Rejoined {
+            groups: 0,
+            memberships: 0,
+            previous_index: previous,
+            index,
+        };
+        // Any-source: one join per group; source-specific: one per group and source.
+        let sources: Vec<Option<Source>> = if self.sources.is_empty() {
+            vec![None]
+        } else {
+            self.sources.iter().copied().map(Some).collect()
+        };
+        for (sock, &count) in sockets.iter().zip(&self.per_socket) {
+            let sock = SockRef::from(sock);
+            setup::move_bound_device(&sock, previous, index)?;
+            for &group in groups.by_ref().take(count) {
+                if previous != 0 {
+                    // The dead entries of the old index still count against the socket's
+                    // membership limit; leaving one that is not there is no harm.
+                    let _ = setup::leave_on_index(&sock, group, previous);
+                }
+                for &source in &sources {
+                    setup::join_on_index(&sock, group, source, index).map_err(|e| Error::Join {
+                        group,
+                        ssm_source: source,
+                        iface: IfaceSpec::Index(index),
+                        // The interface just came back: no route or state to diagnose.
+                        cause: None,
+                        source: e,
+                    })?;
+                    done.memberships += 1;
+                }
+                done.groups += 1;
+            }
+        }
+        Ok(done)
     }
 }
 
@@ -427,9 +489,33 @@ impl Receiver {
         self.joined.port()
     }
 
-    /// The interface joined on, resolved.
+    /// The interface joined on, resolved (with its new index after [`Receiver::rejoin`]).
     pub fn iface(&self) -> &ResolvedIface {
         self.joined.iface()
+    }
+
+    /// Makes every membership again on the interface with index `index`: for the interface
+    /// the receiver joined on, deleted and created again under its name, which took the
+    /// memberships along and came back with a new index (see [`crate::link`]). Each group is
+    /// first left on the old index (the socket keeps a deleted interface's memberships as dead
+    /// entries, and those count against `net.ipv4.igmp_max_memberships`), then joined on the
+    /// new one by index (an `ip_mreqn`, `ipv6_mreq` or `group_source_req`), so the interface
+    /// needs no address yet; source-specific groups are joined once per source again. Each
+    /// socket keeps the groups it held. A socket bound to the old interface (an IPv6 receiver of
+    /// a link-local group, bound with the interface as the group's scope) is moved to the new one
+    /// first (`SO_BINDTOIFINDEX`, which the kernel allows only with `CAP_NET_RAW`). The receiver
+    /// reports the new index from then on.
+    ///
+    /// An interface that only went down and up keeps its memberships: nothing to call then.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Iface`] when no interface has that index (nothing is changed then);
+    /// [`Error::Join`] for the first join the kernel refused, [`Error::SetOption`] when a bound
+    /// socket cannot be moved: what was done before stays done, and the receiver counts its
+    /// memberships as on the new index.
+    pub fn rejoin(&mut self, index: u32) -> Result<Rejoined, Error> {
+        self.joined.rejoin(&self.sockets, index)
     }
 
     /// How many sockets carry the joins (more than one past `igmp_max_memberships` groups).

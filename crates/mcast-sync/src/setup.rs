@@ -94,6 +94,9 @@ pub(crate) struct OpenSender {
 pub(crate) struct OpenReceiver {
     pub(crate) sockets: Vec<UdpSocket>,
     pub(crate) state: SocketState,
+    /// How many groups each socket holds: socket 0 the first ones in the order joined, and so
+    /// on (the membership policy fills the sockets one after the other).
+    pub(crate) per_socket: Vec<usize>,
 }
 
 /// The per-socket knowledge `send` and `recv` need, and what setup learnt (the resolved
@@ -207,6 +210,11 @@ impl SocketState {
     /// without the option: then a socket may also see groups other sockets joined).
     pub fn multicast_all_off(&self) -> bool {
         self.multicast_all_off
+    }
+
+    /// Records that the interface now has index `index` (it was deleted and created again).
+    pub(crate) fn set_iface_index(&mut self, index: u32) {
+        self.iface.index = index;
     }
 
     /// Whether every receiver socket has `SO_RXQ_OVFL` on, so that each received datagram's
@@ -1199,15 +1207,22 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
         gro_on: cfg.gro,
         send_path: Arc::new(AtomicU8::new(SendPath::default() as u8)),
     };
+    let mut per_socket: Vec<usize> = Vec::new();
     while let Some(op) = membership.poll_op() {
         while sockets.len() <= op.socket {
             sockets.push(open_receiver_socket(cfg, v6, bind, rmem_max, &mut state)?);
+            per_socket.push(0);
         }
         let sock = &sockets[op.socket];
         let result = join(sock, op.group, op.source, &state.iface);
         let outcome = result.as_ref().map(|_| ()).map_err(os_error_kind);
         match (membership.handle_op_result(&op, outcome), result) {
-            (Ok(()), _) => {}
+            (Ok(()), Ok(())) => {
+                if op.first_of_group {
+                    per_socket[op.socket] += 1;
+                }
+            }
+            (Ok(()), Err(_)) => {}
             (Err(_verdict), Err(source)) => {
                 return Err(Error::Join {
                     group: op.group,
@@ -1224,6 +1239,7 @@ pub(crate) fn open_receiver(cfg: &ReceiverConfig) -> Result<OpenReceiver, Error>
     Ok(OpenReceiver {
         sockets: sockets.into_iter().map(UdpSocket::from).collect(),
         state,
+        per_socket,
     })
 }
 
@@ -1526,6 +1542,73 @@ fn join(
             )
         }
     }
+}
+
+/// Leaves `group` on the interface with index `index` (`IP_DROP_MEMBERSHIP` with an
+/// `ip_mreqn`, `IPV6_LEAVE_GROUP`): the whole group, its source-specific joins included. The
+/// interface need not exist any more: the kernel keeps a deleted interface's memberships on
+/// the socket, by index, until they are left.
+pub(crate) fn leave_on_index(sock: &Socket, group: Group, index: u32) -> io::Result<()> {
+    match group.addr() {
+        IpAddr::V4(g) => sock.leave_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(index)),
+        IpAddr::V6(g) => sock.leave_multicast_v6(&g, index),
+    }
+}
+
+/// Joins `group` (from `source`, for a source-specific join) on the interface with index
+/// `index`, whatever way the interface was first named: by index, an interface created again
+/// needs no address yet.
+pub(crate) fn join_on_index(
+    sock: &Socket,
+    group: Group,
+    source: Option<Source>,
+    index: u32,
+) -> io::Result<()> {
+    let iface = ResolvedIface {
+        spec: IfaceSpec::Index(index),
+        index,
+        name: None,
+        v4: Ipv4Addr::UNSPECIFIED,
+    };
+    join(sock, group, source, &iface)
+}
+
+/// Moves a socket bound to the interface with index `previous` over to index `index`
+/// (`SO_BINDTOIFINDEX`); a socket bound to no interface, or another one, is left alone. An IPv6
+/// receiver of a link-local group is bound to the group with its interface as the scope, which
+/// binds the socket to that interface: without the move, nothing arriving on the interface's new
+/// index would reach it. The kernel allows moving a bound socket only with `CAP_NET_RAW`.
+pub(crate) fn move_bound_device(sock: &Socket, previous: u32, index: u32) -> Result<(), Error> {
+    // SO_BINDTOIFINDEX is a socket-level option: the `_v6` in socket2's names does not matter.
+    match sock.device_index_v6() {
+        Ok(Some(bound)) if bound.get() == previous && previous != index => opt(
+            "SO_BINDTOIFINDEX",
+            sock.bind_device_by_index_v6(std::num::NonZeroU32::new(index)),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Points a sender's outgoing multicast interface at the interface with index `index`
+/// (`IP_MULTICAST_IF` with an `ip_mreqn`, `IPV6_MULTICAST_IF`), and records it in `state`:
+/// for an interface created again under its name, with a new index.
+pub(crate) fn set_multicast_if_index(
+    sock: &Socket,
+    state: &mut SocketState,
+    group: Group,
+    index: u32,
+) -> Result<(), Error> {
+    if state.v6 {
+        opt("IPV6_MULTICAST_IF", sock.set_multicast_if_v6(index))?;
+    } else {
+        let req = mreq::ip_mreqn(group, Ipv4Addr::UNSPECIFIED, index)?;
+        opt(
+            "IP_MULTICAST_IF",
+            setsockopt_bytes(sock, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &req),
+        )?;
+    }
+    state.set_iface_index(index);
+    Ok(())
 }
 
 /// Puts a socket into nonblocking mode for an async runtime (mcast-async calls this before

@@ -19,7 +19,7 @@ use super::{mbit_s, per_s};
 use crate::adapter::{RecvBufferRecord, Rx};
 use crate::errors::CliError;
 use crate::output::round3;
-use crate::{output, plan, recv::host_drops_line, stop};
+use crate::{output, plan, recv::host_drops_line, stop, watch};
 
 /// Arguments of `mcast perf recv`.
 #[derive(clap::Args, Debug)]
@@ -202,6 +202,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     for n in &plan.notes {
         output::note(n);
     }
+    let link = watch::start(&plan.iface, false);
     let interrupted = stop::on_ctrl_c();
     let mut rx = Rx::open(&plan, opt.rcvbuf)?;
     if let Some(l) = rx.recv_buffer_note() {
@@ -240,6 +241,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     );
     let mut driver = RecvDriver::new(session, RecvBatch::new(64, 65_536))
         .with_default_destination(Some(plan.groups[0].addr()));
+    watch::follow_recv(&mut driver, link, opt.json, false);
     let deadline = opt.timeout.and_then(|t| started.checked_add(t));
     let live = !opt.json && !opt.csv && io::stdout().is_terminal();
 

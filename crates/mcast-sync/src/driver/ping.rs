@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 
 use mcast_core::ping::{PingEvent, Pinger};
 
-use super::{is_host_drop_io, Clock, Drive, SystemClock, TICK};
-use crate::setup::poll_ms;
-use crate::{Error, Receiver, RecvBatch, Sender, SocketState};
+use socket2::SockRef;
+
+use super::{is_host_drop_io, Clock, Drive, Follow, SystemClock, TICK};
+use crate::link::{LinkReport, LinkWatch, Rejoined};
+use crate::setup::{self, poll_ms};
+use crate::{Error, Joined, Receiver, RecvBatch, Sender, SocketState};
 
 /// Runs a [`Pinger`] against a sender and a receiver on the same group and port.
 ///
@@ -26,11 +29,12 @@ pub struct PingDriver<C: Clock = SystemClock> {
     tx: UdpSocket,
     tx_state: SocketState,
     rx: Vec<UdpSocket>,
-    rx_state: SocketState,
+    rx_joined: Joined,
     batch: RecvBatch,
     buf: Vec<u8>,
     busy_poll: bool,
     send_errors: u64,
+    link: Option<Follow>,
 }
 
 impl PingDriver<SystemClock> {
@@ -52,12 +56,42 @@ impl<C: Clock> PingDriver<C> {
             tx,
             tx_state,
             rx,
-            rx_state: joined.state().clone(),
+            rx_joined: joined,
             batch: RecvBatch::new(64, 65_536),
             buf: Vec::with_capacity(2048),
             busy_poll: false,
             send_errors: 0,
+            link: None,
         }
+    }
+
+    /// Follows the interface the sockets use, as
+    /// [`RecvDriver::follow_link`](super::RecvDriver::follow_link) does: every change goes to
+    /// `on_change`, and when the interface is back with a new index the receiver's groups are
+    /// joined again there and the sender's outgoing interface (`IP_MULTICAST_IF`) points at it.
+    /// While the interface is down or gone, probes and answers that cannot leave count as
+    /// [`send_errors`](Self::send_errors).
+    pub fn follow_link(
+        &mut self,
+        watch: LinkWatch,
+        on_change: impl FnMut(&LinkReport) + Send + 'static,
+    ) {
+        self.link = Some(Follow::new(watch, on_change));
+    }
+
+    /// Joins the group again on `index` and sends by it from now on.
+    fn rejoin(
+        rx: &[UdpSocket],
+        rx_joined: &mut Joined,
+        tx: &UdpSocket,
+        tx_state: &mut SocketState,
+        index: u32,
+    ) -> Result<Rejoined, Error> {
+        let done = rx_joined.rejoin(rx, index)?;
+        if let Some(&group) = rx_joined.groups().first() {
+            setup::set_multicast_if_index(&SockRef::from(tx), tx_state, group, index)?;
+        }
+        Ok(done)
     }
 
     /// Spin instead of sleeping between datagrams (lower round trips, one core busy).
@@ -107,6 +141,13 @@ impl<C: Clock> PingDriver<C> {
             if limit.is_some_and(|l| now >= l) {
                 return Ok(Drive::Limit);
             }
+            if let Some(follow) = &mut self.link {
+                let (rx, rx_joined) = (&self.rx, &mut self.rx_joined);
+                let (tx, tx_state) = (&self.tx, &mut self.tx_state);
+                follow.check(now, |index| {
+                    Self::rejoin(rx, rx_joined, tx, tx_state, index)
+                });
+            }
             let wall = self.clock.wall_ns();
             while let Some(t) = self.pinger.poll_transmit(now, wall, &mut self.buf) {
                 match self.tx_state.send_transmit(self.tx.as_fd(), &t, &self.buf) {
@@ -152,7 +193,7 @@ impl<C: Clock> PingDriver<C> {
         let mut total = 0;
         for k in 0..=self.rx.len() {
             let (fd, state) = match self.rx.get(k) {
-                Some(s) => (s.as_fd(), &self.rx_state),
+                Some(s) => (s.as_fd(), self.rx_joined.state()),
                 None => (self.tx.as_fd(), &self.tx_state),
             };
             self.batch.clear();
@@ -218,11 +259,20 @@ impl<C: Clock> PingDriver<C> {
     }
 }
 
-/// Errors a pinger rides out: a full queue (a host drop), or a peer (or route) that went away.
+/// Errors a pinger rides out: a full queue (a host drop), a peer (or route) that went away,
+/// or an interface that is down or gone (`ENETDOWN`; `ENODEV` / `ENXIO` for an outgoing
+/// interface index that no longer exists, until it is back).
 fn unreachable_or_full(e: &io::Error) -> bool {
     is_host_drop_io(e)
         || matches!(
             e.raw_os_error(),
-            Some(libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH)
+            Some(
+                libc::ECONNREFUSED
+                    | libc::EHOSTUNREACH
+                    | libc::ENETUNREACH
+                    | libc::ENETDOWN
+                    | libc::ENODEV
+                    | libc::ENXIO
+            )
         )
 }
