@@ -306,7 +306,7 @@ pub(crate) fn finish() -> io::Result<()> {
         }
         let _ = writeln!(
             io::stderr().lock(),
-            "note: stdout was not being read: {}",
+            "note: stdout was not read fast enough: {}",
             what.join(", ")
         );
         st = w.lock();
