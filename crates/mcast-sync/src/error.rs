@@ -165,6 +165,15 @@ pub enum Error {
     /// A membership request could not be built (a family mismatch the builder did not catch).
     #[error(transparent)]
     Mreq(#[from] mcast_core::mreq::MreqError),
+    /// The caller stopped the joins (its progress callback broke) before they were all done;
+    /// the groups joined so far were left again.
+    #[error("stopped after {done} of {total} joins")]
+    JoinStopped {
+        /// How many joins were done.
+        done: usize,
+        /// How many there were to do.
+        total: usize,
+    },
     /// A receiver was built without any group.
     #[error("no group to join: give at least one group")]
     NoGroups,

@@ -11,7 +11,10 @@
 //! - more groups than `net.ipv4.igmp_max_memberships` (20 by default) are spread over several
 //!   sockets on the same port ([`mcast_core::membership`] is that policy, testable without a
 //!   network);
-//! - when [`ReceiverBuilder::build`] returns, every join is done;
+//! - when [`ReceiverBuilder::build`] returns, every join is done
+//!   ([`ReceiverBuilder::build_with_progress`] reports each one and can stop them); a
+//!   receiver's sockets close newest first, so that the kernel leaves even 100,000 groups in
+//!   linear time;
 //! - [`driver`] runs mcast-core's session machines against the sockets: [`driver::SendDriver`]
 //!   paces, numbers and batches (GSO) what a sender sends, [`driver::RecvDriver`] counts what a
 //!   receiver gets; every command of the `mcast` tool goes through them;
@@ -66,7 +69,7 @@ pub mod ssmping;
 pub mod unicast;
 
 pub use error::{Cause, Error};
-pub use receiver::{Joined, Receiver, ReceiverBuilder};
+pub use receiver::{JoinProgress, Joined, Receiver, ReceiverBuilder};
 pub use resolve::ResolvedIface;
 pub use sender::{Sender, SenderBuilder};
 pub use setup::{RecvBatch, RecvBufferReport, SendPath, SocketState};

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::ops::ControlFlow;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use socket2::SockRef;
 
 use crate::link::Rejoined;
 use crate::resolve::ResolvedIface;
-use crate::setup::{self, ReceiverConfig, RecvBatch, RecvBufferReport, SocketState};
+use crate::setup::{self, NewestFirst, ReceiverConfig, RecvBatch, RecvBufferReport, SocketState};
 use crate::Error;
 
 /// Options for a [`Receiver`]: port, groups, interface, SSM sources, buffer, timeout.
@@ -147,7 +148,34 @@ impl ReceiverBuilder {
     /// Opens the sockets, sets them up and joins every group. When this returns, every join
     /// is done.
     pub fn build(self) -> Result<Receiver, Error> {
-        let open = setup::open_receiver(&self.cfg)?;
+        self.build_with_progress(|_| ControlFlow::Continue(()))
+    }
+
+    /// [`build`](Self::build), telling `progress` after every join how far the joins have
+    /// come, so a caller can show progress on a long range or stop it. When `progress`
+    /// breaks, the joins stop there, the groups joined so far are left again, and the result
+    /// is [`Error::JoinStopped`].
+    ///
+    /// ```no_run
+    /// use std::ops::ControlFlow;
+    /// use mcast_sync::Receiver;
+    /// let range: mcast_core::addr::GroupRange = "239.1.0.1+50000".parse()?;
+    /// let rx = Receiver::builder(5000)
+    ///     .groups(range.iter())
+    ///     .iface("127.0.0.1".parse()?)
+    ///     .build_with_progress(|p| {
+    ///         if p.done % 10_000 == 0 {
+    ///             eprintln!("joined {} of {} on {} sockets", p.done, p.total, p.sockets);
+    ///         }
+    ///         ControlFlow::Continue(())
+    ///     })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_with_progress(
+        self,
+        mut progress: impl FnMut(JoinProgress) -> ControlFlow<()>,
+    ) -> Result<Receiver, Error> {
+        let open = setup::open_receiver(&self.cfg, &mut progress)?;
         let pollfds = open
             .sockets
             .iter()
@@ -172,6 +200,18 @@ impl ReceiverBuilder {
             pollfds,
         })
     }
+}
+
+/// How far the joins of [`ReceiverBuilder::build_with_progress`] have come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JoinProgress {
+    /// Joins done: one per group, or one per group and source for source-specific joins.
+    pub done: usize,
+    /// Joins to do in all.
+    pub total: usize,
+    /// Sockets opened so far (one per `igmp_max_memberships` groups for IPv4).
+    pub sockets: usize,
 }
 
 /// What a receiver joined: its groups, SSM sources and port, and the socket state (with the
@@ -283,7 +323,9 @@ impl Joined {
 /// A blocking multicast receiver over one or more sockets sharing one port.
 #[derive(Debug)]
 pub struct Receiver {
-    sockets: Vec<UdpSocket>,
+    /// Closed newest first when the receiver is dropped, so that leaving many groups stays
+    /// linear (see `setup::NewestFirst`).
+    sockets: NewestFirst<UdpSocket>,
     joined: Joined,
     timeout: Option<Duration>,
     next: usize,
@@ -559,10 +601,11 @@ impl Receiver {
         })
     }
 
-    /// The sockets and what they joined (with their shared state), for another runtime
-    /// (mcast-async).
+    /// The sockets (oldest first) and what they joined (with their shared state), for another
+    /// runtime (mcast-async). Its owner should close them newest first, as this receiver
+    /// does: leaving many groups oldest first is quadratic in the kernel.
     pub fn into_parts(self) -> (Vec<UdpSocket>, Joined) {
-        (self.sockets, self.joined)
+        (self.sockets.into_vec(), self.joined)
     }
 }
 
