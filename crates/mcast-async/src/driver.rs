@@ -99,11 +99,11 @@ use std::future::{poll_fn, Future};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
-use futures::{FutureExt, Stream};
+use futures_core::Stream;
 use mcast_core::session::{self as core, Arrival, Event, Stats};
 use mcast_core::RecvMeta;
 pub use mcast_sync::driver::{Clock, Drive, SendCounts, Sent, SystemClock};
@@ -247,7 +247,11 @@ impl<C: Clock> SendDriver<C> {
         let mut stop = pin!(stop);
         let mut budget = BUDGET;
         loop {
-            if stop.as_mut().now_or_never().is_some() {
+            if stop
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_ready()
+            {
                 return Ok(Drive::Stopped);
             }
             let done = if data_only {
@@ -589,7 +593,7 @@ pub enum Received {
 ///
 /// # Cancel safety
 ///
-/// [`StreamExt::next`](futures::StreamExt::next) is cancel safe: the batch received and the
+/// [`StreamExt::next`](https://docs.rs/futures/0.3/futures/stream/trait.StreamExt.html#method.next) is cancel safe: the batch received and the
 /// position in it are kept in the stream, and an item is taken from them only in the poll
 /// that yields it.
 #[derive(Debug)]

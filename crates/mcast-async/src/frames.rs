@@ -7,7 +7,8 @@ use std::task::{ready, Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures::{Sink, Stream};
+use futures_core::Stream;
+use futures_sink::Sink;
 use mcast_core::frame::{self, Flags, FrameError, FrameRepr, Seq, SessionId};
 use mcast_core::session::{self, SenderConfig};
 use mcast_core::RecvMeta;
@@ -36,7 +37,7 @@ pub struct Datagram {
 ///
 /// # Cancel safety
 ///
-/// [`StreamExt::next`](futures::StreamExt::next) is cancel safe: a datagram is taken off a
+/// [`StreamExt::next`](https://docs.rs/futures/0.3/futures/stream/trait.StreamExt.html#method.next) is cancel safe: a datagram is taken off a
 /// socket only in the poll that yields it, so dropping the `next()` future (a losing
 /// [`tokio::select!`] branch) loses nothing. The read-timeout timer is kept in the stream
 /// and goes on running across such drops.
@@ -150,7 +151,7 @@ impl ReceivedFrame {
 ///
 /// # Cancel safety
 ///
-/// [`StreamExt::next`](futures::StreamExt::next) is cancel safe, as on [`DatagramStream`].
+/// [`StreamExt::next`](https://docs.rs/futures/0.3/futures/stream/trait.StreamExt.html#method.next) is cancel safe, as on [`DatagramStream`].
 #[derive(Debug)]
 pub struct FrameStream {
     inner: DatagramStream,
@@ -193,7 +194,7 @@ impl Stream for FrameStream {
 ///
 /// # Cancel safety
 ///
-/// [`SinkExt::send`](futures::SinkExt::send) is not cancel safe in the strict sense, but
+/// [`SinkExt::send`](https://docs.rs/futures/0.3/futures/sink/trait.SinkExt.html#method.send) is not cancel safe in the strict sense, but
 /// loses nothing: if it is dropped after the sink accepted the frame and before the datagram
 /// left, the frame stays buffered and goes out (once) with the next `poll_ready`, flush or
 /// close.
@@ -272,7 +273,7 @@ fn wall_ns() -> u64 {
 ///
 /// # Cancel safety
 ///
-/// [`SinkExt::send`](futures::SinkExt::send) is not cancel safe in the strict sense, but
+/// [`SinkExt::send`](https://docs.rs/futures/0.3/futures/sink/trait.SinkExt.html#method.send) is not cancel safe in the strict sense, but
 /// loses nothing: if it is dropped after the sink accepted the payload and before the
 /// datagram left, the payload stays buffered and goes out (once, stamped when it goes) with
 /// the next `poll_ready`, flush or close.

@@ -115,4 +115,6 @@ pub use receiver::Receiver;
 pub use sender::Sender;
 
 #[doc(no_inline)]
-pub use futures::{Sink, Stream};
+pub use futures_core::Stream;
+#[doc(no_inline)]
+pub use futures_sink::Sink;

@@ -309,13 +309,13 @@ impl Receiver {
             .map_err(|e| io("cannot read the local address", e))
     }
 
-    /// A [`futures::Stream`] of raw datagrams with their metadata. The read timeout carries
+    /// A [`Stream`](crate::Stream) of raw datagrams with their metadata. The read timeout carries
     /// over: see [`DatagramStream`].
     pub fn into_datagrams(self) -> DatagramStream {
         DatagramStream::new(self)
     }
 
-    /// A [`futures::Stream`] of decoded frames with their metadata; malformed datagrams are
+    /// A [`Stream`](crate::Stream) of decoded frames with their metadata; malformed datagrams are
     /// yielded as [`Error::Frame`] and the stream goes on. The read timeout carries over: see
     /// [`FrameStream`].
     pub fn into_frames(self) -> FrameStream {

@@ -143,14 +143,14 @@ impl Sender {
         self.state.iface()
     }
 
-    /// A [`futures::Sink`] of hand-built frames: each [`mcast_core::frame::FrameRepr`] is
+    /// A [`Sink`](crate::Sink) of hand-built frames: each [`mcast_core::frame::FrameRepr`] is
     /// encoded with the core's codec and sent as one datagram. The caller supplies every
     /// field, `seq` and `sent_at_ns` included; [`Sender::into_framed`] fills those in.
     pub fn into_frame_sink(self) -> FrameSink {
         FrameSink::new(self)
     }
 
-    /// A [`futures::Sink`] of payloads, each sent as one frame of `session` with the next
+    /// A [`Sink`](crate::Sink) of payloads, each sent as one frame of `session` with the next
     /// sequence number (from 0) and the wall clock as its send time, as
     /// `mcast send --framed` sends them; see [`FramedSink`].
     pub fn into_framed(self, session: SessionId) -> FramedSink {
