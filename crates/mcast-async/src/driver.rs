@@ -57,8 +57,8 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let lo: mcast_core::iface::IfaceSpec = "127.0.0.1".parse()?;
 //! let group = "239.1.2.3".parse()?;
-//! let rx = Receiver::open(Receiver::builder(41240).group(group).iface(lo.clone()))?;
-//! let tx = Sender::open(Sender::builder(group, 41240).iface(lo).ttl(0))?;
+//! let rx = Receiver::builder(41240).group(group).iface(lo.clone()).build()?;
+//! let tx = Sender::builder(group, 41240).iface(lo).ttl(0).build()?;
 //!
 //! // 100 numbered frames, one every 100 µs, then the end-of-session frames.
 //! let mut send = SendDriver::new(core::Sender::new(SenderConfig {

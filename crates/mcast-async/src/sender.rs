@@ -6,14 +6,110 @@ use std::task::{ready, Context, Poll};
 
 use mcast_core::addr::Group;
 use mcast_core::frame::SessionId;
+use mcast_core::iface::IfaceSpec;
 use mcast_core::Transmit;
 use mcast_sync::setup::SocketState;
-use mcast_sync::{ResolvedIface, SendPath, SenderBuilder};
+use mcast_sync::{ResolvedIface, SendPath};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 use crate::error::io;
 use crate::{Error, FrameSink, FramedSink};
+
+/// Options for an async [`Sender`]: the same as mcast-sync's
+/// [`SenderBuilder`](mcast_sync::SenderBuilder) (group and port, interface, TTL (default 1),
+/// loop (default on), bind address, send buffer, [`SendPath`]), but [`SenderBuilder::build`]
+/// returns the tokio [`Sender`]: an async builder cannot yield a blocking socket.
+///
+/// ```
+/// use mcast_async::Sender;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let tx: mcast_async::Sender = Sender::builder("224.1.1.5".parse()?, 43010)
+///     .iface("127.0.0.1".parse()?)
+///     .ttl(0)
+///     .build()?;
+/// tx.send(b"robot").await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// The builder never gives a blocking sender (whose `send` would block the runtime's thread):
+///
+/// ```compile_fail
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let tx: mcast_sync::Sender = mcast_async::Sender::builder("224.1.1.5".parse()?, 43010)
+///     .iface("127.0.0.1".parse()?)
+///     .ttl(0)
+///     .build()?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// For a blocking sender moved onto tokio, use [`Sender::from_sync`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SenderBuilder(mcast_sync::SenderBuilder);
+
+impl SenderBuilder {
+    /// The interface to send on (see [`mcast_sync::SenderBuilder::iface`]; default
+    /// [`IfaceSpec::Any`], the kernel's choice by route).
+    pub fn iface(self, iface: IfaceSpec) -> Self {
+        Self(self.0.iface(iface))
+    }
+
+    /// The IPv4 TTL or IPv6 hop limit (default 1: the datagrams never cross a router).
+    pub fn ttl(self, ttl: u32) -> Self {
+        Self(self.0.ttl(ttl))
+    }
+
+    /// Whether our own datagrams loop back to receivers on this host (default on).
+    pub fn loopback(self, on: bool) -> Self {
+        Self(self.0.loopback(on))
+    }
+
+    /// The local address and port to send from (default: any address, a port the kernel picks).
+    pub fn bind(self, addr: SocketAddr) -> Self {
+        Self(self.0.bind(addr))
+    }
+
+    /// Asks for a send buffer of this many bytes (`SO_SNDBUF`).
+    pub fn send_buffer_size(self, bytes: usize) -> Self {
+        Self(self.0.send_buffer_size(bytes))
+    }
+
+    /// Asks the kernel for the receive time of datagrams that come back to this socket (see
+    /// [`mcast_sync::SenderBuilder::recv_timestamps`]).
+    pub fn recv_timestamps(self, on: bool) -> Self {
+        Self(self.0.recv_timestamps(on))
+    }
+
+    /// How [`Sender::send_transmit`] hands a transmit of several datagrams to the kernel
+    /// (default [`SendPath::Gso`]).
+    pub fn send_path(self, path: SendPath) -> Self {
+        Self(self.0.send_path(path))
+    }
+
+    /// The group datagrams go to.
+    pub fn group(&self) -> Group {
+        self.0.group()
+    }
+
+    /// The destination port.
+    pub fn port(&self) -> u16 {
+        self.0.port()
+    }
+
+    /// Opens and sets up the socket with mcast-sync's setup and registers it with tokio.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (as `tokio::net::UdpSocket::from_std`).
+    pub fn build(self) -> Result<Sender, Error> {
+        Sender::from_sync(self.0.build()?)
+    }
+}
 
 /// A tokio multicast sender: one socket set up by mcast-sync, sending to one group and port.
 #[derive(Debug)]
@@ -24,19 +120,27 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// Starts a builder (mcast-sync's, with the same options) for datagrams to `group`:`port`;
-    /// finish it with [`Sender::open`].
+    /// Starts a builder for datagrams to `group`:`port` (mcast-sync's options); its
+    /// [`build`](SenderBuilder::build) returns this async sender.
     pub fn builder(group: Group, port: u16) -> SenderBuilder {
-        mcast_sync::Sender::builder(group, port)
+        SenderBuilder(mcast_sync::Sender::builder(group, port))
     }
 
-    /// Builds the socket with mcast-sync's setup and registers it with tokio. Must be called
-    /// within a tokio runtime.
+    /// Builds the socket with mcast-sync's setup and registers it with tokio: the same as
+    /// [`SenderBuilder::build`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
     pub fn open(builder: SenderBuilder) -> Result<Self, Error> {
-        Self::from_sync(builder.build()?)
+        builder.build()
     }
 
-    /// Moves a blocking sender onto tokio. Must be called within a tokio runtime.
+    /// Moves a blocking sender onto tokio (its socket is made nonblocking).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
     pub fn from_sync(sender: mcast_sync::Sender) -> Result<Self, Error> {
         let (socket, state, destination) = sender.into_parts();
         mcast_sync::setup::set_nonblocking(&socket)?;

@@ -272,7 +272,9 @@ async fn recv_from_honours_read_timeout() {
 #[tokio::test]
 async fn from_sync_keeps_the_read_timeout() {
     let timeout = Duration::from_millis(100);
-    let sync = rx(41210)
+    // A blocking receiver, built by mcast-sync's own builder (the async one builds async).
+    let sync: mcast_sync::Receiver = mcast_sync::Receiver::builder(41210)
+        .iface(lo())
         .group(g("239.255.42.10"))
         .read_timeout(Some(timeout))
         .build()
