@@ -62,6 +62,17 @@ impl DatagramStream {
     pub fn get_ref(&self) -> &Receiver {
         &self.rx
     }
+
+    /// The receiver underneath, to join or leave groups, say. Receiving from it directly
+    /// takes datagrams the stream then does not see.
+    pub fn get_mut(&mut self) -> &mut Receiver {
+        &mut self.rx
+    }
+
+    /// The receiver back; nothing is lost (the stream holds no datagram between items).
+    pub fn into_inner(self) -> Receiver {
+        self.rx
+    }
 }
 
 impl Stream for DatagramStream {
@@ -168,6 +179,17 @@ impl FrameStream {
     pub fn get_ref(&self) -> &Receiver {
         self.inner.get_ref()
     }
+
+    /// The receiver underneath, to join or leave groups, say. Receiving from it directly
+    /// takes datagrams the stream then does not see.
+    pub fn get_mut(&mut self) -> &mut Receiver {
+        self.inner.get_mut()
+    }
+
+    /// The receiver back; nothing is lost (the stream holds no datagram between items).
+    pub fn into_inner(self) -> Receiver {
+        self.inner.into_inner()
+    }
 }
 
 impl Stream for FrameStream {
@@ -217,6 +239,17 @@ impl FrameSink {
         &self.tx
     }
 
+    /// The sender underneath, to change its TTL, say.
+    pub fn get_mut(&mut self) -> &mut Sender {
+        &mut self.tx
+    }
+
+    /// The sender back. A frame accepted but not yet sent is dropped: flush (or close) the
+    /// sink first.
+    pub fn into_inner(self) -> Sender {
+        self.tx
+    }
+
     fn poll_send_buffered(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.buf.is_empty() {
             return Poll::Ready(Ok(()));
@@ -262,7 +295,8 @@ fn wall_ns() -> u64 {
 /// [`Sender::into_framed`], as `mcast send --framed` sends them.
 ///
 /// Each payload becomes one datagram: a frame of the sink's session with the next sequence
-/// number (from `Seq(0)`) and the wall clock, read just before the datagram is handed to the
+/// number (from `Seq(0)`, or the first one given to [`Sender::into_framed_with`]) and the
+/// wall clock, read just before the datagram is handed to the
 /// socket, as its send time. Numbering and encoding are mcast-core's
 /// [`session::Sender`](mcast_core::session::Sender). It takes anything that is
 /// `AsRef<[u8]>`: `&[u8]`, `&[u8; N]`, `Vec<u8>`, [`Bytes`], `&str`, `String`.
@@ -290,9 +324,11 @@ pub struct FramedSink {
 }
 
 impl FramedSink {
-    pub(crate) fn new(tx: Sender, session: SessionId) -> Self {
+    pub(crate) fn new(tx: Sender, session: SessionId, first_seq: Seq, flags: Flags) -> Self {
         let core = session::Sender::new(SenderConfig {
             session,
+            first_seq,
+            flags,
             framed: true,
             ..SenderConfig::new(tx.destination())
         });
@@ -308,6 +344,17 @@ impl FramedSink {
     /// The sender underneath.
     pub fn get_ref(&self) -> &Sender {
         &self.tx
+    }
+
+    /// The sender underneath, to change its TTL, say.
+    pub fn get_mut(&mut self) -> &mut Sender {
+        &mut self.tx
+    }
+
+    /// The sender back. A payload accepted but not yet sent is dropped (and has used no
+    /// sequence number): flush (or close) the sink first.
+    pub fn into_inner(self) -> Sender {
+        self.tx
     }
 
     /// The session id written into every frame.

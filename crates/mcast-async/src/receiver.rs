@@ -205,6 +205,10 @@ impl Receiver {
     /// Receives the next datagram from any of the sockets into `buf`. Returns its length and
     /// metadata: the sender, the group it was sent to and the interface index.
     ///
+    /// A datagram longer than `buf` is never cut silently: the call fails with
+    /// [`mcast_sync::Error::Truncated`] (its first `buf.len()` bytes are in `buf`, its full
+    /// length in the error's metadata). A buffer of 65,535 bytes holds any UDP datagram.
+    ///
     /// With a [read timeout](Self::read_timeout), fails with an error for which
     /// [`Error::is_timeout`] holds (`mcast_sync::Error::TimedOut`) when no datagram arrives
     /// in time; call again to go on waiting.
@@ -231,12 +235,13 @@ impl Receiver {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<Result<(usize, RecvMeta), Error>> {
+        let capacity = buf.len();
         let recv_one = |state: &SocketState, fd: BorrowedFd<'_>| {
             let meta = state.recv(fd, buf)?;
             Ok((meta, Visit::Stop, meta.kernel_drops))
         };
         let meta = ready!(self.poll_sockets(cx, recv_one))?;
-        Poll::Ready(Ok((meta.len, meta)))
+        Poll::Ready(mcast_sync::receiver::whole(meta, capacity).map_err(Error::Socket))
     }
 
     /// Waits until any of the sockets is readable and receives as many queued datagrams as
@@ -410,6 +415,49 @@ impl Receiver {
     /// The interface joined on, resolved.
     pub fn iface(&self) -> &ResolvedIface {
         self.joined.iface()
+    }
+
+    /// Joins `group` too, as mcast-sync's [`Receiver::join`](mcast_sync::Receiver::join)
+    /// does (same rules and errors: a receiver meant to take more groups later is built with
+    /// [`ReceiverBuilder::bind_addr`] `0.0.0.0` or `::`). When this returns, the join is done.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mcast_async::{Receiver, Sender};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let lo: mcast_async::core::iface::IfaceSpec = "127.0.0.1".parse()?;
+    /// let (a, b) = ("239.255.43.3".parse()?, "239.255.43.4".parse()?);
+    /// let mut rx = Receiver::builder(43013)
+    ///     .group(a)
+    ///     .iface(lo.clone())
+    ///     .bind_addr("0.0.0.0".parse()?)
+    ///     .read_timeout(Some(Duration::from_secs(2)))
+    ///     .build()?;
+    /// rx.join(b)?;
+    /// Sender::builder(b, 43013).iface(lo).ttl(0).build()?.send(b"to b").await?;
+    /// let mut buf = [0u8; 1500];
+    /// let (n, meta) = rx.recv_from(&mut buf).await?;
+    /// assert_eq!((&buf[..n], meta.destination), (&b"to b"[..], Some(b.addr())));
+    /// rx.leave(a)?;
+    /// assert_eq!(rx.groups(), [b]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn join(&mut self, group: Group) -> Result<(), Error> {
+        Ok(self.joined.join(&self.sockets, group)?)
+    }
+
+    /// Leaves `group`, as mcast-sync's [`Receiver::leave`](mcast_sync::Receiver::leave) does.
+    pub fn leave(&mut self, group: Group) -> Result<(), Error> {
+        Ok(self.joined.leave(&self.sockets, group)?)
+    }
+
+    /// The receiver's sockets, to read an option this crate does not offer. There is no
+    /// `AsFd` for the receiver: past the kernel's per-socket membership limit it holds several
+    /// sockets (see [`Receiver::socket_count`]).
+    pub fn fds(&self) -> impl ExactSizeIterator<Item = BorrowedFd<'_>> + '_ {
+        self.sockets.iter().map(AsFd::as_fd)
     }
 
     /// How many sockets carry the joins (more than one past `igmp_max_memberships` groups).

@@ -1,11 +1,11 @@
 //! The tokio multicast sender.
 
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{ready, Context, Poll};
 
 use mcast_core::addr::Group;
-use mcast_core::frame::SessionId;
+use mcast_core::frame::{Flags, Seq, SessionId};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::Transmit;
 use mcast_sync::setup::SocketState;
@@ -247,6 +247,30 @@ impl Sender {
         self.state.iface()
     }
 
+    /// Changes the IPv4 TTL or IPv6 hop limit of the datagrams sent from now on (the builder's
+    /// [`SenderBuilder::ttl`]).
+    pub fn set_ttl(&self, ttl: u32) -> Result<(), Error> {
+        Ok(self.state.set_ttl(self.io.as_fd(), ttl)?)
+    }
+
+    /// The IPv4 TTL or IPv6 hop limit the datagrams go out with.
+    pub fn ttl(&self) -> Result<u32, Error> {
+        Ok(self.state.ttl(self.io.as_fd())?)
+    }
+
+    /// Changes whether the datagrams sent from now on loop back to receivers on this host (the
+    /// builder's [`SenderBuilder::loopback`]). The flag governs the copy the host keeps of a
+    /// datagram sent through another interface: one sent through `lo` comes back through it
+    /// whatever the flag.
+    pub fn set_loopback(&self, on: bool) -> Result<(), Error> {
+        Ok(self.state.set_loopback(self.io.as_fd(), on)?)
+    }
+
+    /// Whether the datagrams loop back to receivers on this host.
+    pub fn loopback(&self) -> Result<bool, Error> {
+        Ok(self.state.loopback(self.io.as_fd())?)
+    }
+
     /// A [`Sink`](crate::Sink) of hand-built frames: each [`mcast_core::frame::FrameRepr`] is
     /// encoded with the core's codec and sent as one datagram. The caller supplies every
     /// field, `seq` and `sent_at_ns` included; [`Sender::into_framed`] fills those in.
@@ -258,6 +282,41 @@ impl Sender {
     /// sequence number (from 0) and the wall clock as its send time, as
     /// `mcast send --framed` sends them; see [`FramedSink`].
     pub fn into_framed(self, session: SessionId) -> FramedSink {
-        FramedSink::new(self, session)
+        FramedSink::new(self, session, Seq(0), Flags::default())
+    }
+
+    /// As [`Sender::into_framed`], with the first frame's sequence number `first_seq` (a
+    /// session resumed, say) and the flag bits `flags` in every frame.
+    ///
+    /// ```
+    /// use mcast_async::core::frame::{Flags, Seq, SessionId};
+    /// use mcast_async::Sender;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tx = Sender::builder("224.1.1.5".parse()?, 43012)
+    ///     .iface("127.0.0.1".parse()?)
+    ///     .ttl(0)
+    ///     .build()?;
+    /// let sink = tx.into_framed_with(SessionId(7), Seq(1000), Flags::default());
+    /// assert_eq!(sink.next_seq(), Seq(1000));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn into_framed_with(self, session: SessionId, first_seq: Seq, flags: Flags) -> FramedSink {
+        FramedSink::new(self, session, first_seq, flags)
+    }
+}
+
+/// The sender's one socket, to read an option this crate does not offer. Setting options
+/// through it bypasses the sender's own bookkeeping (its interface, its send path).
+impl AsFd for Sender {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl AsRawFd for Sender {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
     }
 }
