@@ -31,6 +31,9 @@
 //! - `stop` is a future (a [`tokio::sync::Notify`]'s `notified()`, a `watch` receiver's
 //!   `changed()`, [`tokio::signal::ctrl_c`], or [`std::future::pending`] for none): a driver
 //!   returns [`Drive::Stopped`] as soon as it completes, even in the middle of a wait.
+//!
+//!   [`tokio::sync::Notify`]: https://docs.rs/tokio/1/tokio/sync/struct.Notify.html
+//!   [`tokio::signal::ctrl_c`]: https://docs.rs/tokio/1/tokio/signal/fn.ctrl_c.html
 //! - Waits use tokio's timer, whose resolution is a millisecond, and never spin. Paced
 //!   traffic faster than one datagram per millisecond therefore leaves in small bursts of the
 //!   datagrams that fell due meanwhile (one GSO transmit each when `max_segments > 1`); the

@@ -96,6 +96,13 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Platform
+//!
+//! Linux only, as mcast-sync, whose sockets it uses (see [its platform
+//! notes](mcast_sync#platform) for what another system would need). Of tokio it needs the
+//! `net`, `time`, `rt` (`yield_now`) and `macros` (`select!`) features, and of `futures` only
+//! the `Stream` and `Sink` traits (`futures-core`, `futures-sink`).
 #![warn(missing_docs)]
 
 pub mod driver;

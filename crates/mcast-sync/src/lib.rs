@@ -58,7 +58,26 @@
 //! assert_eq!(meta.destination, Some(group.addr()));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Platform
+//!
+//! Linux only: the crate speaks Linux's socket interface directly. It relies on
+//! `IP_MULTICAST_ALL` (a receiver sees only its own groups), the `IP_PKTINFO` /
+//! `IPV6_RECVPKTINFO` control messages (each datagram's group and interface), `SO_RXQ_OVFL`,
+//! `recvmmsg` / `sendmmsg`, UDP GSO (`UDP_SEGMENT`) and GRO, `SO_RCVBUFFORCE`,
+//! `SO_BINDTOIFINDEX`, the `/proc/sys` limits, a `NETLINK_ROUTE` socket ([`link`]) and
+//! `AF_PACKET` ([`capture`]). Elsewhere it does not compile. A port would need, per system:
+//! the destination from `IP_RECVDSTADDR` / `IP_RECVIF` (BSDs, macOS) or `WSARecvMsg`
+//! (Windows); one system call per datagram instead of the `mmsg` batches, and no GSO, GRO or
+//! drop counter; receivers that tolerate other groups on their port (no `IP_MULTICAST_ALL`);
+//! routing sockets instead of netlink, and BPF devices instead of `AF_PACKET`. mcast-core,
+//! the engine, is portable (sans-IO), and its membership requests follow Linux's layouts.
 #![warn(missing_docs)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "mcast-sync supports Linux only: its crate documentation says what another system would need"
+);
 
 pub mod capture;
 mod diagnose;
