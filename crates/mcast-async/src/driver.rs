@@ -55,10 +55,10 @@
 //! use futures::StreamExt;
 //! use mcast_async::driver::{Drive, Received, RecvDriver, SendDriver};
 //! use mcast_async::{Receiver, RecvBatch, Sender};
-//! use mcast_core::session::{self as core, Event, ReceiverConfig, SenderConfig};
+//! use mcast_async::core::session::{self as core, Event, ReceiverConfig, SenderConfig};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let lo: mcast_core::iface::IfaceSpec = "127.0.0.1".parse()?;
+//! let lo: mcast_async::core::iface::IfaceSpec = "127.0.0.1".parse()?;
 //! let group = "239.1.2.3".parse()?;
 //! let rx = Receiver::builder(41240).group(group).iface(lo.clone()).build()?;
 //! let tx = Sender::builder(group, 41240).iface(lo).ttl(0).build()?;
