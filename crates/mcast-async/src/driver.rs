@@ -198,7 +198,7 @@ impl<C: Clock> SendDriver<C> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future (a losing [`tokio::select!`] branch) loses at most the transmit
+    /// Dropping the future (a losing [`tokio::select!`](https://docs.rs/tokio/1/tokio/macro.select.html) branch) loses at most the transmit
     /// that was waiting for the socket, as `stop` does, but it is neither counted nor
     /// reported; end the loop with `stop` or `limit` instead.
     ///
@@ -295,10 +295,17 @@ impl<C: Clock> SendDriver<C> {
             // Without a deadline nothing more will come: finished (checked at the top).
             if let Some(deadline) = self.session.poll_timeout() {
                 let until = limit.map_or(deadline, |l| l.min(deadline));
-                tokio::select! {
-                    biased;
-                    _ = stop.as_mut() => return Ok(Drive::Stopped),
-                    () = tokio::time::sleep_until(until.into()) => {}
+                let mut sleep = pin!(tokio::time::sleep_until(until.into()));
+                // The stop first, then the timer.
+                let stopped = poll_fn(|cx| {
+                    if stop.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(true);
+                    }
+                    sleep.as_mut().poll(cx).map(|()| false)
+                })
+                .await;
+                if stopped {
+                    return Ok(Drive::Stopped);
                 }
             }
         }
@@ -329,15 +336,25 @@ impl<C: Clock> SendDriver<C> {
             let mut rest = transmit;
             rest.size = transmit.size.saturating_sub(offset);
             let buf = self.buf.get(offset..).unwrap_or_default();
-            let result = tokio::select! {
-                biased;
-                r = socket.send_transmit(&rest, buf) => r,
-                _ = stop.as_mut() => {
-                    ended = Some(Drive::Stopped);
-                    break;
-                }
-                () = until(limit) => {
-                    ended = Some(Drive::Limit);
+            let result = {
+                let mut sending = pin!(socket.send_transmit(&rest, buf));
+                let mut deadline = pin!(until(limit));
+                // In this order: the send, the stop, the limit.
+                poll_fn(|cx| {
+                    if let Poll::Ready(r) = sending.as_mut().poll(cx) {
+                        return Poll::Ready(Ok(r));
+                    }
+                    if stop.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(Drive::Stopped));
+                    }
+                    deadline.as_mut().poll(cx).map(|()| Err(Drive::Limit))
+                })
+                .await
+            };
+            let result = match result {
+                Ok(r) => r,
+                Err(drive) => {
+                    ended = Some(drive);
                     break;
                 }
             };
@@ -459,7 +476,7 @@ impl<C: Clock> RecvDriver<C> {
     ///
     /// This method is cancel safe: a batch is taken off the sockets only in the poll that
     /// then hands all of it to the session, so dropping the future (a losing
-    /// [`tokio::select!`] branch) loses no datagram, and the next `run` goes on where this one
+    /// [`tokio::select!`](https://docs.rs/tokio/1/tokio/macro.select.html) branch) loses no datagram, and the next `run` goes on where this one
     /// stopped. Events queued by the session and not yet delivered stay queued for it.
     ///
     /// # Errors
@@ -498,11 +515,22 @@ impl<C: Clock> RecvDriver<C> {
                 armed = Some(wake);
             }
             let batch = &mut self.batch;
-            let received = tokio::select! {
-                biased;
-                _ = stop.as_mut() => return Ok(Drive::Stopped),
-                r = poll_fn(|cx| socket.poll_recv_batch(cx, batch)) => Some(r),
-                () = timer.as_mut(), if wake.is_some() => None,
+            // In this order: the stop, a batch, the timer (when armed).
+            let received = poll_fn(|cx| {
+                if stop.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(Drive::Stopped));
+                }
+                if let Poll::Ready(r) = socket.poll_recv_batch(cx, batch) {
+                    return Poll::Ready(Ok(Some(r)));
+                }
+                if wake.is_some() && timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Ok(None));
+                }
+                Poll::Pending
+            })
+            .await;
+            let Ok(received) = received else {
+                return Ok(Drive::Stopped);
             };
             match received {
                 Some(Ok(_)) => {

@@ -39,7 +39,7 @@ pub struct Datagram {
 ///
 /// [`StreamExt::next`](https://docs.rs/futures/0.3/futures/stream/trait.StreamExt.html#method.next) is cancel safe: a datagram is taken off a
 /// socket only in the poll that yields it, so dropping the `next()` future (a losing
-/// [`tokio::select!`] branch) loses nothing. The read-timeout timer is kept in the stream
+/// [`select!`](https://docs.rs/tokio/1/tokio/macro.select.html) branch) loses nothing. The read-timeout timer is kept in the stream
 /// and goes on running across such drops.
 #[derive(Debug)]
 pub struct DatagramStream {

@@ -25,7 +25,7 @@
 //!   for which [`Error::is_timeout`] holds, using tokio's timer;
 //! - [`Receiver::recv_from`], [`Receiver::recv_batch`], [`Sender::send`] and the streams'
 //!   `next()` are cancel safe (a datagram is read or sent only in the poll that completes), so
-//!   they fit in [`tokio::select!`];
+//!   they fit in [`select!`](https://docs.rs/tokio/1/tokio/macro.select.html);
 //! - [`driver::SendDriver`] and [`driver::RecvDriver`] do what mcast-sync's drivers do, with
 //!   the same [`driver::Drive`], [`driver::Sent`] and [`driver::Clock`] types; a stop signal is
 //!   a future, and both yield to the runtime after [`driver::BUDGET`] transmits or batches;
@@ -101,8 +101,8 @@
 //!
 //! Linux only, as mcast-sync, whose sockets it uses (see [its platform
 //! notes](mcast_sync#platform) for what another system would need). Of tokio it needs the
-//! `net`, `time`, `rt` (`yield_now`) and `macros` (`select!`) features, and of `futures` only
-//! the `Stream` and `Sink` traits (`futures-core`, `futures-sink`).
+//! `net`, `time` and `rt` (`yield_now`) features, and of `futures` only the `Stream` and
+//! `Sink` traits (`futures-core`, `futures-sink`).
 #![warn(missing_docs)]
 
 pub mod driver;

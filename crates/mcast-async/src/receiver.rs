@@ -217,7 +217,7 @@ impl Receiver {
     ///
     /// This method is cancel safe. A datagram is read from a socket only inside a poll that
     /// then returns it at once, so if `recv_from` is used as the event in a
-    /// [`tokio::select!`] and another branch completes first, no datagram has been taken
+    /// [`select!`](https://docs.rs/tokio/1/tokio/macro.select.html) and another branch completes first, no datagram has been taken
     /// off any socket.
     pub async fn recv_from(&mut self, buf: &mut [u8]) -> Result<(usize, RecvMeta), Error> {
         let timeout = self.timeout;
@@ -267,7 +267,7 @@ impl Receiver {
     ///
     /// This method is cancel safe. Datagrams are taken off a socket only inside the poll that
     /// then returns them at once, so if `recv_batch` is used as the event in a
-    /// [`tokio::select!`] and another branch completes first, no datagram has been taken off
+    /// [`select!`](https://docs.rs/tokio/1/tokio/macro.select.html) and another branch completes first, no datagram has been taken off
     /// any socket (the batch is then left empty).
     ///
     /// ```

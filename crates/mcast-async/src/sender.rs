@@ -158,7 +158,7 @@ impl Sender {
     /// # Cancel safety
     ///
     /// This method is cancel safe. The datagram is handed to the socket only inside a poll
-    /// that then returns, so if `send` is used as the event in a [`tokio::select!`] and
+    /// that then returns, so if `send` is used as the event in a [`select!`](https://docs.rs/tokio/1/tokio/macro.select.html) and
     /// another branch completes first, the datagram was not sent.
     pub async fn send(&self, payload: &[u8]) -> Result<usize, Error> {
         self.io
