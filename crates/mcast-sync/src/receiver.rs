@@ -53,6 +53,10 @@ impl ReceiverBuilder {
     /// The interface to join on: by IPv4 address (`ip_mreq`, the lecture's way), by name or
     /// index (`ip_mreqn`/`ipv6_mreq`/`group_source_req` with the index), or [`IfaceSpec::Any`]
     /// (the default) for the kernel's choice.
+    ///
+    /// One interface per receiver: for the same groups on several interfaces, build one
+    /// receiver per interface on the same port (they share it, and each socket gets only what
+    /// arrives on the interface it joined on).
     pub fn iface(mut self, iface: IfaceSpec) -> Self {
         self.cfg.iface = iface;
         self
