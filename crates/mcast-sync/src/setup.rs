@@ -274,6 +274,56 @@ impl SocketState {
         self.gro_on
     }
 
+    /// Sets a sender socket's IPv4 TTL (`IP_MULTICAST_TTL`) or IPv6 hop limit
+    /// (`IPV6_MULTICAST_HOPS`) for the datagrams sent from now on.
+    pub fn set_ttl(&self, sock: BorrowedFd<'_>, ttl: u32) -> Result<(), Error> {
+        let sock = SockRef::from(&sock);
+        if self.v6 {
+            opt("IPV6_MULTICAST_HOPS", sock.set_multicast_hops_v6(ttl))
+        } else {
+            opt("IP_MULTICAST_TTL", sock.set_multicast_ttl_v4(ttl))
+        }
+    }
+
+    /// A sender socket's IPv4 TTL or IPv6 hop limit, as the kernel holds it.
+    pub fn ttl(&self, sock: BorrowedFd<'_>) -> Result<u32, Error> {
+        let sock = SockRef::from(&sock);
+        let r = if self.v6 {
+            sock.multicast_hops_v6()
+        } else {
+            sock.multicast_ttl_v4()
+        };
+        r.map_err(|source| Error::Io {
+            context: "cannot read the TTL",
+            source,
+        })
+    }
+
+    /// Sets whether a sender socket's datagrams loop back to receivers on this host
+    /// (`IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`), from now on.
+    pub fn set_loopback(&self, sock: BorrowedFd<'_>, on: bool) -> Result<(), Error> {
+        let sock = SockRef::from(&sock);
+        if self.v6 {
+            opt("IPV6_MULTICAST_LOOP", sock.set_multicast_loop_v6(on))
+        } else {
+            opt("IP_MULTICAST_LOOP", sock.set_multicast_loop_v4(on))
+        }
+    }
+
+    /// Whether a sender socket's datagrams loop back to receivers on this host.
+    pub fn loopback(&self, sock: BorrowedFd<'_>) -> Result<bool, Error> {
+        let sock = SockRef::from(&sock);
+        let r = if self.v6 {
+            sock.multicast_loop_v6()
+        } else {
+            sock.multicast_loop_v4()
+        };
+        r.map_err(|source| Error::Io {
+            context: "cannot read the multicast loop flag",
+            source,
+        })
+    }
+
     /// Sends one datagram to `destination`. Blocks on a blocking socket; on a nonblocking one
     /// returns `WouldBlock` when the send buffer is full.
     pub fn send(
@@ -398,8 +448,9 @@ impl SocketState {
     /// the socket's cumulative kernel drop count from the `SO_RXQ_OVFL` one. Returns
     /// `WouldBlock` when nothing is queued.
     ///
-    /// A datagram longer than `buf` is cut to `buf.len()` bytes, and the returned length is
-    /// then `buf.len()` (the kernel's `MSG_TRUNC` flag is not reported).
+    /// A datagram longer than `buf` is cut to `buf.len()` bytes, and the returned
+    /// [`RecvMeta::len`] is then its full length (the kernel's answer to `MSG_TRUNC`), larger
+    /// than `buf.len()`: that is how a caller tells a cut datagram apart.
     pub fn recv(&self, sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<RecvMeta> {
         recvmsg(sock, buf, self.kernel_drops_on)
     }
@@ -606,7 +657,14 @@ fn recvmsg(sock: BorrowedFd<'_>, buf: &mut [u8], kernel_drops_on: bool) -> io::R
     msg.msg_control = control.0.as_mut_ptr().cast();
     msg.msg_controllen = control.0.len() as _;
     // SAFETY: every pointer in `msg` points to live buffers of the lengths given.
-    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+    // With MSG_TRUNC, a UDP socket returns the datagram's full length even when it was cut.
+    let n = unsafe {
+        libc::recvmsg(
+            sock.as_raw_fd(),
+            &mut msg,
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+        )
+    };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -1054,7 +1112,7 @@ fn new_socket(v6: bool) -> Result<Socket, Error> {
     Ok(sock)
 }
 
-fn family(ip: IpAddr) -> &'static str {
+pub(crate) fn family(ip: IpAddr) -> &'static str {
     if ip.is_ipv4() {
         "IPv4"
     } else {
@@ -1572,7 +1630,7 @@ fn os_error_kind(e: &io::Error) -> OsErrorKind {
 }
 
 /// One membership: any-source or source-specific, IPv4 or IPv6, on the resolved interface.
-fn join(
+pub(crate) fn join(
     sock: &Socket,
     group: Group,
     source: Option<Source>,
@@ -1610,6 +1668,18 @@ fn join(
                 &req,
             )
         }
+    }
+}
+
+/// Leaves `group` on the resolved interface, named the way [`join`] named it (by address for
+/// IPv4 with an address or any interface, else by index): the whole group, its
+/// source-specific joins included.
+pub(crate) fn leave(sock: &Socket, group: Group, iface: &ResolvedIface) -> io::Result<()> {
+    match (group.addr(), &iface.spec) {
+        (IpAddr::V4(g), IfaceSpec::Any | IfaceSpec::Addr(IpAddr::V4(_))) => {
+            sock.leave_multicast_v4(&g, &iface.v4)
+        }
+        _ => leave_on_index(sock, group, iface.index),
     }
 }
 
