@@ -5,7 +5,7 @@
 //! frames are sent before the stream reads any, so the delay includes their wait in the
 //! socket's buffer). On `lo` (127.0.0.1), TTL 0; every wait is bounded.
 //!
-//! `cargo run -p mcast-async --example framed`
+//! `cargo run -p mcast-async --example async_framed`
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! is attributed to its group by its metadata's destination. On `lo` (127.0.0.1), TTL 0, so
 //! nothing leaves the machine; it ends on its own (a 2 s read timeout bounds every wait).
 //!
-//! `cargo run -p mcast-async --example two_groups`
+//! `cargo run -p mcast-async --example async_two_groups`
 
 use std::time::Duration;
 
