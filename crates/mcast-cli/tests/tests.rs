@@ -10,6 +10,7 @@
 //! review: datagram size, address family, escaping, per-group counts, clap messages).
 
 mod engine;
+mod readme_table;
 mod util;
 
 use util::{mcast, python, run, Proc, LO, PY_MANY_GROUPS, PY_RECEIVER, PY_SENDER};
