@@ -38,26 +38,30 @@ struct Tally {
     host_drops: u64,
 }
 
+// The struct update is there for fields added later: they keep their defaults.
+#[allow(clippy::needless_update)]
 fn config(input: &mut Input<'_>) -> ReceiverConfig {
-    let mut c = ReceiverConfig::default();
-    c.report_interval = input.pick(&[
-        None,
-        Some(Duration::from_millis(1)),
-        Some(Duration::from_millis(100)),
-    ]);
-    c.window = input.pick(&[64, 100, 1024, 4096]);
-    c.max_streams = 1 + usize::from(input.below(6));
-    c.max_groups = 1 + usize::from(input.below(6));
-    c.max_events = input.pick(&[1, EVENTS_PER_STEP, 4096]);
-    c.detect_frames = input.below(8) != 0;
-    c.max_jump = input.pick(&[1, 64, 1000, 1 << 24, u64::MAX]);
-    c.detect_iperf = input.bool();
-    c.max_delay = input.pick(&[
-        Duration::from_millis(1),
-        Duration::from_secs(1),
-        Duration::from_secs(3600),
-    ]);
-    c
+    // The fields are read from the input in the order written.
+    ReceiverConfig {
+        report_interval: input.pick(&[
+            None,
+            Some(Duration::from_millis(1)),
+            Some(Duration::from_millis(100)),
+        ]),
+        window: input.pick(&[64, 100, 1024, 4096]),
+        max_streams: 1 + usize::from(input.below(6)),
+        max_groups: 1 + usize::from(input.below(6)),
+        max_events: input.pick(&[1, EVENTS_PER_STEP, 4096]),
+        detect_frames: input.below(8) != 0,
+        max_jump: input.pick(&[1, 64, 1000, 1 << 24, u64::MAX]),
+        detect_iperf: input.bool(),
+        max_delay: input.pick(&[
+            Duration::from_millis(1),
+            Duration::from_secs(1),
+            Duration::from_secs(3600),
+        ]),
+        ..ReceiverConfig::default()
+    }
 }
 
 /// A datagram's bytes: raw, a frame, an end-of-session frame or an iperf2 header.
