@@ -7,9 +7,10 @@
 //!
 //! Besides "no panic", the counters must agree with what went in: every datagram is counted
 //! once as what `handle_datagram` said it was, the per-group and per-stream counts add up to
-//! the totals, no event is dropped while the queue has room for one step's events, and a
-//! stream that saw nothing out of the ordinary obeys the receiver's documented identity
-//! `received = (highest - lowest + 1) - lost + duplicates`.
+//! the totals, no event is dropped while the queue has room for one step's events, no frame
+//! makes more loss than `max_jump` (or the window) allows, no delay beyond `max_delay` is
+//! measured, and a stream that saw nothing out of the ordinary obeys the receiver's documented
+//! identity `received = (highest - lowest + 1) - lost + duplicates`.
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -188,23 +189,36 @@ fn check(s: &Stats, t: &Tally, c: &ReceiverConfig) {
         sum(|x| x.duplicates),
         sum(|x| x.reordered),
         sum(|x| x.stale),
-        sum(|x| x.suspect),
     );
-    let totals = (
-        s.framed,
-        s.lost,
-        s.duplicates,
-        s.reordered,
-        s.stale,
-        s.suspect,
-    );
+    let totals = (s.framed, s.lost, s.duplicates, s.reordered, s.stale);
     if s.streams_evicted == 0 {
         assert_eq!(tracked, totals, "streams add up to the totals: {s:?}");
     } else {
         assert!(tracked.0 <= totals.0 && tracked.1 <= totals.1 && tracked.2 <= totals.2);
     }
+    // The total also counts end frames of unknown streams too long to believe.
+    assert!(sum(|x| x.suspect) <= s.suspect, "{s:?}");
+    // No frame can claim more loss than the receiver lets it: a data frame adds at most
+    // `max_jump` (a gap) or a window's worth (a late frame below the lowest, a new epoch), an
+    // end-of-session frame two gaps of at most `max_jump` each (its stream's tail and head).
+    let window = c.window.next_multiple_of(64).clamp(64, 1 << 24);
+    let per_frame = u128::from(c.max_jump.max(window));
+    let frames = u128::from(s.framed) + 2 * u128::from(s.end_frames);
+    assert!(
+        u128::from(s.lost) <= frames * per_frame,
+        "{} lost from {} frames and {} end frames: {s:?}",
+        s.lost,
+        s.framed,
+        s.end_frames
+    );
     for st in &s.streams {
         assert!(st.first_seq <= st.highest_seq, "{st:?}");
+        if let Some(d) = st.delay {
+            // Delays beyond `max_delay` are discarded, never measured.
+            let limit = c.max_delay.as_nanos();
+            assert!(u128::from(d.min_ns.unsigned_abs()) <= limit, "{d:?}");
+            assert!(u128::from(d.max_ns.unsigned_abs()) <= limit, "{d:?}");
+        }
         if let Some(d) = st.delay {
             assert!(
                 d.samples > 0 && d.min_ns <= d.mean_ns && d.mean_ns <= d.max_ns,

@@ -364,7 +364,9 @@ pub struct Stats {
     pub groups_untracked: u64,
     /// Events dropped because the queue was full.
     pub events_dropped: u64,
-    /// Total of [`StreamStats::suspect`].
+    /// Total of [`StreamStats::suspect`], plus end-of-session frames of streams never heard
+    /// that claim more than [`ReceiverConfig::max_jump`] sequence numbers (no stream is made
+    /// for those).
     pub suspect: u64,
     /// Streams whose end-of-session frame arrived (evicted ones included).
     pub streams_ended: u64,
@@ -682,6 +684,8 @@ pub struct Receiver {
     streams_ended: u64,
     end_frames: u64,
     host_drops: u64,
+    /// End-of-session frames of unknown streams too long to believe (see [`Stats::suspect`]).
+    stray_suspect: u64,
     /// One-way delays of every stream, in nanoseconds.
     delay_hist: Histogram<u64>,
 }
@@ -727,6 +731,7 @@ impl Receiver {
             streams_ended: 0,
             end_frames: 0,
             host_drops: 0,
+            stray_suspect: 0,
             // Fixed bounds and three significant digits: about 200 KiB, allocated once here;
             // recording never allocates.
             delay_hist: Histogram::new_with_bounds(1, HIST_MAX_NS, 3)
@@ -932,6 +937,18 @@ impl Receiver {
                 let gaps = stream.record_end(end, max_jump);
                 (gaps, stream.counters.lost)
             }
+            None if end.len() > max_jump => {
+                // A stream never heard whose end frame claims more numbers than a far-away
+                // frame may jump: forged or corrupted, like a far-away frame. Counting its
+                // whole length lost would let one datagram make the figures say 2^64 lost.
+                self.stray_suspect += 1;
+                self.push_event(Event::Suspect {
+                    source,
+                    session,
+                    seq: end.end,
+                });
+                return;
+            }
             None => {
                 self.make_room();
                 let stream = Stream::from_end(end, window, now);
@@ -1087,7 +1104,7 @@ impl Receiver {
             groups,
             groups_untracked: self.groups_untracked,
             events_dropped: self.events_dropped,
-            suspect: totals.suspect,
+            suspect: totals.suspect.saturating_add(self.stray_suspect),
             streams_ended: self.streams_ended,
             end_frames: self.end_frames,
             host_drops: self.host_drops,
@@ -1553,6 +1570,48 @@ mod tests {
         let stats = rx.stats();
         assert_eq!((stats.lost, stats.suspect, stats.malformed), (0, 1, 1));
         assert!(!rx.all_streams_ended());
+    }
+
+    // issue #9 (fuzzing) — one forged end-of-session frame of a stream never heard, claiming
+    // the whole sequence space, must not make the figures say 18446744073709551615 lost (the
+    // receiver fuzz target found it); a believable one still counts its stream lost.
+    #[test]
+    fn a_forged_end_frame_of_an_unknown_stream_is_suspect_not_loss() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        let forged = end_frame(
+            9,
+            EndOfSession {
+                first: Seq(0),
+                end: Seq(u64::MAX),
+            },
+        );
+        let d = rx.handle_datagram(t0, 0, RecvMeta::new(src(6), forged.len()), &forged);
+        assert!(matches!(d, Datagram::End { .. }));
+        let stats = rx.stats();
+        assert_eq!((stats.lost, stats.suspect, stats.end_frames), (0, 1, 1));
+        assert_eq!((stats.streams.len(), stats.streams_ended), (0, 0));
+        assert_eq!(
+            std::iter::from_fn(|| rx.poll_event()).collect::<Vec<_>>(),
+            [Event::Suspect {
+                source: src(6),
+                session: SessionId(9),
+                seq: Seq(u64::MAX)
+            }]
+        );
+        let believable = end_frame(
+            9,
+            EndOfSession {
+                first: Seq(0),
+                end: Seq(1000),
+            },
+        );
+        let _ = rx.handle_datagram(t0, 0, RecvMeta::new(src(6), believable.len()), &believable);
+        let stats = rx.stats();
+        assert_eq!(
+            (stats.lost, stats.suspect, stats.streams_ended),
+            (1000, 1, 1)
+        );
     }
 
     fn iperf_datagram(id: i64) -> Vec<u8> {
