@@ -114,9 +114,20 @@ fn host_triple() -> Result<String> {
         .context("rustc -vV named no host triple")
 }
 
-/// Where the instrumented build goes: apart from the workspace's, so the flags never meet.
+/// Where the fuzz runs keep their corpora, findings and logs, and the instrumented build goes:
+/// apart from the workspace's build, so the flags never meet.
 fn build_dir() -> PathBuf {
     target_dir().join("fuzz")
+}
+
+/// Cargo's target directory for the build: with AddressSanitizer one of its own, so switching
+/// between the two never rebuilds everything.
+fn cargo_dir(asan: bool) -> PathBuf {
+    if asan {
+        build_dir().join("asan")
+    } else {
+        build_dir()
+    }
 }
 
 /// Builds `targets` and returns the directory holding the binaries.
@@ -126,7 +137,7 @@ fn build(targets: &[String], asan: bool) -> Result<PathBuf> {
     let mut cmd = Command::new(cargo);
     cmd.current_dir(fuzz_dir())
         .args(["build", "--release", "--locked", "--target", &triple])
-        .env("CARGO_TARGET_DIR", build_dir())
+        .env("CARGO_TARGET_DIR", cargo_dir(asan))
         .env("RUSTFLAGS", rustflags(asan))
         // -Zsanitizer is a nightly flag; the stable toolchain takes it under RUSTC_BOOTSTRAP.
         .env("RUSTC_BOOTSTRAP", "1")
@@ -145,7 +156,7 @@ fn build(targets: &[String], asan: bool) -> Result<PathBuf> {
     if !status.success() {
         bail!("building the fuzz targets failed ({status})");
     }
-    Ok(build_dir().join(triple).join("release"))
+    Ok(cargo_dir(asan).join(triple).join("release"))
 }
 
 /// What one run of a target reported.
