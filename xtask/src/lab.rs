@@ -17,6 +17,10 @@
 //! * `<prefix>tmp` in the system's temporary directory: a run's scratch files (`cargo xtask perf`
 //!   compiles its C programs there).
 //!
+//! Every namespace's `lo` carries an interface alias saying whose lab it is ([`find`]): the
+//! process that built it, the checkout (target directory), the run, whether `lab up` kept it,
+//! and its configuration. That, with the names, is how a lab is found without the state file.
+//!
 //! Topologies:
 //!
 //! * `lecture`: eastny .1, midwood .3, flatbush .4 and bushwick .5, all on 192.168.56.0/24 and `br0`.
@@ -34,6 +38,7 @@
 //! is started in a lab once that handler runs ([`unless_interrupted`]).
 
 mod faults;
+pub(crate) mod find;
 
 use std::{
     fmt::Write as _,
@@ -535,12 +540,38 @@ impl Lab {
         std::mem::forget(active);
     }
 
+    /// What this lab's namespaces say about it ([`find`]): this process built it, for this
+    /// checkout, in the run named by `MCAST_LAB_RUN` if any; `kept` once `lab up` keeps it.
+    fn marker(&self, kept: bool) -> find::Marker {
+        find::Marker {
+            owner: std::process::id(),
+            dir: find::dir_id(&target_dir()),
+            run: find::run_name(),
+            kept,
+            config: self.config.clone(),
+        }
+    }
+
+    /// Creates the namespace `ns`, marked as this lab's.
+    fn add_netns(&self, ns: &str) -> Result<()> {
+        find::add_netns(ns, &self.marker(false))
+    }
+
+    /// Marks every namespace of the lab as kept by `lab up`.
+    fn mark_kept(&self) -> Result<()> {
+        let marker = self.marker(true);
+        for ns in netns::list_netns_with_prefix(&self.prefix)? {
+            find::write_marker(&ns, &marker)?;
+        }
+        Ok(())
+    }
+
     fn build(&mut self) -> Result<()> {
         if self.config.topology == Topology::Pair {
             return self.build_pair();
         }
         let switch = self.ns("switch");
-        ip(&["netns", "add", &switch])?;
+        self.add_netns(&switch)?;
         ip_in(&switch, &["link", "set", "lo", "up"])?;
         let bridges: &[&str] = match self.config.topology {
             Topology::Lecture => &["br0"],
@@ -552,7 +583,7 @@ impl Lab {
         }
         for h in self.hosts() {
             let ns = self.ns(h.name);
-            ip(&["netns", "add", &ns])?;
+            self.add_netns(&ns)?;
             let bridge = h
                 .bridge
                 .context("a bridged topology's host names its bridge")?;
@@ -586,7 +617,7 @@ impl Lab {
     fn build_pair(&mut self) -> Result<()> {
         let [sender, receiver] = PAIR.map(|h| self.ns(h.name));
         for ns in [&sender, &receiver] {
-            ip(&["netns", "add", ns])?;
+            self.add_netns(ns)?;
             ip_in(ns, &["link", "set", "lo", "up"])?;
         }
         ip_in(
@@ -654,7 +685,7 @@ impl Lab {
 
     fn add_router(&mut self) -> Result<()> {
         let router = self.ns("router");
-        ip(&["netns", "add", &router])?;
+        self.add_netns(&router)?;
         for (ifname, port, addr, bridge) in ROUTER_LEGS {
             self.add_leg(&router, ifname, port, addr, bridge)?;
             if self.config.snooping {
@@ -820,10 +851,17 @@ enum LabCmd {
         #[arg(last = true, required = true)]
         cmd: Vec<String>,
     },
-    /// Show the lab that is up.
+    /// Show the lab that is up (found by its namespaces when the state file is gone).
     Status,
-    /// Delete the lab that is up.
+    /// Delete the lab that is up, and what labs of this checkout left behind.
     Down,
+    /// List every lab on this machine, found by its namespaces' names, whoever made it.
+    List {
+        /// Print instead every namespace made in the run NAME (`MCAST_LAB_RUN=NAME`), labs'
+        /// and tests' alike, one per line: what that run left behind.
+        #[arg(long, value_name = "NAME")]
+        run: Option<String>,
+    },
 }
 
 /// The name of the state file `lab up` writes into the target directory.
@@ -909,20 +947,14 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
                 dup,
             };
             config.check()?;
-            if let Ok((prefix, _)) = load_state() {
-                if !netns::list_netns_with_prefix(&prefix)?.is_empty() {
-                    bail!(
-                        "a lab is already up (prefix {prefix}): run `cargo xtask lab down` first"
-                    );
-                }
-            }
+            refuse_a_second_lab()?;
             let lab = Lab::up(config)?;
             // Under the lock, so a Ctrl-C either comes first (the lab goes, no state file is
             // written) or finds the lab registered and deletes it and its state file.
             let saved = {
                 let mut active = active();
                 exit_if_interrupted(&mut active);
-                save_state(&lab)
+                lab.mark_kept().and_then(|()| save_state(&lab))
             };
             saved?;
             outln!(
@@ -937,7 +969,10 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
             Ok(0)
         }
         LabCmd::Exec { host, cmd } => {
-            let (prefix, config) = load_state()?;
+            let (prefix, config) = match current()? {
+                Some(lab) => lab,
+                None => load_state()?,
+            };
             check_exec_target(config.topology, &host)?;
             let (program, args) = cmd.split_first().context("no command given")?;
             let program = if program == "mcast" {
@@ -953,24 +988,138 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
             Ok(status.code().unwrap_or(1))
         }
         LabCmd::Status => status().map(|()| 0),
-        LabCmd::Down => {
-            if !state_file().exists() {
-                outln!("no lab is up");
-                return Ok(0);
+        LabCmd::Down => down(),
+        LabCmd::List { run } => {
+            match run {
+                Some(run) => {
+                    for ns in find::made_in_run(&run)? {
+                        outln!("{ns}");
+                    }
+                }
+                None => {
+                    let labs = find::labs()?;
+                    if labs.is_empty() {
+                        outln!("no lab on this machine");
+                    }
+                    let here = target_dir();
+                    for found in labs {
+                        let mine = if found.belongs_to(&here) {
+                            " [this checkout]"
+                        } else {
+                            ""
+                        };
+                        outln!("{}{mine}", found.describe());
+                    }
+                }
             }
-            let (prefix, _) = load_state()?;
-            let problems = teardown(&prefix);
-            let _ = std::fs::remove_file(state_file());
-            if !problems.is_empty() {
-                bail!(
-                    "teardown of {prefix} incomplete:\n  {}",
-                    problems.join("\n  ")
-                );
-            }
-            outln!("lab {prefix} is down");
             Ok(0)
         }
     }
+}
+
+/// This checkout's labs (those whose namespaces name its target directory) in `state`, for
+/// `lab up`, `status` and `down`.
+fn labs_here(state: fn(&find::State) -> bool) -> Result<Vec<find::Found>> {
+    let here = target_dir();
+    Ok(find::labs()?
+        .into_iter()
+        .filter(|f| f.belongs_to(&here) && state(&f.state()))
+        .collect())
+}
+
+/// `lab up` builds one lab per checkout: fails, saying how to delete it, when this checkout's
+/// lab is up (found by its namespaces, or recorded in the state file) or an earlier one was
+/// left half torn down.
+fn refuse_a_second_lab() -> Result<()> {
+    let hint = "hint: `cargo xtask lab status` shows it, `cargo xtask lab down` deletes it";
+    if let Some(found) = labs_here(|s| *s == find::State::Kept)?.first() {
+        let topology = found
+            .marker
+            .as_ref()
+            .map_or("?", |m| m.config.topology.name());
+        bail!(
+            "a lab is already up here (prefix {}, topology {topology}): one lab at a time\n{hint}",
+            found.prefix
+        );
+    }
+    if let Some(found) = labs_here(|s| matches!(s, find::State::Orphaned(_)))?.first() {
+        bail!(
+            "an earlier lab left namespaces behind ({})\n{hint}",
+            found.namespaces.join(" ")
+        );
+    }
+    if let Ok((prefix, _)) = load_state() {
+        if !netns::list_netns_with_prefix(&prefix)?.is_empty() {
+            bail!("a lab is already up (prefix {prefix}, in the state file)\n{hint}");
+        }
+    }
+    Ok(())
+}
+
+/// The lab of this checkout: the one `lab up` kept, found by its namespaces (so the state file
+/// may be gone), else the one the state file records if its namespaces exist.
+fn current() -> Result<Option<(String, Config)>> {
+    let kept = labs_here(|s| *s == find::State::Kept)?;
+    if let Some(found) = kept.first() {
+        if kept.len() > 1 {
+            eprintln!(
+                "warning: {} labs are up here; this is {} (`cargo xtask lab list` shows all)",
+                kept.len(),
+                found.prefix
+            );
+        }
+        if let Some(marker) = &found.marker {
+            return Ok(Some((found.prefix.clone(), marker.config.clone())));
+        }
+    }
+    match load_state() {
+        Ok((prefix, config)) if !netns::list_netns_with_prefix(&prefix)?.is_empty() => {
+            Ok(Some((prefix, config)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `lab down`: deletes this checkout's kept lab, the one the state file records, and the
+/// namespaces of labs whose builder died without tearing them down; leaves alone the labs of
+/// running processes (tests, the demo, `perf`) and of other checkouts.
+fn down() -> Result<i32> {
+    let mut prefixes = Vec::new();
+    for found in labs_here(|s| matches!(s, find::State::Kept | find::State::Orphaned(_)))? {
+        if let find::State::Orphaned(pid) = found.state() {
+            outln!(
+                "deleting what is left of lab {} (pid {pid}, which built it, is gone)",
+                found.prefix
+            );
+        }
+        prefixes.push(found.prefix);
+    }
+    if let Ok((prefix, _)) = load_state() {
+        if !prefixes.contains(&prefix) {
+            prefixes.push(prefix);
+        }
+    }
+    if prefixes.is_empty() {
+        let _ = std::fs::remove_file(state_file());
+        outln!("no lab is up");
+        return Ok(0);
+    }
+    let mut problems = Vec::new();
+    for prefix in &prefixes {
+        problems.extend(teardown(prefix));
+    }
+    let _ = std::fs::remove_file(state_file());
+    if !problems.is_empty() {
+        bail!(
+            "teardown of {} incomplete:\n  {}",
+            prefixes.join(" "),
+            problems.join("\n  ")
+        );
+    }
+    for prefix in &prefixes {
+        outln!("lab {prefix} is down");
+    }
+    Ok(0)
 }
 
 /// The names `lab exec` accepts in `topology`: its hosts, `switch`, and `router` when routed.
@@ -999,11 +1148,24 @@ fn check_exec_target(topology: Topology, name: &str) -> Result<()> {
 }
 
 fn status() -> Result<()> {
-    let (prefix, config) = load_state()?;
-    let alive = netns::list_netns_with_prefix(&prefix)?;
-    if alive.is_empty() {
+    let Some((prefix, config)) = current()? else {
+        let left = labs_here(|s| matches!(s, find::State::Orphaned(_)))?;
+        if let Some(found) = left.first() {
+            bail!(
+                "no lab is up, but an earlier one left namespaces behind ({}): run `cargo xtask lab down`",
+                found.namespaces.join(" ")
+            );
+        }
+        let (prefix, _) = load_state()?;
         bail!("the lab {prefix} is recorded but none of its namespaces exist: run `cargo xtask lab down`");
+    };
+    if !state_file().exists() {
+        eprintln!(
+            "note: {} is gone (cargo clean?): found the lab by its namespaces",
+            state_file().display()
+        );
     }
+    let alive = netns::list_netns_with_prefix(&prefix)?;
     outln!(
         "lab {prefix}: topology {}, snooping {}, loss {}, dup {}",
         config.topology.name(),

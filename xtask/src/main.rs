@@ -5,6 +5,8 @@
 //! * `cargo xtask lab up|exec|status|down` keeps a lab standing for experiments.
 //! * `cargo xtask perf` measures multicast throughput on a two-namespace veth lab and writes
 //!   BENCHMARKS.md.
+//! * `cargo xtask fuzz [--seconds N] [TARGET]` builds the fuzz targets with libFuzzer's
+//!   instrumentation (no cargo-fuzz needed) and runs each for N seconds.
 //!
 //! Privileged scenarios and the repository's tidy rules run as `#[test]`s (`cargo test --workspace`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -28,6 +30,7 @@ macro_rules! outln {
 }
 
 mod demo;
+mod fuzz;
 mod lab;
 mod netns;
 mod perf;
@@ -64,6 +67,8 @@ enum Cmd {
     Lab(lab::Opt),
     /// Measure multicast throughput (C baseline, iperf2, mcast) on a veth pair; write BENCHMARKS.md.
     Perf(perf::Opt),
+    /// Build the fuzz targets (libFuzzer, no cargo-fuzz needed) and run each for a while.
+    Fuzz(fuzz::Opt),
 }
 
 /// Writes to stdout for [`out!`]/[`outln!`]. After the first failed write (usually a reader that
@@ -107,6 +112,10 @@ fn main() -> ExitCode {
 
 fn try_main() -> Result<i32> {
     let cli = Cli::parse();
+    // Fuzzing needs no namespace, so no root.
+    if let Cmd::Fuzz(opt) = &cli.cmd {
+        return fuzz::run_cmd(opt);
+    }
     // perf measures an optimised build; everything else runs the quick-to-build debug one.
     let profile = match cli.cmd {
         Cmd::Perf(_) => lab::Profile::Release,
@@ -134,10 +143,11 @@ fn try_main() -> Result<i32> {
         }
         Cmd::Lab(opt) => lab::run_cmd(opt),
         Cmd::Perf(opt) => perf::run_cmd(&opt),
+        Cmd::Fuzz(opt) => fuzz::run_cmd(&opt),
     }
 }
 
-/// Every subcommand needs root. A user who is not root but has `sudo` gets the `mcast` binary
+/// Every subcommand but `fuzz` needs root. A user who is not root but has `sudo` gets the `mcast` binary
 /// built as themselves in `profile` (so `target/` stays theirs and cargo need not run as root),
 /// then this same xtask binary re-run as root through sudo, with `MCAST_BIN` pointing at that
 /// build. Returns the exit code of that run, or `None` when this process should do the work itself.

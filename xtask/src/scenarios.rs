@@ -732,13 +732,15 @@ fn xtask_command(xtask: &Path, mcast: &Path, state_dir: &Path) -> Command {
     cmd
 }
 
-/// What a `lab up` run with its state in `state_dir` left behind: `mcl*` namespaces that were not
-/// in `before`, the state file, and smcrouted processes reading a config from `state_dir`.
-fn leftovers(before: &[String], state_dir: &Path) -> Vec<String> {
-    let mut left: Vec<String> = netns::list_netns()
+/// What a `lab up` run with its state in `state_dir` left behind: the namespaces of labs that
+/// name `state_dir` as their checkout's target directory (so no one else's lab counts), the
+/// state file, and smcrouted processes reading a config from `state_dir`.
+fn leftovers(state_dir: &Path) -> Vec<String> {
+    let mut left: Vec<String> = lab::find::labs()
         .unwrap_or_default()
         .into_iter()
-        .filter(|ns| ns.starts_with("mcl") && !before.contains(ns))
+        .filter(|f| f.belongs_to(state_dir))
+        .flat_map(|f| f.namespaces)
         .map(|ns| format!("namespace {ns}"))
         .collect();
     let state = state_dir.join(lab::STATE_FILE);
@@ -776,7 +778,6 @@ fn lab_command(mcast: &Path) -> Result<Vec<String>> {
 
 fn lab_command_in(xtask: &Path, mcast: &Path, state_dir: &Path) -> Result<Vec<String>> {
     let mut failures = Vec::new();
-    let before = netns::list_netns()?;
     let up = ["lab", "up", "--topology", "routed", "--snooping"];
     for delay_ms in [30, 60, 90, 150, 400, 900] {
         let mut child = xtask_command(xtask, mcast, state_dir)
@@ -790,7 +791,7 @@ fn lab_command_in(xtask: &Path, mcast: &Path, state_dir: &Path) -> Result<Vec<St
         // Our own child, by its id.
         netns::run(Command::new("kill").args(["-INT", &child.id().to_string()]))?;
         let (status, killed) = netns::wait_or_kill(&mut child, Duration::from_secs(20))?;
-        let left = leftovers(&before, state_dir);
+        let left = leftovers(state_dir);
         match status.code().filter(|_| !killed) {
             Some(130) if left.is_empty() => {}
             code => failures.push(format!(
@@ -826,6 +827,7 @@ fn lab_command_in(xtask: &Path, mcast: &Path, state_dir: &Path) -> Result<Vec<St
             "lab status after a piped lab up: exit {code}: {stdout} {stderr}"
         ));
     }
+    failures.extend(lab_found_by_its_namespaces(xtask, mcast, state_dir)?);
     let (code, _, stderr) = xtask_lab(xtask, mcast, state_dir, &["exec", "nohost", "--", "true"])?;
     if code == 0
         || !stderr.contains("choose one of eastny, midwood, flatbush, bushwick, router, switch")
@@ -847,7 +849,7 @@ fn lab_command_in(xtask: &Path, mcast: &Path, state_dir: &Path) -> Result<Vec<St
             ));
         }
     }
-    let left = leftovers(&before, state_dir);
+    let left = leftovers(state_dir);
     if !left.is_empty() {
         failures.push(format!("lab down left behind: {left:?}"));
     }
@@ -857,6 +859,157 @@ fn lab_command_in(xtask: &Path, mcast: &Path, state_dir: &Path) -> Result<Vec<St
             "lab status with nothing up should say so without an os error: exit {code}: {stderr}"
         ));
     }
+    failures.extend(orphans_and_strangers(xtask, mcast, state_dir)?);
+    Ok(failures)
+}
+
+/// With the state file gone (`cargo clean`), the standing lab is still found by its
+/// namespaces: `lab status` shows it, `lab exec` runs in it, `lab list` names it, and a second
+/// `lab up` is refused with a hint to `lab down` (whose run above then finds it too).
+fn lab_found_by_its_namespaces(
+    xtask: &Path,
+    mcast: &Path,
+    state_dir: &Path,
+) -> Result<Vec<String>> {
+    let mut failures = Vec::new();
+    std::fs::remove_file(state_dir.join(lab::STATE_FILE)).context("the state file exists")?;
+    let (code, stdout, stderr) = xtask_lab(xtask, mcast, state_dir, &["status"])?;
+    if code != 0
+        || !stdout.contains("topology routed, snooping on")
+        || !stderr.contains("found the lab by its namespaces")
+    {
+        failures.push(format!(
+            "lab status without the state file should find the lab: exit {code}: {stdout} {stderr}"
+        ));
+    }
+    let (code, stdout, stderr) = xtask_lab(
+        xtask,
+        mcast,
+        state_dir,
+        &["exec", "router", "--", "ip", "-br", "link"],
+    )?;
+    if code != 0 || !stdout.contains("lab1") {
+        failures.push(format!(
+            "lab exec without the state file should run in the lab: exit {code}: {stdout} {stderr}"
+        ));
+    }
+    let (code, stdout, _) = xtask_lab(xtask, mcast, state_dir, &["list"])?;
+    if code != 0
+        || !stdout
+            .lines()
+            .any(|l| l.contains("kept by `lab up`") && l.ends_with("[this checkout]"))
+    {
+        failures.push(format!(
+            "lab list should name the kept lab as this checkout's: {stdout}"
+        ));
+    }
+    let labs_here = || {
+        lab::find::labs()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| f.belongs_to(state_dir))
+            .count()
+    };
+    let (code, _, stderr) = xtask_lab(xtask, mcast, state_dir, &["up"])?;
+    if code == 0
+        || !stderr.contains("a lab is already up here")
+        || !stderr.contains("hint: ")
+        || !stderr.contains("cargo xtask lab down")
+        || labs_here() != 1
+    {
+        failures.push(format!(
+            "a second lab up should be refused with a hint to lab down, building nothing: exit {code}: {stderr}"
+        ));
+    }
+    Ok(failures)
+}
+
+/// A namespace name no lab of this process will allocate (`allocate_prefix` stays below 10000).
+fn unused_prefix(n: u32) -> String {
+    format!("mcl{}-", 10_000 + (std::process::id() % 10_000) * 10 + n)
+}
+
+/// Makes namespace `ns`, marked (or not) as a lab's.
+fn fake_lab_namespace(ns: &str, marker: Option<&lab::find::Marker>) -> Result<()> {
+    netns::ip(&["netns", "add", ns])?;
+    match marker {
+        Some(m) => lab::find::write_marker(ns, m),
+        None => Ok(()),
+    }
+}
+
+/// What a lab whose builder was killed left behind blocks `lab up` (with the hint), shows in
+/// `lab status` and goes with `lab down`; a kept lab of another checkout and an unmarked one
+/// (an older xtask's, or another program's) are neither shown, refused over, deleted nor
+/// counted as leftovers.
+fn orphans_and_strangers(xtask: &Path, mcast: &Path, state_dir: &Path) -> Result<Vec<String>> {
+    let mut failures = Vec::new();
+    let mut child = Command::new("true").spawn()?;
+    let dead = child.id();
+    child.wait()?;
+    let here = lab::find::Marker {
+        owner: dead,
+        dir: lab::find::dir_id(state_dir),
+        run: None,
+        kept: false,
+        config: Config::lecture(),
+    };
+    let elsewhere = lab::find::Marker {
+        owner: std::process::id(),
+        dir: lab::find::dir_id(Path::new("/elsewhere/target")),
+        kept: true,
+        ..here.clone()
+    };
+    let orphan = format!("{}eastny", unused_prefix(1));
+    let foreign = format!("{}switch", unused_prefix(2));
+    let unmarked = format!("{}midwood", unused_prefix(3));
+    let made = [&orphan, &foreign, &unmarked];
+    let result = (|| -> Result<()> {
+        fake_lab_namespace(&orphan, Some(&here))?;
+        fake_lab_namespace(&foreign, Some(&elsewhere))?;
+        fake_lab_namespace(&unmarked, None)?;
+        let left = leftovers(state_dir);
+        if left != [format!("namespace {orphan}")] {
+            failures.push(format!(
+                "only the orphan is this checkout's leftover: {left:?}"
+            ));
+        }
+        let (code, _, stderr) = xtask_lab(xtask, mcast, state_dir, &["status"])?;
+        if code == 0 || !stderr.contains(&orphan) || !stderr.contains("lab down") {
+            failures.push(format!(
+                "lab status should point at the orphan: exit {code}: {stderr}"
+            ));
+        }
+        let (code, _, stderr) = xtask_lab(xtask, mcast, state_dir, &["up"])?;
+        if code == 0 || !stderr.contains(&orphan) || !stderr.contains("cargo xtask lab down") {
+            failures.push(format!(
+                "lab up beside an orphan should be refused: exit {code}: {stderr}"
+            ));
+        }
+        let (code, stdout, stderr) = xtask_lab(xtask, mcast, state_dir, &["down"])?;
+        let alive = netns::list_netns()?;
+        if code != 0
+            || !stdout.contains("deleting what is left of lab")
+            || alive.contains(&orphan)
+            || !alive.contains(&foreign)
+            || !alive.contains(&unmarked)
+        {
+            failures.push(format!(
+                "lab down should delete the orphan and nothing else: exit {code}: {stdout} {stderr} {alive:?}"
+            ));
+        }
+        let (code, stdout, _) = xtask_lab(xtask, mcast, state_dir, &["down"])?;
+        if code != 0 || !stdout.contains("no lab is up") {
+            failures.push(format!(
+                "another checkout's lab is not this one's: lab down said {stdout}"
+            ));
+        }
+        Ok(())
+    })();
+    for ns in made {
+        let _ = netns::ip(&["netns", "del", ns]);
+    }
+    result?;
     Ok(failures)
 }
 
@@ -885,8 +1038,14 @@ fn lab_scenarios() {
     note("snooping off", snooping(&bin, false));
     note("faults", faults(&bin));
     note("fault statistics", fault_stats(&bin));
-    let leftovers = netns::list_netns_with_prefix(&format!("mcl{}-", std::process::id() % 10000))
-        .unwrap_or_default();
+    // Only the labs this process built count (their namespaces name it as their owner).
+    let me = std::process::id();
+    let leftovers: Vec<String> = lab::find::labs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| f.marker.as_ref().is_some_and(|m| m.owner == me))
+        .flat_map(|f| f.namespaces)
+        .collect();
     if !leftovers.is_empty() {
         failures.push(format!("namespaces left behind: {leftovers:?}"));
     }
@@ -1119,4 +1278,68 @@ fn the_mesh_judge_checks_the_faulty_row_and_column_and_the_rest() {
         table.lines().nth(3).unwrap(),
         "    flatbush      20.0      36.0         —      36.0"
     );
+}
+
+/// `lab list --run NAME` (what `.ci/run` checks for leftovers) names exactly the namespaces
+/// marked as made in run NAME: a lab's and a test's, not another run's, nor unmarked ones.
+#[test]
+fn leftovers_are_found_by_run() {
+    let _serial = serial();
+    if !can_run("the run-marker test", &[Prereq::Ip]) {
+        return;
+    }
+    let xtask =
+        lab::cargo_binary("xtask", "xtask", Profile::Debug, true).expect("the xtask binary builds");
+    let run = format!("t{}", std::process::id());
+    let lab_marker = lab::find::Marker {
+        owner: std::process::id(),
+        dir: lab::find::dir_id(Path::new("/elsewhere/target")),
+        run: Some(run.clone()),
+        kept: true,
+        config: Config::lecture(),
+    };
+    let ours_lab = format!("{}eastny", unused_prefix(4));
+    let ours_test = format!("mcast-runtest-{}", std::process::id());
+    let other_run = format!("{}switch", unused_prefix(5));
+    let unmarked = format!("{}midwood", unused_prefix(6));
+    let made = [&ours_lab, &ours_test, &other_run, &unmarked];
+    let result = (|| -> Result<String> {
+        fake_lab_namespace(&ours_lab, Some(&lab_marker))?;
+        netns::ip(&["netns", "add", &ours_test])?;
+        netns::ip_in(
+            &ours_test,
+            &[
+                "link",
+                "set",
+                "dev",
+                "lo",
+                "alias",
+                &format!("mcast-test run={run}"),
+            ],
+        )?;
+        let other = lab::find::Marker {
+            run: Some(format!("{run}0")),
+            ..lab_marker.clone()
+        };
+        fake_lab_namespace(&other_run, Some(&other))?;
+        fake_lab_namespace(&unmarked, None)?;
+        let state_dir = std::env::temp_dir();
+        let (code, stdout, stderr) = xtask_lab(
+            &xtask,
+            Path::new("mcast"),
+            &state_dir,
+            &["list", "--run", &run],
+        )?;
+        anyhow::ensure!(code == 0, "lab list --run failed: {stderr}");
+        Ok(stdout)
+    })();
+    for ns in made {
+        let _ = netns::ip(&["netns", "del", ns]);
+    }
+    let stdout = result.expect("the namespaces are made and listed");
+    let mut listed: Vec<&str> = stdout.lines().collect();
+    listed.sort_unstable();
+    let mut want = [ours_lab.as_str(), ours_test.as_str()];
+    want.sort_unstable();
+    assert_eq!(listed, want);
 }

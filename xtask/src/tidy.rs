@@ -31,7 +31,7 @@ fn is_comment(line: &str) -> bool {
 
 /// The dependency names of the non-dev sections of a Cargo.toml (`[dependencies]`,
 /// `[build-dependencies]`, `[target.'…'.dependencies]`, and `[dependencies.NAME]` tables).
-fn normal_dependencies(manifest: &str) -> Vec<String> {
+pub(crate) fn normal_dependencies(manifest: &str) -> Vec<String> {
     let mut deps = Vec::new();
     let mut in_deps = false;
     for line in manifest.lines().map(str::trim) {
@@ -216,10 +216,15 @@ fn no_dbg_macro() {
     );
 }
 
-/// The Rust files of every crate (sources, tests, benches, examples) and of xtask.
+/// The Rust files of every crate (sources, tests, benches, examples), of xtask and of the fuzz
+/// targets.
 fn all_rust_files() -> Vec<PathBuf> {
     let root = project_root();
-    let mut dirs = vec![root.join("xtask/src")];
+    let mut dirs = vec![
+        root.join("xtask/src"),
+        root.join("fuzz/src"),
+        root.join("fuzz/fuzz_targets"),
+    ];
     if let Ok(crates) = std::fs::read_dir(root.join("crates")) {
         for krate in crates.flatten() {
             for sub in ["src", "tests", "benches", "examples"] {

@@ -13,6 +13,7 @@ mod auth;
 mod engine;
 mod hints;
 mod hostile;
+mod readme_table;
 mod util;
 
 use util::{mcast, python, run, Proc, LO, PY_MANY_GROUPS, PY_RECEIVER, PY_SENDER};

@@ -2044,6 +2044,48 @@ mod tests {
         assert!(!rx.all_streams_ended());
     }
 
+    // issue #9 (fuzzing) — one forged end-of-session frame of a stream never heard, claiming
+    // the whole sequence space, must not make the figures say 18446744073709551615 lost (the
+    // receiver fuzz target found it); a believable one still counts its stream lost.
+    #[test]
+    fn a_forged_end_frame_of_an_unknown_stream_is_suspect_not_loss() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        let forged = end_frame(
+            9,
+            EndOfSession {
+                first: Seq(0),
+                end: Seq(u64::MAX),
+            },
+        );
+        let d = rx.handle_datagram(t0, 0, RecvMeta::new(src(6), forged.len()), &forged);
+        assert!(matches!(d, Datagram::End { .. }));
+        let stats = rx.stats();
+        assert_eq!((stats.lost, stats.suspect, stats.end_frames), (0, 1, 1));
+        assert_eq!((stats.streams.len(), stats.streams_ended), (0, 0));
+        assert_eq!(
+            std::iter::from_fn(|| rx.poll_event()).collect::<Vec<_>>(),
+            [Event::Suspect {
+                source: src(6),
+                session: SessionId(9),
+                seq: Seq(u64::MAX)
+            }]
+        );
+        let believable = end_frame(
+            9,
+            EndOfSession {
+                first: Seq(0),
+                end: Seq(1000),
+            },
+        );
+        let _ = rx.handle_datagram(t0, 0, RecvMeta::new(src(6), believable.len()), &believable);
+        let stats = rx.stats();
+        assert_eq!(
+            (stats.lost, stats.suspect, stats.streams_ended),
+            (1000, 1, 1)
+        );
+    }
+
     fn iperf_datagram(id: i64) -> Vec<u8> {
         let mut d = vec![0u8; 100];
         d[..4].copy_from_slice(&(id as u32).to_be_bytes());

@@ -1,0 +1,125 @@
+#![no_main]
+//! The values a user types on `mcast`'s command line, as the CLI parses them: groups, group
+//! ranges (`239.1.0.1+100`), sources, interfaces (`-i`), CIDR blocks (mcast-core's `FromStr`
+//! types) and `--rate` (the CLI's own parser, included from its source file, which depends on
+//! nothing but std).
+//!
+//! Besides "no panic": what parses prints back as text that parses to the same value, a group
+//! is multicast, a range stays inside the multicast block, an interface is never a multicast
+//! address, and a rate turns into a pacing interval for any datagram size.
+use std::net::IpAddr;
+
+use libfuzzer_sys::fuzz_target;
+use mcast_core::addr::{Cidr, Group, GroupRange, Source};
+use mcast_core::iface::IfaceSpec;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../crates/mcast-cli/src/perf/rate.rs"]
+mod rate;
+
+fn group(text: &str) {
+    let Ok(g) = text.parse::<Group>() else { return };
+    assert!(g.addr().is_multicast(), "{g}");
+    assert_eq!(g.to_string().parse::<Group>(), Ok(g));
+    let info = g.info();
+    assert_eq!(info.group, g.addr());
+    assert_eq!(info.ssm, g.is_ssm());
+    for other in g.mac_collisions() {
+        assert_eq!(other.mac(), g.mac(), "{other} collides with {g}");
+    }
+}
+
+fn range(text: &str) {
+    let Ok(r) = text.parse::<GroupRange>() else {
+        return;
+    };
+    assert!(r.count() >= 1);
+    assert_eq!(r.to_string().parse::<GroupRange>(), Ok(r));
+    assert_eq!(GroupRange::new(r.first(), r.count()), Ok(r));
+    // The last group is still multicast (checked without walking billions of IPv6 groups).
+    let last = match r.first().addr() {
+        IpAddr::V4(a) => IpAddr::from((u32::from(a) + (r.count() - 1)).to_be_bytes()),
+        IpAddr::V6(a) => IpAddr::from((u128::from(a) + u128::from(r.count() - 1)).to_be_bytes()),
+    };
+    assert!(last.is_multicast(), "{r} ends at {last}");
+    if r.count() <= 256 {
+        let groups: Vec<Group> = r.iter().collect();
+        assert_eq!(groups.len() as u32, r.count());
+        assert_eq!(groups.last().map(Group::addr), Some(last));
+        assert!(groups.windows(2).all(|w| w[0] < w[1]));
+    }
+}
+
+fn source(text: &str) {
+    let Ok(s) = text.parse::<Source>() else {
+        return;
+    };
+    assert!(
+        !s.addr().is_multicast() && !s.addr().is_unspecified(),
+        "{s}"
+    );
+    assert_eq!(s.to_string().parse::<Source>(), Ok(s));
+    for g in ["232.1.1.1", "ff3e::1234"] {
+        let g: Group = g.parse().expect("a group");
+        assert_eq!(
+            Source::for_group(g, s.addr()).is_ok(),
+            g.is_ipv4() == s.addr().is_ipv4()
+        );
+    }
+}
+
+fn iface(text: &str) {
+    let Ok(spec) = text.parse::<IfaceSpec>() else {
+        return;
+    };
+    match &spec {
+        IfaceSpec::Addr(a) => {
+            assert!(!a.is_multicast() && !a.is_unspecified(), "{a}");
+            assert_eq!(spec.to_string().parse::<IfaceSpec>(), Ok(spec.clone()));
+        }
+        IfaceSpec::Name(n) => {
+            assert!(!n.is_empty() && n.len() <= 15 && !n.contains('/'), "{n:?}");
+            assert_eq!(spec.to_string().parse::<IfaceSpec>(), Ok(spec.clone()));
+        }
+        IfaceSpec::Index(i) => assert!(*i > 0),
+        IfaceSpec::Any => {}
+    }
+}
+
+fn cidr(text: &str) {
+    let Ok(c) = text.parse::<Cidr>() else { return };
+    assert_eq!(c.to_string().parse::<Cidr>(), Ok(c));
+    assert!(c.contains(c.addr()));
+}
+
+fn rate(text: &str) {
+    let Ok(r) = rate::parse_rate(text) else {
+        return;
+    };
+    let _ = r.to_string();
+    for size in [1, 28, 1400, 65_507] {
+        match (r, r.pps(size), r.interval(size)) {
+            (rate::Rate::Max, None, None) => {}
+            (rate::Rate::Pps(n), Some(pps), Some(_)) => {
+                assert!(pps == n && (1..=100_000_000).contains(&n), "{text:?}");
+            }
+            (rate::Rate::Bits(b), Some(pps), Some(_)) => assert!(b > 0 && pps >= 1),
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(rest);
+    match which % 6 {
+        0 => group(&text),
+        1 => range(&text),
+        2 => source(&text),
+        3 => iface(&text),
+        4 => cidr(&text),
+        _ => rate(&text),
+    }
+});
