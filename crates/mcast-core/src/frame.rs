@@ -115,6 +115,25 @@ mod field {
 #[serde(transparent)]
 pub struct SessionId(pub u32);
 
+/// ```
+/// use mcast_core::frame::SessionId;
+/// let id: SessionId = 0x2a.into();
+/// assert_eq!(id, SessionId(42));
+/// assert_eq!(id.to_string(), "0000002a");
+/// assert_eq!(u32::from(id), 42);
+/// ```
+impl From<u32> for SessionId {
+    fn from(id: u32) -> Self {
+        Self(id)
+    }
+}
+
+impl From<SessionId> for u32 {
+    fn from(id: SessionId) -> Self {
+        id.0
+    }
+}
+
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:08x}", self.0)
@@ -201,6 +220,44 @@ impl Flags {
         } else {
             Self(self.0 & !other.0)
         }
+    }
+}
+
+/// The union of two sets of flags.
+///
+/// ```
+/// use mcast_core::frame::Flags;
+/// let mut f = Flags::AUTH | Flags::END;
+/// assert_eq!(f.bits(), 0x03);
+/// assert!(f.contains(Flags::END));
+/// f |= Flags::PROBE;
+/// assert_eq!(f & Flags::PROBE, Flags::PROBE);
+/// assert_eq!(f & Flags::ANSWER, Flags::empty());
+/// ```
+impl std::ops::BitOr for Flags {
+    type Output = Self;
+
+    #[inline]
+    fn bitor(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
+/// Sets the bits of the right-hand side (see [`BitOr`](std::ops::BitOr)).
+impl std::ops::BitOrAssign for Flags {
+    #[inline]
+    fn bitor_assign(&mut self, other: Self) {
+        self.0 |= other.0;
+    }
+}
+
+/// The bits set in both (see [`BitOr`](std::ops::BitOr)).
+impl std::ops::BitAnd for Flags {
+    type Output = Self;
+
+    #[inline]
+    fn bitand(self, other: Self) -> Self {
+        Self(self.0 & other.0)
     }
 }
 
