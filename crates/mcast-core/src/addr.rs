@@ -21,7 +21,7 @@
 //! ```
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -87,6 +87,9 @@ pub enum AddrError {
     /// The text is not a scope name (see [`Scope`]'s `FromStr`).
     #[error("{0:?} is not a scope (expected interface-local, link-local, realm-local, admin-local, site-local, organization-local or global)")]
     ScopeSyntax(String),
+    /// The text is not a `GROUP:PORT` socket address.
+    #[error("{0:?} is not GROUP:PORT (expected e.g. 224.1.1.5:50001 or [ff15::1]:50001)")]
+    SocketAddrSyntax(String),
     /// The text is not a MAC address.
     #[error("{0:?} is not a MAC address (expected six hex octets, e.g. 01:00:5e:01:01:05)")]
     MacSyntax(String),
@@ -805,7 +808,7 @@ impl Group {
     /// A summary of everything known about the group, for `mcast info` and JSON output.
     pub fn info(&self) -> GroupInfo {
         GroupInfo {
-            group: self.0,
+            group: *self,
             family: if self.is_ipv4() { "ipv4" } else { "ipv6" },
             scope: self.scope(),
             block: self.block(),
@@ -813,7 +816,7 @@ impl Group {
             ssm: self.is_ssm(),
             link_local: self.is_link_local(),
             mac: self.mac(),
-            mac_collisions: self.mac_collisions().into_iter().map(|g| g.0).collect(),
+            mac_collisions: self.mac_collisions(),
             ipv6_flags: self.is_ipv6().then(|| self.ipv6_flags()),
         }
     }
@@ -909,12 +912,132 @@ impl Serialize for Group {
     }
 }
 
+/// Where multicast datagrams go: a [`Group`], a port and, for IPv6, the scope id (the
+/// interface index a link-local group such as `ff02::1` is meant on; 0 for none). It is a
+/// [`SocketAddr`] whose address has been checked to be multicast: a sender's destination
+/// ([`SenderConfig`](crate::session::SenderConfig), [`PingConfig`](crate::ping::PingConfig))
+/// has this type, so a unicast address cannot become one by mistake.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use mcast_core::addr::{AddrError, Group, GroupAddr};
+///
+/// let to: GroupAddr = "224.1.1.5:50001".parse()?;
+/// assert_eq!(to, GroupAddr::new("224.1.1.5".parse()?, 50001));
+/// assert_eq!(SocketAddr::from(to).to_string(), "224.1.1.5:50001");
+/// let scoped: GroupAddr = "[ff02::1%2]:50001".parse()?;
+/// assert_eq!((scoped.group().to_string(), scoped.scope_id()), ("ff02::1".to_string(), 2));
+///
+/// let unicast: SocketAddr = "192.168.56.3:50001".parse().unwrap();
+/// assert!(matches!(GroupAddr::try_from(unicast), Err(AddrError::NotMulticast { .. })));
+/// # Ok::<(), AddrError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupAddr {
+    group: Group,
+    port: u16,
+    scope_id: u32,
+}
+
+impl GroupAddr {
+    /// `group`:`port`, with no scope id.
+    pub const fn new(group: Group, port: u16) -> Self {
+        Self {
+            group,
+            port,
+            scope_id: 0,
+        }
+    }
+
+    /// The same address with an IPv6 scope id (an interface index); ignored for IPv4.
+    #[must_use]
+    pub const fn with_scope_id(mut self, scope_id: u32) -> Self {
+        if self.is_ipv6() {
+            self.scope_id = scope_id;
+        }
+        self
+    }
+
+    /// The group.
+    pub const fn group(&self) -> Group {
+        self.group
+    }
+
+    /// The UDP port.
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The IPv6 scope id; 0 for none, and always 0 for IPv4.
+    pub const fn scope_id(&self) -> u32 {
+        self.scope_id
+    }
+
+    /// Whether the group is IPv6.
+    pub const fn is_ipv6(&self) -> bool {
+        matches!(self.group.0, IpAddr::V6(_))
+    }
+
+    /// The socket address, as a socket call takes it.
+    pub fn socket_addr(&self) -> SocketAddr {
+        match self.group.0 {
+            IpAddr::V4(a) => SocketAddr::new(IpAddr::V4(a), self.port),
+            IpAddr::V6(a) => SocketAddr::V6(SocketAddrV6::new(a, self.port, 0, self.scope_id)),
+        }
+    }
+}
+
+/// Checks that the address is multicast; keeps the port and an IPv6 scope id.
+impl TryFrom<SocketAddr> for GroupAddr {
+    type Error = AddrError;
+
+    fn try_from(addr: SocketAddr) -> Result<Self, Self::Error> {
+        let scope_id = match addr {
+            SocketAddr::V4(_) => 0,
+            SocketAddr::V6(a) => a.scope_id(),
+        };
+        Ok(Self::new(Group::new(addr.ip())?, addr.port()).with_scope_id(scope_id))
+    }
+}
+
+impl From<GroupAddr> for SocketAddr {
+    fn from(addr: GroupAddr) -> Self {
+        addr.socket_addr()
+    }
+}
+
+/// Parses what [`SocketAddr`] parses (`224.1.1.5:50001`, `[ff15::1]:50001`,
+/// `[ff02::1%2]:50001` with a numeric scope id), then checks the address is multicast.
+impl FromStr for GroupAddr {
+    type Err = AddrError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let addr: SocketAddr = s
+            .trim()
+            .parse()
+            .map_err(|_| AddrError::SocketAddrSyntax(s.to_owned()))?;
+        Self::try_from(addr)
+    }
+}
+
+impl fmt::Display for GroupAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.socket_addr().fmt(f)
+    }
+}
+
+impl Serialize for GroupAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// Everything `mcast info` reports about a group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct GroupInfo {
-    /// The group address.
-    pub group: IpAddr,
+    /// The group address (in JSON, the address as a string).
+    pub group: Group,
     /// `"ipv4"` or `"ipv6"`.
     pub family: &'static str,
     /// The scope.
@@ -930,7 +1053,7 @@ pub struct GroupInfo {
     /// The Ethernet MAC the group maps to.
     pub mac: MacAddr,
     /// The IPv4 groups sharing that MAC (empty for IPv6).
-    pub mac_collisions: Vec<IpAddr>,
+    pub mac_collisions: Vec<Group>,
     /// The IPv6 flag nibble.
     pub ipv6_flags: Option<u8>,
 }
@@ -1349,6 +1472,25 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn group_info_serializes_groups_as_address_strings() {
+        let json = serde_json::to_value(g("224.1.1.5").info()).unwrap();
+        assert_eq!(json["group"], "224.1.1.5");
+        assert_eq!(json["mac"], "01:00:5e:01:01:05");
+        assert_eq!(json["mac_collisions"][1], "224.129.1.5");
+        assert_eq!(json["block"], "reserved");
+        assert_eq!(json["scope"], "global");
+        let to: GroupAddr = "[ff02::1%3]:50001".parse().unwrap();
+        assert_eq!(serde_json::to_value(to).unwrap(), "[ff02::1%3]:50001");
+        assert_eq!(to.to_string().parse::<GroupAddr>(), Ok(to));
+        let v4 = GroupAddr::new(g("224.1.1.5"), 1).with_scope_id(7);
+        assert_eq!(v4.scope_id(), 0, "IPv4 has no scope id");
+        assert!(matches!(
+            "224.1.1.5".parse::<GroupAddr>(),
+            Err(AddrError::SocketAddrSyntax(_))
+        ));
     }
 
     #[test]

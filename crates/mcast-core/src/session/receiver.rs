@@ -448,8 +448,10 @@ pub struct StreamStats {
 /// Datagrams and bytes per destination group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct GroupStats {
-    /// The group the datagrams were sent to; `None` when the adapter could not tell.
-    pub group: Option<IpAddr>,
+    /// The group the datagrams were sent to; `None` when the adapter could not tell. (A
+    /// known destination that is not a group makes the datagram [stray](Datagram::Stray),
+    /// which is never counted here.) In JSON, the address as a string, or `null`.
+    pub group: Option<Group>,
     /// Datagrams received for it.
     pub datagrams: u64,
     /// Their bytes.
@@ -854,7 +856,7 @@ pub struct Receiver {
     streams: Table<(SocketAddr, SessionId), Stream>,
     evicted: Counters,
     streams_evicted: u64,
-    groups: Table<Option<IpAddr>, GroupCounts>,
+    groups: Table<Option<Group>, GroupCounts>,
     groups_untracked: u64,
     datagrams: u64,
     bytes: u64,
@@ -1054,7 +1056,12 @@ impl Receiver {
         let len = bytes.len() as u64;
         self.datagrams += 1;
         self.bytes = self.bytes.saturating_add(len);
-        self.count_group(meta.destination, len);
+        // Past `stray_kind`, a known destination is multicast (an IPv4-mapped one is counted
+        // as the IPv4 group it is).
+        let group = meta
+            .destination
+            .and_then(|ip| Group::new(ip.to_canonical()).ok());
+        self.count_group(group, len);
 
         let decoded = match (decoded, iperf) {
             (Some(d), _) => d,
@@ -1318,7 +1325,7 @@ impl Receiver {
         !self.streams.is_empty() && self.streams.values().all(|s| s.end.is_some())
     }
 
-    fn count_group(&mut self, group: Option<IpAddr>, len: u64) {
+    fn count_group(&mut self, group: Option<Group>, len: u64) {
         let tracked = self.groups.len();
         let counts = match self.groups.get_mut(&group) {
             Some(counts) => Some(counts),
@@ -1494,8 +1501,8 @@ mod tests {
     fn raw_datagrams_pass_through() {
         let t0 = super::super::test_origin();
         let mut rx = Receiver::new(ReceiverConfig::default(), t0);
-        let group: IpAddr = "224.1.1.5".parse().unwrap();
-        let meta = RecvMeta::new(src(1), 5).with_destination(Some(group));
+        let group: Group = "224.1.1.5".parse().unwrap();
+        let meta = RecvMeta::new(src(1), 5).with_destination(Some(group.addr()));
         assert_eq!(
             rx.handle_datagram(t0, 0, meta, b"hello"),
             Datagram::Raw(b"hello")
@@ -1745,12 +1752,14 @@ mod tests {
         assert_eq!(stats.stray.total(), 6);
         assert_eq!((stats.datagrams, stats.raw, stats.framed), (4, 4, 0));
         assert!(stats.streams.is_empty(), "a stray frame makes no stream");
-        let groups: Vec<Option<IpAddr>> = stats.groups.iter().map(|g| g.group).collect();
-        assert_eq!(groups, [None, Some(g1.addr()), Some(g2.addr())]);
+        let groups: Vec<Option<Group>> = stats.groups.iter().map(|g| g.group).collect();
+        assert_eq!(groups, [None, Some(g1), Some(g2)]);
         assert!(rx.poll_event().is_none());
         let json = serde_json::to_value(&stats).unwrap();
         assert_eq!(json["stray"]["unicast"], 3);
         assert_eq!(json["stray"]["other_group"], 1);
+        // A group serializes as its address, as when the field was an `IpAddr`.
+        assert_eq!(json["groups"][1]["group"], g1.to_string());
     }
 
     // Without a list of joined groups every group counts, but unicast and broadcast
