@@ -24,7 +24,38 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::str::FromStr;
 
-use serde::Serialize;
+/// `Serialize` as the `Display` text, `Deserialize` through `FromStr`.
+macro_rules! serde_as_text {
+    ($ty:ty) => {
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Text;
+
+                impl serde::de::Visitor<'_> for Text {
+                    type Value = $ty;
+
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str(concat!("a ", stringify!($ty), " as text"))
+                    }
+
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$ty, E> {
+                        s.parse().map_err(E::custom)
+                    }
+                }
+
+                d.deserialize_str(Text)
+            }
+        }
+    };
+}
 
 /// What can be wrong with an address, a prefix or a range given as a group or a source.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -210,6 +241,8 @@ impl FromStr for Cidr {
     }
 }
 
+serde_as_text!(Cidr);
+
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
@@ -221,8 +254,9 @@ impl fmt::Display for Cidr {
 /// For IPv6 this is the scope nibble of the address (RFC 4291, RFC 7346). For IPv4 it follows
 /// RFC 5771 and RFC 2365: 224.0.0.0/24 is link-local, 239.255.0.0/16 site-local, 239.192.0.0/14
 /// organization-local, the rest of 239.0.0.0/8 admin-local, everything else global.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum Scope {
     /// Never leaves the interface (IPv6 scope 1): loopback of multicast.
     InterfaceLocal,
@@ -381,8 +415,9 @@ impl fmt::Display for Scope {
 }
 
 /// The IANA registry block a group belongs to (RFC 5771 for IPv4; for IPv6 the well-known kinds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 #[non_exhaustive]
 pub enum Block {
     /// 224.0.0.0/24: routing protocols and discovery on one link (never forwarded).
@@ -543,11 +578,7 @@ impl FromStr for MacAddr {
     }
 }
 
-impl Serialize for MacAddr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+serde_as_text!(MacAddr);
 
 /// A validated multicast group address, IPv4 (224.0.0.0/4) or IPv6 (ff00::/8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -906,9 +937,19 @@ impl From<Group> for IpAddr {
     }
 }
 
-impl Serialize for Group {
+#[cfg(feature = "serde")]
+impl serde::Serialize for Group {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
+    }
+}
+
+/// Reads an IP address as [`IpAddr`] does, then checks it is multicast.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Group {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let addr = <IpAddr as serde::Deserialize>::deserialize(d)?;
+        Self::new(addr).map_err(serde::de::Error::custom)
     }
 }
 
@@ -1026,14 +1067,11 @@ impl fmt::Display for GroupAddr {
     }
 }
 
-impl Serialize for GroupAddr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+serde_as_text!(GroupAddr);
 
 /// Everything `mcast info` reports about a group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GroupInfo {
     /// The group address (in JSON, the address as a string).
@@ -1102,6 +1140,8 @@ impl FromStr for Source {
         Self::new(parse_ip(s)?)
     }
 }
+
+serde_as_text!(Source);
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1282,6 +1322,8 @@ impl FromStr for GroupRange {
     }
 }
 
+serde_as_text!(GroupRange);
+
 impl fmt::Display for GroupRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.count == 1 {
@@ -1447,6 +1489,42 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "serde")]
+    fn addresses_read_back_what_they_wrote() {
+        fn round_trip<T>(v: T, text: &str)
+        where
+            T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + fmt::Debug,
+        {
+            let json = serde_json::to_value(&v).unwrap();
+            assert_eq!(json, text, "{v:?}");
+            assert_eq!(serde_json::from_value::<T>(json).unwrap(), v);
+        }
+        round_trip(g("224.1.1.5"), "224.1.1.5");
+        round_trip(g("ff15::1"), "ff15::1");
+        round_trip(
+            "[ff02::1%3]:50001".parse::<GroupAddr>().unwrap(),
+            "[ff02::1%3]:50001",
+        );
+        round_trip(g("224.1.1.5").mac(), "01:00:5e:01:01:05");
+        round_trip("192.168.56.3".parse::<Source>().unwrap(), "192.168.56.3");
+        round_trip("224.0.0.0/4".parse::<Cidr>().unwrap(), "224.0.0.0/4");
+        round_trip(
+            "239.1.0.1+100".parse::<GroupRange>().unwrap(),
+            "239.1.0.1+100",
+        );
+        round_trip(Scope::SiteLocal, "site-local");
+        round_trip(Block::SourceSpecific, "source-specific");
+        // The checks hold on the way in.
+        let e = serde_json::from_str::<Group>(r#""10.0.0.1""#).unwrap_err();
+        assert!(e.to_string().contains("not a multicast address"), "{e}");
+        let e = serde_json::from_str::<GroupAddr>(r#""10.0.0.1:5000""#).unwrap_err();
+        assert!(e.to_string().contains("not a multicast address"), "{e}");
+        let e = serde_json::from_str::<MacAddr>(r#""01:00:5e""#).unwrap_err();
+        assert!(e.to_string().contains("not a MAC address"), "{e}");
+    }
+
+    #[test]
+    #[cfg(feature = "serde")]
     fn block_display_is_its_json_name() {
         for s in [
             "224.0.0.1",
@@ -1475,6 +1553,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "serde")]
     fn group_info_serializes_groups_as_address_strings() {
         let json = serde_json::to_value(g("224.1.1.5").info()).unwrap();
         assert_eq!(json["group"], "224.1.1.5");

@@ -22,9 +22,11 @@ pub mod addr;
 pub mod auth;
 pub mod frame;
 pub mod iface;
+#[cfg(feature = "serde")]
 pub mod json;
 pub mod membership;
 pub mod mreq;
+#[cfg(feature = "packet")]
 pub mod packet;
 pub mod ping;
 pub mod proc;

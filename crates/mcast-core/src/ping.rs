@@ -75,7 +75,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
 use crate::addr::GroupAddr;
 use crate::auth::{AuthStats, Authenticator, Key, Rejection, ReplayWindow, TAG_LEN};
@@ -160,8 +159,9 @@ impl PingConfig {
 }
 
 /// Which way an answer came back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Via {
     /// To the group: the multicast path, both ways.
     Multicast,
@@ -246,7 +246,8 @@ pub enum PingEvent {
 pub type RttStats = crate::session::Percentiles;
 
 /// The counts of one peer on one path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct PathStats {
     /// Probes answered in time (each probe once).
@@ -264,7 +265,8 @@ pub struct PathStats {
 }
 
 /// What one peer did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct PeerStats {
     /// Its address.
@@ -285,7 +287,8 @@ impl PeerStats {
 }
 
 /// A snapshot of a [`Pinger`]'s counters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct PingStats {
     /// Probes sent.
