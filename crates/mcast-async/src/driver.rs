@@ -31,6 +31,9 @@
 //! - `stop` is a future (a [`tokio::sync::Notify`]'s `notified()`, a `watch` receiver's
 //!   `changed()`, [`tokio::signal::ctrl_c`], or [`std::future::pending`] for none): a driver
 //!   returns [`Drive::Stopped`] as soon as it completes, even in the middle of a wait.
+//!
+//!   [`tokio::sync::Notify`]: https://docs.rs/tokio/1/tokio/sync/struct.Notify.html
+//!   [`tokio::signal::ctrl_c`]: https://docs.rs/tokio/1/tokio/signal/fn.ctrl_c.html
 //! - Waits use tokio's timer, whose resolution is a millisecond, and never spin. Paced
 //!   traffic faster than one datagram per millisecond therefore leaves in small bursts of the
 //!   datagrams that fell due meanwhile (one GSO transmit each when `max_segments > 1`); the
@@ -52,13 +55,13 @@
 //! use futures::StreamExt;
 //! use mcast_async::driver::{Drive, Received, RecvDriver, SendDriver};
 //! use mcast_async::{Receiver, RecvBatch, Sender};
-//! use mcast_core::session::{self as core, Event, ReceiverConfig, SenderConfig};
+//! use mcast_async::core::session::{self as core, Event, ReceiverConfig, SenderConfig};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let lo: mcast_core::iface::IfaceSpec = "127.0.0.1".parse()?;
+//! let lo: mcast_async::core::iface::IfaceSpec = "127.0.0.1".parse()?;
 //! let group = "239.1.2.3".parse()?;
-//! let rx = Receiver::open(Receiver::builder(41240).group(group).iface(lo.clone()))?;
-//! let tx = Sender::open(Sender::builder(group, 41240).iface(lo).ttl(0))?;
+//! let rx = Receiver::builder(41240).group(group).iface(lo.clone()).build()?;
+//! let tx = Sender::builder(group, 41240).iface(lo).ttl(0).build()?;
 //!
 //! // 100 numbered frames, one every 100 µs, then the end-of-session frames.
 //! let mut send = SendDriver::new(core::Sender::new(SenderConfig {
@@ -99,11 +102,11 @@ use std::future::{poll_fn, Future};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
-use futures::{FutureExt, Stream};
+use futures_core::Stream;
 use mcast_core::session::{self as core, Arrival, Event, Stats};
 use mcast_core::RecvMeta;
 pub use mcast_sync::driver::{Clock, Drive, SendCounts, Sent, SystemClock};
@@ -195,7 +198,7 @@ impl<C: Clock> SendDriver<C> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future (a losing [`tokio::select!`] branch) loses at most the transmit
+    /// Dropping the future (a losing [`tokio::select!`](https://docs.rs/tokio/1/tokio/macro.select.html) branch) loses at most the transmit
     /// that was waiting for the socket, as `stop` does, but it is neither counted nor
     /// reported; end the loop with `stop` or `limit` instead.
     ///
@@ -247,7 +250,11 @@ impl<C: Clock> SendDriver<C> {
         let mut stop = pin!(stop);
         let mut budget = BUDGET;
         loop {
-            if stop.as_mut().now_or_never().is_some() {
+            if stop
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_ready()
+            {
                 return Ok(Drive::Stopped);
             }
             let done = if data_only {
@@ -288,10 +295,17 @@ impl<C: Clock> SendDriver<C> {
             // Without a deadline nothing more will come: finished (checked at the top).
             if let Some(deadline) = self.session.poll_timeout() {
                 let until = limit.map_or(deadline, |l| l.min(deadline));
-                tokio::select! {
-                    biased;
-                    _ = stop.as_mut() => return Ok(Drive::Stopped),
-                    () = tokio::time::sleep_until(until.into()) => {}
+                let mut sleep = pin!(tokio::time::sleep_until(until.into()));
+                // The stop first, then the timer.
+                let stopped = poll_fn(|cx| {
+                    if stop.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(true);
+                    }
+                    sleep.as_mut().poll(cx).map(|()| false)
+                })
+                .await;
+                if stopped {
+                    return Ok(Drive::Stopped);
                 }
             }
         }
@@ -322,15 +336,25 @@ impl<C: Clock> SendDriver<C> {
             let mut rest = transmit;
             rest.size = transmit.size.saturating_sub(offset);
             let buf = self.buf.get(offset..).unwrap_or_default();
-            let result = tokio::select! {
-                biased;
-                r = socket.send_transmit(&rest, buf) => r,
-                _ = stop.as_mut() => {
-                    ended = Some(Drive::Stopped);
-                    break;
-                }
-                () = until(limit) => {
-                    ended = Some(Drive::Limit);
+            let result = {
+                let mut sending = pin!(socket.send_transmit(&rest, buf));
+                let mut deadline = pin!(until(limit));
+                // In this order: the send, the stop, the limit.
+                poll_fn(|cx| {
+                    if let Poll::Ready(r) = sending.as_mut().poll(cx) {
+                        return Poll::Ready(Ok(r));
+                    }
+                    if stop.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(Drive::Stopped));
+                    }
+                    deadline.as_mut().poll(cx).map(|()| Err(Drive::Limit))
+                })
+                .await
+            };
+            let result = match result {
+                Ok(r) => r,
+                Err(drive) => {
+                    ended = Some(drive);
                     break;
                 }
             };
@@ -452,7 +476,7 @@ impl<C: Clock> RecvDriver<C> {
     ///
     /// This method is cancel safe: a batch is taken off the sockets only in the poll that
     /// then hands all of it to the session, so dropping the future (a losing
-    /// [`tokio::select!`] branch) loses no datagram, and the next `run` goes on where this one
+    /// [`tokio::select!`](https://docs.rs/tokio/1/tokio/macro.select.html) branch) loses no datagram, and the next `run` goes on where this one
     /// stopped. Events queued by the session and not yet delivered stay queued for it.
     ///
     /// # Errors
@@ -491,11 +515,22 @@ impl<C: Clock> RecvDriver<C> {
                 armed = Some(wake);
             }
             let batch = &mut self.batch;
-            let received = tokio::select! {
-                biased;
-                _ = stop.as_mut() => return Ok(Drive::Stopped),
-                r = poll_fn(|cx| socket.poll_recv_batch(cx, batch)) => Some(r),
-                () = timer.as_mut(), if wake.is_some() => None,
+            // In this order: the stop, a batch, the timer (when armed).
+            let received = poll_fn(|cx| {
+                if stop.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(Drive::Stopped));
+                }
+                if let Poll::Ready(r) = socket.poll_recv_batch(cx, batch) {
+                    return Poll::Ready(Ok(Some(r)));
+                }
+                if wake.is_some() && timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Ok(None));
+                }
+                Poll::Pending
+            })
+            .await;
+            let Ok(received) = received else {
+                return Ok(Drive::Stopped);
             };
             match received {
                 Some(Ok(_)) => {
@@ -589,7 +624,7 @@ pub enum Received {
 ///
 /// # Cancel safety
 ///
-/// [`StreamExt::next`](futures::StreamExt::next) is cancel safe: the batch received and the
+/// [`StreamExt::next`](https://docs.rs/futures/0.3/futures/stream/trait.StreamExt.html#method.next) is cancel safe: the batch received and the
 /// position in it are kept in the stream, and an item is taken from them only in the poll
 /// that yields it.
 #[derive(Debug)]

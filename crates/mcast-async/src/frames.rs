@@ -7,7 +7,8 @@ use std::task::{ready, Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures::{Sink, Stream};
+use futures_core::Stream;
+use futures_sink::Sink;
 use mcast_core::frame::{self, Flags, FrameError, FrameRepr, Seq, SessionId};
 use mcast_core::session::{self, SenderConfig};
 use mcast_core::RecvMeta;
@@ -36,9 +37,9 @@ pub struct Datagram {
 ///
 /// # Cancel safety
 ///
-/// [`StreamExt::next`](futures::StreamExt::next) is cancel safe: a datagram is taken off a
+/// [`StreamExt::next`](https://docs.rs/futures/0.3/futures/stream/trait.StreamExt.html#method.next) is cancel safe: a datagram is taken off a
 /// socket only in the poll that yields it, so dropping the `next()` future (a losing
-/// [`tokio::select!`] branch) loses nothing. The read-timeout timer is kept in the stream
+/// [`select!`](https://docs.rs/tokio/1/tokio/macro.select.html) branch) loses nothing. The read-timeout timer is kept in the stream
 /// and goes on running across such drops.
 #[derive(Debug)]
 pub struct DatagramStream {
@@ -60,6 +61,17 @@ impl DatagramStream {
     /// The receiver underneath.
     pub fn get_ref(&self) -> &Receiver {
         &self.rx
+    }
+
+    /// The receiver underneath, to join or leave groups, say. Receiving from it directly
+    /// takes datagrams the stream then does not see.
+    pub fn get_mut(&mut self) -> &mut Receiver {
+        &mut self.rx
+    }
+
+    /// The receiver back; nothing is lost (the stream holds no datagram between items).
+    pub fn into_inner(self) -> Receiver {
+        self.rx
     }
 }
 
@@ -150,7 +162,7 @@ impl ReceivedFrame {
 ///
 /// # Cancel safety
 ///
-/// [`StreamExt::next`](futures::StreamExt::next) is cancel safe, as on [`DatagramStream`].
+/// [`StreamExt::next`](https://docs.rs/futures/0.3/futures/stream/trait.StreamExt.html#method.next) is cancel safe, as on [`DatagramStream`].
 #[derive(Debug)]
 pub struct FrameStream {
     inner: DatagramStream,
@@ -166,6 +178,17 @@ impl FrameStream {
     /// The receiver underneath.
     pub fn get_ref(&self) -> &Receiver {
         self.inner.get_ref()
+    }
+
+    /// The receiver underneath, to join or leave groups, say. Receiving from it directly
+    /// takes datagrams the stream then does not see.
+    pub fn get_mut(&mut self) -> &mut Receiver {
+        self.inner.get_mut()
+    }
+
+    /// The receiver back; nothing is lost (the stream holds no datagram between items).
+    pub fn into_inner(self) -> Receiver {
+        self.inner.into_inner()
     }
 }
 
@@ -193,7 +216,7 @@ impl Stream for FrameStream {
 ///
 /// # Cancel safety
 ///
-/// [`SinkExt::send`](futures::SinkExt::send) is not cancel safe in the strict sense, but
+/// [`SinkExt::send`](https://docs.rs/futures/0.3/futures/sink/trait.SinkExt.html#method.send) is not cancel safe in the strict sense, but
 /// loses nothing: if it is dropped after the sink accepted the frame and before the datagram
 /// left, the frame stays buffered and goes out (once) with the next `poll_ready`, flush or
 /// close.
@@ -214,6 +237,17 @@ impl FrameSink {
     /// The sender underneath.
     pub fn get_ref(&self) -> &Sender {
         &self.tx
+    }
+
+    /// The sender underneath, to change its TTL, say.
+    pub fn get_mut(&mut self) -> &mut Sender {
+        &mut self.tx
+    }
+
+    /// The sender back. A frame accepted but not yet sent is dropped: flush (or close) the
+    /// sink first.
+    pub fn into_inner(self) -> Sender {
+        self.tx
     }
 
     fn poll_send_buffered(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -261,7 +295,8 @@ fn wall_ns() -> u64 {
 /// [`Sender::into_framed`], as `mcast send --framed` sends them.
 ///
 /// Each payload becomes one datagram: a frame of the sink's session with the next sequence
-/// number (from `Seq(0)`) and the wall clock, read just before the datagram is handed to the
+/// number (from `Seq(0)`, or the first one given to [`Sender::into_framed_with`]) and the
+/// wall clock, read just before the datagram is handed to the
 /// socket, as its send time. Numbering and encoding are mcast-core's
 /// [`session::Sender`](mcast_core::session::Sender). It takes anything that is
 /// `AsRef<[u8]>`: `&[u8]`, `&[u8; N]`, `Vec<u8>`, [`Bytes`], `&str`, `String`.
@@ -272,7 +307,7 @@ fn wall_ns() -> u64 {
 ///
 /// # Cancel safety
 ///
-/// [`SinkExt::send`](futures::SinkExt::send) is not cancel safe in the strict sense, but
+/// [`SinkExt::send`](https://docs.rs/futures/0.3/futures/sink/trait.SinkExt.html#method.send) is not cancel safe in the strict sense, but
 /// loses nothing: if it is dropped after the sink accepted the payload and before the
 /// datagram left, the payload stays buffered and goes out (once, stamped when it goes) with
 /// the next `poll_ready`, flush or close.
@@ -289,9 +324,11 @@ pub struct FramedSink {
 }
 
 impl FramedSink {
-    pub(crate) fn new(tx: Sender, session: SessionId) -> Self {
+    pub(crate) fn new(tx: Sender, session: SessionId, first_seq: Seq, flags: Flags) -> Self {
         let core = session::Sender::new(SenderConfig {
             session,
+            first_seq,
+            flags,
             framed: true,
             ..SenderConfig::new(tx.destination())
         });
@@ -307,6 +344,17 @@ impl FramedSink {
     /// The sender underneath.
     pub fn get_ref(&self) -> &Sender {
         &self.tx
+    }
+
+    /// The sender underneath, to change its TTL, say.
+    pub fn get_mut(&mut self) -> &mut Sender {
+        &mut self.tx
+    }
+
+    /// The sender back. A payload accepted but not yet sent is dropped (and has used no
+    /// sequence number): flush (or close) the sink first.
+    pub fn into_inner(self) -> Sender {
+        self.tx
     }
 
     /// The session id written into every frame.

@@ -1,5 +1,6 @@
-//! mcast-async is mcast-sync on tokio: a [`Sender`] and a [`Receiver`] with the same builders
-//! ([`SenderBuilder`], [`ReceiverBuilder`]) and the same socket setup, plus [`Stream`]s of
+//! mcast-async is mcast-sync on tokio: a [`Sender`] and a [`Receiver`] with the same options
+//! (their [`SenderBuilder`] and [`ReceiverBuilder`] build the tokio sockets) and the same socket
+//! setup, plus [`Stream`]s of
 //! received datagrams and frames ([`DatagramStream`], [`FrameStream`]) and [`Sink`]s of
 //! outgoing frames: [`FramedSink`] numbers and stamps payloads for you, [`FrameSink`] takes
 //! frames you built. The [`driver`] module is the engine's loop on tokio: mcast-core's session
@@ -24,7 +25,7 @@
 //!   for which [`Error::is_timeout`] holds, using tokio's timer;
 //! - [`Receiver::recv_from`], [`Receiver::recv_batch`], [`Sender::send`] and the streams'
 //!   `next()` are cancel safe (a datagram is read or sent only in the poll that completes), so
-//!   they fit in [`tokio::select!`];
+//!   they fit in [`select!`](https://docs.rs/tokio/1/tokio/macro.select.html);
 //! - [`driver::SendDriver`] and [`driver::RecvDriver`] do what mcast-sync's drivers do, with
 //!   the same [`driver::Drive`], [`driver::Sent`] and [`driver::Clock`] types; a stop signal is
 //!   a future, and both yield to the runtime after [`driver::BUDGET`] transmits or batches;
@@ -37,20 +38,20 @@
 //!
 //! ```
 //! use std::time::Duration;
+//! use mcast_async::core::addr::Group;
+//! use mcast_async::core::iface::IfaceSpec;
 //! use mcast_async::{Receiver, Sender};
-//! use mcast_core::addr::Group;
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let lo: mcast_core::iface::IfaceSpec = "127.0.0.1".parse()?;
+//! let lo: IfaceSpec = "127.0.0.1".parse()?;
 //! let groups: [Group; 2] = ["224.1.1.5".parse()?, "234.3.2.1".parse()?];
-//! let mut rx = Receiver::open(
-//!     Receiver::builder(41221)
-//!         .groups(groups)
-//!         .iface(lo.clone())
-//!         .read_timeout(Some(Duration::from_secs(2))),
-//! )?;
+//! let mut rx = Receiver::builder(41221)
+//!     .groups(groups)
+//!     .iface(lo.clone())
+//!     .read_timeout(Some(Duration::from_secs(2)))
+//!     .build()?;
 //! for group in groups {
-//!     let tx = Sender::open(Sender::builder(group, 41221).iface(lo.clone()).ttl(0))?;
+//!     let tx = Sender::builder(group, 41221).iface(lo.clone()).ttl(0).build()?;
 //!     tx.send(format!("to {group}").as_bytes()).await?;
 //! }
 //! let mut buf = [0u8; 1500];
@@ -72,17 +73,15 @@
 //! ```
 //! use std::time::Duration;
 //! use futures::{SinkExt, StreamExt};
+//! use mcast_async::core::addr::Group;
+//! use mcast_async::core::frame::{Seq, SessionId};
 //! use mcast_async::{Receiver, Sender};
-//! use mcast_core::addr::Group;
-//! use mcast_core::frame::{Seq, SessionId};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let lo: mcast_core::iface::IfaceSpec = "127.0.0.1".parse()?;
+//! let lo: mcast_async::core::iface::IfaceSpec = "127.0.0.1".parse()?;
 //! let group: Group = "224.1.1.5".parse()?;
-//! let frames = Receiver::open(Receiver::builder(41222).group(group).iface(lo.clone()))?
-//!     .into_frames();
-//! let mut sink = Sender::open(Sender::builder(group, 41222).iface(lo).ttl(0))?
-//!     .into_framed(SessionId(7));
+//! let frames = Receiver::builder(41222).group(group).iface(lo.clone()).build()?.into_frames();
+//! let mut sink = Sender::builder(group, 41222).iface(lo).ttl(0).build()?.into_framed(SessionId(7));
 //! for line in ["one", "two", "three"] {
 //!     sink.send(line).await?;
 //! }
@@ -97,6 +96,13 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Platform
+//!
+//! Linux only, as mcast-sync, whose sockets it uses (see [its platform
+//! notes](mcast_sync#platform) for what another system would need). Of tokio it needs the
+//! `net`, `time` and `rt` (`yield_now`) features, and of `futures` only the `Stream` and
+//! `Sink` traits (`futures-core`, `futures-sink`).
 #![warn(missing_docs)]
 
 pub mod driver;
@@ -105,14 +111,21 @@ mod frames;
 mod receiver;
 mod sender;
 
+/// mcast-core, the sans-IO engine these sockets drive (groups, interfaces, frames, sessions),
+/// re-exported so that one dependency is enough: `mcast_async::core::addr::Group`.
+pub use mcast_core as core;
+/// mcast-sync, the blocking adapter whose socket setup this crate shares (its errors,
+/// [`RecvBatch`] and the drivers' common types), re-exported for the same reason.
+pub use mcast_sync as sync;
+
 pub use error::Error;
 pub use frames::{Datagram, DatagramStream, FrameSink, FrameStream, FramedSink, ReceivedFrame};
 pub use mcast_core::RecvMeta;
-pub use mcast_sync::{
-    ReceiverBuilder, RecvBatch, RecvBufferReport, ResolvedIface, SendPath, SenderBuilder,
-};
-pub use receiver::Receiver;
-pub use sender::Sender;
+pub use mcast_sync::{RecvBatch, RecvBufferReport, ResolvedIface, SendPath};
+pub use receiver::{Receiver, ReceiverBuilder};
+pub use sender::{Sender, SenderBuilder};
 
 #[doc(no_inline)]
-pub use futures::{Sink, Stream};
+pub use futures_core::Stream;
+#[doc(no_inline)]
+pub use futures_sink::Sink;

@@ -1,21 +1,150 @@
 //! The tokio multicast receiver, over one socket or, for many groups, several.
 
 use std::future::{poll_fn, Future};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use mcast_core::addr::{Group, Source};
+use mcast_core::iface::IfaceSpec;
 use mcast_core::RecvMeta;
-use mcast_sync::{
-    Joined, ReceiverBuilder, RecvBatch, RecvBufferReport, ResolvedIface, SocketState,
-};
+use mcast_sync::{Joined, RecvBatch, RecvBufferReport, ResolvedIface, SocketState};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 use crate::error::io;
 use crate::{DatagramStream, Error, FrameStream};
+
+/// Options for an async [`Receiver`]: the same as mcast-sync's
+/// [`ReceiverBuilder`](mcast_sync::ReceiverBuilder) (port, groups, interface, SSM sources,
+/// buffer, read timeout, ...), but [`ReceiverBuilder::build`] returns the tokio [`Receiver`]:
+/// an async builder cannot yield blocking sockets.
+///
+/// ```
+/// use std::time::Duration;
+/// use mcast_async::Receiver;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let rx: mcast_async::Receiver = Receiver::builder(43011)
+///     .group("224.1.1.5".parse()?)
+///     .iface("127.0.0.1".parse()?)
+///     .read_timeout(Some(Duration::from_millis(10)))
+///     .build()?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// The builder never gives a blocking receiver:
+///
+/// ```compile_fail
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let rx: mcast_sync::Receiver = mcast_async::Receiver::builder(43011)
+///     .group("224.1.1.5".parse()?)
+///     .iface("127.0.0.1".parse()?)
+///     .build()?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// For a blocking receiver moved onto tokio, use [`Receiver::from_sync`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ReceiverBuilder(mcast_sync::ReceiverBuilder);
+
+impl ReceiverBuilder {
+    /// Adds a group to join.
+    pub fn group(self, group: Group) -> Self {
+        Self(self.0.group(group))
+    }
+
+    /// Adds groups to join (e.g. a `GroupRange::iter()`).
+    pub fn groups(self, groups: impl IntoIterator<Item = Group>) -> Self {
+        Self(self.0.groups(groups))
+    }
+
+    /// The interface to join on (see [`mcast_sync::ReceiverBuilder::iface`]; default
+    /// [`IfaceSpec::Any`], the kernel's choice).
+    pub fn iface(self, iface: IfaceSpec) -> Self {
+        Self(self.0.iface(iface))
+    }
+
+    /// Adds a source: every group is then joined source-specifically, once per source.
+    pub fn source(self, source: Source) -> Self {
+        Self(self.0.source(source))
+    }
+
+    /// Adds sources (see [`ReceiverBuilder::source`]).
+    pub fn sources(self, sources: impl IntoIterator<Item = Source>) -> Self {
+        Self(self.0.sources(sources))
+    }
+
+    /// The local address to bind (see [`mcast_sync::ReceiverBuilder::bind_addr`]).
+    pub fn bind_addr(self, addr: IpAddr) -> Self {
+        Self(self.0.bind_addr(addr))
+    }
+
+    /// Asks for a receive buffer of this many bytes per socket (see
+    /// [`mcast_sync::ReceiverBuilder::recv_buffer_size`]).
+    pub fn recv_buffer_size(self, bytes: usize) -> Self {
+        Self(self.0.recv_buffer_size(bytes))
+    }
+
+    /// How long [`Receiver::recv_from`], [`Receiver::recv_batch`] and the streams wait before
+    /// an error for which [`Error::is_timeout`] holds (default: forever), with tokio's timer.
+    pub fn read_timeout(self, timeout: Option<Duration>) -> Self {
+        Self(self.0.read_timeout(timeout))
+    }
+
+    /// Asks the kernel for each datagram's receive time (see
+    /// [`mcast_sync::ReceiverBuilder::timestamps`]).
+    pub fn timestamps(self, on: bool) -> Self {
+        Self(self.0.timestamps(on))
+    }
+
+    /// Asks for coalesced runs of datagrams (UDP GRO; see [`mcast_sync::ReceiverBuilder::gro`]).
+    pub fn gro(self, on: bool) -> Self {
+        Self(self.0.gro(on))
+    }
+
+    /// Asks for each datagram's TTL or hop limit (see
+    /// [`mcast_sync::ReceiverBuilder::recv_hop_limit`]).
+    pub fn recv_hop_limit(self, on: bool) -> Self {
+        Self(self.0.recv_hop_limit(on))
+    }
+
+    /// Overrides the per-socket membership limit (see
+    /// [`mcast_sync::ReceiverBuilder::groups_per_socket`]).
+    pub fn groups_per_socket(self, limit: usize) -> Self {
+        Self(self.0.groups_per_socket(limit))
+    }
+
+    /// The groups so far.
+    pub fn group_list(&self) -> &[Group] {
+        self.0.group_list()
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.0.port()
+    }
+
+    /// The read timeout so far.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.0.timeout()
+    }
+
+    /// Opens the sockets with mcast-sync's setup, joins every group and registers the sockets
+    /// with tokio. When this returns, every join is done.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (as `tokio::net::UdpSocket::from_std`).
+    pub fn build(self) -> Result<Receiver, Error> {
+        Receiver::from_sync(self.0.build()?)
+    }
+}
 
 /// A tokio multicast receiver over the sockets mcast-sync set up and joined.
 #[derive(Debug)]
@@ -28,23 +157,40 @@ pub struct Receiver {
     drops: Vec<u32>,
 }
 
+impl Drop for Receiver {
+    /// Closes the sockets newest first, as mcast-sync's receiver does: the kernel then finds
+    /// each group it leaves at the head of the interface's membership list, and leaving even
+    /// 100,000 groups stays linear.
+    fn drop(&mut self) {
+        while self.sockets.pop().is_some() {}
+    }
+}
+
 impl Receiver {
-    /// Starts a builder (mcast-sync's, with the same options) for a receiver on `port`; finish
-    /// it with [`Receiver::open`]. The builder's
+    /// Starts a builder for a receiver on `port` (mcast-sync's options); its
+    /// [`build`](ReceiverBuilder::build) returns this async receiver. The builder's
     /// [`read_timeout`](ReceiverBuilder::read_timeout) is honoured by [`Receiver::recv_from`]
     /// and the streams, with tokio's timer.
     pub fn builder(port: u16) -> ReceiverBuilder {
-        mcast_sync::Receiver::builder(port)
+        ReceiverBuilder(mcast_sync::Receiver::builder(port))
     }
 
-    /// Builds and joins with mcast-sync's setup and registers the sockets with tokio. When it
-    /// returns, every join is done. Must be called within a tokio runtime.
+    /// Builds and joins with mcast-sync's setup and registers the sockets with tokio: the same
+    /// as [`ReceiverBuilder::build`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
     pub fn open(builder: ReceiverBuilder) -> Result<Self, Error> {
-        Self::from_sync(builder.build()?)
+        builder.build()
     }
 
-    /// Moves a blocking receiver onto tokio, keeping its read timeout. Must be called within a
-    /// tokio runtime.
+    /// Moves a blocking receiver onto tokio, keeping its read timeout (its sockets are made
+    /// nonblocking).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
     pub fn from_sync(receiver: mcast_sync::Receiver) -> Result<Self, Error> {
         let timeout = receiver.read_timeout();
         let (std_sockets, joined) = receiver.into_parts();
@@ -68,6 +214,10 @@ impl Receiver {
     /// Receives the next datagram from any of the sockets into `buf`. Returns its length and
     /// metadata: the sender, the group it was sent to and the interface index.
     ///
+    /// A datagram longer than `buf` is never cut silently: the call fails with
+    /// [`mcast_sync::Error::Truncated`] (its first `buf.len()` bytes are in `buf`, its full
+    /// length in the error's metadata). A buffer of 65,535 bytes holds any UDP datagram.
+    ///
     /// With a [read timeout](Self::read_timeout), fails with an error for which
     /// [`Error::is_timeout`] holds (`mcast_sync::Error::TimedOut`) when no datagram arrives
     /// in time; call again to go on waiting.
@@ -76,7 +226,7 @@ impl Receiver {
     ///
     /// This method is cancel safe. A datagram is read from a socket only inside a poll that
     /// then returns it at once, so if `recv_from` is used as the event in a
-    /// [`tokio::select!`] and another branch completes first, no datagram has been taken
+    /// [`select!`](https://docs.rs/tokio/1/tokio/macro.select.html) and another branch completes first, no datagram has been taken
     /// off any socket.
     pub async fn recv_from(&mut self, buf: &mut [u8]) -> Result<(usize, RecvMeta), Error> {
         let timeout = self.timeout;
@@ -94,12 +244,13 @@ impl Receiver {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<Result<(usize, RecvMeta), Error>> {
+        let capacity = buf.len();
         let recv_one = |state: &SocketState, fd: BorrowedFd<'_>| {
             let meta = state.recv(fd, buf)?;
             Ok((meta, Visit::Stop, meta.kernel_drops))
         };
         let meta = ready!(self.poll_sockets(cx, recv_one))?;
-        Poll::Ready(Ok((meta.len, meta)))
+        Poll::Ready(mcast_sync::receiver::whole(meta, capacity).map_err(Error::Socket))
     }
 
     /// Waits until any of the sockets is readable and receives as many queued datagrams as
@@ -125,7 +276,7 @@ impl Receiver {
     ///
     /// This method is cancel safe. Datagrams are taken off a socket only inside the poll that
     /// then returns them at once, so if `recv_batch` is used as the event in a
-    /// [`tokio::select!`] and another branch completes first, no datagram has been taken off
+    /// [`select!`](https://docs.rs/tokio/1/tokio/macro.select.html) and another branch completes first, no datagram has been taken off
     /// any socket (the batch is then left empty).
     ///
     /// ```
@@ -136,13 +287,12 @@ impl Receiver {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let lo: mcast_core::iface::IfaceSpec = "127.0.0.1".parse()?;
     /// let group: Group = "224.1.1.5".parse()?;
-    /// let mut rx = Receiver::open(
-    ///     Receiver::builder(41223)
-    ///         .group(group)
-    ///         .iface(lo.clone())
-    ///         .read_timeout(Some(Duration::from_secs(2))),
-    /// )?;
-    /// let tx = Sender::open(Sender::builder(group, 41223).iface(lo).ttl(0))?;
+    /// let mut rx = Receiver::builder(41223)
+    ///     .group(group)
+    ///     .iface(lo.clone())
+    ///     .read_timeout(Some(Duration::from_secs(2)))
+    ///     .build()?;
+    /// let tx = Sender::builder(group, 41223).iface(lo).ttl(0).build()?;
     /// for i in 0..8 {
     ///     tx.send(format!("datagram {i}").as_bytes()).await?;
     /// }
@@ -276,6 +426,49 @@ impl Receiver {
         self.joined.iface()
     }
 
+    /// Joins `group` too, as mcast-sync's [`Receiver::join`](mcast_sync::Receiver::join)
+    /// does (same rules and errors: a receiver meant to take more groups later is built with
+    /// [`ReceiverBuilder::bind_addr`] `0.0.0.0` or `::`). When this returns, the join is done.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mcast_async::{Receiver, Sender};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let lo: mcast_async::core::iface::IfaceSpec = "127.0.0.1".parse()?;
+    /// let (a, b) = ("239.255.43.3".parse()?, "239.255.43.4".parse()?);
+    /// let mut rx = Receiver::builder(43013)
+    ///     .group(a)
+    ///     .iface(lo.clone())
+    ///     .bind_addr("0.0.0.0".parse()?)
+    ///     .read_timeout(Some(Duration::from_secs(2)))
+    ///     .build()?;
+    /// rx.join(b)?;
+    /// Sender::builder(b, 43013).iface(lo).ttl(0).build()?.send(b"to b").await?;
+    /// let mut buf = [0u8; 1500];
+    /// let (n, meta) = rx.recv_from(&mut buf).await?;
+    /// assert_eq!((&buf[..n], meta.destination), (&b"to b"[..], Some(b.addr())));
+    /// rx.leave(a)?;
+    /// assert_eq!(rx.groups(), [b]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn join(&mut self, group: Group) -> Result<(), Error> {
+        Ok(self.joined.join(&self.sockets, group)?)
+    }
+
+    /// Leaves `group`, as mcast-sync's [`Receiver::leave`](mcast_sync::Receiver::leave) does.
+    pub fn leave(&mut self, group: Group) -> Result<(), Error> {
+        Ok(self.joined.leave(&self.sockets, group)?)
+    }
+
+    /// The receiver's sockets, to read an option this crate does not offer. There is no
+    /// `AsFd` for the receiver: past the kernel's per-socket membership limit it holds several
+    /// sockets (see [`Receiver::socket_count`]).
+    pub fn fds(&self) -> impl ExactSizeIterator<Item = BorrowedFd<'_>> + '_ {
+        self.sockets.iter().map(AsFd::as_fd)
+    }
+
     /// How many sockets carry the joins (more than one past `igmp_max_memberships` groups).
     pub fn socket_count(&self) -> usize {
         self.sockets.len()
@@ -309,13 +502,13 @@ impl Receiver {
             .map_err(|e| io("cannot read the local address", e))
     }
 
-    /// A [`futures::Stream`] of raw datagrams with their metadata. The read timeout carries
+    /// A [`Stream`](crate::Stream) of raw datagrams with their metadata. The read timeout carries
     /// over: see [`DatagramStream`].
     pub fn into_datagrams(self) -> DatagramStream {
         DatagramStream::new(self)
     }
 
-    /// A [`futures::Stream`] of decoded frames with their metadata; malformed datagrams are
+    /// A [`Stream`](crate::Stream) of decoded frames with their metadata; malformed datagrams are
     /// yielded as [`Error::Frame`] and the stream goes on. The read timeout carries over: see
     /// [`FrameStream`].
     pub fn into_frames(self) -> FrameStream {

@@ -272,7 +272,9 @@ async fn recv_from_honours_read_timeout() {
 #[tokio::test]
 async fn from_sync_keeps_the_read_timeout() {
     let timeout = Duration::from_millis(100);
-    let sync = rx(41210)
+    // A blocking receiver, built by mcast-sync's own builder (the async one builds async).
+    let sync: mcast_sync::Receiver = mcast_sync::Receiver::builder(41210)
+        .iface(lo())
         .group(g("239.255.42.10"))
         .read_timeout(Some(timeout))
         .build()
@@ -1360,4 +1362,87 @@ fn v6_veth_async() {
     })
     .join()
     .expect("namespace thread");
+}
+
+/// A datagram longer than `recv_from`'s buffer is reported, never cut silently, and the next
+/// one comes next.
+#[tokio::test]
+async fn recv_from_reports_truncation() {
+    let mut r = Receiver::open(rx(43031).group(g("239.255.43.31"))).unwrap();
+    let t = Sender::open(tx("239.255.43.31", 43031)).unwrap();
+    let long: Vec<u8> = (0..100u8).collect();
+    t.send(&long).await.unwrap();
+    t.send(b"after").await.unwrap();
+    let mut small = [0u8; 16];
+    let first = tokio::time::timeout(WAIT, r.recv_from(&mut small))
+        .await
+        .expect("bounded");
+    match first {
+        Err(Error::Socket(mcast_sync::Error::Truncated { meta, capacity })) => {
+            assert_eq!((meta.len, capacity), (100, 16));
+        }
+        other => panic!("expected a truncation, got {other:?}"),
+    }
+    assert_eq!(small, long[..16]);
+    let (n, _) = tokio::time::timeout(WAIT, r.recv_from(&mut small))
+        .await
+        .expect("bounded")
+        .unwrap();
+    assert_eq!(&small[..n], b"after");
+}
+
+/// `into_framed_with` numbers from the first sequence number given and sets the flags in
+/// every frame; `get_mut` reaches the sender and `into_inner` gives it back (and the frame
+/// stream's receiver, which joins a second group through `get_mut`).
+#[tokio::test]
+async fn framed_sink_first_seq_and_flags_and_inner() {
+    let (a, b) = (g("239.255.43.32"), g("239.255.43.33"));
+    let mut frames = Receiver::open(rx(43032).group(a).bind_addr(Ipv4Addr::UNSPECIFIED.into()))
+        .unwrap()
+        .into_frames();
+    frames.get_mut().join(b).unwrap();
+    assert_eq!(frames.get_ref().groups(), [a, b]);
+    let mut sink = Sender::open(tx("239.255.43.33", 43032))
+        .unwrap()
+        .into_framed_with(SessionId(43), Seq(1000), Flags(0x80));
+    sink.get_mut().set_ttl(0).unwrap();
+    for line in ["one", "two"] {
+        sink.send(line).await.unwrap();
+    }
+    assert_eq!(sink.next_seq(), Seq(1002));
+    let mut got = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while got.len() < 2 {
+            let f = frames.next().await.expect("stream ended").unwrap();
+            if f.session == SessionId(43) {
+                got.push(f);
+            }
+        }
+    })
+    .await
+    .expect("two frames");
+    for (i, f) in got.iter().enumerate() {
+        assert_eq!(f.seq, Seq(1000 + i as u64));
+        assert_eq!(f.flags, Flags(0x80));
+        assert_eq!(f.meta.destination, Some(b.addr()));
+    }
+    let tx = sink.into_inner();
+    assert_eq!(tx.destination(), "239.255.43.33:43032".parse().unwrap());
+    let rx = frames.into_inner();
+    assert_eq!(rx.port(), 43032);
+}
+
+/// The async sender lends its socket and changes TTL and loop in place; the receiver lends
+/// all of its sockets.
+#[tokio::test]
+async fn sockets_lent_and_options_changed() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let t = Sender::open(tx("239.255.43.34", 43033)).unwrap();
+    assert_eq!(t.as_fd().as_raw_fd(), t.as_raw_fd());
+    t.set_ttl(2).unwrap();
+    t.set_loopback(false).unwrap();
+    assert_eq!((t.ttl().unwrap(), t.loopback().unwrap()), (2, false));
+    t.set_ttl(0).unwrap();
+    let r = Receiver::open(rx(43033).group(g("239.255.43.34"))).unwrap();
+    assert_eq!(r.fds().len(), r.socket_count());
 }

@@ -106,6 +106,16 @@ impl Rx {
     /// Opens a receiver for the plan: binds, joins every group (with the sources), asks for a
     /// receive buffer of `rcvbuf` bytes when given, and returns once every join succeeded.
     pub(crate) fn open(plan: &RecvPlan, rcvbuf: Option<usize>) -> anyhow::Result<Self> {
+        Self::open_with_progress(plan, rcvbuf, |_| std::ops::ControlFlow::Continue(()))
+    }
+
+    /// [`Rx::open`], telling `progress` after every join how far the joins have come; when it
+    /// breaks, the joins stop and the error is `mcast_sync::Error::JoinStopped`.
+    pub(crate) fn open_with_progress(
+        plan: &RecvPlan,
+        rcvbuf: Option<usize>,
+        progress: impl FnMut(mcast_sync::JoinProgress) -> std::ops::ControlFlow<()>,
+    ) -> anyhow::Result<Self> {
         let mut builder = mcast_sync::Receiver::builder(plan.port)
             .groups(plan.groups.iter().copied())
             .iface(plan.iface.clone())
@@ -116,7 +126,7 @@ impl Rx {
             builder = builder.recv_buffer_size(size);
         }
         Ok(Self {
-            inner: builder.build()?,
+            inner: builder.build_with_progress(progress)?,
         })
     }
 

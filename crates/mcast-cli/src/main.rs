@@ -15,9 +15,10 @@
 //!
 //! | code | meaning |
 //! |-----:|---------|
-//! | 0 | success; also a broken pipe on stdout (`mcast recv … \| head -1`) and Ctrl-C on `recv` |
-//! | 1 | it ran and failed: a socket error, or `--timeout` passed before `-c COUNT` datagrams (or before any, without `-c`), or `ping --ssmping` got no multicast reply |
+//! | 0 | success; also a stop by SIGINT (Ctrl-C), SIGTERM or SIGHUP, and a broken pipe on stdout (`mcast recv … \| head -1`): each ends with the summary and the JSON `end` record naming the reason (see `output.rs`) |
+//! | 1 | it ran and failed: a socket error, a failed write to stdout (`> /dev/full`), or `--timeout` passed before `-c COUNT` datagrams (or before any, without `-c`), or `ping --ssmping` got no multicast reply |
 //! | 2 | usage error: clap errors, a group that is not multicast, a port outside 1–65535, a source that is not unicast, a malformed interface **or an interface that does not exist on this host** (checked before any socket is opened, like a bad group) |
+//! | 128 + N | a second stop signal N arrived while the first was being handled: exit at once, no summary (130 for a second Ctrl-C) |
 //!
 //! Errors print one line, `error: …` (the anyhow chain with `{:#}`), optionally followed by a
 //! `hint: …` line. Nothing panics on user input; there is never a backtrace. Clap's own errors
@@ -35,6 +36,7 @@ mod groups;
 mod hints;
 mod ifaces;
 mod info;
+mod joining;
 mod key;
 mod output;
 mod perf;
@@ -44,6 +46,8 @@ mod recv;
 mod send;
 mod sniff;
 mod ssmping;
+mod stdin;
+mod stdout;
 mod stop;
 mod watch;
 
@@ -74,8 +78,12 @@ Examples (the lecture's pair, on loopback; run the receiver first):
 IFACE is an IPv4 address (192.168.56.3), a name (lab0), an index (3) or 0.0.0.0 (the kernel's
 choice). Durations are like 500ms or 5s.
 
-Exit status: 0 success, 1 it ran and failed (socket error, nothing received before --timeout),
-2 usage error (bad group, port, source or interface)."
+Ctrl-C, SIGTERM, SIGHUP, -c, --timeout and a closed stdout all end a command with its summary
+(and the JSON end record, naming the reason); a second Ctrl-C exits at once.
+
+Exit status: 0 success (also after Ctrl-C, SIGTERM or SIGHUP), 1 it ran and failed (socket
+error, nothing received before --timeout, stdout not writable), 2 usage error (bad group, port,
+source or interface), 128+N a second signal N (130: Ctrl-C)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -127,9 +135,13 @@ fn main() -> ExitCode {
         Command::Completions(opt) => docs::completions(opt, Cli::command()),
         Command::Man(opt) => docs::man(opt, Cli::command()),
     };
-    match result {
-        Ok(code) => code,
-        Err(err) => errors::report(&err),
+    // Everything queued for stdout goes out first (bounded after a stop request); a failed
+    // write is the error unless the command failed otherwise.
+    let flushed = stdout::finish();
+    match (result, flushed) {
+        (Ok(code), Ok(())) => code,
+        (Ok(_), Err(e)) => errors::report(&stdout::error(&e).into()),
+        (Err(err), _) => errors::report(&err),
     }
 }
 

@@ -19,9 +19,9 @@
 //! | `recv`  | `recv`                | for each datagram                     | `group` (its destination, `null` if unknown), `port`, `source` (`ip:port`), `len`, `payload` (lossy UTF-8 text, one trailing newline removed), `utf8` (whether the bytes were valid UTF-8), `payload_hex` (only when `utf8` is false: the exact payload bytes, every byte as two lowercase hex digits, nothing removed), `frame` (`null` for raw datagrams, else `session`, `seq` (string), `sent_at_ns` (string), `latency_ns` (`null` when the send time lies more than an hour from this host's clock, as a forged or zero stamp does, or the frame is suspect), `arrival`: `first`, `in_order`, `gap`, `reordered`, `duplicate`, `stale`, `suspect`, `new_epoch`) |
 //! | `stray` | `recv`                | for each datagram that reached the port but was not sent to a joined group | `kind` (`unicast`, `broadcast`, `other_group`), `destination`, `port`, `source`, `len`, `payload`, `utf8`, `payload_hex` (as in `recv`). Never read as a frame, never counted as group traffic (nor by `-c`) |
 //! | `gap`   | `recv`                | a framed stream misbehaved, or ended  | `event` (`gap`, `reordered`, `duplicate`, `stale`, `suspect` (a sequence number far from the stream: not counted), `new_epoch` (the stream started over), `end` (its end-of-session frame: `seq` one past the last sent, `count` the stream's loss), `malformed`; with `--key-file`, a datagram dropped by authentication: `unauthenticated`, `truncated`, `forged`, `tampered`, `replayed`), `source`, and as they apply `session`, `seq` (string: the first missing one for a gap), `count` (how many are missing), `error` |
-//! | `stats` | `recv`                | once at the end (count, timeout, Ctrl-C) | `datagrams`, `bytes` (data only: end-of-session frames are not counted), `host_drops` (datagrams this host's kernel dropped, receive buffer full), `recv_buffer` (`null`, or with `--rcvbuf`: `requested`, `granted`, `rmem_max`, `forced`, `clamped`), `elapsed_ms`, `groups` (object: group → datagrams, with **every** joined group, `0` for one that received nothing, plus `"unknown"` when the destination of some datagrams could not be told), `distinct_groups` (how many of them received at least one datagram), `stray` (datagrams that reached the port without being sent to a joined group: `unicast`, `broadcast`, `other_group`, `bytes`; in no other count), `framed` (`null` when no frame arrived, else mcast-core's session `Stats`: `framed`, `lost`, `duplicates`, `reordered`, `streams` with per-stream delay and `first_seq`/`highest_seq` as strings, ...), `auth` (`null` without `--key-file`, else `authenticated` and the datagrams dropped, which count nowhere else: `unauthenticated`, `truncated`, `forged`, `tampered`, `replayed`) |
+//! | `stats` | `recv`                | once at the end, however it ended (not when stopped before every join was done) | `datagrams`, `bytes` (data only: end-of-session frames are not counted), `host_drops` (datagrams this host's kernel dropped, receive buffer full), `recv_buffer` (`null`, or with `--rcvbuf`: `requested`, `granted`, `rmem_max`, `forced`, `clamped`), `elapsed_ms`, `groups` (object: group → datagrams, with **every** joined group, `0` for one that received nothing, plus `"unknown"` when the destination of some datagrams could not be told), `distinct_groups` (how many of them received at least one datagram), `stray` (datagrams that reached the port without being sent to a joined group: `unicast`, `broadcast`, `other_group`, `bytes`; in no other count), `framed` (`null` when no frame arrived, else mcast-core's session `Stats`: `framed`, `lost`, `duplicates`, `reordered`, `streams` with per-stream delay and `first_seq`/`highest_seq` as strings, ...), `auth` (`null` without `--key-file`, else `authenticated` and the datagrams dropped, which count nowhere else: `unauthenticated`, `truncated`, `forged`, `tampered`, `replayed`) |
 //! | `link`  | `recv`, `perf recv`, `ping` | the interface joined on changed | `interface` (its name), `index`, `state` (`down`: set down or lost its carrier, memberships kept; `up`: usable again; `gone`: deleted, memberships gone with it; `back`: an interface of that name exists again, with a new index, and every group was joined again there), `up`, `running`, `multicast` (its flags after the change); `back` adds `previous_index` and `rejoined` (groups joined again) or `error` (see `watch.rs`) |
-//! | `end`   | `send`, `recv`        | last line                             | `reason` (`count`, `eof`, `timeout`, `interrupted`), `exit_code`; `send` adds `datagrams`, `bytes` |
+//! | `end`   | `send`, `recv`        | last line                             | `reason` (see [How a command ends](#how-a-command-ends)), `exit_code`; `send` adds `datagrams`, `bytes`; `recv` stopped while joining adds `joined` (the joins done before it stopped) |
 //! | `info`  | `info`                | once                                  | the core's `GroupInfo`: `group`, `family`, `scope`, `block`, `block_description`, `ssm`, `link_local`, `mac`, `mac_collisions`, `ipv6_flags` |
 //! | `start`, `interval`, `summary` | `perf send`, `perf recv` | see `perf/mod.rs` | throughput, loss, host drops, jitter, delay percentiles |
 //! | `start`, `reply`, `end` | `ping --ssmping` | see `ssmping.rs` | per reply: path, seq, round trip, hop limit; at the end per server and path: sent, received, lost, round trip percentiles |
@@ -58,10 +58,34 @@
 //! realistic run (9 PB of bytes; a delay is at most an hour). `mcast_core::json` holds the
 //! rule.
 //!
-//! # Broken pipes
+//! # How a command ends
 //!
-//! Writes return `io::Error`s; a broken pipe travels up to `main`, which exits 0 (the reader
-//! went away, as in `mcast recv 239.1.2.3 5000 | head -1`).
+//! Every long-running command (`recv`, `send`, `perf send`, `perf recv`, `ping`, `ping
+//! --ssmping`, `sniff`) ends the same way whatever stopped it: its summary (text) and its
+//! last JSON record, `end`, whose `reason` is one of
+//!
+//! | `reason` | what stopped it | exit |
+//! |----------|-----------------|-----:|
+//! | `count` | `-c COUNT` items were sent or received (`ping`: every probe, and its answers or timeout) | 0 |
+//! | `eof` | standard input ended (`send` without MESSAGE) | 0 |
+//! | `duration` | `--duration` passed (`perf send`) | 0 |
+//! | `ended` | every stream heard sent its end-of-session frames (`perf recv`) | 0 |
+//! | `timeout` | `--timeout` passed | 1 when nothing (or fewer than `-c`) arrived, else 0 |
+//! | `interrupted` | SIGINT (Ctrl-C) | 0 |
+//! | `terminated` | SIGTERM (`kill`, `timeout`, systemd, `docker stop`) | 0 |
+//! | `hangup` | SIGHUP (the terminal closed) | 0 |
+//! | `stdout_closed` | the reader of stdout went away (`EPIPE`, `\| head -1`) | 0 |
+//! | `stdout_failed` | writing to stdout failed (`ENOSPC`: `> /dev/full`) | 1, `error: cannot write to standard output: …` |
+//!
+//! `exit_code` in the record is the exit status, as far as the command knows it (a
+//! command's own failure, such as `ping` with no answer, makes it 1 whatever stopped it).
+//! A stop is honoured within about a second even while stdout is blocked by a reader that
+//! does not read: stdout goes through a writer thread ([`crate::stdout`]), and once a stop is
+//! requested the output gets half a second to drain. What cannot reach stdout (closed,
+//! failed, or still blocked) goes to stderr instead: the text summary, or with `--json` the
+//! summary and `end` records (`recv`, `send` and `sniff`, whose summary is on stderr already,
+//! leave their records out). A second signal exits at once, without summary, with 128 + its
+//! number (130 for a second Ctrl-C, 143 for SIGTERM).
 
 use std::io::{self, Write};
 
@@ -81,11 +105,20 @@ pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// Writes one envelope line, `{"type": kind, "data": data}`, to stdout and flushes it.
+/// Queues one envelope line, `{"type": kind, "data": data}`, for stdout ([`crate::stdout`]).
+///
+/// Fails only when `data` cannot be serialised: a failing stdout ends the command through
+/// the stop flag instead, and [`crate::stdout::finish`] reports it.
 pub(crate) fn emit_json(kind: &str, data: &impl Serialize) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    write_json(&mut out, kind, data)?;
-    out.flush()
+    crate::stdout::write(json_line(kind, data)?);
+    Ok(())
+}
+
+/// One envelope line, newline included.
+fn json_line(kind: &str, data: &(impl Serialize + ?Sized)) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(128);
+    write_json(&mut buf, kind, data)?;
+    Ok(buf)
 }
 
 /// Writes one envelope line to `w`.
@@ -102,12 +135,50 @@ pub(crate) fn write_json<W: Write + ?Sized>(
     w.write_all(b"\n")
 }
 
-/// Writes one line of text to stdout and flushes it.
+/// Queues one line of text for stdout ([`crate::stdout`]).
 pub(crate) fn line(text: &str) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.write_all(b"\n")?;
-    out.flush()
+    let mut buf = Vec::with_capacity(text.len() + 1);
+    buf.extend_from_slice(text.as_bytes());
+    buf.push(b'\n');
+    crate::stdout::write(buf);
+    Ok(())
+}
+
+/// Queues text for stdout as it is, without a line ending (a terminal's progress line).
+pub(crate) fn raw(text: &str) -> io::Result<()> {
+    crate::stdout::write(text.as_bytes().to_vec());
+    Ok(())
+}
+
+/// A summary line: on stdout when stdout takes output and drained in time
+/// ([`crate::stdout::settle`]), else on stderr (stdout closed, failed, or not read within
+/// the grace after a stop request), so the summary is never lost.
+pub(crate) fn final_line(text: &str) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(text.len() + 1);
+    buf.extend_from_slice(text.as_bytes());
+    buf.push(b'\n');
+    final_bytes(buf);
+    Ok(())
+}
+
+/// A summary or `end` record: on stdout when it takes output, else on stderr, as
+/// [`final_line`].
+pub(crate) fn final_json(kind: &str, data: &impl Serialize) -> io::Result<()> {
+    final_bytes(json_line(kind, data)?);
+    Ok(())
+}
+
+fn final_bytes(bytes: Vec<u8>) {
+    if let Err(bytes) = crate::stdout::write_final(bytes) {
+        let _ = io::stderr().lock().write_all(&bytes);
+    }
+}
+
+/// Whether stdout takes output, once what was queued is out (waiting as long as the run
+/// goes on, at most the grace after a stop request): records that are only worth writing
+/// to stdout check it first.
+pub(crate) fn stdout_ok() -> bool {
+    crate::stdout::settle()
 }
 
 /// Prints `records` to stdout: with `json` one envelope line of type `kind` each, else the text
@@ -135,9 +206,11 @@ pub(crate) fn column_width(header: &str, cells: impl IntoIterator<Item = usize>)
     cells.into_iter().max().unwrap_or(0).max(header.len())
 }
 
-/// Writes one diagnostic line to stderr; failures to write are ignored (there is nowhere left to
+/// Writes one diagnostic line to stderr, once stdout has caught up (unless it is stalled:
+/// [`crate::stdout::catch_up`]); failures to write are ignored (there is nowhere left to
 /// report them).
 pub(crate) fn note(text: &str) {
+    crate::stdout::catch_up();
     let _ = writeln!(io::stderr().lock(), "{text}");
 }
 

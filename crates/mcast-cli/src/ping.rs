@@ -13,7 +13,7 @@
 //! | `answer`   | each answer, when the interval is 100 ms or more | `peer`, `seq` (a decimal string, see `output.rs`), `via` (`multicast`, `unicast`), `rtt_us`, `late`, `duplicate` |
 //! | `interval` | each second, when the interval is shorter | `elapsed_s`, `peers` (object: peer → `received`, `rtt_p50_us`) |
 //! | `link`     | the interface changed | `interface`, `index`, `state` (`down`, `up`, `gone`, `back`), `up`, `running`, `multicast`; `back` adds `previous_index`, `rejoined` or `error` (as `recv`'s, see `watch.rs`) |
-//! | `end`      | last | `reason`, `exit_code`, `probes_sent`, `peers` (object: peer address → `sent`, `received`, `lost`, `duplicates`, `reordered`, `late`, `rtt_us` {`min`, `p50`, `p90`, `p99`, `max`} or `null`, `unicast` {`received`, `lost`, `rtt_us`}, `multicast_broken`), `auth` (`null` without `--key-file`, else `authenticated` and the datagrams dropped: `unauthenticated`, `truncated`, `forged`, `tampered`, `replayed`) |
+//! | `end`      | last | `reason` (`count`, or how it was stopped: see `output.rs`), `exit_code`, `probes_sent`, `peers` (object: peer address → `sent`, `received`, `lost`, `duplicates`, `reordered`, `late`, `rtt_us` {`min`, `p50`, `p90`, `p99`, `max`} or `null`, `unicast` {`received`, `lost`, `rtt_us`}, `multicast_broken`) |
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -28,7 +28,8 @@ use serde::Serialize;
 
 use crate::errors::CliError;
 use crate::ssmping::{self, SsmpingArgs, SsmpingOptions};
-use crate::{adapter, output, plan, stop, watch};
+use crate::stop::{self, Stop};
+use crate::{adapter, output, plan, watch};
 
 /// Arguments of `mcast ping`.
 #[derive(clap::Args, Debug)]
@@ -248,7 +249,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let (send_plan, _) = plan::send(group_text, port, opt.iface.as_deref(), opt.ttl, false)?;
     let recv_plan = plan::recv(group_text, port, opt.iface.as_deref(), &[])?;
     let link = watch::start(&recv_plan.iface, false);
-    let interrupted = stop::on_ctrl_c();
+    let interrupted = stop::install();
     let (sender, receiver) = adapter::ping_sockets(&send_plan, &recv_plan)?;
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
     let group = sender.destination();
@@ -317,8 +318,8 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             }
         }
         match drive {
-            Drive::Finished => break "count",
-            Drive::Stopped => break "interrupted",
+            Drive::Finished => break Stop::Count,
+            Drive::Stopped => break stop::requested_reason(),
             _ => {}
         }
     };
@@ -330,11 +331,12 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         .iter()
         .any(|p| p.multicast.received + p.unicast.received > 0);
     let failed = !opt.responder && stats.probes_settled > 0 && !answered;
+    // The end record and the summary reach stdout if it still takes output, else stderr.
     if opt.json {
-        output::emit_json(
+        output::final_json(
             "end",
             &EndRecord {
-                reason,
+                reason: reason.as_str(),
                 exit_code: u8::from(failed),
                 probes_sent: stats.probes_sent,
                 peers: stats
@@ -346,7 +348,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             },
         )?;
     } else {
-        summary(&stats.peers, stats.probes_sent, opt.responder)?;
+        summary(&stats.peers, stats.probes_sent, opt.responder, reason)?;
         if let Some(auth) = &stats.auth {
             output::line(&crate::recv::auth_line(auth))?;
         }
@@ -465,15 +467,15 @@ fn show_interval(
 }
 
 /// The final table: one line per peer and path, and the diagnosis.
-fn summary(peers: &[PeerStats], probes: u64, responder: bool) -> std::io::Result<()> {
+fn summary(peers: &[PeerStats], probes: u64, responder: bool, reason: Stop) -> std::io::Result<()> {
     if responder {
         return Ok(());
     }
-    output::line(&format!("--- {probes} probes ---"))?;
+    output::final_line(&format!("--- {probes} probes{} ---", reason.suffix()))?;
     if peers.is_empty() {
-        return output::line("no peer answered");
+        return output::final_line("no peer answered");
     }
-    output::line(&format!(
+    output::final_line(&format!(
         "{:<16} {:<9} {:>7} {:>8} {:>6} {:>5} {:>6} {:>5}  rtt ms min/p50/p90/p99/max",
         "peer", "path", "sent", "received", "lost", "dup", "reord", "late"
     ))?;
@@ -493,7 +495,7 @@ fn summary(peers: &[PeerStats], probes: u64, responder: bool) -> std::io::Result
                     )
                 },
             );
-            output::line(&format!(
+            output::final_line(&format!(
                 "{:<16} {:<9} {:>7} {:>8} {:>6} {:>5} {:>6} {:>5}  {rtt}",
                 p.peer.to_string(),
                 name,
@@ -506,7 +508,7 @@ fn summary(peers: &[PeerStats], probes: u64, responder: bool) -> std::io::Result
             ))?;
         }
         if p.multicast_broken() {
-            output::line(&format!(
+            output::final_line(&format!(
                 "  {}: unicast answers arrive but multicast ones do not: the multicast path back from it is broken (IGMP snooping without a querier, a firewall, or a TTL too small)",
                 p.peer
             ))?;

@@ -4,8 +4,11 @@
 //! [`RecvDriver`] (the loop `mcast perf recv` uses too) receives batches and feeds every
 //! datagram, with its destination group, to mcast-core's session receiver, which counts loss,
 //! duplicates and reordering per framed stream (the tail too, from end-of-session frames).
-//! The loop ends after `-c COUNT` datagrams, when `--timeout` passes, or on Ctrl-C; a summary
-//! goes to stderr, and with `--json` a `stats` and an `end` record to stdout.
+//! The loop ends after `-c COUNT` datagrams, when `--timeout` passes, on SIGINT (Ctrl-C),
+//! SIGTERM or SIGHUP, or when stdout is closed; however it ends, a summary goes to stderr, and
+//! with `--json` a `stats` and an `end` record (naming the reason) to stdout, if stdout still
+//! takes them. More than 10,000 groups get a warning first, and joins that take more than a
+//! second show progress ([`crate::joining`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -26,8 +29,8 @@ use mcast_sync::driver::{wall_ns, Drive, RecvDriver};
 use mcast_sync::RecvBatch;
 use serde::Serialize;
 
-use crate::adapter::Rx;
 use crate::errors::CliError;
+use crate::joining::{self, Joined};
 use crate::output;
 use crate::plan::{self, RecvPlan};
 use crate::stop::{self, Stop};
@@ -50,8 +53,11 @@ Examples:
   mcast recv 239.1.2.3 5000 -i 127.0.0.1 -c 1 --timeout 5s  one datagram, or exit 1 after 5s
   mcast recv 239.1.2.3 5000 -i lab0 --key-file group.key   authenticated frames only
 
-Prints \"listening on ...\" on stderr once every join is done. Ctrl-C, -c and --timeout end with a
-summary on stderr. Exit status: 0 done, 1 --timeout passed first, 2 usage error.")]
+Prints \"listening on ...\" on stderr once every join is done (with a warning first above 10,000
+groups, and progress while joining takes more than a second). -c, --timeout, Ctrl-C, SIGTERM,
+SIGHUP and a closed stdout all end with a summary on stderr (and the JSON stats and end records,
+whose reason says which). Exit status: 0 done (also on a signal), 1 --timeout passed first,
+2 usage error.")]
 pub(crate) struct Opt {
     /// Groups to join, comma-separated; GROUP+COUNT is COUNT consecutive groups
     /// (224.1.1.5,234.3.2.1 or 239.1.0.1+1000); GROUP%IFACE names an IPv6 link-local group's
@@ -258,6 +264,32 @@ struct StatsRecord<'a> {
 struct EndRecord {
     reason: &'static str,
     exit_code: u8,
+    /// How many joins were done when a stop request came before the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    joined: Option<usize>,
+}
+
+/// Ends a run stopped before every join was done: a line on stderr, and the `end` record
+/// (no `start`, no `stats`: it never listened). Exit 0, as any stop request.
+fn stopped_while_joining(opt: &Opt, done: usize, total: usize) -> anyhow::Result<ExitCode> {
+    let reason = stop::requested_reason();
+    if !opt.quiet {
+        output::note(&format!(
+            "stopped while joining ({}): {done} of {total} joins were done, and left again",
+            reason.cut_short().unwrap_or(reason.as_str())
+        ));
+    }
+    if opt.json && output::stdout_ok() {
+        output::emit_json(
+            "end",
+            &EndRecord {
+                reason: reason.as_str(),
+                exit_code: 0,
+                joined: Some(done),
+            },
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `mcast recv`.
@@ -270,8 +302,11 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
     }
     let link = watch::start(&plan.iface, opt.quiet);
-    let interrupted = stop::on_ctrl_c();
-    let mut rx = Rx::open(&plan, opt.rcvbuf)?;
+    let interrupted = stop::install();
+    let mut rx = match joining::open(&plan, opt.rcvbuf, opt.quiet)? {
+        Joined::Ready(rx) => rx,
+        Joined::Stopped { done, total } => return stopped_while_joining(&opt, done, total),
+    };
     if !opt.quiet {
         if let Some(l) = rx.recv_buffer_note() {
             output::note(&l);
@@ -362,7 +397,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             return Err(e.into());
         }
         match drive {
-            Drive::Stopped => Stop::Interrupted,
+            Drive::Stopped => stop::requested_reason(),
             Drive::Limit => Stop::Timeout,
             _ => Stop::Count,
         }
@@ -377,14 +412,17 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let code = u8::from(failed);
     let counts = group_counts(&stats, &plan.groups);
     if !opt.quiet {
-        for l in summary(&stats, &counts, start.elapsed()) {
+        let mut lines = summary(&stats, &counts, start.elapsed());
+        lines[0].push_str(&reason.suffix());
+        for l in lines {
             output::note(&l);
         }
         if let Some(l) = host_drops_line(stats.host_drops) {
             output::note(&l);
         }
     }
-    if opt.json {
+    // The summary is on stderr already: the records go to stdout only if it still takes them.
+    if opt.json && output::stdout_ok() {
         output::emit_json(
             "stats",
             &StatsRecord {
@@ -405,6 +443,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             &EndRecord {
                 reason: reason.as_str(),
                 exit_code: code,
+                joined: None,
             },
         )?;
     }

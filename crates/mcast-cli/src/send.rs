@@ -6,7 +6,7 @@
 //! counts loss at its tail.
 
 use std::ffi::OsString;
-use std::io::{self, BufRead, IsTerminal as _};
+use std::io::{self, IsTerminal as _};
 use std::os::unix::ffi::OsStrExt as _;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -20,7 +20,8 @@ use serde::Serialize;
 
 use crate::adapter::Tx;
 use crate::errors::CliError;
-use crate::{output, plan, stop};
+use crate::stop::{self, Stop};
+use crate::{output, plan, stdin};
 
 /// Arguments of `mcast send`.
 #[derive(clap::Args, Debug)]
@@ -38,7 +39,8 @@ One datagram holds at most 65507 bytes over IPv4 (65527 over IPv6), 28 fewer wit
 A longer MESSAGE is refused before anything is sent; a longer stdin line stops the command
 there (the lines before it were sent).
 
-Prints nothing on success unless -v or --json.")]
+Prints nothing on success unless -v or --json. Ctrl-C, SIGTERM, SIGHUP or a closed stdout end it
+early with a summary on stderr (and the JSON end record, naming the reason), exit 0.")]
 pub(crate) struct Opt {
     /// The multicast group to send to (224.0.0.0/4 or ff00::/8); an IPv6 link-local group may
     /// carry its interface, ff02::1%eth0.
@@ -231,9 +233,10 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 .into());
         }
     }
-    let interrupted = stop::on_ctrl_c();
+    let interrupted = stop::install();
     let tx = Tx::open(&plan)?;
     let mut driver = SendDriver::new(Sender::new(config(tx.destination())));
+    let started = driver.clock().now();
     let stop = || interrupted.load(Ordering::SeqCst);
     let mut failure: Option<io::Error> = None;
     let (reason, drive) = match message {
@@ -241,23 +244,22 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             let drive = driver.run(tx.socket(), m, None, stop, |sent| {
                 report_sent(&opt, &plan, m, sent, session, &mut failure);
             })?;
-            ("count", drive)
+            (Stop::Count, drive)
         }
         None => {
-            let stdin = io::stdin();
-            if stdin.is_terminal() {
+            if io::stdin().is_terminal() {
                 output::note("reading datagrams from stdin, one per line (Ctrl-D ends)");
             }
-            let mut stdin = stdin.lock();
-            let mut line = Vec::new();
+            // Read on a thread, so a stop request is seen while waiting for a line.
+            let stdin = stdin::Lines::spawn().context("cannot read stdin")?;
             let mut number: u64 = 0;
             let mut drive = Drive::Finished;
             while drive == Drive::Finished && failure.is_none() {
-                line.clear();
-                let n = stdin
-                    .read_until(b'\n', &mut line)
-                    .context("cannot read stdin")?;
-                if n == 0 || stop() {
+                let line = match stdin.next().context("cannot read stdin")? {
+                    stdin::Line::Text(line) => line,
+                    stdin::Line::Eof | stdin::Line::Stopped => break,
+                };
+                if stop() {
                     break;
                 }
                 number += 1;
@@ -290,22 +292,35 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             if drive == Drive::Finished && failure.is_none() {
                 drive = driver.run(tx.socket(), b"", None, stop, |_| {})?;
             }
-            ("eof", drive)
+            (Stop::Eof, drive)
         }
     };
     if let Some(e) = failure {
         return Err(e.into());
     }
-    let reason = if drive == Drive::Stopped {
-        "interrupted"
+    let reason = if drive == Drive::Stopped || stop() {
+        stop::requested_reason()
     } else {
         reason
     };
-    if opt.json {
+    // A run cut short (a signal, stdout gone) says how far it got, as `-v` always does.
+    if reason.cut_short().is_some() || opt.verbose {
+        let n = driver.datagrams_sent();
+        output::note(&format!(
+            "sent {n} datagram{}, {} bytes to {}:{} in {:.1}s{}",
+            if n == 1 { "" } else { "s" },
+            driver.bytes_sent(),
+            output::host(plan.group.addr()),
+            plan.port,
+            (driver.clock().now() - started).as_secs_f64(),
+            reason.suffix()
+        ));
+    }
+    if opt.json && output::stdout_ok() {
         output::emit_json(
             "end",
             &EndRecord {
-                reason,
+                reason: reason.as_str(),
                 datagrams: driver.datagrams_sent(),
                 bytes: driver.bytes_sent(),
                 exit_code: 0,

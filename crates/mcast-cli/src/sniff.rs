@@ -15,7 +15,8 @@
 //! # Ending
 //!
 //! After `-c COUNT` packets (exit 0); when `--timeout` passes (exit 0 if at least one packet was
-//! seen, else 1 with a hint); on Ctrl-C (exit 0). A summary goes to stderr unless `-q`.
+//! seen, else 1 with a hint); on Ctrl-C, SIGTERM, SIGHUP or a closed stdout (exit 0). A summary
+//! goes to stderr unless `-q`.
 //! With `-w FILE` every packet is flushed to the pcap file as it arrives, so the file is
 //! readable however the capture ends.
 //!
@@ -31,7 +32,8 @@
 //! `summary` is the text line; `decoded` is mcast-core's decoded view of the packet (`null` when
 //! it could not be decoded); `hexdump` is the scapy-style dump with `--hexdump`, else `null`;
 //! `direction` is `in`, `out`, `multicast`, `broadcast` or `other` as the kernel reports it.
-//! `end.reason` is `count`, `timeout` or `interrupted`.
+//! `end.reason` is `count`, `timeout`, or how it was stopped (`interrupted`, `terminated`,
+//! `hangup`, `stdout_closed`, `stdout_failed`: see `output.rs`).
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -245,7 +247,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             iface.name
         ));
     }
-    let interrupted = stop::on_ctrl_c();
+    let interrupted = stop::install();
     let mut cap = Capture::open_iface(iface).map_err(capture_error)?;
     cap.set_filter(filter);
     cap.set_timeout(TICK).map_err(capture_error)?;
@@ -319,12 +321,11 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         if drops > 0 {
             line.push_str(&format!(", {drops} dropped by the kernel"));
         }
-        if end == Stop::Interrupted {
-            line.push_str(" (interrupted)");
-        }
+        line.push_str(&end.suffix());
         output::note(&line);
     }
-    if opt.json {
+    // The summary is on stderr already: the record goes to stdout only if it still takes it.
+    if opt.json && output::stdout_ok() {
         output::emit_json(
             "end",
             &EndRecord {

@@ -29,13 +29,13 @@
 //! |---------|------|---------------|
 //! | `start` | once, after the join | `server`, `port`, `group`, `mode` (`ssm`, `asm`), `source` (our `ip:port`), `interface`, `count` (`null`: until stopped), `interval_ms` |
 //! | `reply` | each reply | `server`, `path` (`unicast`, `multicast`), `source` (`ip:port`), `group` (multicast: the group it was sent to; unicast: `null`), `seq`, `rtt_us`, `hop_limit` and `dist` (`null` if unknown), `len`, `duplicate` |
-//! | `end`   | last line | `reason` (`count`, `timeout`, `interrupted`), `exit_code`, `elapsed_ms`, `server_version` (`null` unless `--server-version` got one), `peers`: `{SERVER: {"unicast": PATH, "multicast": PATH}}` with PATH = `sent`, `received`, `lost`, `duplicates`, `first_seq` (the first query answered on that path: for multicast, roughly when the tree reached us), `rtt_us` (`min`, `p50`, `p90`, `p99`, `max`, or `null` without replies) |
+//! | `end`   | last line | `reason` (`count`, `timeout`, or how it was stopped: see `output.rs`), `exit_code`, `elapsed_ms`, `server_version` (`null` unless `--server-version` got one), `peers`: `{SERVER: {"unicast": PATH, "multicast": PATH}}` with PATH = `sent`, `received`, `lost`, `duplicates`, `first_seq` (the first query answered on that path: for multicast, roughly when the tree reached us), `rtt_us` (`min`, `p50`, `p90`, `p99`, `max`, or `null` without replies) |
 //!
 //! # Ending and exit status
 //!
 //! It ends after `-c COUNT` queries once every reply is in or a linger (the interval, at
 //! least 1 s) has passed since the last query, at `--timeout` (the whole run's limit), or on
-//! Ctrl-C; without `-c` it runs until one of the latter, as `ssmping` does. The exit status is
+//! Ctrl-C, SIGTERM or SIGHUP (or a closed stdout: the summary then goes to stderr); without `-c` it runs until one of the latter, as `ssmping` does. The exit status is
 //! 0 when at least one multicast reply arrived, 1 otherwise (with an error naming what was
 //! missing: every reply, or only the multicast ones), 2 for a usage error.
 
@@ -453,7 +453,7 @@ pub(crate) fn run(
     for n in &plan.notes {
         output::note(n);
     }
-    let interrupted = stop::on_ctrl_c();
+    let interrupted = stop::install();
     let mut sockets = SsmpingSockets::open(plan.server, plan.group, plan.ssm, &plan.iface)?;
     let server_ip = plan.server.ip();
     let local = sockets.local_addr();
@@ -521,7 +521,7 @@ pub(crate) fn run(
         return Err(e.into());
     }
     let reason = match drive {
-        Drive::Stopped => Stop::Interrupted,
+        Drive::Stopped => stop::requested_reason(),
         Drive::Limit => Stop::Timeout,
         _ => Stop::Count,
     };
@@ -542,7 +542,8 @@ pub(crate) fn run(
                 multicast: path_record(multicast, sent),
             },
         );
-        output::emit_json(
+        // The end record and the summary reach stdout if it still takes output, else stderr.
+        output::final_json(
             "end",
             &EndRecord {
                 reason: reason.as_str(),
@@ -553,15 +554,16 @@ pub(crate) fn run(
             },
         )?;
     } else {
-        output::line("")?;
-        output::line(&format!("--- {server_ip} ssmping statistics ---"))?;
-        output::line(&format!(
-            "{sent} {} sent, time {:.0} ms",
+        output::final_line("")?;
+        output::final_line(&format!("--- {server_ip} ssmping statistics ---"))?;
+        output::final_line(&format!(
+            "{sent} {} sent, time {:.0} ms{}",
             if sent == 1 { "query" } else { "queries" },
-            ms(elapsed)
+            ms(elapsed),
+            reason.suffix()
         ))?;
-        output::line(&path_line(Path::Unicast, unicast, sent))?;
-        output::line(&path_line(Path::Multicast, multicast, sent))?;
+        output::final_line(&path_line(Path::Unicast, unicast, sent))?;
+        output::final_line(&path_line(Path::Multicast, multicast, sent))?;
     }
     if failed {
         let (msg, hint) = if unicast.received() == 0 {

@@ -9,11 +9,12 @@
 //! interface"); a front end words a [`Cause`] in its own (its options) by matching on it.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
+use mcast_core::RecvMeta;
 
 /// The cause found behind an error, by looking at the interface and the routes when it
 /// happened (see the [module docs](self)).
@@ -165,6 +166,15 @@ pub enum Error {
     /// A membership request could not be built (a family mismatch the builder did not catch).
     #[error(transparent)]
     Mreq(#[from] mcast_core::mreq::MreqError),
+    /// The caller stopped the joins (its progress callback broke) before they were all done;
+    /// the groups joined so far were left again.
+    #[error("stopped after {done} of {total} joins")]
+    JoinStopped {
+        /// How many joins were done.
+        done: usize,
+        /// How many there were to do.
+        total: usize,
+    },
     /// A receiver was built without any group.
     #[error("no group to join: give at least one group")]
     NoGroups,
@@ -203,6 +213,32 @@ pub enum Error {
         context: &'static str,
         /// What the kernel said.
         source: io::Error,
+    },
+    /// A datagram was longer than the buffer it was received into: the buffer holds its first
+    /// `capacity` bytes, and the rest is lost. The datagram is consumed; the next receive gets
+    /// the next one.
+    #[error("a datagram of {} bytes from {} was cut to the buffer's {capacity} bytes", meta.len, meta.source)]
+    Truncated {
+        /// The datagram's metadata, with its full length in [`RecvMeta::len`] (boxed: errors
+        /// travel in every `Result`).
+        meta: Box<RecvMeta>,
+        /// The buffer's length: how many bytes of the datagram it holds.
+        capacity: usize,
+    },
+    /// A group joined after building, on a receiver whose sockets are bound to another address
+    /// (with one group, a receiver binds to that group): its datagrams could never arrive.
+    #[error("cannot receive {group} on sockets bound to {bound}")]
+    BoundElsewhere {
+        /// The group.
+        group: Group,
+        /// The address the sockets are bound to.
+        bound: IpAddr,
+    },
+    /// A group to leave that the receiver has not joined.
+    #[error("{group} is not joined")]
+    NotJoined {
+        /// The group.
+        group: Group,
     },
 }
 
@@ -307,6 +343,16 @@ impl Error {
             (Self::Send { .. } | Self::SetOption { .. }, Some(libc::EPERM | libc::EACCES)) => {
                 Some("a firewall rule or missing privilege refused it".into())
             }
+            (Self::Truncated { .. }, _) => Some(
+                "receive into a buffer of 65,535 bytes, the longest UDP payload \
+                 (or a batch with buffers that long)"
+                    .into(),
+            ),
+            (Self::BoundElsewhere { .. }, _) => Some(
+                "to join groups after building a receiver, bind it to the unspecified address \
+                 (0.0.0.0 or ::) with its builder's `bind_addr`"
+                    .into(),
+            ),
             _ => None,
         }
     }

@@ -11,7 +11,10 @@
 //! - more groups than `net.ipv4.igmp_max_memberships` (20 by default) are spread over several
 //!   sockets on the same port ([`mcast_core::membership`] is that policy, testable without a
 //!   network);
-//! - when [`ReceiverBuilder::build`] returns, every join is done;
+//! - when [`ReceiverBuilder::build`] returns, every join is done
+//!   ([`ReceiverBuilder::build_with_progress`] reports each one and can stop them); a
+//!   receiver's sockets close newest first, so that the kernel leaves even 100,000 groups in
+//!   linear time;
 //! - [`driver`] runs mcast-core's session machines against the sockets: [`driver::SendDriver`]
 //!   paces, numbers and batches (GSO) what a sender sends, [`driver::RecvDriver`] counts what a
 //!   receiver gets; every command of the `mcast` tool goes through them;
@@ -35,22 +38,49 @@
 //!   [`Error::hint`] explains the known traps in the library's terms;
 //! - socket2 appears in no public signature.
 //!
-//! ```no_run
-//! use mcast_sync::{Receiver, Sender};
-//! let lo: mcast_core::iface::IfaceSpec = "127.0.0.1".parse()?;
-//! let mut rx = Receiver::builder(50001)
-//!     .group("224.1.1.5".parse()?)
+//! One dependency is enough: mcast-core, the engine, is re-exported as [`core`] (with
+//! [`RecvMeta`] at the root). A receiver and a sender on `lo`, TTL 0:
+//!
+//! ```
+//! use std::time::Duration;
+//! use mcast_sync::core::addr::Group;
+//! use mcast_sync::core::iface::IfaceSpec;
+//! use mcast_sync::{Receiver, RecvMeta, Sender};
+//! let lo: IfaceSpec = "127.0.0.1".parse()?;
+//! let group: Group = "224.1.1.5".parse()?;
+//! let mut rx = Receiver::builder(43001)
+//!     .group(group)
 //!     .iface(lo.clone())
+//!     .read_timeout(Some(Duration::from_secs(2)))
 //!     .build()?;
-//! let tx = Sender::builder("224.1.1.5".parse()?, 50001).iface(lo).ttl(0).build()?;
+//! let tx = Sender::builder(group, 43001).iface(lo).ttl(0).build()?;
 //! tx.send(b"robot")?;
 //! let mut buf = [0u8; 1500];
-//! let (n, meta) = rx.recv(&mut buf)?;
+//! let (n, meta): (usize, RecvMeta) = rx.recv(&mut buf)?;
 //! assert_eq!(&buf[..n], b"robot");
-//! assert_eq!(meta.destination, Some("224.1.1.5".parse()?));
+//! assert_eq!(meta.destination, Some(group.addr()));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Platform
+//!
+//! Linux only: the crate speaks Linux's socket interface directly. It relies on
+//! `IP_MULTICAST_ALL` (a receiver sees only its own groups), the `IP_PKTINFO` /
+//! `IPV6_RECVPKTINFO` control messages (each datagram's group and interface), `SO_RXQ_OVFL`,
+//! `recvmmsg` / `sendmmsg`, UDP GSO (`UDP_SEGMENT`) and GRO, `SO_RCVBUFFORCE`,
+//! `SO_BINDTOIFINDEX`, the `/proc/sys` limits, a `NETLINK_ROUTE` socket ([`link`]) and
+//! `AF_PACKET` ([`capture`]). Elsewhere it does not compile. A port would need, per system:
+//! the destination from `IP_RECVDSTADDR` / `IP_RECVIF` (BSDs, macOS) or `WSARecvMsg`
+//! (Windows); one system call per datagram instead of the `mmsg` batches, and no GSO, GRO or
+//! drop counter; receivers that tolerate other groups on their port (no `IP_MULTICAST_ALL`);
+//! routing sockets instead of netlink, and BPF devices instead of `AF_PACKET`. mcast-core,
+//! the engine, is portable (sans-IO), and its membership requests follow Linux's layouts.
 #![warn(missing_docs)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "mcast-sync supports Linux only: its crate documentation says what another system would need"
+);
 
 pub mod capture;
 mod diagnose;
@@ -65,8 +95,14 @@ pub mod setup;
 pub mod ssmping;
 pub mod unicast;
 
+/// mcast-core, the sans-IO engine these sockets drive (groups, interfaces, frames, sessions),
+/// re-exported so that one dependency is enough: `mcast_sync::core::addr::Group`.
+pub use mcast_core as core;
+#[doc(no_inline)]
+pub use mcast_core::RecvMeta;
+
 pub use error::{Cause, Error};
-pub use receiver::{Joined, Receiver, ReceiverBuilder};
+pub use receiver::{JoinProgress, Joined, Receiver, ReceiverBuilder};
 pub use resolve::ResolvedIface;
 pub use sender::{Sender, SenderBuilder};
 pub use setup::{RecvBatch, RecvBufferReport, SendPath, SocketState};

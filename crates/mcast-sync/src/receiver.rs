@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::ops::ControlFlow;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use socket2::SockRef;
 
 use crate::link::Rejoined;
 use crate::resolve::ResolvedIface;
-use crate::setup::{self, ReceiverConfig, RecvBatch, RecvBufferReport, SocketState};
+use crate::setup::{self, NewestFirst, ReceiverConfig, RecvBatch, RecvBufferReport, SocketState};
 use crate::Error;
 
 /// Options for a [`Receiver`]: port, groups, interface, SSM sources, buffer, timeout.
@@ -53,6 +54,10 @@ impl ReceiverBuilder {
     /// The interface to join on: by IPv4 address (`ip_mreq`, the lecture's way), by name or
     /// index (`ip_mreqn`/`ipv6_mreq`/`group_source_req` with the index), or [`IfaceSpec::Any`]
     /// (the default) for the kernel's choice.
+    ///
+    /// One interface per receiver: for the same groups on several interfaces, build one
+    /// receiver per interface on the same port (they share it, and each socket gets only what
+    /// arrives on the interface it joined on).
     pub fn iface(mut self, iface: IfaceSpec) -> Self {
         self.cfg.iface = iface;
         self
@@ -147,7 +152,34 @@ impl ReceiverBuilder {
     /// Opens the sockets, sets them up and joins every group. When this returns, every join
     /// is done.
     pub fn build(self) -> Result<Receiver, Error> {
-        let open = setup::open_receiver(&self.cfg)?;
+        self.build_with_progress(|_| ControlFlow::Continue(()))
+    }
+
+    /// [`build`](Self::build), telling `progress` after every join how far the joins have
+    /// come, so a caller can show progress on a long range or stop it. When `progress`
+    /// breaks, the joins stop there, the groups joined so far are left again, and the result
+    /// is [`Error::JoinStopped`].
+    ///
+    /// ```no_run
+    /// use std::ops::ControlFlow;
+    /// use mcast_sync::Receiver;
+    /// let range: mcast_core::addr::GroupRange = "239.1.0.1+50000".parse()?;
+    /// let rx = Receiver::builder(5000)
+    ///     .groups(range.iter())
+    ///     .iface("127.0.0.1".parse()?)
+    ///     .build_with_progress(|p| {
+    ///         if p.done % 10_000 == 0 {
+    ///             eprintln!("joined {} of {} on {} sockets", p.done, p.total, p.sockets);
+    ///         }
+    ///         ControlFlow::Continue(())
+    ///     })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_with_progress(
+        self,
+        mut progress: impl FnMut(JoinProgress) -> ControlFlow<()>,
+    ) -> Result<Receiver, Error> {
+        let open = setup::open_receiver(&self.cfg, &mut progress)?;
         let pollfds = open
             .sockets
             .iter()
@@ -172,6 +204,18 @@ impl ReceiverBuilder {
             pollfds,
         })
     }
+}
+
+/// How far the joins of [`ReceiverBuilder::build_with_progress`] have come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JoinProgress {
+    /// Joins done: one per group, or one per group and source for source-specific joins.
+    pub done: usize,
+    /// Joins to do in all.
+    pub total: usize,
+    /// Sockets opened so far (one per `igmp_max_memberships` groups for IPv4).
+    pub sockets: usize,
 }
 
 /// What a receiver joined: its groups, SSM sources and port, and the socket state (with the
@@ -221,6 +265,94 @@ impl Joined {
     /// What came of the receive buffer request, when one was made.
     pub fn recv_buffer_report(&self) -> Option<RecvBufferReport> {
         self.state.recv_buffer_report()
+    }
+
+    /// Joins `group` on `sockets` (the receiver's, in the order it opened them): see
+    /// [`Receiver::join`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::join`].
+    pub fn join<S: AsFd>(&mut self, sockets: &[S], group: Group) -> Result<(), Error> {
+        if self.groups.contains(&group) {
+            return Ok(());
+        }
+        let (Some(sock), Some(held)) = (sockets.last(), self.per_socket.last_mut()) else {
+            return Err(Error::NoGroups);
+        };
+        if group.is_ipv6() != self.state.is_ipv6() {
+            let ours = if self.state.is_ipv6() { "IPv6" } else { "IPv4" };
+            return Err(Error::FamilyMismatch {
+                group,
+                what: "this receiver".into(),
+                found: ours,
+                expected: setup::family(group.addr()),
+            });
+        }
+        if group.needs_interface() && self.state.iface().is_any() {
+            return Err(Error::NeedsInterface { group });
+        }
+        let sock = SockRef::from(sock);
+        let bound = sock.local_addr().ok().and_then(|a| a.as_socket());
+        if let Some(bound) = bound.map(|a| a.ip()) {
+            if !bound.is_unspecified() && bound != group.addr() {
+                return Err(Error::BoundElsewhere { group, bound });
+            }
+        }
+        let sources: Vec<Option<Source>> = if self.sources.is_empty() {
+            vec![None]
+        } else {
+            self.sources.iter().copied().map(Some).collect()
+        };
+        for source in sources {
+            if let Err(e) = setup::join(&sock, group, source, self.state.iface()) {
+                // Undo the source-specific joins this call made before the refusal.
+                let _ = setup::leave(&sock, group, self.state.iface());
+                return Err(Error::Join {
+                    group,
+                    ssm_source: source,
+                    iface: self.state.iface().spec.clone(),
+                    cause: crate::diagnose::route_or_iface(group, self.state.iface(), &e),
+                    source: e,
+                });
+            }
+        }
+        *held += 1;
+        self.groups.push(group);
+        Ok(())
+    }
+
+    /// Leaves `group` on the socket of `sockets` that holds it: see [`Receiver::leave`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::leave`].
+    pub fn leave<S: AsFd>(&mut self, sockets: &[S], group: Group) -> Result<(), Error> {
+        let i = self
+            .groups
+            .iter()
+            .position(|&g| g == group)
+            .ok_or(Error::NotJoined { group })?;
+        // The socket holding the `i`th group: the policy filled them one after the other.
+        let mut first = 0;
+        let k = self
+            .per_socket
+            .iter()
+            .position(|&n| {
+                first += n;
+                i < first
+            })
+            .ok_or(Error::NotJoined { group })?;
+        let sock = sockets.get(k).ok_or(Error::NotJoined { group })?;
+        setup::leave(&SockRef::from(sock), group, self.state.iface()).map_err(|source| {
+            Error::Io {
+                context: "cannot leave the group",
+                source,
+            }
+        })?;
+        self.per_socket[k] -= 1;
+        self.groups.remove(i);
+        Ok(())
     }
 
     /// Makes every membership again on the interface with index `index`, on `sockets` (the
@@ -281,9 +413,15 @@ impl Joined {
 }
 
 /// A blocking multicast receiver over one or more sockets sharing one port.
+///
+/// It implements neither `AsFd` nor `AsRawFd`: past the kernel's per-socket membership limit it
+/// holds several sockets (see [`Receiver::socket_count`]), and one descriptor would hide the
+/// others. [`Receiver::fds`] lends them all, to wait for them beside other descriptors.
 #[derive(Debug)]
 pub struct Receiver {
-    sockets: Vec<UdpSocket>,
+    /// Closed newest first when the receiver is dropped, so that leaving many groups stays
+    /// linear (see `setup::NewestFirst`).
+    sockets: NewestFirst<UdpSocket>,
     joined: Joined,
     timeout: Option<Duration>,
     next: usize,
@@ -315,6 +453,10 @@ impl Receiver {
     /// Waits for the next datagram on any of the sockets and copies it into `buf`. Returns its
     /// length and metadata: the sender, the group it was sent to and the interface index.
     ///
+    /// A datagram longer than `buf` is never cut silently: the call fails with
+    /// [`Error::Truncated`] (its first `buf.len()` bytes are in `buf`, its full length in the
+    /// error's metadata). A buffer of 65,535 bytes holds any UDP datagram.
+    ///
     /// Returns [`Error::TimedOut`] when the read timeout passes first, and an error for which
     /// [`Error::is_interrupted`] holds when a signal arrives (so a Ctrl-C handler can stop the
     /// loop); call again to continue.
@@ -329,7 +471,7 @@ impl Receiver {
                     Ok(meta) => {
                         note_kernel_drops(&mut self.drops[i], &[meta]);
                         self.next = (i + 1) % n;
-                        return Ok((meta.len, meta));
+                        return whole(meta, buf.len());
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(source) => {
@@ -494,6 +636,59 @@ impl Receiver {
         self.joined.iface()
     }
 
+    /// Joins `group` too, on the interface the receiver joined on (and from each of its SSM
+    /// sources, when it has some), so that its datagrams arrive with the rest; a group already
+    /// joined is left as it is. When this returns, the join is done.
+    ///
+    /// The group goes to the receiver's last socket: past the kernel's per-socket limit
+    /// (`net.ipv4.igmp_max_memberships`) the join fails, as the kernel refuses it (the builder
+    /// spreads the groups it is given over several sockets; joining later opens none).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BoundElsewhere`] when the sockets are bound to another address: a receiver
+    /// built with one group binds to it, so one meant to take more groups later is built with
+    /// [`ReceiverBuilder::bind_addr`] `0.0.0.0` (or `::`); [`Error::FamilyMismatch`] for a
+    /// group of the other address family, [`Error::NeedsInterface`] for a link-local IPv6
+    /// group on a receiver without an interface, [`Error::Join`] when the kernel refuses (for
+    /// a source-specific join, the sources joined before the refusal are left again).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mcast_sync::{Receiver, Sender};
+    /// let lo: mcast_sync::core::iface::IfaceSpec = "127.0.0.1".parse()?;
+    /// let (a, b) = ("239.255.43.1".parse()?, "239.255.43.2".parse()?);
+    /// let mut rx = Receiver::builder(43002)
+    ///     .group(a)
+    ///     .iface(lo.clone())
+    ///     .bind_addr("0.0.0.0".parse()?)
+    ///     .read_timeout(Some(Duration::from_secs(2)))
+    ///     .build()?;
+    /// rx.join(b)?;
+    /// assert_eq!(rx.groups(), [a, b]);
+    /// Sender::builder(b, 43002).iface(lo).ttl(0).build()?.send(b"to b")?;
+    /// let mut buf = [0u8; 1500];
+    /// let (n, meta) = rx.recv(&mut buf)?;
+    /// assert_eq!((&buf[..n], meta.destination), (&b"to b"[..], Some(b.addr())));
+    /// rx.leave(a)?;
+    /// assert_eq!(rx.groups(), [b]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn join(&mut self, group: Group) -> Result<(), Error> {
+        self.joined.join(&self.sockets, group)
+    }
+
+    /// Leaves `group` (with every source it was joined from): its datagrams stop arriving
+    /// once those already queued are read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotJoined`] when the receiver has not joined `group`; [`Error::Io`] when the
+    /// kernel refuses.
+    pub fn leave(&mut self, group: Group) -> Result<(), Error> {
+        self.joined.leave(&self.sockets, group)
+    }
+
     /// Makes every membership again on the interface with index `index`: for the interface
     /// the receiver joined on, deleted and created again under its name, which took the
     /// memberships along and came back with a new index (see [`crate::link`]). Each group is
@@ -559,11 +754,25 @@ impl Receiver {
         })
     }
 
-    /// The sockets and what they joined (with their shared state), for another runtime
-    /// (mcast-async).
+    /// The sockets (oldest first) and what they joined (with their shared state), for another
+    /// runtime (mcast-async). Its owner should close them newest first, as this receiver
+    /// does: leaving many groups oldest first is quadratic in the kernel.
     pub fn into_parts(self) -> (Vec<UdpSocket>, Joined) {
-        (self.sockets, self.joined)
+        (self.sockets.into_vec(), self.joined)
     }
+}
+
+/// A received datagram's length and metadata, or [`Error::Truncated`] when it was longer than
+/// the `capacity` bytes of the buffer (its metadata then holds its full length, as
+/// [`SocketState::recv`] reports it). Both adapters' receivers answer through it.
+pub fn whole(meta: RecvMeta, capacity: usize) -> Result<(usize, RecvMeta), Error> {
+    if meta.len > capacity {
+        return Err(Error::Truncated {
+            meta: Box::new(meta),
+            capacity,
+        });
+    }
+    Ok((meta.len, meta))
 }
 
 /// Keeps a socket's latest cumulative kernel drop count: that of the last of `metas` (datagrams

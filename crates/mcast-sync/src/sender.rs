@@ -1,7 +1,7 @@
 //! The blocking multicast sender.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use mcast_core::addr::{Group, GroupAddr};
 use mcast_core::iface::IfaceSpec;
@@ -187,8 +187,59 @@ impl Sender {
         self.state.gso_enabled()
     }
 
+    /// Changes the IPv4 TTL or IPv6 hop limit of the datagrams sent from now on (the builder's
+    /// [`SenderBuilder::ttl`]).
+    ///
+    /// ```
+    /// use mcast_sync::Sender;
+    /// let tx = Sender::builder("224.1.1.5".parse()?, 43003)
+    ///     .iface("127.0.0.1".parse()?)
+    ///     .ttl(0)
+    ///     .build()?;
+    /// tx.set_ttl(1)?;
+    /// tx.set_loopback(false)?;
+    /// assert_eq!((tx.ttl()?, tx.loopback()?), (1, false));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> Result<(), Error> {
+        self.state.set_ttl(self.socket.as_fd(), ttl)
+    }
+
+    /// The IPv4 TTL or IPv6 hop limit the datagrams go out with.
+    pub fn ttl(&self) -> Result<u32, Error> {
+        self.state.ttl(self.socket.as_fd())
+    }
+
+    /// Changes whether the datagrams sent from now on loop back to receivers on this host (the
+    /// builder's [`SenderBuilder::loopback`]). The flag governs the copy the host keeps of a
+    /// datagram sent through another interface: one sent through `lo` comes back through it
+    /// whatever the flag.
+    pub fn set_loopback(&self, on: bool) -> Result<(), Error> {
+        self.state.set_loopback(self.socket.as_fd(), on)
+    }
+
+    /// Whether the datagrams loop back to receivers on this host.
+    pub fn loopback(&self) -> Result<bool, Error> {
+        self.state.loopback(self.socket.as_fd())
+    }
+
     /// The socket, its shared state and the destination, for another runtime (mcast-async).
     pub fn into_parts(self) -> (UdpSocket, SocketState, GroupAddr) {
         (self.socket, self.state, self.destination)
+    }
+}
+
+/// The sender's one socket, to wait for it beside others or to read an option this crate does
+/// not offer. Setting options through it bypasses the sender's own bookkeeping (its interface,
+/// its send path).
+impl AsFd for Sender {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+impl AsRawFd for Sender {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
     }
 }

@@ -105,7 +105,8 @@ impl UnicastSocket {
     /// Receives one datagram if one is queued, without waiting: its length and metadata
     /// (source, destination, interface, and the hop limit when asked for), or `None`.
     ///
-    /// A datagram longer than `buf` is cut to `buf.len()` bytes.
+    /// A datagram longer than `buf` is cut to `buf.len()` bytes: the length returned is then
+    /// `buf.len()`, and [`RecvMeta::len`] the datagram's full length.
     ///
     /// # Errors
     ///
@@ -113,7 +114,7 @@ impl UnicastSocket {
     /// `ECONNREFUSED` ([`Error::is_refused`]), once.
     pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<(usize, RecvMeta)>, Error> {
         match self.state.recv(self.socket.as_fd(), buf) {
-            Ok(meta) => Ok(Some((meta.len, meta))),
+            Ok(meta) => Ok(Some((meta.len.min(buf.len()), meta))),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(source) => Err(Error::Io {
                 context: "cannot receive",

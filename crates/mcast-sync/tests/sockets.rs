@@ -475,10 +475,12 @@ fn recv_batch_timeout() {
     assert!(batch.is_empty());
 }
 
-/// A datagram longer than the batch's buffers is cut exactly as `recv` cuts it to its buffer
-/// (same length, same prefix), and flagged truncated; a short one beside it is not.
+/// A datagram longer than `recv`'s buffer is reported, never cut silently: `recv` fails with
+/// `Error::Truncated` carrying the full length (the buffer holds the prefix), and the next
+/// datagram comes next. A datagram longer than the batch's buffers is cut to the same prefix
+/// and flagged truncated; a short one beside it is not.
 #[test]
-fn recv_batch_truncates_like_recv() {
+fn recv_reports_truncation_and_batch_flags_it() {
     let mut r = rx(41034)
         .group(g("239.255.41.35"))
         .read_timeout(Some(WAIT))
@@ -487,11 +489,23 @@ fn recv_batch_truncates_like_recv() {
     let t = tx("239.255.41.35", 41034).build().unwrap();
     let long: Vec<u8> = (0..100u8).collect();
     t.send(&long).unwrap();
+    t.send(b"after").unwrap();
     let mut small = [0u8; 16];
-    let (n, meta) = r.recv(&mut small).unwrap();
-    assert_eq!(n, 16);
-    assert_eq!(meta.len, 16);
+    match r.recv(&mut small) {
+        Err(Error::Truncated { meta, capacity }) => {
+            assert_eq!((meta.len, capacity), (100, 16));
+            assert_eq!(meta.destination, Some(g("239.255.41.35").addr()));
+        }
+        other => panic!("expected a truncation, got {other:?}"),
+    }
     assert_eq!(small, long[..16]);
+    let (n, _) = r.recv(&mut small).unwrap();
+    assert_eq!(&small[..n], b"after");
+    r.set_read_timeout(Some(QUIET));
+    let e = r.recv(&mut [0u8; 1]).err();
+    assert!(e.is_some_and(|e| e.is_timeout()), "nothing else was sent");
+    r.set_read_timeout(Some(WAIT));
+    let n = 16;
 
     t.send(&long).unwrap();
     t.send(&long[..5]).unwrap();
@@ -1078,4 +1092,74 @@ mod v6 {
             }
         });
     }
+}
+
+/// Groups joined and left after `build()`: a joined group's datagrams arrive with its
+/// destination, a left group's no longer do; joining on a receiver bound to its one group is
+/// refused (its datagrams could never arrive), as is leaving a group never joined.
+#[test]
+fn join_and_leave_after_build() {
+    let (a, b) = (g("239.255.43.21"), g("239.255.43.22"));
+    let mut bound = rx(43021).group(a).read_timeout(Some(WAIT)).build().unwrap();
+    assert!(matches!(
+        bound.join(b),
+        Err(Error::BoundElsewhere { group, bound }) if group == b && bound == a.addr()
+    ));
+    assert!(matches!(bound.leave(b), Err(Error::NotJoined { group }) if group == b));
+
+    let mut r = rx(43021)
+        .group(a)
+        .bind_addr(Ipv4Addr::UNSPECIFIED.into())
+        .read_timeout(Some(WAIT))
+        .build()
+        .unwrap();
+    r.join(b).unwrap();
+    r.join(b).unwrap();
+    assert_eq!(r.groups(), [a, b]);
+    let meta = send_recv(tx("239.255.43.22", 43021), &mut r, b"joined later", WAIT);
+    assert_eq!(meta.expect("datagram").destination, Some(b.addr()));
+    r.leave(b).unwrap();
+    assert_eq!(r.groups(), [a]);
+    let t = tx("239.255.43.22", 43021).build().unwrap();
+    t.send(b"after leaving").unwrap();
+    assert!(expect(&mut r, b"after leaving", QUIET).is_none());
+    assert!(matches!(
+        r.join(g("ff3e::43:1")),
+        Err(Error::FamilyMismatch { .. })
+    ));
+}
+
+/// TTL and loop changed on an open sender: the kernel holds the new values (read back from
+/// the socket), and the sender goes on sending with them. (The loop flag cannot be seen at
+/// work on `lo`: a datagram sent through `lo` comes back through it whatever the flag.)
+#[test]
+fn ttl_and_loopback_after_build() {
+    let mut r = rx(43022)
+        .group(g("239.255.43.23"))
+        .read_timeout(Some(WAIT))
+        .build()
+        .unwrap();
+    let t = tx("239.255.43.23", 43022).build().unwrap();
+    assert_eq!((t.ttl().unwrap(), t.loopback().unwrap()), (0, true));
+    // Changed and read back without sending: nothing leaves with a TTL above 0.
+    t.set_ttl(3).unwrap();
+    t.set_loopback(false).unwrap();
+    assert_eq!((t.ttl().unwrap(), t.loopback().unwrap()), (3, false));
+    t.set_ttl(0).unwrap();
+    t.set_loopback(true).unwrap();
+    assert_eq!((t.ttl().unwrap(), t.loopback().unwrap()), (0, true));
+    t.send(b"after the changes").unwrap();
+    assert!(expect(&mut r, b"after the changes", WAIT).is_some());
+}
+
+/// The sender lends its socket (`AsFd`/`AsRawFd`): the same descriptor, bound where the
+/// sender says.
+#[test]
+fn sender_lends_its_socket() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let t = tx("239.255.43.24", 43023).build().unwrap();
+    assert_eq!(t.as_fd().as_raw_fd(), t.as_raw_fd());
+    let sock = socket2::SockRef::from(&t);
+    let local = sock.local_addr().unwrap().as_socket().unwrap();
+    assert_eq!(local, t.local_addr().unwrap());
 }

@@ -16,7 +16,11 @@
 //! | `interval` | both       | `start_s`, `end_s` (seconds since the first datagram), `datagrams`, `bytes`, `rate_pps`, `mbit_s`; recv adds `lost` (in the network), `host_drops` (dropped by this host's kernel: full receive buffer), `duplicates`, `reordered`, `jitter_us` |
 //! | `summary`  | both       | the same over the whole run (send: `datagrams`, `bytes`, `elapsed_s`, `rate_pps`, `mbit_s`, `io`, `host_drops` (refused by the sending host: `ENOBUFS`), `transmits`); recv adds `sent` (from the senders' end frames), `missing` (sequence numbers that never arrived: `lost` + `host_drops`), `lost_percent`, `suspect`, `stray` (datagrams that reached the port without being sent to the group: unicast, broadcast, another group), `streams`, `delay_us` (`min`, `p50`, `p90`, `p99`, `max`, or `null`), `clocks`, `auth` (`null` without `--key-file`, else `authenticated` and the datagrams dropped: `unauthenticated`, `truncated`, `forged`, `tampered`, `replayed`) |
 //! | `link`     | recv       | the interface joined on changed: `interface`, `index`, `state` (`down`, `up`, `gone`, `back`), `up`, `running`, `multicast`; `back` adds `previous_index`, `rejoined` or `error` (as `recv`'s, see `watch.rs`) |
-//! | `end`      | both       | `reason` (`count`, `duration`, `ended`, `timeout`, `interrupted`), `exit_code` |
+//! | `end`      | both       | `reason` (`count`, `duration`, `ended`, `timeout`, or how it was stopped: `interrupted`, `terminated`, `hangup`, `stdout_closed`, `stdout_failed`; see `output.rs`), `exit_code` |
+//!
+//! The `summary` and `end` records (and the text summary) go to stdout while it takes output,
+//! else to stderr: after a closed stdout, or one still blocked half a second after a stop
+//! request.
 //!
 //! Rates count UDP payload bytes (the frame header included), as iperf does.
 //!
@@ -41,7 +45,7 @@ Examples (run the receiver first):
   mcast perf send 239.1.2.3 5001 -i lab0 --rate 100Mbit --size 1200
 
 The receiver ends by itself when every sender it heard has finished (their end-of-session
-frames arrive), or at --timeout, or on Ctrl-C.")]
+frames arrive), or at --timeout, or on Ctrl-C, SIGTERM or SIGHUP (with the summary, exit 0).")]
 pub(crate) struct Opt {
     #[command(subcommand)]
     command: Command,

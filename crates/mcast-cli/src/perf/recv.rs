@@ -2,7 +2,7 @@
 //! duplicates, reordering, jitter and one-way delay.
 
 use std::collections::HashSet;
-use std::io::{self, IsTerminal as _, Write as _};
+use std::io::{self, IsTerminal as _};
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::process::ExitCode;
@@ -19,7 +19,8 @@ use super::{mbit_s, per_s};
 use crate::adapter::{RecvBufferRecord, Rx};
 use crate::errors::CliError;
 use crate::output::round3;
-use crate::{output, plan, recv::host_drops_line, stop, watch};
+use crate::stop::{self, Stop};
+use crate::{output, plan, recv::host_drops_line, watch};
 
 /// Arguments of `mcast perf recv`.
 #[derive(clap::Args, Debug)]
@@ -203,7 +204,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         output::note(n);
     }
     let link = watch::start(&plan.iface, false);
-    let interrupted = stop::on_ctrl_c();
+    let interrupted = stop::install();
     let mut rx = Rx::open(&plan, opt.rcvbuf)?;
     if let Some(l) = rx.recv_buffer_note() {
         output::note(&l);
@@ -328,9 +329,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             progress(&driver.session().stats(), &prev, now)?;
         }
         match drive {
-            Drive::Stopped => break "interrupted",
-            Drive::Finished if all_ended => break "ended",
-            Drive::Limit if deadline.is_some_and(|d| now >= d) => break "timeout",
+            Drive::Stopped => break stop::requested_reason(),
+            Drive::Finished if all_ended => break Stop::Ended,
+            Drive::Limit if deadline.is_some_and(|d| now >= d) => break Stop::Timeout,
             _ => {}
         }
     };
@@ -356,13 +357,17 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    let failed = reason == "timeout" && stats.datagrams == 0;
-    summary(&opt, &stats, first.map(|f| end - f))?;
+    let failed = reason == Stop::Timeout && stats.datagrams == 0;
+    if live {
+        // Clear the progress line first.
+        output::raw("\r\x1b[K")?;
+    }
+    summary(&opt, &stats, first.map(|f| end - f), reason)?;
     if opt.json {
-        output::emit_json(
+        output::final_json(
             "end",
             &EndRecord {
-                reason,
+                reason: reason.as_str(),
                 exit_code: u8::from(failed),
             },
         )?;
@@ -398,15 +403,12 @@ fn jitter_us(stats: &Stats) -> f64 {
 fn progress(stats: &Stats, prev: &Snapshot, now: Instant) -> io::Result<()> {
     let secs = prev.at.map_or(0.0, |a| (now - a).as_secs_f64());
     let n = stats.framed - prev.datagrams;
-    let mut out = io::stdout().lock();
-    write!(
-        out,
+    output::raw(&format!(
         "\r  … {n} datagrams ({:.0}/s), {} lost, {} host drops so far\x1b[K",
         per_s(n, secs),
         stats.lost,
         stats.host_drops
-    )?;
-    out.flush()
+    ))
 }
 
 /// Prints one interval, from `prev` to the counters in `stats` at `now`.
@@ -486,13 +488,15 @@ fn report(
     );
     if live {
         // Clear the progress line first.
-        print!("\r\x1b[K");
+        output::raw("\r\x1b[K")?;
     }
     output::line(&line)
 }
 
 /// Prints the summary: totals, loss, host drops, jitter and one-way delay percentiles.
-fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>) -> io::Result<()> {
+/// It goes to stdout if stdout still takes output, else to stderr; the first line says
+/// when the run was cut short.
+fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>, reason: Stop) -> io::Result<()> {
     let secs = elapsed.map_or(0.0, |d| d.as_secs_f64());
     let sent: Option<u64> = {
         let ends: Vec<u64> = stats
@@ -545,13 +549,13 @@ fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>) -> io::Result<()
         auth: stats.auth,
     };
     if opt.json {
-        return output::emit_json("summary", &rec);
+        return output::final_json("summary", &rec);
     }
     if opt.csv {
         return Ok(());
     }
     let mut lines = vec![format!(
-        "[{:5.1}-{:5.1} s] received {} datagrams, {} bytes: {:.0} datagrams/s, {:.2} Mbit/s, from {} stream{}",
+        "[{:5.1}-{:5.1} s] received {} datagrams, {} bytes: {:.0} datagrams/s, {:.2} Mbit/s, from {} stream{}{}",
         0.0,
         rec.elapsed_s,
         rec.datagrams,
@@ -559,7 +563,8 @@ fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>) -> io::Result<()
         rec.rate_pps,
         rec.mbit_s,
         rec.streams,
-        if rec.streams == 1 { "" } else { "s" }
+        if rec.streams == 1 { "" } else { "s" },
+        reason.suffix()
     )];
     lines.push(format!(
         "  sent {}, lost in the network {} ({:.3}%), host drops {}, duplicates {}, reordered {}, jitter {:.3} ms{}",
@@ -605,7 +610,7 @@ fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>) -> io::Result<()
         lines.push(format!("  {}", crate::recv::auth_line(auth)));
     }
     for l in lines {
-        output::line(&l)?;
+        output::final_line(&l)?;
     }
     Ok(())
 }

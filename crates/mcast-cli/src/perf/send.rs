@@ -15,7 +15,8 @@ use super::{mbit_s, per_s};
 use crate::adapter::Tx;
 use crate::errors::CliError;
 use crate::output::round3;
-use crate::{output, plan, stop};
+use crate::stop::{self, Stop};
+use crate::{output, plan};
 
 /// Arguments of `mcast perf send`.
 #[derive(clap::Args, Debug)]
@@ -152,7 +153,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         "single" => SendPath::Single,
         _ => SendPath::Gso,
     };
-    let interrupted = stop::on_ctrl_c();
+    let interrupted = stop::install();
     let tx = Tx::open_with_path(&plan, path)?;
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
     let payload = vec![0x6d_u8; opt.size - frame::HEADER_LEN - tag];
@@ -216,9 +217,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             tick = (now - start).as_secs() + 1;
         }
         match drive {
-            Drive::Finished => break "count",
-            Drive::Stopped => break "interrupted",
-            _ if end.is_some_and(|e| now >= e) => break "duration",
+            Drive::Finished => break Stop::Count,
+            Drive::Stopped => break stop::requested_reason(),
+            _ if end.is_some_and(|e| now >= e) => break Stop::Duration,
             _ => {}
         }
     };
@@ -251,18 +252,19 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         host_drops: Some(driver.host_drops()),
         transmits: Some(driver.transmits()),
     };
+    // The summary reaches stdout if it still takes output, else stderr.
     if opt.json {
-        output::emit_json("summary", &summary)?;
-        output::emit_json(
+        output::final_json("summary", &summary)?;
+        output::final_json(
             "end",
             &EndRecord {
-                reason,
+                reason: reason.as_str(),
                 exit_code: 0,
             },
         )?;
     } else {
-        output::line(&format!(
-            "[{:5.1}-{:5.1} s] sent {} datagrams, {} bytes: {:.0} datagrams/s, {:.2} Mbit/s ({} system calls, io {}{})",
+        output::final_line(&format!(
+            "[{:5.1}-{:5.1} s] sent {} datagrams, {} bytes: {:.0} datagrams/s, {:.2} Mbit/s ({} system calls, io {}{}){}",
             0.0,
             secs,
             summary.datagrams,
@@ -274,7 +276,8 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             match driver.host_drops() {
                 0 => String::new(),
                 n => format!(", {n} refused by the host: ENOBUFS"),
-            }
+            },
+            reason.suffix()
         ))?;
     }
     Ok(ExitCode::SUCCESS)
