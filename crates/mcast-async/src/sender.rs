@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{ready, Context, Poll};
 
-use mcast_core::addr::Group;
+use mcast_core::addr::{Group, GroupAddr};
 use mcast_core::frame::{Flags, Seq, SessionId};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::Transmit;
@@ -116,7 +116,7 @@ impl SenderBuilder {
 pub struct Sender {
     io: UdpSocket,
     state: SocketState,
-    destination: SocketAddr,
+    destination: GroupAddr,
 }
 
 impl Sender {
@@ -213,19 +213,21 @@ impl Sender {
 
     /// One nonblocking send of `payload` to the group (`WouldBlock` when the buffer is full).
     fn send_now(&self, payload: &[u8]) -> std::io::Result<usize> {
-        self.state.send(self.io.as_fd(), self.destination, payload)
+        self.state
+            .send(self.io.as_fd(), self.destination.into(), payload)
     }
 
     fn send_error(&self, source: std::io::Error) -> Error {
         Error::Socket(mcast_sync::Error::send(
-            self.destination,
+            self.destination.into(),
             self.state.iface(),
             source,
         ))
     }
 
-    /// Where datagrams go.
-    pub fn destination(&self) -> SocketAddr {
+    /// Where datagrams go: the group and port (and, for an IPv6 link-local group, the
+    /// interface as scope id).
+    pub fn destination(&self) -> GroupAddr {
         self.destination
     }
 

@@ -518,7 +518,7 @@ async fn send_path_carries_over() {
     let buf: Vec<u8> = (0..20)
         .flat_map(|i| format!("path {i:03}").into_bytes())
         .collect();
-    let transmit = Transmit::new(t.destination(), buf.len()).with_segment_size(Some(8));
+    let transmit = Transmit::new(t.destination().into(), buf.len()).with_segment_size(Some(8));
     assert_eq!(t.send_transmit(&transmit, &buf).await.unwrap(), 20);
     let mut batch = RecvBatch::new(32, 64);
     let (got, _) = collect_batches(&mut r, &mut batch, "path ", 20).await;

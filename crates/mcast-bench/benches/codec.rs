@@ -63,7 +63,7 @@ fn sender(c: &mut Criterion) {
         let mut sender = Sender::new(SenderConfig {
             framed: true,
             max_segments: segments,
-            ..SenderConfig::new(destination())
+            ..SenderConfig::new(destination().try_into().unwrap())
         });
         let now = Instant::now();
         let mut buf = Vec::new();
@@ -181,7 +181,7 @@ fn keyed(c: &mut Criterion) {
         let mut sender = Sender::new(SenderConfig {
             max_segments: 16,
             key: Some(key()),
-            ..SenderConfig::new(destination())
+            ..SenderConfig::new(destination().try_into().unwrap())
         });
         let now = Instant::now();
         let mut buf = Vec::new();

@@ -82,7 +82,7 @@ impl Tx {
 
     /// Where datagrams go: the group and port as the socket resolved them (an IPv6 link-local
     /// group with its interface's scope).
-    pub(crate) fn destination(&self) -> std::net::SocketAddr {
+    pub(crate) fn destination(&self) -> mcast_core::addr::GroupAddr {
         self.inner.destination()
     }
 }

@@ -765,21 +765,16 @@ const BUSIEST: usize = 5;
 /// nothing), then any destination that was not joined (`unknown` when the adapter could not
 /// tell), as the core's receiver counted them.
 fn group_counts(stats: &Stats, joined: &[Group]) -> Vec<(String, u64)> {
-    let counted: HashMap<Option<IpAddr>, u64> = stats
+    let counted: HashMap<Option<Group>, u64> = stats
         .groups
         .iter()
         .map(|g| (g.group, g.datagrams))
         .collect();
     let mut counts: Vec<(String, u64)> = joined
         .iter()
-        .map(|g| {
-            (
-                g.to_string(),
-                counted.get(&Some(g.addr())).copied().unwrap_or(0),
-            )
-        })
+        .map(|g| (g.to_string(), counted.get(&Some(*g)).copied().unwrap_or(0)))
         .collect();
-    let joined: HashSet<IpAddr> = joined.iter().map(|g| g.addr()).collect();
+    let joined: HashSet<Group> = joined.iter().copied().collect();
     for g in &stats.groups {
         if !g.group.is_some_and(|a| joined.contains(&a)) {
             counts.push((

@@ -7,13 +7,13 @@
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal as _};
-use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use mcast_core::addr::GroupAddr;
 use mcast_core::session::{Sender, SenderConfig, SessionId};
 use mcast_sync::driver::{wall_ns, Clock as _, Drive, SendDriver, Sent};
 use serde::Serialize;
@@ -223,7 +223,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         key: key.clone(),
         ..SenderConfig::new(destination)
     };
-    let probe = Sender::new(config(SocketAddr::new(plan.group.addr(), plan.port)));
+    let probe = Sender::new(config(GroupAddr::new(plan.group, plan.port)));
     let limits = Limits::new(probe.config());
     // MESSAGE is checked before the socket is opened: nothing is sent when it cannot go.
     if let Some(m) = message {

@@ -21,10 +21,41 @@
 //! ```
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::str::FromStr;
 
-use serde::Serialize;
+/// `Serialize` as the `Display` text, `Deserialize` through `FromStr`.
+macro_rules! serde_as_text {
+    ($ty:ty) => {
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Text;
+
+                impl serde::de::Visitor<'_> for Text {
+                    type Value = $ty;
+
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str(concat!("a ", stringify!($ty), " as text"))
+                    }
+
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$ty, E> {
+                        s.parse().map_err(E::custom)
+                    }
+                }
+
+                d.deserialize_str(Text)
+            }
+        }
+    };
+}
 
 /// What can be wrong with an address, a prefix or a range given as a group or a source.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +115,15 @@ pub enum AddrError {
         /// The last multicast address of that family.
         last: IpAddr,
     },
+    /// The text is not a scope name (see [`Scope`]'s `FromStr`).
+    #[error("{0:?} is not a scope (expected interface-local, link-local, realm-local, admin-local, site-local, organization-local or global)")]
+    ScopeSyntax(String),
+    /// The text is not a `GROUP:PORT` socket address.
+    #[error("{0:?} is not GROUP:PORT (expected e.g. 224.1.1.5:50001 or [ff15::1]:50001)")]
+    SocketAddrSyntax(String),
+    /// The text is not a MAC address.
+    #[error("{0:?} is not a MAC address (expected six hex octets, e.g. 01:00:5e:01:01:05)")]
+    MacSyntax(String),
 }
 
 fn multicast_hint(addr: IpAddr) -> &'static str {
@@ -201,6 +241,8 @@ impl FromStr for Cidr {
     }
 }
 
+serde_as_text!(Cidr);
+
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
@@ -212,8 +254,9 @@ impl fmt::Display for Cidr {
 /// For IPv6 this is the scope nibble of the address (RFC 4291, RFC 7346). For IPv4 it follows
 /// RFC 5771 and RFC 2365: 224.0.0.0/24 is link-local, 239.255.0.0/16 site-local, 239.192.0.0/14
 /// organization-local, the rest of 239.0.0.0/8 admin-local, everything else global.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum Scope {
     /// Never leaves the interface (IPv6 scope 1): loopback of multicast.
     InterfaceLocal,
@@ -265,6 +308,96 @@ impl Scope {
     }
 }
 
+/// Scopes order by their nibble, narrowest first (RFC 4291: a larger value is a wider scope):
+/// `InterfaceLocal < LinkLocal < … < OrganizationLocal < Global`, with `Reserved(0)` first and
+/// `Reserved(15)` last. Two values with the same nibble (only a hand-made `Reserved(n)` or
+/// `Unassigned(n)` can share one with a named scope) order by variant.
+///
+/// ```
+/// use mcast_core::addr::{Group, Scope};
+/// assert!(Scope::LinkLocal < Scope::SiteLocal);
+/// assert!(Scope::SiteLocal < Scope::Global);
+/// let g: Group = "239.255.0.1".parse()?;
+/// assert!(g.scope() <= Scope::OrganizationLocal);
+/// # Ok::<(), mcast_core::addr::AddrError>(())
+/// ```
+impl Ord for Scope {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.nibble(), self.rank()).cmp(&(other.nibble(), other.rank()))
+    }
+}
+
+impl PartialOrd for Scope {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Scope {
+    /// The variant's position, to break ties between equal nibbles.
+    fn rank(&self) -> u8 {
+        match self {
+            Self::InterfaceLocal => 0,
+            Self::LinkLocal => 1,
+            Self::RealmLocal => 2,
+            Self::AdminLocal => 3,
+            Self::SiteLocal => 4,
+            Self::OrganizationLocal => 5,
+            Self::Global => 6,
+            Self::Reserved(_) => 7,
+            Self::Unassigned(_) => 8,
+        }
+    }
+}
+
+/// Parses what [`Display`](fmt::Display) writes: a scope's name (`link-local`, `global`, …,
+/// case-insensitive), or `reserved (N)` / `unassigned (N)` with `N` the hex nibble.
+///
+/// ```
+/// use mcast_core::addr::Scope;
+/// assert_eq!("site-local".parse::<Scope>()?, Scope::SiteLocal);
+/// assert_eq!("Global".parse::<Scope>()?, Scope::Global);
+/// assert_eq!("unassigned (6)".parse::<Scope>()?, Scope::Unassigned(6));
+/// for s in [Scope::OrganizationLocal, Scope::Reserved(15)] {
+///     assert_eq!(s.to_string().parse::<Scope>()?, s);
+/// }
+/// assert!("galactic".parse::<Scope>().is_err());
+/// # Ok::<(), mcast_core::addr::AddrError>(())
+/// ```
+impl FromStr for Scope {
+    type Err = AddrError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || AddrError::ScopeSyntax(s.to_owned());
+        let t = s.trim().to_ascii_lowercase();
+        let numbered = |prefix: &str| {
+            t.strip_prefix(prefix)
+                .and_then(|rest| rest.trim().strip_prefix('('))
+                .and_then(|rest| rest.strip_suffix(')'))
+                .and_then(|n| u8::from_str_radix(n.trim(), 16).ok())
+                .filter(|&n| n < 16)
+        };
+        Ok(match t.as_str() {
+            "interface-local" => Self::InterfaceLocal,
+            "link-local" => Self::LinkLocal,
+            "realm-local" => Self::RealmLocal,
+            "admin-local" => Self::AdminLocal,
+            "site-local" => Self::SiteLocal,
+            "organization-local" => Self::OrganizationLocal,
+            "global" => Self::Global,
+            _ => {
+                if let Some(n) = numbered("reserved") {
+                    Self::Reserved(n)
+                } else if let Some(n) = numbered("unassigned") {
+                    Self::Unassigned(n)
+                } else {
+                    return Err(err());
+                }
+            }
+        })
+    }
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -282,8 +415,9 @@ impl fmt::Display for Scope {
 }
 
 /// The IANA registry block a group belongs to (RFC 5771 for IPv4; for IPv6 the well-known kinds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 #[non_exhaustive]
 pub enum Block {
     /// 224.0.0.0/24: routing protocols and discovery on one link (never forwarded).
@@ -341,6 +475,49 @@ impl Block {
     }
 }
 
+impl Block {
+    /// The block's short name, as in JSON (`local-network-control`, `source-specific`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::LocalNetworkControl => "local-network-control",
+            Self::InternetworkControl => "internetwork-control",
+            Self::AdHoc => "ad-hoc",
+            Self::SdpSap => "sdp-sap",
+            Self::DisTransient => "dis-transient",
+            Self::SourceSpecific => "source-specific",
+            Self::Glop => "glop",
+            Self::UnicastPrefixBased => "unicast-prefix-based",
+            Self::AdminScoped => "admin-scoped",
+            Self::Reserved => "reserved",
+            Self::SolicitedNode => "solicited-node",
+            Self::PrefixBased => "prefix-based",
+            Self::EmbeddedRp => "embedded-rp",
+            Self::Permanent => "permanent",
+            Self::Transient => "transient",
+        }
+    }
+}
+
+/// Writes the block's short [`name`](Block::name), the same word as in JSON; the alternate
+/// form (`{:#}`) writes its [`describe`](Block::describe) sentence.
+///
+/// ```
+/// use mcast_core::addr::{Block, Group};
+/// let g: Group = "232.1.1.1".parse()?;
+/// assert_eq!(g.block().to_string(), "source-specific");
+/// assert_eq!(format!("{:#}", Block::AdminScoped), "administratively scoped block (239.0.0.0/8, RFC 2365)");
+/// # Ok::<(), mcast_core::addr::AddrError>(())
+/// ```
+impl fmt::Display for Block {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.write_str(self.describe())
+        } else {
+            f.write_str(self.name())
+        }
+    }
+}
+
 /// An Ethernet MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MacAddr(pub [u8; 6]);
@@ -364,11 +541,44 @@ impl fmt::Display for MacAddr {
     }
 }
 
-impl Serialize for MacAddr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+/// Parses six octets of two hex digits each, separated by `:` (`01:00:5e:01:01:05`, as
+/// [`Display`](fmt::Display) writes and `ip link` prints) or by `-` (`01-00-5E-01-01-05`, as
+/// Windows and IEEE write them), in either case; one address uses one separator.
+///
+/// ```
+/// use mcast_core::addr::{Group, MacAddr};
+/// let m: MacAddr = "01:00:5e:01:01:05".parse()?;
+/// assert_eq!(m, "224.1.1.5".parse::<Group>()?.mac());
+/// assert_eq!("01-00-5E-01-01-05".parse::<MacAddr>()?, m);
+/// assert!("01:00:5e:01:01".parse::<MacAddr>().is_err());
+/// assert!("01:00-5e:01:01:05".parse::<MacAddr>().is_err());
+/// assert!("1:0:5e:1:1:5".parse::<MacAddr>().is_err());
+/// # Ok::<(), mcast_core::addr::AddrError>(())
+/// ```
+impl FromStr for MacAddr {
+    type Err = AddrError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || AddrError::MacSyntax(s.to_owned());
+        let t = s.trim();
+        let sep = if t.contains('-') { '-' } else { ':' };
+        let mut octets = [0u8; 6];
+        let mut parts = t.split(sep);
+        for o in &mut octets {
+            let part = parts.next().ok_or_else(err)?;
+            if part.len() != 2 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(err());
+            }
+            *o = u8::from_str_radix(part, 16).map_err(|_| err())?;
+        }
+        if parts.next().is_some() {
+            return Err(err());
+        }
+        Ok(Self(octets))
     }
 }
+
+serde_as_text!(MacAddr);
 
 /// A validated multicast group address, IPv4 (224.0.0.0/4) or IPv6 (ff00::/8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -386,6 +596,63 @@ impl Group {
         } else {
             Err(AddrError::NotMulticast { addr })
         }
+    }
+
+    /// A group known at compile time: `addr` must be IPv4 multicast (224.0.0.0/4).
+    ///
+    /// This is a `const fn` for constants and statics; there a non-multicast address is a
+    /// compile error. Called at run time with one, it panics: use [`Group::v4`] for addresses
+    /// that come from outside.
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use mcast_core::addr::Group;
+    ///
+    /// const LECTURE: Group = Group::v4_const(Ipv4Addr::new(224, 1, 1, 5));
+    /// assert_eq!(LECTURE.to_string(), "224.1.1.5");
+    /// ```
+    ///
+    /// A unicast address does not compile:
+    ///
+    /// ```compile_fail
+    /// use std::net::Ipv4Addr;
+    /// use mcast_core::addr::Group;
+    ///
+    /// const NOT_A_GROUP: Group = Group::v4_const(Ipv4Addr::new(192, 168, 1, 1));
+    /// ```
+    #[track_caller]
+    pub const fn v4_const(addr: Ipv4Addr) -> Self {
+        assert!(
+            addr.is_multicast(),
+            "not an IPv4 multicast address: IPv4 multicast groups are 224.0.0.0/4"
+        );
+        Self(IpAddr::V4(addr))
+    }
+
+    /// A group known at compile time: `addr` must be IPv6 multicast (ff00::/8). As
+    /// [`Group::v4_const`]: a compile error in a constant, a panic at run time.
+    ///
+    /// ```
+    /// use std::net::Ipv6Addr;
+    /// use mcast_core::addr::Group;
+    ///
+    /// const ALL_NODES: Group = Group::v6_const(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1));
+    /// assert!(ALL_NODES.needs_interface());
+    /// ```
+    ///
+    /// ```compile_fail
+    /// use std::net::Ipv6Addr;
+    /// use mcast_core::addr::Group;
+    ///
+    /// const LOOPBACK: Group = Group::v6_const(Ipv6Addr::LOCALHOST);
+    /// ```
+    #[track_caller]
+    pub const fn v6_const(addr: Ipv6Addr) -> Self {
+        assert!(
+            addr.is_multicast(),
+            "not an IPv6 multicast address: IPv6 multicast groups are ff00::/8"
+        );
+        Self(IpAddr::V6(addr))
     }
 
     /// Checks that an IPv4 address is multicast.
@@ -572,7 +839,7 @@ impl Group {
     /// A summary of everything known about the group, for `mcast info` and JSON output.
     pub fn info(&self) -> GroupInfo {
         GroupInfo {
-            group: self.0,
+            group: *self,
             family: if self.is_ipv4() { "ipv4" } else { "ipv6" },
             scope: self.scope(),
             block: self.block(),
@@ -580,7 +847,7 @@ impl Group {
             ssm: self.is_ssm(),
             link_local: self.is_link_local(),
             mac: self.mac(),
-            mac_collisions: self.mac_collisions().into_iter().map(|g| g.0).collect(),
+            mac_collisions: self.mac_collisions(),
             ipv6_flags: self.is_ipv6().then(|| self.ipv6_flags()),
         }
     }
@@ -625,24 +892,190 @@ impl fmt::Display for Group {
     }
 }
 
+/// The same check as [`Group::new`].
+///
+/// ```
+/// use std::net::IpAddr;
+/// use mcast_core::addr::{AddrError, Group};
+///
+/// let ip: IpAddr = "234.3.2.1".parse().unwrap();
+/// let g = Group::try_from(ip)?;
+/// assert_eq!(IpAddr::from(g), ip);
+/// let unicast: IpAddr = "192.168.56.3".parse().unwrap();
+/// assert!(matches!(Group::try_from(unicast), Err(AddrError::NotMulticast { .. })));
+/// # Ok::<(), AddrError>(())
+/// ```
+impl TryFrom<IpAddr> for Group {
+    type Error = AddrError;
+
+    fn try_from(addr: IpAddr) -> Result<Self, Self::Error> {
+        Self::new(addr)
+    }
+}
+
+/// The same check as [`Group::v4`].
+impl TryFrom<Ipv4Addr> for Group {
+    type Error = AddrError;
+
+    fn try_from(addr: Ipv4Addr) -> Result<Self, Self::Error> {
+        Self::v4(addr)
+    }
+}
+
+/// The same check as [`Group::v6`].
+impl TryFrom<Ipv6Addr> for Group {
+    type Error = AddrError;
+
+    fn try_from(addr: Ipv6Addr) -> Result<Self, Self::Error> {
+        Self::v6(addr)
+    }
+}
+
 impl From<Group> for IpAddr {
     fn from(g: Group) -> Self {
         g.0
     }
 }
 
-impl Serialize for Group {
+#[cfg(feature = "serde")]
+impl serde::Serialize for Group {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
     }
 }
 
+/// Reads an IP address as [`IpAddr`] does, then checks it is multicast.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Group {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let addr = <IpAddr as serde::Deserialize>::deserialize(d)?;
+        Self::new(addr).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where multicast datagrams go: a [`Group`], a port and, for IPv6, the scope id (the
+/// interface index a link-local group such as `ff02::1` is meant on; 0 for none). It is a
+/// [`SocketAddr`] whose address has been checked to be multicast: a sender's destination
+/// ([`SenderConfig`](crate::session::SenderConfig), [`PingConfig`](crate::ping::PingConfig))
+/// has this type, so a unicast address cannot become one by mistake.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use mcast_core::addr::{AddrError, Group, GroupAddr};
+///
+/// let to: GroupAddr = "224.1.1.5:50001".parse()?;
+/// assert_eq!(to, GroupAddr::new("224.1.1.5".parse()?, 50001));
+/// assert_eq!(SocketAddr::from(to).to_string(), "224.1.1.5:50001");
+/// let scoped: GroupAddr = "[ff02::1%2]:50001".parse()?;
+/// assert_eq!((scoped.group().to_string(), scoped.scope_id()), ("ff02::1".to_string(), 2));
+///
+/// let unicast: SocketAddr = "192.168.56.3:50001".parse().unwrap();
+/// assert!(matches!(GroupAddr::try_from(unicast), Err(AddrError::NotMulticast { .. })));
+/// # Ok::<(), AddrError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupAddr {
+    group: Group,
+    port: u16,
+    scope_id: u32,
+}
+
+impl GroupAddr {
+    /// `group`:`port`, with no scope id.
+    pub const fn new(group: Group, port: u16) -> Self {
+        Self {
+            group,
+            port,
+            scope_id: 0,
+        }
+    }
+
+    /// The same address with an IPv6 scope id (an interface index); ignored for IPv4.
+    #[must_use]
+    pub const fn with_scope_id(mut self, scope_id: u32) -> Self {
+        if self.is_ipv6() {
+            self.scope_id = scope_id;
+        }
+        self
+    }
+
+    /// The group.
+    pub const fn group(&self) -> Group {
+        self.group
+    }
+
+    /// The UDP port.
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The IPv6 scope id; 0 for none, and always 0 for IPv4.
+    pub const fn scope_id(&self) -> u32 {
+        self.scope_id
+    }
+
+    /// Whether the group is IPv6.
+    pub const fn is_ipv6(&self) -> bool {
+        matches!(self.group.0, IpAddr::V6(_))
+    }
+
+    /// The socket address, as a socket call takes it.
+    pub fn socket_addr(&self) -> SocketAddr {
+        match self.group.0 {
+            IpAddr::V4(a) => SocketAddr::new(IpAddr::V4(a), self.port),
+            IpAddr::V6(a) => SocketAddr::V6(SocketAddrV6::new(a, self.port, 0, self.scope_id)),
+        }
+    }
+}
+
+/// Checks that the address is multicast; keeps the port and an IPv6 scope id.
+impl TryFrom<SocketAddr> for GroupAddr {
+    type Error = AddrError;
+
+    fn try_from(addr: SocketAddr) -> Result<Self, Self::Error> {
+        let scope_id = match addr {
+            SocketAddr::V4(_) => 0,
+            SocketAddr::V6(a) => a.scope_id(),
+        };
+        Ok(Self::new(Group::new(addr.ip())?, addr.port()).with_scope_id(scope_id))
+    }
+}
+
+impl From<GroupAddr> for SocketAddr {
+    fn from(addr: GroupAddr) -> Self {
+        addr.socket_addr()
+    }
+}
+
+/// Parses what [`SocketAddr`] parses (`224.1.1.5:50001`, `[ff15::1]:50001`,
+/// `[ff02::1%2]:50001` with a numeric scope id), then checks the address is multicast.
+impl FromStr for GroupAddr {
+    type Err = AddrError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let addr: SocketAddr = s
+            .trim()
+            .parse()
+            .map_err(|_| AddrError::SocketAddrSyntax(s.to_owned()))?;
+        Self::try_from(addr)
+    }
+}
+
+impl fmt::Display for GroupAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.socket_addr().fmt(f)
+    }
+}
+
+serde_as_text!(GroupAddr);
+
 /// Everything `mcast info` reports about a group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GroupInfo {
-    /// The group address.
-    pub group: IpAddr,
+    /// The group address (in JSON, the address as a string).
+    pub group: Group,
     /// `"ipv4"` or `"ipv6"`.
     pub family: &'static str,
     /// The scope.
@@ -658,7 +1091,7 @@ pub struct GroupInfo {
     /// The Ethernet MAC the group maps to.
     pub mac: MacAddr,
     /// The IPv4 groups sharing that MAC (empty for IPv6).
-    pub mac_collisions: Vec<IpAddr>,
+    pub mac_collisions: Vec<Group>,
     /// The IPv6 flag nibble.
     pub ipv6_flags: Option<u8>,
 }
@@ -707,6 +1140,8 @@ impl FromStr for Source {
         Self::new(parse_ip(s)?)
     }
 }
+
+serde_as_text!(Source);
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -777,17 +1212,95 @@ impl GroupRange {
         self.count
     }
 
-    /// The groups in order.
-    pub fn iter(&self) -> impl Iterator<Item = Group> + '_ {
-        let first = self.first.addr();
-        (0..self.count).map(move |i| {
-            let addr = match first {
-                IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) + i)),
-                IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) + u128::from(i))),
-            };
-            // Invariant: `new` checked that first + count - 1 stays inside the multicast block.
-            Group(addr)
+    /// The groups in order (also `for g in range` and `for g in &range`).
+    pub fn iter(&self) -> GroupRangeIter {
+        GroupRangeIter {
+            first: self.first.addr(),
+            next: 0,
+            end: self.count,
+        }
+    }
+}
+
+/// The groups of a [`GroupRange`], in order.
+///
+/// ```
+/// use mcast_core::addr::GroupRange;
+/// let r: GroupRange = "239.1.0.1+3".parse()?;
+/// let mut seen = Vec::new();
+/// for g in &r {
+///     seen.push(g.to_string());
+/// }
+/// assert_eq!(seen, ["239.1.0.1", "239.1.0.2", "239.1.0.3"]);
+/// assert_eq!(r.into_iter().rev().next().unwrap().to_string(), "239.1.0.3");
+/// assert_eq!(r.iter().len(), 3);
+/// # Ok::<(), mcast_core::addr::AddrError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct GroupRangeIter {
+    first: IpAddr,
+    /// The offset of the next group from the front.
+    next: u32,
+    /// One past the offset of the last group still to come.
+    end: u32,
+}
+
+impl GroupRangeIter {
+    fn at(&self, i: u32) -> Group {
+        let addr = match self.first {
+            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) + i)),
+            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) + u128::from(i))),
+        };
+        // Invariant: `GroupRange::new` checked that first + count - 1 stays inside the
+        // multicast block.
+        Group(addr)
+    }
+}
+
+impl Iterator for GroupRangeIter {
+    type Item = Group;
+
+    fn next(&mut self) -> Option<Group> {
+        (self.next < self.end).then(|| {
+            self.next += 1;
+            self.at(self.next - 1)
         })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = (self.end - self.next) as usize;
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for GroupRangeIter {
+    fn next_back(&mut self) -> Option<Group> {
+        (self.next < self.end).then(|| {
+            self.end -= 1;
+            self.at(self.end)
+        })
+    }
+}
+
+impl ExactSizeIterator for GroupRangeIter {}
+
+impl std::iter::FusedIterator for GroupRangeIter {}
+
+impl IntoIterator for GroupRange {
+    type Item = Group;
+    type IntoIter = GroupRangeIter;
+
+    fn into_iter(self) -> GroupRangeIter {
+        self.iter()
+    }
+}
+
+impl IntoIterator for &GroupRange {
+    type Item = Group;
+    type IntoIter = GroupRangeIter;
+
+    fn into_iter(self) -> GroupRangeIter {
+        self.iter()
     }
 }
 
@@ -808,6 +1321,8 @@ impl FromStr for GroupRange {
         }
     }
 }
+
+serde_as_text!(GroupRange);
 
 impl fmt::Display for GroupRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -941,6 +1456,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::double_ended_iterator_last)] // `last` walks the range forwards, on purpose
     fn ranges_parse_count_and_stop_at_the_block_end() {
         let r: GroupRange = "239.1.0.1+1000".parse().unwrap();
         assert_eq!(r.iter().count(), 1000);
@@ -953,5 +1469,141 @@ mod tests {
         assert_eq!(one.count(), 1);
         let v6: GroupRange = "ff15::fffe+2".parse().unwrap();
         assert_eq!(v6.iter().last().unwrap(), g("ff15::ffff"));
+    }
+
+    #[test]
+    fn scopes_order_by_nibble_and_parse_what_they_display() {
+        let all: Vec<Scope> = (0..16).map(Scope::from_nibble).collect();
+        let mut sorted = all.clone();
+        sorted.sort();
+        assert_eq!(sorted, all, "from_nibble(0..16) is already in order");
+        for s in all {
+            assert_eq!(s.to_string().parse::<Scope>(), Ok(s));
+        }
+        assert!(Scope::Reserved(1) > Scope::InterfaceLocal);
+        assert!(Scope::Reserved(1) < Scope::LinkLocal);
+        assert!(matches!(
+            "reserved (10)".parse::<Scope>(),
+            Err(AddrError::ScopeSyntax(_))
+        ));
+    }
+
+    #[test]
+    #[cfg(feature = "serde")]
+    fn addresses_read_back_what_they_wrote() {
+        fn round_trip<T>(v: T, text: &str)
+        where
+            T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + fmt::Debug,
+        {
+            let json = serde_json::to_value(&v).unwrap();
+            assert_eq!(json, text, "{v:?}");
+            assert_eq!(serde_json::from_value::<T>(json).unwrap(), v);
+        }
+        round_trip(g("224.1.1.5"), "224.1.1.5");
+        round_trip(g("ff15::1"), "ff15::1");
+        round_trip(
+            "[ff02::1%3]:50001".parse::<GroupAddr>().unwrap(),
+            "[ff02::1%3]:50001",
+        );
+        round_trip(g("224.1.1.5").mac(), "01:00:5e:01:01:05");
+        round_trip("192.168.56.3".parse::<Source>().unwrap(), "192.168.56.3");
+        round_trip("224.0.0.0/4".parse::<Cidr>().unwrap(), "224.0.0.0/4");
+        round_trip(
+            "239.1.0.1+100".parse::<GroupRange>().unwrap(),
+            "239.1.0.1+100",
+        );
+        round_trip(Scope::SiteLocal, "site-local");
+        round_trip(Block::SourceSpecific, "source-specific");
+        // The checks hold on the way in.
+        let e = serde_json::from_str::<Group>(r#""10.0.0.1""#).unwrap_err();
+        assert!(e.to_string().contains("not a multicast address"), "{e}");
+        let e = serde_json::from_str::<GroupAddr>(r#""10.0.0.1:5000""#).unwrap_err();
+        assert!(e.to_string().contains("not a multicast address"), "{e}");
+        let e = serde_json::from_str::<MacAddr>(r#""01:00:5e""#).unwrap_err();
+        assert!(e.to_string().contains("not a MAC address"), "{e}");
+    }
+
+    #[test]
+    #[cfg(feature = "serde")]
+    fn block_display_is_its_json_name() {
+        for s in [
+            "224.0.0.1",
+            "224.0.1.1",
+            "224.0.2.1",
+            "224.2.0.1",
+            "224.252.0.1",
+            "232.1.1.1",
+            "233.1.1.1",
+            "234.1.1.1",
+            "239.1.1.1",
+            "224.1.1.5",
+            "ff02::1:ff00:1",
+            "ff3e:30:2001:db8::1",
+            "ff7e:140:2001:db8::1",
+            "ff02::1",
+            "ff15::1",
+        ] {
+            let b = g(s).block();
+            assert_eq!(
+                serde_json::to_value(b).unwrap(),
+                serde_json::Value::String(b.to_string()),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "serde")]
+    fn group_info_serializes_groups_as_address_strings() {
+        let json = serde_json::to_value(g("224.1.1.5").info()).unwrap();
+        assert_eq!(json["group"], "224.1.1.5");
+        assert_eq!(json["mac"], "01:00:5e:01:01:05");
+        assert_eq!(json["mac_collisions"][1], "224.129.1.5");
+        assert_eq!(json["block"], "reserved");
+        assert_eq!(json["scope"], "global");
+        let to: GroupAddr = "[ff02::1%3]:50001".parse().unwrap();
+        assert_eq!(serde_json::to_value(to).unwrap(), "[ff02::1%3]:50001");
+        assert_eq!(to.to_string().parse::<GroupAddr>(), Ok(to));
+        let v4 = GroupAddr::new(g("224.1.1.5"), 1).with_scope_id(7);
+        assert_eq!(v4.scope_id(), 0, "IPv4 has no scope id");
+        assert!(matches!(
+            "224.1.1.5".parse::<GroupAddr>(),
+            Err(AddrError::SocketAddrSyntax(_))
+        ));
+    }
+
+    #[test]
+    fn macs_parse_what_they_display() {
+        for s in ["224.1.1.5", "239.255.255.250", "ff02::1:ff00:1234"] {
+            let m = g(s).mac();
+            assert_eq!(m.to_string().parse::<MacAddr>(), Ok(m));
+            assert_eq!(m.to_string().replace(':', "-").parse::<MacAddr>(), Ok(m));
+        }
+        for bad in [
+            "",
+            "01:00:5e:01:01:05:07",
+            "01:00:5e:01:01:0g",
+            "01::5e:01:01:05",
+            "+1:00:5e:01:01:05",
+        ] {
+            assert!(
+                matches!(bad.parse::<MacAddr>(), Err(AddrError::MacSyntax(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn range_iterators_agree_from_both_ends() {
+        let r: GroupRange = "ff15::fffe+2".parse().unwrap();
+        let fwd: Vec<Group> = r.into_iter().collect();
+        let mut back: Vec<Group> = (&r).into_iter().rev().collect();
+        back.reverse();
+        assert_eq!(fwd, back);
+        let mut it = r.iter();
+        assert_eq!(it.len(), 2);
+        it.next();
+        it.next_back();
+        assert_eq!((it.len(), it.next(), it.next_back()), (0, None, None));
     }
 }

@@ -133,7 +133,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use hmac::{Hmac, KeyInit as _, Mac as _};
-use serde::Serialize;
 use sha2::Sha256;
 
 use crate::frame::{self, Flags, Frame, FrameError, FrameRepr, Seq, HEADER_LEN};
@@ -385,8 +384,9 @@ impl Authenticator {
 }
 
 /// Why a receiver with a key dropped a datagram (see [the table](self#what-a-receiver-with-a-key-drops)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Rejection {
     /// No tag: a raw datagram, or a frame without [`Flags::AUTH`].
     Unauthenticated,
@@ -433,7 +433,8 @@ impl fmt::Display for Rejection {
 }
 
 /// What a receiver with a key let through and dropped, by verdict.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct AuthStats {
     /// Datagrams whose tag verified and that were not replays (end-of-session frames
@@ -766,6 +767,7 @@ mod tests {
         ]
         .iter()
         .map(|r| {
+            #[cfg(feature = "serde")]
             assert_eq!(
                 serde_json::to_value(r).unwrap(),
                 serde_json::Value::String(r.as_str().into())

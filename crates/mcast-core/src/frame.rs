@@ -77,8 +77,6 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
 /// The two bytes every frame starts with.
 pub const MAGIC: [u8; 2] = [0x6d, 0xc5];
 
@@ -111,9 +109,29 @@ mod field {
 }
 
 /// A sender's session: tells apart two senders behind one address, or two runs of one sender.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
 pub struct SessionId(pub u32);
+
+/// ```
+/// use mcast_core::frame::SessionId;
+/// let id: SessionId = 0x2a.into();
+/// assert_eq!(id, SessionId(42));
+/// assert_eq!(id.to_string(), "0000002a");
+/// assert_eq!(u32::from(id), 42);
+/// ```
+impl From<u32> for SessionId {
+    fn from(id: u32) -> Self {
+        Self(id)
+    }
+}
+
+impl From<SessionId> for u32 {
+    fn from(id: SessionId) -> Self {
+        id.0
+    }
+}
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -131,14 +149,24 @@ impl fmt::Display for SessionId {
 ///
 /// ```
 /// use mcast_core::frame::Seq;
+/// # #[cfg(feature = "serde")]
 /// assert_eq!(serde_json::to_string(&Seq(u64::MAX)).unwrap(), r#""18446744073709551615""#);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Seq(pub u64);
 
-impl Serialize for Seq {
+#[cfg(feature = "serde")]
+impl serde::Serialize for Seq {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         crate::json::u64_exact(&self.0, s)
+    }
+}
+
+/// Reads a decimal string or a number ([`crate::json::u64_from_exact`]).
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Seq {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::u64_from_exact(d).map(Self)
     }
 }
 
@@ -157,8 +185,9 @@ impl fmt::Display for Seq {
 }
 
 /// The header's flag byte. Bits without a meaning yet are kept as they are, never rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
 pub struct Flags(pub u8);
 
 impl Flags {
@@ -201,6 +230,44 @@ impl Flags {
         } else {
             Self(self.0 & !other.0)
         }
+    }
+}
+
+/// The union of two sets of flags.
+///
+/// ```
+/// use mcast_core::frame::Flags;
+/// let mut f = Flags::AUTH | Flags::END;
+/// assert_eq!(f.bits(), 0x03);
+/// assert!(f.contains(Flags::END));
+/// f |= Flags::PROBE;
+/// assert_eq!(f & Flags::PROBE, Flags::PROBE);
+/// assert_eq!(f & Flags::ANSWER, Flags::empty());
+/// ```
+impl std::ops::BitOr for Flags {
+    type Output = Self;
+
+    #[inline]
+    fn bitor(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
+/// Sets the bits of the right-hand side (see [`BitOr`](std::ops::BitOr)).
+impl std::ops::BitOrAssign for Flags {
+    #[inline]
+    fn bitor_assign(&mut self, other: Self) {
+        self.0 |= other.0;
+    }
+}
+
+/// The bits set in both (see [`BitOr`](std::ops::BitOr)).
+impl std::ops::BitAnd for Flags {
+    type Output = Self;
+
+    #[inline]
+    fn bitand(self, other: Self) -> Self {
+        Self(self.0 & other.0)
     }
 }
 
@@ -270,7 +337,8 @@ pub enum FrameError {
 /// let parsed = frame::decode(&buf).unwrap();
 /// assert_eq!(EndOfSession::from_repr(&parsed), Some(Ok(end)));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EndOfSession {
     /// The stream's first sequence number.
     pub first: Seq,

@@ -9,19 +9,30 @@
 //! durations stay numbers (a counter of datagrams or bytes would take years, a delay far
 //! longer than [`crate::session::ReceiverConfig::max_delay`], to reach 2^53).
 //!
-//! Binary formats (`is_human_readable() == false`) get the number. Use these functions with
-//! serde's `serialize_with`:
+//! Binary formats (`is_human_readable() == false`) get the number. Reading accepts both a
+//! decimal string and a number, so records written before or by other tools still load. Use
+//! these functions with serde's `serialize_with` and `deserialize_with`:
 //!
 //! ```
-//! #[derive(serde::Serialize)]
+//! #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
 //! struct Record {
-//!     #[serde(serialize_with = "mcast_core::json::u64_exact")]
+//!     #[serde(
+//!         serialize_with = "mcast_core::json::u64_exact",
+//!         deserialize_with = "mcast_core::json::u64_from_exact"
+//!     )]
 //!     sent_at_ns: u64,
 //! }
-//! let json = serde_json::to_string(&Record { sent_at_ns: 1_764_038_400_123_456_789 }).unwrap();
+//! let record = Record { sent_at_ns: 1_764_038_400_123_456_789 };
+//! let json = serde_json::to_string(&record).unwrap();
 //! assert_eq!(json, r#"{"sent_at_ns":"1764038400123456789"}"#);
+//! assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), record);
+//! let number: Record = serde_json::from_str(r#"{"sent_at_ns":42}"#).unwrap();
+//! assert_eq!(number.sent_at_ns, 42);
 //! ```
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
 use serde::Serializer;
 
 /// Writes `n` as a decimal string in human-readable formats, as a number otherwise.
@@ -39,6 +50,46 @@ pub fn option_u64_exact<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S
         Some(n) => u64_exact(n, s),
         None => s.serialize_none(),
     }
+}
+
+/// Reads what [`u64_exact`] writes: a decimal string or a number.
+pub fn u64_from_exact<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct Exact;
+
+    impl Visitor<'_> for Exact {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an unsigned 64-bit integer, as a number or a decimal string")
+        }
+
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<u64, E> {
+            Ok(n)
+        }
+
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<u64, E> {
+            u64::try_from(n).map_err(|_| E::invalid_value(de::Unexpected::Signed(n), &self))
+        }
+
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<u64, E> {
+            s.parse()
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(s), &self))
+        }
+    }
+
+    if d.is_human_readable() {
+        d.deserialize_any(Exact)
+    } else {
+        d.deserialize_u64(Exact)
+    }
+}
+
+/// Reads what [`option_u64_exact`] writes: `null`, a decimal string or a number.
+pub fn option_u64_from_exact<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "u64_from_exact")] u64);
+
+    Ok(<Option<Wrap> as serde::Deserialize>::deserialize(d)?.map(|Wrap(n)| n))
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@
 //! b.handle_datagram(t0, wall, a_addr, &buf[..probe.size]);
 //! let mut answers = Vec::new();
 //! while let Some(t) = b.poll_transmit(t0, wall, &mut buf) {
-//!     if t.destination == a_addr || t.destination == group {
+//!     if t.destination == a_addr || t.destination == group.into() {
 //!         answers.push(buf[..t.size].to_vec());
 //!     }
 //! }
@@ -75,8 +75,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
+use crate::addr::GroupAddr;
 use crate::auth::{AuthStats, Authenticator, Key, Rejection, ReplayWindow, TAG_LEN};
 use crate::frame::{self, Flags, FrameRepr, Seq, SessionId};
 use crate::session::table::Table;
@@ -101,8 +101,9 @@ pub const MAX_AGE: Duration = Duration::from_secs(3600);
 /// syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PingConfig {
-    /// The group and port probes and multicast answers go to.
-    pub group: SocketAddr,
+    /// The group and port probes and multicast answers go to (unicast answers go to each
+    /// prober's own address, which the [`Transmit`] names).
+    pub group: GroupAddr,
     /// This instance's session, in its probes and answers.
     pub session: SessionId,
     /// One probe per interval (default 1 s).
@@ -130,8 +131,17 @@ pub struct PingConfig {
 }
 
 impl PingConfig {
-    /// Defaults for `group` and `session`.
-    pub fn new(group: SocketAddr, session: SessionId) -> Self {
+    /// Defaults for `group` and `session`. The group is a [`GroupAddr`]: a unicast
+    /// [`SocketAddr`] does not compile.
+    ///
+    /// ```compile_fail
+    /// use std::net::SocketAddr;
+    /// use mcast_core::{frame::SessionId, ping::PingConfig};
+    ///
+    /// let unicast: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    /// let config = PingConfig::new(unicast, SessionId(1));
+    /// ```
+    pub fn new(group: GroupAddr, session: SessionId) -> Self {
         Self {
             group,
             session,
@@ -149,8 +159,9 @@ impl PingConfig {
 }
 
 /// Which way an answer came back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Via {
     /// To the group: the multicast path, both ways.
     Multicast,
@@ -235,7 +246,8 @@ pub enum PingEvent {
 pub type RttStats = crate::session::Percentiles;
 
 /// The counts of one peer on one path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct PathStats {
     /// Probes answered in time (each probe once).
@@ -253,7 +265,8 @@ pub struct PathStats {
 }
 
 /// What one peer did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct PeerStats {
     /// Its address.
@@ -274,7 +287,8 @@ impl PeerStats {
 }
 
 /// A snapshot of a [`Pinger`]'s counters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct PingStats {
     /// Probes sent.
@@ -636,7 +650,10 @@ impl Pinger {
                 self.unanswered += 1;
                 return;
             }
-            for (to, via) in [(self.config.group, Via::Multicast), (source, Via::Unicast)] {
+            for (to, via) in [
+                (self.config.group.into(), Via::Multicast),
+                (source, Via::Unicast),
+            ] {
                 self.answers.push_back(Pending {
                     to,
                     answer: AnswerRepr {
@@ -819,14 +836,14 @@ mod tests {
             drop: impl Fn(usize, usize, &[u8]) -> bool,
             dup: impl Fn(usize, usize) -> bool,
         ) {
-            let group: SocketAddr = GROUP.parse().unwrap();
+            let group: GroupAddr = GROUP.parse().unwrap();
             let mut buf = Vec::new();
             for _ in 0..1_000_000 {
                 let wall = self.wall();
                 for i in 0..self.pingers.len() {
                     while let Some(t) = self.pingers[i].poll_transmit(self.now, wall, &mut buf) {
                         let bytes = buf[..t.size].to_vec();
-                        let targets: Vec<usize> = if t.destination == group {
+                        let targets: Vec<usize> = if t.destination == group.into() {
                             (0..self.pingers.len()).filter(|&j| j != i).collect()
                         } else {
                             (0..self.pingers.len())
@@ -1127,7 +1144,7 @@ mod tests {
     #[test]
     fn unicast_without_multicast_is_diagnosed() {
         let mut mesh = Mesh::new(2, |i| Mesh::config(i, 20));
-        let group: SocketAddr = GROUP.parse().unwrap();
+        let group: GroupAddr = GROUP.parse().unwrap();
         // Drop answers that went to the group (they carry via = 0 as their last byte).
         mesh.run(
             |_, _, bytes| {

@@ -57,8 +57,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-use serde::Serialize;
-
 use crate::addr::Group;
 
 /// The byte order of the host whose kernel wrote a `/proc/net/igmp` text.
@@ -80,7 +78,8 @@ impl Endian {
 }
 
 /// The groups joined on one interface.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct IfaceMemberships {
     /// Interface index.
@@ -96,7 +95,8 @@ pub struct IfaceMemberships {
 }
 
 /// One group joined on an interface.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Membership {
     /// The group.
@@ -115,7 +115,8 @@ pub struct Membership {
 }
 
 /// A line that could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[error("line {line}: {reason}: {text:?}")]
 #[non_exhaustive]
 pub struct ProcError {
@@ -128,7 +129,8 @@ pub struct ProcError {
 }
 
 /// The result of parsing one file: what could be read, and what could not.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ProcMemberships {
     /// Interfaces in file order, each with its groups.
@@ -568,8 +570,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "serde")]
     fn serializes() {
-        fn assert_serialize<T: Serialize>(_: &T) {}
+        fn assert_serialize<T: serde::Serialize>(_: &T) {}
         let p = parse_igmp6(IGMP6_HOST);
         assert_serialize(&p);
         assert_eq!(p.interfaces[0].groups[0].group, g("ff02::1"));

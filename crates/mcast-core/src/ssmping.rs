@@ -86,8 +86,6 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use serde::Serialize;
-
 use crate::addr::Group;
 
 mod pinger;
@@ -193,8 +191,9 @@ pub fn distance(hop_limit: u8) -> u8 {
 }
 
 /// Whether a message is a query or a reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Kind {
     /// `Q`: from a client to `ssmpingd`.
     Query,
@@ -223,7 +222,8 @@ impl Kind {
 
 /// A client's send time as the `TIMESTAMP` TLV carries it: a `struct timeval`, seconds and
 /// microseconds since the Unix epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Timestamp {
     /// Whole seconds since the Unix epoch (the field wraps in 2106).
     pub secs: u32,

@@ -54,8 +54,15 @@ impl Transmit {
 pub struct RecvMeta {
     /// The sender's address and port.
     pub source: SocketAddr,
-    /// The destination address of the datagram (the group it was sent to), from
-    /// `IP_PKTINFO` / `IPV6_RECVPKTINFO`, when the adapter could learn it.
+    /// The destination address of the datagram, from `IP_PKTINFO` / `IPV6_RECVPKTINFO`, when
+    /// the adapter could learn it.
+    ///
+    /// An [`IpAddr`], not a [`Group`](crate::addr::Group): a socket bound to a port also
+    /// receives what was sent to that port's unicast or broadcast addresses, or to a group it
+    /// did not join, and the receiver counts exactly those apart as
+    /// [stray](crate::session::Datagram::Stray) by looking at this address. Group traffic is
+    /// counted under its [`Group`](crate::addr::Group) in
+    /// [`GroupStats`](crate::session::GroupStats).
     pub destination: Option<IpAddr>,
     /// The index of the interface it arrived on, when known.
     pub ifindex: Option<u32>,

@@ -3,7 +3,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-use mcast_core::addr::Group;
+use mcast_core::addr::{Group, GroupAddr};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::Transmit;
 
@@ -95,7 +95,7 @@ impl SenderBuilder {
         Ok(Sender {
             socket: open.socket,
             state: open.state,
-            destination: open.destination,
+            destination: group_addr(self.cfg.group, open.destination),
         })
     }
 }
@@ -105,7 +105,17 @@ impl SenderBuilder {
 pub struct Sender {
     socket: UdpSocket,
     state: SocketState,
-    destination: SocketAddr,
+    destination: GroupAddr,
+}
+
+/// The group's address as the socket sends to it: `group` with the port and (IPv6) scope id
+/// setup chose.
+fn group_addr(group: Group, to: SocketAddr) -> GroupAddr {
+    let scope_id = match to {
+        SocketAddr::V4(_) => 0,
+        SocketAddr::V6(a) => a.scope_id(),
+    };
+    GroupAddr::new(group, to.port()).with_scope_id(scope_id)
 }
 
 impl Sender {
@@ -129,8 +139,8 @@ impl Sender {
     /// Sends one datagram to the group. Returns the bytes sent.
     pub fn send(&self, payload: &[u8]) -> Result<usize, Error> {
         self.state
-            .send(self.socket.as_fd(), self.destination, payload)
-            .map_err(|source| Error::send(self.destination, self.state.iface(), source))
+            .send(self.socket.as_fd(), self.destination.into(), payload)
+            .map_err(|source| Error::send(self.destination.into(), self.state.iface(), source))
     }
 
     /// Sends what a core [`Transmit`] describes from `buf` (several datagrams when it carries a
@@ -144,8 +154,10 @@ impl Sender {
             .map_err(|source| Error::send(transmit.destination, self.state.iface(), source))
     }
 
-    /// Where datagrams go.
-    pub fn destination(&self) -> SocketAddr {
+    /// Where datagrams go: the group and port (and, for an IPv6 link-local group, the
+    /// interface as scope id), ready for the core's
+    /// [`SenderConfig::new`](mcast_core::session::SenderConfig::new).
+    pub fn destination(&self) -> GroupAddr {
         self.destination
     }
 
@@ -212,7 +224,7 @@ impl Sender {
     }
 
     /// The socket, its shared state and the destination, for another runtime (mcast-async).
-    pub fn into_parts(self) -> (UdpSocket, SocketState, SocketAddr) {
+    pub fn into_parts(self) -> (UdpSocket, SocketState, GroupAddr) {
         (self.socket, self.state, self.destination)
     }
 }

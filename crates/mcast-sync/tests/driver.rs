@@ -239,7 +239,7 @@ fn gro_runs_are_cut_back_into_datagrams() {
         buf.extend_from_slice(&[i; 100]);
     }
     let transmit =
-        mcast_core::Transmit::new(tx.destination(), buf.len()).with_segment_size(Some(100));
+        mcast_core::Transmit::new(tx.destination().into(), buf.len()).with_segment_size(Some(100));
     assert_eq!(tx.send_transmit(&transmit, &buf).unwrap(), 40);
     let mut batch = RecvBatch::new(64, 65_536);
     let mut got: Vec<Vec<u8>> = Vec::new();

@@ -53,7 +53,7 @@ fn rejoin_keeps_every_group_on_its_socket() {
     assert_eq!((done.groups, done.memberships), (25, 25));
     assert_eq!((done.previous_index, done.index), (index, index));
     assert_eq!(rx.iface().index, index);
-    for group in [range.first(), range.iter().last().unwrap()] {
+    for group in [range.first(), range.iter().next_back().unwrap()] {
         assert!(
             arrives(&mut rx, group, group.to_string().as_bytes()),
             "{group}"

@@ -158,7 +158,7 @@ fn send_transmit_splits_segments() {
     for seg in buf.chunks(5) {
         assert!(expect(&mut r, seg, WAIT).is_some(), "{seg:?}");
     }
-    let too_big = Transmit::new(t.destination(), 100);
+    let too_big = Transmit::new(t.destination().into(), 100);
     assert!(t.send_transmit(&too_big, buf).is_err());
 }
 
@@ -174,7 +174,7 @@ fn send_transmit_gso_batches() {
     let buf: Vec<u8> = (0..150u32)
         .flat_map(|i| format!("gso-{i:05}").into_bytes())
         .collect();
-    let transmit = Transmit::new(t.destination(), buf.len()).with_segment_size(Some(9));
+    let transmit = Transmit::new(t.destination().into(), buf.len()).with_segment_size(Some(9));
     assert_eq!(transmit.datagrams(), 150);
     assert_eq!(t.send_transmit(&transmit, &buf).unwrap(), 150);
     eprintln!("gso in use: {}", t.gso_enabled());
@@ -613,7 +613,7 @@ fn check_sent(
 /// [`check_sent`] through `sender.send_transmit`.
 fn check_segments(r: &mut Receiver, sender: &Sender, path: SendPath, n: usize, seg: usize) {
     let tag = format!("{path}{n}x{seg}");
-    check_sent(r, &tag, n, seg, sender.destination(), |t, buf| {
+    check_sent(r, &tag, n, seg, sender.destination().into(), |t, buf| {
         sender.send_transmit(t, buf).unwrap()
     });
 }
@@ -696,10 +696,10 @@ fn gso_refused_falls_back_to_mmsg_for_good() {
     assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
     assert_eq!(state.send_path(), SendPath::Gso);
     let send = |t: &Transmit, buf: &[u8]| state.send_transmit(sock.as_fd(), t, buf).unwrap();
-    check_sent(&mut r, "refused-a", 100, 200, to, send);
+    check_sent(&mut r, "refused-a", 100, 200, to.into(), send);
     assert_eq!(state.send_path(), SendPath::Mmsg);
     assert!(!state.gso_enabled());
-    check_sent(&mut r, "refused-b", 10, 200, to, send);
+    check_sent(&mut r, "refused-b", 10, 200, to.into(), send);
     assert_eq!(state.send_path(), SendPath::Mmsg);
 }
 
@@ -1054,7 +1054,7 @@ mod v6 {
                 mcast_sync::setup::set_nonblocking(&sock).unwrap();
                 let tag = format!("partial-{path}");
                 let buf = segments(&tag, 150, 1000);
-                let transmit = Transmit::new(to, buf.len()).with_segment_size(Some(1000));
+                let transmit = Transmit::new(to.into(), buf.len()).with_segment_size(Some(1000));
                 let sent = {
                     use std::os::fd::AsFd;
                     state.send_transmit(sock.as_fd(), &transmit, &buf).unwrap()

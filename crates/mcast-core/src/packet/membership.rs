@@ -3,11 +3,10 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use serde::Serialize;
-
 /// The protocol that carried a membership message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum MembershipProtocol {
     /// IGMP (IPv4, IP protocol 2).
     Igmp,
@@ -25,8 +24,9 @@ impl fmt::Display for MembershipProtocol {
 }
 
 /// What a membership message does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum MessageKind {
     /// A router asks who listens (general, group-specific or group-and-source-specific).
     Query,
@@ -39,8 +39,9 @@ pub enum MessageKind {
 }
 
 /// The type of an IGMPv3 (RFC 3376 §4.2.12) or MLDv2 (RFC 3810 §5.2.12) group record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum RecordType {
     /// 1, `MODE_IS_INCLUDE`: current state, include the sources.
     ModeIsInclude,
@@ -87,7 +88,8 @@ impl RecordType {
 }
 
 /// One group record of an IGMPv3 or MLDv2 report.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GroupRecord {
     /// What the record says.
@@ -156,7 +158,8 @@ impl fmt::Display for GroupRecord {
 /// `MLDv2 report: leave ff15::1 (include {})`. Several records are separated by `; `. A
 /// [`PacketSummary`](super::PacketSummary) line names the sender and destination between the
 /// name and the words: `IGMPv2 192.168.56.1 > 224.0.0.2 leave 224.1.1.5`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct MembershipMessage {
     /// IGMP or MLD.

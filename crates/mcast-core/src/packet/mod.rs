@@ -34,7 +34,6 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
-use serde::Serialize;
 
 use crate::addr::MacAddr;
 
@@ -48,8 +47,9 @@ pub use hexdump::hexdump;
 pub use membership::{GroupRecord, MembershipMessage, MembershipProtocol, MessageKind, RecordType};
 
 /// How a captured frame starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum LinkType {
     /// An Ethernet II header (`AF_PACKET` on Ethernet, veth and `lo`).
@@ -103,7 +103,8 @@ pub enum PacketError {
 /// | not IP | `Ether / ARP`, `Ether / type 0x88cc` |
 ///
 /// A cut-short packet ends in ` (truncated)`, a fragment in ` (fragment)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PacketSummary {
     /// The link type the frame was decoded as.

@@ -735,8 +735,9 @@ fn router_alert_walkers() {
 }
 
 #[test]
+#[cfg(feature = "serde")]
 fn summary_is_serialize() {
-    fn assert_serialize<T: Serialize>(_: &T) {}
+    fn assert_serialize<T: serde::Serialize>(_: &T) {}
     let s = sum(IGMPV3_ALLOW_AND_JOIN);
     assert_serialize(&s);
     assert_eq!(s.membership.unwrap().records.len(), 2);

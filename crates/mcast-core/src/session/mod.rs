@@ -1,7 +1,7 @@
 //! Sender and receiver state machines: sequencing, pacing, and loss, duplication, reordering
 //! and one-way delay statistics.
 //!
-//! Both machines are sans-IO and speak the same verbs (firezone, quinn):
+//! Both machines are sans-IO and speak the same verbs:
 //!
 //! - `handle_*` feeds an input in: a datagram, or the passing of time;
 //! - `poll_*` drains an output until it returns `None`: a [`Transmit`](crate::Transmit), an
@@ -12,14 +12,31 @@
 //! Unix epoch, read by the adapter. Nothing here reads a clock, opens a socket or draws a random
 //! number.
 //!
-//! A driver loop (the adapters write it once each):
+//! # Driving them
 //!
-//! 1. drain [`Sender::poll_transmit`] and send each [`Transmit`](crate::Transmit);
-//! 2. drain [`Receiver::poll_event`] and deliver each [`Event`];
-//! 3. take the earliest deadline of the `poll_timeout`s;
-//! 4. wait for a datagram until that deadline;
-//! 5. on a datagram, call [`Receiver::handle_datagram`]; on the deadline, call `handle_timeout`;
-//! 6. go to 1.
+//! Each adapter writes these loops once, in its `driver` module (`mcast_sync::driver` on
+//! blocking sockets, `mcast_async::driver` on tokio), and every program that sends or receives
+//! goes through them. A sender and a receiver have loops of their own:
+//!
+//! **Sending** ([`Sender`]):
+//!
+//! 1. drain [`Sender::poll_transmit`]: send each [`Transmit`](crate::Transmit) (the bytes are
+//!    `buf[..size]`; with a segment size, one GSO send or one send per segment);
+//! 2. stop when [`Sender::is_finished`];
+//! 3. otherwise wait until [`Sender::poll_timeout`] (a deadline in the past means at once),
+//!    call [`Sender::handle_timeout`], and go to 1.
+//!
+//! **Receiving** ([`Receiver`]):
+//!
+//! 1. wait for datagrams until [`Receiver::poll_timeout`] (for ever when it is `None`);
+//! 2. hand each datagram to [`Receiver::handle_datagram`], with the destination address and
+//!    interface the socket reported in its [`RecvMeta`](crate::RecvMeta);
+//! 3. on the deadline, call [`Receiver::handle_timeout`] (interval reports);
+//! 4. drain [`Receiver::poll_event`] and deliver each [`Event`]; go to 1.
+//!
+//! A program that does both (a ping) runs the two in one loop and waits for the earlier of the
+//! two deadlines. `examples/event_loop.rs` in this crate writes both loops by hand over a
+//! simulated network, and `examples/std_socket.rs` over a `std::net::UdpSocket`.
 
 pub mod iperf;
 mod receiver;

@@ -5,7 +5,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
 use super::iperf::{IperfDatagram, IPERF_SESSION};
 use super::table::Table;
@@ -118,8 +117,9 @@ impl Default for ReceiverConfig {
 }
 
 /// What a [stray](Datagram::Stray) datagram was sent to, instead of a joined group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Stray {
     /// A unicast address of this host: a datagram sent to the port, not to a group.
@@ -143,7 +143,8 @@ impl Stray {
 }
 
 /// Datagrams that were not group traffic ([`Datagram::Stray`]), by what they were sent to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StrayStats {
     /// Datagrams sent to a unicast address of this host.
     pub unicast: u64,
@@ -212,8 +213,9 @@ impl<'a> Datagram<'a> {
 }
 
 /// Where a frame fell in its stream's sequence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Arrival {
     /// The first frame of a new stream.
@@ -349,7 +351,8 @@ pub enum Event {
 ///
 /// Negative values mean the sender's clock is ahead of the receiver's; they are kept, not
 /// clamped, so clock skew shows. Differences beyond ±2^63 ns saturate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DelayStats {
     /// How many frames were measured.
     pub samples: u64,
@@ -363,7 +366,8 @@ pub struct DelayStats {
 
 /// Percentiles of durations in nanoseconds (one-way delays, round trips), from an HDR
 /// histogram with three significant digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Percentiles {
     /// How many durations were measured.
     pub samples: u64,
@@ -398,7 +402,8 @@ impl Percentiles {
 pub type DelayPercentiles = Percentiles;
 
 /// The counters of one (source, session) stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct StreamStats {
     /// The sender's address.
@@ -446,10 +451,13 @@ pub struct StreamStats {
 }
 
 /// Datagrams and bytes per destination group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GroupStats {
-    /// The group the datagrams were sent to; `None` when the adapter could not tell.
-    pub group: Option<IpAddr>,
+    /// The group the datagrams were sent to; `None` when the adapter could not tell. (A
+    /// known destination that is not a group makes the datagram [stray](Datagram::Stray),
+    /// which is never counted here.) In JSON, the address as a string, or `null`.
+    pub group: Option<Group>,
     /// Datagrams received for it.
     pub datagrams: u64,
     /// Their bytes.
@@ -459,7 +467,8 @@ pub struct GroupStats {
 /// A snapshot of a [`Receiver`]'s counters, ready for JSON.
 ///
 /// The loss, duplicate, reorder and stale totals include streams that were evicted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Stats {
     /// Every datagram of group traffic handled (stray ones are in [`stray`](Self::stray)).
@@ -854,7 +863,7 @@ pub struct Receiver {
     streams: Table<(SocketAddr, SessionId), Stream>,
     evicted: Counters,
     streams_evicted: u64,
-    groups: Table<Option<IpAddr>, GroupCounts>,
+    groups: Table<Option<Group>, GroupCounts>,
     groups_untracked: u64,
     datagrams: u64,
     bytes: u64,
@@ -1054,7 +1063,12 @@ impl Receiver {
         let len = bytes.len() as u64;
         self.datagrams += 1;
         self.bytes = self.bytes.saturating_add(len);
-        self.count_group(meta.destination, len);
+        // Past `stray_kind`, a known destination is multicast (an IPv4-mapped one is counted
+        // as the IPv4 group it is).
+        let group = meta
+            .destination
+            .and_then(|ip| Group::new(ip.to_canonical()).ok());
+        self.count_group(group, len);
 
         let decoded = match (decoded, iperf) {
             (Some(d), _) => d,
@@ -1318,7 +1332,7 @@ impl Receiver {
         !self.streams.is_empty() && self.streams.values().all(|s| s.end.is_some())
     }
 
-    fn count_group(&mut self, group: Option<IpAddr>, len: u64) {
+    fn count_group(&mut self, group: Option<Group>, len: u64) {
         let tracked = self.groups.len();
         let counts = match self.groups.get_mut(&group) {
             Some(counts) => Some(counts),
@@ -1494,8 +1508,8 @@ mod tests {
     fn raw_datagrams_pass_through() {
         let t0 = super::super::test_origin();
         let mut rx = Receiver::new(ReceiverConfig::default(), t0);
-        let group: IpAddr = "224.1.1.5".parse().unwrap();
-        let meta = RecvMeta::new(src(1), 5).with_destination(Some(group));
+        let group: Group = "224.1.1.5".parse().unwrap();
+        let meta = RecvMeta::new(src(1), 5).with_destination(Some(group.addr()));
         assert_eq!(
             rx.handle_datagram(t0, 0, meta, b"hello"),
             Datagram::Raw(b"hello")
@@ -1745,12 +1759,17 @@ mod tests {
         assert_eq!(stats.stray.total(), 6);
         assert_eq!((stats.datagrams, stats.raw, stats.framed), (4, 4, 0));
         assert!(stats.streams.is_empty(), "a stray frame makes no stream");
-        let groups: Vec<Option<IpAddr>> = stats.groups.iter().map(|g| g.group).collect();
-        assert_eq!(groups, [None, Some(g1.addr()), Some(g2.addr())]);
+        let groups: Vec<Option<Group>> = stats.groups.iter().map(|g| g.group).collect();
+        assert_eq!(groups, [None, Some(g1), Some(g2)]);
         assert!(rx.poll_event().is_none());
-        let json = serde_json::to_value(&stats).unwrap();
-        assert_eq!(json["stray"]["unicast"], 3);
-        assert_eq!(json["stray"]["other_group"], 1);
+        #[cfg(feature = "serde")]
+        {
+            let json = serde_json::to_value(&stats).unwrap();
+            assert_eq!(json["stray"]["unicast"], 3);
+            assert_eq!(json["stray"]["other_group"], 1);
+            // A group serializes as its address, as when the field was an `IpAddr`.
+            assert_eq!(json["groups"][1]["group"], g1.to_string());
+        }
     }
 
     // Without a list of joined groups every group counts, but unicast and broadcast
@@ -2649,6 +2668,22 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "serde")]
+    fn stats_read_back_what_they_wrote() {
+        let t0 = super::super::test_origin();
+        let mut rx = Receiver::new(ReceiverConfig::default(), t0);
+        feed(&mut rx, t0, &[0, 2, 2, 1, 5]);
+        let meta = RecvMeta::new(src(9), 3).with_destination(Some("224.1.1.5".parse().unwrap()));
+        let _ = rx.handle_datagram(t0, 0, meta, b"raw");
+        let stats = rx.stats();
+        assert!(stats.duplicates > 0 && stats.lost > 0, "{stats:?}");
+        let json = serde_json::to_string(&stats).unwrap();
+        let back: Stats = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, stats);
+    }
+
+    #[test]
+    #[cfg(feature = "serde")]
     fn stats_serialize_to_json() {
         let t0 = super::super::test_origin();
         let mut rx = Receiver::new(ReceiverConfig::default(), t0);

@@ -1,8 +1,8 @@
 //! The sending side: numbering, stamping and pacing datagrams.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::addr::GroupAddr;
 use crate::auth::{Authenticator, Key, TAG_LEN};
 use crate::frame::{self, Flags, FrameError, FrameRepr, Seq, SessionId};
 use crate::Transmit;
@@ -26,8 +26,9 @@ use crate::Transmit;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SenderConfig {
-    /// Where every datagram goes: the group and port.
-    pub destination: SocketAddr,
+    /// Where every datagram goes: the group and port (a [`GroupAddr`], never a unicast
+    /// address).
+    pub destination: GroupAddr,
     /// The session id written into frames.
     pub session: SessionId,
     /// Whether to put a [`frame`] header in front of each payload. Raw mode (`false`, the
@@ -87,7 +88,32 @@ impl SenderConfig {
     }
 
     /// Raw, unpaced, unbounded traffic to `destination`, session 0, starting at `Seq(0)`.
-    pub fn new(destination: SocketAddr) -> Self {
+    ///
+    /// The destination is a [`GroupAddr`]: a multicast group and port. A plain
+    /// [`SocketAddr`](std::net::SocketAddr) is not accepted, since it could be unicast; check
+    /// one with `GroupAddr::try_from`:
+    ///
+    /// ```compile_fail
+    /// use std::net::SocketAddr;
+    /// use mcast_core::session::SenderConfig;
+    ///
+    /// let unicast: SocketAddr = "192.168.56.3:50001".parse().unwrap();
+    /// let config = SenderConfig::new(unicast);
+    /// ```
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use mcast_core::addr::{Group, GroupAddr};
+    /// use mcast_core::session::SenderConfig;
+    ///
+    /// const GROUP: Group = Group::v4_const(std::net::Ipv4Addr::new(224, 1, 1, 5));
+    /// let config = SenderConfig::new(GroupAddr::new(GROUP, 50001));
+    /// assert_eq!(config.destination.to_string(), "224.1.1.5:50001");
+    ///
+    /// let unicast: SocketAddr = "192.168.56.3:50001".parse().unwrap();
+    /// assert!(GroupAddr::try_from(unicast).is_err());
+    /// ```
+    pub fn new(destination: GroupAddr) -> Self {
         Self {
             destination,
             session: SessionId(0),
@@ -392,7 +418,7 @@ impl Sender {
         self.check_payload(payload)?;
         buf.clear();
         let size = self.append(wall_ns, payload, buf);
-        Ok(Transmit::new(self.config.destination, size))
+        Ok(Transmit::new(self.config.destination.into(), size))
     }
 
     /// How many datagrams of the paced schedule are due at `now` (at least 1 when one is due),
@@ -475,7 +501,7 @@ impl Sender {
             let body = end.payload();
             buf.clear();
             let size = self.encode(&end.repr(self.config.session, wall_ns, &body), buf);
-            return Some(Transmit::new(self.config.destination, size));
+            return Some(Transmit::new(self.config.destination.into(), size));
         }
         if self.next_at.is_some_and(|at| now < at) {
             return None;
@@ -504,7 +530,7 @@ impl Sender {
             _ => Some(now),
         };
         self.exhausted = self.next_at.is_none();
-        let transmit = Transmit::new(self.config.destination, buf.len());
+        let transmit = Transmit::new(self.config.destination.into(), buf.len());
         Some(if n > 1 {
             transmit.with_segment_size(Some(segment))
         } else {
@@ -546,7 +572,7 @@ impl Sender {
 mod tests {
     use super::*;
 
-    fn dest() -> SocketAddr {
+    fn dest() -> GroupAddr {
         "224.1.1.5:50001".parse().unwrap()
     }
 
@@ -555,7 +581,7 @@ mod tests {
         let mut s = Sender::new(SenderConfig::new(dest()));
         let mut buf = vec![1, 2, 3];
         let t = s.write_datagram(5, b"hello", &mut buf).unwrap();
-        assert_eq!(t, Transmit::new(dest(), 5));
+        assert_eq!(t, Transmit::new(dest().into(), 5));
         assert_eq!(buf, b"hello");
         assert_eq!(s.next_seq(), Seq(1));
         assert_eq!(s.datagrams_sent(), 1);
@@ -609,7 +635,7 @@ mod tests {
         assert_eq!(SenderConfig::max_udp_payload(false), 65_507);
         assert_eq!(SenderConfig::max_udp_payload(true), 65_527);
         assert_eq!(frame::HEADER_LEN, 28);
-        let v6: SocketAddr = "[ff15::1]:50001".parse().unwrap();
+        let v6: GroupAddr = "[ff15::1]:50001".parse().unwrap();
         for (destination, framed, max) in [
             (dest(), false, 65_507),
             (dest(), true, 65_479),

@@ -8,7 +8,6 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
 use super::{distance, Kind, MessageRepr, SsmpingError, Timestamp};
 use crate::addr::Group;
@@ -61,8 +60,9 @@ impl PingerConfig {
 }
 
 /// Which way a reply came.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Path {
     /// Unicast, from the server to the client.
     Unicast,
@@ -145,7 +145,8 @@ pub enum Ignored {
 }
 
 /// Round trip time percentiles over one path's replies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RttPercentiles {
     /// How many round trips.
     pub samples: u64,
