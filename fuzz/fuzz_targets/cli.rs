@@ -22,7 +22,7 @@ fn group(text: &str) {
     assert!(g.addr().is_multicast(), "{g}");
     assert_eq!(g.to_string().parse::<Group>(), Ok(g));
     let info = g.info();
-    assert_eq!(info.group, g.addr());
+    assert_eq!(info.group, g);
     assert_eq!(info.ssm, g.is_ssm());
     for other in g.mac_collisions() {
         assert_eq!(other.mac(), g.mac(), "{other} collides with {g}");

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
+use mcast_core::addr::GroupAddr;
 use mcast_core::frame::{self, Flags, FrameRepr, Seq, SessionId};
 use mcast_core::ping::{AnswerRepr, PingConfig, PingEvent, Pinger, Via};
 use mcast_fuzz::Input;
@@ -20,7 +21,7 @@ const WALL0: u64 = 1_700_000_000_000_000_000;
 const ME: SessionId = SessionId(7);
 
 fn config(input: &mut Input<'_>) -> PingConfig {
-    let group: SocketAddr = "239.1.2.3:5000".parse().expect("a socket address");
+    let group: GroupAddr = "239.1.2.3:5000".parse().expect("a group and port");
     let mut c = PingConfig::new(group, ME);
     c.count = input.pick(&[None, Some(1), Some(3), Some(20)]);
     c.interval = input.pick(&[Duration::from_millis(1), Duration::from_secs(1)]);
@@ -118,7 +119,7 @@ fuzz_target!(|data: &[u8]| {
                         answers_sent += 1;
                     } else {
                         assert!(f.flags.contains(Flags::PROBE), "{f:?}");
-                        assert_eq!(t.destination, config.group);
+                        assert_eq!(t.destination, SocketAddr::from(config.group));
                         probes.push((f.seq.0, f.sent_at_ns));
                     }
                 }

@@ -5,8 +5,12 @@
 //! end-of-session frame or iperf2 header, perhaps cut short or with a byte flipped), a timer,
 //! a host-drop report or a look at the stats.
 //!
+//! Some runs name the joined groups (datagrams to anything else are stray) and some hold a key
+//! (then most frames are signed with it, and whatever fails authentication is rejected).
+//!
 //! Besides "no panic", the counters must agree with what went in: every datagram is counted
-//! once as what `handle_datagram` said it was, the per-group and per-stream counts add up to
+//! once as what `handle_datagram` said it was (stray and rejected ones in their own counts and
+//! nowhere else), the per-group and per-stream counts add up to
 //! the totals, no event is dropped while the queue has room for one step's events, no frame
 //! makes more loss than `max_jump` (or the window) allows, no delay beyond `max_delay` is
 //! measured, and a stream that saw nothing out of the ordinary obeys the receiver's documented
@@ -15,6 +19,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
+use mcast_core::addr::Group;
+use mcast_core::auth::{Authenticator, Key};
 use mcast_core::frame::{self, Flags, FrameRepr, Seq, SessionId};
 use mcast_core::session::iperf::IPERF_SESSION;
 use mcast_core::session::{Datagram, Event, Receiver, ReceiverConfig, Stats};
@@ -34,6 +40,10 @@ struct Tally {
     framed: u64,
     malformed: u64,
     end_frames: u64,
+    /// Not sent to a joined group.
+    stray: u64,
+    /// Failed authentication, under a key.
+    rejected: u64,
     /// Bytes of the datagrams that count as data (not end-of-session frames).
     bytes: u64,
     host_drops: u64,
@@ -61,12 +71,21 @@ fn config(input: &mut Input<'_>) -> ReceiverConfig {
             Duration::from_secs(1),
             Duration::from_secs(3600),
         ]),
+        groups: match input.below(3) {
+            0 => Vec::new(),
+            1 => vec![Group::v4_const(Ipv4Addr::new(239, 1, 1, 1))],
+            _ => vec![
+                Group::v4_const(Ipv4Addr::new(239, 1, 1, 1)),
+                Group::v4_const(Ipv4Addr::new(239, 1, 1, 2)),
+            ],
+        },
+        key: (input.below(4) == 0).then(|| Key::from_bytes([7; 32])),
         ..ReceiverConfig::default()
     }
 }
 
 /// A datagram's bytes: raw, a frame, an end-of-session frame or an iperf2 header.
-fn datagram(input: &mut Input<'_>, wall: u64, buf: &mut Vec<u8>) {
+fn datagram(input: &mut Input<'_>, wall: u64, signer: Option<&Authenticator>, buf: &mut Vec<u8>) {
     buf.clear();
     let kind = input.below(6);
     if kind == 0 {
@@ -136,7 +155,18 @@ fn datagram(input: &mut Input<'_>, wall: u64, buf: &mut Vec<u8>) {
     if input.below(4) == 0 {
         repr.tag = Some(input.bytes(32));
     }
-    frame::encode(&repr, buf).expect("a frame of at most 96 bytes encodes");
+    match signer {
+        // Under a key, most frames are signed with it (the AUTH flag and a 16-byte tag).
+        Some(signer) if input.below(4) != 0 => {
+            repr.tag = None;
+            signer
+                .encode(&repr, buf)
+                .expect("a frame of at most 96 bytes encodes");
+        }
+        _ => {
+            frame::encode(&repr, buf).expect("a frame of at most 96 bytes encodes");
+        }
+    }
     // Now and then damaged on the way: cut short or one byte changed.
     match input.below(8) {
         0 => buf.truncate(usize::from(input.u8()) % (buf.len() + 1)),
@@ -165,6 +195,9 @@ fn check(s: &Stats, t: &Tally, c: &ReceiverConfig) {
         "raw, framed, malformed and end frames as handle_datagram classified them"
     );
     assert_eq!(s.datagrams, t.raw + t.framed + t.malformed, "{s:?}");
+    assert_eq!(s.stray.total(), t.stray, "{s:?}");
+    assert_eq!(s.auth.is_some(), c.key.is_some());
+    assert_eq!(s.auth.map_or(0, |a| a.dropped()), t.rejected, "{s:?}");
     assert_eq!(s.bytes, t.bytes);
     assert_eq!(s.host_drops, t.host_drops);
     assert!(s.groups.len() <= c.max_groups);
@@ -250,6 +283,7 @@ fuzz_target!(|data: &[u8]| {
     let mut rx = Receiver::new(config.clone(), now);
     let mut tally = Tally::default();
     let mut buf = Vec::new();
+    let signer = config.key.as_ref().map(Authenticator::new);
     let mut steps = 0;
     while !input.is_empty() && steps < 10_000 {
         steps += 1;
@@ -260,27 +294,43 @@ fuzz_target!(|data: &[u8]| {
             0..=4 => {
                 let source = input.endpoint();
                 let destination = destination(&mut input);
-                datagram(&mut input, wall, &mut buf);
+                datagram(&mut input, wall, signer.as_ref(), &mut buf);
                 let meta = RecvMeta::new(source, buf.len()).with_destination(destination);
-                let ends_before = tally.end_frames;
-                match rx.handle_datagram(now, wall, meta, &buf) {
+                let data = match rx.handle_datagram(now, wall, meta, &buf) {
                     Datagram::Raw(bytes) => {
                         assert_eq!(bytes, &buf[..]);
                         tally.raw += 1;
+                        true
                     }
                     Datagram::Framed { frame, .. } => {
                         // A frame (or an iperf2 datagram seen as one) of these very bytes.
                         assert!(frame.payload.len() <= buf.len());
                         tally.framed += 1;
+                        true
                     }
-                    Datagram::Malformed(_) => tally.malformed += 1,
+                    Datagram::Malformed(_) => {
+                        tally.malformed += 1;
+                        true
+                    }
                     Datagram::End { end, .. } => {
                         assert!(end.first <= end.end, "{end:?}");
                         tally.end_frames += 1;
+                        false
                     }
-                }
-                // End-of-session frames are the protocol's, not data; everything else is.
-                if tally.end_frames == ends_before {
+                    Datagram::Stray { bytes, .. } => {
+                        assert_eq!(bytes, &buf[..]);
+                        tally.stray += 1;
+                        false
+                    }
+                    Datagram::Rejected(_) => {
+                        assert!(config.key.is_some(), "only a keyed receiver rejects");
+                        tally.rejected += 1;
+                        false
+                    }
+                };
+                // End-of-session frames are the protocol's, stray and rejected datagrams
+                // nobody's: only the rest is data.
+                if data {
                     tally.bytes += buf.len() as u64;
                 }
             }
