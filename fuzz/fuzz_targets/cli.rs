@@ -1,12 +1,14 @@
 #![no_main]
 //! The values a user types on `mcast`'s command line, as the CLI parses them: groups, group
 //! ranges (`239.1.0.1+100`), sources, interfaces (`-i`), CIDR blocks (mcast-core's `FromStr`
-//! types) and `--rate` (the CLI's own parser, included from its source file, which depends on
-//! nothing but std).
+//! types), `--rate`, and the other values: ports, `-c`, `--ttl`, durations (`--interval`,
+//! `--timeout`, ...) and sizes (the CLI's own parsers, included from their source files, which
+//! depend on nothing but std, humantime and mcast-core).
 //!
 //! Besides "no panic": what parses prints back as text that parses to the same value, a group
 //! is multicast, a range stays inside the multicast block, an interface is never a multicast
-//! address, and a rate turns into a pacing interval for any datagram size.
+//! address, a rate turns into a pacing interval for any datagram size, and every refusal of a
+//! value is one line that quotes the option or value.
 use std::net::IpAddr;
 
 use libfuzzer_sys::fuzz_target;
@@ -16,6 +18,59 @@ use mcast_core::iface::IfaceSpec;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../crates/mcast-cli/src/perf/rate.rs"]
 mod rate;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../crates/mcast-cli/src/values.rs"]
+mod values;
+
+/// The plain values: what parses is in range, what does not gets a one-line message.
+fn value(which: u8, text: &str) {
+    fn one_line<T>(r: Result<T, String>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                assert!(!e.is_empty() && !e.contains('\n'), "{e:?}");
+                None
+            }
+        }
+    }
+    match which % 7 {
+        0 => {
+            if let Some(p) = one_line(values::parse_port(text)) {
+                assert!(p >= 1);
+            }
+        }
+        1 => {
+            if let Some(n) = one_line(values::parse_count(text)) {
+                assert!(n >= 1);
+            }
+        }
+        2 => {
+            one_line(values::parse_ttl(text));
+        }
+        3 => {
+            one_line(values::parse_interval(text));
+        }
+        4 => {
+            if let Some(d) = one_line(values::parse_timeout(text)) {
+                assert!(!d.is_zero());
+            }
+            if let Some(d) = one_line(values::parse_positive("--report", text)) {
+                assert!(!d.is_zero());
+            }
+        }
+        5 => {
+            if let Some(n) = one_line(values::parse_size(text)) {
+                assert!(n > 0);
+            }
+        }
+        _ => {
+            if let Some(n) = one_line(values::parse_frame_size(text)) {
+                assert!((mcast_core::frame::HEADER_LEN..=65_507).contains(&n), "{n}");
+            }
+        }
+    }
+}
 
 fn group(text: &str) {
     let Ok(g) = text.parse::<Group>() else { return };
@@ -114,12 +169,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let text = String::from_utf8_lossy(rest);
-    match which % 6 {
+    match which % 7 {
         0 => group(&text),
         1 => range(&text),
         2 => source(&text),
         3 => iface(&text),
         4 => cidr(&text),
-        _ => rate(&text),
+        5 => rate(&text),
+        _ => value(which / 7, &text),
     }
 });

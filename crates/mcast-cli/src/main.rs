@@ -49,6 +49,7 @@ mod ssmping;
 mod stdin;
 mod stdout;
 mod stop;
+mod values;
 mod watch;
 
 use std::process::ExitCode;

@@ -7,7 +7,6 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::time::Duration;
 
 use mcast_core::addr::{Group, GroupRange, Source};
 use mcast_core::iface::IfaceSpec;
@@ -49,146 +48,12 @@ pub(crate) struct SendPlan {
     pub(crate) loopback: bool,
 }
 
-// The value parsers below name their argument and quote the value as typed (clap style,
-// `'0'`) in every message: `main` prints a clap value-validation error as just
-// `error: <message>`, so the message must stand alone.
-
-/// A value as typed, in single quotes, control characters escaped (the message stays one line).
-fn quoted(s: &str) -> String {
-    format!("'{}'", s.escape_debug())
-}
-
-/// Parses a port for clap: 1–65535.
-pub(crate) fn parse_port(s: &str) -> Result<u16, String> {
-    let n: i128 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("{} is not a port number: a UDP port is 1-65535", quoted(s)))?;
-    match u16::try_from(n) {
-        Ok(p) if p >= 1 => Ok(p),
-        _ => Err(format!("port {n} is out of range: a UDP port is 1-65535")),
-    }
-}
-
-/// Parses `-c/--count` for clap: a whole number, at least 1.
-pub(crate) fn parse_count(s: &str) -> Result<u64, String> {
-    let n: i128 = s.trim().parse().map_err(|_| {
-        format!(
-            "-c/--count {} is not a number: write a whole number like 10",
-            quoted(s)
-        )
-    })?;
-    if n < 1 {
-        return Err(format!("-c/--count must be at least 1 (got {})", quoted(s)));
-    }
-    u64::try_from(n).map_err(|_| {
-        format!(
-            "-c/--count {} is too large (at most {})",
-            quoted(s),
-            u64::MAX
-        )
-    })
-}
-
-/// Parses `--ttl` for clap: 0–255.
-pub(crate) fn parse_ttl(s: &str) -> Result<u8, String> {
-    let n: i128 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("--ttl {} is not a number: --ttl must be 0-255", quoted(s)))?;
-    u8::try_from(n).map_err(|_| format!("--ttl must be 0-255 (got {})", quoted(s)))
-}
-
-/// Parses a humantime duration for clap (`500ms`, `5s`, `1m`). The messages do not name the
-/// option: [`parse_interval`] and [`parse_timeout`] put its name in front.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    if t.starts_with('-') {
-        return Err(format!(
-            "{} is negative: write a duration like 500ms, 5s or 1m",
-            quoted(s)
-        ));
-    }
-    humantime::parse_duration(t).map_err(|e| {
-        format!(
-            "{} is not a duration ({e}): write e.g. 500ms, 5s or 1m",
-            quoted(s)
-        )
-    })
-}
-
-/// Parses a size in bytes for clap: `212992`, `64K`, `8M`, `1G` (binary multiples; `KiB`,
-/// `MB`-style spellings are read the same).
-pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(digits);
-    let bad = || {
-        format!(
-            "{} is not a size: write e.g. 212992, 64K, 8M or 1G",
-            quoted(s)
-        )
-    };
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(1 << shift)
-        .and_then(|b| usize::try_from(b).ok())
-        .filter(|b| *b > 0)
-        .ok_or_else(bad)
-}
-
-/// Parses `--interval` for clap: a duration, 0 allowed (no pause).
-pub(crate) fn parse_interval(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| format!("--interval {e}"))
-}
-
-/// Parses `--timeout` for clap: a duration longer than zero (a zero timeout would give up
-/// before the first wait).
-pub(crate) fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s).map_err(|e| format!("--timeout {e}"))?;
-    if d.is_zero() {
-        return Err(format!(
-            "--timeout must be longer than 0 (got {}): write e.g. 500ms or 5s, or leave it out to wait until Ctrl-C",
-            quoted(s)
-        ));
-    }
-    Ok(d)
-}
-
-/// Parses `--size` for clap: a framed datagram's UDP payload in bytes, the frame header
-/// included, from the header alone (28) to the IPv4 UDP limit (65,507).
-pub(crate) fn parse_frame_size(s: &str) -> Result<usize, String> {
-    let header = mcast_core::frame::HEADER_LEN;
-    let max = mcast_core::session::SenderConfig::MAX_UDP_PAYLOAD_V4;
-    let n: usize = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("--size {s:?} is not a number of bytes ({header}-{max})"))?;
-    if !(header..=max).contains(&n) {
-        return Err(format!(
-            "--size must be {header}-{max} bytes, the {header}-byte frame header included (got {n})"
-        ));
-    }
-    Ok(n)
-}
-
-/// Parses a duration longer than zero for the option `name` (its name goes into the message).
-pub(crate) fn parse_positive(name: &str, s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s).map_err(|e| format!("{name} {e}"))?;
-    if d.is_zero() {
-        return Err(format!(
-            "{name} {} is too short: it must be longer than 0, e.g. 1ms, 500ms or 5s",
-            s.trim()
-        ));
-    }
-    Ok(d)
-}
+// The value parsers live in `values` (std, humantime and mcast-core only, so the fuzz crate
+// can build that file as it is); they are used as `plan::parse_*`.
+pub(crate) use crate::values::{
+    parse_count, parse_frame_size, parse_interval, parse_port, parse_positive, parse_size,
+    parse_timeout, parse_ttl, quoted,
+};
 
 /// Checks that an interface given by address is of the group's address family (an IPv4
 /// address cannot carry IPv6 multicast, and the reverse). Interfaces given by name or index
@@ -417,6 +282,8 @@ pub(crate) fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::parse_duration;
+    use std::time::Duration;
 
     #[test]
     fn ports_are_1_to_65535() {
