@@ -1,5 +1,6 @@
 //! Repository rules as tests, in rust-analyzer's tidy style.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::lab::project_root;
@@ -258,5 +259,103 @@ fn nothing_cites_documents_outside_the_repository() {
         offenders.is_empty(),
         "say what the reader needs in ARCHITECTURE.md or the rustdoc instead:\n{}",
         offenders.join("\n")
+    );
+}
+
+/// The most crates `cargo tree -p mcast-async -e normal` may list, mcast-async itself included:
+/// what a tokio user compiles with the default features (the issue's weight target).
+const MCAST_ASYNC_CRATE_BUDGET: usize = 25;
+
+/// `cargo tree --prefix depth --no-dedupe` output as (depth, "name version") pairs.
+fn tree_entries(tree: &str) -> Vec<(usize, String)> {
+    tree.lines()
+        .filter_map(|line| {
+            let digits = line.chars().take_while(char::is_ascii_digit).count();
+            let depth = line[..digits].parse().ok()?;
+            let mut words = line[digits..].split_whitespace();
+            let name = words.next()?;
+            let version = words.next().unwrap_or("");
+            Some((depth, format!("{name} {version}")))
+        })
+        .collect()
+}
+
+/// The distinct crates of a tree, and, heaviest first, each direct dependency with the
+/// distinct crates its subtree brings (itself included).
+fn tree_weights(
+    entries: &[(usize, String)],
+) -> (BTreeSet<String>, Vec<(String, BTreeSet<String>)>) {
+    let all: BTreeSet<String> = entries.iter().map(|(_, c)| c.clone()).collect();
+    let mut direct: Vec<(String, BTreeSet<String>)> = Vec::new();
+    for (depth, krate) in entries {
+        match (depth, direct.last_mut()) {
+            (0, _) => {}
+            (1, _) => direct.push((krate.clone(), BTreeSet::from([krate.clone()]))),
+            (_, Some((_, subtree))) => {
+                subtree.insert(krate.clone());
+            }
+            (_, None) => {}
+        }
+    }
+    direct.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+    (all, direct)
+}
+
+#[test]
+fn tree_weights_count_distinct_crates_and_rank_direct_dependencies() {
+    let tree =
+        "0app v0.1.0 (/x)\n1small v1.0.0\n1big v2.0.0\n2shared v1.0.0\n2leaf v0.3.1 (proc-macro)\n\
+                1other v1.0.0\n2shared v1.0.0\n";
+    let (all, direct) = tree_weights(&tree_entries(tree));
+    assert_eq!(all.len(), 6, "{all:?}");
+    let names: Vec<(&str, usize)> = direct.iter().map(|(n, s)| (n.as_str(), s.len())).collect();
+    assert_eq!(
+        names,
+        [("big v2.0.0", 3), ("other v1.0.0", 2), ("small v1.0.0", 1)]
+    );
+}
+
+// A tokio user of mcast-async compiles at most MCAST_ASYNC_CRATE_BUDGET crates with the
+// default features: optional weight (authentication, packet capture, serde) stays behind
+// features.
+#[test]
+fn mcast_async_stays_within_its_crate_budget() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = project_root().join("Cargo.toml");
+    let output = std::process::Command::new(cargo)
+        .args([
+            "tree",
+            "-p",
+            "mcast-async",
+            "-e",
+            "normal",
+            "--prefix",
+            "depth",
+        ])
+        .args(["--no-dedupe", "--offline", "--locked", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (all, direct) = tree_weights(&tree_entries(&String::from_utf8_lossy(&output.stdout)));
+    assert!(all.len() > 5, "cargo tree listed too little: {all:?}");
+    let heaviest: Vec<String> = direct
+        .iter()
+        .take(3)
+        .map(|(krate, subtree)| {
+            let list: Vec<&str> = subtree.iter().map(String::as_str).collect();
+            format!("  {krate}: {} crates ({})", subtree.len(), list.join(", "))
+        })
+        .collect();
+    assert!(
+        all.len() <= MCAST_ASYNC_CRATE_BUDGET,
+        "`cargo tree -p mcast-async -e normal` lists {} crates, more than {MCAST_ASYNC_CRATE_BUDGET}; \
+         put the new weight behind a feature. Heaviest direct dependencies:\n{}",
+        all.len(),
+        heaviest.join("\n")
     );
 }

@@ -103,6 +103,13 @@
 //! notes](mcast_sync#platform) for what another system would need). Of tokio it needs the
 //! `net`, `time` and `rt` (`yield_now`) features, and of `futures` only the `Stream` and
 //! `Sink` traits (`futures-core`, `futures-sink`).
+//!
+//! # Features
+//!
+//! - `auth` (off by default): authenticated frames, mcast-core's `auth` feature (keys and
+//!   HMAC-SHA256, with `hmac` and `sha2`): the `key` fields of [`core::session::SenderConfig`]
+//!   and [`core::session::ReceiverConfig`]. Without it nothing is rejected and the receiver's
+//!   `auth` statistics stay `None`.
 #![warn(missing_docs)]
 
 pub mod driver;

@@ -1,6 +1,11 @@
 //! Authenticated frames: a keyed MAC over each frame's header and payload, carried in the
 //! frame's tag room, and a sliding replay window per sender session, as IPsec's ESP does.
 //!
+//! The module's verdicts, counters and replay window are always built; the keys and the MAC
+//! ([`Key`], [`Authenticator`] and the configurations' `key` fields) need the `auth` feature
+//! (on by default), which brings `hmac` and `sha2`. Without it no key can be configured, so
+//! no datagram is ever [rejected](Rejection) and every `auth` statistic stays `None`.
+//!
 //! Authentication is off unless a [`Key`] is configured
 //! ([`SenderConfig::key`](crate::session::SenderConfig::key),
 //! [`ReceiverConfig::key`](crate::session::ReceiverConfig::key),
@@ -130,17 +135,25 @@
 //! ```
 
 use std::fmt;
+#[cfg(feature = "auth")]
 use std::str::FromStr;
 
+#[cfg(feature = "auth")]
 use hmac::{Hmac, KeyInit as _, Mac as _};
+#[cfg(feature = "auth")]
 use sha2::Sha256;
 
+#[cfg(feature = "auth")]
 use crate::frame::{self, Flags, Frame, FrameError, FrameRepr, Seq, HEADER_LEN};
+#[cfg(not(feature = "auth"))]
+use crate::frame::{FrameError, FrameRepr, Seq};
 
 /// The length of a key in bytes.
+#[cfg(feature = "auth")]
 pub const KEY_LEN: usize = 32;
 
 /// The length of a key as text: two hex digits per byte.
+#[cfg(feature = "auth")]
 pub const KEY_HEX_LEN: usize = 2 * KEY_LEN;
 
 /// The length of the tag an authenticated frame carries: HMAC-SHA256 truncated to 128 bits.
@@ -153,8 +166,10 @@ pub const DEFAULT_REPLAY_WINDOW: u64 = 4096;
 ///
 /// Its `Debug` output does not show the key.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg(feature = "auth")]
 pub struct Key([u8; KEY_LEN]);
 
+#[cfg(feature = "auth")]
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Key(..)")
@@ -164,6 +179,7 @@ impl fmt::Debug for Key {
 /// Why bytes are not a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
+#[cfg(feature = "auth")]
 pub enum KeyError {
     /// The text is not [`KEY_HEX_LEN`] characters long (after one optional line end).
     #[error("a key is {KEY_HEX_LEN} hex digits ({KEY_LEN} bytes), but this is {len} bytes long")]
@@ -181,6 +197,7 @@ pub enum KeyError {
     },
 }
 
+#[cfg(feature = "auth")]
 impl Key {
     /// The key of these bytes.
     pub const fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
@@ -238,6 +255,7 @@ impl Key {
     }
 }
 
+#[cfg(feature = "auth")]
 impl FromStr for Key {
     type Err = KeyError;
 
@@ -267,16 +285,19 @@ pub enum VerifyError {
 /// Computes and checks tags with one [`Key`]. Cheap to clone: the key's HMAC state is
 /// computed once, in [`new`](Self::new).
 #[derive(Clone)]
+#[cfg(feature = "auth")]
 pub struct Authenticator {
     mac: Hmac<Sha256>,
 }
 
+#[cfg(feature = "auth")]
 impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Authenticator(..)")
     }
 }
 
+#[cfg(feature = "auth")]
 impl Authenticator {
     /// The authenticator for `key`.
     pub fn new(key: &Key) -> Self {
@@ -380,6 +401,23 @@ impl Authenticator {
             .chain_update(&datagram[..covered])
             .verify_truncated_left(&datagram[covered..])
             .map_err(|_| VerifyError::Mismatch)
+    }
+}
+
+/// Without the `auth` feature no key exists, so no authenticator does: this uninhabited
+/// stand-in lets the sessions keep one code path (`Option<Authenticator>` is always `None`).
+#[cfg(not(feature = "auth"))]
+#[derive(Debug, Clone)]
+pub(crate) enum Authenticator {}
+
+#[cfg(not(feature = "auth"))]
+impl Authenticator {
+    pub(crate) fn encode(&self, _: &FrameRepr<'_>, _: &mut Vec<u8>) -> Result<usize, FrameError> {
+        match *self {}
+    }
+
+    pub(crate) fn verify(&self, _: &[u8]) -> Result<(), VerifyError> {
+        match *self {}
     }
 }
 
@@ -617,7 +655,7 @@ impl ReplayWindow {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "auth"))]
 mod tests {
     use std::collections::BTreeSet;
 

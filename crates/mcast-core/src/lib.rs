@@ -20,7 +20,14 @@
 //! - [`mreq`]: membership requests as the bytes the kernel reads.
 //! - [`membership`]: the join policy, a queue of membership requests the adapter drains.
 //! - [`frame`]: the framed wire format.
-//! - [`auth`]: authenticated frames: keys, tags (HMAC-SHA256) and replay windows.
+#![cfg_attr(
+    feature = "auth",
+    doc = "- [`auth`]: authenticated frames: keys, tags (HMAC-SHA256) and replay windows."
+)]
+#![cfg_attr(
+    not(feature = "auth"),
+    doc = "- [`auth`]: the verdicts, counters and replay windows of authenticated frames (keys and tags: feature `auth`, not in this build)."
+)]
 //! - [`session`]: sender and receiver state machines, and how to drive them.
 //! - [`ssmping`]: the ssmping protocol's queries and replies, and the client's state machine.
 //! - [`proc`]: parsers for `/proc/net/igmp` and `/proc/net/igmp6`.
@@ -45,12 +52,18 @@
 //!
 //! # Features
 //!
-//! Both are on by default; without them the core depends only on thiserror, hdrhistogram,
-//! foldhash, hmac and sha2.
+//! All three are on by default; without them the core depends only on thiserror, hdrhistogram
+//! and foldhash.
 //!
 //! - `serde`: `Serialize` for every report and statistic, `Deserialize` for addresses, frame
 //!   numbers and statistics, and the `json` module.
 //! - `packet`: the `packet` decoders for captured frames (pulls in etherparse).
+//! - `auth`: keys and the MAC of authenticated frames ([`auth`]'s `Key` and `Authenticator`,
+//!   and the `key` field of `SenderConfig`, `ReceiverConfig` and `PingConfig`; pulls in `hmac`
+//!   and `sha2`). Without it the rest of the API is unchanged: `Datagram::Rejected`,
+//!   `Event::Rejected`, `Rejection`, `AuthStats` and the `auth` statistics stay, so code that
+//!   matches on them builds either way, but no datagram is rejected and every `auth`
+//!   statistic is `None`.
 //!
 //! # The loop, in short
 //!
@@ -93,6 +106,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]
+// The docs describe the whole crate (docs.rs builds it with every feature, `cargo doc` with
+// the defaults, `auth` included); without `auth` they still name the keys and the MAC that
+// build leaves out.
+#![cfg_attr(
+    not(feature = "auth"),
+    allow(rustdoc::broken_intra_doc_links, rustdoc::private_intra_doc_links)
+)]
 
 pub mod addr;
 pub mod auth;

@@ -77,7 +77,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::addr::GroupAddr;
-use crate::auth::{AuthStats, Authenticator, Key, Rejection, ReplayWindow, TAG_LEN};
+#[cfg(feature = "auth")]
+use crate::auth::Key;
+use crate::auth::{AuthStats, Authenticator, Rejection, ReplayWindow, TAG_LEN};
 use crate::frame::{self, Flags, FrameRepr, Seq, SessionId};
 use crate::session::table::Table;
 use crate::session::window::SeqWindow;
@@ -126,7 +128,8 @@ pub struct PingConfig {
     /// are not answered.
     pub max_queued: usize,
     /// Authenticate probes and answers with this key ([`crate::auth`]), and drop everything
-    /// that does not verify. `None` (the default): plain frames.
+    /// that does not verify. `None` (the default): plain frames. Needs the `auth` feature.
+    #[cfg(feature = "auth")]
     pub key: Option<Key>,
 }
 
@@ -153,6 +156,7 @@ impl PingConfig {
             answer: true,
             max_peers: 64,
             max_queued: 1024,
+            #[cfg(feature = "auth")]
             key: None,
         }
     }
@@ -431,7 +435,10 @@ impl Pinger {
     /// A pinger that starts at `now`.
     pub fn new(config: PingConfig, now: Instant) -> Self {
         let size = config.size.max(frame::HEADER_LEN);
+        #[cfg(feature = "auth")]
         let auth = config.key.as_ref().map(Authenticator::new);
+        #[cfg(not(feature = "auth"))]
+        let auth: Option<Authenticator> = None;
         let tag = if auth.is_some() { TAG_LEN } else { 0 };
         let probes = Sender::new(SenderConfig {
             session: config.session,
@@ -440,6 +447,7 @@ impl Pinger {
             count: if config.probe { config.count } else { Some(0) },
             flags: Flags::PROBE,
             end_frames: 0,
+            #[cfg(feature = "auth")]
             key: config.key.clone(),
             ..SenderConfig::new(config.group)
         });
@@ -980,6 +988,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "auth")]
     fn keyed(i: usize, count: u64, key: u8) -> PingConfig {
         PingConfig {
             key: Some(Key::from_bytes([key; crate::auth::KEY_LEN])),
@@ -990,6 +999,7 @@ mod tests {
     // issue #9 — with a key, probes and answers are authenticated and the mesh works as
     // without one: every probe answered both ways, nothing dropped.
     #[test]
+    #[cfg(feature = "auth")]
     fn a_keyed_mesh_answers_every_probe() {
         let mut mesh = Mesh::new(3, |i| keyed(i, 100, 7));
         mesh.run(|_, _, _| false, |_, _| false);
@@ -1013,6 +1023,7 @@ mod tests {
     // issue #9 — under a key a duplicate is a replay: a duplicated probe draws no second
     // answer, a duplicated answer is dropped before it is counted.
     #[test]
+    #[cfg(feature = "auth")]
     fn a_keyed_mesh_drops_duplicates_as_replays() {
         let mut mesh = Mesh::new(2, |i| keyed(i, 100, 7));
         mesh.run(|_, _, _| false, |from, to| from == 1 && to == 0);
@@ -1033,6 +1044,7 @@ mod tests {
     // issue #9 — a pinger with a key hears nothing from one without (unauthenticated) or with
     // another key (forged), and answers none of them.
     #[test]
+    #[cfg(feature = "auth")]
     fn pingers_with_other_keys_or_none_are_dropped() {
         let mut mesh = Mesh::new(3, |i| match i {
             0 => keyed(i, 20, 7),
@@ -1057,6 +1069,7 @@ mod tests {
 
     // issue #9 — a probe replayed draws no answer; a changed answer of a known peer is tampered.
     #[test]
+    #[cfg(feature = "auth")]
     fn replayed_probes_go_unanswered_and_changed_answers_are_tampered() {
         let t0 = crate::session::test_origin();
         let wall = 1_700_000_000_000_000_000;

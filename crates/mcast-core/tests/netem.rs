@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use common::netem::{Expected, NetemConfig, SplitMix64};
 use common::pair::{Pair, EPOCH_NS};
-use mcast_core::auth::{Key, Rejection};
-use mcast_core::session::{Arrival, ReceiverConfig, SenderConfig, Stats, StreamStats};
+use mcast_core::session::{Arrival, Stats, StreamStats};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -223,7 +222,11 @@ fn loss_dup_reorder_jitter_together_over_many_seeds() {
 // issue #9 — an authenticated stream through loss, duplication, reordering and jitter is
 // counted as the plain one is, except that the network's duplicates are dropped as replays.
 #[test]
+#[cfg(feature = "auth")]
 fn an_authenticated_stream_through_everything() {
+    use mcast_core::auth::{Key, Rejection};
+    use mcast_core::session::{ReceiverConfig, SenderConfig};
+
     for seed in 0..5 {
         let key = Key::from_bytes([seed as u8; 32]);
         let sender = SenderConfig {

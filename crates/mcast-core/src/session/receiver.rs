@@ -10,7 +10,9 @@ use super::iperf::{IperfDatagram, IPERF_SESSION};
 use super::table::Table;
 use super::window::SeqWindow;
 use crate::addr::Group;
-use crate::auth::{AuthStats, Authenticator, Key, Rejection, ReplayWindow, DEFAULT_REPLAY_WINDOW};
+#[cfg(feature = "auth")]
+use crate::auth::Key;
+use crate::auth::{AuthStats, Authenticator, Rejection, ReplayWindow, DEFAULT_REPLAY_WINDOW};
 use crate::frame::{self, EndOfSession, FrameError, FrameRepr, Seq, SessionId};
 use crate::RecvMeta;
 
@@ -65,7 +67,8 @@ pub struct ReceiverConfig {
     /// verified before it touches any statistics, and one that fails (raw datagrams, plain
     /// frames, forged, tampered, truncated and replayed frames) is dropped
     /// ([`Datagram::Rejected`]) and counted by name in [`Stats::auth`]. `None` (the default):
-    /// no authentication, tags are not checked.
+    /// no authentication, tags are not checked. Needs the `auth` feature.
+    #[cfg(feature = "auth")]
     pub key: Option<Key>,
     /// The size of each sender session's replay window under a [`key`](Self::key), in
     /// sequence numbers: rounded up to a multiple of 64, within 64..=2^24 (default
@@ -110,6 +113,7 @@ impl Default for ReceiverConfig {
             max_delay: Duration::from_secs(3600),
             groups: Vec::new(),
             broadcast: Vec::new(),
+            #[cfg(feature = "auth")]
             key: None,
             replay_window: DEFAULT_REPLAY_WINDOW,
         }
@@ -917,8 +921,12 @@ impl Receiver {
             .and_then(|interval| now.checked_add(interval));
         let joined = config.groups.iter().map(|g| g.addr()).collect();
         let broadcast = config.broadcast.iter().map(|a| a.to_canonical()).collect();
+        #[cfg(feature = "auth")]
+        let auth = config.key.as_ref().map(Authenticator::new);
+        #[cfg(not(feature = "auth"))]
+        let auth: Option<Authenticator> = None;
         Self {
-            auth: config.key.as_ref().map(Authenticator::new),
+            auth,
             auth_stats: AuthStats::default(),
             config,
             streams: Table::new(),
@@ -2254,12 +2262,15 @@ mod tests {
         assert!(matches!(events[1], Event::NewStream { .. }));
     }
 
+    #[cfg(feature = "auth")]
     const WALL: u64 = 1_700_000_000_000_000_000;
 
+    #[cfg(feature = "auth")]
     fn key() -> Key {
         Key::from_bytes([0x5a; crate::auth::KEY_LEN])
     }
 
+    #[cfg(feature = "auth")]
     fn keyed() -> ReceiverConfig {
         ReceiverConfig {
             key: Some(key()),
@@ -2268,6 +2279,7 @@ mod tests {
     }
 
     /// A data frame authenticated with `key`, sent at `WALL`.
+    #[cfg(feature = "auth")]
     fn signed_with(key: &Key, session: u32, seq: u64) -> Vec<u8> {
         let repr = FrameRepr {
             flags: Flags::empty(),
@@ -2282,19 +2294,23 @@ mod tests {
         buf
     }
 
+    #[cfg(feature = "auth")]
     fn signed(session: u32, seq: u64) -> Vec<u8> {
         signed_with(&key(), session, seq)
     }
 
+    #[cfg(feature = "auth")]
     fn handle<'a>(rx: &mut Receiver, t0: Instant, bytes: &'a [u8]) -> Datagram<'a> {
         let meta = RecvMeta::new(src(1), bytes.len()).with_destination(Some(group()));
         rx.handle_datagram(t0, WALL, meta, bytes)
     }
 
+    #[cfg(feature = "auth")]
     fn group() -> IpAddr {
         "239.1.2.3".parse().unwrap()
     }
 
+    #[cfg(feature = "auth")]
     fn rejected(rx: &mut Receiver, t0: Instant, bytes: &[u8]) -> Rejection {
         match handle(rx, t0, bytes) {
             Datagram::Rejected(r) => r,
@@ -2304,6 +2320,7 @@ mod tests {
 
     /// The statistics a keyed receiver shows, with the authentication counters set aside:
     /// they must equal an unkeyed receiver's for the genuine frames alone.
+    #[cfg(feature = "auth")]
     fn without_auth(stats: &Stats) -> Stats {
         let mut s = stats.clone();
         s.auth = None;
@@ -2317,6 +2334,7 @@ mod tests {
     // issue #9 — a genuine authenticated stream is counted exactly as the plain one is, and the
     // end-of-session frames (repeated with one sequence number) are no replays.
     #[test]
+    #[cfg(feature = "auth")]
     fn a_keyed_receiver_counts_a_genuine_stream_as_a_plain_one() {
         let t0 = super::super::test_origin();
         let mut rx = Receiver::new(keyed(), t0);
@@ -2366,6 +2384,7 @@ mod tests {
         assert_eq!(stats.bytes, 90 * (frame::HEADER_LEN + 4 + 16) as u64);
     }
 
+    #[cfg(feature = "auth")]
     fn end_frame_plain(end: EndOfSession) -> Vec<u8> {
         let body = end.payload();
         let mut buf = Vec::new();
@@ -2376,6 +2395,7 @@ mod tests {
     // issue #9 — raw datagrams and plain frames are unauthenticated under a key: dropped and
     // counted, nowhere else.
     #[test]
+    #[cfg(feature = "auth")]
     fn unauthenticated_datagrams_are_dropped_and_counted() {
         let t0 = super::super::test_origin();
         let mut rx = Receiver::new(
@@ -2420,6 +2440,7 @@ mod tests {
     // issue #9 — a bad tag is forged for a stream never authenticated, tampered for a known
     // one; neither touches the stream.
     #[test]
+    #[cfg(feature = "auth")]
     fn bad_tags_are_forged_or_tampered() {
         let t0 = super::super::test_origin();
         let mut rx = Receiver::new(keyed(), t0);
@@ -2471,6 +2492,7 @@ mod tests {
     // issue #9 — a frame or tag cut short is truncated, whether or not its length fields were
     // patched to match.
     #[test]
+    #[cfg(feature = "auth")]
     fn cut_frames_are_truncated() {
         let t0 = super::super::test_origin();
         let mut rx = Receiver::new(keyed(), t0);
@@ -2504,6 +2526,7 @@ mod tests {
     // issue #9 — a valid frame again, one left of the window, or one sent too long ago is
     // replayed; the stream's figures are those of the genuine frames alone.
     #[test]
+    #[cfg(feature = "auth")]
     fn replays_are_dropped_and_counted() {
         let t0 = super::super::test_origin();
         let mut rx = Receiver::new(
@@ -2558,6 +2581,7 @@ mod tests {
     }
 
     #[derive(Debug, Clone)]
+    #[cfg(feature = "auth")]
     enum Attack {
         Genuine(u64),
         /// A copy of the `n`th genuine frame sent so far (if any).
@@ -2572,6 +2596,7 @@ mod tests {
         Plain(u64),
     }
 
+    #[cfg(feature = "auth")]
     fn attack() -> impl proptest::strategy::Strategy<Value = Attack> {
         use proptest::prelude::*;
         prop_oneof![
@@ -2585,6 +2610,7 @@ mod tests {
         ]
     }
 
+    #[cfg(feature = "auth")]
     proptest::proptest! {
         // issue #9 — whatever an attacker mixes into a genuine stream, each datagram gets the
         // verdict it deserves, the genuine frames are delivered once each, and the figures are

@@ -3,7 +3,9 @@
 use std::time::{Duration, Instant};
 
 use crate::addr::GroupAddr;
-use crate::auth::{Authenticator, Key, TAG_LEN};
+#[cfg(feature = "auth")]
+use crate::auth::Key;
+use crate::auth::{Authenticator, TAG_LEN};
 use crate::frame::{self, Flags, FrameError, FrameRepr, Seq, SessionId};
 use crate::Transmit;
 
@@ -54,7 +56,8 @@ pub struct SenderConfig {
     /// Authenticate every frame with this key ([`crate::auth`]): each carries
     /// [`Flags::AUTH`] and a [`TAG_LEN`]-byte tag after its payload, end-of-session frames
     /// included. A key implies [`framed`](Self::framed). `None` (the default): plain frames,
-    /// which receivers without a key read.
+    /// which receivers without a key read. Needs the `auth` feature.
+    #[cfg(feature = "auth")]
     pub key: Option<Key>,
 }
 
@@ -124,6 +127,7 @@ impl SenderConfig {
             flags: Flags::empty(),
             max_segments: 1,
             end_frames: END_FRAMES,
+            #[cfg(feature = "auth")]
             key: None,
         }
     }
@@ -131,7 +135,15 @@ impl SenderConfig {
     /// Whether datagrams carry a frame header: [`framed`](Self::framed), or a
     /// [`key`](Self::key) is set.
     pub const fn is_framed(&self) -> bool {
-        self.framed || self.key.is_some()
+        self.framed || self.has_key()
+    }
+
+    /// Whether a [`key`](Self::key) is set (never, without the `auth` feature).
+    const fn has_key(&self) -> bool {
+        #[cfg(feature = "auth")]
+        return self.key.is_some();
+        #[cfg(not(feature = "auth"))]
+        false
     }
 
     /// The longest payload one datagram to [`destination`](Self::destination) carries in
@@ -156,7 +168,7 @@ impl SenderConfig {
     pub const fn max_payload(&self) -> usize {
         let udp = Self::max_udp_payload(self.destination.is_ipv6());
         if self.is_framed() {
-            let tag = if self.key.is_some() { TAG_LEN } else { 0 };
+            let tag = if self.has_key() { TAG_LEN } else { 0 };
             let room = udp.saturating_sub(frame::HEADER_LEN + tag);
             if room < frame::MAX_PAYLOAD_LEN {
                 room
@@ -244,7 +256,10 @@ impl Sender {
     /// A sender with nothing sent yet. A [`key`](SenderConfig::key) turns
     /// [`framed`](SenderConfig::framed) on.
     pub fn new(mut config: SenderConfig) -> Self {
+        #[cfg(feature = "auth")]
         let auth = config.key.as_ref().map(Authenticator::new);
+        #[cfg(not(feature = "auth"))]
+        let auth: Option<Authenticator> = None;
         config.framed = config.is_framed();
         Self {
             auth,
@@ -948,6 +963,7 @@ mod tests {
     // issue #9 — a sender with a key authenticates every frame, end-of-session frames
     // included, and leaves room for the tag.
     #[test]
+    #[cfg(feature = "auth")]
     fn a_key_authenticates_every_frame_and_implies_framing() {
         use crate::auth::{Authenticator, Key, VerifyError};
 
