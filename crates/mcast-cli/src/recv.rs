@@ -1,6 +1,6 @@
 //! `mcast recv GROUPS PORT`: join groups and print what arrives.
 //!
-//! The adapter ([`crate::adapter::Rx`]) binds and joins every group; mcast-sync's
+//! The adapter ([`crate::adapter::open_receiver`]) binds and joins every group; mcast-sync's
 //! [`RecvDriver`] (the loop `mcast perf recv` uses too) receives batches and feeds every
 //! datagram, with its destination group, to mcast-core's session receiver, which counts loss,
 //! duplicates and reordering per framed stream (the tail too, from end-of-session frames).
@@ -308,7 +308,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         Joined::Stopped { done, total } => return stopped_while_joining(&opt, done, total),
     };
     if !opt.quiet {
-        if let Some(l) = rx.recv_buffer_note() {
+        if let Some(l) = crate::adapter::recv_buffer_note(&rx) {
             output::note(&l);
         }
     }
@@ -358,7 +358,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         Stop::Count
     } else {
         let drive = driver.run(
-            rx.socket(),
+            &mut rx,
             limit,
             || interrupted.load(Ordering::SeqCst),
             |meta, datagram| {
@@ -429,7 +429,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 datagrams: stats.datagrams,
                 bytes: stats.bytes,
                 host_drops: stats.host_drops,
-                recv_buffer: rx.recv_buffer_report(),
+                recv_buffer: crate::adapter::recv_buffer_record(&rx),
                 elapsed_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
                 distinct_groups: counts.iter().filter(|(_, n)| *n > 0).count(),
                 groups: counts.iter().map(|(g, n)| (g.clone(), *n)).collect(),

@@ -44,7 +44,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use mcast_core::addr::Group;
-use mcast_core::iface::IfaceSpec;
 use mcast_core::packet::{self, pcap::PcapWriter};
 use mcast_sync::capture::{Capture, CaptureError, CapturedFrame, Direction, Filter};
 use mcast_sync::ifaces::{self, Interface};
@@ -151,27 +150,16 @@ fn parse_group(text: &str) -> Result<IpAddr, CliError> {
         .map_err(|e| CliError::usage(format!("--group {text}: {e}")))
 }
 
-/// Finds the interface: the one named with `-i`, or the default one.
+/// Finds the interface: the one named with `-i` (looked up as every subcommand does,
+/// [`plan::lookup_iface`]), or the default one.
 fn pick_iface(text: Option<&str>) -> Result<(Interface, bool), CliError> {
-    let spec = match text {
-        None => IfaceSpec::Any,
-        Some(t) => t
-            .parse::<IfaceSpec>()
-            .map_err(|e| CliError::usage(format!("-i {t}: {e}")))?,
-    };
-    let hint = "list the interfaces and their addresses with `mcast ifaces`";
+    let spec = plan::parse_iface_spec(text)?;
     if spec.is_any() {
         return ifaces::default_multicast().map(|i| (i, true)).map_err(|e| {
             CliError::usage(e).hint("name one with -i IFACE; `mcast ifaces` lists them")
         });
     }
-    ifaces::resolve(&spec).map(|i| (i, false)).map_err(|e| {
-        CliError::usage(format!(
-            "interface not found: {}",
-            crate::errors::chain_text(&e)
-        ))
-        .hint(hint)
-    })
+    plan::lookup_iface(&spec).map(|i| (i, false))
 }
 
 /// The filter in words, for the "listening on" line.
@@ -387,6 +375,23 @@ fn show(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interfaces_are_looked_up_as_send_and_recv_do() {
+        let words = |e: CliError| {
+            let e = anyhow::Error::new(e);
+            (e.to_string(), crate::errors::hint(&e))
+        };
+        for bad in ["mcast-nosuch0", "999999", "not an iface"] {
+            let sniff = words(pick_iface(Some(bad)).unwrap_err());
+            let send = words(plan::send("224.1.1.5", 5000, Some(bad), 1, false).unwrap_err());
+            assert_eq!(sniff, send, "-i {bad}");
+            let recv = words(plan::recv("224.1.1.5", 5000, Some(bad), &[]).unwrap_err());
+            assert_eq!(sniff, recv, "-i {bad}");
+        }
+        let (lo, default) = pick_iface(Some("lo")).unwrap();
+        assert_eq!((lo.name.as_str(), default), ("lo", false));
+    }
 
     #[test]
     fn exit_code_rules() {

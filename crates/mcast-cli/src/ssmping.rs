@@ -55,7 +55,7 @@ use mcast_sync::driver::{Clock as _, Drive, SystemClock};
 use mcast_sync::ssmping::{PingDriver, PingEvent};
 use serde::Serialize;
 
-use crate::adapter::{self, SsmpingSockets};
+use crate::adapter::SsmpingSockets;
 use crate::errors::CliError;
 use crate::output;
 use crate::plan;
@@ -184,7 +184,7 @@ fn plan(
             )));
         }
     }
-    adapter::resolve_iface(&iface)?;
+    plan::resolve_iface(&iface)?;
     if opts.interval.is_zero() {
         return Err(CliError::usage(
             "--interval 0 would send every query at once: give a duration like 1s or 10ms",

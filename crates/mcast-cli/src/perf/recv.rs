@@ -16,7 +16,7 @@ use mcast_sync::RecvBatch;
 use serde::Serialize;
 
 use super::{mbit_s, per_s};
-use crate::adapter::{RecvBufferRecord, Rx};
+use crate::adapter::{self, RecvBufferRecord};
 use crate::errors::CliError;
 use crate::output::round3;
 use crate::stop::{self, Stop};
@@ -205,8 +205,8 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
     let link = watch::start(&plan.iface, false);
     let interrupted = stop::install();
-    let mut rx = Rx::open(&plan, opt.rcvbuf)?;
-    if let Some(l) = rx.recv_buffer_note() {
+    let mut rx = adapter::open_receiver(&plan, opt.rcvbuf)?;
+    if let Some(l) = adapter::recv_buffer_note(&rx) {
         output::note(&l);
     }
     output::note(&format!(
@@ -222,7 +222,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 group: plan.groups[0].to_string(),
                 port: plan.port,
                 interface: plan.iface_label.clone(),
-                recv_buffer: rx.recv_buffer_report(),
+                recv_buffer: adapter::recv_buffer_record(&rx),
             },
         )?;
     }
@@ -234,7 +234,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             window: 1 << 16,
             detect_iperf: opt.iperf,
             groups: plan.groups.clone(),
-            broadcast: crate::adapter::broadcast_addresses(),
+            broadcast: adapter::broadcast_addresses(),
             key,
             ..ReceiverConfig::default()
         },
@@ -272,7 +272,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
         let mut all_ended = false;
         let drive = driver.run(
-            rx.socket(),
+            &mut rx,
             limit,
             stop,
             |meta, d| {

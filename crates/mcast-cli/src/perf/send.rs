@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::rate::{parse_rate, Rate};
 use super::{mbit_s, per_s};
-use crate::adapter::Tx;
+use crate::adapter;
 use crate::errors::CliError;
 use crate::output::round3;
 use crate::stop::{self, Stop};
@@ -154,7 +154,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         _ => SendPath::Gso,
     };
     let interrupted = stop::install();
-    let tx = Tx::open_with_path(&plan, path)?;
+    let tx = adapter::open_sender(&plan, path)?;
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
     let payload = vec![0x6d_u8; opt.size - frame::HEADER_LEN - tag];
     let duration = match opt.count {
@@ -179,7 +179,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 interface: label.clone(),
                 size: opt.size,
                 rate_pps: opt.rate.pps(opt.size),
-                io: tx.socket().send_path().as_str(),
+                io: tx.send_path().as_str(),
                 session: session.0,
                 authenticated: tag > 0,
             },
@@ -192,7 +192,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             opt.size,
             if tag > 0 { "authenticated " } else { "" },
             opt.rate,
-            tx.socket().send_path().as_str(),
+            tx.send_path().as_str(),
             match (opt.count, duration) {
                 (Some(c), _) => format!("{c} datagrams"),
                 (None, Some(d)) => format!("for {}", humantime::format_duration(d)),
@@ -209,7 +209,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let reason = loop {
         let next = start + Duration::from_secs(tick);
         let limit = end.map_or(next, |e| e.min(next));
-        let drive = driver.run_data(tx.socket(), &payload, Some(limit), stop, |_| {})?;
+        let drive = driver.run_data(&tx, &payload, Some(limit), stop, |_| {})?;
         let now = driver.clock().now();
         if now >= next {
             interval(&opt, start, last, now, &driver)?;
@@ -232,7 +232,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let now = driver.clock().now();
     driver.session_mut().finish(now);
     let _ = driver.run(
-        tx.socket(),
+        &tx,
         &payload,
         Some(now + Duration::from_secs(1)),
         || false,
@@ -248,7 +248,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         bytes: driver.bytes_sent(),
         rate_pps: round3(per_s(driver.datagrams_sent(), secs)),
         mbit_s: round3(mbit_s(driver.bytes_sent(), secs)),
-        io: Some(tx.socket().send_path().as_str()),
+        io: Some(tx.send_path().as_str()),
         host_drops: Some(driver.host_drops()),
         transmits: Some(driver.transmits()),
     };
@@ -272,7 +272,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             summary.rate_pps,
             summary.mbit_s,
             driver.transmits(),
-            tx.socket().send_path().as_str(),
+            tx.send_path().as_str(),
             match driver.host_drops() {
                 0 => String::new(),
                 n => format!(", {n} refused by the host: ENOBUFS"),
