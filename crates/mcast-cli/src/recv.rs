@@ -79,15 +79,8 @@ pub(crate) struct Opt {
     #[arg(short = 's', long = "source", value_name = "S")]
     source: Vec<String>,
 
-    /// Stop after COUNT datagrams.
-    #[arg(short = 'c', long, value_name = "COUNT", value_parser = plan::parse_count,
-          allow_negative_numbers = true)]
-    count: Option<u64>,
-
-    /// Give up after this long (e.g. 5s): exit 1 if fewer than COUNT datagrams (or none,
-    /// without -c) arrived by then.
-    #[arg(long, value_name = "D", value_parser = plan::parse_timeout, allow_hyphen_values = true)]
-    timeout: Option<Duration>,
+    #[command(flatten)]
+    limits: crate::args::Limits,
 
     /// Print JSON Lines (start, recv, gap, stats, end records) instead of text.
     #[arg(long)]
@@ -329,7 +322,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
 
     let start = Instant::now();
-    let limit = opt.timeout.and_then(|t| start.checked_add(t));
+    let limit = opt.limits.timeout.and_then(|t| start.checked_add(t));
     let session = Receiver::new(
         ReceiverConfig {
             // One counter per joined group, plus "unknown destination".
@@ -354,7 +347,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let mut stray_noted = false;
     let mut failure: Option<io::Error> = None;
     let mut event_failure: Option<io::Error> = None;
-    let reason = if opt.count == Some(0) {
+    let reason = if opt.limits.count == Some(0) {
         Stop::Count
     } else {
         let drive = driver.run(
@@ -380,7 +373,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                     failure = Some(e);
                     return ControlFlow::Break(());
                 }
-                if opt.count.is_some_and(|c| received >= c) {
+                if opt.limits.count.is_some_and(|c| received >= c) {
                     return ControlFlow::Break(());
                 }
                 ControlFlow::Continue(())
@@ -405,7 +398,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
 
     let stats = driver.session().stats();
     let failed = reason == Stop::Timeout
-        && match opt.count {
+        && match opt.limits.count {
             Some(c) => received < c,
             None => received == 0,
         };
@@ -448,11 +441,11 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         )?;
     }
     if failed {
-        let got = match opt.count {
+        let got = match opt.limits.count {
             Some(c) => format!("{received} of {c} datagrams"),
             None => "no datagram".into(),
         };
-        let timeout = opt.timeout.unwrap_or_default();
+        let timeout = opt.limits.timeout.unwrap_or_default();
         let auth_dropped = stats.auth.map_or(0, |a| a.dropped());
         let hint = if auth_dropped > 0 {
             format!(

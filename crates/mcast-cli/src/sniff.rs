@@ -77,6 +77,10 @@ used, and named on stderr. --port shows UDP only (IGMP/MLD carry no port); --gro
 IGMP/MLD messages. Needs root or CAP_NET_RAW.
 Exit status: 0 after COUNT packets, on Ctrl-C, or at --timeout with at least one packet seen;
 1 when --timeout passes with none (or capture fails); 2 usage error.")]
+#[command(mut_arg("count", |a| a.help("Stop after COUNT packets")))]
+#[command(mut_arg("timeout", |a| a.help(
+    "Stop after this long (e.g. 5s): exit 0 if any packet was seen, else 1",
+)))]
 pub(crate) struct Opt {
     /// The interface to capture on: a name, an index or one of its addresses.
     #[arg(short = 'i', long = "iface", value_name = "IFACE")]
@@ -90,14 +94,8 @@ pub(crate) struct Opt {
     #[arg(long, value_name = "G")]
     group: Option<String>,
 
-    /// Stop after COUNT packets.
-    #[arg(short = 'c', long, value_name = "COUNT", value_parser = plan::parse_count,
-          allow_negative_numbers = true)]
-    count: Option<u64>,
-
-    /// Stop after this long (e.g. 5s): exit 0 if any packet was seen, else 1.
-    #[arg(long, value_name = "D", value_parser = plan::parse_timeout, allow_hyphen_values = true)]
-    timeout: Option<Duration>,
+    #[command(flatten)]
+    limits: crate::args::Limits,
 
     /// Print a hexdump of each packet after its line.
     #[arg(long)]
@@ -269,7 +267,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
 
     let start = Instant::now();
-    let until = Until::new(interrupted, opt.count, start, opt.timeout);
+    let until = Until::new(interrupted, opt.limits.count, start, opt.limits.timeout);
     let mut buf = vec![0u8; MAX_FRAME];
     let mut packets = 0u64;
     let mut bytes_seen = 0u64;
@@ -327,7 +325,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         return Err(CliError::runtime(format!(
             "timeout: no packet matched on {name} ({}) within {}",
             describe_filter(&filter),
-            humantime::format_duration(opt.timeout.unwrap_or_default())
+            humantime::format_duration(opt.limits.timeout.unwrap_or_default())
         ))
         .hint(
             "check the interface (-i: the one the traffic crosses, see `mcast ifaces`) and the \

@@ -47,17 +47,8 @@ they hold when both share a clock (as the lab's namespaces do) or are synchronis
   (start-end s), bytes, bits/s, jitter (ms), lost, total (received + lost), lost %,
   out of order, then mcast's own: host drops, duplicates.")]
 pub(crate) struct Opt {
-    /// The group to join.
-    #[arg(value_name = "GROUP")]
-    group: String,
-
-    /// The UDP port to bind (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    port: u16,
-
-    /// The interface to join on: an IPv4 address, a name, an index, or 0.0.0.0.
-    #[arg(short = 'i', long = "iface", value_name = "IFACE")]
-    iface: Option<String>,
+    #[command(flatten)]
+    endpoint: crate::args::Endpoint,
 
     /// Accept only this sender (source-specific multicast). Repeat for several.
     #[arg(short = 's', long = "source", value_name = "S")]
@@ -198,7 +189,12 @@ const PROGRESS: Duration = Duration::from_millis(250);
 
 /// Runs `mcast perf recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let plan = plan::recv(&opt.group, opt.port, opt.iface.as_deref(), &opt.source)?;
+    let plan = plan::recv(
+        &opt.endpoint.group,
+        opt.endpoint.port,
+        opt.endpoint.iface.as_deref(),
+        &opt.source,
+    )?;
     let key = opt.key.load()?;
     for n in &plan.notes {
         output::note(n);

@@ -29,18 +29,14 @@ Examples:
 
 Prints a line per second (datagrams/s, Mbit/s) and a summary; --json prints JSON Lines.
 The stream ends with end-of-session frames so `mcast perf recv` counts loss at its tail.")]
+#[command(mut_arg("group", |a| a.help("The multicast group to send to")))]
+#[command(mut_arg("port", |a| a.help("The destination UDP port (1-65535)")))]
+#[command(mut_arg("iface", |a| a.help(
+    "The outgoing interface: an IPv4 address, a name, an index, or 0.0.0.0",
+)))]
 pub(crate) struct Opt {
-    /// The multicast group to send to.
-    #[arg(value_name = "GROUP")]
-    group: String,
-
-    /// The destination UDP port (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    port: u16,
-
-    /// The outgoing interface: an IPv4 address, a name, an index, or 0.0.0.0.
-    #[arg(short = 'i', long = "iface", value_name = "IFACE")]
-    iface: Option<String>,
+    #[command(flatten)]
+    endpoint: crate::args::Endpoint,
 
     /// Datagrams per second (20000, 20k, 1M), a bit rate of UDP payload (100Mbit, 1Gbit), or
     /// max (as fast as the socket takes them).
@@ -126,7 +122,13 @@ const MAX_SEGMENTS: usize = 64;
 
 /// Runs `mcast perf send`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let (plan, label) = plan::send(&opt.group, opt.port, opt.iface.as_deref(), opt.ttl, false)?;
+    let (plan, label) = plan::send(
+        &opt.endpoint.group,
+        opt.endpoint.port,
+        opt.endpoint.iface.as_deref(),
+        opt.ttl,
+        false,
+    )?;
     let key = opt.key.load()?;
     // The tag is part of the datagram's --size, so that a run with a key and one without
     // send datagrams of one size.
