@@ -66,20 +66,11 @@ pub(crate) fn cargo_binary(
         .with_context(|| format!("{cmd:?} reported no `{bin}` executable"))
 }
 
-/// The value of the string field `"key":"…"` in one line of cargo's JSON (paths need no unescaping
-/// beyond `\\` and `\"`).
+/// The value of the string field `key` of one line of cargo's JSON (`None` when the line is no
+/// JSON object or the field is no string).
 fn json_string_field(line: &str, key: &str) -> Option<String> {
-    let start = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
-    let mut value = String::new();
-    let mut chars = line[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(value),
-            '\\' => value.push(chars.next()?),
-            c => value.push(c),
-        }
-    }
-    None
+    let message: serde_json::Value = serde_json::from_str(line).ok()?;
+    message.get(key)?.as_str().map(str::to_owned)
 }
 
 #[cfg(test)]
