@@ -170,12 +170,7 @@ fn plan(
             forced
         }
     };
-    let iface = match opts.iface.as_deref() {
-        None => IfaceSpec::Any,
-        Some(t) => t
-            .parse()
-            .map_err(|e| CliError::usage(format!("-i {t}: {e}")))?,
-    };
+    let iface = plan::parse_iface_spec(opts.iface.as_deref())?;
     if let IfaceSpec::Addr(a) = &iface {
         if a.is_ipv4() != server.is_ipv4() {
             return Err(CliError::usage(format!(
