@@ -1,39 +1,16 @@
-//! The one place the CLI talks to an adapter crate (mcast-sync): interface lookup, a sender and
-//! a receiver, and the hints adapter errors carry. The CLI opens no socket itself: every socket
-//! here is built and owned by mcast-sync.
+//! The sockets the CLI asks mcast-sync for: a sender, a receiver, `mcast ping`'s and
+//! ssmping's pairs, built from a validated [`crate::plan`]. The CLI opens no socket itself:
+//! every socket here is built and owned by mcast-sync, and the subcommands hand mcast-sync's
+//! own types to its drivers.
+//!
+//! The module arrows point one way: `errors` ← `plan` ← `adapter` (the interface lookup and
+//! the usage errors live in `plan`, the adapter errors' hints in `hints`).
+
+use std::ops::ControlFlow;
 
 use mcast_core::iface::IfaceSpec;
 
-use crate::errors::CliError;
 use crate::plan::{RecvPlan, SendPlan};
-
-/// Checks that the interface exists on this host and describes it, e.g. `lo (127.0.0.1)`.
-///
-/// A missing interface is a usage error (exit 2) with a hint to `mcast ifaces`.
-pub(crate) fn resolve_iface(spec: &IfaceSpec) -> Result<String, CliError> {
-    if spec.is_any() {
-        return Ok("0.0.0.0, the kernel's choice".into());
-    }
-    match mcast_sync::ifaces::resolve(spec) {
-        Ok(i) => Ok(match i.ipv4() {
-            Some(v4) => format!("{} ({v4})", i.name),
-            None => i.name,
-        }),
-        Err(e) => Err(CliError::usage(format!(
-            "interface not found: {}",
-            crate::errors::chain_text(&e)
-        ))
-        .hint("list the multicast-capable interfaces and their addresses with `mcast ifaces`")),
-    }
-}
-
-/// The index of the interface `spec` names, when it exists (`None` for "any").
-pub(crate) fn iface_index(spec: &IfaceSpec) -> Option<u32> {
-    if spec.is_any() {
-        return None;
-    }
-    mcast_sync::ifaces::resolve(spec).ok().map(|i| i.index)
-}
 
 /// This host's directed broadcast addresses (`192.168.56.255`), so that a receiver counts
 /// datagrams sent to them as broadcast rather than unicast; empty when the interfaces cannot
@@ -44,52 +21,45 @@ pub(crate) fn broadcast_addresses() -> Vec<std::net::IpAddr> {
         .unwrap_or_default()
 }
 
-/// The hint for an adapter error, if `e` is one, in the CLI's words ([`crate::hints`]).
-pub(crate) fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    e.downcast_ref::<mcast_sync::Error>()
-        .and_then(crate::hints::adapter_error)
+/// Opens a sender for the plan that hands batches to the kernel by `path`.
+pub(crate) fn open_sender(
+    plan: &SendPlan,
+    path: mcast_sync::SendPath,
+) -> anyhow::Result<mcast_sync::Sender> {
+    Ok(mcast_sync::Sender::builder(plan.group, plan.port)
+        .iface(plan.iface.clone())
+        .ttl(u32::from(plan.ttl))
+        .loopback(plan.loopback)
+        .send_path(path)
+        .build()?)
 }
 
-/// A sender, built by mcast-sync.
-pub(crate) struct Tx {
-    inner: mcast_sync::Sender,
+/// Opens a receiver for the plan: binds, joins every group (with the sources), asks for a
+/// receive buffer of `rcvbuf` bytes when given, and returns once every join succeeded.
+pub(crate) fn open_receiver(
+    plan: &RecvPlan,
+    rcvbuf: Option<usize>,
+) -> anyhow::Result<mcast_sync::Receiver> {
+    open_receiver_with_progress(plan, rcvbuf, |_| ControlFlow::Continue(()))
 }
 
-impl Tx {
-    /// Opens a sender for the plan.
-    pub(crate) fn open(plan: &SendPlan) -> anyhow::Result<Self> {
-        Self::open_with_path(plan, mcast_sync::SendPath::default())
+/// [`open_receiver`], telling `progress` after every join how far the joins have come; when it
+/// breaks, the joins stop and the error is `mcast_sync::Error::JoinStopped`.
+pub(crate) fn open_receiver_with_progress(
+    plan: &RecvPlan,
+    rcvbuf: Option<usize>,
+    progress: impl FnMut(mcast_sync::JoinProgress) -> ControlFlow<()>,
+) -> anyhow::Result<mcast_sync::Receiver> {
+    let mut builder = mcast_sync::Receiver::builder(plan.port)
+        .groups(plan.groups.iter().copied())
+        .iface(plan.iface.clone())
+        .sources(plan.sources.iter().copied())
+        // GSO senders' batches arrive whole; the driver cuts them back into datagrams.
+        .gro(true);
+    if let Some(size) = rcvbuf {
+        builder = builder.recv_buffer_size(size);
     }
-
-    /// Opens a sender for the plan that hands batches to the kernel by `path`.
-    pub(crate) fn open_with_path(
-        plan: &SendPlan,
-        path: mcast_sync::SendPath,
-    ) -> anyhow::Result<Self> {
-        let inner = mcast_sync::Sender::builder(plan.group, plan.port)
-            .iface(plan.iface.clone())
-            .ttl(u32::from(plan.ttl))
-            .loopback(plan.loopback)
-            .send_path(path)
-            .build()?;
-        Ok(Self { inner })
-    }
-
-    /// The socket, for mcast-sync's driver.
-    pub(crate) fn socket(&self) -> &mcast_sync::Sender {
-        &self.inner
-    }
-
-    /// Where datagrams go: the group and port as the socket resolved them (an IPv6 link-local
-    /// group with its interface's scope).
-    pub(crate) fn destination(&self) -> mcast_core::addr::GroupAddr {
-        self.inner.destination()
-    }
-}
-
-/// A receiver, built by mcast-sync: every group of the plan joined.
-pub(crate) struct Rx {
-    inner: mcast_sync::Receiver,
+    Ok(builder.build_with_progress(progress)?)
 }
 
 /// The receive buffer asked for and granted, for the JSON `stats` record.
@@ -102,74 +72,40 @@ pub(crate) struct RecvBufferRecord {
     clamped: bool,
 }
 
-impl Rx {
-    /// Opens a receiver for the plan: binds, joins every group (with the sources), asks for a
-    /// receive buffer of `rcvbuf` bytes when given, and returns once every join succeeded.
-    pub(crate) fn open(plan: &RecvPlan, rcvbuf: Option<usize>) -> anyhow::Result<Self> {
-        Self::open_with_progress(plan, rcvbuf, |_| std::ops::ControlFlow::Continue(()))
-    }
+/// The receive buffer asked for and granted, when `--rcvbuf` was given.
+pub(crate) fn recv_buffer_record(rx: &mcast_sync::Receiver) -> Option<RecvBufferRecord> {
+    rx.recv_buffer_report().map(|r| RecvBufferRecord {
+        requested: r.requested,
+        granted: r.granted,
+        rmem_max: r.rmem_max,
+        forced: r.forced,
+        clamped: r.clamped(),
+    })
+}
 
-    /// [`Rx::open`], telling `progress` after every join how far the joins have come; when it
-    /// breaks, the joins stop and the error is `mcast_sync::Error::JoinStopped`.
-    pub(crate) fn open_with_progress(
-        plan: &RecvPlan,
-        rcvbuf: Option<usize>,
-        progress: impl FnMut(mcast_sync::JoinProgress) -> std::ops::ControlFlow<()>,
-    ) -> anyhow::Result<Self> {
-        let mut builder = mcast_sync::Receiver::builder(plan.port)
-            .groups(plan.groups.iter().copied())
-            .iface(plan.iface.clone())
-            .sources(plan.sources.iter().copied())
-            // GSO senders' batches arrive whole; the driver cuts them back into datagrams.
-            .gro(true);
-        if let Some(size) = rcvbuf {
-            builder = builder.recv_buffer_size(size);
-        }
-        Ok(Self {
-            inner: builder.build_with_progress(progress)?,
-        })
-    }
-
-    /// The socket, for mcast-sync's driver.
-    pub(crate) fn socket(&mut self) -> &mut mcast_sync::Receiver {
-        &mut self.inner
-    }
-
-    /// The receive buffer asked for and granted, when `--rcvbuf` was given.
-    pub(crate) fn recv_buffer_report(&self) -> Option<RecvBufferRecord> {
-        self.inner.recv_buffer_report().map(|r| RecvBufferRecord {
-            requested: r.requested,
-            granted: r.granted,
-            rmem_max: r.rmem_max,
-            forced: r.forced,
-            clamped: r.clamped(),
-        })
-    }
-
-    /// One line on the receive buffer granted, naming `net.core.rmem_max` when the kernel
-    /// clamped the request.
-    pub(crate) fn recv_buffer_note(&self) -> Option<String> {
-        let r = self.inner.recv_buffer_report()?;
-        Some(if r.clamped() {
-            let max = r
-                .rmem_max
-                .map_or_else(String::new, |m| format!(" ({m} bytes)"));
-            format!(
-                "note: asked for a {} byte receive buffer, the kernel granted {}: net.core.rmem_max{max} caps it (raise it with `sysctl -w net.core.rmem_max=N`, or run as root)",
-                r.requested, r.granted
-            )
-        } else {
-            format!(
-                "receive buffer: {} bytes granted{}",
-                r.granted,
-                if r.forced {
-                    " (forced past net.core.rmem_max)"
-                } else {
-                    ""
-                }
-            )
-        })
-    }
+/// One line on the receive buffer granted, naming `net.core.rmem_max` when the kernel
+/// clamped the request.
+pub(crate) fn recv_buffer_note(rx: &mcast_sync::Receiver) -> Option<String> {
+    let r = rx.recv_buffer_report()?;
+    Some(if r.clamped() {
+        let max = r
+            .rmem_max
+            .map_or_else(String::new, |m| format!(" ({m} bytes)"));
+        format!(
+            "note: asked for a {} byte receive buffer, the kernel granted {}: net.core.rmem_max{max} caps it (raise it with `sysctl -w net.core.rmem_max=N`, or run as root)",
+            r.requested, r.granted
+        )
+    } else {
+        format!(
+            "receive buffer: {} bytes granted{}",
+            r.granted,
+            if r.forced {
+                " (forced past net.core.rmem_max)"
+            } else {
+                ""
+            }
+        )
+    })
 }
 
 /// The sockets of `mcast ping`: a sender to the group (probes, answers; unicast answers come

@@ -5,8 +5,8 @@
 //! - the **exit code**: an error whose chain holds a [`CliError`] of kind [`Kind::Usage`] exits
 //!   with 2 (the user asked for something impossible), a broken pipe exits 0 (the reader went
 //!   away, as in `mcast recv | head`), anything else exits 1 (it ran and failed);
-//! - the **hint**: the first [`CliError`] hint in the chain, or else the `hint()` of an adapter
-//!   error (`mcast_sync::Error`), is printed on a second line, `hint: …`.
+//! - the **hint**: the first [`CliError`] hint in the chain, or else an adapter error's
+//!   (`mcast_sync::Error`) hint in the CLI's words ([`crate::hints`]), is printed on a second line, `hint: …`.
 //!
 //! The message itself is the anyhow chain printed with `{:#}` after `error: `, on one line.
 
@@ -116,16 +116,11 @@ pub(crate) fn hint(err: &anyhow::Error) -> Option<String> {
                 return Some(h.clone());
             }
         }
-        if let Some(h) = adapter_hint(e) {
+        if let Some(h) = crate::hints::of(e) {
             return Some(h);
         }
     }
     None
-}
-
-/// The hint an adapter error carries.
-fn adapter_hint(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    crate::adapter::hint_of(e)
 }
 
 /// Prints the error (and its hint) to stderr and returns the exit code. Never panics, even when

@@ -15,13 +15,12 @@
 use std::io;
 use std::process::ExitCode;
 
-use mcast_core::iface::IfaceSpec;
 use mcast_core::proc::{self, ProcMemberships};
 use mcast_sync::ifaces;
 use serde::Serialize;
 
-use crate::errors::CliError;
 use crate::output;
+use crate::plan;
 
 /// Arguments of `mcast groups`.
 #[derive(clap::Args, Debug)]
@@ -92,20 +91,11 @@ fn read(path: &str, f: fn() -> io::Result<String>) -> anyhow::Result<String> {
 
 /// Runs `mcast groups`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let only = match &opt.iface {
-        None => None,
-        Some(text) => {
-            let spec: IfaceSpec = text
-                .parse()
-                .map_err(|e| CliError::usage(format!("-i {text}: {e}")))?;
-            if spec.is_any() {
-                None
-            } else {
-                let iface = ifaces::resolve(&spec)
-                    .map_err(|e| CliError::usage(format!("-i {text}: {e}")))?;
-                Some(iface.name)
-            }
-        }
+    let spec = plan::parse_iface_spec(opt.iface.as_deref())?;
+    let only = if spec.is_any() {
+        None
+    } else {
+        Some(plan::lookup_iface(&spec)?.name)
     };
     let v4 = proc::parse_igmp(&read(ifaces::PROC_NET_IGMP, ifaces::read_igmp)?);
     let v6 = proc::parse_igmp6(&read(ifaces::PROC_NET_IGMP6, ifaces::read_igmp6)?);
@@ -144,6 +134,24 @@ fn render(records: &[GroupRecord]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_interface_is_refused_as_send_refuses_it() {
+        let opt = Opt {
+            iface: Some("mcast-nosuch0".into()),
+            json: false,
+        };
+        let groups = run(opt).unwrap_err();
+        let send = anyhow::Error::new(
+            plan::send("224.1.1.5", 5000, Some("mcast-nosuch0"), 1, false).unwrap_err(),
+        );
+        assert_eq!(groups.to_string(), send.to_string());
+        assert_eq!(crate::errors::hint(&groups), crate::errors::hint(&send));
+        assert_eq!(
+            crate::errors::exit_code(&groups),
+            crate::errors::exit::USAGE
+        );
+    }
 
     const IGMP: &str = "Idx\tDevice    : Count Querier\tGroup    Users Timer\tReporter\n\
         1\tlo        :     2      V3\n\

@@ -10,8 +10,13 @@ use std::io;
 use mcast_sync::{Cause, Error};
 
 /// Where to look for interfaces, for the errors that name one that is not there.
-const LIST_IFACES: &str =
+pub(crate) const LIST_IFACES: &str =
     "list the multicast-capable interfaces and their addresses with `mcast ifaces`";
+
+/// The hint for an error, if `e` is an adapter error ([`adapter_error`]).
+pub(crate) fn of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    e.downcast_ref::<Error>().and_then(adapter_error)
+}
 
 /// The hint for an adapter error: its cause in the CLI's words, else the library's hint
 /// (with `mcast ifaces` where it points at the interfaces).

@@ -12,7 +12,7 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use crate::adapter::Rx;
+use crate::adapter;
 use crate::plan::RecvPlan;
 use crate::{output, stop};
 
@@ -28,7 +28,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// How the joins ended.
 pub(crate) enum Joined {
     /// Every join is done.
-    Ready(Box<Rx>),
+    Ready(Box<mcast_sync::Receiver>),
     /// A stop request came first: `done` of `total` joins were done (and left again).
     Stopped { done: usize, total: usize },
 }
@@ -52,7 +52,7 @@ pub(crate) fn open(plan: &RecvPlan, rcvbuf: Option<usize>, quiet: bool) -> anyho
         "group-source joins"
     };
     let mut progress = Progress::new(Instant::now());
-    let opened = Rx::open_with_progress(plan, rcvbuf, |p| {
+    let opened = adapter::open_receiver_with_progress(plan, rcvbuf, |p| {
         if stop::requested() {
             return ControlFlow::Break(());
         }

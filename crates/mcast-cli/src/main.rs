@@ -29,6 +29,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod adapter;
+mod args;
 mod docs;
 mod errors;
 mod escape;

@@ -11,8 +11,8 @@ use std::net::IpAddr;
 use mcast_core::addr::{Group, GroupRange, Source};
 use mcast_core::iface::IfaceSpec;
 
-use crate::adapter;
 use crate::errors::CliError;
+use crate::hints::LIST_IFACES;
 
 /// What `mcast recv` will do, validated.
 #[derive(Debug, Clone)]
@@ -69,14 +69,56 @@ fn check_iface_family(iface: &IfaceSpec, group: Group) -> Result<(), CliError> {
     Ok(())
 }
 
-fn parse_iface(text: Option<&str>) -> Result<(IfaceSpec, String), CliError> {
-    let spec: IfaceSpec = match text {
-        None => IfaceSpec::Any,
+/// Parses `-i IFACE` (a name, an index or one of its addresses); without `-i`, "any".
+///
+/// Every subcommand reads `-i` here, so a malformed one is refused in the same words.
+pub(crate) fn parse_iface_spec(text: Option<&str>) -> Result<IfaceSpec, CliError> {
+    match text {
+        None => Ok(IfaceSpec::Any),
         Some(t) => t
             .parse()
-            .map_err(|e| CliError::usage(format!("-i {t}: {e}")))?,
-    };
-    let label = adapter::resolve_iface(&spec)?;
+            .map_err(|e| CliError::usage(format!("-i {t}: {e}"))),
+    }
+}
+
+/// Looks the interface `spec` names up on this host (`spec` is not "any").
+///
+/// The one interface lookup of the CLI: a missing interface is a usage error (exit 2) with a
+/// hint to `mcast ifaces`.
+pub(crate) fn lookup_iface(spec: &IfaceSpec) -> Result<mcast_sync::ifaces::Interface, CliError> {
+    mcast_sync::ifaces::resolve(spec).map_err(|e| {
+        CliError::usage(format!(
+            "interface not found: {}",
+            crate::errors::chain_text(&e)
+        ))
+        .hint(LIST_IFACES)
+    })
+}
+
+/// Checks that the interface exists on this host and describes it, e.g. `lo (127.0.0.1)`
+/// ([`lookup_iface`]).
+pub(crate) fn resolve_iface(spec: &IfaceSpec) -> Result<String, CliError> {
+    if spec.is_any() {
+        return Ok("0.0.0.0, the kernel's choice".into());
+    }
+    let i = lookup_iface(spec)?;
+    Ok(match i.ipv4() {
+        Some(v4) => format!("{} ({v4})", i.name),
+        None => i.name,
+    })
+}
+
+/// The index of the interface `spec` names, when it exists (`None` for "any").
+pub(crate) fn iface_index(spec: &IfaceSpec) -> Option<u32> {
+    if spec.is_any() {
+        return None;
+    }
+    mcast_sync::ifaces::resolve(spec).ok().map(|i| i.index)
+}
+
+fn parse_iface(text: Option<&str>) -> Result<(IfaceSpec, String), CliError> {
+    let spec = parse_iface_spec(text)?;
+    let label = resolve_iface(&spec)?;
     Ok((spec, label))
 }
 
@@ -128,12 +170,12 @@ fn merge_zone(
             quoted(&zone.written)
         )));
     }
-    let zone_label = adapter::resolve_iface(&zone.iface)?;
+    let zone_label = resolve_iface(&zone.iface)?;
     let Some(text) = iface else {
         return Ok((zone.iface, zone_label));
     };
     let (spec, label) = parse_iface(Some(text))?;
-    if adapter::iface_index(&spec) != adapter::iface_index(&zone.iface) {
+    if iface_index(&spec) != iface_index(&zone.iface) {
         return Err(CliError::usage(format!(
             "{} names interface {zone_label} but -i names {label}: give the interface once",
             quoted(&zone.written)
@@ -180,9 +222,7 @@ pub(crate) fn recv(
         ranges.push(r);
         match (&zone, z) {
             (None, z) => zone = z,
-            (Some(a), Some(b))
-                if adapter::iface_index(&a.iface) != adapter::iface_index(&b.iface) =>
-            {
+            (Some(a), Some(b)) if iface_index(&a.iface) != iface_index(&b.iface) => {
                 return Err(CliError::usage(format!(
                     "{} and {} name different interfaces: one receiver joins on one interface",
                     quoted(&a.written),
@@ -434,7 +474,7 @@ mod tests {
         assert!(label.starts_with("lo"), "{label}");
         let (p, _) = send("ff02::1%lo", 5000, Some("lo"), 1, false).unwrap();
         assert_eq!(p.iface, IfaceSpec::Name("lo".into()));
-        let lo = adapter::iface_index(&IfaceSpec::Name("lo".into())).unwrap();
+        let lo = iface_index(&IfaceSpec::Name("lo".into())).unwrap();
         let (p, _) = send(&format!("ff02::1%{lo}"), 5000, Some("lo"), 1, false).unwrap();
         assert_eq!(p.iface, IfaceSpec::Name("lo".into()), "-i's form is kept");
         let r = recv("ff02::1%lo,ff02::2", 5000, None, &[]).unwrap();

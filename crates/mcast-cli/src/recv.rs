@@ -1,6 +1,6 @@
 //! `mcast recv GROUPS PORT`: join groups and print what arrives.
 //!
-//! The adapter ([`crate::adapter::Rx`]) binds and joins every group; mcast-sync's
+//! The adapter ([`crate::adapter::open_receiver`]) binds and joins every group; mcast-sync's
 //! [`RecvDriver`] (the loop `mcast perf recv` uses too) receives batches and feeds every
 //! datagram, with its destination group, to mcast-core's session receiver, which counts loss,
 //! duplicates and reordering per framed stream (the tail too, from end-of-session frames).
@@ -79,15 +79,8 @@ pub(crate) struct Opt {
     #[arg(short = 's', long = "source", value_name = "S")]
     source: Vec<String>,
 
-    /// Stop after COUNT datagrams.
-    #[arg(short = 'c', long, value_name = "COUNT", value_parser = plan::parse_count,
-          allow_negative_numbers = true)]
-    count: Option<u64>,
-
-    /// Give up after this long (e.g. 5s): exit 1 if fewer than COUNT datagrams (or none,
-    /// without -c) arrived by then.
-    #[arg(long, value_name = "D", value_parser = plan::parse_timeout, allow_hyphen_values = true)]
-    timeout: Option<Duration>,
+    #[command(flatten)]
+    limits: crate::args::Limits,
 
     /// Print JSON Lines (start, recv, gap, stats, end records) instead of text.
     #[arg(long)]
@@ -308,7 +301,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         Joined::Stopped { done, total } => return stopped_while_joining(&opt, done, total),
     };
     if !opt.quiet {
-        if let Some(l) = rx.recv_buffer_note() {
+        if let Some(l) = crate::adapter::recv_buffer_note(&rx) {
             output::note(&l);
         }
     }
@@ -329,7 +322,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
 
     let start = Instant::now();
-    let limit = opt.timeout.and_then(|t| start.checked_add(t));
+    let limit = opt.limits.timeout.and_then(|t| start.checked_add(t));
     let session = Receiver::new(
         ReceiverConfig {
             // One counter per joined group, plus "unknown destination".
@@ -354,11 +347,11 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let mut stray_noted = false;
     let mut failure: Option<io::Error> = None;
     let mut event_failure: Option<io::Error> = None;
-    let reason = if opt.count == Some(0) {
+    let reason = if opt.limits.count == Some(0) {
         Stop::Count
     } else {
         let drive = driver.run(
-            rx.socket(),
+            &mut rx,
             limit,
             || interrupted.load(Ordering::SeqCst),
             |meta, datagram| {
@@ -380,7 +373,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                     failure = Some(e);
                     return ControlFlow::Break(());
                 }
-                if opt.count.is_some_and(|c| received >= c) {
+                if opt.limits.count.is_some_and(|c| received >= c) {
                     return ControlFlow::Break(());
                 }
                 ControlFlow::Continue(())
@@ -405,7 +398,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
 
     let stats = driver.session().stats();
     let failed = reason == Stop::Timeout
-        && match opt.count {
+        && match opt.limits.count {
             Some(c) => received < c,
             None => received == 0,
         };
@@ -429,7 +422,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 datagrams: stats.datagrams,
                 bytes: stats.bytes,
                 host_drops: stats.host_drops,
-                recv_buffer: rx.recv_buffer_report(),
+                recv_buffer: crate::adapter::recv_buffer_record(&rx),
                 elapsed_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
                 distinct_groups: counts.iter().filter(|(_, n)| *n > 0).count(),
                 groups: counts.iter().map(|(g, n)| (g.clone(), *n)).collect(),
@@ -448,11 +441,11 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         )?;
     }
     if failed {
-        let got = match opt.count {
+        let got = match opt.limits.count {
             Some(c) => format!("{received} of {c} datagrams"),
             None => "no datagram".into(),
         };
-        let timeout = opt.timeout.unwrap_or_default();
+        let timeout = opt.limits.timeout.unwrap_or_default();
         let auth_dropped = stats.auth.map_or(0, |a| a.dropped());
         let hint = if auth_dropped > 0 {
             format!(

@@ -1,7 +1,7 @@
 //! `mcast send GROUP PORT [MESSAGE]`: send datagrams to a group.
 //!
 //! Numbering, framing and pacing come from mcast-core's session [`Sender`], driven against the
-//! adapter's socket ([`crate::adapter::Tx`]) by mcast-sync's [`SendDriver`], the same loop
+//! adapter's socket ([`crate::adapter::open_sender`]) by mcast-sync's [`SendDriver`], the same loop
 //! `mcast perf send` uses. A framed stream ends with end-of-session frames, so `mcast recv`
 //! counts loss at its tail.
 
@@ -18,7 +18,7 @@ use mcast_core::session::{Sender, SenderConfig, SessionId};
 use mcast_sync::driver::{wall_ns, Clock as _, Drive, SendDriver, Sent};
 use serde::Serialize;
 
-use crate::adapter::Tx;
+use crate::adapter;
 use crate::errors::CliError;
 use crate::stop::{self, Stop};
 use crate::{output, plan, stdin};
@@ -234,14 +234,14 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
     }
     let interrupted = stop::install();
-    let tx = Tx::open(&plan)?;
+    let tx = adapter::open_sender(&plan, mcast_sync::SendPath::default())?;
     let mut driver = SendDriver::new(Sender::new(config(tx.destination())));
     let started = driver.clock().now();
     let stop = || interrupted.load(Ordering::SeqCst);
     let mut failure: Option<io::Error> = None;
     let (reason, drive) = match message {
         Some(m) => {
-            let drive = driver.run(tx.socket(), m, None, stop, |sent| {
+            let drive = driver.run(&tx, m, None, stop, |sent| {
                 report_sent(&opt, &plan, m, sent, session, &mut failure);
             })?;
             (Stop::Count, drive)
@@ -277,7 +277,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                     .into());
                 }
                 driver.session_mut().extend_count(opt.count);
-                drive = driver.run_data(tx.socket(), payload, None, stop, |sent| {
+                drive = driver.run_data(&tx, payload, None, stop, |sent| {
                     report_sent(&opt, &plan, payload, sent, session, &mut failure);
                 })?;
             }
@@ -290,7 +290,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             let now = driver.clock().now();
             driver.session_mut().finish(now);
             if drive == Drive::Finished && failure.is_none() {
-                drive = driver.run(tx.socket(), b"", None, stop, |_| {})?;
+                drive = driver.run(&tx, b"", None, stop, |_| {})?;
             }
             (Stop::Eof, drive)
         }

@@ -44,7 +44,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use mcast_core::addr::Group;
-use mcast_core::iface::IfaceSpec;
 use mcast_core::packet::{self, pcap::PcapWriter};
 use mcast_sync::capture::{Capture, CaptureError, CapturedFrame, Direction, Filter};
 use mcast_sync::ifaces::{self, Interface};
@@ -78,6 +77,10 @@ used, and named on stderr. --port shows UDP only (IGMP/MLD carry no port); --gro
 IGMP/MLD messages. Needs root or CAP_NET_RAW.
 Exit status: 0 after COUNT packets, on Ctrl-C, or at --timeout with at least one packet seen;
 1 when --timeout passes with none (or capture fails); 2 usage error.")]
+#[command(mut_arg("count", |a| a.help("Stop after COUNT packets")))]
+#[command(mut_arg("timeout", |a| a.help(
+    "Stop after this long (e.g. 5s): exit 0 if any packet was seen, else 1",
+)))]
 pub(crate) struct Opt {
     /// The interface to capture on: a name, an index or one of its addresses.
     #[arg(short = 'i', long = "iface", value_name = "IFACE")]
@@ -91,14 +94,8 @@ pub(crate) struct Opt {
     #[arg(long, value_name = "G")]
     group: Option<String>,
 
-    /// Stop after COUNT packets.
-    #[arg(short = 'c', long, value_name = "COUNT", value_parser = plan::parse_count,
-          allow_negative_numbers = true)]
-    count: Option<u64>,
-
-    /// Stop after this long (e.g. 5s): exit 0 if any packet was seen, else 1.
-    #[arg(long, value_name = "D", value_parser = plan::parse_timeout, allow_hyphen_values = true)]
-    timeout: Option<Duration>,
+    #[command(flatten)]
+    limits: crate::args::Limits,
 
     /// Print a hexdump of each packet after its line.
     #[arg(long)]
@@ -151,27 +148,16 @@ fn parse_group(text: &str) -> Result<IpAddr, CliError> {
         .map_err(|e| CliError::usage(format!("--group {text}: {e}")))
 }
 
-/// Finds the interface: the one named with `-i`, or the default one.
+/// Finds the interface: the one named with `-i` (looked up as every subcommand does,
+/// [`plan::lookup_iface`]), or the default one.
 fn pick_iface(text: Option<&str>) -> Result<(Interface, bool), CliError> {
-    let spec = match text {
-        None => IfaceSpec::Any,
-        Some(t) => t
-            .parse::<IfaceSpec>()
-            .map_err(|e| CliError::usage(format!("-i {t}: {e}")))?,
-    };
-    let hint = "list the interfaces and their addresses with `mcast ifaces`";
+    let spec = plan::parse_iface_spec(text)?;
     if spec.is_any() {
         return ifaces::default_multicast().map(|i| (i, true)).map_err(|e| {
             CliError::usage(e).hint("name one with -i IFACE; `mcast ifaces` lists them")
         });
     }
-    ifaces::resolve(&spec).map(|i| (i, false)).map_err(|e| {
-        CliError::usage(format!(
-            "interface not found: {}",
-            crate::errors::chain_text(&e)
-        ))
-        .hint(hint)
-    })
+    plan::lookup_iface(&spec).map(|i| (i, false))
 }
 
 /// The filter in words, for the "listening on" line.
@@ -281,7 +267,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
 
     let start = Instant::now();
-    let until = Until::new(interrupted, opt.count, start, opt.timeout);
+    let until = Until::new(interrupted, opt.limits.count, start, opt.limits.timeout);
     let mut buf = vec![0u8; MAX_FRAME];
     let mut packets = 0u64;
     let mut bytes_seen = 0u64;
@@ -339,7 +325,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         return Err(CliError::runtime(format!(
             "timeout: no packet matched on {name} ({}) within {}",
             describe_filter(&filter),
-            humantime::format_duration(opt.timeout.unwrap_or_default())
+            humantime::format_duration(opt.limits.timeout.unwrap_or_default())
         ))
         .hint(
             "check the interface (-i: the one the traffic crosses, see `mcast ifaces`) and the \
@@ -387,6 +373,23 @@ fn show(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interfaces_are_looked_up_as_send_and_recv_do() {
+        let words = |e: CliError| {
+            let e = anyhow::Error::new(e);
+            (e.to_string(), crate::errors::hint(&e))
+        };
+        for bad in ["mcast-nosuch0", "999999", "not an iface"] {
+            let sniff = words(pick_iface(Some(bad)).unwrap_err());
+            let send = words(plan::send("224.1.1.5", 5000, Some(bad), 1, false).unwrap_err());
+            assert_eq!(sniff, send, "-i {bad}");
+            let recv = words(plan::recv("224.1.1.5", 5000, Some(bad), &[]).unwrap_err());
+            assert_eq!(sniff, recv, "-i {bad}");
+        }
+        let (lo, default) = pick_iface(Some("lo")).unwrap();
+        assert_eq!((lo.name.as_str(), default), ("lo", false));
+    }
 
     #[test]
     fn exit_code_rules() {

@@ -55,7 +55,7 @@ use mcast_sync::driver::{Clock as _, Drive, SystemClock};
 use mcast_sync::ssmping::{PingDriver, PingEvent};
 use serde::Serialize;
 
-use crate::adapter::{self, SsmpingSockets};
+use crate::adapter::SsmpingSockets;
 use crate::errors::CliError;
 use crate::output;
 use crate::plan;
@@ -170,12 +170,7 @@ fn plan(
             forced
         }
     };
-    let iface = match opts.iface.as_deref() {
-        None => IfaceSpec::Any,
-        Some(t) => t
-            .parse()
-            .map_err(|e| CliError::usage(format!("-i {t}: {e}")))?,
-    };
+    let iface = plan::parse_iface_spec(opts.iface.as_deref())?;
     if let IfaceSpec::Addr(a) = &iface {
         if a.is_ipv4() != server.is_ipv4() {
             return Err(CliError::usage(format!(
@@ -184,7 +179,7 @@ fn plan(
             )));
         }
     }
-    adapter::resolve_iface(&iface)?;
+    plan::resolve_iface(&iface)?;
     if opts.interval.is_zero() {
         return Err(CliError::usage(
             "--interval 0 would send every query at once: give a duration like 1s or 10ms",

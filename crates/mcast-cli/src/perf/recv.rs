@@ -16,7 +16,7 @@ use mcast_sync::RecvBatch;
 use serde::Serialize;
 
 use super::{mbit_s, per_s};
-use crate::adapter::{RecvBufferRecord, Rx};
+use crate::adapter::{self, RecvBufferRecord};
 use crate::errors::CliError;
 use crate::output::round3;
 use crate::stop::{self, Stop};
@@ -47,17 +47,8 @@ they hold when both share a clock (as the lab's namespaces do) or are synchronis
   (start-end s), bytes, bits/s, jitter (ms), lost, total (received + lost), lost %,
   out of order, then mcast's own: host drops, duplicates.")]
 pub(crate) struct Opt {
-    /// The group to join.
-    #[arg(value_name = "GROUP")]
-    group: String,
-
-    /// The UDP port to bind (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    port: u16,
-
-    /// The interface to join on: an IPv4 address, a name, an index, or 0.0.0.0.
-    #[arg(short = 'i', long = "iface", value_name = "IFACE")]
-    iface: Option<String>,
+    #[command(flatten)]
+    endpoint: crate::args::Endpoint,
 
     /// Accept only this sender (source-specific multicast). Repeat for several.
     #[arg(short = 's', long = "source", value_name = "S")]
@@ -198,15 +189,20 @@ const PROGRESS: Duration = Duration::from_millis(250);
 
 /// Runs `mcast perf recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let plan = plan::recv(&opt.group, opt.port, opt.iface.as_deref(), &opt.source)?;
+    let plan = plan::recv(
+        &opt.endpoint.group,
+        opt.endpoint.port,
+        opt.endpoint.iface.as_deref(),
+        &opt.source,
+    )?;
     let key = opt.key.load()?;
     for n in &plan.notes {
         output::note(n);
     }
     let link = watch::start(&plan.iface, false);
     let interrupted = stop::install();
-    let mut rx = Rx::open(&plan, opt.rcvbuf)?;
-    if let Some(l) = rx.recv_buffer_note() {
+    let mut rx = adapter::open_receiver(&plan, opt.rcvbuf)?;
+    if let Some(l) = adapter::recv_buffer_note(&rx) {
         output::note(&l);
     }
     output::note(&format!(
@@ -222,7 +218,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 group: plan.groups[0].to_string(),
                 port: plan.port,
                 interface: plan.iface_label.clone(),
-                recv_buffer: rx.recv_buffer_report(),
+                recv_buffer: adapter::recv_buffer_record(&rx),
             },
         )?;
     }
@@ -234,7 +230,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             window: 1 << 16,
             detect_iperf: opt.iperf,
             groups: plan.groups.clone(),
-            broadcast: crate::adapter::broadcast_addresses(),
+            broadcast: adapter::broadcast_addresses(),
             key,
             ..ReceiverConfig::default()
         },
@@ -272,7 +268,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
         let mut all_ended = false;
         let drive = driver.run(
-            rx.socket(),
+            &mut rx,
             limit,
             stop,
             |meta, d| {

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::rate::{parse_rate, Rate};
 use super::{mbit_s, per_s};
-use crate::adapter::Tx;
+use crate::adapter;
 use crate::errors::CliError;
 use crate::output::round3;
 use crate::stop::{self, Stop};
@@ -29,18 +29,14 @@ Examples:
 
 Prints a line per second (datagrams/s, Mbit/s) and a summary; --json prints JSON Lines.
 The stream ends with end-of-session frames so `mcast perf recv` counts loss at its tail.")]
+#[command(mut_arg("group", |a| a.help("The multicast group to send to")))]
+#[command(mut_arg("port", |a| a.help("The destination UDP port (1-65535)")))]
+#[command(mut_arg("iface", |a| a.help(
+    "The outgoing interface: an IPv4 address, a name, an index, or 0.0.0.0",
+)))]
 pub(crate) struct Opt {
-    /// The multicast group to send to.
-    #[arg(value_name = "GROUP")]
-    group: String,
-
-    /// The destination UDP port (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    port: u16,
-
-    /// The outgoing interface: an IPv4 address, a name, an index, or 0.0.0.0.
-    #[arg(short = 'i', long = "iface", value_name = "IFACE")]
-    iface: Option<String>,
+    #[command(flatten)]
+    endpoint: crate::args::Endpoint,
 
     /// Datagrams per second (20000, 20k, 1M), a bit rate of UDP payload (100Mbit, 1Gbit), or
     /// max (as fast as the socket takes them).
@@ -126,7 +122,13 @@ const MAX_SEGMENTS: usize = 64;
 
 /// Runs `mcast perf send`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let (plan, label) = plan::send(&opt.group, opt.port, opt.iface.as_deref(), opt.ttl, false)?;
+    let (plan, label) = plan::send(
+        &opt.endpoint.group,
+        opt.endpoint.port,
+        opt.endpoint.iface.as_deref(),
+        opt.ttl,
+        false,
+    )?;
     let key = opt.key.load()?;
     // The tag is part of the datagram's --size, so that a run with a key and one without
     // send datagrams of one size.
@@ -154,7 +156,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         _ => SendPath::Gso,
     };
     let interrupted = stop::install();
-    let tx = Tx::open_with_path(&plan, path)?;
+    let tx = adapter::open_sender(&plan, path)?;
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
     let payload = vec![0x6d_u8; opt.size - frame::HEADER_LEN - tag];
     let duration = match opt.count {
@@ -179,7 +181,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 interface: label.clone(),
                 size: opt.size,
                 rate_pps: opt.rate.pps(opt.size),
-                io: tx.socket().send_path().as_str(),
+                io: tx.send_path().as_str(),
                 session: session.0,
                 authenticated: tag > 0,
             },
@@ -192,7 +194,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             opt.size,
             if tag > 0 { "authenticated " } else { "" },
             opt.rate,
-            tx.socket().send_path().as_str(),
+            tx.send_path().as_str(),
             match (opt.count, duration) {
                 (Some(c), _) => format!("{c} datagrams"),
                 (None, Some(d)) => format!("for {}", humantime::format_duration(d)),
@@ -209,7 +211,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let reason = loop {
         let next = start + Duration::from_secs(tick);
         let limit = end.map_or(next, |e| e.min(next));
-        let drive = driver.run_data(tx.socket(), &payload, Some(limit), stop, |_| {})?;
+        let drive = driver.run_data(&tx, &payload, Some(limit), stop, |_| {})?;
         let now = driver.clock().now();
         if now >= next {
             interval(&opt, start, last, now, &driver)?;
@@ -232,7 +234,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let now = driver.clock().now();
     driver.session_mut().finish(now);
     let _ = driver.run(
-        tx.socket(),
+        &tx,
         &payload,
         Some(now + Duration::from_secs(1)),
         || false,
@@ -248,7 +250,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         bytes: driver.bytes_sent(),
         rate_pps: round3(per_s(driver.datagrams_sent(), secs)),
         mbit_s: round3(mbit_s(driver.bytes_sent(), secs)),
-        io: Some(tx.socket().send_path().as_str()),
+        io: Some(tx.send_path().as_str()),
         host_drops: Some(driver.host_drops()),
         transmits: Some(driver.transmits()),
     };
@@ -272,7 +274,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             summary.rate_pps,
             summary.mbit_s,
             driver.transmits(),
-            tx.socket().send_path().as_str(),
+            tx.send_path().as_str(),
             match driver.host_drops() {
                 0 => String::new(),
                 n => format!(", {n} refused by the host: ENOBUFS"),
