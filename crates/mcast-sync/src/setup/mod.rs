@@ -34,5 +34,5 @@ pub(crate) use join::set_multicast_if_index;
 pub(crate) use join::{join, join_on_index, leave, leave_on_index, move_bound_device};
 pub(crate) use open::{open_receiver, open_sender, open_unicast, NewestFirst};
 pub(crate) use open::{ReceiverConfig, SenderConfig, UnicastConfig};
-pub(crate) use options::family;
+pub(crate) use options::check_family;
 pub(crate) use recv::poll_ms;

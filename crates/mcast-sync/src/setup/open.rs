@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
-use mcast_core::membership::{JoinError, Membership};
+use mcast_core::membership::Membership;
 use mcast_core::mreq;
 use socket2::Socket;
 
@@ -20,8 +20,8 @@ use crate::Error;
 
 use super::join::{join, os_error_kind};
 use super::options::{
-    check_family, family, new_socket, opt, opt_optional, recv_hop_limit, recv_timestamps,
-    set_recv_buffer, setsockopt_bytes, setsockopt_int,
+    check_family, new_socket, opt, opt_optional, recv_hop_limit, recv_timestamps, set_recv_buffer,
+    setsockopt_bytes, setsockopt_int,
 };
 use super::recv::UDP_GRO;
 use super::state::{SendPath, SocketState};
@@ -136,7 +136,7 @@ impl<T> Drop for NewestFirst<T> {
 pub(crate) fn open_sender(cfg: &SenderConfig) -> Result<OpenSender, Error> {
     let v6 = cfg.group.is_ipv6();
     if let Some(b) = cfg.bind {
-        check_family(cfg.group, || format!("the bind address {b}"), b.ip())?;
+        check_family(cfg.group, || format!("the bind address {b}"), b.is_ipv6())?;
     }
     let iface = ResolvedIface::resolve(&cfg.iface)?;
     if cfg.group.needs_interface() && iface.is_any() {
@@ -230,13 +230,13 @@ pub(crate) fn open_receiver(
     let first = *cfg.groups.first().ok_or(Error::NoGroups)?;
     let v6 = first.is_ipv6();
     for g in &cfg.groups {
-        check_family(first, || format!("the group {g}"), g.addr())?;
+        check_family(first, || format!("the group {g}"), g.is_ipv6())?;
     }
     for s in &cfg.sources {
-        check_family(first, || format!("the source {s}"), s.addr())?;
+        check_family(first, || format!("the source {s}"), s.addr().is_ipv6())?;
     }
     if let Some(b) = cfg.bind {
-        check_family(first, || format!("the bind address {b}"), b)?;
+        check_family(first, || format!("the bind address {b}"), b.is_ipv6())?;
     }
     let iface = ResolvedIface::resolve(&cfg.iface)?;
     if let Some(g) = cfg.groups.iter().find(|g| g.needs_interface()) {
@@ -269,28 +269,18 @@ pub(crate) fn open_receiver(
     });
     let mut membership = Membership::new(limit);
     for g in &cfg.groups {
-        membership.join(*g, &cfg.sources).map_err(|e| match e {
-            JoinError::MixedFamilies { first, group } => Error::FamilyMismatch {
-                group: first,
-                what: format!("the group {group}"),
-                found: family(group.addr()),
-                expected: family(first.addr()),
-            },
-            JoinError::SourceFamily { group, source_addr } => Error::FamilyMismatch {
-                group,
-                what: format!("the source {source_addr}"),
-                found: family(source_addr.addr()),
-                expected: family(group.addr()),
-            },
-            // `JoinError` may grow; a refusal we do not know yet is still a refused join.
-            other => Error::Join {
+        // The family checks above leave the core no family to refuse (`MixedFamilies`,
+        // `SourceFamily`); `JoinError` may grow, and a refusal we do not know yet is still a
+        // refused join.
+        membership
+            .join(*g, &cfg.sources)
+            .map_err(|refusal| Error::Join {
                 group: *g,
                 ssm_source: None,
                 iface: cfg.iface.clone(),
-                source: io::Error::new(io::ErrorKind::InvalidInput, other),
+                source: io::Error::new(io::ErrorKind::InvalidInput, refusal),
                 cause: None,
-            },
-        })?;
+            })?;
     }
 
     let rmem_max = cfg.recv_buffer.and_then(|_| crate::error::rmem_max());

@@ -2,7 +2,7 @@
 //! kind sets (receive buffer, timestamps, hop limit, nonblocking).
 
 use std::io;
-use std::net::{IpAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 
 use mcast_core::addr::Group;
@@ -72,27 +72,23 @@ pub(super) fn new_socket(v6: bool) -> Result<Socket, Error> {
     Ok(sock)
 }
 
-pub(crate) fn family(ip: IpAddr) -> &'static str {
-    if ip.is_ipv4() {
-        "IPv4"
-    } else {
-        "IPv6"
-    }
-}
-
-pub(super) fn check_family(
+/// The adapters' one address-family rule: what goes with a group (another group, a source, a
+/// bind address, a receiver's sockets) is of the group's family. `what` names that thing and
+/// `v6` is its family; the error says which family was found and which one the group needs.
+pub(crate) fn check_family(
     group: Group,
     what: impl FnOnce() -> String,
-    ip: IpAddr,
+    v6: bool,
 ) -> Result<(), Error> {
-    if ip.is_ipv4() == group.is_ipv4() {
+    let name = |v6| if v6 { "IPv6" } else { "IPv4" };
+    if v6 == group.is_ipv6() {
         Ok(())
     } else {
         Err(Error::FamilyMismatch {
             group,
             what: what(),
-            found: family(ip),
-            expected: family(group.addr()),
+            found: name(v6),
+            expected: name(group.is_ipv6()),
         })
     }
 }
