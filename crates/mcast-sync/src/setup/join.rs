@@ -134,17 +134,32 @@ pub(crate) fn set_multicast_if_index(
     group: Group,
     index: u32,
 ) -> Result<(), Error> {
-    if state.v6 {
-        opt("IPV6_MULTICAST_IF", sock.set_multicast_if_v6(index))?;
-    } else {
-        let req = mreq::ip_mreqn(group, Ipv4Addr::UNSPECIFIED, index)?;
-        opt(
-            "IP_MULTICAST_IF",
-            setsockopt_bytes(sock, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &req),
-        )?;
-    }
+    set_multicast_if(sock, state.v6, group, index, None)?;
     state.set_iface_index(index);
     Ok(())
+}
+
+/// The outgoing multicast interface of a sender's socket, the one place it is set:
+/// `IPV6_MULTICAST_IF` by index, or `IP_MULTICAST_IF` by the IPv4 address `by_addr` when one
+/// is given, else by index (an `ip_mreqn`).
+pub(super) fn set_multicast_if(
+    sock: &Socket,
+    v6: bool,
+    group: Group,
+    index: u32,
+    by_addr: Option<Ipv4Addr>,
+) -> Result<(), Error> {
+    if v6 {
+        return opt("IPV6_MULTICAST_IF", sock.set_multicast_if_v6(index));
+    }
+    if let Some(a) = by_addr {
+        return opt("IP_MULTICAST_IF", sock.set_multicast_if_v4(&a));
+    }
+    let req = mreq::ip_mreqn(group, Ipv4Addr::UNSPECIFIED, index)?;
+    opt(
+        "IP_MULTICAST_IF",
+        setsockopt_bytes(sock, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &req),
+    )
 }
 
 #[cfg(test)]

@@ -2,26 +2,26 @@
 //! build their sockets (bind, options, first joins).
 
 use std::io;
-use std::mem::{self};
+use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
 use std::ops::ControlFlow;
+use std::os::fd::AsFd;
 use std::sync::atomic::AtomicU8;
 use std::sync::Arc;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::membership::Membership;
-use mcast_core::mreq;
 use socket2::Socket;
 
 use crate::receiver::JoinProgress;
 use crate::resolve::ResolvedIface;
 use crate::Error;
 
-use super::join::{join, os_error_kind};
+use super::join::{join, os_error_kind, set_multicast_if};
 use super::options::{
-    check_family, new_socket, opt, opt_optional, recv_hop_limit, recv_timestamps, set_recv_buffer,
-    setsockopt_bytes, setsockopt_int,
+    check_family, new_socket, opt, opt_optional, recv_hop_limit, recv_pktinfo, recv_timestamps,
+    reuse_address, set_recv_buffer, setsockopt_int,
 };
 use super::recv::UDP_GRO;
 use super::state::{SendPath, SocketState};
@@ -155,7 +155,7 @@ pub(crate) fn open_sender(cfg: &SenderConfig) -> Result<OpenSender, Error> {
         SocketAddr::new(ip, 0)
     });
     if bind.port() != 0 {
-        opt("SO_REUSEADDR", sock.set_reuse_address(true))?;
+        reuse_address(&sock)?;
     }
     sock.bind(&bind.into()).map_err(|source| Error::Bind {
         addr: bind,
@@ -165,54 +165,39 @@ pub(crate) fn open_sender(cfg: &SenderConfig) -> Result<OpenSender, Error> {
     if cfg.recv_timestamps {
         recv_timestamps(&sock)?;
     }
+    let state = SocketState {
+        v6,
+        iface,
+        recv_buffer: None,
+        multicast_all_off: false,
+        kernel_drops_on: false,
+        gro_on: false,
+        send_path: Arc::new(AtomicU8::new(cfg.send_path as u8)),
+    };
+    state.set_ttl(sock.as_fd(), cfg.ttl)?;
+    state.set_loopback(sock.as_fd(), cfg.loopback)?;
+    if !state.iface.is_any() {
+        // IPv4 by the address given (the lecture's way), else by index.
+        let by_addr = match cfg.iface {
+            IfaceSpec::Addr(IpAddr::V4(a)) if !v6 => Some(a),
+            _ => None,
+        };
+        set_multicast_if(&sock, v6, cfg.group, state.iface.index, by_addr)?;
+    }
     let destination = if v6 {
-        opt("IPV6_MULTICAST_HOPS", sock.set_multicast_hops_v6(cfg.ttl))?;
-        opt(
-            "IPV6_MULTICAST_LOOP",
-            sock.set_multicast_loop_v6(cfg.loopback),
-        )?;
-        if !iface.is_any() {
-            opt("IPV6_MULTICAST_IF", sock.set_multicast_if_v6(iface.index))?;
-        }
         let scope = if cfg.group.is_link_local() {
-            iface.index
+            state.iface.index
         } else {
             0
         };
         let g = cfg.group.as_v6().unwrap_or(Ipv6Addr::UNSPECIFIED);
         SocketAddr::V6(SocketAddrV6::new(g, cfg.port, 0, scope))
     } else {
-        opt("IP_MULTICAST_TTL", sock.set_multicast_ttl_v4(cfg.ttl))?;
-        opt(
-            "IP_MULTICAST_LOOP",
-            sock.set_multicast_loop_v4(cfg.loopback),
-        )?;
-        match &cfg.iface {
-            IfaceSpec::Any => {}
-            // The lecture's way: the interface named by its address.
-            IfaceSpec::Addr(IpAddr::V4(a)) => opt("IP_MULTICAST_IF", sock.set_multicast_if_v4(a))?,
-            // By index (a name, an index, or an IPv6 address of the interface): ip_mreqn.
-            _ => {
-                let req = mreq::ip_mreqn(cfg.group, Ipv4Addr::UNSPECIFIED, iface.index)?;
-                opt(
-                    "IP_MULTICAST_IF",
-                    setsockopt_bytes(&sock, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &req),
-                )?;
-            }
-        }
         SocketAddr::new(cfg.group.addr(), cfg.port)
     };
     Ok(OpenSender {
         socket: sock.into(),
-        state: SocketState {
-            v6,
-            iface,
-            recv_buffer: None,
-            multicast_all_off: false,
-            kernel_drops_on: false,
-            gro_on: false,
-            send_path: Arc::new(AtomicU8::new(cfg.send_path as u8)),
-        },
+        state,
         destination,
     })
 }
@@ -357,7 +342,7 @@ pub(super) fn open_receiver_socket(
     state: &mut SocketState,
 ) -> Result<Socket, Error> {
     let sock = new_socket(v6)?;
-    opt("SO_REUSEADDR", sock.set_reuse_address(true))?;
+    reuse_address(&sock)?;
     opt("SO_REUSEPORT", sock.set_reuse_port(true))?;
     let all_off = if v6 {
         opt_optional("IPV6_MULTICAST_ALL", sock.set_multicast_all_v6(false))?
@@ -365,17 +350,7 @@ pub(super) fn open_receiver_socket(
         opt_optional("IP_MULTICAST_ALL", sock.set_multicast_all_v4(false))?
     };
     state.multicast_all_off &= all_off;
-    if v6 {
-        opt(
-            "IPV6_RECVPKTINFO",
-            setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1),
-        )?;
-    } else {
-        opt(
-            "IP_PKTINFO",
-            setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_PKTINFO, 1),
-        )?;
-    }
+    recv_pktinfo(&sock, v6)?;
     state.kernel_drops_on &= opt_optional(
         "SO_RXQ_OVFL",
         setsockopt_int(&sock, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1),
@@ -463,18 +438,8 @@ pub(crate) fn open_unicast(cfg: &UnicastConfig) -> Result<OpenUnicast, Error> {
         }
     }
     let sock = new_socket(v6)?;
-    opt("SO_REUSEADDR", sock.set_reuse_address(true))?;
-    if v6 {
-        opt(
-            "IPV6_RECVPKTINFO",
-            setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1),
-        )?;
-    } else {
-        opt(
-            "IP_PKTINFO",
-            setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_PKTINFO, 1),
-        )?;
-    }
+    reuse_address(&sock)?;
+    recv_pktinfo(&sock, v6)?;
     if cfg.hop_limit {
         recv_hop_limit(&sock, v6)?;
     }

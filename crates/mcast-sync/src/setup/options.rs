@@ -93,6 +93,29 @@ pub(crate) fn check_family(
     }
 }
 
+/// `SO_REUSEADDR`: a receiver may bind a group to a port another socket holds (receivers,
+/// unicast sockets, and senders bound to a fixed port).
+pub(super) fn reuse_address(sock: &Socket) -> Result<(), Error> {
+    opt("SO_REUSEADDR", sock.set_reuse_address(true))
+}
+
+/// Asks for each datagram's destination and interface (`IP_PKTINFO` / `IPV6_RECVPKTINFO`),
+/// which [`RecvMeta::destination`](mcast_core::RecvMeta::destination) and
+/// [`RecvMeta::ifindex`](mcast_core::RecvMeta::ifindex) report.
+pub(super) fn recv_pktinfo(sock: &Socket, v6: bool) -> Result<(), Error> {
+    if v6 {
+        opt(
+            "IPV6_RECVPKTINFO",
+            setsockopt_int(sock, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1),
+        )
+    } else {
+        opt(
+            "IP_PKTINFO",
+            setsockopt_int(sock, libc::IPPROTO_IP, libc::IP_PKTINFO, 1),
+        )
+    }
+}
+
 /// Asks the kernel for each datagram's receive time (`SO_TIMESTAMPNS`); a kernel without it is
 /// not an error: the datagrams then come without one.
 pub(super) fn recv_timestamps(sock: &Socket) -> Result<(), Error> {
