@@ -13,6 +13,20 @@
 //! socket2 stays out of every public signature: sockets go out as `std::net::UdpSocket` and
 //! come back in as [`BorrowedFd`](std::os::fd::BorrowedFd).
 //!
+//! One job per submodule (private; what the adapters need is re-exported here):
+//!
+//! | Module | Its one job |
+//! |---|---|
+//! | `open` | the sender, receiver and unicast configurations, and building their sockets in order: bind, options, first joins (the core's `membership` queue drained into joins) |
+//! | `options` | the `setsockopt` helpers, the address-family check, and each option more than one kind of socket sets |
+//! | `join` | memberships (join, leave, again on a new interface index) and the outgoing interface |
+//! | `state` | [`SocketState`]: what setup learnt, TTL and loop after opening, and the send and receive calls both adapters make |
+//! | `send` | batches out: UDP GSO (`UDP_SEGMENT`) and `sendmmsg` |
+//! | `recv` | one datagram in: `recvmsg` with `MSG_TRUNC`, control messages into a [`RecvMeta`](mcast_core::RecvMeta) |
+//! | `batch` | [`RecvBatch`], filled by `recvmmsg` |
+//!
+//! Each option has one owning function (a table in ARCHITECTURE.md names them).
+//!
 //! **Not a stable API.** This module is public only so that the adapters (this crate and
 //! mcast-async) can share one setup path; it is their plumbing, not an interface for other
 //! crates, and it may change in any release. Applications use [`crate::Sender`],
