@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -12,6 +11,9 @@ use futures_sink::Sink;
 use mcast_core::frame::{self, Flags, FrameError, FrameRepr, Seq, SessionId};
 use mcast_core::session::{self, SenderConfig};
 use mcast_core::RecvMeta;
+// The send time written into frames: the wall clock the blocking adapter reads too (the core
+// never reads a clock).
+use mcast_sync::driver::wall_ns;
 use tokio::time::Sleep;
 
 use crate::receiver::timed_out;
@@ -281,14 +283,6 @@ impl<'a> Sink<FrameRepr<'a>> for FrameSink {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.get_mut().poll_send_buffered(cx)
     }
-}
-
-/// Nanoseconds since the Unix epoch (0 if the clock is before 1970): the send time written
-/// into frames. The core never reads the clock; this adapter does.
-fn wall_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// A [`Sink`] of payloads that go out as numbered, stamped frames, from

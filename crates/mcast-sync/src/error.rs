@@ -99,6 +99,9 @@ impl Cause {
 }
 
 /// A group's scope in words, for [`Cause::NeedsInterface`].
+/// The one hint that points at this host's interfaces and their addresses.
+const LIST_IFACES: &str = "list the interfaces and their addresses with `ip addr`";
+
 fn scope_words(group: Group) -> &'static str {
     match group.scope() {
         mcast_core::addr::Scope::InterfaceLocal => "interface-local",
@@ -309,9 +312,7 @@ impl Error {
         }
         let errno = self.io_error().and_then(io::Error::raw_os_error);
         match (self, errno) {
-            (Self::Iface { .. }, _) => {
-                Some("list the interfaces and their addresses with `ip addr`".into())
-            }
+            (Self::Iface { .. }, _) => Some(LIST_IFACES.into()),
             (Self::Join { .. }, Some(libc::ENOBUFS)) => Some(format!(
                 "the kernel allows net.ipv4.igmp_max_memberships ({}) groups per socket; \
                  raise it with `sysctl -w net.ipv4.igmp_max_memberships=N`",
@@ -320,17 +321,16 @@ impl Error {
             (
                 Self::Join { .. } | Self::SetOption { .. },
                 Some(libc::ENODEV | libc::EADDRNOTAVAIL),
-            ) => Some(
+            ) => Some(format!(
                 "the interface does not exist, is down, or does not hold that address: \
-                 list the interfaces and their addresses with `ip addr`"
-                    .into(),
-            ),
+                 {LIST_IFACES}"
+            )),
             (Self::Bind { .. }, Some(libc::EADDRINUSE)) => {
                 Some("another program holds the port without SO_REUSEADDR/SO_REUSEPORT".into())
             }
-            (Self::Bind { .. }, Some(libc::EADDRNOTAVAIL)) => Some(
-                "the bind address is not on this host: list the addresses with `ip addr`".into(),
-            ),
+            (Self::Bind { .. }, Some(libc::EADDRNOTAVAIL)) => Some(format!(
+                "the bind address is not on this host: {LIST_IFACES}"
+            )),
             (Self::Send { .. }, Some(libc::ENETUNREACH | libc::EHOSTUNREACH)) => Some(
                 "the kernel has no route for it through the interface: check the interface's \
                  state (`ip link`) and the routes (`ip route`)"

@@ -62,6 +62,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Features
+//!
+//! - `capture` (default): the `capture` module, an `AF_PACKET` socket that captures the
+//!   frames mcast-core's `packet::filter` keeps (turns on mcast-core's `packet` feature, and
+//!   with it etherparse). Without it the crate is the socket layer and the drivers alone, as
+//!   mcast-async uses it.
+//!
 //! # Platform
 //!
 //! Linux only: the crate speaks Linux's socket interface directly. It relies on
@@ -69,7 +76,7 @@
 //! `IPV6_RECVPKTINFO` control messages (each datagram's group and interface), `SO_RXQ_OVFL`,
 //! `recvmmsg` / `sendmmsg`, UDP GSO (`UDP_SEGMENT`) and GRO, `SO_RCVBUFFORCE`,
 //! `SO_BINDTOIFINDEX`, the `/proc/sys` limits, a `NETLINK_ROUTE` socket ([`link`]) and
-//! `AF_PACKET` ([`capture`]). Elsewhere it does not compile. A port would need, per system:
+//! `AF_PACKET` (the `capture` module). Elsewhere it does not compile. A port would need, per system:
 //! the destination from `IP_RECVDSTADDR` / `IP_RECVIF` (BSDs, macOS) or `WSARecvMsg`
 //! (Windows); one system call per datagram instead of the `mmsg` batches, and no GSO, GRO or
 //! drop counter; receivers that tolerate other groups on their port (no `IP_MULTICAST_ALL`);
@@ -82,6 +89,7 @@ compile_error!(
     "mcast-sync supports Linux only: its crate documentation says what another system would need"
 );
 
+#[cfg(feature = "capture")]
 pub mod capture;
 mod diagnose;
 pub mod driver;

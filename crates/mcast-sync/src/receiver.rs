@@ -280,15 +280,7 @@ impl Joined {
         let (Some(sock), Some(held)) = (sockets.last(), self.per_socket.last_mut()) else {
             return Err(Error::NoGroups);
         };
-        if group.is_ipv6() != self.state.is_ipv6() {
-            let ours = if self.state.is_ipv6() { "IPv6" } else { "IPv4" };
-            return Err(Error::FamilyMismatch {
-                group,
-                what: "this receiver".into(),
-                found: ours,
-                expected: setup::family(group.addr()),
-            });
-        }
+        setup::check_family(group, || "this receiver".into(), self.state.is_ipv6())?;
         if group.needs_interface() && self.state.iface().is_any() {
             return Err(Error::NeedsInterface { group });
         }

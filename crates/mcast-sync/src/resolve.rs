@@ -37,68 +37,32 @@ impl ResolvedIface {
         }
     }
 
-    /// Resolves a spec against this host's interfaces (looked up through [`crate::ifaces`]).
+    /// Resolves a spec against this host's interfaces: [`ifaces::resolve`] finds it (and
+    /// words a missing one, as [`Error::Iface`]'s reason), this keeps what a socket needs.
     pub fn resolve(spec: &IfaceSpec) -> Result<Self, Error> {
-        let err = |reason: String| Error::Iface {
-            spec: spec.clone(),
-            reason,
-        };
-        match spec {
-            IfaceSpec::Any => Ok(Self::any()),
-            IfaceSpec::Addr(ip) => {
-                // `IfaceLookupError::List` reads "cannot list interfaces: ...".
-                let list = ifaces::list().map_err(|e| err(e.to_string()))?;
-                let iface = list.iter().find(|i| i.has_addr(*ip)).ok_or_else(|| {
-                    err(format!("no interface on this host has the address {ip}"))
-                })?;
-                let v4 = match ip {
-                    IpAddr::V4(v4) => *v4,
-                    IpAddr::V6(_) => iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED),
-                };
-                Ok(Self {
-                    spec: spec.clone(),
-                    index: iface.index,
-                    name: Some(iface.name.clone()),
-                    v4,
-                })
-            }
-            IfaceSpec::Name(name) => {
-                let index = name_to_index(name)
-                    .ok_or_else(|| err(format!("no interface named {name:?} on this host")))?;
-                Ok(Self {
-                    spec: spec.clone(),
-                    index,
-                    name: Some(name.clone()),
-                    v4: first_v4(name),
-                })
-            }
-            IfaceSpec::Index(index) => {
-                let name = index_to_name(*index)
-                    .ok_or_else(|| err(format!("no interface with index {index} on this host")))?;
-                Ok(Self {
-                    spec: spec.clone(),
-                    index: *index,
-                    v4: first_v4(&name),
-                    name: Some(name),
-                })
-            }
+        if spec.is_any() {
+            return Ok(Self::any());
         }
+        let iface = ifaces::resolve(spec).map_err(|e| Error::Iface {
+            spec: spec.clone(),
+            reason: e.to_string(),
+        })?;
+        let v4 = match spec {
+            IfaceSpec::Addr(IpAddr::V4(v4)) => *v4,
+            _ => iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED),
+        };
+        Ok(Self {
+            spec: spec.clone(),
+            index: iface.index,
+            name: Some(iface.name),
+            v4,
+        })
     }
 
     /// Whether the kernel chooses.
     pub fn is_any(&self) -> bool {
         self.index == 0
     }
-}
-
-/// The first IPv4 address of the interface called `name` (`0.0.0.0` when it has none or the
-/// interfaces cannot be listed).
-fn first_v4(name: &str) -> Ipv4Addr {
-    ifaces::list()
-        .ok()
-        .and_then(|list| list.into_iter().find(|i| i.name == name))
-        .and_then(|i| i.ipv4())
-        .unwrap_or(Ipv4Addr::UNSPECIFIED)
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 //!   become a [`MembershipMessage`]: `IGMPv3 report: join 224.1.1.5 (exclude {})`, which a
 //!   summary line puts between its sender and destination:
 //!   `Ether / IP / IGMPv3 192.168.56.1 > 224.0.0.22 report: join 224.1.1.5 (exclude {})`.
+//! - [`filter`] keeps the frames a capture asks for (a UDP port, a destination group) and
+//!   builds the classic BPF program that lets the kernel drop most others first.
 //! - [`hexdump`] prints bytes in scapy's `hexdump()` layout.
 //! - [`pcap`] writes classic pcap files into any `io::Write`.
 //!
@@ -37,6 +39,7 @@ use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSli
 
 use crate::addr::MacAddr;
 
+pub mod filter;
 mod hexdump;
 mod igmp;
 mod membership;
