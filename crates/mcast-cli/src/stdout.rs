@@ -1,7 +1,7 @@
 //! Standard output through a writer thread, so that a slow or stalled reader never holds a
 //! command's loop past a stop request.
 //!
-//! [`crate::output`] hands every stdout line to [`write`], which queues it; one thread writes
+//! [`crate::output`] hands every stdout line to [`write`](fn@write), which queues it; one thread writes
 //! the queue out, in order. The queue is bounded ([`QUEUE_BYTES`]): while it is full the
 //! command waits, so a slow reader (`mcast recv | slow`) gets every line, but only until a
 //! stop is requested (a signal: see [`crate::stop`]). From then on, lines that do not fit are
