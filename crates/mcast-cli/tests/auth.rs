@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use mcast_core::auth::{Authenticator, Key};
 use mcast_core::frame::{self, EndOfSession, Flags, FrameRepr, Seq, SessionId};
-use serde_json::Value;
 
+use crate::crafted::{now_ns, raw_sender, record};
 use crate::util::{run, Proc, LO};
 
 /// A fresh directory for one test's key files, removed on drop.
@@ -44,29 +44,6 @@ impl Drop for Scratch {
 
 fn read_key(path: &Path) -> Key {
     Key::from_hex(&fs::read(path).unwrap()).unwrap()
-}
-
-/// The `data` of the last record of `kind`.
-fn record(records: &[Value], kind: &str) -> Value {
-    records
-        .iter()
-        .rev()
-        .find(|r| r["type"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} record in {records:#?}"))["data"]
-        .clone()
-}
-
-/// A sender socket pinned to 127.0.0.1 with TTL 0, for hand-made datagrams.
-fn raw_sender(group: &str, port: u16) -> mcast_sync::Sender {
-    mcast_sync::Sender::builder(group.parse().unwrap(), port)
-        .iface(LO.parse().unwrap())
-        .ttl(0)
-        .build()
-        .unwrap()
-}
-
-fn now_ns() -> u64 {
-    mcast_sync::driver::wall_ns()
 }
 
 fn repr(session: u32, seq: u64) -> FrameRepr<'static> {

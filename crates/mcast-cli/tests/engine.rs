@@ -5,9 +5,9 @@
 use std::thread;
 use std::time::Duration;
 
-use mcast_core::frame::{self, EndOfSession, Flags, FrameRepr, Seq, SessionId};
 use serde_json::Value;
 
+use crate::crafted::{data_frame, end_frame, now_ns, raw_sender, record};
 use crate::util::{Proc, LO};
 
 /// Starts `mcast perf recv GROUP PORT -i 127.0.0.1 --json --timeout 20s EXTRA...` and waits
@@ -28,54 +28,6 @@ fn perf_receiver(group: &str, port: &str, extra: &[&str]) -> Proc {
     let mut p = Proc::mcast(&args);
     p.wait_listening();
     p
-}
-
-/// The `data` of the last record of `kind`.
-fn record(records: &[Value], kind: &str) -> Value {
-    records
-        .iter()
-        .rev()
-        .find(|r| r["type"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} record in {records:#?}"))["data"]
-        .clone()
-}
-
-/// A sender socket pinned to 127.0.0.1 with TTL 0, for hand-made datagrams.
-fn raw_sender(group: &str, port: u16) -> mcast_sync::Sender {
-    mcast_sync::Sender::builder(group.parse().unwrap(), port)
-        .iface(LO.parse().unwrap())
-        .ttl(0)
-        .build()
-        .unwrap()
-}
-
-fn data_frame(session: u32, seq: u64, sent_at_ns: u64) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let repr = FrameRepr {
-        flags: Flags::empty(),
-        session: SessionId(session),
-        seq: Seq(seq),
-        sent_at_ns,
-        payload: b"hand-made",
-        tag: None,
-    };
-    frame::encode(&repr, &mut buf).unwrap();
-    buf
-}
-
-fn end_frame(session: u32, first: u64, end: u64) -> Vec<u8> {
-    let end = EndOfSession {
-        first: Seq(first),
-        end: Seq(end),
-    };
-    let body = end.payload();
-    let mut buf = Vec::new();
-    frame::encode(&end.repr(SessionId(session), now_ns(), &body), &mut buf).unwrap();
-    buf
-}
-
-fn now_ns() -> u64 {
-    mcast_sync::driver::wall_ns()
 }
 
 // issue #7 — `mcast perf send` into `mcast perf recv` on loopback: the receiver ends by
@@ -203,7 +155,8 @@ fn recv_counts_the_tail_loss() {
     let rx = crate::receiver("239.1.7.4", "47174", &["--json", "--timeout", "1s"]);
     let tx = raw_sender("239.1.7.4", 47174);
     for seq in 0..90 {
-        tx.send(&data_frame(7, seq, now_ns())).unwrap();
+        tx.send(&data_frame(7, seq, now_ns(), b"hand-made"))
+            .unwrap();
     }
     for _ in 0..3 {
         tx.send(&end_frame(7, 0, 100)).unwrap();
@@ -234,12 +187,15 @@ fn forged_frames_do_not_poison_the_figures() {
     let rx = crate::receiver("239.1.7.5", "47175", &["--json", "--timeout", "1s"]);
     let tx = raw_sender("239.1.7.5", 47175);
     for seq in 0..10 {
-        tx.send(&data_frame(9, seq, now_ns())).unwrap();
+        tx.send(&data_frame(9, seq, now_ns(), b"hand-made"))
+            .unwrap();
     }
-    tx.send(&data_frame(9, u64::MAX, now_ns())).unwrap();
-    tx.send(&data_frame(9, 10, 0)).unwrap();
+    tx.send(&data_frame(9, u64::MAX, now_ns(), b"hand-made"))
+        .unwrap();
+    tx.send(&data_frame(9, 10, 0, b"hand-made")).unwrap();
     for seq in 11..20 {
-        tx.send(&data_frame(9, seq, now_ns())).unwrap();
+        tx.send(&data_frame(9, seq, now_ns(), b"hand-made"))
+            .unwrap();
     }
     tx.send(&end_frame(9, 0, 20)).unwrap();
     let out = rx.finish_ok();

@@ -4,49 +4,11 @@
 
 use std::net::UdpSocket;
 
-use mcast_core::frame::{self, EndOfSession, Flags, FrameRepr, Seq, SessionId};
 use serde_json::Value;
 
+use crate::crafted::{data_frame, end_frame, now_ns, raw_sender};
 use crate::util::netns::skip_without;
 use crate::util::{run, Proc, LO};
-
-/// A sender socket pinned to 127.0.0.1 with TTL 0, for hand-made datagrams to a group.
-fn attacker(group: &str, port: u16) -> mcast_sync::Sender {
-    mcast_sync::Sender::builder(group.parse().unwrap(), port)
-        .iface(LO.parse().unwrap())
-        .ttl(0)
-        .build()
-        .unwrap()
-}
-
-fn data_frame(session: u32, seq: u64, sent_at_ns: u64, payload: &[u8]) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let repr = FrameRepr {
-        flags: Flags::empty(),
-        session: SessionId(session),
-        seq: Seq(seq),
-        sent_at_ns,
-        payload,
-        tag: None,
-    };
-    frame::encode(&repr, &mut buf).unwrap();
-    buf
-}
-
-fn end_frame(session: u32, first: u64, end: u64) -> Vec<u8> {
-    let end = EndOfSession {
-        first: Seq(first),
-        end: Seq(end),
-    };
-    let body = end.payload();
-    let mut buf = Vec::new();
-    frame::encode(&end.repr(SessionId(session), now_ns(), &body), &mut buf).unwrap();
-    buf
-}
-
-fn now_ns() -> u64 {
-    mcast_sync::driver::wall_ns()
-}
 
 /// The `data` of every record of `kind`.
 fn records(out: &[Value], kind: &str) -> Vec<Value> {
@@ -75,7 +37,9 @@ fn a_unicast_datagram_to_the_port_is_not_a_group() {
     let note = text.wait_stderr("not sent to a joined group");
     assert!(note.contains("unicast datagram to 127.0.0.1"), "{note}");
     for port in [47191, 47196] {
-        attacker("239.1.9.1", port).send(b"for the group").unwrap();
+        raw_sender("239.1.9.1", port)
+            .send(b"for the group")
+            .unwrap();
     }
     let text = text.finish_ok();
     assert_eq!(text.stdout, ["[239.1.9.1] for the group"]);
@@ -141,7 +105,7 @@ fn a_timeout_with_only_stray_datagrams_says_so() {
 fn crafted_frames_cannot_poison_the_figures() {
     let text = crate::receiver("239.1.9.4", "47193", &["-v", "--timeout", "1s"]);
     let json = crate::receiver("239.1.9.4", "47193", &["--json", "--timeout", "1s"]);
-    let tx = attacker("239.1.9.4", 47193);
+    let tx = raw_sender("239.1.9.4", 47193);
     // A forged end of a session never heard, then that session's genuine frames.
     tx.send(&end_frame(1, 0, u64::MAX)).unwrap();
     for seq in 0..10 {
@@ -228,7 +192,7 @@ fn big_numbers_survive_jq() {
         &["--json", "-c", "1", "--timeout", "10s"],
     );
     let stamp = 1_764_038_400_123_456_789_u64;
-    attacker("239.1.9.5", 47194)
+    raw_sender("239.1.9.5", 47194)
         .send(&data_frame(5, u64::MAX - 1, stamp, b"big"))
         .unwrap();
     let out = rx.finish_ok();

@@ -10,6 +10,7 @@
 //! review: datagram size, address family, escaping, per-group counts, clap messages).
 
 mod auth;
+mod crafted;
 mod engine;
 mod hints;
 mod hostile;
