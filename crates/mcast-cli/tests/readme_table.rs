@@ -50,7 +50,7 @@ fn readme_path() -> PathBuf {
 }
 
 /// Splits a command into words: spaces separate, `'…'` and `"…"` quote.
-fn words(command: &str) -> Result<Vec<String>, String> {
+pub(crate) fn words(command: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut quote: Option<char> = None;

@@ -15,6 +15,7 @@ mod engine;
 mod hints;
 mod hostile;
 mod readme_table;
+mod readme_tour;
 mod util;
 
 use util::{mcast, python, run, Proc, LO, PY_MANY_GROUPS, PY_RECEIVER, PY_SENDER};
