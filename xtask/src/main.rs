@@ -1,7 +1,8 @@
 //! `cargo xtask`: the mcast lab and the repository's automation, in plain Rust.
 //!
 //! * `cargo xtask demo` replays the lecture (four hosts, two groups) in network namespaces it
-//!   creates, prints each host's terminal, checks the outcome and tears everything down.
+//!   creates, prints each host's terminal, checks the outcome and tears everything down;
+//!   `--python` runs the lecture's Python programs beside `mcast` there.
 //! * `cargo xtask lab up|exec|status|down` keeps a lab standing for experiments.
 //! * `cargo xtask perf` measures multicast throughput on a two-namespace veth lab and writes
 //!   BENCHMARKS.md.
@@ -62,13 +63,22 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Replay the lecture in throwaway namespaces, check the outcome and tear down.
-    Demo,
+    Demo(DemoOpt),
     /// Build, use and delete a lab that stays up between commands.
     Lab(lab::Opt),
     /// Measure multicast throughput (C baseline, iperf2, mcast) on a veth pair; write BENCHMARKS.md.
     Perf(perf::Opt),
     /// Build the fuzz targets (libFuzzer, no cargo-fuzz needed) and run each for a while.
     Fuzz(fuzz::Opt),
+}
+
+/// Options of `cargo xtask demo`.
+#[derive(clap::Args, Debug)]
+struct DemoOpt {
+    /// Run the lecture's plain-Python programs (examples/python/) beside `mcast` instead:
+    /// a Python sender to `mcast` and Python receivers, then `mcast send` to both.
+    #[arg(long)]
+    python: bool,
 }
 
 /// Writes to stdout for [`out!`]/[`outln!`]. After the first failed write (usually a reader that
@@ -125,11 +135,11 @@ fn try_main() -> Result<i32> {
         return Ok(code);
     }
     match cli.cmd {
-        Cmd::Demo => {
+        Cmd::Demo(opt) => {
             // Checked before the (slow) build; `Lab::up` checks again.
             prereq::require(&[prereq::Prereq::Root, prereq::Prereq::Ip])?;
             let bin = lab::mcast_binary(lab::Profile::Debug, false)?;
-            let failures = demo::run(&bin)?;
+            let failures = demo::run(&bin, opt.python)?;
             if failures.is_empty() {
                 outln!("demo: every check passed");
                 Ok(0)

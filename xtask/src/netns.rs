@@ -192,6 +192,11 @@ impl Proc {
         }
     }
 
+    /// How many output lines the process has printed so far.
+    pub(crate) fn line_count(&self) -> usize {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Sends SIGINT (a Ctrl-C) to the process, by its id, so it can end with its summary.
     ///
     /// `ip netns exec` and the `sh -c exec …` wrapper both exec in place, so the child's id is

@@ -1030,7 +1030,7 @@ fn lab_scenarios() {
     };
     note(
         "demo",
-        demo::run(&bin).map(|f| f.into_iter().map(|f| format!("demo: {f}")).collect()),
+        demo::run(&bin, false).map(|f| f.into_iter().map(|f| format!("demo: {f}")).collect()),
     );
     note("routed", routed_ttl(&bin));
     note("lab command", lab_command(&bin));

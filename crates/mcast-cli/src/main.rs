@@ -33,6 +33,7 @@ mod args;
 mod docs;
 mod errors;
 mod escape;
+mod explain;
 mod groups;
 mod hints;
 mod ifaces;

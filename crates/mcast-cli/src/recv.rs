@@ -105,6 +105,12 @@ pub(crate) struct Opt {
     #[command(flatten)]
     key: crate::key::KeyArg,
 
+    /// Print on stderr, before the "listening on" line, where the socket is bound and each
+    /// membership request as the lecture's Python builds it (`ip_mreq` as
+    /// `struct.pack("=4s4s", …)`).
+    #[arg(long)]
+    explain: bool,
+
     /// Print nothing on stderr (no "listening on" line, no notes, no summary).
     #[arg(short = 'q', long)]
     quiet: bool,
@@ -302,6 +308,12 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     };
     if !opt.quiet {
         if let Some(l) = crate::adapter::recv_buffer_note(&rx) {
+            output::note(&l);
+        }
+    }
+    if opt.explain {
+        let bound = rx.local_addr().ok();
+        for l in crate::explain::receiver_lines(bound, rx.groups(), rx.sources(), rx.iface()) {
             output::note(&l);
         }
     }

@@ -94,6 +94,11 @@ pub(crate) struct Opt {
     /// Print a line per datagram sent.
     #[arg(short = 'v', long)]
     verbose: bool,
+
+    /// Print on stderr the socket options set before sending (TTL, loop, interface), as
+    /// the lecture's Python sets them.
+    #[arg(long)]
+    explain: bool,
 }
 
 /// One `send` JSON record.
@@ -235,6 +240,12 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
     let interrupted = stop::install();
     let tx = adapter::open_sender(&plan, mcast_sync::SendPath::default())?;
+    if opt.explain {
+        let v6 = tx.destination().group().is_ipv6();
+        for l in crate::explain::sender_lines(v6, tx.ttl()?, tx.loopback()?, tx.iface()) {
+            output::note(&l);
+        }
+    }
     let mut driver = SendDriver::new(Sender::new(config(tx.destination())));
     let started = driver.clock().now();
     let stop = || interrupted.load(Ordering::SeqCst);

@@ -121,6 +121,51 @@ fn mcast_send_to_python_receiver() {
     assert_eq!(got.stdout, ["Hello, World!"]);
 }
 
+// issue #11 (demo) — `--explain` shows the socket options as the lecture set them: the TTL and
+// the interface by address on the sender, the join as `struct.pack("=4s4s", …)` bytes.
+#[test]
+fn explain_shows_the_lecture_socket_options() {
+    let mut args = vec!["recv", "224.1.1.5", "47166", "-i", LO];
+    args.extend_from_slice(&["-c", "1", "--timeout", "10s", "--explain"]);
+    let mut rx = Proc::mcast(&args);
+    rx.wait_listening();
+    let out = run(&[
+        "send",
+        "224.1.1.5",
+        "47166",
+        "hi",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--explain",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    assert!(out.stdout.is_empty(), "{:?}", out.stdout);
+    assert_eq!(
+        out.stderr_text(),
+        "socket option IPPROTO_IP IP_MULTICAST_TTL=0\n\
+         socket option IPPROTO_IP IP_MULTICAST_LOOP=1\n\
+         socket option IPPROTO_IP IP_MULTICAST_IF=127.0.0.1 (an in_addr: socket.inet_aton(\"127.0.0.1\"))"
+    );
+    let got = rx.finish_ok();
+    assert_eq!(got.stdout, ["hi"]);
+    let err = got.stderr_text();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines[0], "bound to 224.1.1.5:47166", "{err}");
+    assert_eq!(
+        lines[1],
+        "socket option IPPROTO_IP IP_ADD_MEMBERSHIP=e0 01 01 05 7f 00 00 01 (ip_mreq: group \
+         224.1.1.5, interface 127.0.0.1; Python: struct.pack(\"=4s4s\", \
+         socket.inet_aton(\"224.1.1.5\"), socket.inet_aton(\"127.0.0.1\")))",
+        "{err}"
+    );
+    assert!(
+        lines[2].starts_with("listening on 224.1.1.5:47166"),
+        "{err}"
+    );
+}
+
 // issue #2 (multicast-all) — a receiver of 234.3.2.1 must not see 224.1.1.5's traffic on the same
 // port, while a receiver of 224.1.1.5 on the same host does (IP_MULTICAST_ALL=0).
 #[test]
