@@ -1,9 +1,9 @@
 //! The README's five-minute tour, walked as written, so that a newcomer who follows it meets
 //! what it promises.
 //!
-//! The tour is every ```` ```console ```` block under the heading [`HEADING`] in README.md
-//! (```` ```sh ```` blocks there, such as `cargo install` and the lab, are not walked: CI runs the
-//! lab through `cargo xtask demo`). In a block:
+//! The walk takes every ```` ```console ```` block of README.md: the tour under the heading
+//! [`HEADING`], and the examples further down (```` ```sh ```` blocks, such as `cargo install`
+//! and the lab, are not walked: CI runs the lab through `cargo xtask demo`). In a block:
 //!
 //! - a line `$ mcast ARGS…` is a command (words split as in the bad-input table: spaces separate,
 //!   `'…'` and `"…"` quote); `$ sudo mcast …` needs root; a trailing ` &` runs it in the
@@ -130,20 +130,16 @@ fn step(line: usize, command: &str) -> Result<Step, String> {
     })
 }
 
-/// The tour's blocks.
+/// The README's console blocks.
 fn parse_tour(readme: &str) -> Result<Vec<Block>, String> {
-    let start = readme
-        .lines()
-        .position(|l| l.trim() == HEADING)
-        .ok_or_else(|| format!("README.md has no {HEADING:?} heading"))?;
+    if !readme.lines().any(|l| l.trim() == HEADING) {
+        return Err(format!("README.md has no {HEADING:?} heading"));
+    }
     let mut blocks = Vec::new();
     let mut current: Option<Block> = None;
     let mut in_other_fence = false;
-    for (i, line) in readme.lines().enumerate().skip(start + 1) {
+    for (i, line) in readme.lines().enumerate() {
         let number = i + 1;
-        if current.is_none() && !in_other_fence && line.starts_with("## ") {
-            break;
-        }
         if let Some(block) = current.as_mut() {
             if line.trim() == "```" {
                 blocks.push(current.take().expect("a block"));
@@ -254,7 +250,7 @@ fn walk(block: &Block) -> Vec<Output> {
 
 // issue #11 (README tour) — following the README top to bottom works without guessing.
 #[test]
-fn the_readme_tour_runs_as_written() {
+fn the_readme_console_blocks_run_as_written() {
     let readme = readme();
     let blocks = parse_tour(&readme).unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -391,7 +387,10 @@ fn the_tour_refuses_commands_that_leave_the_host() {
 fn the_tour_parser_reads_blocks_and_skips_sh_fences() {
     let text = "# x\n## A five-minute tour\n```sh\n$ not a step\n```\n```console\n$ mcast info 224.1.1.5\nmac: …\n```\n## Next\n```console\n$ mcast info 1\n```\n";
     let blocks = parse_tour(text).expect("parses");
-    assert_eq!(blocks.len(), 1, "{blocks:#?}");
+    assert_eq!(blocks.len(), 2, "{blocks:#?}");
     assert_eq!(blocks[0].steps[0].args, ["info", "224.1.1.5"]);
     assert_eq!(blocks[0].shown, [(8, "mac: …".to_owned())]);
+    assert_eq!(blocks[1].steps[0].args, ["info", "1"]);
+    assert!(blocks[1].shown.is_empty());
+    assert!(parse_tour("## Another heading\n").is_err());
 }
