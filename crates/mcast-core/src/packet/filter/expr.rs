@@ -381,7 +381,8 @@ fn tokenize(s: &str) -> Result<Vec<Token<'_>>, ExprError> {
             continue;
         }
         let single = matches!(c, '(' | ')' | '!');
-        let double = (c == '&' || c == '|') && s[at..].starts_with(if c == '&' { "&&" } else { "||" });
+        let double =
+            (c == '&' || c == '|') && s[at..].starts_with(if c == '&' { "&&" } else { "||" });
         let len = if single {
             1
         } else if double {
@@ -559,7 +560,11 @@ impl<'a> Parser<'a> {
     fn qualified(&mut self, t: Token<'a>) -> Result<Primitive, ExprError> {
         let (side, kw) = match t.text {
             "src" | "dst" => {
-                let side = if t.text == "src" { Side::Src } else { Side::Dst };
+                let side = if t.text == "src" {
+                    Side::Src
+                } else {
+                    Side::Dst
+                };
                 match self.peek() {
                     Some(k) if k.text == "host" || k.text == "port" => {
                         self.pos += 1;
@@ -649,14 +654,26 @@ mod tests {
             ("udp port 50002", [false, true, false, false, false]),
             ("host 224.1.1.5", [true, false, false, true, true]),
             ("dst 224.1.1.5 and udp", [true, false, false, true, false]),
-            ("src host 192.168.56.3 and not multicast", [false, false, true, false, false]),
+            (
+                "src host 192.168.56.3 and not multicast",
+                [false, false, true, false, false],
+            ),
             ("multicast", [true, true, false, true, true]),
             ("vlan", [false, false, false, true, false]),
             ("vlan 5 and port 50001", [false, false, false, true, false]),
             ("vlan 6", [false; 5]),
-            ("!(udp) || dst port 50002", [false, true, false, false, true]),
-            ("not (port 50001 or igmp)", [false, true, false, false, false]),
-            ("(igmp) && (host 224.1.1.5)", [false, false, false, false, true]),
+            (
+                "!(udp) || dst port 50002",
+                [false, true, false, false, true],
+            ),
+            (
+                "not (port 50001 or igmp)",
+                [false, true, false, false, false],
+            ),
+            (
+                "(igmp) && (host 224.1.1.5)",
+                [false, false, false, false, true],
+            ),
         ];
         for (expr, want) in table {
             let e = parse(expr);
@@ -676,7 +693,10 @@ mod tests {
             ("a", ""),
             ("!udp&&!igmp", "not udp and not igmp"),
             ("(port 1 or port 2) and ip", "(port 1 or port 2) and ip"),
-            ("port 1 and (port 2 and port 3)", "port 1 and (port 2 and port 3)"),
+            (
+                "port 1 and (port 2 and port 3)",
+                "port 1 and (port 2 and port 3)",
+            ),
             ("not (udp and ip6)", "not (udp and ip6)"),
             ("ip6 multicast", "ip6 and multicast"),
             ("host ff15::5", "host ff15::5"),
@@ -695,13 +715,28 @@ mod tests {
         let cases: &[(&str, usize, usize, &str)] = &[
             ("", 0, 0, "the expression is empty"),
             ("   ", 0, 3, "the expression is empty"),
-            ("port", 4, 0, "expected a port number, found the end of the expression"),
-            ("udp port 70000", 9, 5, "expected a port number (0-65535), found `70000`"),
+            (
+                "port",
+                4,
+                0,
+                "expected a port number, found the end of the expression",
+            ),
+            (
+                "udp port 70000",
+                9,
+                5,
+                "expected a port number (0-65535), found `70000`",
+            ),
             ("host example.com", 5, 11, "host names are not looked up"),
             ("udp or port 1 and ip", 14, 3, "`and` and `or` mixed"),
             ("(udp or ip", 0, 1, "this `(` is never closed"),
             ("udp)", 3, 1, "this `)` has no `(`"),
-            ("udp ip", 4, 2, "expected `and`, `or` or the end, found `ip`"),
+            (
+                "udp ip",
+                4,
+                2,
+                "expected `and`, `or` or the end, found `ip`",
+            ),
             ("tcp", 0, 3, "expected a primitive"),
             ("udp and", 7, 0, "found the end of the expression"),
             ("vlan 4096", 5, 4, "a VLAN id (0-4095)"),
