@@ -294,14 +294,16 @@ fn parse_expression(words: &[String]) -> Result<Option<Expr>, CliError> {
         return Ok(None);
     }
     let text = words.join(" ");
-    text.parse().map(Some).map_err(|e: packet::filter::ExprError| {
-        let column = text.get(..e.at).unwrap_or(&text).chars().count() + 1;
-        // One line, as every error: the position and the token name the spot.
-        CliError::usage(format!(
-            "filter expression `{text}`, at character {column}: {e}"
-        ))
-        .hint("the language is described under EXPRESSION in `mcast sniff --help`")
-    })
+    text.parse()
+        .map(Some)
+        .map_err(|e: packet::filter::ExprError| {
+            let column = text.get(..e.at).unwrap_or(&text).chars().count() + 1;
+            // One line, as every error: the position and the token name the spot.
+            CliError::usage(format!(
+                "filter expression `{text}`, at character {column}: {e}"
+            ))
+            .hint("the language is described under EXPRESSION in `mcast sniff --help`")
+        })
 }
 
 /// The interface in words: `lab0 (index 3, 192.168.56.3)`.
@@ -355,8 +357,8 @@ fn time_of_day(secs: u64, local: bool) -> (u64, u64, u64) {
             let mut tm: libc::tm = unsafe { std::mem::zeroed() };
             // SAFETY: as above.
             if !unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
-                of_day = u64::try_from(tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec)
-                    .unwrap_or(of_day);
+                of_day =
+                    u64::try_from(tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec).unwrap_or(of_day);
             }
         }
     }
@@ -412,7 +414,12 @@ struct Seen<'b> {
 }
 
 impl<'a> Sink<'a> {
-    fn new(opt: &'a Opt, filter: Filter, expr: Option<Expr>, ethernet: bool) -> anyhow::Result<Self> {
+    fn new(
+        opt: &'a Opt,
+        filter: Filter,
+        expr: Option<Expr>,
+        ethernet: bool,
+    ) -> anyhow::Result<Self> {
         let pcap = match &opt.write {
             None => None,
             Some(path) => {
@@ -433,7 +440,11 @@ impl<'a> Sink<'a> {
             opt,
             filter,
             expr,
-            time: if opt.no_time { TimeFormat::None } else { opt.time },
+            time: if opt.no_time {
+                TimeFormat::None
+            } else {
+                opt.time
+            },
             pcap,
             first: None,
             packets: 0,
@@ -535,7 +546,10 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let mut sink = Sink::new(&opt, filter, expr, ethernet)?;
     let name = cap.interface().name.clone();
     if !opt.quiet {
-        let mut line = format!("listening on {}; {described})", describe_iface(cap.interface()));
+        let mut line = format!(
+            "listening on {}; {described})",
+            describe_iface(cap.interface())
+        );
         if let Some(p) = &opt.write {
             line.push_str(&format!(", writing {}", p.display()));
         }
@@ -555,7 +569,11 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             continue;
         };
         let data = &buf[..frame.len];
-        if sink.expr.as_ref().is_some_and(|e| !e.matches(data, frame.is_ethernet())) {
+        if sink
+            .expr
+            .as_ref()
+            .is_some_and(|e| !e.matches(data, frame.is_ethernet()))
+        {
             continue;
         }
         sink.packet(&Seen {
@@ -632,7 +650,12 @@ fn pcap_hint(e: &PcapError) -> Option<&'static str> {
 }
 
 /// `mcast sniff -r FILE`: prints the packets of a pcap file as a capture would.
-fn read_file(opt: &Opt, path: &Path, filter: Filter, expr: Option<Expr>) -> anyhow::Result<ExitCode> {
+fn read_file(
+    opt: &Opt,
+    path: &Path,
+    filter: Filter,
+    expr: Option<Expr>,
+) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(path)
         .map_err(|e| CliError::runtime(format!("cannot read {}: {e}", path.display())))?;
     let bad = |e: PcapError| -> anyhow::Error {
@@ -765,7 +788,9 @@ mod tests {
     fn expressions_are_usage_errors_with_the_position() {
         let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
         assert_eq!(parse_expression(&[]).unwrap(), None);
-        let e = parse_expression(&words("udp and port 50001")).unwrap().unwrap();
+        let e = parse_expression(&words("udp and port 50001"))
+            .unwrap()
+            .unwrap();
         assert_eq!(e.to_string(), "udp and port 50001");
         let err = anyhow::Error::new(parse_expression(&words("udp and pört x")).unwrap_err());
         assert_eq!(crate::errors::exit_code(&err), crate::errors::exit::USAGE);
@@ -774,9 +799,18 @@ mod tests {
             "filter expression `udp and pört x`, at character 9: expected a primitive (host, \
              src, dst, port, udp, igmp, mld, ip, ip6, multicast, vlan), `not` or `(`, found `pört`"
         );
-        let f = Filter { port: Some(5), group: None };
-        assert_eq!(describe(&f, Some(&e)), "udp port 5 and (udp and port 50001)");
-        assert_eq!(describe(&Filter::default(), Some(&e)), "filter udp and port 50001");
+        let f = Filter {
+            port: Some(5),
+            group: None,
+        };
+        assert_eq!(
+            describe(&f, Some(&e)),
+            "udp port 5 and (udp and port 50001)"
+        );
+        assert_eq!(
+            describe(&Filter::default(), Some(&e)),
+            "filter udp and port 50001"
+        );
     }
 
     #[test]

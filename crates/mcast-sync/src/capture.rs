@@ -652,9 +652,15 @@ mod tests {
         while start.elapsed() < Duration::from_millis(600) {
             if let Some(frame) = cap.next(&mut buf).unwrap() {
                 assert!(frame.is_ethernet());
-                assert!(frame.kernel_timestamp, "SO_TIMESTAMPNS on the capture socket");
+                assert!(
+                    frame.kernel_timestamp,
+                    "SO_TIMESTAMPNS on the capture socket"
+                );
                 let age = SystemTime::now().duration_since(frame.timestamp).unwrap();
-                assert!(age < Duration::from_secs(2), "a kernel time of now: {age:?}");
+                assert!(
+                    age < Duration::from_secs(2),
+                    "a kernel time of now: {age:?}"
+                );
                 assert_eq!(frame.len, frame.orig_len);
                 assert!(buf[..frame.len].ends_with(b"mcast-capture-test"));
                 seen += 1;
