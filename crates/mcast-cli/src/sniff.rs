@@ -111,7 +111,9 @@ Examples:
 
 Each line starts with the kernel's receive time, HH:MM:SS.ffffff in local time as tcpdump
 prints it (--time utc|epoch|relative|none, -t for none); -e adds the Ethernet header:
-  12:00:00.123456 ce:be:28:7d:4c:16 > 01:00:5e:01:01:05, ethertype IPv4 (0x0800), length 55: Ether / IP / UDP ...
+  12:00:00.123456 ce:be:28:7d:4c:16 > 01:00:5e:01:01:05, ethertype IPv4 (0x0800),
+      length 55: Ether / IP / UDP 192.168.56.3:52582 > 224.1.1.5:50001 / Raw
+(one line: the source MAC, then the group's MAC 01:00:5e + the low 23 bits of 224.1.1.5)
 
 EXPRESSION (quote it for the shell when it has parentheses or !):
   host A, src A, dst A           IP packets from or to A / from A / to A (IPv4 or IPv6)
@@ -156,8 +158,7 @@ pub(crate) struct Opt {
     #[arg(short = 'e', long = "link")]
     link: bool,
 
-    /// The time column: local (HH:MM:SS.ffffff, local time), utc, epoch (seconds.micros),
-    /// relative (seconds since the first packet) or none.
+    /// The time column (the kernel's receive time).
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = TimeFormat::Local)]
     time: TimeFormat,
 
@@ -182,7 +183,7 @@ pub(crate) struct Opt {
     quiet: bool,
 
     /// A filter expression, e.g. `udp port 50001 and dst 224.1.1.5` (see below).
-    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    #[arg(value_name = "EXPRESSION")]
     expression: Vec<String>,
 }
 

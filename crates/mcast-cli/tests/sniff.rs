@@ -792,6 +792,12 @@ fn sniff_filter_expressions_select_packets() {
     );
     assert_eq!(picks("ip6 or igmp or vlan"), Vec::<String>::new());
     assert_eq!(picks("ip and multicast").len(), 4);
+    // Options may follow the expression, as with tcpdump on Linux.
+    let after = read_back(&all, &["port", "50001", "-c", "1", "-t"]).stdout;
+    assert_eq!(
+        after,
+        ["Ether / IP / UDP 192.168.56.3:40000 > 224.1.1.5:50001 / Raw"]
+    );
     // --port and an expression: both must pass.
     let mut args = vec!["-t", "-q", "--port", "50002"];
     args.extend(["dst", "224.1.1.5"]);
