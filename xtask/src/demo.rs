@@ -486,7 +486,16 @@ fn describe(t: &Terminal) -> String {
 
 /// Whether `line` is the sniffer's scapy-style summary of midwood's datagram.
 fn is_summary(line: &str) -> bool {
-    let Some(rest) = line.trim().strip_prefix("Ether / IP / UDP 192.168.56.3:") else {
+    let line = line.trim();
+    // The sniffer's line may start with its time column (`HH:MM:SS.ffffff `).
+    let line = line
+        .split_once(' ')
+        .filter(|(t, _)| {
+            t.bytes()
+                .all(|b| b.is_ascii_digit() || b == b':' || b == b'.')
+        })
+        .map_or(line, |(_, rest)| rest);
+    let Some(rest) = line.strip_prefix("Ether / IP / UDP 192.168.56.3:") else {
         return false;
     };
     let Some((sport, rest)) = rest.split_once(' ') else {
@@ -846,6 +855,9 @@ mod tests {
     fn summary_line_must_name_sender_group_and_port() {
         assert!(is_summary(
             "Ether / IP / UDP 192.168.56.3:52582 > 224.1.1.5:50001 / Raw"
+        ));
+        assert!(is_summary(
+            "12:00:00.123456 Ether / IP / UDP 192.168.56.3:52582 > 224.1.1.5:50001 / Raw"
         ));
         assert!(!is_summary(
             "Ether / IP / UDP 192.168.56.3:52582 > 234.3.2.1:50001 / Raw"

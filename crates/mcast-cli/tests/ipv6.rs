@@ -191,6 +191,7 @@ fn ipv6_ssm_with_source() {
     // Both datagrams must be on the wire, or "not received" would prove nothing.
     let mut sniff = ns.mcast(&[
         "sniff",
+        "-t",
         "-i",
         "vb",
         "--port",
@@ -347,6 +348,7 @@ fn mld_report_is_sniffed() {
     // solicited-node groups may still be repeating; wait for the ones this test causes.
     let mut sniff = ns.mcast(&[
         "sniff",
+        "-t",
         "-i",
         "vb",
         "--group",

@@ -25,6 +25,11 @@
 //! The socket also asks the interface for all multicast traffic (`PACKET_MR_ALLMULTI`), so groups
 //! this host has not joined are seen too; the kernel undoes that when the socket closes.
 //!
+//! Each frame's time is the kernel's receive timestamp (`SO_TIMESTAMPNS`, the same clock and
+//! the same moment tcpdump reports), not the time user space got to it. A VLAN tag the driver
+//! stripped into the packet's metadata (as veth and most NICs do) is put back into the frame
+//! from `PACKET_AUXDATA`, as libpcap does, so the frame reads as it was on the wire.
+//!
 //! Opening needs `CAP_NET_RAW`; without it [`CaptureError::NotPermitted`] carries a hint.
 
 use std::io;
@@ -129,8 +134,11 @@ pub struct CapturedFrame {
     pub len: usize,
     /// Bytes on the wire; more than `len` when the buffer was too small.
     pub orig_len: usize,
-    /// When the frame was read (the wall clock, taken right after `recvfrom`).
+    /// When the kernel received the frame (`SO_TIMESTAMPNS`); the wall clock right after
+    /// `recvmsg` only on a kernel that sent no timestamp.
     pub timestamp: SystemTime,
+    /// Whether `timestamp` came from the kernel.
+    pub kernel_timestamp: bool,
     /// Which way it went.
     pub direction: Direction,
     /// The link's hardware type (`ARPHRD_*`, `sll_hatype`).
@@ -181,6 +189,52 @@ struct PacketMreq {
     mr_type: libc::c_ushort,
     mr_alen: libc::c_ushort,
     mr_address: [libc::c_uchar; 8],
+}
+
+/// `PACKET_AUXDATA` from `<linux/if_packet.h>`: a control message per frame with its VLAN tag.
+const PACKET_AUXDATA: libc::c_int = 8;
+/// `tp_status` bit: `tp_vlan_tci` holds a tag the driver stripped.
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+/// `tp_status` bit: `tp_vlan_tpid` holds the tag's protocol id.
+const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+
+/// `struct tpacket_auxdata` from `<linux/if_packet.h>`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct TpacketAuxdata {
+    tp_status: u32,
+    tp_len: u32,
+    tp_snaplen: u32,
+    tp_mac: u16,
+    tp_net: u16,
+    tp_vlan_tci: u16,
+    tp_vlan_tpid: u16,
+}
+
+/// A control buffer for one `SCM_TIMESTAMPNS` and one `PACKET_AUXDATA`, aligned for cmsghdr.
+#[repr(C, align(8))]
+struct CaptureCmsgBuf([u8; 128]);
+
+// SAFETY: CMSG_SPACE only computes a size.
+const _: () = assert!(
+    unsafe {
+        libc::CMSG_SPACE(size_of::<libc::timespec>() as libc::c_uint) as usize
+            + libc::CMSG_SPACE(size_of::<TpacketAuxdata>() as libc::c_uint) as usize
+    } <= 128,
+    "the capture's control buffer must hold a timestamp and the auxdata"
+);
+
+/// Puts a stripped VLAN tag (`tpid`, `tci`) back after the MACs of the `len` frame bytes in
+/// `buf`, as libpcap does; returns the new length (the last 4 bytes fall off a full buffer).
+fn reinsert_vlan(buf: &mut [u8], len: usize, tpid: u16, tci: u16) -> usize {
+    if len < 12 || buf.len() < 16 {
+        return len;
+    }
+    let new_len = (len + 4).min(buf.len());
+    buf.copy_within(12..new_len - 4, 16);
+    buf[12..14].copy_from_slice(&tpid.to_be_bytes());
+    buf[14..16].copy_from_slice(&tci.to_be_bytes());
+    new_len
 }
 
 /// `struct tpacket_stats` from `<linux/if_packet.h>`.
@@ -270,6 +324,20 @@ impl Capture {
                 libc::PACKET_ADD_MEMBERSHIP,
                 std::ptr::addr_of!(mreq).cast(),
                 size_of::<PacketMreq>() as libc::socklen_t,
+            )
+        };
+        // Kernel receive times, and the VLAN tag the driver may have moved out of the frame.
+        // Both best effort: without them frames come with the user-space time, untagged.
+        let _ = crate::setup::recv_timestamps(&sock);
+        let one: libc::c_int = 1;
+        // SAFETY: `one` is a valid int and the length says so.
+        let _ = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_AUXDATA,
+                std::ptr::addr_of!(one).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
             )
         };
         // A bigger buffer rides out bursts; the kernel clamps it to net.core.rmem_max.
@@ -386,20 +454,22 @@ impl Capture {
 
     fn recv_raw(&self, buf: &mut [u8]) -> Result<Option<CapturedFrame>, CaptureError> {
         let mut sll = MaybeUninit::<libc::sockaddr_ll>::zeroed();
-        let mut sll_len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        // SAFETY: `buf` is valid for `buf.len()` bytes and `sll` for `sll_len` bytes.
-        // MSG_TRUNC makes packet sockets return the frame's full length.
-        let n = unsafe {
-            libc::recvfrom(
-                self.sock.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_TRUNC,
-                sll.as_mut_ptr().cast(),
-                &mut sll_len,
-            )
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
         };
-        let timestamp = SystemTime::now();
+        let mut control = CaptureCmsgBuf([0; 128]);
+        // SAFETY: msghdr is plain data; all-zero is a valid value, the fields are set below.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = sll.as_mut_ptr().cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = control.0.len() as _;
+        // SAFETY: every pointer in `msg` points to live buffers of the lengths given.
+        // MSG_TRUNC makes packet sockets return the frame's full length.
+        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
         if n < 0 {
             let err = io::Error::last_os_error();
             return match err.kind() {
@@ -412,13 +482,61 @@ impl Capture {
                 }),
             };
         }
-        // SAFETY: zero-initialised above; recvfrom filled it in on success.
+        let mut timestamp = None;
+        let mut aux = None;
+        // A truncated control buffer may end in stale bytes: then no control message is trusted.
+        if msg.msg_flags & libc::MSG_CTRUNC == 0 {
+            // SAFETY: recvmsg filled `msg`, whose control buffer `control` is live and aligned;
+            // CMSG_* walk only within msg_controllen, and a payload is read only when the
+            // message's own length covers it.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&msg);
+                while !c.is_null() {
+                    let hdr = &*c;
+                    let holds = |size: usize| {
+                        hdr.cmsg_len as usize >= libc::CMSG_LEN(size as libc::c_uint) as usize
+                    };
+                    match (hdr.cmsg_level, hdr.cmsg_type) {
+                        (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS)
+                            if holds(size_of::<libc::timespec>()) =>
+                        {
+                            let ts: libc::timespec =
+                                std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                            timestamp = u64::try_from(ts.tv_sec)
+                                .ok()
+                                .zip(u32::try_from(ts.tv_nsec).ok())
+                                .map(|(s, ns)| SystemTime::UNIX_EPOCH + Duration::new(s, ns));
+                        }
+                        (libc::SOL_PACKET, PACKET_AUXDATA) if holds(size_of::<TpacketAuxdata>()) => {
+                            aux = Some(std::ptr::read_unaligned(
+                                libc::CMSG_DATA(c).cast::<TpacketAuxdata>(),
+                            ));
+                        }
+                        _ => {}
+                    }
+                    c = libc::CMSG_NXTHDR(&msg, c);
+                }
+            }
+        }
+        // SAFETY: zero-initialised above; recvmsg filled it in on success.
         let sll = unsafe { sll.assume_init() };
-        let orig_len = usize::try_from(n).unwrap_or(0);
+        let mut orig_len = usize::try_from(n).unwrap_or(0);
+        let mut len = orig_len.min(buf.len());
+        let ethernet = is_ethernet_hatype(sll.sll_hatype);
+        if let Some(a) = aux.filter(|a| ethernet && a.tp_status & TP_STATUS_VLAN_VALID != 0) {
+            let tpid = if a.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 {
+                a.tp_vlan_tpid
+            } else {
+                0x8100
+            };
+            len = reinsert_vlan(buf, len, tpid, a.tp_vlan_tci);
+            orig_len += 4;
+        }
         Ok(Some(CapturedFrame {
-            len: orig_len.min(buf.len()),
+            len,
             orig_len,
-            timestamp,
+            timestamp: timestamp.unwrap_or_else(SystemTime::now),
+            kernel_timestamp: timestamp.is_some(),
             direction: Direction::from_pkttype(sll.sll_pkttype),
             hatype: sll.sll_hatype,
         }))
@@ -462,6 +580,24 @@ mod tests {
                 .attach_filter(&prog)
                 .unwrap_or_else(|e| panic!("{f:?}: {e}"));
         }
+    }
+
+    #[test]
+    fn vlan_tag_is_put_back_after_the_macs() {
+        let mut buf = [0u8; 24];
+        let frame: Vec<u8> = (1..=18).collect();
+        buf[..18].copy_from_slice(&frame);
+        let len = reinsert_vlan(&mut buf, 18, 0x8100, 5);
+        assert_eq!(len, 22);
+        assert_eq!(buf[..12], frame[..12]);
+        assert_eq!(buf[12..16], [0x81, 0x00, 0x00, 0x05]);
+        assert_eq!(buf[16..22], frame[12..]);
+        // A full buffer loses its last four bytes; a runt stays as it is.
+        let mut full = [7u8; 16];
+        assert_eq!(reinsert_vlan(&mut full, 16, 0x88a8, 9), 16);
+        assert_eq!(full[12..16], [0x88, 0xa8, 0, 9]);
+        let mut runt = [1u8; 20];
+        assert_eq!(reinsert_vlan(&mut runt, 10, 0x8100, 1), 10);
     }
 
     #[test]
@@ -516,6 +652,15 @@ mod tests {
         while start.elapsed() < Duration::from_millis(600) {
             if let Some(frame) = cap.next(&mut buf).unwrap() {
                 assert!(frame.is_ethernet());
+                assert!(
+                    frame.kernel_timestamp,
+                    "SO_TIMESTAMPNS on the capture socket"
+                );
+                let age = SystemTime::now().duration_since(frame.timestamp).unwrap();
+                assert!(
+                    age < Duration::from_secs(2),
+                    "a kernel time of now: {age:?}"
+                );
                 assert_eq!(frame.len, frame.orig_len);
                 assert!(buf[..frame.len].ends_with(b"mcast-capture-test"));
                 seen += 1;

@@ -29,6 +29,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::mld;
 
+pub mod expr;
+
+pub use expr::{Expr, ExprError, ExprErrorKind};
+
 /// Which captured frames to keep. The default keeps every frame.
 ///
 /// - `port`: UDP datagrams (over IPv4 or IPv6) with this source **or** destination port. Every
@@ -58,7 +62,7 @@ impl Filter {
         if self.is_empty() {
             return true;
         }
-        let Some(ip) = ip_facts(frame, ethernet) else {
+        let Some(ip) = frame_facts(frame, ethernet).ip else {
             return false;
         };
         if let Some(port) = self.port {
@@ -86,10 +90,22 @@ impl Filter {
     }
 }
 
-/// The few facts about an IP packet the filter needs.
+/// The few facts about a frame the filters need: its first VLAN tag and its IP packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FrameFacts {
+    /// The VLAN id of the outer 802.1Q/802.1ad tag, if the frame has one.
+    vlan: Option<u16>,
+    /// The IP packet, if the frame carries one whose version agrees with the EtherType.
+    ip: Option<IpFacts>,
+}
+
+/// The few facts about an IP packet the filters need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct IpFacts {
+    src: IpAddr,
     dst: IpAddr,
+    /// The transport protocol (after IPv6 extension headers, when they could be walked).
+    proto: u8,
     /// (source, destination) port of an unfragmented (or first-fragment) UDP datagram.
     udp_ports: Option<(u16, u16)>,
     /// IGMP or MLD.
@@ -113,21 +129,32 @@ fn udp_ports(l4: &[u8]) -> Option<(u16, u16)> {
     Some((be16(l4, 0)?, be16(l4, 2)?))
 }
 
-fn ip_facts(frame: &[u8], ethernet: bool) -> Option<IpFacts> {
-    let (ip, ethertype) = if ethernet {
+fn frame_facts(frame: &[u8], ethernet: bool) -> FrameFacts {
+    let mut vlan = None;
+    let link = if ethernet {
         let mut at = 12;
-        let mut ethertype = be16(frame, at)?;
+        let mut ethertype = be16(frame, at);
         // At most two VLAN tags (802.1ad outer + 802.1Q inner).
         for _ in 0..2 {
-            if ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ {
+            if let Some(ETHERTYPE_VLAN | ETHERTYPE_QINQ) = ethertype {
+                if vlan.is_none() {
+                    vlan = be16(frame, at + 2).map(|tci| tci & 0x0fff);
+                }
                 at += 4;
-                ethertype = be16(frame, at)?;
+                ethertype = be16(frame, at);
             }
         }
-        (frame.get(at + 2..)?, Some(ethertype))
+        ethertype.and_then(|t| Some((frame.get(at + 2..)?, Some(t))))
     } else {
-        (frame, None)
+        Some((frame, None))
     };
+    FrameFacts {
+        vlan,
+        ip: link.and_then(|(ip, ethertype)| ip_facts(ip, ethertype)),
+    }
+}
+
+fn ip_facts(ip: &[u8], ethertype: Option<u16>) -> Option<IpFacts> {
     // Behind an Ethernet header, the IP version must agree with the EtherType.
     match (ip.first()? >> 4, ethertype) {
         (4, None | Some(ETHERTYPE_IPV4)) => ipv4_facts(ip),
@@ -142,6 +169,7 @@ fn ipv4_facts(ip: &[u8]) -> Option<IpFacts> {
         return None;
     }
     let proto = *ip.get(9)?;
+    let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
     let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
     let frag_offset = be16(ip, 6)? & 0x1fff;
     let udp_ports = if proto == PROTO_UDP && frag_offset == 0 {
@@ -150,13 +178,16 @@ fn ipv4_facts(ip: &[u8]) -> Option<IpFacts> {
         None
     };
     Some(IpFacts {
+        src: IpAddr::V4(Ipv4Addr::from(src)),
         dst: IpAddr::V4(Ipv4Addr::from(dst)),
+        proto,
         udp_ports,
         membership: proto == PROTO_IGMP,
     })
 }
 
 fn ipv6_facts(ip: &[u8]) -> Option<IpFacts> {
+    let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
     let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
     let mut next = *ip.get(6)?;
     let mut at = 40usize;
@@ -174,10 +205,10 @@ fn ipv6_facts(ip: &[u8]) -> Option<IpFacts> {
             // Fragment header: only the first fragment carries the UDP header.
             44 => {
                 let offset = be16(ip, at + 2)? >> 3;
+                next = *ip.get(at)?;
                 if offset != 0 {
                     break;
                 }
-                next = *ip.get(at)?;
                 at += 8;
             }
             PROTO_UDP => {
@@ -192,7 +223,9 @@ fn ipv6_facts(ip: &[u8]) -> Option<IpFacts> {
         }
     }
     Some(IpFacts {
+        src: IpAddr::V6(Ipv6Addr::from(src)),
         dst: IpAddr::V6(Ipv6Addr::from(dst)),
+        proto: next,
         udp_ports: udp,
         membership,
     })

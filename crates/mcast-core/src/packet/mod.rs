@@ -10,10 +10,12 @@
 //!   become a [`MembershipMessage`]: `IGMPv3 report: join 224.1.1.5 (exclude {})`, which a
 //!   summary line puts between its sender and destination:
 //!   `Ether / IP / IGMPv3 192.168.56.1 > 224.0.0.22 report: join 224.1.1.5 (exclude {})`.
-//! - [`filter`] keeps the frames a capture asks for (a UDP port, a destination group) and
-//!   builds the classic BPF program that lets the kernel drop most others first.
+//! - [`ether`] puts the Ethernet header (MACs, VLAN tags, EtherType) in tcpdump's `-e` words.
+//! - [`filter`] keeps the frames a capture asks for (a UDP port, a destination group, or a
+//!   tcpdump-like expression, [`filter::Expr`]) and builds the classic BPF program that lets
+//!   the kernel drop most others first.
 //! - [`hexdump`] prints bytes in scapy's `hexdump()` layout.
-//! - [`pcap`] writes classic pcap files into any `io::Write`.
+//! - [`pcap`] writes classic pcap files into any `io::Write` and reads them back from bytes.
 //!
 //! Nothing here panics on any input, and malformed or cut-short packets still give as much of a
 //! summary as could be read (with [`PacketSummary::truncated`] set).
@@ -39,6 +41,7 @@ use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSli
 
 use crate::addr::MacAddr;
 
+pub mod ether;
 pub mod filter;
 mod hexdump;
 mod igmp;

@@ -49,4 +49,6 @@ pub(crate) use join::{join, join_on_index, leave, leave_on_index, move_bound_dev
 pub(crate) use open::{open_receiver, open_sender, open_unicast, NewestFirst};
 pub(crate) use open::{ReceiverConfig, SenderConfig, UnicastConfig};
 pub(crate) use options::check_family;
+#[cfg(feature = "capture")]
+pub(crate) use options::recv_timestamps;
 pub(crate) use recv::poll_ms;

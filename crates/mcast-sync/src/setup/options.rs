@@ -117,8 +117,9 @@ pub(super) fn recv_pktinfo(sock: &Socket, v6: bool) -> Result<(), Error> {
 }
 
 /// Asks the kernel for each datagram's receive time (`SO_TIMESTAMPNS`); a kernel without it is
-/// not an error: the datagrams then come without one.
-pub(super) fn recv_timestamps(sock: &Socket) -> Result<(), Error> {
+/// not an error: the datagrams then come without one. The capture socket (`capture`) asks
+/// through here too.
+pub(crate) fn recv_timestamps(sock: &Socket) -> Result<(), Error> {
     opt_optional(
         "SO_TIMESTAMPNS",
         setsockopt_int(sock, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1),
