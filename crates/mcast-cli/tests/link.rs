@@ -12,13 +12,11 @@
 //! "issue #9 (link)" marks the requirement they serve: part 5 of issue 9, interfaces that
 //! change.
 
-mod util;
-
 use std::thread;
 use std::time::Duration;
 
-use util::netns::{sh, skip_unless_root, skip_without, Netns};
-use util::Proc;
+use crate::util::netns::{sh, skip_unless_root, skip_without, Netns};
+use crate::util::Proc;
 
 /// The address `va` gets (and gets again once created anew).
 const VA_ADDR: &str = "10.9.0.1";

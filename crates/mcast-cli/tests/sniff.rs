@@ -8,13 +8,11 @@
 //! "issue #4 (sniff)" marks the requirement these tests serve (the scapy-style line, filters,
 //! pcap output readable by tcpdump, exit codes, the CAP_NET_RAW hint, Ctrl-C).
 
-mod util;
-
 use std::path::Path;
 use std::process::Command;
 
-use util::netns::{is_root, sh, skip_unless_root, skip_without, Netns};
-use util::Proc;
+use crate::util::netns::{is_root, sh, skip_unless_root, skip_without, Netns};
+use crate::util::{self, Proc};
 
 /// The sniff tests' own namespace set-up, on top of the shared [`Netns`].
 impl Netns {

@@ -18,14 +18,12 @@
 //! [GROUP]` talks the ssmping protocol to an existing `ssmpingd`, IPv4 and IPv6, SSM and ASM,
 //! at the interval the user chooses.
 
-mod util;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::util::netns::{on_ci, sh, skip_unless_root, skip_without, Netns};
+use crate::util::{self, Output, Proc, WAIT};
 use serde_json::Value;
-use util::netns::{on_ci, sh, skip_unless_root, skip_without, Netns};
-use util::{Output, Proc, WAIT};
 
 const SERVER_V4: &str = "10.77.0.1";
 const SERVER_V6: &str = "fd77::1";
