@@ -6,7 +6,10 @@
 use std::ops::Deref;
 
 pub(crate) use mcast_testkit::cmd::sh;
-pub(crate) use mcast_testkit::privilege::{have, is_root, on_ci, skip_unless_root, skip_without};
+pub(crate) use mcast_testkit::netns::Veth;
+pub(crate) use mcast_testkit::privilege::{
+    have, is_root, on_ci, skip_unless_root, skip_without, skip_without_ipv6,
+};
 
 use super::{Output, Proc};
 
