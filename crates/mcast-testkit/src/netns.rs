@@ -176,11 +176,14 @@ pub fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stati
 /// follows them, so the child's PID is `program`'s own (signals reach it).
 ///
 /// As root this is `unshare -n`; otherwise `unshare -rn` (a user namespace as well) when this
-/// kernel lets users make one. `None` when neither is possible: the caller decides whether to
-/// run on the host's `lo` instead.
+/// kernel lets users make one. `None` when neither is possible (or `unshare`, from
+/// util-linux, is missing): the caller decides whether to run on the host's `lo` instead.
 #[must_use]
 pub fn isolated_command(program: &str) -> Option<Command> {
     static USER_NS: OnceLock<bool> = OnceLock::new();
+    if !crate::privilege::have("unshare") {
+        return None;
+    }
     let flags = if crate::privilege::is_root() {
         "-n"
     } else if *USER_NS.get_or_init(|| {
