@@ -18,11 +18,14 @@ use mcast_core::frame::{self, EndOfSession, Flags, FrameRepr, Seq, SessionId};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::session::{self as core, Arrival, Event, ReceiverConfig, SenderConfig};
 use mcast_core::{RecvMeta, Transmit};
+use mcast_testkit::loopback::{backlog_drops, LO_V4};
+use mcast_testkit::netns::{in_private_netns, Veth};
+use mcast_testkit::privilege::skip_unless_root;
 
 const WAIT: Duration = Duration::from_secs(2);
 
 fn lo() -> IfaceSpec {
-    IfaceSpec::Addr(Ipv4Addr::LOCALHOST.into())
+    IfaceSpec::Addr(LO_V4.into())
 }
 
 fn g(s: &str) -> Group {
@@ -448,16 +451,6 @@ async fn accessors_match_the_blocking_receiver() {
     assert!(plain.sources().is_empty());
     assert_eq!(plain.recv_buffer_size(), None);
     assert_eq!(plain.recv_buffer_report(), None);
-}
-
-/// Datagrams dropped anywhere on this host because a CPU's input backlog was full (the second
-/// column of `/proc/net/softnet_stat`, summed over CPUs): drops no socket counts.
-fn backlog_drops() -> u64 {
-    let stat = std::fs::read_to_string("/proc/net/softnet_stat").unwrap_or_default();
-    stat.lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
-        .sum()
 }
 
 /// A receiver with a small buffer misses most of a burst it does not read; the drops the
@@ -1271,70 +1264,20 @@ async fn recv_driver_in_a_select_loop_loses_nothing() {
     );
 }
 
-/// Waits (bounded) until the kernel has configured both ends: operstate UP (the carrier event,
-/// which linkwatch delivers late) and the `ff00::/8` multicast route on each.
-fn wait_veth_ready() {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let out = |args: &[&str]| {
-            let o = std::process::Command::new("ip")
-                .args(args)
-                .output()
-                .expect("run ip");
-            String::from_utf8_lossy(&o.stdout).into_owned()
-        };
-        let links = out(&["-o", "link", "show"]);
-        let routes = out(&["-6", "route", "show", "table", "local"]);
-        let ready = ["mva", "mvb"].iter().all(|d| {
-            links
-                .lines()
-                .any(|l| l.contains(&format!(" {d}@")) && l.contains("state UP"))
-                && routes.contains(&format!("ff00::/8 dev {d} "))
-        });
-        if ready {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "veth pair not ready after 5 s:\n{links}\n{routes}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// IPv6 over a veth pair in a network namespace private to one thread, with its own runtime.
+/// IPv6 over a veth pair (`mva` fe80::a — `mvb` fe80::b) in a network namespace private to
+/// one thread, with its own runtime.
 #[test]
 fn v6_veth_async() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: IPv6 multicast needs a veth pair in a new network namespace, which needs root");
+    if skip_unless_root("v6_veth_async") {
         return;
     }
-    std::thread::spawn(|| {
-        // SAFETY: unsharing the network namespace affects only this thread.
-        let unshared = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-        assert_eq!(unshared, 0, "{}", std::io::Error::last_os_error());
-        let ip = |args: &[&str]| {
-            let out = std::process::Command::new("ip")
-                .args(args)
-                .output()
-                .expect("run ip");
-            assert!(
-                out.status.success(),
-                "ip {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        ip(&["link", "add", "mva", "type", "veth", "peer", "name", "mvb"]);
-        for dev in ["mva", "mvb"] {
-            ip(&["link", "set", dev, "addrgenmode", "none"]);
-        }
-        ip(&["addr", "add", "fe80::a/64", "dev", "mva", "nodad"]);
-        ip(&["addr", "add", "fe80::b/64", "dev", "mvb", "nodad"]);
-        for dev in ["lo", "mva", "mvb"] {
-            ip(&["link", "set", dev, "up"]);
-        }
-        wait_veth_ready();
+    in_private_netns(|| {
+        let pair = Veth::new("mva", "mvb")
+            .no_kernel_link_local()
+            .addr_a("fe80::a/64")
+            .addr_b("fe80::b/64");
+        pair.create();
+        pair.wait_ready();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -1359,9 +1302,7 @@ fn v6_veth_async() {
                 assert_eq!(meta.ifindex, mcast_sync::resolve::name_to_index("mvb"));
             }
         });
-    })
-    .join()
-    .expect("namespace thread");
+    });
 }
 
 /// A datagram longer than `recv_from`'s buffer is reported, never cut silently, and the next

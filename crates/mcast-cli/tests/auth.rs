@@ -111,13 +111,13 @@ fn open_or_malformed_key_files_are_refused() {
     fs::write(&short, "0123456789abcdef\n").unwrap();
     fs::set_permissions(&short, fs::Permissions::from_mode(0o600)).unwrap();
     let commands: [&[&str]; 5] = [
-        &["send", "239.1.9.1", "47901", "hi", "-i", LO, "--ttl", "0"],
-        &["recv", "239.1.9.1", "47901", "-i", LO, "--timeout", "1s"],
+        &["send", "239.1.9.1", "47801", "hi", "-i", LO, "--ttl", "0"],
+        &["recv", "239.1.9.1", "47801", "-i", LO, "--timeout", "1s"],
         &[
             "perf",
             "send",
             "239.1.9.1",
-            "47901",
+            "47801",
             "-i",
             LO,
             "--ttl",
@@ -129,7 +129,7 @@ fn open_or_malformed_key_files_are_refused() {
             "perf",
             "recv",
             "239.1.9.1",
-            "47901",
+            "47801",
             "-i",
             LO,
             "--timeout",
@@ -138,7 +138,7 @@ fn open_or_malformed_key_files_are_refused() {
         &[
             "ping",
             "239.1.9.1",
-            "47901",
+            "47801",
             "-i",
             LO,
             "--ttl",
@@ -182,7 +182,7 @@ fn open_or_malformed_key_files_are_refused() {
         let mut a = args.to_vec();
         a.extend([
             "239.1.9.1",
-            "47901",
+            "47801",
             "-i",
             LO,
             "--iperf",
@@ -209,7 +209,7 @@ fn an_authenticated_stream_of_100000_frames_arrives_complete() {
         "perf",
         "recv",
         "239.1.9.2",
-        "47902",
+        "47802",
         "-i",
         LO,
         "--json",
@@ -225,7 +225,7 @@ fn an_authenticated_stream_of_100000_frames_arrives_complete() {
         "perf",
         "send",
         "239.1.9.2",
-        "47902",
+        "47802",
         "-i",
         LO,
         "--ttl",
@@ -279,7 +279,7 @@ fn hostile_frames_are_dropped_and_counted_by_name() {
     let mut rx = Proc::mcast(&[
         "recv",
         "239.1.9.3",
-        "47903",
+        "47803",
         "-i",
         LO,
         "--json",
@@ -289,7 +289,7 @@ fn hostile_frames_are_dropped_and_counted_by_name() {
         &key_file,
     ]);
     rx.wait_listening();
-    let tx = raw_sender("239.1.9.3", 47903);
+    let tx = raw_sender("239.1.9.3", 47803);
     let send = |bytes: &[u8]| {
         tx.send(bytes).unwrap();
     };
@@ -400,11 +400,11 @@ fn hostile_frames_are_dropped_and_counted_by_name() {
 fn keyed_and_plain_ends_interoperate_one_way() {
     let dir = Scratch::new("interop");
     let (key, _) = dir.keygen("group.key");
-    let rx = crate::receiver("239.1.9.4", "47904", &["-c", "1", "--timeout", "10s"]);
+    let rx = crate::receiver("239.1.9.4", "47804", &["-c", "1", "--timeout", "10s"]);
     let sent = run(&[
         "send",
         "239.1.9.4",
-        "47904",
+        "47804",
         "signed",
         "-i",
         LO,
@@ -417,13 +417,13 @@ fn keyed_and_plain_ends_interoperate_one_way() {
     assert_eq!(rx.finish_ok().stdout, ["signed"]);
     let rx = crate::receiver(
         "239.1.9.4",
-        "47904",
+        "47804",
         &["-c", "1", "--timeout", "4s", "--key-file", &key],
     );
     run(&[
         "send",
         "239.1.9.4",
-        "47904",
+        "47804",
         "plain",
         "-i",
         LO,
@@ -455,7 +455,7 @@ fn pings_with_one_key_answer_each_other_and_not_a_stranger() {
         Proc::mcast(&[
             "ping",
             "239.1.9.5",
-            "47905",
+            "47805",
             "-i",
             LO,
             "--ttl",

@@ -8,7 +8,7 @@
 
 use std::process::Command;
 
-use crate::util::netns::{have, is_root, on_ci, sh, skip_unless_root, Netns};
+use crate::util::netns::{have, is_root, on_ci, sh, skip_unless_root, Netns, Veth};
 use crate::util::{run, Output, Proc, LO};
 
 /// Asserts `out` failed with `code`, printing `error` and then `hint` (substrings).
@@ -70,10 +70,10 @@ fn a_named_interface_that_cannot_carry_it_is_named() {
     }
     let ns = Netns::new("mcast-ifdown");
     let n = ns.name.as_str();
-    sh(&[
-        "ip", "-n", n, "link", "add", "va", "type", "veth", "peer", "name", "vb",
-    ]);
-    sh(&["ip", "-n", n, "addr", "add", "10.9.0.1/24", "dev", "va"]);
+    Veth::new("va", "vb")
+        .in_netns(&ns)
+        .addr_a("10.9.0.1/24")
+        .create_down();
     // lo has no MULTICAST flag: no IPv6 multicast route through it.
     let out = ns.run(&["send", "ff02::1", "5000", "hi", "-i", "lo"]);
     assert_fails(

@@ -12,13 +12,11 @@
 //! "issue #9 (link)" marks the requirement they serve: part 5 of issue 9, interfaces that
 //! change.
 
-mod util;
-
 use std::thread;
 use std::time::Duration;
 
-use util::netns::{sh, skip_unless_root, skip_without, Netns};
-use util::Proc;
+use crate::util::netns::{sh, skip_unless_root, skip_without, skip_without_ipv6, Netns, Veth};
+use crate::util::Proc;
 
 /// The address `va` gets (and gets again once created anew).
 const VA_ADDR: &str = "10.9.0.1";
@@ -26,15 +24,6 @@ const VA_ADDR: &str = "10.9.0.1";
 /// Whether `test` must skip: not root, or no `ip`.
 fn skip(test: &str) -> bool {
     skip_unless_root(test) || skip_without("ip", test)
-}
-
-/// Whether this kernel has IPv6; says why `test` skips when not.
-fn have_ipv6(test: &str) -> bool {
-    let yes = std::path::Path::new("/proc/sys/net/ipv6").exists();
-    if !yes {
-        eprintln!("skipping {test}: this kernel has no IPv6 (/proc/sys/net/ipv6 is missing)");
-    }
-    yes
 }
 
 /// This file's namespace set-up, on top of the shared [`Netns`].
@@ -58,23 +47,13 @@ impl Netns {
 
     /// Creates the veth pair `va` — `vb` with [`VA_ADDR`] on `va`; `up` sets both up.
     fn make_va(&self, up: bool) {
-        let n = self.name.as_str();
-        sh(&[
-            "ip", "-n", n, "link", "add", "va", "type", "veth", "peer", "name", "vb",
-        ]);
-        sh(&[
-            "ip",
-            "-n",
-            n,
-            "addr",
-            "add",
-            &format!("{VA_ADDR}/24"),
-            "dev",
-            "va",
-        ]);
+        let pair = Veth::new("va", "vb")
+            .in_netns(self)
+            .addr_a(&format!("{VA_ADDR}/24"));
         if up {
-            self.set("va", &["up"]);
-            self.set("vb", &["up"]);
+            pair.create();
+        } else {
+            pair.create_down();
         }
     }
 
@@ -231,7 +210,7 @@ fn recv_follows_iface_by_address() {
 #[test]
 fn recv_follows_iface_ipv6() {
     const TEST: &str = "recv_follows_iface_ipv6";
-    if skip(TEST) || !have_ipv6(TEST) {
+    if skip(TEST) || skip_without_ipv6(TEST) {
         return;
     }
     let ns = Netns::with_link_v6();
@@ -459,7 +438,7 @@ fn recv_rejoins_past_the_membership_limit() {
 #[test]
 fn recv_follows_iface_ipv6_link_local() {
     const TEST: &str = "recv_follows_iface_ipv6_link_local";
-    if skip(TEST) || !have_ipv6(TEST) {
+    if skip(TEST) || skip_without_ipv6(TEST) {
         return;
     }
     let ns = Netns::with_link_v6();

@@ -28,8 +28,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::readme_table::words;
-use crate::util::netns::{is_root, on_ci};
 use crate::util::{mcast, Output, Proc};
+use mcast_testkit::privilege::{is_root, on_ci};
 
 /// The heading the tour follows.
 const HEADING: &str = "## A five-minute tour";
@@ -306,13 +306,13 @@ fn the_readme_console_blocks_run_as_written() {
 fn the_readme_names_every_json_field_of_perf_and_ping() {
     let names = json_names(&readme());
     let lo = "127.0.0.1";
-    let mut perf_recv = Proc::mcast(&["perf", "recv", "239.1.2.3", "47781", "-i", lo, "--json"]);
+    let mut perf_recv = Proc::mcast(&["perf", "recv", "239.1.2.3", "47761", "-i", lo, "--json"]);
     perf_recv.wait_listening();
     let perf_send = crate::util::run(&[
         "perf",
         "send",
         "239.1.2.3",
-        "47781",
+        "47761",
         "-i",
         lo,
         "--ttl",
@@ -325,7 +325,7 @@ fn the_readme_names_every_json_field_of_perf_and_ping() {
     ]);
     perf_send.assert_success();
     let perf_recv = perf_recv.finish_ok();
-    let ping = ["239.1.2.3", "47782", "-i", lo, "--ttl", "0", "-c", "2"];
+    let ping = ["239.1.2.3", "47762", "-i", lo, "--ttl", "0", "-c", "2"];
     let mut peer = Proc::mcast(&[&["ping"][..], &ping, &["--interval", "100ms"]].concat());
     peer.wait_listening();
     let pinger =

@@ -18,14 +18,12 @@
 //! [GROUP]` talks the ssmping protocol to an existing `ssmpingd`, IPv4 and IPv6, SSM and ASM,
 //! at the interval the user chooses.
 
-mod util;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::util::netns::{skip_unless_root, skip_without, skip_without_ipv6, Netns, Veth};
+use crate::util::{self, Output, Proc, WAIT};
 use serde_json::Value;
-use util::netns::{on_ci, sh, skip_unless_root, skip_without, Netns};
-use util::{Output, Proc, WAIT};
 
 const SERVER_V4: &str = "10.77.0.1";
 const SERVER_V6: &str = "fd77::1";
@@ -36,9 +34,7 @@ fn skip(test: &str, programs: &[&str]) -> bool {
     if skip_unless_root(test) {
         return true;
     }
-    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
-        assert!(!on_ci(), "{test}: this kernel has no IPv6, but CI=true");
-        eprintln!("skipping {test}: this kernel has no IPv6 (/proc/sys/net/ipv6 is missing)");
+    if skip_without_ipv6(test) {
         return true;
     }
     ["ip", "ssmpingd"]
@@ -65,40 +61,17 @@ impl Lab {
             ns.ipv6_sysctl("disable_ipv6", 0);
             ns.ipv6_sysctl("accept_dad", 0);
         }
-        let (s, c) = (srv.name.as_str(), cli.name.as_str());
-        sh(&[
-            "ip", "-n", s, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", c,
-        ]);
-        sh(&["ip", "-n", s, "addr", "add", "10.77.0.1/24", "dev", "va"]);
-        sh(&["ip", "-n", c, "addr", "add", "10.77.0.2/24", "dev", "vb"]);
-        sh(&[
-            "ip",
-            "-n",
-            s,
-            "addr",
-            "add",
-            "fd77::1/64",
-            "dev",
-            "va",
-            "nodad",
-        ]);
-        sh(&[
-            "ip",
-            "-n",
-            c,
-            "addr",
-            "add",
-            "fd77::2/64",
-            "dev",
-            "vb",
-            "nodad",
-        ]);
-        sh(&["ip", "-n", s, "link", "set", "va", "up"]);
-        sh(&["ip", "-n", c, "link", "set", "vb", "up"]);
+        let pair = Veth::new("va", "vb")
+            .in_netns(&srv)
+            .peer_in(&cli)
+            .addr_a("10.77.0.1/24")
+            .addr_a("fd77::1/64")
+            .addr_b("10.77.0.2/24")
+            .addr_b("fd77::2/64");
+        pair.create();
         // IPv6 drops multicast on a link until its carrier is seen, a moment after both ends
-        // are up; a link-local address marks the moment.
-        wait_link_local(&srv, "va");
-        wait_link_local(&cli, "vb");
+        // are up; the link-local addresses and the multicast route mark the moment.
+        pair.wait_ready();
         Self {
             server: None,
             srv,
@@ -134,26 +107,6 @@ impl Lab {
         let out = self.cli.run(args);
         out.assert_no_panic();
         out
-    }
-}
-
-/// Waits (bounded by [`WAIT`]) until `dev` in `ns` has an IPv6 link-local address that is
-/// not tentative.
-fn wait_link_local(ns: &Netns, dev: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let out = sh(&[
-            "ip", "-n", &ns.name, "-6", "-o", "addr", "show", "dev", dev, "scope", "link",
-        ]);
-        if out.contains("inet6 fe80:") && !out.contains("tentative") {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{dev} in {} has no usable link-local address within {WAIT:?}:\n{out}",
-            ns.name
-        );
-        thread::sleep(Duration::from_millis(20));
     }
 }
 

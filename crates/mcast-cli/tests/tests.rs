@@ -1,21 +1,53 @@
-//! Integration tests of the `mcast` binary, one test binary in ripgrep's style.
+//! Integration tests of the `mcast` binary, one test binary in ripgrep's style: this file
+//! and its modules, one file per concern (`auth`, `engine`, `hints`, `hostile`, `ipv6`,
+//! `link`, `readme_table`, `readme_tour`, `sniff`, `ssmping`, `stop`; `crafted` and `util` are helpers, the
+//! namespaces, the root check and the command runner come from mcast-testkit). Add a test to
+//! the file of its concern, or a new module here; never a new `[[test]]` target.
 //!
 //! Every test pins the interface to 127.0.0.1 (never the kernel's default), sends with TTL 0
-//! unless it is about the TTL, uses its own port (471xx) so tests run in parallel, and bounds every wait (`util::WAIT`); child processes are
+//! unless it is about the TTL, and bounds every wait (`util::WAIT`); child processes are
 //! killed on drop. Each regression test names the requirement it serves:
 //! "issue #2 (loopback)" (send/recv on one host), "issue #2 (interop)" (the lecture's Python programs),
 //! "issue #2 (multicast-all)" (IP_MULTICAST_ALL trap), "issue #3 (many-groups)" (1,000 groups),
 //! "issue #2 (usage-errors)" (exit codes and one-line errors), "issue #2 (framed)" (sequence numbers
 //! and loss), "issue #2 (info)", "issue #2 (review)" / "issue #3 (review)" (defects found in
 //! review: datagram size, address family, escaping, per-group counts, clap messages).
+//!
+//! # Running side by side
+//!
+//! Every test of every module runs at once in this one process, so none may depend on
+//! another's absence:
+//!
+//! - On the host's `lo`, each test has a port and group of its own: this file, `engine` and
+//!   `hostile` use ports 471xx, `auth` 478xx, `stop` 47901-47914 with groups in 239.9/16,
+//!   the README's bad-input table (`readme_table`) 4799x, the README's console blocks
+//!   (`readme_tour`) 50001-50006 as the README prints them and 4776x for its JSON check; a
+//!   test also recognises its datagrams by their payload.
+//! - The tests that need a link of their own (`sniff`, `ipv6`, `ssmping`, `link`, part of
+//!   `hints`) run their commands in network namespaces they create, one or two per test,
+//!   named `<prefix>-<pid>-<n>` and deleted on drop, so their ports, addresses and veth names
+//!   (`va`, `vb`) never meet.
+//! - The heavy ones, `stop`'s two large ranges (30,000 and 200,000 memberships), run their
+//!   receiver in a network namespace of its own (mcast-testkit's `isolated_command`:
+//!   `unshare -n` as root, a user namespace otherwise where the kernel allows it): their
+//!   memberships sit on a `lo` nobody else uses, so the others' joins and leaves do not walk
+//!   them, and a lock runs the two one at a time. Only
+//!   where no namespace can be had do they fall back to the host's `lo`, as before.
+//! - Membership limits are per socket (`igmp_max_memberships`), and `mcast recv` spreads
+//!   large ranges over sockets, so no test's joins can fail for another's.
 
 mod auth;
 mod crafted;
 mod engine;
 mod hints;
 mod hostile;
+mod ipv6;
+mod link;
 mod readme_table;
 mod readme_tour;
+mod sniff;
+mod ssmping;
+mod stop;
 mod util;
 
 use util::{mcast, python, run, Proc, LO, PY_MANY_GROUPS, PY_RECEIVER, PY_SENDER};

@@ -1,6 +1,7 @@
 //! Adapter tests on real sockets. Every test pins its interface: IPv4 tests use `lo`
 //! (127.0.0.1, TTL 0), in the host's network namespace or, where a test needs a small MTU, in
-//! one of its own; IPv6 tests run in a network namespace of their own with a veth pair.
+//! one of its own; IPv6 tests run in a network namespace of their own with a veth pair. The
+//! namespaces, the pair and the root check are mcast-testkit's.
 //! Each test uses its own groups and port, and recognises its datagrams by a unique payload, so
 //! tests running in parallel (or other programs on `lo`) cannot confuse it.
 
@@ -12,12 +13,15 @@ use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::{RecvMeta, Transmit};
 use mcast_sync::{Error, Receiver, ReceiverBuilder, RecvBatch, SendPath, Sender, SenderBuilder};
+use mcast_testkit::loopback::{backlog_drops, LO_V4};
+use mcast_testkit::netns::in_private_netns;
+use mcast_testkit::privilege::{has_cap_net_admin, skip_unless_root};
 
 const WAIT: Duration = Duration::from_secs(2);
 const QUIET: Duration = Duration::from_millis(300);
 
 fn lo() -> IfaceSpec {
-    IfaceSpec::Addr(Ipv4Addr::LOCALHOST.into())
+    IfaceSpec::Addr(LO_V4.into())
 }
 
 fn g(s: &str) -> Group {
@@ -705,30 +709,14 @@ fn gso_refused_falls_back_to_mmsg_for_good() {
 
 /// Runs `f` on a thread inside a fresh network namespace whose only interface, `lo`, is up
 /// with the given MTU. Returns false (and says why) when not root.
-fn in_lo_netns(mtu: u32, f: impl FnOnce() + Send + 'static) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: a network namespace of its own needs root");
+fn in_lo_netns(test: &str, mtu: u32, f: impl FnOnce() + Send + 'static) -> bool {
+    if skip_unless_root(test) {
         return false;
     }
-    std::thread::spawn(move || {
-        // SAFETY: unsharing the network namespace affects only this thread.
-        let unshared = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-        assert_eq!(unshared, 0, "{}", std::io::Error::last_os_error());
-        let mtu = mtu.to_string();
-        let out = std::process::Command::new("ip")
-            .args(["link", "set", "lo", "up", "mtu", &mtu])
-            .output()
-            .expect("run ip");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    in_private_netns(move || {
+        mcast_testkit::cmd::ip(&["link", "set", "lo", "mtu", &mtu.to_string()]);
         f();
-    })
-    .join()
-    .expect("namespace thread");
+    });
     true
 }
 
@@ -738,24 +726,13 @@ fn in_lo_netns(mtu: u32, f: impl FnOnce() + Send + 'static) -> bool {
 /// for segments that fit.
 #[test]
 fn gso_segments_over_the_mtu_go_out_without_gso() {
-    in_lo_netns(1280, || {
+    in_lo_netns("gso_segments_over_the_mtu_go_out_without_gso", 1280, || {
         let (mut r, t) = path_pair(SendPath::Gso, "239.255.41.45", 41045);
         check_segments(&mut r, &t, SendPath::Gso, 5, 1400);
         assert_eq!(t.send_path(), SendPath::Gso);
         check_segments(&mut r, &t, SendPath::Gso, 5, 1000);
         assert_eq!(t.send_path(), SendPath::Gso);
     });
-}
-
-/// Whether this process holds `CAP_NET_ADMIN` (bit 12 of `CapEff` in `/proc/self/status`),
-/// which `SO_RCVBUFFORCE` needs.
-fn has_cap_net_admin() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << 12) != 0)
 }
 
 /// A modest request is granted (twice over) without force; 1 GiB is past any default
@@ -817,16 +794,6 @@ fn drain(r: &mut Receiver, prefix: &[u8], quiet: Duration) -> usize {
     }
 }
 
-/// Datagrams dropped anywhere on this host because a CPU's input backlog was full (the second
-/// column of `/proc/net/softnet_stat`, summed over CPUs): drops no socket counts.
-fn backlog_drops() -> u64 {
-    let stat = std::fs::read_to_string("/proc/net/softnet_stat").unwrap_or_default();
-    stat.lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
-        .sum()
-}
-
 /// A receiver with a small buffer that does not read while 2,000 datagrams arrive: the kernel
 /// drops most of them and counts every drop (SO_RXQ_OVFL). The count rides on the next
 /// datagram queued after the drops, so one more is sent once the queue is drained; then what
@@ -879,79 +846,31 @@ mod v6 {
     //! namespace and the pair vanish when the thread ends.
 
     use super::*;
-    use std::process::Command;
-
-    fn ip(args: &[&str]) {
-        let out = Command::new("ip").args(args).output().expect("run ip");
-        assert!(
-            out.status.success(),
-            "ip {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    use mcast_testkit::netns::Veth;
 
     /// Runs `f` on a thread inside a fresh network namespace holding `mva` (fe80::a) <-> `mvb`
-    /// (fe80::b). Returns false (and says why) when not root.
-    pub(crate) fn in_veth_netns(f: impl FnOnce() + Send + 'static) -> bool {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipped: IPv6 multicast needs a veth pair in a new network namespace, which needs root");
+    /// (fe80::b), ready to carry IPv6 multicast. Returns false (and says why) when not root.
+    pub(crate) fn in_veth_netns(test: &str, f: impl FnOnce() + Send + 'static) -> bool {
+        if skip_unless_root(test) {
             return false;
         }
-        std::thread::spawn(move || {
-            // SAFETY: unsharing the network namespace affects only this thread.
-            let unshared = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-            assert_eq!(unshared, 0, "{}", std::io::Error::last_os_error());
-            ip(&["link", "add", "mva", "type", "veth", "peer", "name", "mvb"]);
-            for dev in ["mva", "mvb"] {
-                ip(&["link", "set", dev, "addrgenmode", "none"]);
-            }
-            ip(&["addr", "add", "fe80::a/64", "dev", "mva", "nodad"]);
-            ip(&["addr", "add", "fe80::b/64", "dev", "mvb", "nodad"]);
-            for dev in ["lo", "mva", "mvb"] {
-                ip(&["link", "set", dev, "up"]);
-            }
-            wait_veth_ready();
+        in_private_netns(|| {
+            let pair = Veth::new("mva", "mvb")
+                .no_kernel_link_local()
+                .addr_a("fe80::a/64")
+                .addr_b("fe80::b/64");
+            pair.create();
+            pair.wait_ready();
             // The veth lives in this thread's namespace only.
             assert!(mcast_sync::resolve::name_to_index("mva").is_some());
             f();
-        })
-        .join()
-        .expect("namespace thread");
+        });
         true
-    }
-
-    /// Waits (bounded) until the kernel has configured both ends: operstate UP (the carrier event,
-    /// which linkwatch delivers late) and the `ff00::/8` multicast route on each.
-    fn wait_veth_ready() {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let out = |args: &[&str]| {
-                let o = Command::new("ip").args(args).output().expect("run ip");
-                String::from_utf8_lossy(&o.stdout).into_owned()
-            };
-            let links = out(&["-o", "link", "show"]);
-            let routes = out(&["-6", "route", "show", "table", "local"]);
-            let ready = ["mva", "mvb"].iter().all(|d| {
-                links
-                    .lines()
-                    .any(|l| l.contains(&format!(" {d}@")) && l.contains("state UP"))
-                    && routes.contains(&format!("ff00::/8 dev {d} "))
-            });
-            if ready {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "veth pair not ready after 5 s:\n{links}\n{routes}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 
     #[test]
     fn v6_veth() {
-        in_veth_netns(|| {
+        in_veth_netns("v6_veth", || {
             assert!(mcast_sync::resolve::name_to_index("mva").is_some());
             let mut r = Receiver::builder(41100)
                 .group(g("ff15::4101"))
@@ -974,7 +893,7 @@ mod v6 {
     /// a receiver joined on the sending interface gets only the loopback copy.
     #[test]
     fn loop_off_delivers_nothing_locally() {
-        in_veth_netns(|| {
+        in_veth_netns("loop_off_delivers_nothing_locally", || {
             let mva = IfaceSpec::Name("mva".into());
             let mut r = Receiver::builder(41103)
                 .group(g("ff15::4103"))
@@ -994,7 +913,7 @@ mod v6 {
 
     #[test]
     fn v6_ssm_veth() {
-        in_veth_netns(|| {
+        in_veth_netns("v6_ssm_veth", || {
             let mvb = IfaceSpec::Name("mvb".into());
             let t = || {
                 Sender::builder(g("ff35::4102"), 41101)
@@ -1024,58 +943,55 @@ mod v6 {
     /// returns how many datagrams went out, and exactly those arrive.
     #[test]
     fn send_transmit_reports_partial_progress_when_the_buffer_fills() {
-        in_veth_netns(|| {
-            let qdisc = ["qdisc", "add", "dev", "mva", "root", "tbf"];
-            let out = Command::new("tc")
-                .args(qdisc)
-                .args(["rate", "20mbit", "burst", "5kb", "latency", "2s"])
-                .output()
-                .expect("run tc");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let mut r = Receiver::builder(41104)
-                .group(g("ff15::4104"))
-                .iface(IfaceSpec::Name("mvb".into()))
-                .recv_buffer_size(4 << 20)
-                .build()
-                .unwrap();
-            for path in [SendPath::Gso, SendPath::Mmsg, SendPath::Single] {
-                let t = Sender::builder(g("ff15::4104"), 41104)
-                    .iface(IfaceSpec::Name("mva".into()))
-                    .loopback(false)
-                    .send_buffer_size(4096)
-                    .send_path(path)
+        in_veth_netns(
+            "send_transmit_reports_partial_progress_when_the_buffer_fills",
+            || {
+                mcast_testkit::cmd::sh(&[
+                    "tc", "qdisc", "add", "dev", "mva", "root", "tbf", "rate", "20mbit", "burst",
+                    "5kb", "latency", "2s",
+                ]);
+                let mut r = Receiver::builder(41104)
+                    .group(g("ff15::4104"))
+                    .iface(IfaceSpec::Name("mvb".into()))
+                    .recv_buffer_size(4 << 20)
                     .build()
                     .unwrap();
-                let (sock, state, to) = t.into_parts();
-                mcast_sync::setup::set_nonblocking(&sock).unwrap();
-                let tag = format!("partial-{path}");
-                let buf = segments(&tag, 150, 1000);
-                let transmit = Transmit::new(to.into(), buf.len()).with_segment_size(Some(1000));
-                let sent = {
-                    use std::os::fd::AsFd;
-                    state.send_transmit(sock.as_fd(), &transmit, &buf).unwrap()
-                };
-                eprintln!("{path}: {sent} of 150 datagrams before the buffer filled");
-                assert!(sent > 0 && sent < 150, "{path}: {sent}");
-                let mut batch = RecvBatch::new(64, 1001);
-                let (got, _) = collect_batched(&mut r, &mut batch, tag.as_bytes(), sent, WAIT);
-                assert_eq!(got.len(), sent, "{path}");
-                for ((bytes, _), want) in got.iter().zip(buf.chunks(1000)) {
-                    assert_eq!(&bytes[..], want, "{path}");
+                for path in [SendPath::Gso, SendPath::Mmsg, SendPath::Single] {
+                    let t = Sender::builder(g("ff15::4104"), 41104)
+                        .iface(IfaceSpec::Name("mva".into()))
+                        .loopback(false)
+                        .send_buffer_size(4096)
+                        .send_path(path)
+                        .build()
+                        .unwrap();
+                    let (sock, state, to) = t.into_parts();
+                    mcast_sync::setup::set_nonblocking(&sock).unwrap();
+                    let tag = format!("partial-{path}");
+                    let buf = segments(&tag, 150, 1000);
+                    let transmit =
+                        Transmit::new(to.into(), buf.len()).with_segment_size(Some(1000));
+                    let sent = {
+                        use std::os::fd::AsFd;
+                        state.send_transmit(sock.as_fd(), &transmit, &buf).unwrap()
+                    };
+                    eprintln!("{path}: {sent} of 150 datagrams before the buffer filled");
+                    assert!(sent > 0 && sent < 150, "{path}: {sent}");
+                    let mut batch = RecvBatch::new(64, 1001);
+                    let (got, _) = collect_batched(&mut r, &mut batch, tag.as_bytes(), sent, WAIT);
+                    assert_eq!(got.len(), sent, "{path}");
+                    for ((bytes, _), want) in got.iter().zip(buf.chunks(1000)) {
+                        assert_eq!(&bytes[..], want, "{path}");
+                    }
+                    let (more, _) = collect_batched(&mut r, &mut batch, tag.as_bytes(), 1, QUIET);
+                    assert!(more.is_empty(), "{path}: more arrived than were counted");
                 }
-                let (more, _) = collect_batched(&mut r, &mut batch, tag.as_bytes(), 1, QUIET);
-                assert!(more.is_empty(), "{path}: more arrived than were counted");
-            }
-        });
+            },
+        );
     }
 
     #[test]
     fn v6_many_groups_on_one_port() {
-        in_veth_netns(|| {
+        in_veth_netns("v6_many_groups_on_one_port", || {
             let groups: Vec<Group> = (1..=30u16).map(|i| g(&format!("ff15::42:{i:x}"))).collect();
             let mut r = Receiver::builder(41102)
                 .groups(groups.iter().copied())

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 /// How long any single wait in a test may take before the test fails.
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
-/// The loopback interface every test pins.
-pub(crate) const LO: &str = "127.0.0.1";
+/// The loopback address every test pins (mcast-testkit's).
+pub(crate) use mcast_testkit::loopback::LO;
 
 /// A `Command` for the built `mcast` binary.
 pub(crate) fn mcast() -> Command {
