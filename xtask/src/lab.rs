@@ -68,7 +68,7 @@ pub(crate) use cargo::{mcast_binary, project_root, target_dir, Profile};
 pub(crate) use cmd::{run_cmd, Opt};
 pub(crate) use faults::Fault;
 use interrupt::{active, exit_if_interrupted, register, unregister};
-pub(crate) use interrupt::{interrupted, unless_interrupted};
+pub(crate) use interrupt::{install as install_interrupt_handler, interrupted, unless_interrupted};
 #[cfg(test)]
 pub(crate) use state::STATE_FILE;
 pub(crate) use teardown::teardown;

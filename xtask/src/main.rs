@@ -134,6 +134,8 @@ fn try_main() -> Result<i32> {
     if let Some(code) = rerun_with_sudo(profile)? {
         return Ok(code);
     }
+    // Before any lab work: a Ctrl-C from here on tears down what exists and exits 130.
+    lab::install_interrupt_handler();
     match cli.cmd {
         Cmd::Demo(opt) => {
             // Checked before the (slow) build; `Lab::up` checks again.

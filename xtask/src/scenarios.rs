@@ -735,6 +735,30 @@ fn xtask_command(xtask: &Path, mcast: &Path, state_dir: &Path) -> Command {
 /// What a `lab up` run with its state in `state_dir` left behind: the namespaces of labs that
 /// name `state_dir` as their checkout's target directory (so no one else's lab counts), the
 /// state file, and smcrouted processes reading a config from `state_dir`.
+/// Waits (at most 20 s) until process `pid` catches SIGINT: bit 2 of `SigCgt` in
+/// `/proc/PID/status`.
+fn wait_for_sigint_handler(pid: u32) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (SIGINT - 1)) != 0);
+        if caught {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("xtask (pid {pid}) installed no SIGINT handler within 20 s");
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// SIGINT's number (2 on every Linux architecture).
+const SIGINT: u32 = 2;
+
 fn leftovers(state_dir: &Path) -> Vec<String> {
     let mut left: Vec<String> = lab::find::labs()
         .unwrap_or_default()
@@ -787,6 +811,10 @@ fn lab_command_in(xtask: &Path, mcast: &Path, state_dir: &Path) -> Result<Vec<St
             .stderr(Stdio::null())
             .spawn()
             .context("failed to run xtask lab up")?;
+        // The delays count from the moment its Ctrl-C handler exists (before that a SIGINT
+        // ends any program, with nothing made yet); a loaded machine can take longer than
+        // the first delay to get there.
+        wait_for_sigint_handler(child.id())?;
         thread::sleep(Duration::from_millis(delay_ms));
         // Our own child, by its id.
         netns::run(Command::new("kill").args(["-INT", &child.id().to_string()]))?;

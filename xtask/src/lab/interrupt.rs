@@ -53,7 +53,10 @@ pub(crate) fn unless_interrupted<T>(start: impl FnOnce() -> T) -> T {
     start()
 }
 
-pub(super) fn register(prefix: &str) {
+/// Installs the Ctrl-C handler (once per process): from here on a Ctrl-C tears down every
+/// registered lab and exits with 130. `main` installs it before any lab work starts, so an
+/// interrupt that comes early still exits 130; [`register`] installs it too.
+pub(crate) fn install() {
     static HANDLER: Once = Once::new();
     HANDLER.call_once(|| {
         let installed = ctrlc::set_handler(|| {
@@ -67,6 +70,11 @@ pub(super) fn register(prefix: &str) {
             );
         }
     });
+}
+
+/// Registers the lab `prefix` for the Ctrl-C teardown (installing the handler if need be).
+pub(super) fn register(prefix: &str) {
+    install();
     active().push(prefix.to_owned());
 }
 
