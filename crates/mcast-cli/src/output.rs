@@ -58,6 +58,14 @@
 //! realistic run (9 PB of bytes; a delay is at most an hour). `mcast_core::json` holds the
 //! rule.
 //!
+//! # Session ids
+//!
+//! A frame's session id (`session` in `send`, `recv`, `gap`, `stats` streams, and the `start`
+//! records of `perf send` and `ping`) has one base everywhere: eight lowercase hex digits, a
+//! string in JSON (`"session":"5e55a1b2"`) as in the text (`session 5e55a1b2`), so the two
+//! can be matched by eye or by `grep`. `mcast_core::frame::SessionId` holds the rule (it still
+//! reads a number, as records before this change wrote it).
+//!
 //! # How a command ends
 //!
 //! Every long-running command (`recv`, `send`, `perf send`, `perf recv`, `ping`, `ping
@@ -214,6 +222,17 @@ pub(crate) fn note(text: &str) {
     let _ = writeln!(io::stderr().lock(), "{text}");
 }
 
+/// A count and its noun, singular for one: `count(1, "byte")` is `1 byte`, `count(2, "byte")`
+/// `2 bytes`. Every summary counts through this, so none says "1 bytes".
+pub(crate) fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// An address as it goes before `:PORT`: IPv6 in brackets.
 pub(crate) fn host(ip: std::net::IpAddr) -> String {
     match ip {
@@ -276,6 +295,14 @@ pub(crate) fn payload_hex(bytes: &[u8], utf8: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // issue 11 — "sent 1 byte", not "sent 1 bytes".
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(count(1u64, "byte"), "1 byte");
+        assert_eq!(count(0u64, "byte"), "0 bytes");
+        assert_eq!(count(2u8, "datagram"), "2 datagrams");
+    }
 
     #[test]
     fn envelope_is_one_line_with_type_and_data() {

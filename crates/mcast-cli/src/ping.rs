@@ -113,7 +113,7 @@ struct StartRecord<'a> {
     group: String,
     port: u16,
     interface: &'a str,
-    session: u32,
+    session: SessionId,
     interval_ms: f64,
     count: Option<u64>,
     responder: bool,
@@ -287,7 +287,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 group: send_plan.group.to_string(),
                 port,
                 interface: &recv_plan.iface_label,
-                session: session.0,
+                session,
                 interval_ms: opt.interval.as_secs_f64() * 1e3,
                 count: opt.count,
                 responder: opt.responder,
@@ -355,14 +355,13 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
     if failed {
         return Err(CliError::runtime(format!(
-            "no answer to {} probe{}",
-            stats.probes_settled,
-            if stats.probes_settled == 1 { "" } else { "s" }
+            "no answer to {}",
+            output::count(stats.probes_settled, "probe")
         ))
         .hint(match stats.auth.map(|a| a.dropped()) {
             Some(n) if n > 0 => format!(
-                "{n} datagram{} failed authentication: check that every instance uses the same key (--key-file)",
-                if n == 1 { "" } else { "s" }
+                "{} failed authentication: check that every instance uses the same key (--key-file)",
+                output::count(n, "datagram")
             ),
             _ => "run `mcast ping` with the same group and port on another host (or --responder), on an interface that reaches it (-i), with a TTL that crosses every router".to_owned(),
         })

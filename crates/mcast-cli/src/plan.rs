@@ -95,17 +95,39 @@ pub(crate) fn lookup_iface(spec: &IfaceSpec) -> Result<mcast_sync::ifaces::Inter
     })
 }
 
-/// Checks that the interface exists on this host and describes it, e.g. `lo (127.0.0.1)`
-/// ([`lookup_iface`]).
-pub(crate) fn resolve_iface(spec: &IfaceSpec) -> Result<String, CliError> {
+/// Checks that the interface exists on this host and describes it with an address of the
+/// family in use, e.g. `lo (127.0.0.1)`, `va (fe80::1)`, or `va (index 3)` without one
+/// ([`lookup_iface`]). For "any", `group` names the interface the kernel's route lookup picks
+/// for it (as the join and the send will), e.g. `eth0 (192.0.2.2), the kernel's choice`.
+pub(crate) fn resolve_iface(spec: &IfaceSpec, group: Group) -> Result<String, CliError> {
     if spec.is_any() {
-        return Ok("0.0.0.0, the kernel's choice".into());
+        return Ok(kernel_choice(group));
     }
-    let i = lookup_iface(spec)?;
-    Ok(match i.ipv4() {
-        Some(v4) => format!("{} ({v4})", i.name),
-        None => i.name,
-    })
+    Ok(describe_iface(&lookup_iface(spec)?, group.is_ipv6()))
+}
+
+/// `name (address)` with an address of the family (`ipv6`), else `name (index N)`.
+fn describe_iface(i: &mcast_sync::ifaces::Interface, ipv6: bool) -> String {
+    let addr = if ipv6 {
+        i.ipv6().map(IpAddr::V6)
+    } else {
+        i.ipv4().map(IpAddr::V4)
+    };
+    match addr {
+        Some(a) => format!("{} ({a})", i.name),
+        None => format!("{} (index {})", i.name, i.index),
+    }
+}
+
+/// The interface without `-i`: the one the kernel routes `group` through, by the lookup the
+/// kernel itself makes when it joins or sends without an interface (`ip route get GROUP`).
+/// Without a route the words stay general (the join then fails with its own hint).
+fn kernel_choice(group: Group) -> String {
+    match mcast_sync::ifaces::route_to(group.addr()) {
+        Ok(i) => format!("{}, the kernel's choice", describe_iface(&i, group.is_ipv6())),
+        Err(_) if group.is_ipv6() => "::, the kernel's choice".into(),
+        Err(_) => "0.0.0.0, the kernel's choice".into(),
+    }
 }
 
 /// The index of the interface `spec` names, when it exists (`None` for "any").
@@ -116,9 +138,9 @@ pub(crate) fn iface_index(spec: &IfaceSpec) -> Option<u32> {
     mcast_sync::ifaces::resolve(spec).ok().map(|i| i.index)
 }
 
-fn parse_iface(text: Option<&str>) -> Result<(IfaceSpec, String), CliError> {
+fn parse_iface(text: Option<&str>, group: Group) -> Result<(IfaceSpec, String), CliError> {
     let spec = parse_iface_spec(text)?;
-    let label = resolve_iface(&spec)?;
+    let label = resolve_iface(&spec, group)?;
     Ok((spec, label))
 }
 
@@ -162,7 +184,7 @@ fn merge_zone(
     group: Group,
 ) -> Result<(IfaceSpec, String), CliError> {
     let Some(zone) = zone else {
-        return parse_iface(iface);
+        return parse_iface(iface, group);
     };
     if group.is_ipv4() {
         return Err(CliError::usage(format!(
@@ -170,11 +192,11 @@ fn merge_zone(
             quoted(&zone.written)
         )));
     }
-    let zone_label = resolve_iface(&zone.iface)?;
+    let zone_label = resolve_iface(&zone.iface, group)?;
     let Some(text) = iface else {
         return Ok((zone.iface, zone_label));
     };
-    let (spec, label) = parse_iface(Some(text))?;
+    let (spec, label) = parse_iface(Some(text), group)?;
     if iface_index(&spec) != iface_index(&zone.iface) {
         return Err(CliError::usage(format!(
             "{} names interface {zone_label} but -i names {label}: give the interface once",

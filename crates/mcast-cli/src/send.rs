@@ -108,7 +108,7 @@ struct SentRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     payload_hex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    session: Option<u32>,
+    session: Option<SessionId>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "mcast_core::json::option_u64_exact"
@@ -307,9 +307,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     if reason.cut_short().is_some() || opt.verbose {
         let n = driver.datagrams_sent();
         output::note(&format!(
-            "sent {n} datagram{}, {} bytes to {}:{} in {:.1}s{}",
-            if n == 1 { "" } else { "s" },
-            driver.bytes_sent(),
+            "sent {}, {} to {}:{} in {:.1}s{}",
+            output::count(n, "datagram"),
+            output::count(driver.bytes_sent(), "byte"),
             output::host(plan.group.addr()),
             plan.port,
             (driver.clock().now() - started).as_secs_f64(),
@@ -373,7 +373,7 @@ fn report(
                 payload: &text,
                 utf8,
                 payload_hex: output::payload_hex(payload, utf8),
-                session: opt.framed.then_some(session.0),
+                session: opt.framed.then_some(session),
                 seq: opt.framed.then_some(seq),
                 sent_at_ns: opt.framed.then_some(stamp),
             },
@@ -385,7 +385,8 @@ fn report(
             String::new()
         };
         output::line(&format!(
-            "sent {len} bytes to {}:{}{framed}",
+            "sent {} to {}:{}{framed}",
+            output::count(len as u64, "byte"),
             output::host(plan.group.addr()),
             plan.port
         ))

@@ -298,8 +298,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     if !opt.quiet {
         let drops = cap.stats().map(|s| s.drops).unwrap_or(0);
         let mut line = format!(
-            "{packets} packet{} ({bytes_seen} bytes) captured on {name} in {}",
-            if packets == 1 { "" } else { "s" },
+            "{} ({}) captured on {name} in {}",
+            output::count(packets, "packet"),
+            output::count(bytes_seen, "byte"),
             humantime::format_duration(Duration::from_millis(
                 u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
             ))

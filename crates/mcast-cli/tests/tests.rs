@@ -761,3 +761,98 @@ fn empty_stdin_is_noted() {
     assert_eq!(records.last().unwrap()["type"], "end");
     assert_eq!(records.last().unwrap()["data"]["datagrams"], 0);
 }
+
+// issue 11 — `recv` without -i names the interface the kernel chose for the group (its route
+// lookup), not just "0.0.0.0". In a namespace of its own, so no join leaves this host.
+#[test]
+fn recv_without_iface_names_the_kernels_choice() {
+    use util::netns::{sh, skip_unless_root, Netns};
+    if skip_unless_root("recv_without_iface_names_the_kernels_choice") {
+        return;
+    }
+    let ns = Netns::new("mcast-route");
+    // No route to the group: the join fails, and the existing hint says why.
+    let out = ns.run(&["recv", "239.1.2.3", "47652", "--timeout", "100ms"]);
+    assert!(
+        out.stderr_text().contains("the kernel has no route for 239.1.2.3"),
+        "{}",
+        out.stderr_text()
+    );
+    sh(&[
+        "ip", "-n", &ns.name, "route", "add", "224.0.0.0/4", "dev", "lo",
+    ]);
+    let out = ns.run(&["recv", "239.1.2.3", "47652", "--timeout", "100ms", "--json"]);
+    let err = out.stderr_text();
+    assert!(
+        err.contains("listening on 239.1.2.3:47652 (interface lo (127.0.0.1), the kernel's choice)"),
+        "{err}"
+    );
+    assert_eq!(
+        out.json()[0]["data"]["interface"],
+        "lo (127.0.0.1), the kernel's choice"
+    );
+}
+
+// issue 11 — one base for session ids (hex in text and in JSON), and "1 byte", not "1 bytes".
+#[test]
+fn session_ids_are_hex_everywhere_and_counts_agree_in_number() {
+    let rx = receiver(
+        "239.1.2.11",
+        "47653",
+        &["-c", "1", "--json", "--timeout", "10s"],
+    );
+    let out = run(&[
+        "send",
+        "239.1.2.11",
+        "47653",
+        "x",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--framed",
+        "-v",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    // 28 bytes of frame header and one of payload.
+    let line = &out.stdout[0];
+    let session = line
+        .strip_prefix("sent 29 bytes to 239.1.2.11:47653 (session ")
+        .and_then(|rest| rest.strip_suffix(" seq 0)"))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        session.len() == 8 && session.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{session}"
+    );
+    assert!(
+        out.stderr_text().starts_with("sent 1 datagram, 29 bytes to "),
+        "{}",
+        out.stderr_text()
+    );
+    let got = rx.finish_ok();
+    let records = got.json();
+    let recv = records.iter().find(|r| r["type"] == "recv").unwrap();
+    assert_eq!(recv["data"]["frame"]["session"], session, "{recv}");
+    let stats = records.iter().find(|r| r["type"] == "stats").unwrap();
+    assert_eq!(
+        stats["data"]["framed"]["streams"][0]["session"], session,
+        "{stats}"
+    );
+    // Raw: one byte is "1 byte", in the line and in the summary.
+    let out = run(&[
+        "send", "239.1.2.11", "47653", "x", "-i", LO, "--ttl", "0", "-v",
+    ]);
+    assert_eq!(out.stdout, ["sent 1 byte to 239.1.2.11:47653"]);
+    assert!(
+        out.stderr_text()
+            .starts_with("sent 1 datagram, 1 byte to 239.1.2.11:47653"),
+        "{}",
+        out.stderr_text()
+    );
+    assert!(
+        got.stderr_text()
+            .contains("received 1 datagram, 29 bytes, from 1 distinct group in"),
+        "{}",
+        got.stderr_text()
+    );
+}
