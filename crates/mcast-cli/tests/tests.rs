@@ -856,3 +856,24 @@ fn session_ids_are_hex_everywhere_and_counts_agree_in_number() {
         got.stderr_text()
     );
 }
+
+// issue 11 — `info` names well-known groups (text and JSON) and says that link-local groups
+// are never routed, whatever the TTL.
+#[test]
+fn info_names_well_known_groups() {
+    let out = run(&["info", "224.0.0.251"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let text = out.stdout_text();
+    assert!(
+        text.contains("known as:    mDNS, multicast DNS (RFC 6762)"),
+        "{text}"
+    );
+    assert!(text.contains("never forward it, whatever the TTL"), "{text}");
+    let out = run(&["info", "ff02::1:2", "--json"]);
+    assert_eq!(
+        out.json()[0]["data"]["well_known"],
+        "DHCPv6, all relay agents and servers"
+    );
+    let out = run(&["info", "224.1.1.5", "--json"]);
+    assert_eq!(out.json()[0]["data"]["well_known"], serde_json::Value::Null);
+}
