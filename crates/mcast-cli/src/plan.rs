@@ -46,6 +46,22 @@ pub(crate) struct SendPlan {
     pub(crate) ttl: u8,
     /// Whether our own datagrams loop back to local receivers.
     pub(crate) loopback: bool,
+    /// Remarks for stderr (not errors), e.g. `--no-loop` on `lo`, where it cannot apply.
+    pub(crate) notes: Vec<String>,
+}
+
+/// The note for `--no-loop` on the loopback interface, where it cannot apply.
+pub(crate) const NO_LOOP_ON_LO: &str = "note: --no-loop cannot stop delivery on lo: the loopback interface hands everything sent on it back to this host, so local receivers still get it (IP_MULTICAST_LOOP governs only the copy the kernel loops back from other interfaces)";
+
+/// Whether datagrams to `group` leave by a loopback interface: the one `iface` names, or
+/// without one the one the kernel routes the group through.
+fn leaves_by_loopback(iface: &IfaceSpec, group: Group) -> bool {
+    let found = if iface.is_any() {
+        mcast_sync::ifaces::route_to(group.addr())
+    } else {
+        mcast_sync::ifaces::resolve(iface)
+    };
+    found.is_ok_and(|i| i.flags.loopback)
 }
 
 // The value parsers live in `values` (std, humantime and mcast-core only, so the fuzz crate
@@ -285,6 +301,19 @@ pub(crate) fn recv(
         }
     }
     let mut notes = Vec::new();
+    let ssm: Vec<String> = all
+        .iter()
+        .filter(|g| g.is_ssm())
+        .take(3)
+        .map(ToString::to_string)
+        .collect();
+    if checked.is_empty() && !ssm.is_empty() {
+        notes.push(format!(
+            "note: {} {} in the SSM range (232.0.0.0/8, ff3x::/32): nothing arrives there without --source S, the sender's address",
+            ssm.join(", "),
+            if ssm.len() == 1 { "is" } else { "are" }
+        ));
+    }
     if !checked.is_empty() {
         let asm: Vec<String> = all
             .iter()
@@ -329,6 +358,10 @@ pub(crate) fn send(
     let (iface, label) = merge_zone(iface, zone, group)?;
     check_iface_family(&iface, group)?;
     check_needs_interface(&iface, &[group])?;
+    let mut notes = Vec::new();
+    if no_loop && leaves_by_loopback(&iface, group) {
+        notes.push(NO_LOOP_ON_LO.to_owned());
+    }
     Ok((
         SendPlan {
             group,
@@ -336,6 +369,7 @@ pub(crate) fn send(
             iface,
             ttl,
             loopback: !no_loop,
+            notes,
         },
         label,
     ))
@@ -410,6 +444,19 @@ mod tests {
         assert!(e.to_string().contains("famil"), "{e}");
     }
 
+    // issue 11 — an SSM group without --source gets a note: nothing will arrive.
+    #[test]
+    fn ssm_without_a_source_is_noted() {
+        for g in ["232.1.1.1", "ff35::8000:1", "224.1.1.5,232.1.1.1+2"] {
+            let p = recv(g, 1, None, &[]).unwrap();
+            assert_eq!(p.notes.len(), 1, "{g}: {:?}", p.notes);
+            assert!(p.notes[0].contains("nothing arrives there without --source"), "{}", p.notes[0]);
+        }
+        let p = recv("232.1.1.1+2", 1, None, &[]).unwrap();
+        assert!(p.notes[0].starts_with("note: 232.1.1.1, 232.1.1.2 are in the SSM range"), "{}", p.notes[0]);
+        assert!(recv("224.1.1.5", 1, None, &[]).unwrap().notes.is_empty());
+    }
+
     #[test]
     fn a_source_outside_ssm_is_a_note_not_an_error() {
         let p = recv("224.1.1.5", 1, Some("127.0.0.1"), &["127.0.0.1".into()]).unwrap();
@@ -427,6 +474,10 @@ mod tests {
         assert!(e.to_string().contains("nosuchif"), "{e}");
         let (p, label) = send("224.1.1.5", 5000, Some("127.0.0.1"), 1, true).unwrap();
         assert!(!p.loopback);
+        // issue 11 — --no-loop on lo is noted: lo itself delivers back.
+        assert_eq!(p.notes, [NO_LOOP_ON_LO]);
+        let (p, _) = send("224.1.1.5", 5000, Some("lo"), 1, false).unwrap();
+        assert!(p.notes.is_empty());
         assert!(label.contains("127.0.0.1"), "{label}");
     }
 

@@ -66,7 +66,9 @@ pub(crate) struct Opt {
           allow_negative_numbers = true)]
     ttl: u8,
 
-    /// Do not loop our own datagrams back to receivers on this host.
+    /// Do not loop our own datagrams back to receivers on this host (IP_MULTICAST_LOOP off).
+    /// It cannot stop delivery over lo (-i lo, -i 127.0.0.1): the loopback interface hands
+    /// everything sent on it back to this host by itself, so local receivers still get it.
     #[arg(long)]
     no_loop: bool,
 
@@ -206,6 +208,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         opt.ttl,
         opt.no_loop,
     )?;
+    for n in &plan.notes {
+        output::note(n);
+    }
     let key = opt.key.load()?;
     // A key implies frames (the tag lives in one).
     let mut opt = opt;

@@ -877,3 +877,62 @@ fn info_names_well_known_groups() {
     let out = run(&["info", "224.1.1.5", "--json"]);
     assert_eq!(out.json()[0]["data"]["well_known"], serde_json::Value::Null);
 }
+
+// issue 11 — joining an SSM group without --source gets a note: nothing will arrive.
+#[test]
+fn ssm_join_without_source_is_noted() {
+    let out = run(&[
+        "recv",
+        "232.1.2.3",
+        "47654",
+        "-i",
+        LO,
+        "--timeout",
+        "100ms",
+    ]);
+    let err = out.stderr_text();
+    assert!(
+        err.starts_with("note: 232.1.2.3 is in the SSM range (232.0.0.0/8, ff3x::/32): nothing arrives there without --source S"),
+        "{err}"
+    );
+    let out = run(&[
+        "recv",
+        "232.1.2.3",
+        "47654",
+        "-i",
+        LO,
+        "--source",
+        LO,
+        "--timeout",
+        "100ms",
+    ]);
+    assert!(!out.stderr_text().contains("note:"), "{}", out.stderr_text());
+}
+
+// issue 11 — `--no-loop` on lo still delivers (lo hands back what is sent on it): a note says
+// so, and the help explains it.
+#[test]
+fn no_loop_on_lo_is_explained() {
+    let rx = receiver("239.1.2.12", "47655", &["-c", "1", "--timeout", "10s"]);
+    let out = run(&[
+        "send",
+        "239.1.2.12",
+        "47655",
+        "still here",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--no-loop",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    assert!(
+        out.stderr_text()
+            .starts_with("note: --no-loop cannot stop delivery on lo"),
+        "{}",
+        out.stderr_text()
+    );
+    assert_eq!(rx.finish_ok().stdout, ["still here"]);
+    let help = run(&["send", "--help"]).stdout_text();
+    assert!(help.contains("It cannot stop delivery over lo"), "{help}");
+}
