@@ -34,7 +34,7 @@ fn value(which: u8, text: &str) {
             }
         }
     }
-    match which % 7 {
+    match which % 8 {
         0 => {
             if let Some(p) = one_line(values::parse_port(text)) {
                 assert!(p >= 1);
@@ -57,6 +57,12 @@ fn value(which: u8, text: &str) {
             }
             if let Some(d) = one_line(values::parse_positive("--report", text)) {
                 assert!(!d.is_zero());
+            }
+        }
+        6 => {
+            if let Some((group, port)) = one_line(values::split_group_port(text)) {
+                assert!(text.contains(group), "{group:?} from {text:?}");
+                assert!(port.is_none_or(|p| p >= 1));
             }
         }
         5 => {

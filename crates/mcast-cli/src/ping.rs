@@ -53,9 +53,9 @@ pub(crate) struct Opt {
     #[arg(value_name = "GROUP")]
     group: Option<String>,
 
-    /// The UDP port (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    port: Option<u16>,
+    /// The UDP port (1-65535); or give GROUP:PORT (239.1.2.3:5000, [ff02::1%eth0]:5000).
+    #[arg(value_name = "PORT", allow_negative_numbers = true)]
+    port: Option<String>,
 
     #[command(flatten)]
     ssmping: SsmpingArgs,
@@ -239,13 +239,14 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         };
         return ssmping::run(server, group, &opt.ssmping, &opts);
     }
-    let (Some(group_text), Some(port)) = (opt.group.as_deref(), opt.port) else {
+    let Some(group_arg) = opt.group.as_deref() else {
         return Err(
             CliError::usage("mcast ping needs GROUP PORT, or --ssmping SERVER [GROUP]")
                 .hint("try 'mcast ping --help'")
                 .into(),
         );
     };
+    let (group_text, port) = plan::endpoint(group_arg, opt.port.as_deref(), "ping")?;
     let (send_plan, _) = plan::send(group_text, port, opt.iface.as_deref(), opt.ttl, false)?;
     let recv_plan = plan::recv(group_text, port, opt.iface.as_deref(), &[])?;
     let link = watch::start(&recv_plan.iface, false);

@@ -71,6 +71,36 @@ pub(crate) use crate::values::{
     parse_timeout, parse_ttl, quoted,
 };
 
+/// Where a command sends or listens: its `GROUP PORT` arguments, also given in socat's
+/// `GROUP:PORT` form (`239.1.2.3:5000`, `[ff02::1%eth0]:5000`); `cmd` names the subcommand for
+/// the hint. Returns the group text and the port.
+pub(crate) fn endpoint<'a>(
+    group: &'a str,
+    port: Option<&str>,
+    cmd: &str,
+) -> Result<(&'a str, u16), CliError> {
+    let help = || format!("try 'mcast {cmd} --help'");
+    let (group_text, inline) =
+        crate::values::split_group_port(group).map_err(|e| CliError::usage(e).hint(help()))?;
+    match (inline, port) {
+        (Some(_), Some(p)) => Err(CliError::usage(format!(
+            "{} names the port already, so PORT {} is one too many",
+            quoted(group),
+            quoted(p)
+        ))
+        .hint(help())),
+        (Some(p), None) => Ok((group_text, p)),
+        (None, Some(p)) => parse_port(p)
+            .map(|p| (group_text, p))
+            .map_err(|e| CliError::usage(e).hint(help())),
+        (None, None) => Err(CliError::usage(format!(
+            "no PORT after {}: write GROUP PORT or GROUP:PORT, e.g. 239.1.2.3 5000 or 239.1.2.3:5000",
+            quoted(group)
+        ))
+        .hint(help())),
+    }
+}
+
 /// Checks that an interface given by address is of the group's address family (an IPv4
 /// address cannot carry IPv6 multicast, and the reverse). Interfaces given by name or index
 /// carry both.
@@ -584,6 +614,22 @@ mod tests {
         assert!(send("ff02::1", 5000, Some("lo"), 1, false).is_ok());
         assert!(send("ff15::1", 5000, None, 1, false).is_ok());
         assert!(send("224.0.0.251", 5000, None, 1, false).is_ok());
+    }
+
+    // issue 11 — GROUP PORT or socat's GROUP:PORT, never both, never neither.
+    #[test]
+    fn endpoints_take_group_port_in_either_form() {
+        assert_eq!(endpoint("239.1.2.3", Some("5000"), "recv").unwrap(), ("239.1.2.3", 5000));
+        assert_eq!(endpoint("239.1.2.3:5000", None, "recv").unwrap(), ("239.1.2.3", 5000));
+        assert_eq!(endpoint("[ff02::1%lo]:5000", None, "recv").unwrap(), ("ff02::1%lo", 5000));
+        let e = endpoint("239.1.2.3:5000", Some("5000"), "recv").unwrap_err();
+        assert!(e.to_string().contains("names the port already"), "{e}");
+        let e = endpoint("239.1.2.3", None, "perf").unwrap_err();
+        assert!(e.to_string().starts_with("no PORT after '239.1.2.3'"), "{e}");
+        let e = endpoint("239.1.2.3", Some("70000"), "send").unwrap_err();
+        assert_eq!(e.to_string(), "port 70000 is out of range: a UDP port is 1-65535");
+        let hint = crate::errors::hint(&anyhow::Error::new(e));
+        assert_eq!(hint.as_deref(), Some("try 'mcast send --help'"));
     }
 
     // issue #2 (review) — `send` checks the interface's address family as `recv` does.

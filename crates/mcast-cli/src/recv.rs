@@ -61,13 +61,14 @@ whose reason says which). Exit status: 0 done (also on a signal), 1 --timeout pa
 pub(crate) struct Opt {
     /// Groups to join, comma-separated; GROUP+COUNT is COUNT consecutive groups
     /// (224.1.1.5,234.3.2.1 or 239.1.0.1+1000); GROUP%IFACE names an IPv6 link-local group's
-    /// interface (ff02::1%eth0).
+    /// interface (ff02::1%eth0). GROUPS:PORT (socat's form: 239.1.2.3:5000,
+    /// [ff02::1%eth0]:5000) gives the port for every group.
     #[arg(value_name = "GROUPS")]
     groups: String,
 
     /// The UDP port to bind (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    port: u16,
+    #[arg(value_name = "PORT", allow_negative_numbers = true)]
+    port: Option<String>,
 
     /// The interface to join on: an IPv4 address, a name, an index, or 0.0.0.0 (the kernel's
     /// choice, the default).
@@ -286,7 +287,8 @@ fn stopped_while_joining(opt: &Opt, done: usize, total: usize) -> anyhow::Result
 
 /// Runs `mcast recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let plan = plan::recv(&opt.groups, opt.port, opt.iface.as_deref(), &opt.source)?;
+    let (groups, port) = plan::endpoint(&opt.groups, opt.port.as_deref(), "recv")?;
+    let plan = plan::recv(groups, port, opt.iface.as_deref(), &opt.source)?;
     let key = opt.key.load()?;
     if !opt.quiet {
         for n in &plan.notes {

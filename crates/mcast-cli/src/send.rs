@@ -33,6 +33,7 @@ Examples:
   mcast send 239.1.2.3 5000 hi -c 5 --framed -i 127.0.0.1      numbered frames:
                                                                `mcast recv` counts loss
   mcast send 239.1.2.3 5000 hi -i lab0 --key-file group.key    authenticated frames
+  mcast send 239.1.2.3:5000 hi -i lab0                         socat's GROUP:PORT form
 
 One datagram holds at most 65507 bytes over IPv4 (65527 over IPv6), 28 fewer with --framed,
 44 fewer with --key-file.
@@ -43,13 +44,14 @@ Prints nothing on success unless -v or --json. Ctrl-C, SIGTERM, SIGHUP or a clos
 early with a summary on stderr (and the JSON end record, naming the reason), exit 0.")]
 pub(crate) struct Opt {
     /// The multicast group to send to (224.0.0.0/4 or ff00::/8); an IPv6 link-local group may
-    /// carry its interface, ff02::1%eth0.
+    /// carry its interface, ff02::1%eth0. GROUP:PORT (socat's form: 239.1.2.3:5000,
+    /// [ff02::1%eth0]:5000) gives the port too; MESSAGE then follows it.
     #[arg(value_name = "GROUP")]
     group: String,
 
     /// The destination UDP port (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    port: u16,
+    #[arg(value_name = "PORT", allow_negative_numbers = true)]
+    port: Option<OsString>,
 
     /// The payload (any bytes, not only UTF-8). Without it, each line of stdin is one
     /// datagram.
@@ -201,9 +203,29 @@ fn sent_before(line: u64) -> String {
 
 /// Runs `mcast send`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
+    // With GROUP:PORT, the second word is the MESSAGE.
+    let mut opt = opt;
+    let (port_text, message) = if crate::values::split_group_port(&opt.group)
+        .is_ok_and(|(_, p)| p.is_some())
+    {
+        if let (Some(first), Some(_)) = (&opt.port, &opt.message) {
+            return Err(CliError::usage(format!(
+                "{} names the port already, so {} is the MESSAGE and what follows one word too many",
+                plan::quoted(&opt.group),
+                plan::quoted(&first.to_string_lossy())
+            ))
+            .hint("quote a MESSAGE with spaces: mcast send 239.1.2.3:5000 'two words'")
+            .into());
+        }
+        (None, opt.port.take())
+    } else {
+        let port = opt.port.as_ref().map(|p| p.to_string_lossy().into_owned());
+        (port, opt.message.take())
+    };
+    let (group_text, port) = plan::endpoint(&opt.group, port_text.as_deref(), "send")?;
     let (plan, _label) = plan::send(
-        &opt.group,
-        opt.port,
+        group_text,
+        port,
         opt.iface.as_deref(),
         opt.ttl,
         opt.no_loop,
@@ -213,10 +235,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
     let key = opt.key.load()?;
     // A key implies frames (the tag lives in one).
-    let mut opt = opt;
     opt.framed |= key.is_some();
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
-    let message = opt.message.as_ref().map(|m| m.as_bytes());
+    let message = message.as_ref().map(|m| m.as_bytes());
     // The destination is the socket's (resolved once, with its IPv6 scope); the limits only
     // need the family, known before the socket opens.
     let config = |destination| SenderConfig {

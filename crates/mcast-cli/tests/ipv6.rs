@@ -423,3 +423,22 @@ fn ipv6_join_shows_an_ipv6_address() {
         "{err}"
     );
 }
+
+// issue 11 — socat's bracketed form for IPv6, with the zone: `[ff02::1%va]:PORT`.
+#[test]
+fn ipv6_bracketed_group_port() {
+    const TEST: &str = "ipv6_bracketed_group_port";
+    if skip(TEST, &[]) {
+        return;
+    }
+    let ns = Netns::with_veth();
+    let recv = ns.receiver(&["recv", "[ff02::1234%vb]:47657", "-c", "1", "--timeout", "5s"]);
+    ns.send(&["[ff02::1234%va]:47657", "bracketed"]);
+    let out = recv.finish_ok();
+    assert_eq!(out.stdout, ["bracketed"]);
+    assert!(
+        out.stderr_text().contains("listening on [ff02::1234]:47657"),
+        "{}",
+        out.stderr_text()
+    );
+}

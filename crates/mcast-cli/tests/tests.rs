@@ -936,3 +936,56 @@ fn no_loop_on_lo_is_explained() {
     let help = run(&["send", "--help"]).stdout_text();
     assert!(help.contains("It cannot stop delivery over lo"), "{help}");
 }
+
+// issue 11 — socat's GROUP:PORT form, wherever GROUP PORT are taken.
+#[test]
+fn group_colon_port_is_accepted() {
+    let mut rx = Proc::mcast(&[
+        "recv",
+        "239.1.2.13:47656",
+        "-i",
+        LO,
+        "-c",
+        "2",
+        "--timeout",
+        "10s",
+    ]);
+    rx.wait_listening();
+    let out = run(&[
+        "send",
+        "239.1.2.13:47656",
+        "from GROUP:PORT",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    send("239.1.2.13", "47656", "from GROUP PORT", &[]);
+    let got = rx.finish_ok();
+    assert_eq!(got.stdout, ["from GROUP:PORT", "from GROUP PORT"]);
+    assert!(
+        got.stderr_text().contains("listening on 239.1.2.13:47656"),
+        "{}",
+        got.stderr_text()
+    );
+    // Stdin lines after GROUP:PORT alone.
+    let mut rx = receiver("239.1.2.13", "47656", &["-c", "1", "--timeout", "10s"]);
+    let mut tx = Proc::mcast(&["send", "239.1.2.13:47656", "-i", LO, "--ttl", "0"]);
+    tx.write_stdin(b"a line\n");
+    assert_eq!(tx.finish().code(), 0);
+    rx.wait_stdout("a line");
+    rx.finish_ok();
+    // The port once, not twice; a port in range.
+    let err = usage_error(&["recv", "239.1.2.13:47656", "47656", "-i", LO]);
+    assert!(err.contains("names the port already"), "{err}");
+    let err = usage_error(&["send", "239.1.2.13:70000", "x", "-i", LO]);
+    assert_eq!(
+        err,
+        "error: port 70000 is out of range: a UDP port is 1-65535\nhint: try 'mcast send --help'"
+    );
+    let err = usage_error(&["send", "239.1.2.13:47656", "a", "b", "-i", LO]);
+    assert!(err.contains("one word too many"), "{err}");
+    let err = usage_error(&["perf", "recv", "239.1.2.13", "-i", LO]);
+    assert!(err.contains("no PORT after '239.1.2.13'"), "{err}");
+}

@@ -189,9 +189,10 @@ const PROGRESS: Duration = Duration::from_millis(250);
 
 /// Runs `mcast perf recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
+    let (group, port) = opt.endpoint.resolve("perf recv")?;
     let plan = plan::recv(
-        &opt.endpoint.group,
-        opt.endpoint.port,
+        group,
+        port,
         opt.endpoint.iface.as_deref(),
         &opt.source,
     )?;

@@ -122,9 +122,10 @@ const MAX_SEGMENTS: usize = 64;
 
 /// Runs `mcast perf send`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
+    let (group, port) = opt.endpoint.resolve("perf send")?;
     let (plan, label) = plan::send(
-        &opt.endpoint.group,
-        opt.endpoint.port,
+        group,
+        port,
         opt.endpoint.iface.as_deref(),
         opt.ttl,
         false,
