@@ -48,6 +48,8 @@ pub(crate) struct SendPlan {
     pub(crate) loopback: bool,
     /// Remarks for stderr (not errors), e.g. `--no-loop` on `lo`, where it cannot apply.
     pub(crate) notes: Vec<String>,
+    /// The UDP port to send from (`send --source-port`); `None` lets the kernel pick one.
+    pub(crate) source_port: Option<u16>,
 }
 
 /// The note for `--no-loop` on the loopback interface, where it cannot apply.
@@ -68,7 +70,7 @@ fn leaves_by_loopback(iface: &IfaceSpec, group: Group) -> bool {
 // can build that file as it is); they are used as `plan::parse_*`.
 pub(crate) use crate::values::{
     parse_count, parse_frame_size, parse_interval, parse_port, parse_positive, parse_size,
-    parse_timeout, parse_ttl, quoted,
+    parse_source_port, parse_timeout, parse_ttl, quoted,
 };
 
 /// Where a command sends or listens: its `GROUP PORT` arguments, also given in socat's
@@ -400,6 +402,7 @@ pub(crate) fn send(
             ttl,
             loopback: !no_loop,
             notes,
+            source_port: None,
         },
         label,
     ))

@@ -68,6 +68,12 @@ pub(crate) struct Opt {
           allow_negative_numbers = true)]
     ttl: u8,
 
+    /// Send from this UDP port (1-65535): the socket is bound to it before sending, so
+    /// receivers see it as the source port (default: one the kernel picks).
+    #[arg(long, value_name = "PORT", value_parser = plan::parse_source_port,
+          allow_negative_numbers = true)]
+    source_port: Option<u16>,
+
     /// Do not loop our own datagrams back to receivers on this host (IP_MULTICAST_LOOP off).
     /// It cannot stop delivery over lo (-i lo, -i 127.0.0.1): the loopback interface hands
     /// everything sent on it back to this host by itself, so local receivers still get it.
@@ -223,13 +229,14 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         (port, opt.message.take())
     };
     let (group_text, port) = plan::endpoint(&opt.group, port_text.as_deref(), "send")?;
-    let (plan, _label) = plan::send(
+    let (mut plan, _label) = plan::send(
         group_text,
         port,
         opt.iface.as_deref(),
         opt.ttl,
         opt.no_loop,
     )?;
+    plan.source_port = opt.source_port;
     for n in &plan.notes {
         output::note(n);
     }

@@ -28,6 +28,11 @@ pub(crate) fn parse_port(s: &str) -> Result<u16, String> {
     }
 }
 
+/// Parses `--source-port` for clap: 1–65535, named in the message.
+pub(crate) fn parse_source_port(s: &str) -> Result<u16, String> {
+    parse_port(s).map_err(|e| format!("--source-port: {e}"))
+}
+
 /// Splits socat's `GROUP:PORT` form: `239.1.2.3:5000`, `239.1.0.1+10:5000`,
 /// `224.1.1.5,234.3.2.1:50001` (the port for every group), and for IPv6 the bracketed
 /// `[ff02::1%eth0]:5000` (a bare IPv6 address keeps its colons: `ff15::1` has no port).
@@ -225,6 +230,7 @@ mod tests {
                 parse_timeout(bad).map(|_| 0),
                 parse_positive("--duration", bad).map(|_| 0),
                 split_group_port(bad).map(|_| 0),
+                parse_source_port(bad),
             ] {
                 if let Err(e) = e {
                     assert!(!e.contains(['\n', '\r', '\u{1b}']), "{e:?}");

@@ -989,3 +989,26 @@ fn group_colon_port_is_accepted() {
     let err = usage_error(&["perf", "recv", "239.1.2.13", "-i", LO]);
     assert!(err.contains("no PORT after '239.1.2.13'"), "{err}");
 }
+
+// issue 11 — `send --source-port N` binds before sending: the receiver sees port N.
+#[test]
+fn send_source_port_is_what_the_receiver_sees() {
+    let rx = receiver(
+        "239.1.2.14",
+        "47658",
+        &["-c", "1", "--json", "--timeout", "10s"],
+    );
+    send("239.1.2.14", "47658", "from 47659", &["--source-port", "47659"]);
+    let got = rx.finish_ok();
+    let recv = got
+        .json()
+        .into_iter()
+        .find(|r| r["type"] == "recv")
+        .expect("a recv record");
+    assert_eq!(recv["data"]["source"], "127.0.0.1:47659", "{recv}");
+    let err = usage_error(&["send", "239.1.2.14", "47658", "x", "--source-port", "0"]);
+    assert!(
+        err.starts_with("error: --source-port: port 0 is out of range"),
+        "{err}"
+    );
+}
