@@ -30,6 +30,7 @@ Examples:
   mcast send 224.1.1.5 50001 \"Hello, World!\" -i 127.0.0.1     one datagram on loopback
   mcast send 239.1.2.3 5000 tick -c 10 --interval 1s -i lab0   ten, one per second
   printf 'a\\nb\\n' | mcast send 239.1.2.3 5000 -i 127.0.0.1      one datagram per line
+  mcast send 239.1.2.3 5000 --raw -i 127.0.0.1 < blob.bin      raw bytes, a datagram per read
   mcast send 239.1.2.3 5000 hi -c 5 --framed -i 127.0.0.1      numbered frames:
                                                                `mcast recv` counts loss
   mcast send 239.1.2.3 5000 hi -i lab0 --key-file group.key    authenticated frames
@@ -96,6 +97,12 @@ pub(crate) struct Opt {
 
     #[command(flatten)]
     key: crate::key::KeyArg,
+
+    /// Read stdin raw, without line splitting: each read of stdin (at most one datagram's
+    /// payload, 65507 bytes over IPv4) goes out as one datagram, byte for byte (newlines and
+    /// NULs included), as socat does. Without MESSAGE only.
+    #[arg(long)]
+    raw: bool,
 
     /// Print one JSON line per datagram sent (and an `end` line).
     #[arg(long)]
@@ -178,6 +185,15 @@ impl Limits {
         }
     }
 
+    /// The most payload one datagram takes, in the mode in use.
+    fn max(&self) -> usize {
+        if self.is_framed {
+            self.framed
+        } else {
+            self.raw
+        }
+    }
+
     /// Why a payload of `len` bytes does not fit, for `what` ("message", "stdin line 3").
     fn too_long(&self, what: &str, len: usize) -> String {
         if self.is_framed {
@@ -211,7 +227,7 @@ fn sent_before(line: u64) -> String {
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     // With GROUP:PORT, the second word is the MESSAGE.
     let mut opt = opt;
-    let (port_text, message) = if crate::values::split_group_port(&opt.group)
+    let (port_text, message): (Option<String>, Option<OsString>) = if crate::values::split_group_port(&opt.group)
         .is_ok_and(|(_, p)| p.is_some())
     {
         if let (Some(first), Some(_)) = (&opt.port, &opt.message) {
@@ -229,6 +245,13 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         (port, opt.message.take())
     };
     let (group_text, port) = plan::endpoint(&opt.group, port_text.as_deref(), "send")?;
+    if opt.raw && message.is_some() {
+        return Err(CliError::usage(
+            "--raw reads stdin without line splitting, so it takes no MESSAGE",
+        )
+        .hint("pipe the bytes in: mcast send GROUP PORT --raw < FILE")
+        .into());
+    }
     let (mut plan, _label) = plan::send(
         group_text,
         port,
@@ -281,10 +304,19 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
         None => {
             if io::stdin().is_terminal() {
-                output::note("reading datagrams from stdin, one per line (Ctrl-D ends)");
+                output::note(if opt.raw {
+                    "reading datagrams from stdin, one per read, not split at lines (Ctrl-D ends)"
+                } else {
+                    "reading datagrams from stdin, one per line (Ctrl-D ends)"
+                });
             }
             // Read on a thread, so a stop request is seen while waiting for a line.
-            let stdin = stdin::Lines::spawn().context("cannot read stdin")?;
+            let stdin = if opt.raw {
+                stdin::Lines::spawn_raw(limits.max())
+            } else {
+                stdin::Lines::spawn()
+            }
+            .context("cannot read stdin")?;
             let mut number: u64 = 0;
             let mut drive = Drive::Finished;
             while drive == Drive::Finished && failure.is_none() {
@@ -296,8 +328,12 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                     break;
                 }
                 number += 1;
-                let payload = line.strip_suffix(b"\n").unwrap_or(&line);
-                let payload = payload.strip_suffix(b"\r").unwrap_or(payload);
+                let payload = if opt.raw {
+                    &line[..]
+                } else {
+                    let p = line.strip_suffix(b"\n").unwrap_or(&line);
+                    p.strip_suffix(b"\r").unwrap_or(p)
+                };
                 // Streaming: each stdin line is checked just before it goes, so the lines
                 // before a too-long one have been sent already; the message says so.
                 if driver.session().check_payload(payload).is_err() {

@@ -1012,3 +1012,40 @@ fn send_source_port_is_what_the_receiver_sees() {
         "{err}"
     );
 }
+
+// issue 11 — `send --raw`: stdin without line splitting, newlines, CRs and NULs byte-exact.
+#[test]
+fn raw_stdin_arrives_byte_exact() {
+    let rx = receiver(
+        "239.1.2.15",
+        "47660",
+        &["-c", "1", "--json", "--timeout", "10s"],
+    );
+    let data: &[u8] = b"one\ntwo\r\n\0three\0\xff\xfe\n\n";
+    let mut tx = Proc::mcast(&[
+        "send",
+        "239.1.2.15",
+        "47660",
+        "--raw",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "-v",
+    ]);
+    tx.write_stdin(data);
+    let sent = tx.finish();
+    assert_eq!(sent.code(), 0, "{}", sent.stderr_text());
+    assert_eq!(sent.stdout, [format!("sent {} bytes to 239.1.2.15:47660", data.len())]);
+    let got = rx.finish_ok();
+    let recv = got
+        .json()
+        .into_iter()
+        .find(|r| r["type"] == "recv")
+        .expect("a recv record");
+    let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(recv["data"]["payload_hex"], hex, "{recv}");
+    assert_eq!(recv["data"]["len"], data.len());
+    let err = usage_error(&["send", "239.1.2.15", "47660", "x", "--raw", "-i", LO]);
+    assert!(err.contains("--raw reads stdin"), "{err}");
+}
