@@ -42,9 +42,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
 
 /// The human rendering, one string per line.
 fn render(info: &GroupInfo) -> Vec<String> {
-    let mut lines = vec![
-        format!("group:       {} ({})", info.group, info.family),
-    ];
+    let mut lines = vec![format!("group:       {} ({})", info.group, info.family)];
     if let Some(name) = info.well_known {
         lines.push(format!("known as:    {name}"));
     }
@@ -129,7 +127,10 @@ mod tests {
             ("ff02::fb", "mDNS"),
         ] {
             let text = render(&g.parse::<Group>().unwrap().info()).join("\n");
-            assert!(text.contains(&format!("known as:    {name}")), "{g}: {text}");
+            assert!(
+                text.contains(&format!("known as:    {name}")),
+                "{g}: {text}"
+            );
         }
         let text = render(&"224.0.0.99".parse::<Group>().unwrap().info()).join("\n");
         assert!(

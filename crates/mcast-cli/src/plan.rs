@@ -172,7 +172,10 @@ fn describe_iface(i: &mcast_sync::ifaces::Interface, ipv6: bool) -> String {
 /// Without a route the words stay general (the join then fails with its own hint).
 fn kernel_choice(group: Group) -> String {
     match mcast_sync::ifaces::route_to(group.addr()) {
-        Ok(i) => format!("{}, the kernel's choice", describe_iface(&i, group.is_ipv6())),
+        Ok(i) => format!(
+            "{}, the kernel's choice",
+            describe_iface(&i, group.is_ipv6())
+        ),
         Err(_) if group.is_ipv6() => "::, the kernel's choice".into(),
         Err(_) => "0.0.0.0, the kernel's choice".into(),
     }
@@ -483,10 +486,18 @@ mod tests {
         for g in ["232.1.1.1", "ff35::8000:1", "224.1.1.5,232.1.1.1+2"] {
             let p = recv(g, 1, None, &[]).unwrap();
             assert_eq!(p.notes.len(), 1, "{g}: {:?}", p.notes);
-            assert!(p.notes[0].contains("nothing arrives there without --source"), "{}", p.notes[0]);
+            assert!(
+                p.notes[0].contains("nothing arrives there without --source"),
+                "{}",
+                p.notes[0]
+            );
         }
         let p = recv("232.1.1.1+2", 1, None, &[]).unwrap();
-        assert!(p.notes[0].starts_with("note: 232.1.1.1, 232.1.1.2 are in the SSM range"), "{}", p.notes[0]);
+        assert!(
+            p.notes[0].starts_with("note: 232.1.1.1, 232.1.1.2 are in the SSM range"),
+            "{}",
+            p.notes[0]
+        );
         assert!(recv("224.1.1.5", 1, None, &[]).unwrap().notes.is_empty());
     }
 
@@ -622,15 +633,30 @@ mod tests {
     // issue 11 — GROUP PORT or socat's GROUP:PORT, never both, never neither.
     #[test]
     fn endpoints_take_group_port_in_either_form() {
-        assert_eq!(endpoint("239.1.2.3", Some("5000"), "recv").unwrap(), ("239.1.2.3", 5000));
-        assert_eq!(endpoint("239.1.2.3:5000", None, "recv").unwrap(), ("239.1.2.3", 5000));
-        assert_eq!(endpoint("[ff02::1%lo]:5000", None, "recv").unwrap(), ("ff02::1%lo", 5000));
+        assert_eq!(
+            endpoint("239.1.2.3", Some("5000"), "recv").unwrap(),
+            ("239.1.2.3", 5000)
+        );
+        assert_eq!(
+            endpoint("239.1.2.3:5000", None, "recv").unwrap(),
+            ("239.1.2.3", 5000)
+        );
+        assert_eq!(
+            endpoint("[ff02::1%lo]:5000", None, "recv").unwrap(),
+            ("ff02::1%lo", 5000)
+        );
         let e = endpoint("239.1.2.3:5000", Some("5000"), "recv").unwrap_err();
         assert!(e.to_string().contains("names the port already"), "{e}");
         let e = endpoint("239.1.2.3", None, "perf").unwrap_err();
-        assert!(e.to_string().starts_with("no PORT after '239.1.2.3'"), "{e}");
+        assert!(
+            e.to_string().starts_with("no PORT after '239.1.2.3'"),
+            "{e}"
+        );
         let e = endpoint("239.1.2.3", Some("70000"), "send").unwrap_err();
-        assert_eq!(e.to_string(), "port 70000 is out of range: a UDP port is 1-65535");
+        assert_eq!(
+            e.to_string(),
+            "port 70000 is out of range: a UDP port is 1-65535"
+        );
         let hint = crate::errors::hint(&anyhow::Error::new(e));
         assert_eq!(hint.as_deref(), Some("try 'mcast send --help'"));
     }

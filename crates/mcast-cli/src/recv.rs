@@ -170,11 +170,7 @@ struct FrameInfo {
 
 impl std::fmt::Display for FrameInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "session {} seq {}",
-            self.session, self.seq
-        )?;
+        write!(f, "session {} seq {}", self.session, self.seq)?;
         match self.latency_ns {
             Some(ns) => write!(f, " latency {:.3}ms", ns as f64 / 1e6),
             None => f.write_str(" latency ?"),

@@ -227,23 +227,22 @@ fn sent_before(line: u64) -> String {
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     // With GROUP:PORT, the second word is the MESSAGE.
     let mut opt = opt;
-    let (port_text, message): (Option<String>, Option<OsString>) = if crate::values::split_group_port(&opt.group)
-        .is_ok_and(|(_, p)| p.is_some())
-    {
-        if let (Some(first), Some(_)) = (&opt.port, &opt.message) {
-            return Err(CliError::usage(format!(
+    let (port_text, message): (Option<String>, Option<OsString>) =
+        if crate::values::split_group_port(&opt.group).is_ok_and(|(_, p)| p.is_some()) {
+            if let (Some(first), Some(_)) = (&opt.port, &opt.message) {
+                return Err(CliError::usage(format!(
                 "{} names the port already, so {} is the MESSAGE and what follows one word too many",
                 plan::quoted(&opt.group),
                 plan::quoted(&first.to_string_lossy())
             ))
             .hint("quote a MESSAGE with spaces: mcast send 239.1.2.3:5000 'two words'")
             .into());
-        }
-        (None, opt.port.take())
-    } else {
-        let port = opt.port.as_ref().map(|p| p.to_string_lossy().into_owned());
-        (port, opt.message.take())
-    };
+            }
+            (None, opt.port.take())
+        } else {
+            let port = opt.port.as_ref().map(|p| p.to_string_lossy().into_owned());
+            (port, opt.message.take())
+        };
     let (group_text, port) = plan::endpoint(&opt.group, port_text.as_deref(), "send")?;
     if opt.raw && message.is_some() {
         return Err(CliError::usage(
@@ -252,13 +251,8 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         .hint("pipe the bytes in: mcast send GROUP PORT --raw < FILE")
         .into());
     }
-    let (mut plan, _label) = plan::send(
-        group_text,
-        port,
-        opt.iface.as_deref(),
-        opt.ttl,
-        opt.no_loop,
-    )?;
+    let (mut plan, _label) =
+        plan::send(group_text, port, opt.iface.as_deref(), opt.ttl, opt.no_loop)?;
     plan.source_port = opt.source_port;
     for n in &plan.notes {
         output::note(n);

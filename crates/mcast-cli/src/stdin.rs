@@ -62,27 +62,25 @@ impl Lines {
     /// arrives whole).
     pub(crate) fn spawn_raw(max: usize) -> io::Result<Self> {
         let (tx, rx) = mpsc::sync_channel(AHEAD);
-        thread::Builder::new()
-            .name("stdin".into())
-            .spawn(move || {
-                let mut stdin = io::stdin().lock();
-                let mut buf = vec![0u8; max.max(1)];
-                loop {
-                    match stdin.read(&mut buf) {
-                        Ok(0) => return,
-                        Ok(n) => {
-                            if tx.send(Ok(buf[..n].to_vec())).is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
+        thread::Builder::new().name("stdin".into()).spawn(move || {
+            let mut stdin = io::stdin().lock();
+            let mut buf = vec![0u8; max.max(1)];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        if tx.send(Ok(buf[..n].to_vec())).is_err() {
                             return;
                         }
                     }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
                 }
-            })?;
+            }
+        })?;
         Ok(Self { rx })
     }
 

@@ -190,14 +190,23 @@ mod tests {
     // issue 11 — socat's GROUP:PORT form, IPv6 in brackets with its zone.
     #[test]
     fn group_port_splits_like_socat() {
-        assert_eq!(split_group_port("239.1.2.3:5000"), Ok(("239.1.2.3", Some(5000))));
+        assert_eq!(
+            split_group_port("239.1.2.3:5000"),
+            Ok(("239.1.2.3", Some(5000)))
+        );
         assert_eq!(split_group_port("239.1.2.3"), Ok(("239.1.2.3", None)));
         assert_eq!(
             split_group_port("224.1.1.5,234.3.2.1:50001"),
             Ok(("224.1.1.5,234.3.2.1", Some(50001)))
         );
-        assert_eq!(split_group_port("239.1.0.1+10:5000"), Ok(("239.1.0.1+10", Some(5000))));
-        assert_eq!(split_group_port("[ff02::1%lo]:5000"), Ok(("ff02::1%lo", Some(5000))));
+        assert_eq!(
+            split_group_port("239.1.0.1+10:5000"),
+            Ok(("239.1.0.1+10", Some(5000)))
+        );
+        assert_eq!(
+            split_group_port("[ff02::1%lo]:5000"),
+            Ok(("ff02::1%lo", Some(5000)))
+        );
         assert_eq!(split_group_port("[ff15::1]"), Ok(("ff15::1", None)));
         assert_eq!(split_group_port("ff15::1"), Ok(("ff15::1", None)));
         assert_eq!(split_group_port("ff02::1%lo"), Ok(("ff02::1%lo", None)));
@@ -205,9 +214,15 @@ mod tests {
             split_group_port("239.1.2.3:70000").unwrap_err(),
             "port 70000 is out of range: a UDP port is 1-65535"
         );
-        assert!(split_group_port("239.1.2.3:").unwrap_err().contains("not a port"));
-        assert!(split_group_port("[ff15::1").unwrap_err().contains("no closing ']'"));
-        assert!(split_group_port("[ff15::1]5000").unwrap_err().contains("comes :PORT"));
+        assert!(split_group_port("239.1.2.3:")
+            .unwrap_err()
+            .contains("not a port"));
+        assert!(split_group_port("[ff15::1")
+            .unwrap_err()
+            .contains("no closing ']'"));
+        assert!(split_group_port("[ff15::1]5000")
+            .unwrap_err()
+            .contains("comes :PORT"));
     }
 
     /// Found by the fuzz crate's `cli` target: a value holding a line break made a two-line

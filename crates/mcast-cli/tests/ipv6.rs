@@ -397,9 +397,25 @@ fn ipv6_join_shows_an_ipv6_address() {
     }
     let ns = Netns::with_veth();
     let vb = ns.link_local("vb");
-    sh(&["ip", "-n", &ns.name, "addr", "add", "192.0.2.9/24", "dev", "vb"]);
+    sh(&[
+        "ip",
+        "-n",
+        &ns.name,
+        "addr",
+        "add",
+        "192.0.2.9/24",
+        "dev",
+        "vb",
+    ]);
     let out = ns.run(&[
-        "recv", "ff15::1", "47651", "-i", "vb", "--timeout", "100ms", "--json",
+        "recv",
+        "ff15::1",
+        "47651",
+        "-i",
+        "vb",
+        "--timeout",
+        "100ms",
+        "--json",
     ]);
     let err = out.stderr_text();
     assert!(
@@ -413,7 +429,19 @@ fn ipv6_join_shows_an_ipv6_address() {
     assert_eq!(start["data"]["interface"], format!("vb ({vb})"), "{start}");
     // Without -i: the route the kernel looks up for ff15::1 (ff00::/8 is on every link; this
     // one goes through vb alone).
-    sh(&["ip", "-n", &ns.name, "-6", "route", "add", "ff15::1/128", "dev", "vb", "table", "local"]);
+    sh(&[
+        "ip",
+        "-n",
+        &ns.name,
+        "-6",
+        "route",
+        "add",
+        "ff15::1/128",
+        "dev",
+        "vb",
+        "table",
+        "local",
+    ]);
     let out = ns.run(&["recv", "ff15::1", "47651", "--timeout", "100ms"]);
     let err = out.stderr_text();
     assert!(
@@ -432,12 +460,20 @@ fn ipv6_bracketed_group_port() {
         return;
     }
     let ns = Netns::with_veth();
-    let recv = ns.receiver(&["recv", "[ff02::1234%vb]:47657", "-c", "1", "--timeout", "5s"]);
+    let recv = ns.receiver(&[
+        "recv",
+        "[ff02::1234%vb]:47657",
+        "-c",
+        "1",
+        "--timeout",
+        "5s",
+    ]);
     ns.send(&["[ff02::1234%va]:47657", "bracketed"]);
     let out = recv.finish_ok();
     assert_eq!(out.stdout, ["bracketed"]);
     assert!(
-        out.stderr_text().contains("listening on [ff02::1234]:47657"),
+        out.stderr_text()
+            .contains("listening on [ff02::1234]:47657"),
         "{}",
         out.stderr_text()
     );

@@ -774,17 +774,27 @@ fn recv_without_iface_names_the_kernels_choice() {
     // No route to the group: the join fails, and the existing hint says why.
     let out = ns.run(&["recv", "239.1.2.3", "47652", "--timeout", "100ms"]);
     assert!(
-        out.stderr_text().contains("the kernel has no route for 239.1.2.3"),
+        out.stderr_text()
+            .contains("the kernel has no route for 239.1.2.3"),
         "{}",
         out.stderr_text()
     );
     sh(&[
-        "ip", "-n", &ns.name, "route", "add", "224.0.0.0/4", "dev", "lo",
+        "ip",
+        "-n",
+        &ns.name,
+        "route",
+        "add",
+        "224.0.0.0/4",
+        "dev",
+        "lo",
     ]);
     let out = ns.run(&["recv", "239.1.2.3", "47652", "--timeout", "100ms", "--json"]);
     let err = out.stderr_text();
     assert!(
-        err.contains("listening on 239.1.2.3:47652 (interface lo (127.0.0.1), the kernel's choice)"),
+        err.contains(
+            "listening on 239.1.2.3:47652 (interface lo (127.0.0.1), the kernel's choice)"
+        ),
         "{err}"
     );
     assert_eq!(
@@ -825,7 +835,8 @@ fn session_ids_are_hex_everywhere_and_counts_agree_in_number() {
         "{session}"
     );
     assert!(
-        out.stderr_text().starts_with("sent 1 datagram, 29 bytes to "),
+        out.stderr_text()
+            .starts_with("sent 1 datagram, 29 bytes to "),
         "{}",
         out.stderr_text()
     );
@@ -840,7 +851,15 @@ fn session_ids_are_hex_everywhere_and_counts_agree_in_number() {
     );
     // Raw: one byte is "1 byte", in the line and in the summary.
     let out = run(&[
-        "send", "239.1.2.11", "47653", "x", "-i", LO, "--ttl", "0", "-v",
+        "send",
+        "239.1.2.11",
+        "47653",
+        "x",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "-v",
     ]);
     assert_eq!(out.stdout, ["sent 1 byte to 239.1.2.11:47653"]);
     assert!(
@@ -868,7 +887,10 @@ fn info_names_well_known_groups() {
         text.contains("known as:    mDNS, multicast DNS (RFC 6762)"),
         "{text}"
     );
-    assert!(text.contains("never forward it, whatever the TTL"), "{text}");
+    assert!(
+        text.contains("never forward it, whatever the TTL"),
+        "{text}"
+    );
     let out = run(&["info", "ff02::1:2", "--json"]);
     assert_eq!(
         out.json()[0]["data"]["well_known"],
@@ -881,15 +903,7 @@ fn info_names_well_known_groups() {
 // issue 11 — joining an SSM group without --source gets a note: nothing will arrive.
 #[test]
 fn ssm_join_without_source_is_noted() {
-    let out = run(&[
-        "recv",
-        "232.1.2.3",
-        "47654",
-        "-i",
-        LO,
-        "--timeout",
-        "100ms",
-    ]);
+    let out = run(&["recv", "232.1.2.3", "47654", "-i", LO, "--timeout", "100ms"]);
     let err = out.stderr_text();
     assert!(
         err.starts_with("note: 232.1.2.3 is in the SSM range (232.0.0.0/8, ff3x::/32): nothing arrives there without --source S"),
@@ -906,7 +920,11 @@ fn ssm_join_without_source_is_noted() {
         "--timeout",
         "100ms",
     ]);
-    assert!(!out.stderr_text().contains("note:"), "{}", out.stderr_text());
+    assert!(
+        !out.stderr_text().contains("note:"),
+        "{}",
+        out.stderr_text()
+    );
 }
 
 // issue 11 — `--no-loop` on lo still delivers (lo hands back what is sent on it): a note says
@@ -998,7 +1016,12 @@ fn send_source_port_is_what_the_receiver_sees() {
         "47658",
         &["-c", "1", "--json", "--timeout", "10s"],
     );
-    send("239.1.2.14", "47658", "from 47659", &["--source-port", "47659"]);
+    send(
+        "239.1.2.14",
+        "47658",
+        "from 47659",
+        &["--source-port", "47659"],
+    );
     let got = rx.finish_ok();
     let recv = got
         .json()
@@ -1036,7 +1059,10 @@ fn raw_stdin_arrives_byte_exact() {
     tx.write_stdin(data);
     let sent = tx.finish();
     assert_eq!(sent.code(), 0, "{}", sent.stderr_text());
-    assert_eq!(sent.stdout, [format!("sent {} bytes to 239.1.2.15:47660", data.len())]);
+    assert_eq!(
+        sent.stdout,
+        [format!("sent {} bytes to 239.1.2.15:47660", data.len())]
+    );
     let got = rx.finish_ok();
     let recv = got
         .json()

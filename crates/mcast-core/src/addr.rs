@@ -873,7 +873,9 @@ impl Group {
         }
         match self.0 {
             IpAddr::V6(a) if a.octets()[..13] == [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff] => {
-                Some("solicited-node: neighbour discovery for the addresses ending in these 24 bits")
+                Some(
+                    "solicited-node: neighbour discovery for the addresses ending in these 24 bits",
+                )
             }
             _ => None,
         }
@@ -1139,7 +1141,10 @@ pub struct GroupInfo {
 /// # Ok::<(), mcast_core::addr::AddrError>(())
 /// ```
 pub const WELL_KNOWN: &[(Group, &str)] = &[
-    (v4(224, 0, 0, 1), "all systems on this link (every multicast host joins it)"),
+    (
+        v4(224, 0, 0, 1),
+        "all systems on this link (every multicast host joins it)",
+    ),
     (v4(224, 0, 0, 2), "all routers on this link"),
     (v4(224, 0, 0, 4), "DVMRP routers"),
     (v4(224, 0, 0, 5), "OSPF, all routers"),
@@ -1148,18 +1153,33 @@ pub const WELL_KNOWN: &[(Group, &str)] = &[
     (v4(224, 0, 0, 10), "EIGRP routers"),
     (v4(224, 0, 0, 13), "all PIM routers"),
     (v4(224, 0, 0, 18), "VRRP"),
-    (v4(224, 0, 0, 22), "IGMPv3 reports (all IGMPv3-capable routers)"),
+    (
+        v4(224, 0, 0, 22),
+        "IGMPv3 reports (all IGMPv3-capable routers)",
+    ),
     (v4(224, 0, 0, 102), "HSRPv2 and GLBP"),
     (v4(224, 0, 0, 107), "PTP peer delay (IEEE 1588)"),
     (v4(224, 0, 0, 251), "mDNS, multicast DNS (RFC 6762)"),
-    (v4(224, 0, 0, 252), "LLMNR, link-local multicast name resolution (RFC 4795)"),
+    (
+        v4(224, 0, 0, 252),
+        "LLMNR, link-local multicast name resolution (RFC 4795)",
+    ),
     (v4(224, 0, 1, 1), "NTP, network time protocol"),
-    (v4(224, 0, 1, 129), "PTP, precision time protocol (IEEE 1588)"),
+    (
+        v4(224, 0, 1, 129),
+        "PTP, precision time protocol (IEEE 1588)",
+    ),
     (v4(239, 255, 255, 250), "SSDP, UPnP discovery"),
-    (v4(239, 255, 255, 253), "SLP, service location protocol (RFC 2608)"),
+    (
+        v4(239, 255, 255, 253),
+        "SLP, service location protocol (RFC 2608)",
+    ),
     (v6(0xff01, 0, 1), "all nodes on this interface"),
     (v6(0xff01, 0, 2), "all routers on this interface"),
-    (v6(0xff02, 0, 1), "all nodes on this link (every IPv6 host joins it)"),
+    (
+        v6(0xff02, 0, 1),
+        "all nodes on this link (every IPv6 host joins it)",
+    ),
     (v6(0xff02, 0, 2), "all routers on this link"),
     (v6(0xff02, 0, 5), "OSPFv3, all routers"),
     (v6(0xff02, 0, 6), "OSPFv3, designated routers"),
@@ -1167,11 +1187,17 @@ pub const WELL_KNOWN: &[(Group, &str)] = &[
     (v6(0xff02, 0, 0xc), "SSDP, UPnP discovery"),
     (v6(0xff02, 0, 0xd), "all PIM routers"),
     (v6(0xff02, 0, 0x12), "VRRP"),
-    (v6(0xff02, 0, 0x16), "MLDv2 reports (all MLDv2-capable routers)"),
+    (
+        v6(0xff02, 0, 0x16),
+        "MLDv2 reports (all MLDv2-capable routers)",
+    ),
     (v6(0xff02, 0, 0xfb), "mDNS, multicast DNS (RFC 6762)"),
     (v6(0xff02, 0, 0x101), "NTP, network time protocol"),
     (v6(0xff02, 1, 2), "DHCPv6, all relay agents and servers"),
-    (v6(0xff02, 1, 3), "LLMNR, link-local multicast name resolution (RFC 4795)"),
+    (
+        v6(0xff02, 1, 3),
+        "LLMNR, link-local multicast name resolution (RFC 4795)",
+    ),
     (v6(0xff05, 0, 2), "all routers on this site"),
     (v6(0xff05, 0, 0xc), "SSDP, UPnP discovery"),
     (v6(0xff05, 1, 3), "DHCPv6, all servers"),

@@ -509,7 +509,10 @@ mod tests {
         assert_eq!(u32::from_ne_bytes(req[0..4].try_into().unwrap()), 36);
         assert_eq!(&req[16..18], &[libc::AF_INET as u8, 32]);
         assert_eq!(&req[32..36], &[224, 1, 1, 5]);
-        assert_eq!(route_request("ff15::1".parse().unwrap()).len(), 16 + 12 + 20);
+        assert_eq!(
+            route_request("ff15::1".parse().unwrap()).len(),
+            16 + 12 + 20
+        );
     }
 
     #[test]

@@ -190,12 +190,7 @@ const PROGRESS: Duration = Duration::from_millis(250);
 /// Runs `mcast perf recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let (group, port) = opt.endpoint.resolve("perf recv")?;
-    let plan = plan::recv(
-        group,
-        port,
-        opt.endpoint.iface.as_deref(),
-        &opt.source,
-    )?;
+    let plan = plan::recv(group, port, opt.endpoint.iface.as_deref(), &opt.source)?;
     let key = opt.key.load()?;
     for n in &plan.notes {
         output::note(n);

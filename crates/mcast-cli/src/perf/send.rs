@@ -123,13 +123,7 @@ const MAX_SEGMENTS: usize = 64;
 /// Runs `mcast perf send`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let (group, port) = opt.endpoint.resolve("perf send")?;
-    let (plan, label) = plan::send(
-        group,
-        port,
-        opt.endpoint.iface.as_deref(),
-        opt.ttl,
-        false,
-    )?;
+    let (plan, label) = plan::send(group, port, opt.endpoint.iface.as_deref(), opt.ttl, false)?;
     let key = opt.key.load()?;
     // The tag is part of the datagram's --size, so that a run with a key and one without
     // send datagrams of one size.
