@@ -298,7 +298,7 @@ pub(crate) fn finish() -> io::Result<()> {
         if dropped > 0 {
             what.push(format!(
                 "{} dropped after the stop request",
-                crate::output::count(dropped as u64, "line")
+                crate::output::count(dropped, "line")
             ));
         }
         if unwritten > 0 {
