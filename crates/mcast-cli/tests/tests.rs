@@ -695,10 +695,16 @@ fn clap_errors_are_one_line_and_name_the_problem() {
         two_line_usage_error(&["recv", "224.1.1.5", "-1"]),
         "error: port -1 is out of range: a UDP port is 1-65535"
     );
+    // PORT may come inside GROUPS (socat's GROUPS:PORT, issue 11): clap asks for GROUPS, and a
+    // group without any port is refused by name.
     let err = usage_error(&["recv"]);
     assert_eq!(
         err,
-        "error: the following required arguments were not provided: <GROUPS> <PORT>\nhint: try 'mcast recv --help'"
+        "error: the following required arguments were not provided: <GROUPS>\nhint: try 'mcast recv --help'"
+    );
+    assert_eq!(
+        two_line_usage_error(&["recv", "224.1.1.5"]),
+        "error: no PORT after '224.1.1.5': write GROUP PORT or GROUP:PORT, e.g. 239.1.2.3 5000 or 239.1.2.3:5000"
     );
     // No "to pass '-x' as a value, use '-- -x'" tip: the hint points to --help instead.
     for args in [
