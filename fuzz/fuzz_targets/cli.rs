@@ -2,7 +2,7 @@
 //! The values a user types on `mcast`'s command line, as the CLI parses them: groups, group
 //! ranges (`239.1.0.1+100`), sources, interfaces (`-i`), CIDR blocks (mcast-core's `FromStr`
 //! types), `--rate`, and the other values: ports, `-c`, `--ttl`, durations (`--interval`,
-//! `--timeout`, ...) and sizes (the CLI's own parsers, included from their source files, which
+//! `--timeout`, ...), socat's `GROUP:PORT` and sizes (the CLI's own parsers, included from their source files, which
 //! depend on nothing but std, humantime and mcast-core).
 //!
 //! Besides "no panic": what parses prints back as text that parses to the same value, a group

@@ -71,7 +71,7 @@ pub(crate) struct Opt {
     port: Option<String>,
 
     /// The interface to join on: an IPv4 address, a name, an index, or 0.0.0.0 (the kernel's
-    /// choice, the default).
+    /// choice by route, the default; "listening on" names the interface it picks).
     #[arg(short = 'i', long = "iface", value_name = "IFACE")]
     iface: Option<String>,
 
