@@ -2,7 +2,7 @@
 //! The values a user types on `mcast`'s command line, as the CLI parses them: groups, group
 //! ranges (`239.1.0.1+100`), sources, interfaces (`-i`), CIDR blocks (mcast-core's `FromStr`
 //! types), `--rate`, and the other values: ports, `-c`, `--ttl`, durations (`--interval`,
-//! `--timeout`, ...) and sizes (the CLI's own parsers, included from their source files, which
+//! `--timeout`, ...), socat's `GROUP:PORT` and sizes (the CLI's own parsers, included from their source files, which
 //! depend on nothing but std, humantime and mcast-core).
 //!
 //! Besides "no panic": what parses prints back as text that parses to the same value, a group
@@ -34,7 +34,7 @@ fn value(which: u8, text: &str) {
             }
         }
     }
-    match which % 7 {
+    match which % 8 {
         0 => {
             if let Some(p) = one_line(values::parse_port(text)) {
                 assert!(p >= 1);
@@ -57,6 +57,12 @@ fn value(which: u8, text: &str) {
             }
             if let Some(d) = one_line(values::parse_positive("--report", text)) {
                 assert!(!d.is_zero());
+            }
+        }
+        6 => {
+            if let Some((group, port)) = one_line(values::split_group_port(text)) {
+                assert!(text.contains(group), "{group:?} from {text:?}");
+                assert!(port.is_none_or(|p| p >= 1));
             }
         }
         5 => {

@@ -26,12 +26,20 @@ pub(crate) fn open_sender(
     plan: &SendPlan,
     path: mcast_sync::SendPath,
 ) -> anyhow::Result<mcast_sync::Sender> {
-    Ok(mcast_sync::Sender::builder(plan.group, plan.port)
+    let mut builder = mcast_sync::Sender::builder(plan.group, plan.port)
         .iface(plan.iface.clone())
         .ttl(u32::from(plan.ttl))
         .loopback(plan.loopback)
-        .send_path(path)
-        .build()?)
+        .send_path(path);
+    if let Some(port) = plan.source_port {
+        let any = if plan.group.is_ipv6() {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        } else {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        };
+        builder = builder.bind(std::net::SocketAddr::new(any, port));
+    }
+    Ok(builder.build()?)
 }
 
 /// Opens a receiver for the plan: binds, joins every group (with the sources), asks for a

@@ -24,15 +24,23 @@ pub(crate) struct Limits {
 /// `GROUP PORT [-i IFACE]`: where a `perf` end sends or receives.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Endpoint {
-    /// The group to join.
+    /// The group to join; GROUP:PORT (socat's form: 239.1.2.3:5000, [ff02::1%eth0]:5000)
+    /// gives the port too.
     #[arg(value_name = "GROUP")]
     pub(crate) group: String,
 
     /// The UDP port to bind (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    pub(crate) port: u16,
+    #[arg(value_name = "PORT", allow_negative_numbers = true)]
+    pub(crate) port: Option<String>,
 
     /// The interface to join on: an IPv4 address, a name, an index, or 0.0.0.0.
     #[arg(short = 'i', long = "iface", value_name = "IFACE")]
     pub(crate) iface: Option<String>,
+}
+
+impl Endpoint {
+    /// The group text and the port, from `GROUP PORT` or `GROUP:PORT` ([`plan::endpoint`]).
+    pub(crate) fn resolve(&self, cmd: &str) -> Result<(&str, u16), crate::errors::CliError> {
+        plan::endpoint(&self.group, self.port.as_deref(), cmd)
+    }
 }

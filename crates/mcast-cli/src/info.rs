@@ -42,15 +42,18 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
 
 /// The human rendering, one string per line.
 fn render(info: &GroupInfo) -> Vec<String> {
-    let mut lines = vec![
-        format!("group:       {} ({})", info.group, info.family),
+    let mut lines = vec![format!("group:       {} ({})", info.group, info.family)];
+    if let Some(name) = info.well_known {
+        lines.push(format!("known as:    {name}"));
+    }
+    lines.extend([
         format!("scope:       {}", info.scope),
         format!(
             "block:       {}{}",
             info.block_description,
             match info.scope {
                 Scope::InterfaceLocal => "; interface-local, never leaves this host",
-                _ if info.link_local => "; link-local, routers never forward it",
+                _ if info.link_local => "; link-local, routers never forward it, whatever the TTL",
                 _ => "",
             }
         ),
@@ -63,7 +66,7 @@ fn render(info: &GroupInfo) -> Vec<String> {
             }
         ),
         format!("mac:         {}", info.mac),
-    ];
+    ]);
     if let Some(flags) = info.ipv6_flags {
         lines.push(format!(
             "flags:       {flags:#x} (R={} P={} T={})",
@@ -109,6 +112,32 @@ mod tests {
         assert!(text.contains("ssm:         yes"), "{text}");
         assert!(text.contains("flags:       0x3"), "{text}");
         assert!(!text.contains("same mac"), "{text}");
+    }
+
+    // issue 11 — well-known groups are named, and link-local ones are never routed, whatever
+    // the TTL.
+    #[test]
+    fn well_known_groups_are_named_and_link_local_never_routed() {
+        for (g, name) in [
+            ("224.0.0.1", "all systems on this link"),
+            ("224.0.0.22", "IGMPv3 reports"),
+            ("224.0.0.251", "mDNS"),
+            ("239.255.255.250", "SSDP"),
+            ("ff02::1", "all nodes on this link"),
+            ("ff02::fb", "mDNS"),
+        ] {
+            let text = render(&g.parse::<Group>().unwrap().info()).join("\n");
+            assert!(
+                text.contains(&format!("known as:    {name}")),
+                "{g}: {text}"
+            );
+        }
+        let text = render(&"224.0.0.99".parse::<Group>().unwrap().info()).join("\n");
+        assert!(
+            text.contains("routers never forward it, whatever the TTL"),
+            "{text}"
+        );
+        assert!(!text.contains("known as"), "{text}");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //!
 //! | `type`  | printed by            | when                                  | `data` fields |
 //! |---------|-----------------------|---------------------------------------|---------------|
-//! | `start` | `recv`                | once, after every join succeeded      | `groups` (as typed, ranges kept, e.g. `["239.1.0.1+1000"]`), `group_count`, `port`, `interface`, `sources` |
+//! | `start` | `recv`                | once, after every join succeeded      | `groups` (as typed, ranges kept, e.g. `["239.1.0.1+1000"]`), `group_count`, `port`, `interface` (the interface joined on with an address of the group's family, `lo (127.0.0.1)`, `va (fe80::1)`; without `-i` the one the kernel's route lookup picks, `eth0 (192.0.2.2), the kernel's choice`), `sources` |
 //! | `send`  | `send`                | after each datagram left              | `group`, `port`, `len` (bytes on the wire), `payload`, `utf8`, `payload_hex` (as in `recv`); with `--framed` (or `--key-file`) also `session`, `seq` (string), `sent_at_ns` (string) |
 //! | `recv`  | `recv`                | for each datagram                     | `group` (its destination, `null` if unknown), `port`, `source` (`ip:port`), `len`, `payload` (lossy UTF-8 text, one trailing newline removed), `utf8` (whether the bytes were valid UTF-8), `payload_hex` (only when `utf8` is false: the exact payload bytes, every byte as two lowercase hex digits, nothing removed), `frame` (`null` for raw datagrams, else `session`, `seq` (string), `sent_at_ns` (string), `latency_ns` (`null` when the send time lies more than an hour from this host's clock, as a forged or zero stamp does, or the frame is suspect), `arrival`: `first`, `in_order`, `gap`, `reordered`, `duplicate`, `stale`, `suspect`, `new_epoch`) |
 //! | `stray` | `recv`                | for each datagram that reached the port but was not sent to a joined group | `kind` (`unicast`, `broadcast`, `other_group`), `destination`, `port`, `source`, `len`, `payload`, `utf8`, `payload_hex` (as in `recv`). Never read as a frame, never counted as group traffic (nor by `-c`) |
@@ -22,7 +22,7 @@
 //! | `stats` | `recv`                | once at the end, however it ended (not when stopped before every join was done) | `datagrams`, `bytes` (data only: end-of-session frames are not counted), `host_drops` (datagrams this host's kernel dropped, receive buffer full), `recv_buffer` (`null`, or with `--rcvbuf`: `requested`, `granted`, `rmem_max`, `forced`, `clamped`), `elapsed_ms`, `groups` (object: group → datagrams, with **every** joined group, `0` for one that received nothing, plus `"unknown"` when the destination of some datagrams could not be told), `distinct_groups` (how many of them received at least one datagram), `stray` (datagrams that reached the port without being sent to a joined group: `unicast`, `broadcast`, `other_group`, `bytes`; in no other count), `framed` (`null` when no frame arrived, else mcast-core's session `Stats`: `framed`, `lost`, `duplicates`, `reordered`, `streams` with per-stream delay and `first_seq`/`highest_seq` as strings, ...), `auth` (`null` without `--key-file`, else `authenticated` and the datagrams dropped, which count nowhere else: `unauthenticated`, `truncated`, `forged`, `tampered`, `replayed`) |
 //! | `link`  | `recv`, `perf recv`, `ping` | the interface joined on changed | `interface` (its name), `index`, `state` (`down`: set down or lost its carrier, memberships kept; `up`: usable again; `gone`: deleted, memberships gone with it; `back`: an interface of that name exists again, with a new index, and every group was joined again there), `up`, `running`, `multicast` (its flags after the change); `back` adds `previous_index` and `rejoined` (groups joined again) or `error` (see `watch.rs`) |
 //! | `end`   | `send`, `recv`        | last line                             | `reason` (see [How a command ends](#how-a-command-ends)), `exit_code`; `send` adds `datagrams`, `bytes`; `recv` stopped while joining adds `joined` (the joins done before it stopped) |
-//! | `info`  | `info`                | once                                  | the core's `GroupInfo`: `group`, `family`, `scope`, `block`, `block_description`, `ssm`, `link_local`, `mac`, `mac_collisions`, `ipv6_flags` |
+//! | `info`  | `info`                | once                                  | the core's `GroupInfo`: `group`, `family`, `scope`, `block`, `block_description`, `ssm`, `link_local`, `mac`, `mac_collisions`, `ipv6_flags`, `well_known` (what IANA assigned the group to, e.g. `"mDNS, multicast DNS (RFC 6762)"`, else `null`) |
 //! | `start`, `interval`, `summary` | `perf send`, `perf recv` | see `perf/mod.rs` | throughput, loss, host drops, jitter, delay percentiles |
 //! | `start`, `reply`, `end` | `ping --ssmping` | see `ssmping.rs` | per reply: path, seq, round trip, hop limit; at the end per server and path: sent, received, lost, round trip percentiles |
 //! | `packet`| `sniff`               | for each captured packet              | see `sniff.rs` |
@@ -57,6 +57,14 @@
 //! not matter). Counters, byte counts and durations stay numbers: none reaches 2^53 in a
 //! realistic run (9 PB of bytes; a delay is at most an hour). `mcast_core::json` holds the
 //! rule.
+//!
+//! # Session ids
+//!
+//! A frame's session id (`session` in `send`, `recv`, `gap`, `stats` streams, and the `start`
+//! records of `perf send` and `ping`) has one base everywhere: eight lowercase hex digits, a
+//! string in JSON (`"session":"5e55a1b2"`) as in the text (`session 5e55a1b2`), so the two
+//! can be matched by eye or by `grep`. `mcast_core::frame::SessionId` holds the rule (it still
+//! reads a number, as records before this change wrote it).
 //!
 //! # How a command ends
 //!
@@ -214,6 +222,17 @@ pub(crate) fn note(text: &str) {
     let _ = writeln!(io::stderr().lock(), "{text}");
 }
 
+/// A count and its noun, singular for one: `count(1, "byte")` is `1 byte`, `count(2, "byte")`
+/// `2 bytes`. Every summary counts through this, so none says "1 bytes".
+pub(crate) fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// An address as it goes before `:PORT`: IPv6 in brackets.
 pub(crate) fn host(ip: std::net::IpAddr) -> String {
     match ip {
@@ -276,6 +295,14 @@ pub(crate) fn payload_hex(bytes: &[u8], utf8: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // issue 11 — "sent 1 byte", not "sent 1 bytes".
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(count(1u64, "byte"), "1 byte");
+        assert_eq!(count(0u64, "byte"), "0 bytes");
+        assert_eq!(count(2u8, "datagram"), "2 datagrams");
+    }
 
     #[test]
     fn envelope_is_one_line_with_type_and_data() {

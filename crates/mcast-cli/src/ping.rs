@@ -53,9 +53,9 @@ pub(crate) struct Opt {
     #[arg(value_name = "GROUP")]
     group: Option<String>,
 
-    /// The UDP port (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    port: Option<u16>,
+    /// The UDP port (1-65535); or give GROUP:PORT (239.1.2.3:5000, [ff02::1%eth0]:5000).
+    #[arg(value_name = "PORT", allow_negative_numbers = true)]
+    port: Option<String>,
 
     #[command(flatten)]
     ssmping: SsmpingArgs,
@@ -113,7 +113,7 @@ struct StartRecord<'a> {
     group: String,
     port: u16,
     interface: &'a str,
-    session: u32,
+    session: SessionId,
     interval_ms: f64,
     count: Option<u64>,
     responder: bool,
@@ -239,13 +239,14 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         };
         return ssmping::run(server, group, &opt.ssmping, &opts);
     }
-    let (Some(group_text), Some(port)) = (opt.group.as_deref(), opt.port) else {
+    let Some(group_arg) = opt.group.as_deref() else {
         return Err(
             CliError::usage("mcast ping needs GROUP PORT, or --ssmping SERVER [GROUP]")
                 .hint("try 'mcast ping --help'")
                 .into(),
         );
     };
+    let (group_text, port) = plan::endpoint(group_arg, opt.port.as_deref(), "ping")?;
     let (send_plan, _) = plan::send(group_text, port, opt.iface.as_deref(), opt.ttl, false)?;
     let recv_plan = plan::recv(group_text, port, opt.iface.as_deref(), &[])?;
     let link = watch::start(&recv_plan.iface, false);
@@ -287,7 +288,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 group: send_plan.group.to_string(),
                 port,
                 interface: &recv_plan.iface_label,
-                session: session.0,
+                session,
                 interval_ms: opt.interval.as_secs_f64() * 1e3,
                 count: opt.count,
                 responder: opt.responder,
@@ -355,14 +356,13 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     }
     if failed {
         return Err(CliError::runtime(format!(
-            "no answer to {} probe{}",
-            stats.probes_settled,
-            if stats.probes_settled == 1 { "" } else { "s" }
+            "no answer to {}",
+            output::count(stats.probes_settled, "probe")
         ))
         .hint(match stats.auth.map(|a| a.dropped()) {
             Some(n) if n > 0 => format!(
-                "{n} datagram{} failed authentication: check that every instance uses the same key (--key-file)",
-                if n == 1 { "" } else { "s" }
+                "{} failed authentication: check that every instance uses the same key (--key-file)",
+                output::count(n, "datagram")
             ),
             _ => "run `mcast ping` with the same group and port on another host (or --responder), on an interface that reaches it (-i), with a TTL that crosses every router".to_owned(),
         })

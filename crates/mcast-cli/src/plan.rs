@@ -46,14 +46,62 @@ pub(crate) struct SendPlan {
     pub(crate) ttl: u8,
     /// Whether our own datagrams loop back to local receivers.
     pub(crate) loopback: bool,
+    /// Remarks for stderr (not errors), e.g. `--no-loop` on `lo`, where it cannot apply.
+    pub(crate) notes: Vec<String>,
+    /// The UDP port to send from (`send --source-port`); `None` lets the kernel pick one.
+    pub(crate) source_port: Option<u16>,
+}
+
+/// The note for `--no-loop` on the loopback interface, where it cannot apply.
+pub(crate) const NO_LOOP_ON_LO: &str = "note: --no-loop cannot stop delivery on lo: the loopback interface hands everything sent on it back to this host, so local receivers still get it (IP_MULTICAST_LOOP governs only the copy the kernel loops back from other interfaces)";
+
+/// Whether datagrams to `group` leave by a loopback interface: the one `iface` names, or
+/// without one the one the kernel routes the group through.
+fn leaves_by_loopback(iface: &IfaceSpec, group: Group) -> bool {
+    let found = if iface.is_any() {
+        mcast_sync::ifaces::route_to(group.addr())
+    } else {
+        mcast_sync::ifaces::resolve(iface)
+    };
+    found.is_ok_and(|i| i.flags.loopback)
 }
 
 // The value parsers live in `values` (std, humantime and mcast-core only, so the fuzz crate
 // can build that file as it is); they are used as `plan::parse_*`.
 pub(crate) use crate::values::{
     parse_count, parse_frame_size, parse_interval, parse_port, parse_positive, parse_size,
-    parse_timeout, parse_ttl, quoted,
+    parse_source_port, parse_timeout, parse_ttl, quoted,
 };
+
+/// Where a command sends or listens: its `GROUP PORT` arguments, also given in socat's
+/// `GROUP:PORT` form (`239.1.2.3:5000`, `[ff02::1%eth0]:5000`); `cmd` names the subcommand for
+/// the hint. Returns the group text and the port.
+pub(crate) fn endpoint<'a>(
+    group: &'a str,
+    port: Option<&str>,
+    cmd: &str,
+) -> Result<(&'a str, u16), CliError> {
+    let help = || format!("try 'mcast {cmd} --help'");
+    let (group_text, inline) =
+        crate::values::split_group_port(group).map_err(|e| CliError::usage(e).hint(help()))?;
+    match (inline, port) {
+        (Some(_), Some(p)) => Err(CliError::usage(format!(
+            "{} names the port already, so PORT {} is one too many",
+            quoted(group),
+            quoted(p)
+        ))
+        .hint(help())),
+        (Some(p), None) => Ok((group_text, p)),
+        (None, Some(p)) => parse_port(p)
+            .map(|p| (group_text, p))
+            .map_err(|e| CliError::usage(e).hint(help())),
+        (None, None) => Err(CliError::usage(format!(
+            "no PORT after {}: write GROUP PORT or GROUP:PORT, e.g. 239.1.2.3 5000 or 239.1.2.3:5000",
+            quoted(group)
+        ))
+        .hint(help())),
+    }
+}
 
 /// Checks that an interface given by address is of the group's address family (an IPv4
 /// address cannot carry IPv6 multicast, and the reverse). Interfaces given by name or index
@@ -95,17 +143,42 @@ pub(crate) fn lookup_iface(spec: &IfaceSpec) -> Result<mcast_sync::ifaces::Inter
     })
 }
 
-/// Checks that the interface exists on this host and describes it, e.g. `lo (127.0.0.1)`
-/// ([`lookup_iface`]).
-pub(crate) fn resolve_iface(spec: &IfaceSpec) -> Result<String, CliError> {
+/// Checks that the interface exists on this host and describes it with an address of the
+/// family in use, e.g. `lo (127.0.0.1)`, `va (fe80::1)`, or `va (index 3)` without one
+/// ([`lookup_iface`]). For "any", `group` names the interface the kernel's route lookup picks
+/// for it (as the join and the send will), e.g. `eth0 (192.0.2.2), the kernel's choice`.
+pub(crate) fn resolve_iface(spec: &IfaceSpec, group: Group) -> Result<String, CliError> {
     if spec.is_any() {
-        return Ok("0.0.0.0, the kernel's choice".into());
+        return Ok(kernel_choice(group));
     }
-    let i = lookup_iface(spec)?;
-    Ok(match i.ipv4() {
-        Some(v4) => format!("{} ({v4})", i.name),
-        None => i.name,
-    })
+    Ok(describe_iface(&lookup_iface(spec)?, group.is_ipv6()))
+}
+
+/// `name (address)` with an address of the family (`ipv6`), else `name (index N)`.
+fn describe_iface(i: &mcast_sync::ifaces::Interface, ipv6: bool) -> String {
+    let addr = if ipv6 {
+        i.ipv6().map(IpAddr::V6)
+    } else {
+        i.ipv4().map(IpAddr::V4)
+    };
+    match addr {
+        Some(a) => format!("{} ({a})", i.name),
+        None => format!("{} (index {})", i.name, i.index),
+    }
+}
+
+/// The interface without `-i`: the one the kernel routes `group` through, by the lookup the
+/// kernel itself makes when it joins or sends without an interface (`ip route get GROUP`).
+/// Without a route the words stay general (the join then fails with its own hint).
+fn kernel_choice(group: Group) -> String {
+    match mcast_sync::ifaces::route_to(group.addr()) {
+        Ok(i) => format!(
+            "{}, the kernel's choice",
+            describe_iface(&i, group.is_ipv6())
+        ),
+        Err(_) if group.is_ipv6() => "::, the kernel's choice".into(),
+        Err(_) => "0.0.0.0, the kernel's choice".into(),
+    }
 }
 
 /// The index of the interface `spec` names, when it exists (`None` for "any").
@@ -116,9 +189,9 @@ pub(crate) fn iface_index(spec: &IfaceSpec) -> Option<u32> {
     mcast_sync::ifaces::resolve(spec).ok().map(|i| i.index)
 }
 
-fn parse_iface(text: Option<&str>) -> Result<(IfaceSpec, String), CliError> {
+fn parse_iface(text: Option<&str>, group: Group) -> Result<(IfaceSpec, String), CliError> {
     let spec = parse_iface_spec(text)?;
-    let label = resolve_iface(&spec)?;
+    let label = resolve_iface(&spec, group)?;
     Ok((spec, label))
 }
 
@@ -162,7 +235,7 @@ fn merge_zone(
     group: Group,
 ) -> Result<(IfaceSpec, String), CliError> {
     let Some(zone) = zone else {
-        return parse_iface(iface);
+        return parse_iface(iface, group);
     };
     if group.is_ipv4() {
         return Err(CliError::usage(format!(
@@ -170,11 +243,11 @@ fn merge_zone(
             quoted(&zone.written)
         )));
     }
-    let zone_label = resolve_iface(&zone.iface)?;
+    let zone_label = resolve_iface(&zone.iface, group)?;
     let Some(text) = iface else {
         return Ok((zone.iface, zone_label));
     };
-    let (spec, label) = parse_iface(Some(text))?;
+    let (spec, label) = parse_iface(Some(text), group)?;
     if iface_index(&spec) != iface_index(&zone.iface) {
         return Err(CliError::usage(format!(
             "{} names interface {zone_label} but -i names {label}: give the interface once",
@@ -263,6 +336,19 @@ pub(crate) fn recv(
         }
     }
     let mut notes = Vec::new();
+    let ssm: Vec<String> = all
+        .iter()
+        .filter(|g| g.is_ssm())
+        .take(3)
+        .map(ToString::to_string)
+        .collect();
+    if checked.is_empty() && !ssm.is_empty() {
+        notes.push(format!(
+            "note: {} {} in the SSM range (232.0.0.0/8, ff3x::/32): nothing arrives there without --source S, the sender's address",
+            ssm.join(", "),
+            if ssm.len() == 1 { "is" } else { "are" }
+        ));
+    }
     if !checked.is_empty() {
         let asm: Vec<String> = all
             .iter()
@@ -307,6 +393,10 @@ pub(crate) fn send(
     let (iface, label) = merge_zone(iface, zone, group)?;
     check_iface_family(&iface, group)?;
     check_needs_interface(&iface, &[group])?;
+    let mut notes = Vec::new();
+    if no_loop && leaves_by_loopback(&iface, group) {
+        notes.push(NO_LOOP_ON_LO.to_owned());
+    }
     Ok((
         SendPlan {
             group,
@@ -314,6 +404,8 @@ pub(crate) fn send(
             iface,
             ttl,
             loopback: !no_loop,
+            notes,
+            source_port: None,
         },
         label,
     ))
@@ -388,6 +480,27 @@ mod tests {
         assert!(e.to_string().contains("famil"), "{e}");
     }
 
+    // issue 11 — an SSM group without --source gets a note: nothing will arrive.
+    #[test]
+    fn ssm_without_a_source_is_noted() {
+        for g in ["232.1.1.1", "ff35::8000:1", "224.1.1.5,232.1.1.1+2"] {
+            let p = recv(g, 1, None, &[]).unwrap();
+            assert_eq!(p.notes.len(), 1, "{g}: {:?}", p.notes);
+            assert!(
+                p.notes[0].contains("nothing arrives there without --source"),
+                "{}",
+                p.notes[0]
+            );
+        }
+        let p = recv("232.1.1.1+2", 1, None, &[]).unwrap();
+        assert!(
+            p.notes[0].starts_with("note: 232.1.1.1, 232.1.1.2 are in the SSM range"),
+            "{}",
+            p.notes[0]
+        );
+        assert!(recv("224.1.1.5", 1, None, &[]).unwrap().notes.is_empty());
+    }
+
     #[test]
     fn a_source_outside_ssm_is_a_note_not_an_error() {
         let p = recv("224.1.1.5", 1, Some("127.0.0.1"), &["127.0.0.1".into()]).unwrap();
@@ -405,6 +518,10 @@ mod tests {
         assert!(e.to_string().contains("nosuchif"), "{e}");
         let (p, label) = send("224.1.1.5", 5000, Some("127.0.0.1"), 1, true).unwrap();
         assert!(!p.loopback);
+        // issue 11 — --no-loop on lo is noted: lo itself delivers back.
+        assert_eq!(p.notes, [NO_LOOP_ON_LO]);
+        let (p, _) = send("224.1.1.5", 5000, Some("lo"), 1, false).unwrap();
+        assert!(p.notes.is_empty());
         assert!(label.contains("127.0.0.1"), "{label}");
     }
 
@@ -511,6 +628,37 @@ mod tests {
         assert!(send("ff02::1", 5000, Some("lo"), 1, false).is_ok());
         assert!(send("ff15::1", 5000, None, 1, false).is_ok());
         assert!(send("224.0.0.251", 5000, None, 1, false).is_ok());
+    }
+
+    // issue 11 — GROUP PORT or socat's GROUP:PORT, never both, never neither.
+    #[test]
+    fn endpoints_take_group_port_in_either_form() {
+        assert_eq!(
+            endpoint("239.1.2.3", Some("5000"), "recv").unwrap(),
+            ("239.1.2.3", 5000)
+        );
+        assert_eq!(
+            endpoint("239.1.2.3:5000", None, "recv").unwrap(),
+            ("239.1.2.3", 5000)
+        );
+        assert_eq!(
+            endpoint("[ff02::1%lo]:5000", None, "recv").unwrap(),
+            ("ff02::1%lo", 5000)
+        );
+        let e = endpoint("239.1.2.3:5000", Some("5000"), "recv").unwrap_err();
+        assert!(e.to_string().contains("names the port already"), "{e}");
+        let e = endpoint("239.1.2.3", None, "perf").unwrap_err();
+        assert!(
+            e.to_string().starts_with("no PORT after '239.1.2.3'"),
+            "{e}"
+        );
+        let e = endpoint("239.1.2.3", Some("70000"), "send").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "port 70000 is out of range: a UDP port is 1-65535"
+        );
+        let hint = crate::errors::hint(&anyhow::Error::new(e));
+        assert_eq!(hint.as_deref(), Some("try 'mcast send --help'"));
     }
 
     // issue #2 (review) — `send` checks the interface's address family as `recv` does.

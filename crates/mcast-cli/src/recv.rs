@@ -22,7 +22,7 @@ use mcast_core::addr::Group;
 use mcast_core::auth::AuthStats;
 use mcast_core::json::{option_u64_exact, u64_exact};
 use mcast_core::session::{
-    Arrival, Datagram, Event, Receiver, ReceiverConfig, Stats, Stray, StrayStats,
+    Arrival, Datagram, Event, Receiver, ReceiverConfig, SessionId, Stats, Stray, StrayStats,
 };
 use mcast_core::RecvMeta;
 use mcast_sync::driver::{wall_ns, Drive, RecvDriver};
@@ -61,16 +61,17 @@ whose reason says which). Exit status: 0 done (also on a signal), 1 --timeout pa
 pub(crate) struct Opt {
     /// Groups to join, comma-separated; GROUP+COUNT is COUNT consecutive groups
     /// (224.1.1.5,234.3.2.1 or 239.1.0.1+1000); GROUP%IFACE names an IPv6 link-local group's
-    /// interface (ff02::1%eth0).
+    /// interface (ff02::1%eth0). GROUPS:PORT (socat's form: 239.1.2.3:5000,
+    /// [ff02::1%eth0]:5000) gives the port for every group.
     #[arg(value_name = "GROUPS")]
     groups: String,
 
     /// The UDP port to bind (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    port: u16,
+    #[arg(value_name = "PORT", allow_negative_numbers = true)]
+    port: Option<String>,
 
     /// The interface to join on: an IPv4 address, a name, an index, or 0.0.0.0 (the kernel's
-    /// choice, the default).
+    /// choice by route, the default; "listening on" names the interface it picks).
     #[arg(short = 'i', long = "iface", value_name = "IFACE")]
     iface: Option<String>,
 
@@ -160,7 +161,7 @@ struct StrayRecord<'a> {
 /// The frame header of a framed datagram, in a `recv` record.
 #[derive(Serialize, Clone, Copy)]
 struct FrameInfo {
-    session: u32,
+    session: SessionId,
     #[serde(serialize_with = "u64_exact")]
     seq: u64,
     #[serde(serialize_with = "u64_exact")]
@@ -175,12 +176,7 @@ struct FrameInfo {
 
 impl std::fmt::Display for FrameInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "session {} seq {}",
-            mcast_core::session::SessionId(self.session),
-            self.seq
-        )?;
+        write!(f, "session {} seq {}", self.session, self.seq)?;
         match self.latency_ns {
             Some(ns) => write!(f, " latency {:.3}ms", ns as f64 / 1e6),
             None => f.write_str(" latency ?"),
@@ -199,7 +195,7 @@ struct GapRecord {
     event: &'static str,
     source: SocketAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
-    session: Option<u32>,
+    session: Option<SessionId>,
     /// The first missing sequence number (gap) or the sequence number concerned.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -217,7 +213,7 @@ impl std::fmt::Display for GapRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} from {}", self.event, self.source)?;
         if let Some(s) = self.session {
-            write!(f, " session {}", mcast_core::session::SessionId(s))?;
+            write!(f, " session {s}")?;
         }
         match (self.seq, self.count) {
             (Some(q), Some(n)) if self.event == "end" => {
@@ -293,7 +289,8 @@ fn stopped_while_joining(opt: &Opt, done: usize, total: usize) -> anyhow::Result
 
 /// Runs `mcast recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let plan = plan::recv(&opt.groups, opt.port, opt.iface.as_deref(), &opt.source)?;
+    let (groups, port) = plan::endpoint(&opt.groups, opt.port.as_deref(), "recv")?;
+    let plan = plan::recv(groups, port, opt.iface.as_deref(), &opt.source)?;
     let key = opt.key.load()?;
     if !opt.quiet {
         for n in &plan.notes {
@@ -515,10 +512,10 @@ fn listening_line(plan: &RecvPlan) -> String {
 
 /// A stream event as a record; `None` for events not worth a line (a new stream, a report).
 fn event_record(event: Event) -> Option<GapRecord> {
-    let rec = |event, source, session: mcast_core::session::SessionId, seq, count| GapRecord {
+    let rec = |event, source, session: SessionId, seq, count| GapRecord {
         event,
         source,
-        session: Some(session.0),
+        session: Some(session),
         seq: Some(seq),
         count,
         error: None,
@@ -569,7 +566,7 @@ fn event_record(event: Event) -> Option<GapRecord> {
         } => GapRecord {
             event: rejection.as_str(),
             source,
-            session: session.map(|s| s.0),
+            session,
             seq: seq.map(|s| s.0),
             count: None,
             error: None,
@@ -604,7 +601,7 @@ fn show_event(opt: &Opt, event: Event) -> io::Result<()> {
 
 /// `N datagram(s)`.
 fn plural_datagrams(n: u64) -> String {
-    format!("{n} datagram{}", if n == 1 { "" } else { "s" })
+    output::count(n, "datagram")
 }
 
 /// The kinds of stray datagrams that arrived, e.g. `2 unicast, 1 broadcast`.
@@ -688,7 +685,7 @@ fn show(
         Datagram::Framed { frame, arrival } => (
             frame.payload,
             Some(FrameInfo {
-                session: frame.session.0,
+                session: frame.session,
                 seq: frame.seq.0,
                 sent_at_ns: frame.sent_at_ns,
                 // A suspect frame's stamp is as doubtful as its number: not measured.
@@ -738,9 +735,8 @@ fn show(
 /// name.
 pub(crate) fn auth_line(auth: &AuthStats) -> String {
     format!(
-        "authenticated: {} datagram{} passed; dropped {}: {} unauthenticated, {} truncated, {} forged, {} tampered, {} replayed",
-        auth.authenticated,
-        if auth.authenticated == 1 { "" } else { "s" },
+        "authenticated: {} passed; dropped {}: {} unauthenticated, {} truncated, {} forged, {} tampered, {} replayed",
+        output::count(auth.authenticated, "datagram"),
         auth.dropped(),
         auth.unauthenticated,
         auth.truncated,
@@ -754,8 +750,8 @@ pub(crate) fn auth_line(auth: &AuthStats) -> String {
 pub(crate) fn host_drops_line(drops: u64) -> Option<String> {
     (drops > 0).then(|| {
         format!(
-            "host drops: the kernel dropped {drops} time{} because the receive buffer was full (a datagram each, or a run of datagrams that UDP GRO had coalesced; not network loss: try a larger --rcvbuf)",
-            if drops == 1 { "" } else { "s" }
+            "host drops: the kernel dropped {} because the receive buffer was full (a datagram each, or a run of datagrams that UDP GRO had coalesced; not network loss: try a larger --rcvbuf)",
+            output::count(drops, "time")
         )
     })
 }
@@ -793,15 +789,13 @@ fn group_counts(stats: &Stats, joined: &[Group]) -> Vec<(String, u64)> {
 
 /// The stderr summary; `counts` from [`group_counts`].
 fn summary(stats: &Stats, counts: &[(String, u64)], elapsed: Duration) -> Vec<String> {
-    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let count = output::count;
     let active = counts.iter().filter(|(_, n)| *n > 0).count();
     let mut lines = vec![format!(
-        "received {} datagram{}, {} bytes, from {} distinct group{} in {:.1}s",
-        stats.datagrams,
-        plural(stats.datagrams),
-        stats.bytes,
-        active,
-        plural(active as u64),
+        "received {}, {}, from {} in {:.1}s",
+        count(stats.datagrams, "datagram"),
+        count(stats.bytes, "byte"),
+        count(active as u64, "distinct group"),
         elapsed.as_secs_f64()
     )];
     let name = |g: &str| {
@@ -817,8 +811,8 @@ fn summary(stats: &Stats, counts: &[(String, u64)], elapsed: Duration) -> Vec<St
         }
     } else {
         lines.push(format!(
-            "  {active} group{} received datagrams, {} received nothing",
-            plural(active as u64),
+            "  {} received datagrams, {} received nothing",
+            count(active as u64, "group"),
             counts.len() - active
         ));
         let mut busiest: Vec<&(String, u64)> = counts.iter().filter(|(_, n)| *n > 0).collect();
@@ -831,17 +825,16 @@ fn summary(stats: &Stats, counts: &[(String, u64)], elapsed: Duration) -> Vec<St
     }
     if stats.stray.total() > 0 {
         lines.push(format!(
-            "  not group traffic: {} ({}), {} bytes, counted apart",
+            "  not group traffic: {} ({}), {}, counted apart",
             plural_datagrams(stats.stray.total()),
             stray_kinds(&stats.stray),
-            stats.stray.bytes
+            count(stats.stray.bytes, "byte")
         ));
     }
     if stats.groups_untracked > 0 {
         lines.push(format!(
-            "  {} datagram{} to further groups, not counted per group",
-            stats.groups_untracked,
-            plural(stats.groups_untracked)
+            "  {} to further groups, not counted per group",
+            count(stats.groups_untracked, "datagram")
         ));
     }
     if let Some(auth) = stats.auth {
@@ -849,13 +842,11 @@ fn summary(stats: &Stats, counts: &[(String, u64)], elapsed: Duration) -> Vec<St
     }
     if stats.framed + stats.malformed > 0 {
         lines.push(format!(
-            "framed: {} frames in {} stream{}, {} lost, {} duplicate{}, {} reordered, {} malformed{}",
-            stats.framed,
-            stats.streams.len(),
-            plural(stats.streams.len() as u64),
+            "framed: {} in {}, {} lost, {}, {} reordered, {} malformed{}",
+            count(stats.framed, "frame"),
+            count(stats.streams.len() as u64, "stream"),
             stats.lost,
-            stats.duplicates,
-            plural(stats.duplicates),
+            count(stats.duplicates, "duplicate"),
             stats.reordered,
             stats.malformed,
             if stats.suspect > 0 {

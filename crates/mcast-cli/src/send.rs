@@ -30,9 +30,11 @@ Examples:
   mcast send 224.1.1.5 50001 \"Hello, World!\" -i 127.0.0.1     one datagram on loopback
   mcast send 239.1.2.3 5000 tick -c 10 --interval 1s -i lab0   ten, one per second
   printf 'a\\nb\\n' | mcast send 239.1.2.3 5000 -i 127.0.0.1      one datagram per line
+  mcast send 239.1.2.3 5000 --raw -i 127.0.0.1 < blob.bin      raw bytes, a datagram per read
   mcast send 239.1.2.3 5000 hi -c 5 --framed -i 127.0.0.1      numbered frames:
                                                                `mcast recv` counts loss
   mcast send 239.1.2.3 5000 hi -i lab0 --key-file group.key    authenticated frames
+  mcast send 239.1.2.3:5000 hi -i lab0                         socat's GROUP:PORT form
 
 One datagram holds at most 65507 bytes over IPv4 (65527 over IPv6), 28 fewer with --framed,
 44 fewer with --key-file.
@@ -43,13 +45,14 @@ Prints nothing on success unless -v or --json. Ctrl-C, SIGTERM, SIGHUP or a clos
 early with a summary on stderr (and the JSON end record, naming the reason), exit 0.")]
 pub(crate) struct Opt {
     /// The multicast group to send to (224.0.0.0/4 or ff00::/8); an IPv6 link-local group may
-    /// carry its interface, ff02::1%eth0.
+    /// carry its interface, ff02::1%eth0. GROUP:PORT (socat's form: 239.1.2.3:5000,
+    /// [ff02::1%eth0]:5000) gives the port too; MESSAGE then follows it.
     #[arg(value_name = "GROUP")]
     group: String,
 
     /// The destination UDP port (1-65535).
-    #[arg(value_name = "PORT", value_parser = plan::parse_port, allow_negative_numbers = true)]
-    port: u16,
+    #[arg(value_name = "PORT", allow_negative_numbers = true)]
+    port: Option<OsString>,
 
     /// The payload (any bytes, not only UTF-8). Without it, each line of stdin is one
     /// datagram.
@@ -66,7 +69,15 @@ pub(crate) struct Opt {
           allow_negative_numbers = true)]
     ttl: u8,
 
-    /// Do not loop our own datagrams back to receivers on this host.
+    /// Send from this UDP port (1-65535): the socket is bound to it before sending, so
+    /// receivers see it as the source port (default: one the kernel picks).
+    #[arg(long, value_name = "PORT", value_parser = plan::parse_source_port,
+          allow_negative_numbers = true)]
+    source_port: Option<u16>,
+
+    /// Do not loop our own datagrams back to receivers on this host (IP_MULTICAST_LOOP off).
+    /// It cannot stop delivery over lo (-i lo, -i 127.0.0.1): the loopback interface hands
+    /// everything sent on it back to this host by itself, so local receivers still get it.
     #[arg(long)]
     no_loop: bool,
 
@@ -86,6 +97,12 @@ pub(crate) struct Opt {
 
     #[command(flatten)]
     key: crate::key::KeyArg,
+
+    /// Read stdin raw, without line splitting: each read of stdin (at most one datagram's
+    /// payload, 65507 bytes over IPv4) goes out as one datagram, byte for byte (newlines and
+    /// NULs included), as socat does. Without MESSAGE only.
+    #[arg(long)]
+    raw: bool,
 
     /// Print one JSON line per datagram sent (and an `end` line).
     #[arg(long)]
@@ -113,7 +130,7 @@ struct SentRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     payload_hex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    session: Option<u32>,
+    session: Option<SessionId>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "mcast_core::json::option_u64_exact"
@@ -173,6 +190,15 @@ impl Limits {
         }
     }
 
+    /// The most payload one datagram takes, in the mode in use.
+    fn max(&self) -> usize {
+        if self.is_framed {
+            self.framed
+        } else {
+            self.raw
+        }
+    }
+
     /// Why a payload of `len` bytes does not fit, for `what` ("message", "stdin line 3").
     fn too_long(&self, what: &str, len: usize) -> String {
         if self.is_framed {
@@ -204,19 +230,43 @@ fn sent_before(line: u64) -> String {
 
 /// Runs `mcast send`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let (plan, _label) = plan::send(
-        &opt.group,
-        opt.port,
-        opt.iface.as_deref(),
-        opt.ttl,
-        opt.no_loop,
-    )?;
+    // With GROUP:PORT, the second word is the MESSAGE.
+    let mut opt = opt;
+    let (port_text, message): (Option<String>, Option<OsString>) =
+        if crate::values::split_group_port(&opt.group).is_ok_and(|(_, p)| p.is_some()) {
+            if let (Some(first), Some(_)) = (&opt.port, &opt.message) {
+                return Err(CliError::usage(format!(
+                "{} names the port already, so {} is the MESSAGE and what follows one word too many",
+                plan::quoted(&opt.group),
+                plan::quoted(&first.to_string_lossy())
+            ))
+            .hint("quote a MESSAGE with spaces: mcast send 239.1.2.3:5000 'two words'")
+            .into());
+            }
+            (None, opt.port.take())
+        } else {
+            let port = opt.port.as_ref().map(|p| p.to_string_lossy().into_owned());
+            (port, opt.message.take())
+        };
+    let (group_text, port) = plan::endpoint(&opt.group, port_text.as_deref(), "send")?;
+    if opt.raw && message.is_some() {
+        return Err(CliError::usage(
+            "--raw reads stdin without line splitting, so it takes no MESSAGE",
+        )
+        .hint("pipe the bytes in: mcast send GROUP PORT --raw < FILE")
+        .into());
+    }
+    let (mut plan, _label) =
+        plan::send(group_text, port, opt.iface.as_deref(), opt.ttl, opt.no_loop)?;
+    plan.source_port = opt.source_port;
+    for n in &plan.notes {
+        output::note(n);
+    }
     let key = opt.key.load()?;
     // A key implies frames (the tag lives in one).
-    let mut opt = opt;
     opt.framed |= key.is_some();
     let session = SessionId((wall_ns() as u32) ^ std::process::id().rotate_left(16));
-    let message = opt.message.as_ref().map(|m| m.as_bytes());
+    let message = message.as_ref().map(|m| m.as_bytes());
     // The destination is the socket's (resolved once, with its IPv6 scope); the limits only
     // need the family, known before the socket opens.
     let config = |destination| SenderConfig {
@@ -259,10 +309,19 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
         None => {
             if io::stdin().is_terminal() {
-                output::note("reading datagrams from stdin, one per line (Ctrl-D ends)");
+                output::note(if opt.raw {
+                    "reading datagrams from stdin, one per read, not split at lines (Ctrl-D ends)"
+                } else {
+                    "reading datagrams from stdin, one per line (Ctrl-D ends)"
+                });
             }
             // Read on a thread, so a stop request is seen while waiting for a line.
-            let stdin = stdin::Lines::spawn().context("cannot read stdin")?;
+            let stdin = if opt.raw {
+                stdin::Lines::spawn_raw(limits.max())
+            } else {
+                stdin::Lines::spawn()
+            }
+            .context("cannot read stdin")?;
             let mut number: u64 = 0;
             let mut drive = Drive::Finished;
             while drive == Drive::Finished && failure.is_none() {
@@ -274,8 +333,12 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                     break;
                 }
                 number += 1;
-                let payload = line.strip_suffix(b"\n").unwrap_or(&line);
-                let payload = payload.strip_suffix(b"\r").unwrap_or(payload);
+                let payload = if opt.raw {
+                    &line[..]
+                } else {
+                    let p = line.strip_suffix(b"\n").unwrap_or(&line);
+                    p.strip_suffix(b"\r").unwrap_or(p)
+                };
                 // Streaming: each stdin line is checked just before it goes, so the lines
                 // before a too-long one have been sent already; the message says so.
                 if driver.session().check_payload(payload).is_err() {
@@ -318,9 +381,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     if reason.cut_short().is_some() || opt.verbose {
         let n = driver.datagrams_sent();
         output::note(&format!(
-            "sent {n} datagram{}, {} bytes to {}:{} in {:.1}s{}",
-            if n == 1 { "" } else { "s" },
-            driver.bytes_sent(),
+            "sent {}, {} to {}:{} in {:.1}s{}",
+            output::count(n, "datagram"),
+            output::count(driver.bytes_sent(), "byte"),
             output::host(plan.group.addr()),
             plan.port,
             (driver.clock().now() - started).as_secs_f64(),
@@ -384,7 +447,7 @@ fn report(
                 payload: &text,
                 utf8,
                 payload_hex: output::payload_hex(payload, utf8),
-                session: opt.framed.then_some(session.0),
+                session: opt.framed.then_some(session),
                 seq: opt.framed.then_some(seq),
                 sent_at_ns: opt.framed.then_some(stamp),
             },
@@ -396,7 +459,8 @@ fn report(
             String::new()
         };
         output::line(&format!(
-            "sent {len} bytes to {}:{}{framed}",
+            "sent {} to {}:{}{framed}",
+            output::count(len as u64, "byte"),
             output::host(plan.group.addr()),
             plan.port
         ))

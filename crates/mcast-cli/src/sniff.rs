@@ -592,9 +592,9 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     if !opt.quiet {
         let drops = cap.stats().map(|s| s.drops).unwrap_or(0);
         let mut line = format!(
-            "{packets} packet{} ({} bytes) captured on {name} in {}",
-            if packets == 1 { "" } else { "s" },
-            sink.bytes,
+            "{} ({}) captured on {name} in {}",
+            output::count(packets, "packet"),
+            output::count(sink.bytes, "byte"),
             humantime::format_duration(Duration::from_millis(
                 u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
             ))
@@ -708,9 +708,9 @@ fn read_file(
     if !opt.quiet {
         let packets = sink.packets;
         output::note(&format!(
-            "{packets} packet{} ({} bytes) of {read} read from {}{}",
-            if packets == 1 { "" } else { "s" },
-            sink.bytes,
+            "{} ({}) of {read} read from {}{}",
+            output::count(packets, "packet"),
+            output::count(sink.bytes, "byte"),
             path.display(),
             end.suffix()
         ));

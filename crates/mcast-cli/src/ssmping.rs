@@ -179,7 +179,9 @@ fn plan(
             )));
         }
     }
-    plan::resolve_iface(&iface)?;
+    if !iface.is_any() {
+        plan::lookup_iface(&iface)?;
+    }
     if opts.interval.is_zero() {
         return Err(CliError::usage(
             "--interval 0 would send every query at once: give a duration like 1s or 10ms",

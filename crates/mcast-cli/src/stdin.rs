@@ -1,7 +1,8 @@
-//! Standard input read line by line on a thread, so that a command waiting for the next line
-//! still honours a stop request (`mcast send` reading stdin: Ctrl-C, SIGTERM, SIGHUP).
+//! Standard input read on a thread, line by line or (`send --raw`) one `read(2)` at a time, so
+//! that a command waiting for the next line still honours a stop request (`mcast send` reading
+//! stdin: Ctrl-C, SIGTERM, SIGHUP).
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
@@ -16,7 +17,8 @@ const AHEAD: usize = 64;
 
 /// What the reader hands over.
 pub(crate) enum Line {
-    /// A line, its line ending included (the last one may have none).
+    /// A line, its line ending included (the last one may have none); with
+    /// [`Lines::spawn_raw`], the bytes of one read, exactly as they came.
     Text(Vec<u8>),
     /// Stdin ended.
     Eof,
@@ -41,6 +43,33 @@ impl Lines {
                     Ok(0) => return,
                     Ok(_) => {
                         if tx.send(Ok(line)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        })?;
+        Ok(Self { rx })
+    }
+
+    /// Starts reading stdin on a thread without line splitting: each `read(2)` of at most `max`
+    /// bytes is handed over as it is (a pipe writer's write of up to 4096 bytes, `PIPE_BUF`,
+    /// arrives whole).
+    pub(crate) fn spawn_raw(max: usize) -> io::Result<Self> {
+        let (tx, rx) = mpsc::sync_channel(AHEAD);
+        thread::Builder::new().name("stdin".into()).spawn(move || {
+            let mut stdin = io::stdin().lock();
+            let mut buf = vec![0u8; max.max(1)];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        if tx.send(Ok(buf[..n].to_vec())).is_err() {
                             return;
                         }
                     }

@@ -297,12 +297,15 @@ pub(crate) fn finish() -> io::Result<()> {
         let mut what = Vec::new();
         if dropped > 0 {
             what.push(format!(
-                "{dropped} line{} dropped after the stop request",
-                if dropped == 1 { "" } else { "s" }
+                "{} dropped after the stop request",
+                crate::output::count(dropped, "line")
             ));
         }
         if unwritten > 0 {
-            what.push(format!("{unwritten} bytes left unwritten"));
+            what.push(format!(
+                "{} left unwritten",
+                crate::output::count(unwritten as u64, "byte")
+            ));
         }
         let _ = writeln!(
             io::stderr().lock(),

@@ -28,6 +28,41 @@ pub(crate) fn parse_port(s: &str) -> Result<u16, String> {
     }
 }
 
+/// Parses `--source-port` for clap: 1–65535, named in the message.
+pub(crate) fn parse_source_port(s: &str) -> Result<u16, String> {
+    parse_port(s).map_err(|e| format!("--source-port: {e}"))
+}
+
+/// Splits socat's `GROUP:PORT` form: `239.1.2.3:5000`, `239.1.0.1+10:5000`,
+/// `224.1.1.5,234.3.2.1:50001` (the port for every group), and for IPv6 the bracketed
+/// `[ff02::1%eth0]:5000` (a bare IPv6 address keeps its colons: `ff15::1` has no port).
+/// Returns the group text and the port, `None` when the text carries none.
+pub(crate) fn split_group_port(s: &str) -> Result<(&str, Option<u16>), String> {
+    let t = s.trim();
+    if let Some(inner) = t.strip_prefix('[') {
+        let Some((group, rest)) = inner.split_once(']') else {
+            return Err(format!(
+                "{} has no closing ']': write [GROUP]:PORT, e.g. [ff02::1%eth0]:5000",
+                quoted(s)
+            ));
+        };
+        if rest.is_empty() {
+            return Ok((group, None));
+        }
+        let Some(port) = rest.strip_prefix(':') else {
+            return Err(format!(
+                "{}: after [GROUP] comes :PORT, e.g. [ff02::1%eth0]:5000",
+                quoted(s)
+            ));
+        };
+        return parse_port(port).map(|p| (group, Some(p)));
+    }
+    match t.rsplit_once(':') {
+        Some((group, port)) if !group.contains(':') => parse_port(port).map(|p| (group, Some(p))),
+        _ => Ok((t, None)),
+    }
+}
+
 /// Parses `-c/--count` for clap: a whole number, at least 1.
 pub(crate) fn parse_count(s: &str) -> Result<u64, String> {
     let n: i128 = s.trim().parse().map_err(|_| {
@@ -152,6 +187,44 @@ pub(crate) fn parse_positive(name: &str, s: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
+    // issue 11 — socat's GROUP:PORT form, IPv6 in brackets with its zone.
+    #[test]
+    fn group_port_splits_like_socat() {
+        assert_eq!(
+            split_group_port("239.1.2.3:5000"),
+            Ok(("239.1.2.3", Some(5000)))
+        );
+        assert_eq!(split_group_port("239.1.2.3"), Ok(("239.1.2.3", None)));
+        assert_eq!(
+            split_group_port("224.1.1.5,234.3.2.1:50001"),
+            Ok(("224.1.1.5,234.3.2.1", Some(50001)))
+        );
+        assert_eq!(
+            split_group_port("239.1.0.1+10:5000"),
+            Ok(("239.1.0.1+10", Some(5000)))
+        );
+        assert_eq!(
+            split_group_port("[ff02::1%lo]:5000"),
+            Ok(("ff02::1%lo", Some(5000)))
+        );
+        assert_eq!(split_group_port("[ff15::1]"), Ok(("ff15::1", None)));
+        assert_eq!(split_group_port("ff15::1"), Ok(("ff15::1", None)));
+        assert_eq!(split_group_port("ff02::1%lo"), Ok(("ff02::1%lo", None)));
+        assert_eq!(
+            split_group_port("239.1.2.3:70000").unwrap_err(),
+            "port 70000 is out of range: a UDP port is 1-65535"
+        );
+        assert!(split_group_port("239.1.2.3:")
+            .unwrap_err()
+            .contains("not a port"));
+        assert!(split_group_port("[ff15::1")
+            .unwrap_err()
+            .contains("no closing ']'"));
+        assert!(split_group_port("[ff15::1]5000")
+            .unwrap_err()
+            .contains("comes :PORT"));
+    }
+
     /// Found by the fuzz crate's `cli` target: a value holding a line break made a two-line
     /// error (and wrote control characters to the terminal raw).
     #[test]
@@ -171,6 +244,8 @@ mod tests {
                 parse_frame_size(bad).map(|_| 0),
                 parse_timeout(bad).map(|_| 0),
                 parse_positive("--duration", bad).map(|_| 0),
+                split_group_port(bad).map(|_| 0),
+                parse_source_port(bad),
             ] {
                 if let Err(e) = e {
                     assert!(!e.contains(['\n', '\r', '\u{1b}']), "{e:?}");

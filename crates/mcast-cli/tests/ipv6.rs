@@ -150,7 +150,7 @@ fn ipv6_send_recv_over_veth() {
     assert_eq!(out.stdout, ["Hello, IPv6!"]);
     let err = out.stderr_text();
     assert!(
-        err.contains("listening on [ff15::1234]:47301 (interface vb)"),
+        err.contains("listening on [ff15::1234]:47301 (interface vb (fe80::"),
         "{err}"
     );
     assert!(err.contains("received 1 datagram, 12 bytes"), "{err}");
@@ -255,7 +255,8 @@ fn ipv6_ssm_with_source() {
     assert_eq!(out.code(), 1, "ends by the timeout with 1 of 2: {err}");
     assert!(
         err.contains(&format!(
-            "listening on [ff35::8000:1]:47302 from {va} (interface vb)"
+            "listening on [ff35::8000:1]:47302 from {va} (interface vb ({}))",
+            ns.link_local("vb")
         )),
         "{err}"
     );
@@ -316,7 +317,7 @@ fn ipv6_json_names_the_group() {
     assert_eq!(types, ["start", "recv", "stats", "end"], "{records:?}");
     let start = &records[0]["data"];
     assert_eq!(start["groups"], serde_json::json!(["ff15::1234"]));
-    assert_eq!(start["interface"], "vb");
+    assert_eq!(start["interface"], format!("vb ({})", ns.link_local("vb")));
     assert_eq!(start["port"], 47303);
     let recv = &records[1];
     assert_eq!(recv["data"]["group"], "ff15::1234", "{recv}");
@@ -395,5 +396,97 @@ fn mld_report_is_sniffed() {
         out.stdout.iter().all(|l| l.starts_with("Ether / IPv6 / ")),
         "{:?}",
         out.stdout
+    );
+}
+
+// issue 11 — an IPv6 join shows the interface's IPv6 address, never its IPv4 one, with -i, and
+// without -i the interface the kernel's route lookup picks for the group.
+#[test]
+fn ipv6_join_shows_an_ipv6_address() {
+    const TEST: &str = "ipv6_join_shows_an_ipv6_address";
+    if skip(TEST, &[]) {
+        return;
+    }
+    let ns = Netns::with_veth();
+    let vb = ns.link_local("vb");
+    sh(&[
+        "ip",
+        "-n",
+        &ns.name,
+        "addr",
+        "add",
+        "192.0.2.9/24",
+        "dev",
+        "vb",
+    ]);
+    let out = ns.run(&[
+        "recv",
+        "ff15::1",
+        "47651",
+        "-i",
+        "vb",
+        "--timeout",
+        "100ms",
+        "--json",
+    ]);
+    let err = out.stderr_text();
+    assert!(
+        err.contains(&format!(
+            "listening on [ff15::1]:47651 (interface vb ({vb}))"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("192.0.2.9"), "{err}");
+    let start = &out.json()[0];
+    assert_eq!(start["data"]["interface"], format!("vb ({vb})"), "{start}");
+    // Without -i: the route the kernel looks up for ff15::1 (ff00::/8 is on every link; this
+    // one goes through vb alone).
+    sh(&[
+        "ip",
+        "-n",
+        &ns.name,
+        "-6",
+        "route",
+        "add",
+        "ff15::1/128",
+        "dev",
+        "vb",
+        "table",
+        "local",
+    ]);
+    let out = ns.run(&["recv", "ff15::1", "47651", "--timeout", "100ms"]);
+    let err = out.stderr_text();
+    assert!(
+        err.contains(&format!(
+            "listening on [ff15::1]:47651 (interface vb ({vb}), the kernel's choice)"
+        )),
+        "{err}"
+    );
+}
+
+// issue 11 — socat's bracketed form for IPv6, with the zone: `[ff02::1%va]:PORT`.
+#[test]
+fn ipv6_bracketed_group_port() {
+    const TEST: &str = "ipv6_bracketed_group_port";
+    if skip(TEST, &[]) {
+        return;
+    }
+    let ns = Netns::with_veth();
+    let recv = ns.receiver(&[
+        "recv",
+        "[ff02::1234%vb]:47657",
+        "-c",
+        "1",
+        "--timeout",
+        "5s",
+    ]);
+    ns.send(&["[ff02::1234%va]:47657", "bracketed"]);
+    let out = recv.finish_ok();
+    assert_eq!(out.stdout, ["bracketed"]);
+    assert!(
+        out.stderr_text()
+            .contains("listening on [ff02::1234]:47657"),
+        "{}",
+        out.stderr_text()
     );
 }

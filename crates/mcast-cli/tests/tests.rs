@@ -773,10 +773,16 @@ fn clap_errors_are_one_line_and_name_the_problem() {
         two_line_usage_error(&["recv", "224.1.1.5", "-1"]),
         "error: port -1 is out of range: a UDP port is 1-65535"
     );
+    // PORT may come inside GROUPS (socat's GROUPS:PORT, issue 11): clap asks for GROUPS, and a
+    // group without any port is refused by name.
     let err = usage_error(&["recv"]);
     assert_eq!(
         err,
-        "error: the following required arguments were not provided: <GROUPS> <PORT>\nhint: try 'mcast recv --help'"
+        "error: the following required arguments were not provided: <GROUPS>\nhint: try 'mcast recv --help'"
+    );
+    assert_eq!(
+        two_line_usage_error(&["recv", "224.1.1.5"]),
+        "error: no PORT after '224.1.1.5': write GROUP PORT or GROUP:PORT, e.g. 239.1.2.3 5000 or 239.1.2.3:5000"
     );
     // No "to pass '-x' as a value, use '-- -x'" tip: the hint points to --help instead.
     for args in [
@@ -838,4 +844,318 @@ fn empty_stdin_is_noted() {
     let records = out.json();
     assert_eq!(records.last().unwrap()["type"], "end");
     assert_eq!(records.last().unwrap()["data"]["datagrams"], 0);
+}
+
+// issue 11 — `recv` without -i names the interface the kernel chose for the group (its route
+// lookup), not just "0.0.0.0". In a namespace of its own, so no join leaves this host.
+#[test]
+fn recv_without_iface_names_the_kernels_choice() {
+    use util::netns::{sh, skip_unless_root, Netns};
+    if skip_unless_root("recv_without_iface_names_the_kernels_choice") {
+        return;
+    }
+    let ns = Netns::new("mcast-route");
+    // No route to the group: the join fails, and the existing hint says why.
+    let out = ns.run(&["recv", "239.1.2.3", "47652", "--timeout", "100ms"]);
+    assert!(
+        out.stderr_text()
+            .contains("the kernel has no route for 239.1.2.3"),
+        "{}",
+        out.stderr_text()
+    );
+    sh(&[
+        "ip",
+        "-n",
+        &ns.name,
+        "route",
+        "add",
+        "224.0.0.0/4",
+        "dev",
+        "lo",
+    ]);
+    let out = ns.run(&["recv", "239.1.2.3", "47652", "--timeout", "100ms", "--json"]);
+    let err = out.stderr_text();
+    assert!(
+        err.contains(
+            "listening on 239.1.2.3:47652 (interface lo (127.0.0.1), the kernel's choice)"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        out.json()[0]["data"]["interface"],
+        "lo (127.0.0.1), the kernel's choice"
+    );
+}
+
+// issue 11 — one base for session ids (hex in text and in JSON), and "1 byte", not "1 bytes".
+#[test]
+fn session_ids_are_hex_everywhere_and_counts_agree_in_number() {
+    let rx = receiver(
+        "239.1.2.11",
+        "47653",
+        &["-c", "1", "--json", "--timeout", "10s"],
+    );
+    let out = run(&[
+        "send",
+        "239.1.2.11",
+        "47653",
+        "x",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--framed",
+        "-v",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    // 28 bytes of frame header and one of payload.
+    let line = &out.stdout[0];
+    let session = line
+        .strip_prefix("sent 29 bytes to 239.1.2.11:47653 (session ")
+        .and_then(|rest| rest.strip_suffix(" seq 0)"))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        session.len() == 8 && session.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{session}"
+    );
+    assert!(
+        out.stderr_text()
+            .starts_with("sent 1 datagram, 29 bytes to "),
+        "{}",
+        out.stderr_text()
+    );
+    let got = rx.finish_ok();
+    let records = got.json();
+    let recv = records.iter().find(|r| r["type"] == "recv").unwrap();
+    assert_eq!(recv["data"]["frame"]["session"], session, "{recv}");
+    let stats = records.iter().find(|r| r["type"] == "stats").unwrap();
+    assert_eq!(
+        stats["data"]["framed"]["streams"][0]["session"], session,
+        "{stats}"
+    );
+    // Raw: one byte is "1 byte", in the line and in the summary.
+    let out = run(&[
+        "send",
+        "239.1.2.11",
+        "47653",
+        "x",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "-v",
+    ]);
+    assert_eq!(out.stdout, ["sent 1 byte to 239.1.2.11:47653"]);
+    assert!(
+        out.stderr_text()
+            .starts_with("sent 1 datagram, 1 byte to 239.1.2.11:47653"),
+        "{}",
+        out.stderr_text()
+    );
+    assert!(
+        got.stderr_text()
+            .contains("received 1 datagram, 29 bytes, from 1 distinct group in"),
+        "{}",
+        got.stderr_text()
+    );
+}
+
+// issue 11 — `info` names well-known groups (text and JSON) and says that link-local groups
+// are never routed, whatever the TTL.
+#[test]
+fn info_names_well_known_groups() {
+    let out = run(&["info", "224.0.0.251"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let text = out.stdout_text();
+    assert!(
+        text.contains("known as:    mDNS, multicast DNS (RFC 6762)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("never forward it, whatever the TTL"),
+        "{text}"
+    );
+    let out = run(&["info", "ff02::1:2", "--json"]);
+    assert_eq!(
+        out.json()[0]["data"]["well_known"],
+        "DHCPv6, all relay agents and servers"
+    );
+    let out = run(&["info", "224.1.1.5", "--json"]);
+    assert_eq!(out.json()[0]["data"]["well_known"], serde_json::Value::Null);
+}
+
+// issue 11 — joining an SSM group without --source gets a note: nothing will arrive.
+#[test]
+fn ssm_join_without_source_is_noted() {
+    let out = run(&["recv", "232.1.2.3", "47654", "-i", LO, "--timeout", "100ms"]);
+    let err = out.stderr_text();
+    assert!(
+        err.starts_with("note: 232.1.2.3 is in the SSM range (232.0.0.0/8, ff3x::/32): nothing arrives there without --source S"),
+        "{err}"
+    );
+    let out = run(&[
+        "recv",
+        "232.1.2.3",
+        "47654",
+        "-i",
+        LO,
+        "--source",
+        LO,
+        "--timeout",
+        "100ms",
+    ]);
+    assert!(
+        !out.stderr_text().contains("note:"),
+        "{}",
+        out.stderr_text()
+    );
+}
+
+// issue 11 — `--no-loop` on lo still delivers (lo hands back what is sent on it): a note says
+// so, and the help explains it.
+#[test]
+fn no_loop_on_lo_is_explained() {
+    let rx = receiver("239.1.2.12", "47655", &["-c", "1", "--timeout", "10s"]);
+    let out = run(&[
+        "send",
+        "239.1.2.12",
+        "47655",
+        "still here",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--no-loop",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    assert!(
+        out.stderr_text()
+            .starts_with("note: --no-loop cannot stop delivery on lo"),
+        "{}",
+        out.stderr_text()
+    );
+    assert_eq!(rx.finish_ok().stdout, ["still here"]);
+    let help = run(&["send", "--help"]).stdout_text();
+    assert!(help.contains("It cannot stop delivery over lo"), "{help}");
+}
+
+// issue 11 — socat's GROUP:PORT form, wherever GROUP PORT are taken.
+#[test]
+fn group_colon_port_is_accepted() {
+    let mut rx = Proc::mcast(&[
+        "recv",
+        "239.1.2.13:47656",
+        "-i",
+        LO,
+        "-c",
+        "2",
+        "--timeout",
+        "10s",
+    ]);
+    rx.wait_listening();
+    let out = run(&[
+        "send",
+        "239.1.2.13:47656",
+        "from GROUP:PORT",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    send("239.1.2.13", "47656", "from GROUP PORT", &[]);
+    let got = rx.finish_ok();
+    assert_eq!(got.stdout, ["from GROUP:PORT", "from GROUP PORT"]);
+    assert!(
+        got.stderr_text().contains("listening on 239.1.2.13:47656"),
+        "{}",
+        got.stderr_text()
+    );
+    // Stdin lines after GROUP:PORT alone.
+    let mut rx = receiver("239.1.2.13", "47656", &["-c", "1", "--timeout", "10s"]);
+    let mut tx = Proc::mcast(&["send", "239.1.2.13:47656", "-i", LO, "--ttl", "0"]);
+    tx.write_stdin(b"a line\n");
+    assert_eq!(tx.finish().code(), 0);
+    rx.wait_stdout("a line");
+    rx.finish_ok();
+    // The port once, not twice; a port in range.
+    let err = usage_error(&["recv", "239.1.2.13:47656", "47656", "-i", LO]);
+    assert!(err.contains("names the port already"), "{err}");
+    let err = usage_error(&["send", "239.1.2.13:70000", "x", "-i", LO]);
+    assert_eq!(
+        err,
+        "error: port 70000 is out of range: a UDP port is 1-65535\nhint: try 'mcast send --help'"
+    );
+    let err = usage_error(&["send", "239.1.2.13:47656", "a", "b", "-i", LO]);
+    assert!(err.contains("one word too many"), "{err}");
+    let err = usage_error(&["perf", "recv", "239.1.2.13", "-i", LO]);
+    assert!(err.contains("no PORT after '239.1.2.13'"), "{err}");
+}
+
+// issue 11 — `send --source-port N` binds before sending: the receiver sees port N.
+#[test]
+fn send_source_port_is_what_the_receiver_sees() {
+    let rx = receiver(
+        "239.1.2.14",
+        "47658",
+        &["-c", "1", "--json", "--timeout", "10s"],
+    );
+    send(
+        "239.1.2.14",
+        "47658",
+        "from 47659",
+        &["--source-port", "47659"],
+    );
+    let got = rx.finish_ok();
+    let recv = got
+        .json()
+        .into_iter()
+        .find(|r| r["type"] == "recv")
+        .expect("a recv record");
+    assert_eq!(recv["data"]["source"], "127.0.0.1:47659", "{recv}");
+    let err = usage_error(&["send", "239.1.2.14", "47658", "x", "--source-port", "0"]);
+    assert!(
+        err.starts_with("error: --source-port: port 0 is out of range"),
+        "{err}"
+    );
+}
+
+// issue 11 — `send --raw`: stdin without line splitting, newlines, CRs and NULs byte-exact.
+#[test]
+fn raw_stdin_arrives_byte_exact() {
+    let rx = receiver(
+        "239.1.2.15",
+        "47660",
+        &["-c", "1", "--json", "--timeout", "10s"],
+    );
+    let data: &[u8] = b"one\ntwo\r\n\0three\0\xff\xfe\n\n";
+    let mut tx = Proc::mcast(&[
+        "send",
+        "239.1.2.15",
+        "47660",
+        "--raw",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "-v",
+    ]);
+    tx.write_stdin(data);
+    let sent = tx.finish();
+    assert_eq!(sent.code(), 0, "{}", sent.stderr_text());
+    assert_eq!(
+        sent.stdout,
+        [format!("sent {} bytes to 239.1.2.15:47660", data.len())]
+    );
+    let got = rx.finish_ok();
+    let recv = got
+        .json()
+        .into_iter()
+        .find(|r| r["type"] == "recv")
+        .expect("a recv record");
+    let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(recv["data"]["payload_hex"], hex, "{recv}");
+    assert_eq!(recv["data"]["len"], data.len());
+    let err = usage_error(&["send", "239.1.2.15", "47660", "x", "--raw", "-i", LO]);
+    assert!(err.contains("--raw reads stdin"), "{err}");
 }

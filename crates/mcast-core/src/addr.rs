@@ -849,6 +849,35 @@ impl Group {
             mac: self.mac(),
             mac_collisions: self.mac_collisions(),
             ipv6_flags: self.is_ipv6().then(|| self.ipv6_flags()),
+            well_known: self.well_known(),
+        }
+    }
+
+    /// What the group is known for, from [`WELL_KNOWN`], and for IPv6 solicited-node groups
+    /// (ff02::1:ff00:0/104, one per unicast address, for neighbour discovery); `None` for a
+    /// group IANA did not assign to a protocol.
+    ///
+    /// ```
+    /// use mcast_core::addr::Group;
+    ///
+    /// let name = |g: &str| g.parse::<Group>().unwrap().well_known();
+    /// assert_eq!(name("224.0.0.251"), Some("mDNS, multicast DNS (RFC 6762)"));
+    /// assert_eq!(name("239.255.255.250"), Some("SSDP, UPnP discovery"));
+    /// assert_eq!(name("ff02::1:2"), Some("DHCPv6, all relay agents and servers"));
+    /// assert!(name("ff02::1:ff12:3456").unwrap().starts_with("solicited-node"));
+    /// assert_eq!(name("224.1.1.5"), None);
+    /// ```
+    pub fn well_known(&self) -> Option<&'static str> {
+        if let Some((_, name)) = WELL_KNOWN.iter().find(|(g, _)| g == self) {
+            return Some(name);
+        }
+        match self.0 {
+            IpAddr::V6(a) if a.octets()[..13] == [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff] => {
+                Some(
+                    "solicited-node: neighbour discovery for the addresses ending in these 24 bits",
+                )
+            }
+            _ => None,
         }
     }
 }
@@ -1094,6 +1123,94 @@ pub struct GroupInfo {
     pub mac_collisions: Vec<Group>,
     /// The IPv6 flag nibble.
     pub ipv6_flags: Option<u8>,
+    /// What the group is known for, when IANA assigned it to a protocol
+    /// ([`Group::well_known`]), e.g. `"mDNS, multicast DNS (RFC 6762)"`.
+    pub well_known: Option<&'static str>,
+}
+
+/// Groups IANA assigned to a protocol, and what each is for: the one table of them
+/// ([`Group::well_known`] reads it, `mcast info` names them). Link-local ones (224.0.0.0/24,
+/// ff02::/16) never cross a router, whatever the TTL.
+///
+/// ```
+/// use mcast_core::addr::{Group, WELL_KNOWN};
+///
+/// let mdns: Group = "224.0.0.251".parse()?;
+/// assert!(WELL_KNOWN.iter().any(|(g, _)| *g == mdns));
+/// assert!(WELL_KNOWN.iter().all(|(g, name)| g.well_known() == Some(*name)));
+/// # Ok::<(), mcast_core::addr::AddrError>(())
+/// ```
+pub const WELL_KNOWN: &[(Group, &str)] = &[
+    (
+        v4(224, 0, 0, 1),
+        "all systems on this link (every multicast host joins it)",
+    ),
+    (v4(224, 0, 0, 2), "all routers on this link"),
+    (v4(224, 0, 0, 4), "DVMRP routers"),
+    (v4(224, 0, 0, 5), "OSPF, all routers"),
+    (v4(224, 0, 0, 6), "OSPF, designated routers"),
+    (v4(224, 0, 0, 9), "RIPv2 routers"),
+    (v4(224, 0, 0, 10), "EIGRP routers"),
+    (v4(224, 0, 0, 13), "all PIM routers"),
+    (v4(224, 0, 0, 18), "VRRP"),
+    (
+        v4(224, 0, 0, 22),
+        "IGMPv3 reports (all IGMPv3-capable routers)",
+    ),
+    (v4(224, 0, 0, 102), "HSRPv2 and GLBP"),
+    (v4(224, 0, 0, 107), "PTP peer delay (IEEE 1588)"),
+    (v4(224, 0, 0, 251), "mDNS, multicast DNS (RFC 6762)"),
+    (
+        v4(224, 0, 0, 252),
+        "LLMNR, link-local multicast name resolution (RFC 4795)",
+    ),
+    (v4(224, 0, 1, 1), "NTP, network time protocol"),
+    (
+        v4(224, 0, 1, 129),
+        "PTP, precision time protocol (IEEE 1588)",
+    ),
+    (v4(239, 255, 255, 250), "SSDP, UPnP discovery"),
+    (
+        v4(239, 255, 255, 253),
+        "SLP, service location protocol (RFC 2608)",
+    ),
+    (v6(0xff01, 0, 1), "all nodes on this interface"),
+    (v6(0xff01, 0, 2), "all routers on this interface"),
+    (
+        v6(0xff02, 0, 1),
+        "all nodes on this link (every IPv6 host joins it)",
+    ),
+    (v6(0xff02, 0, 2), "all routers on this link"),
+    (v6(0xff02, 0, 5), "OSPFv3, all routers"),
+    (v6(0xff02, 0, 6), "OSPFv3, designated routers"),
+    (v6(0xff02, 0, 9), "RIPng routers"),
+    (v6(0xff02, 0, 0xc), "SSDP, UPnP discovery"),
+    (v6(0xff02, 0, 0xd), "all PIM routers"),
+    (v6(0xff02, 0, 0x12), "VRRP"),
+    (
+        v6(0xff02, 0, 0x16),
+        "MLDv2 reports (all MLDv2-capable routers)",
+    ),
+    (v6(0xff02, 0, 0xfb), "mDNS, multicast DNS (RFC 6762)"),
+    (v6(0xff02, 0, 0x101), "NTP, network time protocol"),
+    (v6(0xff02, 1, 2), "DHCPv6, all relay agents and servers"),
+    (
+        v6(0xff02, 1, 3),
+        "LLMNR, link-local multicast name resolution (RFC 4795)",
+    ),
+    (v6(0xff05, 0, 2), "all routers on this site"),
+    (v6(0xff05, 0, 0xc), "SSDP, UPnP discovery"),
+    (v6(0xff05, 1, 3), "DHCPv6, all servers"),
+];
+
+/// A [`WELL_KNOWN`] IPv4 entry.
+const fn v4(a: u8, b: u8, c: u8, d: u8) -> Group {
+    Group::v4_const(Ipv4Addr::new(a, b, c, d))
+}
+
+/// A [`WELL_KNOWN`] IPv6 entry: `prefix::hi:lo`.
+const fn v6(prefix: u16, hi: u16, lo: u16) -> Group {
+    Group::v6_const(Ipv6Addr::new(prefix, 0, 0, 0, 0, 0, hi, lo))
 }
 
 /// A checked source address for source-specific multicast or IGMPv3/MLDv2 source filters.

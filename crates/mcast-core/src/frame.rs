@@ -109,10 +109,78 @@ mod field {
 }
 
 /// A sender's session: tells apart two senders behind one address, or two runs of one sender.
+///
+/// It has one base everywhere: eight lowercase hex digits, in text (`Display`) and, as a
+/// string, in human-readable formats such as JSON (`"session":"0000002a"`). Binary formats get
+/// the number. Reading accepts the hex string or a number, so records written before (as a
+/// decimal number) still load.
+///
+/// ```
+/// use mcast_core::frame::SessionId;
+/// # #[cfg(feature = "serde")] {
+/// assert_eq!(serde_json::to_string(&SessionId(42)).unwrap(), r#""0000002a""#);
+/// assert_eq!(serde_json::from_str::<SessionId>(r#""0000002a""#).unwrap(), SessionId(42));
+/// assert_eq!(serde_json::from_str::<SessionId>("42").unwrap(), SessionId(42));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(transparent))]
 pub struct SessionId(pub u32);
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for SessionId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_u32(self.0)
+        }
+    }
+}
+
+/// Reads the hex string [`SessionId`] writes, or a number.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for SessionId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Hex;
+
+        impl serde::de::Visitor<'_> for Hex {
+            type Value = SessionId;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a session id: up to eight hex digits, or a number")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<SessionId, E> {
+                u32::try_from(n)
+                    .map(SessionId)
+                    .map_err(|_| E::custom(format!("session id {n} does not fit 32 bits")))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<SessionId, E> {
+                u64::try_from(n)
+                    .map_err(|_| E::custom(format!("session id {n} is negative")))
+                    .and_then(|n| self.visit_u64(n))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<SessionId, E> {
+                if s.is_empty() || s.len() > 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(E::custom(format!(
+                        "session id {s:?} is not up to eight hex digits"
+                    )));
+                }
+                u32::from_str_radix(s, 16)
+                    .map(SessionId)
+                    .map_err(|e| E::custom(format!("session id {s:?}: {e}")))
+            }
+        }
+
+        if d.is_human_readable() {
+            d.deserialize_any(Hex)
+        } else {
+            d.deserialize_u32(Hex)
+        }
+    }
+}
 
 /// ```
 /// use mcast_core::frame::SessionId;

@@ -3,7 +3,8 @@
 //! [`list`] walks `getifaddrs(3)` and folds its one-entry-per-address answer into one
 //! [`Interface`] per link (name, index, flags, IPv4/IPv6 addresses with prefix lengths).
 //! [`resolve`] turns the user's [`IfaceSpec`] (a name, an index or a local address) into one of
-//! them. [`read_igmp`] and [`read_igmp6`] return the raw text of `/proc/net/igmp` and
+//! them. [`route_to`] asks the kernel which interface it routes an address through (`ip route
+//! get`), the interface a join or a send without one ends up on. [`read_igmp`] and [`read_igmp6`] return the raw text of `/proc/net/igmp` and
 //! `/proc/net/igmp6`; parsing it is `mcast_core::proc`'s job.
 
 use std::ffi::{CStr, CString};
@@ -165,6 +166,9 @@ pub enum IfaceLookupError {
     /// No interface is up and multicast-capable, so none can be picked by default.
     #[error("no interface is up and multicast-capable; name one")]
     NoDefault,
+    /// The kernel has no route to this address (`ip route get` fails the same way).
+    #[error("no route to {0}")]
+    NoRoute(IpAddr, #[source] io::Error),
 }
 
 /// Lists every interface (up or down), one entry per link, sorted by index.
@@ -277,6 +281,138 @@ pub fn default_multicast_in(ifaces: &[Interface]) -> Result<Interface, IfaceLook
         .ok_or(IfaceLookupError::NoDefault)
 }
 
+/// The interface the kernel routes `dest` through, as `ip route get DEST` shows it: one
+/// `RTM_GETROUTE` request on a `NETLINK_ROUTE` socket, answered with the route's output
+/// interface (`RTA_OIF`).
+///
+/// For a multicast group this is the interface a join or a send without an interface uses:
+/// Linux picks it by this very lookup (`ip_mc_find_dev` for IPv4, `rt6_lookup` for IPv6).
+/// Fails with [`IfaceLookupError::NoRoute`] where the kernel has no route (a join there fails
+/// with `ENODEV`).
+pub fn route_to(dest: IpAddr) -> Result<Interface, IfaceLookupError> {
+    let index = route_oif(dest).map_err(|e| IfaceLookupError::NoRoute(dest, e))?;
+    resolve(&IfaceSpec::Index(index))
+}
+
+/// `RTM_GETROUTE`: the route's `rtmsg` is family, dst_len, src_len, tos, table, protocol,
+/// scope, type (a byte each) and flags (u32).
+const RTMSG_LEN: usize = 12;
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const NLMSG_ERROR: u16 = 2;
+
+/// The request `ip route get DEST` sends: `nlmsghdr`, `rtmsg`, one `RTA_DST` attribute.
+fn route_request(dest: IpAddr) -> Vec<u8> {
+    let (family, addr): (u8, Vec<u8>) = match dest {
+        IpAddr::V4(a) => (libc::AF_INET as u8, a.octets().to_vec()),
+        IpAddr::V6(a) => (libc::AF_INET6 as u8, a.octets().to_vec()),
+    };
+    let attr_len = crate::link::RTA_HDRLEN + addr.len();
+    let len = crate::link::NLMSG_HDRLEN + RTMSG_LEN + attr_len;
+    let mut msg = Vec::with_capacity(len);
+    msg.extend_from_slice(&(len as u32).to_ne_bytes());
+    msg.extend_from_slice(&libc::RTM_GETROUTE.to_ne_bytes());
+    msg.extend_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
+    msg.extend_from_slice(&[family, (addr.len() * 8) as u8, 0, 0, 0, 0, 0, 0]);
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // rtm_flags
+    msg.extend_from_slice(&(attr_len as u16).to_ne_bytes());
+    msg.extend_from_slice(&RTA_DST.to_ne_bytes());
+    msg.extend_from_slice(&addr);
+    msg
+}
+
+/// The output interface in the kernel's answer to [`route_request`]: `RTA_OIF` of its
+/// `RTM_NEWROUTE`, or the error an `NLMSG_ERROR` carries. Never panics on any input.
+fn parse_route_reply(buf: &[u8]) -> io::Result<u32> {
+    use crate::link::{align4, u16_at, u32_at, NLMSG_HDRLEN, RTA_HDRLEN};
+    let mut at = 0;
+    while let (Some(len), Some(kind)) = (u32_at(buf, at), u16_at(buf, at + 4)) {
+        let len = len as usize;
+        if len < NLMSG_HDRLEN || buf.len() - at < len {
+            break;
+        }
+        let body = &buf[at + NLMSG_HDRLEN..at + len];
+        if kind == NLMSG_ERROR {
+            let errno = u32_at(body, 0).map_or(0, |e| e as i32);
+            return Err(if errno < 0 {
+                io::Error::from_raw_os_error(-errno)
+            } else {
+                io::Error::other("the kernel acknowledged without a route")
+            });
+        }
+        if kind == libc::RTM_NEWROUTE {
+            let mut a = RTMSG_LEN;
+            while let (Some(alen), Some(akind)) = (u16_at(body, a), u16_at(body, a + 2)) {
+                let alen = usize::from(alen);
+                if alen < RTA_HDRLEN || body.len() - a < alen {
+                    break;
+                }
+                if akind == RTA_OIF {
+                    if let Some(oif) = u32_at(body, a + RTA_HDRLEN) {
+                        return Ok(oif);
+                    }
+                }
+                a = a.saturating_add(align4(alen));
+            }
+            return Err(io::Error::other("the route names no output interface"));
+        }
+        at = at.saturating_add(align4(len));
+    }
+    Err(io::Error::other("no route in the kernel's answer"))
+}
+
+/// Asks the kernel for the route to `dest` and returns its output interface's index.
+fn route_oif(dest: IpAddr) -> io::Result<u32> {
+    use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new, valid descriptor that nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // The kernel answers at once; the timeout only bounds a wait that should not happen.
+    let timeout = libc::timeval {
+        tv_sec: 1,
+        tv_usec: 0,
+    };
+    // SAFETY: `timeout` is a valid timeval and the length is its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&raw const timeout).cast(),
+            size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let request = route_request(dest);
+    // SAFETY: `request` is a valid buffer of its length; the kernel is the destination of an
+    // unbound, unconnected netlink socket's send.
+    let sent = unsafe { libc::send(sock.as_raw_fd(), request.as_ptr().cast(), request.len(), 0) };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut buf = vec![0u8; 8192];
+    // SAFETY: `buf` is a valid, writable buffer of its length.
+    let got = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if got < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    parse_route_reply(&buf[..got as usize])
+}
+
 /// The index of the interface named `name`, via `if_nametoindex(3)`.
 pub fn name_to_index(name: &str) -> Option<u32> {
     let c = CString::new(name).ok()?;
@@ -357,6 +493,55 @@ fn prefix_len(mask: IpAddr) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // issue 11 — `recv` without `-i` names the interface the kernel chose: the route lookup.
+    // Every namespace with `lo` up routes 127.0.0.1 through it.
+    #[test]
+    fn route_to_loopback_is_lo() {
+        let lo = route_to("127.0.0.1".parse().unwrap()).expect("a route to 127.0.0.1");
+        assert!(lo.flags.loopback, "{lo:?}");
+    }
+
+    #[test]
+    fn route_request_is_what_ip_route_get_sends() {
+        let req = route_request("224.1.1.5".parse().unwrap());
+        assert_eq!(req.len(), 16 + 12 + 8);
+        assert_eq!(u32::from_ne_bytes(req[0..4].try_into().unwrap()), 36);
+        assert_eq!(&req[16..18], &[libc::AF_INET as u8, 32]);
+        assert_eq!(&req[32..36], &[224, 1, 1, 5]);
+        assert_eq!(
+            route_request("ff15::1".parse().unwrap()).len(),
+            16 + 12 + 20
+        );
+    }
+
+    #[test]
+    fn route_replies_give_the_output_interface_or_the_error() {
+        let mut reply = Vec::new();
+        let body_len = 12 + 8 + 8;
+        reply.extend_from_slice(&((16 + body_len) as u32).to_ne_bytes());
+        reply.extend_from_slice(&libc::RTM_NEWROUTE.to_ne_bytes());
+        reply.extend_from_slice(&[0; 10]);
+        reply.extend_from_slice(&[libc::AF_INET as u8, 32, 0, 0, 254, 2, 0, 5, 0, 0, 0, 0]);
+        reply.extend_from_slice(&8u16.to_ne_bytes());
+        reply.extend_from_slice(&RTA_DST.to_ne_bytes());
+        reply.extend_from_slice(&[224, 1, 1, 5]);
+        reply.extend_from_slice(&8u16.to_ne_bytes());
+        reply.extend_from_slice(&RTA_OIF.to_ne_bytes());
+        reply.extend_from_slice(&7u32.to_ne_bytes());
+        assert_eq!(parse_route_reply(&reply).unwrap(), 7);
+        let mut error = Vec::new();
+        error.extend_from_slice(&36u32.to_ne_bytes());
+        error.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        error.extend_from_slice(&[0; 10]);
+        error.extend_from_slice(&(-libc::ENETUNREACH).to_ne_bytes());
+        error.extend_from_slice(&[0; 16]);
+        let e = parse_route_reply(&error).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENETUNREACH));
+        for cut in 0..reply.len() {
+            let _ = parse_route_reply(&reply[..cut]);
+        }
+    }
 
     fn iface(name: &str, index: u32, flags: IfaceFlags, addrs: &[(&str, u8)]) -> Interface {
         Interface {

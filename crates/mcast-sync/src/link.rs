@@ -488,24 +488,24 @@ struct LinkMessage {
 }
 
 /// `struct nlmsghdr`: length, type, flags, sequence number, port id.
-const NLMSG_HDRLEN: usize = 16;
+pub(crate) const NLMSG_HDRLEN: usize = 16;
 /// `struct ifinfomsg`: family, pad, type, index, flags, change.
 const IFINFOMSG_LEN: usize = 16;
 /// `struct rtattr`: length, type.
-const RTA_HDRLEN: usize = 4;
+pub(crate) const RTA_HDRLEN: usize = 4;
 const NLMSG_OVERRUN: u16 = 4;
 const IFLA_IFNAME: u16 = 3;
 
 /// Netlink's alignment: lengths round up to 4 bytes.
-fn align4(n: usize) -> usize {
+pub(crate) fn align4(n: usize) -> usize {
     n.saturating_add(3) & !3
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 

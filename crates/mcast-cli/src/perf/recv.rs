@@ -189,12 +189,8 @@ const PROGRESS: Duration = Duration::from_millis(250);
 
 /// Runs `mcast perf recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let plan = plan::recv(
-        &opt.endpoint.group,
-        opt.endpoint.port,
-        opt.endpoint.iface.as_deref(),
-        &opt.source,
-    )?;
+    let (group, port) = opt.endpoint.resolve("perf recv")?;
+    let plan = plan::recv(group, port, opt.endpoint.iface.as_deref(), &opt.source)?;
     let key = opt.key.load()?;
     for n in &plan.notes {
         output::note(n);
@@ -400,10 +396,11 @@ fn progress(stats: &Stats, prev: &Snapshot, now: Instant) -> io::Result<()> {
     let secs = prev.at.map_or(0.0, |a| (now - a).as_secs_f64());
     let n = stats.framed - prev.datagrams;
     output::raw(&format!(
-        "\r  … {n} datagrams ({:.0}/s), {} lost, {} host drops so far\x1b[K",
+        "\r  … {} ({:.0}/s), {} lost, {} so far\x1b[K",
+        output::count(n, "datagram"),
         per_s(n, secs),
         stats.lost,
-        stats.host_drops
+        output::count(stats.host_drops, "host drop")
     ))
 }
 
@@ -551,15 +548,14 @@ fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>, reason: Stop) ->
         return Ok(());
     }
     let mut lines = vec![format!(
-        "[{:5.1}-{:5.1} s] received {} datagrams, {} bytes: {:.0} datagrams/s, {:.2} Mbit/s, from {} stream{}{}",
+        "[{:5.1}-{:5.1} s] received {}, {}: {:.0} datagrams/s, {:.2} Mbit/s, from {}{}",
         0.0,
         rec.elapsed_s,
-        rec.datagrams,
-        rec.bytes,
+        output::count(rec.datagrams, "datagram"),
+        output::count(rec.bytes, "byte"),
         rec.rate_pps,
         rec.mbit_s,
-        rec.streams,
-        if rec.streams == 1 { "" } else { "s" },
+        output::count(rec.streams as u64, "stream"),
         reason.suffix()
     )];
     lines.push(format!(
@@ -579,9 +575,8 @@ fn summary(opt: &Opt, stats: &Stats, elapsed: Option<Duration>, reason: Stop) ->
     ));
     if rec.stray > 0 {
         lines.push(format!(
-            "  {} datagram{} reached the port without being sent to the group (not counted)",
-            rec.stray,
-            if rec.stray == 1 { "" } else { "s" }
+            "  {} reached the port without being sent to the group (not counted)",
+            output::count(rec.stray, "datagram")
         ));
     }
     if let Some(d) = &rec.delay_us {

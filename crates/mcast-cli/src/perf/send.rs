@@ -85,7 +85,7 @@ struct StartRecord {
     size: usize,
     rate_pps: Option<u64>,
     io: &'static str,
-    session: u32,
+    session: SessionId,
     /// Whether frames carry a tag (`--key-file`).
     authenticated: bool,
 }
@@ -122,13 +122,8 @@ const MAX_SEGMENTS: usize = 64;
 
 /// Runs `mcast perf send`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let (plan, label) = plan::send(
-        &opt.endpoint.group,
-        opt.endpoint.port,
-        opt.endpoint.iface.as_deref(),
-        opt.ttl,
-        false,
-    )?;
+    let (group, port) = opt.endpoint.resolve("perf send")?;
+    let (plan, label) = plan::send(group, port, opt.endpoint.iface.as_deref(), opt.ttl, false)?;
     let key = opt.key.load()?;
     // The tag is part of the datagram's --size, so that a run with a key and one without
     // send datagrams of one size.
@@ -182,7 +177,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 size: opt.size,
                 rate_pps: opt.rate.pps(opt.size),
                 io: tx.send_path().as_str(),
-                session: session.0,
+                session,
                 authenticated: tag > 0,
             },
         )?;
@@ -266,14 +261,14 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         )?;
     } else {
         output::final_line(&format!(
-            "[{:5.1}-{:5.1} s] sent {} datagrams, {} bytes: {:.0} datagrams/s, {:.2} Mbit/s ({} system calls, io {}{}){}",
+            "[{:5.1}-{:5.1} s] sent {}, {}: {:.0} datagrams/s, {:.2} Mbit/s ({}, io {}{}){}",
             0.0,
             secs,
-            summary.datagrams,
-            summary.bytes,
+            output::count(summary.datagrams, "datagram"),
+            output::count(summary.bytes, "byte"),
             summary.rate_pps,
             summary.mbit_s,
-            driver.transmits(),
+            output::count(driver.transmits() as u64, "system call"),
             tx.send_path().as_str(),
             match driver.host_drops() {
                 0 => String::new(),

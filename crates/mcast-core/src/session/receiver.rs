@@ -2719,7 +2719,8 @@ mod tests {
         assert_eq!(json["lost"], 1);
         let stream = &json["streams"][0];
         assert_eq!(stream["source"], "192.168.56.3:1");
-        assert_eq!(stream["session"], 1);
+        // One base for session ids: hex in text and JSON alike (issue 11).
+        assert_eq!(stream["session"], "00000001");
         // Sequence numbers are exact decimal strings (`crate::json`).
         assert_eq!(stream["first_seq"], "0");
         assert_eq!(stream["highest_seq"], "2");
