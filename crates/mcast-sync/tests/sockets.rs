@@ -1073,6 +1073,31 @@ mod v6 {
         });
     }
 
+    /// An IPv6 group joined after `build()` (`IPV6_ADD_MEMBERSHIP`, `ipv6_mreq`) and left
+    /// (`MCAST_LEAVE_GROUP`, `group_req`): received, then no more.
+    #[test]
+    fn v6_join_and_leave_after_build() {
+        in_veth_netns(|| {
+            let (a, b) = (g("ff15::4105"), g("ff15::4106"));
+            let mut r = Receiver::builder(41105)
+                .group(a)
+                .iface(IfaceSpec::Name("mvb".into()))
+                .bind_addr(std::net::Ipv6Addr::UNSPECIFIED.into())
+                .build()
+                .unwrap();
+            let t = || {
+                Sender::builder(b, 41105)
+                    .iface(IfaceSpec::Name("mva".into()))
+                    .loopback(false)
+            };
+            r.join(b).unwrap();
+            let meta = send_recv(t(), &mut r, b"v6 joined later", WAIT).expect("datagram");
+            assert_eq!(meta.destination, Some(b.addr()));
+            r.leave(b).unwrap();
+            assert!(send_recv(t(), &mut r, b"v6 after leaving", QUIET).is_none());
+        });
+    }
+
     #[test]
     fn v6_many_groups_on_one_port() {
         in_veth_netns(|| {
@@ -1127,6 +1152,44 @@ fn join_and_leave_after_build() {
         r.join(g("ff3e::43:1")),
         Err(Error::FamilyMismatch { .. })
     ));
+}
+
+/// Leaves go through the same core requests as the joins (`IP_DROP_MEMBERSHIP` with an
+/// `ip_mreq` by address, `MCAST_LEAVE_GROUP` with a `group_req` by index): a group joined after
+/// `build()` by interface name, by address from a source, and by name from a source, is
+/// received, then left for good.
+#[test]
+fn leave_by_index_and_source_specific_after_build() {
+    let src: Source = "127.0.0.1".parse().unwrap();
+    let by_name = || IfaceSpec::Name("lo".into());
+    let cases = [
+        (43031, by_name(), vec![], "239.255.43.31", "239.255.43.32"),
+        (43032, lo(), vec![src], "232.43.0.31", "232.43.0.32"),
+        (43033, by_name(), vec![src], "232.43.0.33", "232.43.0.34"),
+    ];
+    for (port, spec, sources, first, later) in cases {
+        let mut r = Receiver::builder(port)
+            .group(g(first))
+            .sources(sources)
+            .iface(spec.clone())
+            .bind_addr(Ipv4Addr::UNSPECIFIED.into())
+            .build()
+            .unwrap();
+        r.join(g(later)).unwrap();
+        let meta = send_recv(tx(later, port), &mut r, b"joined later", WAIT);
+        assert_eq!(
+            meta.unwrap_or_else(|| panic!("{spec}: nothing to {later}"))
+                .destination,
+            Some(g(later).addr())
+        );
+        r.leave(g(later)).unwrap();
+        assert!(
+            send_recv(tx(later, port), &mut r, b"after leaving", QUIET).is_none(),
+            "{spec}: {later} still arrives"
+        );
+        // The first group, left alone, still arrives.
+        assert!(send_recv(tx(first, port), &mut r, b"still joined", WAIT).is_some());
+    }
 }
 
 /// TTL and loop changed on an open sender: the kernel holds the new values (read back from
