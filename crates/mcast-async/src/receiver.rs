@@ -454,7 +454,15 @@ impl Receiver {
     /// # }
     /// ```
     pub fn join(&mut self, group: Group) -> Result<(), Error> {
-        Ok(self.joined.join(&self.sockets, group)?)
+        if let Some(sock) = self.joined.join(&self.sockets, group)? {
+            mcast_sync::setup::set_nonblocking(&sock)?;
+            self.sockets.push(
+                UdpSocket::from_std(sock)
+                    .map_err(|e| io("cannot register the socket with tokio", e))?,
+            );
+            self.drops.push(0);
+        }
+        Ok(())
     }
 
     /// Leaves `group`, as mcast-sync's [`Receiver::leave`](mcast_sync::Receiver::leave) does.

@@ -154,6 +154,29 @@ async fn many_groups_across_sockets() {
     assert!(got.is_ok(), "only {} of 200 datagrams", seen.len());
 }
 
+/// A group joined after `build()` past the per-socket limit goes to a new socket, which the
+/// async receiver registers with tokio and polls beside the others.
+#[tokio::test]
+async fn join_after_build_past_the_limit_opens_a_socket() {
+    let groups: Vec<Group> = (1..=3)
+        .map(|i| g(&format!("239.255.44.{}", 20 + i)))
+        .collect();
+    let mut r = Receiver::open(
+        rx(41210)
+            .groups(groups[..2].iter().copied())
+            .groups_per_socket(2),
+    )
+    .unwrap();
+    assert_eq!(r.socket_count(), 1);
+    r.join(groups[2]).unwrap();
+    assert_eq!(r.socket_count(), 2);
+    for gr in &groups {
+        let payload = format!("async limit to {gr}");
+        let meta = send_recv(tx(&gr.to_string(), 41210), &mut r, payload.as_bytes()).await;
+        assert_eq!(meta.expect("datagram").destination, Some(gr.addr()));
+    }
+}
+
 #[tokio::test]
 async fn frames_through_sink_and_stream() {
     let r = Receiver::open(rx(41205).group(g("239.255.42.6"))).unwrap();

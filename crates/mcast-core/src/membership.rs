@@ -221,6 +221,36 @@ impl Membership {
         }
     }
 
+    /// A queue that goes on where an earlier one stopped: socket `i` already holds
+    /// `groups_per_socket[i]` groups. New groups go on the last socket until it holds `limit`,
+    /// then on new sockets, as with [`Membership::new`]: for groups joined after the sockets
+    /// were set up. An empty `groups_per_socket` is one empty socket.
+    ///
+    /// ```
+    /// use mcast_core::addr::Group;
+    /// use mcast_core::membership::{Membership, OsErrorKind};
+    /// // Two sockets, the second holding 19 of 20 groups: the 20th fills it, the 21st opens a third.
+    /// let mut m = Membership::resume(Some(20), &[20, 19]);
+    /// for g in ["239.1.1.20", "239.1.1.21"] {
+    ///     m.join(g.parse::<Group>()?, &[])?;
+    /// }
+    /// let mut sockets = Vec::new();
+    /// while let Some(op) = m.poll_op() {
+    ///     sockets.push(op.socket);
+    ///     m.handle_op_result(&op, Ok::<(), OsErrorKind>(()))?;
+    /// }
+    /// assert_eq!(sockets, [1, 2]);
+    /// assert_eq!(m.groups_per_socket(), &[20, 20, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resume(limit: Option<usize>, groups_per_socket: &[usize]) -> Self {
+        let mut m = Self::new(limit);
+        if !groups_per_socket.is_empty() {
+            m.per_socket = groups_per_socket.to_vec();
+        }
+        m
+    }
+
     /// Queues a group, any-source when `sources` is empty, else one join per source.
     ///
     /// Only validates and queues: nothing is applied before [`Membership::poll_op`] hands it

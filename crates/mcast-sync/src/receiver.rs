@@ -194,10 +194,15 @@ impl ReceiverBuilder {
             sockets: open.sockets,
             joined: Joined {
                 state: open.state,
-                groups: self.cfg.groups,
-                sources: self.cfg.sources,
+                sources: self.cfg.sources.clone(),
                 port: self.cfg.port,
                 per_socket: open.per_socket,
+                limit: open.limit,
+                cfg: ReceiverConfig {
+                    groups: Vec::new(),
+                    ..self.cfg
+                },
+                groups: self.cfg.groups,
             },
             timeout: self.read_timeout,
             next: 0,
@@ -229,6 +234,10 @@ pub struct Joined {
     port: u16,
     /// How many of `groups`, in order, each socket holds.
     per_socket: Vec<usize>,
+    /// The per-socket membership limit in force.
+    limit: Option<usize>,
+    /// What the sockets were built from (without the groups), to build more for later joins.
+    cfg: ReceiverConfig,
 }
 
 impl Joined {
@@ -268,50 +277,81 @@ impl Joined {
     }
 
     /// Joins `group` on `sockets` (the receiver's, in the order it opened them): see
-    /// [`Receiver::join`].
+    /// [`Receiver::join`]. The join goes through the core's membership policy as the builder's
+    /// do: on the last socket until it holds the per-socket limit, then on a new socket, set up
+    /// and bound as the others, which is returned for the caller to keep as its last socket.
     ///
     /// # Errors
     ///
     /// As [`Receiver::join`].
-    pub fn join<S: AsFd>(&mut self, sockets: &[S], group: Group) -> Result<(), Error> {
+    pub fn join<S: AsFd>(
+        &mut self,
+        sockets: &[S],
+        group: Group,
+    ) -> Result<Option<UdpSocket>, Error> {
         if self.groups.contains(&group) {
-            return Ok(());
+            return Ok(None);
         }
-        let (Some(sock), Some(held)) = (sockets.last(), self.per_socket.last_mut()) else {
+        let Some(last) = sockets.last() else {
             return Err(Error::NoGroups);
         };
         setup::check_family(group, || "this receiver".into(), self.state.is_ipv6())?;
         if group.needs_interface() && self.state.iface().is_any() {
             return Err(Error::NeedsInterface { group });
         }
-        let sock = SockRef::from(sock);
-        let bound = sock.local_addr().ok().and_then(|a| a.as_socket());
-        if let Some(bound) = bound.map(|a| a.ip()) {
-            if !bound.is_unspecified() && bound != group.addr() {
-                return Err(Error::BoundElsewhere { group, bound });
-            }
+        let last = SockRef::from(last);
+        let bound = last
+            .local_addr()
+            .and_then(|a| {
+                a.as_socket()
+                    .ok_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable))
+            })
+            .map_err(|source| Error::Io {
+                context: "cannot read the receiver's address",
+                source,
+            })?;
+        if !bound.ip().is_unspecified() && bound.ip() != group.addr() {
+            return Err(Error::BoundElsewhere {
+                group,
+                bound: bound.ip(),
+            });
         }
-        let sources: Vec<Option<Source>> = if self.sources.is_empty() {
-            vec![None]
-        } else {
-            self.sources.iter().copied().map(Some).collect()
-        };
-        for source in sources {
-            if let Err(e) = setup::join(&sock, group, source, self.state.iface()) {
-                // Undo the source-specific joins this call made before the refusal.
-                let _ = setup::leave(&sock, group, self.state.iface());
-                return Err(Error::Join {
-                    group,
-                    ssm_source: source,
-                    iface: self.state.iface().spec.clone(),
-                    cause: crate::diagnose::route_or_iface(group, self.state.iface(), &e),
-                    source: e,
-                });
-            }
+        let mut membership =
+            mcast_core::membership::Membership::resume(self.limit, &self.per_socket);
+        membership
+            .join(group, &self.sources)
+            .map_err(|refusal| Error::Join {
+                group,
+                ssm_source: None,
+                iface: self.state.iface().spec.clone(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, refusal),
+                cause: None,
+                verdict: None,
+            })?;
+        let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(AsFd::as_fd).collect();
+        let mut added = NewestFirst::new();
+        let cfg = &self.cfg;
+        let rmem_max = cfg.recv_buffer.and_then(|_| crate::error::rmem_max());
+        let v6 = self.state.is_ipv6();
+        let drained = setup::drain_joins(
+            &mut membership,
+            &self.state.iface().spec.clone(),
+            &fds,
+            &mut added,
+            &mut self.state,
+            &mut |state| setup::open_receiver_socket(cfg, v6, bound, rmem_max, state),
+            &mut |_| Ok(()),
+        );
+        if let Err(e) = drained {
+            // Undo the source-specific joins this call made before the refusal (a socket
+            // opened for it leaves its joins as it closes).
+            let _ = setup::leave(&last, group, self.state.iface());
+            return Err(e);
         }
-        *held += 1;
+        self.per_socket = membership.groups_per_socket().to_vec();
+        self.limit = membership.limit();
         self.groups.push(group);
-        Ok(())
+        Ok(added.into_vec().pop().map(UdpSocket::from))
     }
 
     /// Leaves `group` on the socket of `sockets` that holds it: see [`Receiver::leave`].
@@ -393,6 +433,7 @@ impl Joined {
                         iface: IfaceSpec::Index(index),
                         // The interface just came back: no route or state to diagnose.
                         cause: None,
+                        verdict: None,
                         source: e,
                     })?;
                     done.memberships += 1;
@@ -632,9 +673,11 @@ impl Receiver {
     /// sources, when it has some), so that its datagrams arrive with the rest; a group already
     /// joined is left as it is. When this returns, the join is done.
     ///
-    /// The group goes to the receiver's last socket: past the kernel's per-socket limit
-    /// (`net.ipv4.igmp_max_memberships`) the join fails, as the kernel refuses it (the builder
-    /// spreads the groups it is given over several sockets; joining later opens none).
+    /// The group goes to the receiver's last socket while it holds fewer groups than the
+    /// per-socket limit (`net.ipv4.igmp_max_memberships`, or the builder's
+    /// [`groups_per_socket`](ReceiverBuilder::groups_per_socket)); past it, to a new socket,
+    /// set up and bound as the others, as the builder spreads the groups it is given (the
+    /// core's [`Membership`](mcast_core::membership::Membership) policy decides both).
     ///
     /// # Errors
     ///
@@ -667,7 +710,16 @@ impl Receiver {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn join(&mut self, group: Group) -> Result<(), Error> {
-        self.joined.join(&self.sockets, group)
+        if let Some(sock) = self.joined.join(&self.sockets, group)? {
+            self.pollfds.push(libc::pollfd {
+                fd: sock.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            self.drops.push(0);
+            self.sockets.push(sock);
+        }
+        Ok(())
     }
 
     /// Leaves `group` (with every source it was joined from): its datagrams stop arriving

@@ -1192,6 +1192,89 @@ fn leave_by_index_and_source_specific_after_build() {
     }
 }
 
+/// Every group of `groups` arrives at `r` (a datagram sent to each, recognised by its payload).
+fn each_arrives(r: &mut Receiver, groups: &[Group], port: u16, tag: &str) {
+    for gr in groups {
+        let payload = format!("{tag} to {gr}");
+        let meta = send_recv(tx(&gr.to_string(), port), r, payload.as_bytes(), WAIT);
+        assert_eq!(
+            meta.unwrap_or_else(|| panic!("{tag}: nothing to {gr}"))
+                .destination,
+            Some(gr.addr())
+        );
+    }
+}
+
+/// Groups joined after `build()` past the per-socket limit go to a new socket, as the
+/// builder's do: with two groups per socket, three built take two sockets, a fourth fills the
+/// second, a fifth opens a third; every group arrives, and a group left on the new socket no
+/// longer does.
+#[test]
+fn join_after_build_past_the_limit_opens_a_socket() {
+    let groups: Vec<Group> = (1..=5).map(|i| g(&format!("239.255.44.{i}"))).collect();
+    let mut r = rx(43041)
+        .groups(groups[..3].iter().copied())
+        .groups_per_socket(2)
+        .build()
+        .unwrap();
+    assert_eq!(r.socket_count(), 2);
+    r.join(groups[3]).unwrap();
+    assert_eq!(r.socket_count(), 2);
+    r.join(groups[4]).unwrap();
+    assert_eq!(r.socket_count(), 3);
+    assert_eq!(r.groups(), groups);
+    each_arrives(&mut r, &groups, 43041, "limit");
+    r.leave(groups[4]).unwrap();
+    assert!(send_recv(tx("239.255.44.5", 43041), &mut r, b"left", QUIET).is_none());
+    each_arrives(&mut r, &groups[..4], 43041, "after leaving");
+}
+
+/// The kernel's own limit, met after `build()`: in a namespace of its own whose
+/// `net.ipv4.igmp_max_memberships` is 3, a receiver told it may put 10 groups on a socket
+/// joins a fourth group, gets `ENOBUFS`, and (the core's policy learning the limit) puts the
+/// group on a new socket, and the next one beside it.
+#[test]
+fn join_after_build_learns_the_kernel_limit() {
+    in_lo_netns(65536, || {
+        std::fs::write("/proc/sys/net/ipv4/igmp_max_memberships", "3")
+            .expect("igmp_max_memberships is per network namespace");
+        let groups: Vec<Group> = (1..=5)
+            .map(|i| g(&format!("239.255.44.{}", 10 + i)))
+            .collect();
+        let mut r = rx(43042)
+            .groups(groups[..2].iter().copied())
+            .groups_per_socket(10)
+            .build()
+            .unwrap();
+        assert_eq!(r.socket_count(), 1);
+        for (k, sockets) in [(2, 1), (3, 2), (4, 2)] {
+            r.join(groups[k]).unwrap();
+            assert_eq!(r.socket_count(), sockets, "after joining {}", groups[k]);
+        }
+        each_arrives(&mut r, &groups, 43042, "learnt");
+    });
+}
+
+/// A join no socket can take (`net.ipv4.igmp_max_memberships` 0, in a namespace of its own):
+/// the error carries the core policy's verdict, and its hint is the verdict's.
+#[test]
+fn a_full_socket_hints_through_the_cores_verdict() {
+    in_lo_netns(65536, || {
+        std::fs::write("/proc/sys/net/ipv4/igmp_max_memberships", "0")
+            .expect("igmp_max_memberships is per network namespace");
+        let e = rx(43043).group(g("239.255.44.31")).build().unwrap_err();
+        let Error::Join {
+            verdict: Some(verdict),
+            ..
+        } = &e
+        else {
+            panic!("not a join refused by the policy: {e:?}");
+        };
+        assert_eq!(e.hint(), verdict.hint());
+        assert!(e.hint().unwrap().contains("net.ipv4.igmp_max_memberships"));
+    });
+}
+
 /// TTL and loop changed on an open sender: the kernel holds the new values (read back from
 /// the socket), and the sender goes on sending with them. (The loop flag cannot be seen at
 /// work on `lo`: a datagram sent through `lo` comes back through it whatever the flag.)

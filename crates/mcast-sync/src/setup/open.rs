@@ -5,14 +5,14 @@ use std::io;
 use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
 use std::ops::ControlFlow;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::AtomicU8;
 use std::sync::Arc;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::membership::Membership;
-use socket2::Socket;
+use socket2::{SockRef, Socket};
 
 use crate::receiver::JoinProgress;
 use crate::resolve::ResolvedIface;
@@ -88,6 +88,8 @@ pub(crate) struct OpenReceiver {
     /// How many groups each socket holds: socket 0 the first ones in the order joined, and so
     /// on (the membership policy fills the sockets one after the other).
     pub(crate) per_socket: Vec<usize>,
+    /// The per-socket membership limit in force (given, read, or learnt from `ENOBUFS`).
+    pub(crate) limit: Option<usize>,
 }
 
 /// Sockets that close newest first, whenever they are dropped.
@@ -265,6 +267,7 @@ pub(crate) fn open_receiver(
                 iface: cfg.iface.clone(),
                 source: io::Error::new(io::ErrorKind::InvalidInput, refusal),
                 cause: None,
+                verdict: None,
             })?;
     }
 
@@ -282,45 +285,27 @@ pub(crate) fn open_receiver(
         gro_on: cfg.gro,
         send_path: Arc::new(AtomicU8::new(SendPath::default() as u8)),
     };
-    let mut per_socket: Vec<usize> = Vec::new();
-    while let Some(op) = membership.poll_op() {
-        while sockets.len() <= op.socket {
-            sockets.push(open_receiver_socket(cfg, v6, bind, rmem_max, &mut state)?);
-            per_socket.push(0);
-        }
-        let sock = &sockets[op.socket];
-        let result = join(sock, op.group, op.source, &state.iface);
-        let outcome = result.as_ref().map(|_| ()).map_err(os_error_kind);
-        match (membership.handle_op_result(&op, outcome), result) {
-            (Ok(()), Ok(())) => {
-                if op.first_of_group {
-                    per_socket[op.socket] += 1;
-                }
-                done += 1;
-                let now = JoinProgress {
-                    done,
-                    total,
-                    sockets: sockets.len(),
-                };
-                if progress(now).is_break() {
-                    return Err(Error::JoinStopped { done, total });
-                }
+    drain_joins(
+        &mut membership,
+        &cfg.iface,
+        &[],
+        &mut sockets,
+        &mut state,
+        &mut |state| open_receiver_socket(cfg, v6, bind, rmem_max, state),
+        &mut |sockets| {
+            done += 1;
+            if progress(JoinProgress {
+                done,
+                total,
+                sockets,
+            })
+            .is_break()
+            {
+                return Err(Error::JoinStopped { done, total });
             }
-            // ENOBUFS taught the policy the limit: the join goes again on a new socket.
-            (Ok(()), Err(_)) => {}
-            (Err(_verdict), Err(source)) => {
-                return Err(Error::Join {
-                    group: op.group,
-                    ssm_source: op.source,
-                    iface: cfg.iface.clone(),
-                    cause: crate::diagnose::route_or_iface(op.group, &state.iface, &source),
-                    source,
-                })
-            }
-            // A verdict is only ever given for an error.
-            (Err(_), Ok(())) => {}
-        }
-    }
+            Ok(())
+        },
+    )?;
     Ok(OpenReceiver {
         sockets: NewestFirst(
             sockets
@@ -330,11 +315,60 @@ pub(crate) fn open_receiver(
                 .collect(),
         ),
         state,
-        per_socket,
+        per_socket: membership.groups_per_socket().to_vec(),
+        limit: membership.limit(),
     })
 }
 
-pub(super) fn open_receiver_socket(
+/// Drains the core's membership queue into joins: socket `k` of an op is `existing[k]`, or
+/// past those, `added[k - existing.len()]`, which `open` opens when an op first names it.
+/// `joined` hears after every join how many sockets there are; an error from it stops the
+/// joins. A join the policy gives up on is [`Error::Join`] with the policy's verdict.
+pub(crate) fn drain_joins(
+    membership: &mut Membership,
+    spec: &IfaceSpec,
+    existing: &[BorrowedFd<'_>],
+    added: &mut NewestFirst<Socket>,
+    state: &mut SocketState,
+    open: &mut dyn FnMut(&mut SocketState) -> Result<Socket, Error>,
+    joined: &mut dyn FnMut(usize) -> Result<(), Error>,
+) -> Result<(), Error> {
+    while let Some(op) = membership.poll_op() {
+        while existing.len() + added.len() <= op.socket {
+            added.push(open(state)?);
+        }
+        let result = match op.socket.checked_sub(existing.len()) {
+            None => join(
+                &SockRef::from(&existing[op.socket]),
+                op.group,
+                op.source,
+                &state.iface,
+            ),
+            Some(k) => join(&added[k], op.group, op.source, &state.iface),
+        };
+        let outcome = result.as_ref().map(|_| ()).map_err(os_error_kind);
+        match (membership.handle_op_result(&op, outcome), result) {
+            (Ok(()), Ok(())) => joined(existing.len() + added.len())?,
+            // ENOBUFS taught the policy the limit: the join goes again on a new socket.
+            (Ok(()), Err(_)) => {}
+            (Err(verdict), Err(source)) => {
+                return Err(Error::Join {
+                    group: op.group,
+                    ssm_source: op.source,
+                    iface: spec.clone(),
+                    cause: crate::diagnose::route_or_iface(op.group, &state.iface, &source),
+                    source,
+                    verdict: Some(Box::new(verdict)),
+                })
+            }
+            // A verdict is only ever given for an error.
+            (Err(_), Ok(())) => {}
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn open_receiver_socket(
     cfg: &ReceiverConfig,
     v6: bool,
     bind: SocketAddr,
