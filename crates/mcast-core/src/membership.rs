@@ -256,10 +256,7 @@ impl Membership {
     /// Only validates and queues: nothing is applied before [`Membership::poll_op`] hands it
     /// out. A group queued twice is joined twice (the kernel answers `EADDRINUSE`).
     pub fn join(&mut self, group: Group, sources: &[Source]) -> Result<(), JoinError> {
-        if let Some(source_addr) = sources
-            .iter()
-            .find(|s| s.addr().is_ipv4() != group.is_ipv4())
-        {
+        if let Some(source_addr) = sources.iter().find(|&&s| group.check_source(s).is_err()) {
             return Err(JoinError::SourceFamily {
                 group,
                 source_addr: *source_addr,

@@ -220,7 +220,10 @@ pub(crate) fn open_receiver(
         check_family(first, || format!("the group {g}"), g.is_ipv6())?;
     }
     for s in &cfg.sources {
-        check_family(first, || format!("the source {s}"), s.addr().is_ipv6())?;
+        // The source-family rule is the core's (`Group::check_source`), worded as the others.
+        if first.check_source(*s).is_err() {
+            check_family(first, || format!("the source {s}"), s.addr().is_ipv6())?;
+        }
     }
     if let Some(b) = cfg.bind {
         check_family(first, || format!("the bind address {b}"), b.is_ipv6())?;
