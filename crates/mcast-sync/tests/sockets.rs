@@ -1275,6 +1275,102 @@ fn a_full_socket_hints_through_the_cores_verdict() {
     });
 }
 
+/// One receiver on two interfaces: `lo` and one end (`ovb`) of a veth pair, in a namespace of
+/// its own. Every group is joined on both: a datagram arriving on either is received, with the
+/// interface it came in on; the kernel lists each group once on each interface, and the
+/// membership policy counts it once per interface (2 groups on 2 interfaces, 3 memberships per
+/// socket: two sockets). A group joined after `build()` is joined on both; a group left is
+/// left on both.
+#[test]
+fn one_receiver_on_two_interfaces() {
+    in_lo_netns(65536, || {
+        let ip = |args: &[&str]| {
+            let out = std::process::Command::new("ip")
+                .args(args)
+                .output()
+                .expect("run ip");
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ip(&["link", "add", "ova", "type", "veth", "peer", "name", "ovb"]);
+        ip(&["addr", "add", "10.77.0.1/24", "dev", "ova"]);
+        ip(&["addr", "add", "10.77.0.2/24", "dev", "ovb"]);
+        ip(&["link", "set", "ova", "up"]);
+        ip(&["link", "set", "ovb", "up"]);
+        // The sender's address is local to this namespace too: `ovb` must accept a packet
+        // from a local source (else a martian, dropped), with no reverse-path check.
+        for (conf, value) in [
+            ("ovb/accept_local", "1"),
+            ("ovb/rp_filter", "0"),
+            ("all/rp_filter", "0"),
+        ] {
+            std::fs::write(format!("/proc/sys/net/ipv4/conf/{conf}"), value).unwrap();
+        }
+        let (a, b, c) = (g("239.255.45.1"), g("239.255.45.2"), g("239.255.45.3"));
+        let ovb = IfaceSpec::Name("ovb".into());
+        let mut r = Receiver::builder(43051)
+            .groups([a, b])
+            .ifaces([lo(), ovb])
+            .groups_per_socket(3)
+            .build()
+            .unwrap();
+        let indexes: Vec<u32> = r.ifaces().map(|i| i.index).collect();
+        let ovb_index = mcast_sync::resolve::name_to_index("ovb").unwrap();
+        assert_eq!(indexes, [lo_index(), ovb_index]);
+        assert_eq!(r.socket_count(), 2);
+        let joined_on = |group: Group| {
+            // This thread's namespace, not the process's (`/proc/net` is the main thread's).
+            let igmp = std::fs::read_to_string("/proc/thread-self/net/igmp").unwrap();
+            let m = mcast_core::proc::parse_igmp(&igmp);
+            (m.is_joined("lo", group), m.is_joined("ovb", group))
+        };
+        // Bounded: a few datagrams, in case the veth drops the first while it comes up.
+        let arrives_on = |r: &mut Receiver, group: Group, index: u32| {
+            let via_veth = index == ovb_index;
+            for attempt in 0..5 {
+                let t = if via_veth {
+                    Sender::builder(group, 43051)
+                        .iface(IfaceSpec::Name("ova".into()))
+                        .ttl(1)
+                        .loopback(false)
+                } else {
+                    tx(&group.to_string(), 43051)
+                };
+                let payload = format!("{group} on {index}, try {attempt}");
+                if let Some(meta) = send_recv(t, r, payload.as_bytes(), QUIET) {
+                    assert_eq!(meta.ifindex, Some(index), "{payload}");
+                    assert_eq!(meta.destination, Some(group.addr()), "{payload}");
+                    return true;
+                }
+            }
+            false
+        };
+        for gr in [a, b] {
+            assert_eq!(joined_on(gr), (true, true), "{gr}");
+            assert!(arrives_on(&mut r, gr, lo_index()), "{gr} via lo");
+            assert!(arrives_on(&mut r, gr, ovb_index), "{gr} via the veth");
+        }
+        r.join(c).unwrap();
+        assert_eq!(r.socket_count(), 2, "3 + 3 memberships");
+        assert_eq!(joined_on(c), (true, true));
+        assert!(arrives_on(&mut r, c, ovb_index), "{c} via the veth");
+        r.leave(a).unwrap();
+        assert_eq!(joined_on(a), (false, false));
+        assert!(
+            !arrives_on(&mut r, a, ovb_index),
+            "{a} still arrives after leaving"
+        );
+        assert_eq!(joined_on(b), (true, true));
+        assert!(
+            arrives_on(&mut r, b, lo_index()),
+            "{b} via lo after leaving {a}"
+        );
+    });
+}
+
 /// TTL and loop changed on an open sender: the kernel holds the new values (read back from
 /// the socket), and the sender goes on sending with them. (The loop flag cannot be seen at
 /// work on `lo`: a datagram sent through `lo` comes back through it whatever the flag.)
