@@ -1387,6 +1387,76 @@ fn v6_veth_async() {
     .expect("namespace thread");
 }
 
+/// One async receiver on both ends of a veth pair (`ifaces`), in a namespace private to one
+/// thread: a datagram sent out of `mva` with loop on comes in twice, looped back on `mva` and
+/// across the pair on `mvb`, and the receiver gets both, each with its interface.
+#[test]
+fn one_async_receiver_on_two_interfaces() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: a veth pair in a new network namespace needs root");
+        return;
+    }
+    std::thread::spawn(|| {
+        // SAFETY: unsharing the network namespace affects only this thread.
+        let unshared = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(unshared, 0, "{}", std::io::Error::last_os_error());
+        let ip = |args: &[&str]| {
+            let out = std::process::Command::new("ip")
+                .args(args)
+                .output()
+                .expect("run ip");
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ip(&["link", "add", "mva", "type", "veth", "peer", "name", "mvb"]);
+        for dev in ["mva", "mvb"] {
+            ip(&["link", "set", dev, "addrgenmode", "none"]);
+        }
+        ip(&["addr", "add", "fe80::a/64", "dev", "mva", "nodad"]);
+        ip(&["addr", "add", "fe80::b/64", "dev", "mvb", "nodad"]);
+        for dev in ["lo", "mva", "mvb"] {
+            ip(&["link", "set", dev, "up"]);
+        }
+        wait_veth_ready();
+        let index = |name| mcast_sync::resolve::name_to_index(name).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let group = g("ff15::4203");
+            let mut r = Receiver::open(
+                Receiver::builder(41211)
+                    .group(group)
+                    .ifaces([IfaceSpec::Name("mva".into()), IfaceSpec::Name("mvb".into())]),
+            )
+            .unwrap();
+            let indexes: Vec<u32> = r.ifaces().map(|i| i.index).collect();
+            assert_eq!(indexes, [index("mva"), index("mvb")]);
+            let t = Sender::open(
+                Sender::builder(group, 41211)
+                    .iface(IfaceSpec::Name("mva".into()))
+                    .loopback(true),
+            )
+            .unwrap();
+            t.send(b"on both ends").await.unwrap();
+            let mut came_in = BTreeSet::new();
+            for _ in 0..2 {
+                let meta = expect(&mut r, b"on both ends").await.expect("two copies");
+                assert_eq!(meta.destination, Some(group.addr()));
+                came_in.insert(meta.ifindex.expect("pktinfo"));
+            }
+            assert_eq!(came_in, BTreeSet::from([index("mva"), index("mvb")]));
+        });
+    })
+    .join()
+    .expect("namespace thread");
+}
+
 /// A datagram longer than `recv_from`'s buffer is reported, never cut silently, and the next
 /// one comes next.
 #[tokio::test]
