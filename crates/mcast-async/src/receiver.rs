@@ -70,6 +70,12 @@ impl ReceiverBuilder {
         Self(self.0.iface(iface))
     }
 
+    /// The interfaces to join on: every group is joined on each (see
+    /// [`mcast_sync::ReceiverBuilder::ifaces`]).
+    pub fn ifaces(self, ifaces: impl IntoIterator<Item = IfaceSpec>) -> Self {
+        Self(self.0.ifaces(ifaces))
+    }
+
     /// Adds a source: every group is then joined source-specifically, once per source.
     pub fn source(self, source: Source) -> Self {
         Self(self.0.source(source))
@@ -421,9 +427,14 @@ impl Receiver {
         self.joined.port()
     }
 
-    /// The interface joined on, resolved.
+    /// The interface joined on, resolved (the first, when there are several).
     pub fn iface(&self) -> &ResolvedIface {
         self.joined.iface()
+    }
+
+    /// Every interface joined on, resolved, the first one first.
+    pub fn ifaces(&self) -> impl Iterator<Item = &ResolvedIface> + '_ {
+        self.joined.ifaces()
     }
 
     /// Joins `group` too, as mcast-sync's [`Receiver::join`](mcast_sync::Receiver::join)
@@ -454,7 +465,15 @@ impl Receiver {
     /// # }
     /// ```
     pub fn join(&mut self, group: Group) -> Result<(), Error> {
-        Ok(self.joined.join(&self.sockets, group)?)
+        if let Some(sock) = self.joined.join(&self.sockets, group)? {
+            mcast_sync::setup::set_nonblocking(&sock)?;
+            self.sockets.push(
+                UdpSocket::from_std(sock)
+                    .map_err(|e| io("cannot register the socket with tokio", e))?,
+            );
+            self.drops.push(0);
+        }
+        Ok(())
     }
 
     /// Leaves `group`, as mcast-sync's [`Receiver::leave`](mcast_sync::Receiver::leave) does.

@@ -157,6 +157,29 @@ async fn many_groups_across_sockets() {
     assert!(got.is_ok(), "only {} of 200 datagrams", seen.len());
 }
 
+/// A group joined after `build()` past the per-socket limit goes to a new socket, which the
+/// async receiver registers with tokio and polls beside the others.
+#[tokio::test]
+async fn join_after_build_past_the_limit_opens_a_socket() {
+    let groups: Vec<Group> = (1..=3)
+        .map(|i| g(&format!("239.255.44.{}", 20 + i)))
+        .collect();
+    let mut r = Receiver::open(
+        rx(41210)
+            .groups(groups[..2].iter().copied())
+            .groups_per_socket(2),
+    )
+    .unwrap();
+    assert_eq!(r.socket_count(), 1);
+    r.join(groups[2]).unwrap();
+    assert_eq!(r.socket_count(), 2);
+    for gr in &groups {
+        let payload = format!("async limit to {gr}");
+        let meta = send_recv(tx(&gr.to_string(), 41210), &mut r, payload.as_bytes()).await;
+        assert_eq!(meta.expect("datagram").destination, Some(gr.addr()));
+    }
+}
+
 #[tokio::test]
 async fn frames_through_sink_and_stream() {
     let r = Receiver::open(rx(41205).group(g("239.255.42.6"))).unwrap();
@@ -1300,6 +1323,58 @@ fn v6_veth_async() {
                     .expect("datagram");
                 assert_eq!(meta.destination, Some(group.addr()));
                 assert_eq!(meta.ifindex, mcast_sync::resolve::name_to_index("mvb"));
+            }
+        });
+    });
+}
+
+/// One async receiver on both ends of a veth pair (`ifaces`), in a namespace private to one
+/// thread: the kernel lists the group on both, and a datagram sent out of either end (loop
+/// off, so only the copy that crosses the pair) arrives, with the interface it came in on.
+#[test]
+fn one_async_receiver_on_two_interfaces() {
+    if skip_unless_root("one_async_receiver_on_two_interfaces") {
+        return;
+    }
+    in_private_netns(|| {
+        let pair = Veth::new("mva", "mvb")
+            .no_kernel_link_local()
+            .addr_a("fe80::a/64")
+            .addr_b("fe80::b/64");
+        pair.create();
+        pair.wait_ready();
+        let index = |name| mcast_sync::resolve::name_to_index(name).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let group = g("ff15::4203");
+            let mut r = Receiver::open(
+                Receiver::builder(41211)
+                    .group(group)
+                    .ifaces([IfaceSpec::Name("mva".into()), IfaceSpec::Name("mvb".into())]),
+            )
+            .unwrap();
+            let indexes: Vec<u32> = r.ifaces().map(|i| i.index).collect();
+            assert_eq!(indexes, [index("mva"), index("mvb")]);
+            // This thread's namespace, not the process's (`/proc/net` is the main thread's).
+            let igmp6 = std::fs::read_to_string("/proc/thread-self/net/igmp6").unwrap();
+            let m = mcast_core::proc::parse_igmp6(&igmp6);
+            assert!(
+                m.is_joined("mva", group) && m.is_joined("mvb", group),
+                "{igmp6}"
+            );
+            for (out, comes_in) in [("mva", "mvb"), ("mvb", "mva")] {
+                let t = Sender::builder(group, 41211)
+                    .iface(IfaceSpec::Name(out.into()))
+                    .loopback(false);
+                let payload = format!("out of {out}");
+                let meta = send_recv(t, &mut r, payload.as_bytes())
+                    .await
+                    .unwrap_or_else(|| panic!("nothing came in on {comes_in}"));
+                assert_eq!(meta.destination, Some(group.addr()));
+                assert_eq!(meta.ifindex, Some(index(comes_in)));
             }
         });
     });

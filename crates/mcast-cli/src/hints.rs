@@ -87,6 +87,7 @@ mod tests {
             cause: Some(Cause::NoRoute {
                 group: "239.1.1.1".parse().unwrap(),
             }),
+            verdict: None,
         };
         assert_eq!(
             adapter_error(&e).unwrap(),
@@ -128,6 +129,7 @@ mod tests {
             iface: mcast_core::iface::IfaceSpec::Name("x".into()),
             source: io::Error::from_raw_os_error(libc::ENODEV),
             cause: None,
+            verdict: None,
         };
         assert!(adapter_error(&e).unwrap().contains("mcast ifaces"));
     }

@@ -103,18 +103,12 @@ pub(crate) fn endpoint<'a>(
     }
 }
 
-/// Checks that an interface given by address is of the group's address family (an IPv4
-/// address cannot carry IPv6 multicast, and the reverse). Interfaces given by name or index
-/// carry both.
+/// Checks that an interface given by address is of the group's address family: the core's
+/// rule ([`IfaceSpec::check_family`]), in the CLI's words (a usage error).
 fn check_iface_family(iface: &IfaceSpec, group: Group) -> Result<(), CliError> {
-    if let IfaceSpec::Addr(a) = iface {
-        if a.is_ipv4() != group.is_ipv4() {
-            return Err(CliError::usage(format!(
-                "interface address {a} and group {group} are of different address families; name an IPv6 interface by its name or index"
-            )));
-        }
-    }
-    Ok(())
+    iface
+        .check_family(group)
+        .map_err(|e| CliError::usage(format!("{e}; name an IPv6 interface by its name or index")))
 }
 
 /// Parses `-i IFACE` (a name, an index or one of its addresses); without `-i`, "any".

@@ -251,9 +251,8 @@ fn failed(end: Stop, packets: u64) -> bool {
 }
 
 /// Parses `--group` through mcast-core's checked type.
-fn parse_group(text: &str) -> Result<IpAddr, CliError> {
+fn parse_group(text: &str) -> Result<Group, CliError> {
     text.parse::<Group>()
-        .map(|g| g.addr())
         .map_err(|e| CliError::usage(format!("--group {text}: {e}")))
 }
 
@@ -754,7 +753,7 @@ mod tests {
     #[test]
     fn group_must_be_multicast() {
         assert_eq!(
-            parse_group("224.1.1.5").unwrap(),
+            parse_group("224.1.1.5").unwrap().addr(),
             "224.1.1.5".parse::<IpAddr>().unwrap()
         );
         assert!(parse_group("10.0.0.1").is_err());

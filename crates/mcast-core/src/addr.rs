@@ -680,6 +680,30 @@ impl Group {
         self.0.is_ipv6()
     }
 
+    /// The one rule for a group and its sources: a source is of the group's address family.
+    /// [`Source::for_group`], the membership queue and the `mreq` builders all ask it.
+    ///
+    /// ```
+    /// use mcast_core::addr::{AddrError, Group, Source};
+    /// let group: Group = "232.1.1.5".parse()?;
+    /// assert_eq!(group.check_source("192.168.56.1".parse()?), Ok(()));
+    /// assert!(matches!(
+    ///     group.check_source("fe80::1".parse::<Source>()?),
+    ///     Err(AddrError::FamilyMismatch { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_source(self, source: Source) -> Result<(), AddrError> {
+        if self.is_ipv4() == source.addr().is_ipv4() {
+            Ok(())
+        } else {
+            Err(AddrError::FamilyMismatch {
+                group: self.addr(),
+                source_addr: source.addr(),
+            })
+        }
+    }
+
     /// The IPv4 address, if this is an IPv4 group.
     pub fn as_v4(&self) -> Option<Ipv4Addr> {
         match self.0 {
@@ -1232,15 +1256,10 @@ impl Source {
         }
     }
 
-    /// Checks the source and that it is of the group's family.
+    /// Checks the source and that it is of the group's family ([`Group::check_source`]).
     pub fn for_group(group: Group, addr: IpAddr) -> Result<Self, AddrError> {
         let s = Self::new(addr)?;
-        if group.is_ipv4() != addr.is_ipv4() {
-            return Err(AddrError::FamilyMismatch {
-                group: group.addr(),
-                source_addr: addr,
-            });
-        }
+        group.check_source(s)?;
         Ok(s)
     }
 

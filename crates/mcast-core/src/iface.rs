@@ -17,6 +17,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use crate::addr::Group;
+
 /// Linux limits interface names to 15 bytes (IFNAMSIZ - 1).
 pub const MAX_NAME_LEN: usize = 15;
 
@@ -38,6 +40,14 @@ pub enum IfaceError {
         "interface index 0 means \"any\": write 0.0.0.0 (or leave -i out) for the kernel's choice"
     )]
     ZeroIndex,
+    /// An interface named by an address of the other family than the group's.
+    #[error("interface address {addr} and group {group} are of different address families")]
+    FamilyMismatch {
+        /// The interface's address.
+        addr: IpAddr,
+        /// The group.
+        group: Group,
+    },
 }
 
 /// An interface, as the user named it.
@@ -58,6 +68,30 @@ impl IfaceSpec {
     /// Whether the kernel chooses.
     pub fn is_any(&self) -> bool {
         matches!(self, Self::Any)
+    }
+
+    /// The one rule for an interface and a group's address family: an interface named by an
+    /// address is of the group's family only when the address is (an IPv4 address does not
+    /// name an interface for IPv6 multicast, nor the reverse, in the lecture's sense of
+    /// "join on the interface with this address"); a name, an index or "any" suits both.
+    ///
+    /// ```
+    /// use mcast_core::{addr::Group, iface::{IfaceError, IfaceSpec}};
+    /// let v4: Group = "224.1.1.5".parse()?;
+    /// let v6: Group = "ff15::1".parse()?;
+    /// let by_addr: IfaceSpec = "192.168.56.3".parse()?;
+    /// assert_eq!(by_addr.check_family(v4), Ok(()));
+    /// assert!(matches!(by_addr.check_family(v6), Err(IfaceError::FamilyMismatch { .. })));
+    /// assert_eq!(IfaceSpec::Name("eth0".into()).check_family(v6), Ok(()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_family(&self, group: Group) -> Result<(), IfaceError> {
+        match self {
+            Self::Addr(addr) if addr.is_ipv4() != group.is_ipv4() => {
+                Err(IfaceError::FamilyMismatch { addr: *addr, group })
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -7,7 +7,8 @@
 //! socket (0, 1, 2 …) it should be applied to; it moves to the next socket when the known limit
 //! is reached, or when the kernel answers `ENOBUFS` on a socket that already holds groups (it
 //! then learns the limit and reports [`MembershipEvent::LimitLearnt`]). All joins of one group
-//! (several SSM sources) stay on one socket.
+//! on one interface (several SSM sources) stay on one socket; a group joined on several
+//! interfaces ([`Membership::join_on`]) takes a membership slot for each.
 //!
 //! The drive loop:
 //! 1. [`Membership::join`] validates a group (and its sources) and queues it;
@@ -76,8 +77,12 @@ pub struct MembershipOp {
     pub group: Group,
     /// The source, for a source-specific join.
     pub source: Option<Source>,
-    /// Whether this is the group's first join on the socket (it takes a membership slot).
+    /// Whether this is the group's first join on the socket and interface (it takes a
+    /// membership slot).
     pub first_of_group: bool,
+    /// Which of the adapter's interfaces to join on, as given to [`Membership::join_on`]
+    /// (0 for [`Membership::join`]).
+    pub iface: usize,
 }
 
 /// Why [`Membership::join`] refused to queue a group.
@@ -189,6 +194,7 @@ pub enum MembershipEvent {
 #[derive(Debug, Clone)]
 struct Pending {
     group: Group,
+    iface: usize,
     sources: Vec<Source>,
     /// How many joins of the group succeeded; the first one took a membership slot.
     next_source: usize,
@@ -221,15 +227,75 @@ impl Membership {
         }
     }
 
+    /// A queue that goes on where an earlier one stopped: socket `i` already holds
+    /// `groups_per_socket[i]` groups. New groups go on the last socket until it holds `limit`,
+    /// then on new sockets, as with [`Membership::new`]: for groups joined after the sockets
+    /// were set up. An empty `groups_per_socket` is one empty socket.
+    ///
+    /// ```
+    /// use mcast_core::addr::Group;
+    /// use mcast_core::membership::{Membership, OsErrorKind};
+    /// // Two sockets, the second holding 19 of 20 groups: the 20th fills it, the 21st opens a third.
+    /// let mut m = Membership::resume(Some(20), &[20, 19]);
+    /// for g in ["239.1.1.20", "239.1.1.21"] {
+    ///     m.join(g.parse::<Group>()?, &[])?;
+    /// }
+    /// let mut sockets = Vec::new();
+    /// while let Some(op) = m.poll_op() {
+    ///     sockets.push(op.socket);
+    ///     m.handle_op_result(&op, Ok::<(), OsErrorKind>(()))?;
+    /// }
+    /// assert_eq!(sockets, [1, 2]);
+    /// assert_eq!(m.groups_per_socket(), &[20, 20, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resume(limit: Option<usize>, groups_per_socket: &[usize]) -> Self {
+        let mut m = Self::new(limit);
+        if !groups_per_socket.is_empty() {
+            m.per_socket = groups_per_socket.to_vec();
+        }
+        m
+    }
+
     /// Queues a group, any-source when `sources` is empty, else one join per source.
     ///
     /// Only validates and queues: nothing is applied before [`Membership::poll_op`] hands it
     /// out. A group queued twice is joined twice (the kernel answers `EADDRINUSE`).
     pub fn join(&mut self, group: Group, sources: &[Source]) -> Result<(), JoinError> {
-        if let Some(source_addr) = sources
-            .iter()
-            .find(|s| s.addr().is_ipv4() != group.is_ipv4())
-        {
+        self.join_on(group, sources, 0)
+    }
+
+    /// Queues a group on the adapter's interface number `iface`, as [`Membership::join`] does
+    /// on interface 0: for a receiver joined on several interfaces. The kernel counts a group
+    /// once per interface against the per-socket limit, and so does the policy: each
+    /// (group, interface) takes a membership slot.
+    ///
+    /// ```
+    /// use mcast_core::addr::Group;
+    /// use mcast_core::membership::{Membership, OsErrorKind};
+    /// // Two groups on two interfaces are four memberships: with 3 per socket, two sockets.
+    /// let mut m = Membership::new(Some(3));
+    /// for g in ["239.1.1.1", "239.1.1.2"] {
+    ///     for iface in 0..2 {
+    ///         m.join_on(g.parse::<Group>()?, &[], iface)?;
+    ///     }
+    /// }
+    /// let mut ops = Vec::new();
+    /// while let Some(op) = m.poll_op() {
+    ///     ops.push((op.socket, op.iface));
+    ///     m.handle_op_result(&op, Ok::<(), OsErrorKind>(()))?;
+    /// }
+    /// assert_eq!(ops, [(0, 0), (0, 1), (0, 0), (1, 1)]);
+    /// assert_eq!(m.groups_per_socket(), &[3, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn join_on(
+        &mut self,
+        group: Group,
+        sources: &[Source],
+        iface: usize,
+    ) -> Result<(), JoinError> {
+        if let Some(source_addr) = sources.iter().find(|&&s| group.check_source(s).is_err()) {
             return Err(JoinError::SourceFamily {
                 group,
                 source_addr: *source_addr,
@@ -241,6 +307,7 @@ impl Membership {
         }
         self.queue.push_back(Pending {
             group,
+            iface,
             sources: sources.to_vec(),
             next_source: 0,
         });
@@ -271,6 +338,7 @@ impl Membership {
             group: p.group,
             source: p.sources.get(p.next_source).copied(),
             first_of_group,
+            iface: p.iface,
         };
         self.in_flight = Some(op);
         Some(op)

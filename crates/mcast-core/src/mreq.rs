@@ -116,6 +116,20 @@ fn v6_group(request: &'static str, group: Group) -> Result<Ipv6Addr, MreqError> 
     })
 }
 
+/// The source-family rule is the group's ([`Group::check_source`]), in this module's error.
+fn check_source(group: Group, source: Source) -> Result<(), MreqError> {
+    group
+        .check_source(source)
+        .map_err(|_| family_mismatch(group, source))
+}
+
+fn family_mismatch(group: Group, source: Source) -> MreqError {
+    MreqError::FamilyMismatch {
+        group: group.addr(),
+        source_addr: source.addr(),
+    }
+}
+
 /// `struct ip_mreq { imr_multiaddr; imr_interface; }` (8 bytes) for `IP_ADD_MEMBERSHIP`.
 ///
 /// `iface_addr` is the local address of the interface to join on (`0.0.0.0`: let the kernel
@@ -178,11 +192,10 @@ pub fn ip_mreq_source(
     source: Source,
 ) -> Result<[u8; 12], MreqError> {
     let g = v4_group("ip_mreq_source", group)?;
+    check_source(group, source)?;
     let IpAddr::V4(s) = source.addr() else {
-        return Err(MreqError::FamilyMismatch {
-            group: group.addr(),
-            source_addr: source.addr(),
-        });
+        // Not reached: the group is IPv4, and the check above found the source of its family.
+        return Err(family_mismatch(group, source));
     };
     let mut out = [0u8; 12];
     out[0..4].copy_from_slice(&g.octets());
@@ -266,12 +279,7 @@ pub fn group_source_req(
     source: Source,
     ifindex: u32,
 ) -> Result<[u8; GROUP_SOURCE_REQ_LEN], MreqError> {
-    if group.is_ipv4() != source.addr().is_ipv4() {
-        return Err(MreqError::FamilyMismatch {
-            group: group.addr(),
-            source_addr: source.addr(),
-        });
-    }
+    check_source(group, source)?;
     let mut out = [0u8; GROUP_SOURCE_REQ_LEN];
     out[0..4].copy_from_slice(&ifindex.to_ne_bytes());
     write_sockaddr(&mut out[GR_GROUP..], group.addr());

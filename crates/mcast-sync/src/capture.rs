@@ -545,15 +545,15 @@ impl Capture {
 
 #[cfg(test)]
 mod tests {
-    use std::net::IpAddr;
+    use mcast_core::addr::Group;
 
     use super::*;
 
     /// The filters the kernel must accept: a port, an IPv4 and an IPv6 group, and a port with
     /// each kind of group.
     fn filters() -> Vec<Filter> {
-        let v4: IpAddr = "224.1.1.5".parse().unwrap();
-        let v6: IpAddr = "ff15::5".parse().unwrap();
+        let v4: Group = "224.1.1.5".parse().unwrap();
+        let v6: Group = "ff15::5".parse().unwrap();
         let f = |port, group| Filter { port, group };
         vec![
             f(Some(50001), None),

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
+use mcast_core::membership::JoinVerdict;
 use mcast_core::RecvMeta;
 
 /// The cause found behind an error, by looking at the interface and the routes when it
@@ -135,6 +136,11 @@ pub enum Error {
         source: io::Error,
         /// What the adapter found behind it, if anything.
         cause: Option<Cause>,
+        /// The membership policy's verdict ([`mcast_core::membership`]), when the join went
+        /// through it: its [`hint`](JoinVerdict::hint) names the kernel limit that refused
+        /// the join, and is this error's [`Error::hint`] (boxed: errors travel in every
+        /// `Result`).
+        verdict: Option<Box<JoinVerdict>>,
     },
     /// Binding the socket failed.
     #[error("cannot bind to {addr}")]
@@ -310,14 +316,20 @@ impl Error {
         if let Some(cause) = self.cause() {
             return Some(cause.hint());
         }
+        // The core's membership policy owns the hint of a full socket or source filter
+        // (`ENOBUFS`).
+        if let Self::Join {
+            verdict: Some(verdict),
+            ..
+        } = self
+        {
+            if let Some(hint) = verdict.hint() {
+                return Some(hint);
+            }
+        }
         let errno = self.io_error().and_then(io::Error::raw_os_error);
         match (self, errno) {
             (Self::Iface { .. }, _) => Some(LIST_IFACES.into()),
-            (Self::Join { .. }, Some(libc::ENOBUFS)) => Some(format!(
-                "the kernel allows net.ipv4.igmp_max_memberships ({}) groups per socket; \
-                 raise it with `sysctl -w net.ipv4.igmp_max_memberships=N`",
-                igmp_max_memberships().map_or_else(|| "20 by default".into(), |n| n.to_string())
-            )),
             (
                 Self::Join { .. } | Self::SetOption { .. },
                 Some(libc::ENODEV | libc::EADDRNOTAVAIL),
@@ -386,13 +398,44 @@ mod tests {
             iface: IfaceSpec::Name("lab0".into()),
             source: io::Error::from_raw_os_error(errno),
             cause: None,
+            verdict: None,
         }
     }
 
+    /// The verdict of the core's policy on `ENOBUFS` for the `n`th join of 224.1.1.5 (from
+    /// each of `sources`) on a socket holding no other group.
+    fn enobufs_verdict(sources: &[Source], n: usize) -> JoinVerdict {
+        use mcast_core::membership::{Membership, OsErrorKind};
+        let mut m = Membership::new(None);
+        m.join("224.1.1.5".parse().unwrap(), sources).unwrap();
+        for _ in 1..n {
+            let op = m.poll_op().unwrap();
+            m.handle_op_result(&op, Ok(())).unwrap();
+        }
+        let op = m.poll_op().unwrap();
+        m.handle_op_result(&op, Err(OsErrorKind::NoBuffers))
+            .unwrap_err()
+    }
+
+    // One owner: the hint of a full socket is the core's verdict's, and the error number
+    // alone gives none.
     #[test]
-    fn enobufs_hints_at_igmp_max_memberships() {
-        let e = join_err(libc::ENOBUFS);
+    fn enobufs_hint_is_the_cores_verdict() {
+        let verdict = enobufs_verdict(&[], 1);
+        let mut e = join_err(libc::ENOBUFS);
+        assert_eq!(e.hint(), None);
+        if let Error::Join { verdict: v, .. } = &mut e {
+            *v = Some(Box::new(verdict));
+        }
+        assert_eq!(e.hint(), verdict.hint());
         assert!(e.hint().unwrap().contains("net.ipv4.igmp_max_memberships"));
+        // A further source that does not fit names the source filter's limit instead.
+        let sources: Vec<Source> = ["10.0.0.1", "10.0.0.2"].map(|s| s.parse().unwrap()).into();
+        let mut e = join_err(libc::ENOBUFS);
+        if let Error::Join { verdict: v, .. } = &mut e {
+            *v = Some(Box::new(enobufs_verdict(&sources, 2)));
+        }
+        assert!(e.hint().unwrap().contains("net.ipv4.igmp_max_msf"));
         // The OS error is the source, not part of the message: printing the chain (`{:#}`)
         // must show it once.
         assert_eq!(e.to_string(), "cannot join 224.1.1.5 on interface lab0");
@@ -487,6 +530,14 @@ mod tests {
                 hints.extend(e.hint());
             }
         }
+        let sources: Vec<Source> = ["10.0.0.1", "10.0.0.2"].map(|s| s.parse().unwrap()).into();
+        for verdict in [enobufs_verdict(&[], 1), enobufs_verdict(&sources, 2)] {
+            let mut e = join_err(libc::ENOBUFS);
+            if let Error::Join { verdict: v, .. } = &mut e {
+                *v = Some(Box::new(verdict));
+            }
+            hints.extend(e.hint());
+        }
         hints.extend(
             Error::Iface {
                 spec: IfaceSpec::Name("x".into()),
@@ -508,6 +559,7 @@ mod tests {
             iface: IfaceSpec::Index(3),
             source: io::Error::from_raw_os_error(libc::EINVAL),
             cause: None,
+            verdict: None,
         };
         assert!(e
             .to_string()

@@ -55,11 +55,34 @@ impl ReceiverBuilder {
     /// index (`ip_mreqn`/`ipv6_mreq`/`group_source_req` with the index), or [`IfaceSpec::Any`]
     /// (the default) for the kernel's choice.
     ///
-    /// One interface per receiver: for the same groups on several interfaces, build one
-    /// receiver per interface on the same port (they share it, and each socket gets only what
-    /// arrives on the interface it joined on).
+    /// For the same groups on several interfaces, see [`ReceiverBuilder::ifaces`].
     pub fn iface(mut self, iface: IfaceSpec) -> Self {
         self.cfg.iface = iface;
+        self.cfg.more_ifaces.clear();
+        self
+    }
+
+    /// The interfaces to join on, each named as for [`ReceiverBuilder::iface`]: every group is
+    /// joined on every one of them, so that its datagrams arrive from each (the first is the
+    /// receiver's [`iface`](Receiver::iface); all are [`ifaces`](Receiver::ifaces)). The
+    /// kernel counts a group once per interface against the per-socket limit, and so does the
+    /// membership policy. With more than one interface the sockets bind the unspecified address
+    /// unless [`bind_addr`](ReceiverBuilder::bind_addr) says otherwise. No interface at all is
+    /// [`IfaceSpec::Any`].
+    ///
+    /// ```no_run
+    /// use mcast_sync::Receiver;
+    /// let rx = Receiver::builder(50001)
+    ///     .group("224.1.1.5".parse()?)
+    ///     .ifaces(["eth0".parse()?, "eth1".parse()?])
+    ///     .build()?;
+    /// assert_eq!(rx.ifaces().count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ifaces(mut self, ifaces: impl IntoIterator<Item = IfaceSpec>) -> Self {
+        let mut ifaces = ifaces.into_iter();
+        self.cfg.iface = ifaces.next().unwrap_or_default();
+        self.cfg.more_ifaces = ifaces.collect();
         self
     }
 
@@ -194,10 +217,17 @@ impl ReceiverBuilder {
             sockets: open.sockets,
             joined: Joined {
                 state: open.state,
-                groups: self.cfg.groups,
-                sources: self.cfg.sources,
+                sources: self.cfg.sources.clone(),
                 port: self.cfg.port,
                 per_socket: open.per_socket,
+                limit: open.limit,
+                more_ifaces: open.more_ifaces,
+                memberships: open.memberships,
+                cfg: ReceiverConfig {
+                    groups: Vec::new(),
+                    ..self.cfg
+                },
+                groups: self.cfg.groups,
             },
             timeout: self.read_timeout,
             next: 0,
@@ -227,8 +257,17 @@ pub struct Joined {
     groups: Vec<Group>,
     sources: Vec<Source>,
     port: u16,
-    /// How many of `groups`, in order, each socket holds.
+    /// How many of `memberships`, in order, each socket holds.
     per_socket: Vec<usize>,
+    /// The interfaces joined on besides the state's.
+    more_ifaces: Vec<ResolvedIface>,
+    /// Each membership, (group, interface number: 0 the state's, `i` `more_ifaces[i - 1]`), in
+    /// the order the sockets took them.
+    memberships: Vec<(Group, usize)>,
+    /// The per-socket membership limit in force.
+    limit: Option<usize>,
+    /// What the sockets were built from (without the groups), to build more for later joins.
+    cfg: ReceiverConfig,
 }
 
 impl Joined {
@@ -252,9 +291,22 @@ impl Joined {
         self.port
     }
 
-    /// The interface joined on, resolved.
+    /// The interface joined on, resolved (the first, when there are several).
     pub fn iface(&self) -> &ResolvedIface {
         self.state.iface()
+    }
+
+    /// Every interface joined on, resolved, the first one first.
+    pub fn ifaces(&self) -> impl Iterator<Item = &ResolvedIface> + '_ {
+        std::iter::once(self.state.iface()).chain(&self.more_ifaces)
+    }
+
+    /// Interface number `k` of the memberships.
+    fn iface_no(&self, k: usize) -> &ResolvedIface {
+        match k.checked_sub(1) {
+            None => self.state.iface(),
+            Some(i) => &self.more_ifaces[i],
+        }
     }
 
     /// The receive buffer the kernel granted per socket, when one was asked for.
@@ -268,50 +320,88 @@ impl Joined {
     }
 
     /// Joins `group` on `sockets` (the receiver's, in the order it opened them): see
-    /// [`Receiver::join`].
+    /// [`Receiver::join`]. The join goes through the core's membership policy as the builder's
+    /// do: on the last socket until it holds the per-socket limit, then on a new socket, set up
+    /// and bound as the others, which is returned for the caller to keep as its last socket.
     ///
     /// # Errors
     ///
     /// As [`Receiver::join`].
-    pub fn join<S: AsFd>(&mut self, sockets: &[S], group: Group) -> Result<(), Error> {
+    pub fn join<S: AsFd>(
+        &mut self,
+        sockets: &[S],
+        group: Group,
+    ) -> Result<Option<UdpSocket>, Error> {
         if self.groups.contains(&group) {
-            return Ok(());
+            return Ok(None);
         }
-        let (Some(sock), Some(held)) = (sockets.last(), self.per_socket.last_mut()) else {
+        let Some(last) = sockets.last() else {
             return Err(Error::NoGroups);
         };
         setup::check_family(group, || "this receiver".into(), self.state.is_ipv6())?;
-        if group.needs_interface() && self.state.iface().is_any() {
+        if group.needs_interface() && self.ifaces().any(ResolvedIface::is_any) {
             return Err(Error::NeedsInterface { group });
         }
-        let sock = SockRef::from(sock);
-        let bound = sock.local_addr().ok().and_then(|a| a.as_socket());
-        if let Some(bound) = bound.map(|a| a.ip()) {
-            if !bound.is_unspecified() && bound != group.addr() {
-                return Err(Error::BoundElsewhere { group, bound });
-            }
+        let last = SockRef::from(last);
+        let bound = last
+            .local_addr()
+            .and_then(|a| {
+                a.as_socket()
+                    .ok_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable))
+            })
+            .map_err(|source| Error::Io {
+                context: "cannot read the receiver's address",
+                source,
+            })?;
+        if !bound.ip().is_unspecified() && bound.ip() != group.addr() {
+            return Err(Error::BoundElsewhere {
+                group,
+                bound: bound.ip(),
+            });
         }
-        let sources: Vec<Option<Source>> = if self.sources.is_empty() {
-            vec![None]
-        } else {
-            self.sources.iter().copied().map(Some).collect()
-        };
-        for source in sources {
-            if let Err(e) = setup::join(&sock, group, source, self.state.iface()) {
-                // Undo the source-specific joins this call made before the refusal.
-                let _ = setup::leave(&sock, group, self.state.iface());
-                return Err(Error::Join {
-                    group,
-                    ssm_source: source,
-                    iface: self.state.iface().spec.clone(),
-                    cause: crate::diagnose::route_or_iface(group, self.state.iface(), &e),
-                    source: e,
-                });
+        let mut membership =
+            mcast_core::membership::Membership::resume(self.limit, &self.per_socket);
+        setup::queue_join(
+            &mut membership,
+            group,
+            &self.sources,
+            self.state.iface(),
+            &self.more_ifaces,
+        )?;
+        let fds: Vec<BorrowedFd<'_>> = sockets.iter().map(AsFd::as_fd).collect();
+        let mut added = NewestFirst::new();
+        let cfg = &self.cfg;
+        let rmem_max = cfg.recv_buffer.and_then(|_| crate::error::rmem_max());
+        let v6 = self.state.is_ipv6();
+        let mut made = Vec::new();
+        let drained = setup::drain_joins(
+            &mut membership,
+            &self.more_ifaces,
+            &fds,
+            &mut added,
+            &mut self.state,
+            &mut |state| setup::open_receiver_socket(cfg, v6, bound, rmem_max, state),
+            &mut |op, _| {
+                made.push((op.socket, op.iface));
+                Ok(())
+            },
+        );
+        if let Err(e) = drained {
+            // Undo the joins this call made on the receiver's sockets before the refusal (a
+            // socket opened for it leaves its joins as it closes).
+            for (k, i) in made {
+                if let Some(sock) = fds.get(k) {
+                    let _ = setup::leave(&SockRef::from(sock), group, self.iface_no(i));
+                }
             }
+            return Err(e);
         }
-        *held += 1;
+        self.per_socket = membership.groups_per_socket().to_vec();
+        self.limit = membership.limit();
+        self.memberships
+            .extend((0..=self.more_ifaces.len()).map(|i| (group, i)));
         self.groups.push(group);
-        Ok(())
+        Ok(added.into_vec().pop().map(UdpSocket::from))
     }
 
     /// Leaves `group` on the socket of `sockets` that holds it: see [`Receiver::leave`].
@@ -325,24 +415,31 @@ impl Joined {
             .iter()
             .position(|&g| g == group)
             .ok_or(Error::NotJoined { group })?;
-        // The socket holding the `i`th group: the policy filled them one after the other.
-        let mut first = 0;
-        let k = self
+        // The socket holding each membership of the group, on each interface: the policy
+        // filled the sockets one after the other, in the order of `memberships`. Newest first,
+        // so that the positions still to visit stay where they are.
+        let sockets_of: Vec<usize> = self
             .per_socket
             .iter()
-            .position(|&n| {
-                first += n;
-                i < first
-            })
-            .ok_or(Error::NotJoined { group })?;
-        let sock = sockets.get(k).ok_or(Error::NotJoined { group })?;
-        setup::leave(&SockRef::from(sock), group, self.state.iface()).map_err(|source| {
-            Error::Io {
-                context: "cannot leave the group",
-                source,
+            .enumerate()
+            .flat_map(|(k, &n)| std::iter::repeat_n(k, n))
+            .collect();
+        for m in (0..self.memberships.len()).rev() {
+            let (g, on) = self.memberships[m];
+            if g != group {
+                continue;
             }
-        })?;
-        self.per_socket[k] -= 1;
+            let k = *sockets_of.get(m).ok_or(Error::NotJoined { group })?;
+            let sock = sockets.get(k).ok_or(Error::NotJoined { group })?;
+            setup::leave(&SockRef::from(sock), group, self.iface_no(on)).map_err(|source| {
+                Error::Io {
+                    context: "cannot leave the group",
+                    source,
+                }
+            })?;
+            self.per_socket[k] -= 1;
+            self.memberships.remove(m);
+        }
         self.groups.remove(i);
         Ok(())
     }
@@ -364,7 +461,7 @@ impl Joined {
         // From here on the memberships are on `index`, even if a join fails half-way: a later
         // rejoin then leaves those it made.
         self.state.set_iface_index(index);
-        let mut groups = self.groups.iter();
+        let mut memberships = self.memberships.iter();
         let mut done = Rejoined {
             groups: 0,
             memberships: 0,
@@ -380,7 +477,12 @@ impl Joined {
         for (sock, &count) in sockets.iter().zip(&self.per_socket) {
             let sock = SockRef::from(sock);
             setup::move_bound_device(&sock, previous, index)?;
-            for &group in groups.by_ref().take(count) {
+            for &(group, on) in memberships.by_ref().take(count) {
+                if on != 0 {
+                    // Joined on another of the receiver's interfaces: not the one that came
+                    // back.
+                    continue;
+                }
                 if previous != 0 {
                     // The dead entries of the old index still count against the socket's
                     // membership limit; leaving one that is not there is no harm.
@@ -393,6 +495,7 @@ impl Joined {
                         iface: IfaceSpec::Index(index),
                         // The interface just came back: no route or state to diagnose.
                         cause: None,
+                        verdict: None,
                         source: e,
                     })?;
                     done.memberships += 1;
@@ -430,6 +533,7 @@ impl Receiver {
                 port,
                 groups: Vec::new(),
                 iface: IfaceSpec::Any,
+                more_ifaces: Vec::new(),
                 sources: Vec::new(),
                 bind: None,
                 recv_buffer: None,
@@ -623,18 +727,26 @@ impl Receiver {
         self.joined.port()
     }
 
-    /// The interface joined on, resolved (with its new index after [`Receiver::rejoin`]).
+    /// The interface joined on, resolved (with its new index after [`Receiver::rejoin`]); the
+    /// first one, when there are several.
     pub fn iface(&self) -> &ResolvedIface {
         self.joined.iface()
+    }
+
+    /// Every interface joined on, resolved, the first one first.
+    pub fn ifaces(&self) -> impl Iterator<Item = &ResolvedIface> + '_ {
+        self.joined.ifaces()
     }
 
     /// Joins `group` too, on the interface the receiver joined on (and from each of its SSM
     /// sources, when it has some), so that its datagrams arrive with the rest; a group already
     /// joined is left as it is. When this returns, the join is done.
     ///
-    /// The group goes to the receiver's last socket: past the kernel's per-socket limit
-    /// (`net.ipv4.igmp_max_memberships`) the join fails, as the kernel refuses it (the builder
-    /// spreads the groups it is given over several sockets; joining later opens none).
+    /// The group goes to the receiver's last socket while it holds fewer groups than the
+    /// per-socket limit (`net.ipv4.igmp_max_memberships`, or the builder's
+    /// [`groups_per_socket`](ReceiverBuilder::groups_per_socket)); past it, to a new socket,
+    /// set up and bound as the others, as the builder spreads the groups it is given (the
+    /// core's [`Membership`](mcast_core::membership::Membership) policy decides both).
     ///
     /// # Errors
     ///
@@ -667,7 +779,16 @@ impl Receiver {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn join(&mut self, group: Group) -> Result<(), Error> {
-        self.joined.join(&self.sockets, group)
+        if let Some(sock) = self.joined.join(&self.sockets, group)? {
+            self.pollfds.push(libc::pollfd {
+                fd: sock.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            self.drops.push(0);
+            self.sockets.push(sock);
+        }
+        Ok(())
     }
 
     /// Leaves `group` (with every source it was joined from): its datagrams stop arriving
@@ -694,6 +815,8 @@ impl Receiver {
     /// reports the new index from then on.
     ///
     /// An interface that only went down and up keeps its memberships: nothing to call then.
+    /// A receiver joined on several interfaces ([`ReceiverBuilder::ifaces`]) makes again only
+    /// the memberships on its first one, the one [`Receiver::iface`] reports.
     ///
     /// # Errors
     ///

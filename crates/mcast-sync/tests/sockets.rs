@@ -989,6 +989,31 @@ mod v6 {
         );
     }
 
+    /// An IPv6 group joined after `build()` (`IPV6_ADD_MEMBERSHIP`, `ipv6_mreq`) and left
+    /// (`MCAST_LEAVE_GROUP`, `group_req`): received, then no more.
+    #[test]
+    fn v6_join_and_leave_after_build() {
+        in_veth_netns("v6_join_and_leave_after_build", || {
+            let (a, b) = (g("ff15::4105"), g("ff15::4106"));
+            let mut r = Receiver::builder(41105)
+                .group(a)
+                .iface(IfaceSpec::Name("mvb".into()))
+                .bind_addr(std::net::Ipv6Addr::UNSPECIFIED.into())
+                .build()
+                .unwrap();
+            let t = || {
+                Sender::builder(b, 41105)
+                    .iface(IfaceSpec::Name("mva".into()))
+                    .loopback(false)
+            };
+            r.join(b).unwrap();
+            let meta = send_recv(t(), &mut r, b"v6 joined later", WAIT).expect("datagram");
+            assert_eq!(meta.destination, Some(b.addr()));
+            r.leave(b).unwrap();
+            assert!(send_recv(t(), &mut r, b"v6 after leaving", QUIET).is_none());
+        });
+    }
+
     #[test]
     fn v6_many_groups_on_one_port() {
         in_veth_netns("v6_many_groups_on_one_port", || {
@@ -1043,6 +1068,227 @@ fn join_and_leave_after_build() {
         r.join(g("ff3e::43:1")),
         Err(Error::FamilyMismatch { .. })
     ));
+}
+
+/// Leaves go through the same core requests as the joins (`IP_DROP_MEMBERSHIP` with an
+/// `ip_mreq` by address, `MCAST_LEAVE_GROUP` with a `group_req` by index): a group joined after
+/// `build()` by interface name, by address from a source, and by name from a source, is
+/// received, then left for good.
+#[test]
+fn leave_by_index_and_source_specific_after_build() {
+    let src: Source = "127.0.0.1".parse().unwrap();
+    let by_name = || IfaceSpec::Name("lo".into());
+    let cases = [
+        (43031, by_name(), vec![], "239.255.43.31", "239.255.43.32"),
+        (43032, lo(), vec![src], "232.43.0.31", "232.43.0.32"),
+        (43033, by_name(), vec![src], "232.43.0.33", "232.43.0.34"),
+    ];
+    for (port, spec, sources, first, later) in cases {
+        let mut r = Receiver::builder(port)
+            .group(g(first))
+            .sources(sources)
+            .iface(spec.clone())
+            .bind_addr(Ipv4Addr::UNSPECIFIED.into())
+            .build()
+            .unwrap();
+        r.join(g(later)).unwrap();
+        let meta = send_recv(tx(later, port), &mut r, b"joined later", WAIT);
+        assert_eq!(
+            meta.unwrap_or_else(|| panic!("{spec}: nothing to {later}"))
+                .destination,
+            Some(g(later).addr())
+        );
+        r.leave(g(later)).unwrap();
+        assert!(
+            send_recv(tx(later, port), &mut r, b"after leaving", QUIET).is_none(),
+            "{spec}: {later} still arrives"
+        );
+        // The first group, left alone, still arrives.
+        assert!(send_recv(tx(first, port), &mut r, b"still joined", WAIT).is_some());
+    }
+}
+
+/// Every group of `groups` arrives at `r` (a datagram sent to each, recognised by its payload).
+fn each_arrives(r: &mut Receiver, groups: &[Group], port: u16, tag: &str) {
+    for gr in groups {
+        let payload = format!("{tag} to {gr}");
+        let meta = send_recv(tx(&gr.to_string(), port), r, payload.as_bytes(), WAIT);
+        assert_eq!(
+            meta.unwrap_or_else(|| panic!("{tag}: nothing to {gr}"))
+                .destination,
+            Some(gr.addr())
+        );
+    }
+}
+
+/// Groups joined after `build()` past the per-socket limit go to a new socket, as the
+/// builder's do: with two groups per socket, three built take two sockets, a fourth fills the
+/// second, a fifth opens a third; every group arrives, and a group left on the new socket no
+/// longer does.
+#[test]
+fn join_after_build_past_the_limit_opens_a_socket() {
+    let groups: Vec<Group> = (1..=5).map(|i| g(&format!("239.255.44.{i}"))).collect();
+    let mut r = rx(43041)
+        .groups(groups[..3].iter().copied())
+        .groups_per_socket(2)
+        .build()
+        .unwrap();
+    assert_eq!(r.socket_count(), 2);
+    r.join(groups[3]).unwrap();
+    assert_eq!(r.socket_count(), 2);
+    r.join(groups[4]).unwrap();
+    assert_eq!(r.socket_count(), 3);
+    assert_eq!(r.groups(), groups);
+    each_arrives(&mut r, &groups, 43041, "limit");
+    r.leave(groups[4]).unwrap();
+    assert!(send_recv(tx("239.255.44.5", 43041), &mut r, b"left", QUIET).is_none());
+    each_arrives(&mut r, &groups[..4], 43041, "after leaving");
+}
+
+/// The kernel's own limit, met after `build()`: in a namespace of its own whose
+/// `net.ipv4.igmp_max_memberships` is 3, a receiver told it may put 10 groups on a socket
+/// joins a fourth group, gets `ENOBUFS`, and (the core's policy learning the limit) puts the
+/// group on a new socket, and the next one beside it.
+#[test]
+fn join_after_build_learns_the_kernel_limit() {
+    in_lo_netns("join_after_build_learns_the_kernel_limit", 65536, || {
+        std::fs::write("/proc/sys/net/ipv4/igmp_max_memberships", "3")
+            .expect("igmp_max_memberships is per network namespace");
+        let groups: Vec<Group> = (1..=5)
+            .map(|i| g(&format!("239.255.44.{}", 10 + i)))
+            .collect();
+        let mut r = rx(43042)
+            .groups(groups[..2].iter().copied())
+            .groups_per_socket(10)
+            .build()
+            .unwrap();
+        assert_eq!(r.socket_count(), 1);
+        for (k, sockets) in [(2, 1), (3, 2), (4, 2)] {
+            r.join(groups[k]).unwrap();
+            assert_eq!(r.socket_count(), sockets, "after joining {}", groups[k]);
+        }
+        each_arrives(&mut r, &groups, 43042, "learnt");
+    });
+}
+
+/// A join no socket can take (`net.ipv4.igmp_max_memberships` 0, in a namespace of its own):
+/// the error carries the core policy's verdict, and its hint is the verdict's.
+#[test]
+fn a_full_socket_hints_through_the_cores_verdict() {
+    in_lo_netns(
+        "a_full_socket_hints_through_the_cores_verdict",
+        65536,
+        || {
+            std::fs::write("/proc/sys/net/ipv4/igmp_max_memberships", "0")
+                .expect("igmp_max_memberships is per network namespace");
+            let e = rx(43043).group(g("239.255.44.31")).build().unwrap_err();
+            let Error::Join {
+                verdict: Some(verdict),
+                ..
+            } = &e
+            else {
+                panic!("not a join refused by the policy: {e:?}");
+            };
+            assert_eq!(e.hint(), verdict.hint());
+            assert!(e.hint().unwrap().contains("net.ipv4.igmp_max_memberships"));
+        },
+    );
+}
+
+/// One receiver on two interfaces: `lo` and one end (`ovb`) of a veth pair, in a namespace of
+/// its own. Every group is joined on both: a datagram arriving on either is received, with the
+/// interface it came in on; the kernel lists each group once on each interface, and the
+/// membership policy counts it once per interface (2 groups on 2 interfaces, 3 memberships per
+/// socket: two sockets). A group joined after `build()` is joined on both; a group left is
+/// left on both.
+#[test]
+fn one_receiver_on_two_interfaces() {
+    in_lo_netns("one_receiver_on_two_interfaces", 65536, || {
+        let ip = |args: &[&str]| {
+            let out = std::process::Command::new("ip")
+                .args(args)
+                .output()
+                .expect("run ip");
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ip(&["link", "add", "ova", "type", "veth", "peer", "name", "ovb"]);
+        ip(&["addr", "add", "10.77.0.1/24", "dev", "ova"]);
+        ip(&["addr", "add", "10.77.0.2/24", "dev", "ovb"]);
+        ip(&["link", "set", "ova", "up"]);
+        ip(&["link", "set", "ovb", "up"]);
+        // The sender's address is local to this namespace too: `ovb` must accept a packet
+        // from a local source (else a martian, dropped), with no reverse-path check.
+        for (conf, value) in [
+            ("ovb/accept_local", "1"),
+            ("ovb/rp_filter", "0"),
+            ("all/rp_filter", "0"),
+        ] {
+            std::fs::write(format!("/proc/sys/net/ipv4/conf/{conf}"), value).unwrap();
+        }
+        let (a, b, c) = (g("239.255.45.1"), g("239.255.45.2"), g("239.255.45.3"));
+        let ovb = IfaceSpec::Name("ovb".into());
+        let mut r = Receiver::builder(43051)
+            .groups([a, b])
+            .ifaces([lo(), ovb])
+            .groups_per_socket(3)
+            .build()
+            .unwrap();
+        let indexes: Vec<u32> = r.ifaces().map(|i| i.index).collect();
+        let ovb_index = mcast_sync::resolve::name_to_index("ovb").unwrap();
+        assert_eq!(indexes, [lo_index(), ovb_index]);
+        assert_eq!(r.socket_count(), 2);
+        let joined_on = |group: Group| {
+            // This thread's namespace, not the process's (`/proc/net` is the main thread's).
+            let igmp = std::fs::read_to_string("/proc/thread-self/net/igmp").unwrap();
+            let m = mcast_core::proc::parse_igmp(&igmp);
+            (m.is_joined("lo", group), m.is_joined("ovb", group))
+        };
+        // Bounded: a few datagrams, in case the veth drops the first while it comes up.
+        let arrives_on = |r: &mut Receiver, group: Group, index: u32| {
+            let via_veth = index == ovb_index;
+            for attempt in 0..5 {
+                let t = if via_veth {
+                    Sender::builder(group, 43051)
+                        .iface(IfaceSpec::Name("ova".into()))
+                        .ttl(1)
+                        .loopback(false)
+                } else {
+                    tx(&group.to_string(), 43051)
+                };
+                let payload = format!("{group} on {index}, try {attempt}");
+                if let Some(meta) = send_recv(t, r, payload.as_bytes(), QUIET) {
+                    assert_eq!(meta.ifindex, Some(index), "{payload}");
+                    assert_eq!(meta.destination, Some(group.addr()), "{payload}");
+                    return true;
+                }
+            }
+            false
+        };
+        for gr in [a, b] {
+            assert_eq!(joined_on(gr), (true, true), "{gr}");
+            assert!(arrives_on(&mut r, gr, lo_index()), "{gr} via lo");
+            assert!(arrives_on(&mut r, gr, ovb_index), "{gr} via the veth");
+        }
+        r.join(c).unwrap();
+        assert_eq!(r.socket_count(), 2, "3 + 3 memberships");
+        assert_eq!(joined_on(c), (true, true));
+        assert!(arrives_on(&mut r, c, ovb_index), "{c} via the veth");
+        r.leave(a).unwrap();
+        assert_eq!(joined_on(a), (false, false));
+        assert!(
+            !arrives_on(&mut r, a, ovb_index),
+            "{a} still arrives after leaving"
+        );
+        assert_eq!(joined_on(b), (true, true));
+        assert!(
+            arrives_on(&mut r, b, lo_index()),
+            "{b} via lo after leaving {a}"
+        );
+    });
 }
 
 /// TTL and loop changed on an open sender: the kernel holds the new values (read back from

@@ -18,16 +18,19 @@
 //! let to_port = Filter { port: Some(50001), group: None };
 //! assert!(to_port.matches(frame, true));
 //! let elsewhere = Filter { port: None, group: Some("224.1.1.6".parse()?) };
+//! // The group is a checked `Group`: a unicast address is refused before any filter exists.
+//! assert!("10.0.0.1".parse::<mcast_core::addr::Group>().is_err());
 //! assert!(!elsewhere.matches(frame, true));
 //! // The kernel's pre-filter: a superset of `matches`; none when everything is kept.
 //! assert!(to_port.bpf_program().is_some_and(|prog| !prog.is_empty()));
 //! assert_eq!(Filter::default().bpf_program(), None);
-//! # Ok::<(), std::net::AddrParseError>(())
+//! # Ok::<(), mcast_core::addr::AddrError>(())
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::mld;
+use crate::addr::Group;
 
 pub mod expr;
 
@@ -37,15 +40,16 @@ pub use expr::{Expr, ExprError, ExprErrorKind};
 ///
 /// - `port`: UDP datagrams (over IPv4 or IPv6) with this source **or** destination port. Every
 ///   other frame is dropped, IGMP and MLD included (they carry no ports).
-/// - `group`: IP packets whose destination is this address, plus every IGMP and MLD message
-///   (so joins and leaves stay visible while watching a group).
+/// - `group`: IP packets whose destination is this group, plus every IGMP and MLD message
+///   (so joins and leaves stay visible while watching a group). A [`Group`], checked
+///   multicast: a filter on a unicast destination is not what this module is for.
 /// - both: a frame must pass each, so only UDP to `group` with `port` on one side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Filter {
     /// UDP port on either side.
     pub port: Option<u16>,
-    /// Destination address.
-    pub group: Option<IpAddr>,
+    /// Destination group.
+    pub group: Option<Group>,
 }
 
 impl Filter {
@@ -72,7 +76,7 @@ impl Filter {
             }
         }
         if let Some(group) = self.group {
-            if ip.dst != group && !ip.membership {
+            if ip.dst != group.addr() && !ip.membership {
                 return false;
             }
         }
@@ -257,8 +261,6 @@ pub struct BpfInsn {
 
 /// A classic BPF pre-filter for Ethernet frames that accepts a superset of [`Filter::matches`].
 mod bpf {
-    use std::net::IpAddr;
-
     use super::{
         BpfInsn as Insn, Filter, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN,
     };
@@ -351,11 +353,7 @@ mod bpf {
         if f.is_empty() {
             return None;
         }
-        let group_v4 = match f.group {
-            Some(IpAddr::V4(g)) => Some(Some(u32::from(g))),
-            Some(IpAddr::V6(_)) => Some(None),
-            None => None,
-        };
+        let group_v4 = f.group.map(|g| g.as_v4().map(u32::from));
         let eq = |k: u32, t: To, fl: To| Op::Jump(JMP | JEQ | K, k, t, fl);
         let mut ops = vec![
             Op::Plain(LD | H | ABS, 12),
@@ -612,7 +610,7 @@ mod tests {
     fn both_filters_must_pass() {
         let f = Filter {
             port: Some(50001),
-            group: Some(IpAddr::V4(G.into())),
+            group: Some(Group::v4(G.into()).unwrap()),
         };
         assert!(f.matches(&udp4(H, G, 1, 50001, b""), true));
         assert!(!f.matches(&udp4(H, G, 1, 50002, b""), true));
@@ -687,8 +685,8 @@ mod tests {
     }
 
     fn filters() -> Vec<Filter> {
-        let v4: IpAddr = "224.1.1.5".parse().unwrap();
-        let v6: IpAddr = "ff15::5".parse().unwrap();
+        let v4: Group = "224.1.1.5".parse().unwrap();
+        let v6: Group = "ff15::5".parse().unwrap();
         vec![
             port(50001),
             group("224.1.1.5"),

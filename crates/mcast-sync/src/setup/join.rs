@@ -7,7 +7,7 @@ use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
 use mcast_core::membership::OsErrorKind;
 use mcast_core::mreq;
-use socket2::{InterfaceIndexOrAddress, Socket};
+use socket2::Socket;
 
 use crate::resolve::ResolvedIface;
 use crate::Error;
@@ -26,69 +26,145 @@ pub(super) fn os_error_kind(e: &io::Error) -> OsErrorKind {
     }
 }
 
-/// One membership: any-source or source-specific, IPv4 or IPv6, on the resolved interface.
+/// How a membership names its interface: by IPv4 address (`ip_mreq`, `ip_mreq_source`: the
+/// lecture's way, also for the kernel's choice, `0.0.0.0`) or by index (every other request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Addr(Ipv4Addr),
+    Index(u32),
+}
+
+impl Via {
+    /// The way [`join`] and [`leave`] name `iface` for `group`: IPv4 by address when the
+    /// interface was named by an IPv4 address or not at all, else by index.
+    fn of(group: Group, iface: &ResolvedIface) -> Self {
+        match (group.addr(), &iface.spec) {
+            (IpAddr::V4(_), IfaceSpec::Any | IfaceSpec::Addr(IpAddr::V4(_))) => {
+                Self::Addr(iface.v4)
+            }
+            _ => Self::Index(iface.index),
+        }
+    }
+}
+
+/// One membership request: the option (level and name) and the core's bytes for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Request {
+    level: libc::c_int,
+    name: libc::c_int,
+    bytes: Vec<u8>,
+}
+
+impl Request {
+    fn new(level: libc::c_int, name: libc::c_int, bytes: &[u8]) -> Self {
+        Self {
+            level,
+            name,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    /// The join of `group` (from `source`, for a source-specific one) on the interface named
+    /// `via`. Each layout is the core's ([`mcast_core::mreq`]); this picks the option:
+    ///
+    /// | family | source | interface | option | request |
+    /// |---|---|---|---|---|
+    /// | IPv4 | — | address | `IP_ADD_MEMBERSHIP` | `ip_mreq` |
+    /// | IPv4 | yes | address | `IP_ADD_SOURCE_MEMBERSHIP` | `ip_mreq_source` |
+    /// | IPv4 | — | index | `IP_ADD_MEMBERSHIP` | `ip_mreqn` |
+    /// | IPv6 | — | index | `IPV6_ADD_MEMBERSHIP` | `ipv6_mreq` |
+    /// | either | yes | index | `MCAST_JOIN_SOURCE_GROUP` | `group_source_req` |
+    fn join(group: Group, source: Option<Source>, via: Via) -> Result<Self, mreq::MreqError> {
+        let level = level_of(group);
+        Ok(match (source, via) {
+            (None, Via::Addr(a)) => {
+                Self::new(level, libc::IP_ADD_MEMBERSHIP, &mreq::ip_mreq(group, a)?)
+            }
+            (Some(s), Via::Addr(a)) => Self::new(
+                level,
+                libc::IP_ADD_SOURCE_MEMBERSHIP,
+                &mreq::ip_mreq_source(group, a, s)?,
+            ),
+            (None, Via::Index(i)) if group.is_ipv4() => Self::new(
+                level,
+                libc::IP_ADD_MEMBERSHIP,
+                &mreq::ip_mreqn(group, Ipv4Addr::UNSPECIFIED, i)?,
+            ),
+            (None, Via::Index(i)) => Self::new(
+                level,
+                libc::IPV6_ADD_MEMBERSHIP,
+                &mreq::ipv6_mreq(group, i)?,
+            ),
+            (Some(s), Via::Index(i)) => Self::new(
+                level,
+                libc::MCAST_JOIN_SOURCE_GROUP,
+                &mreq::group_source_req(group, s, i)?,
+            ),
+        })
+    }
+
+    /// The leave of the whole of `group` (its source-specific joins included) on the interface
+    /// named `via`: `IP_DROP_MEMBERSHIP` with an `ip_mreq` by address, `MCAST_LEAVE_GROUP`
+    /// with a `group_req` by index (either family).
+    fn leave(group: Group, via: Via) -> Result<Self, mreq::MreqError> {
+        let level = level_of(group);
+        Ok(match via {
+            Via::Addr(a) => Self::new(level, libc::IP_DROP_MEMBERSHIP, &mreq::ip_mreq(group, a)?),
+            Via::Index(i) => Self::new(level, libc::MCAST_LEAVE_GROUP, &mreq::group_req(group, i)),
+        })
+    }
+
+    /// Hands the request to the kernel: the one `setsockopt` of every join and leave.
+    fn apply(&self, sock: &Socket) -> io::Result<()> {
+        setsockopt_bytes(sock, self.level, self.name, &self.bytes)
+    }
+}
+
+/// The option level of `group`'s family.
+fn level_of(group: Group) -> libc::c_int {
+    if group.is_ipv4() {
+        libc::IPPROTO_IP
+    } else {
+        libc::IPPROTO_IPV6
+    }
+}
+
+/// A request the core's builders refuse (a source of the other family, an IPv4 interface
+/// address for an IPv6 group) as the error a refused `setsockopt` would be.
+fn invalid(e: mreq::MreqError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e)
+}
+
+/// One membership: any-source or source-specific, IPv4 or IPv6, on the resolved interface,
+/// through the core's request bytes (see `Request::join` for which request is used when).
 pub(crate) fn join(
     sock: &Socket,
     group: Group,
     source: Option<Source>,
     iface: &ResolvedIface,
 ) -> io::Result<()> {
-    let bad = |e: mreq::MreqError| io::Error::new(io::ErrorKind::InvalidInput, e);
-    match (group.addr(), source, &iface.spec) {
-        // IPv4, interface by address (or any): ip_mreq / ip_mreq_source, as the lecture does.
-        (IpAddr::V4(g), None, IfaceSpec::Any | IfaceSpec::Addr(IpAddr::V4(_))) => {
-            sock.join_multicast_v4(&g, &iface.v4)
-        }
-        (IpAddr::V4(g), Some(s), IfaceSpec::Any | IfaceSpec::Addr(IpAddr::V4(_))) => match s.addr()
-        {
-            IpAddr::V4(s) => sock.join_ssm_v4(&s, &g, &iface.v4),
-            IpAddr::V6(_) => Err(bad(mreq::MreqError::FamilyMismatch {
-                group: group.addr(),
-                source_addr: s.addr(),
-            })),
-        },
-        // IPv4, interface by index: ip_mreqn / group_source_req.
-        (IpAddr::V4(g), None, _) => {
-            sock.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(iface.index))
-        }
-        (IpAddr::V4(_), Some(s), _) => {
-            let req = mreq::group_source_req(group, s, iface.index).map_err(bad)?;
-            setsockopt_bytes(sock, libc::IPPROTO_IP, libc::MCAST_JOIN_SOURCE_GROUP, &req)
-        }
-        (IpAddr::V6(g), None, _) => sock.join_multicast_v6(&g, iface.index),
-        (IpAddr::V6(_), Some(s), _) => {
-            let req = mreq::group_source_req(group, s, iface.index).map_err(bad)?;
-            setsockopt_bytes(
-                sock,
-                libc::IPPROTO_IPV6,
-                libc::MCAST_JOIN_SOURCE_GROUP,
-                &req,
-            )
-        }
-    }
+    Request::join(group, source, Via::of(group, iface))
+        .map_err(invalid)?
+        .apply(sock)
 }
 
 /// Leaves `group` on the resolved interface, named the way [`join`] named it (by address for
 /// IPv4 with an address or any interface, else by index): the whole group, its
 /// source-specific joins included.
 pub(crate) fn leave(sock: &Socket, group: Group, iface: &ResolvedIface) -> io::Result<()> {
-    match (group.addr(), &iface.spec) {
-        (IpAddr::V4(g), IfaceSpec::Any | IfaceSpec::Addr(IpAddr::V4(_))) => {
-            sock.leave_multicast_v4(&g, &iface.v4)
-        }
-        _ => leave_on_index(sock, group, iface.index),
-    }
+    Request::leave(group, Via::of(group, iface))
+        .map_err(invalid)?
+        .apply(sock)
 }
 
-/// Leaves `group` on the interface with index `index` (`IP_DROP_MEMBERSHIP` with an
-/// `ip_mreqn`, `IPV6_LEAVE_GROUP`): the whole group, its source-specific joins included. The
-/// interface need not exist any more: the kernel keeps a deleted interface's memberships on
-/// the socket, by index, until they are left.
+/// Leaves `group` on the interface with index `index` (`MCAST_LEAVE_GROUP` with a
+/// `group_req`): the whole group, its source-specific joins included. The interface need not
+/// exist any more: the kernel keeps a deleted interface's memberships on the socket, by index,
+/// until they are left.
 pub(crate) fn leave_on_index(sock: &Socket, group: Group, index: u32) -> io::Result<()> {
-    match group.addr() {
-        IpAddr::V4(g) => sock.leave_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(index)),
-        IpAddr::V6(g) => sock.leave_multicast_v6(&g, index),
-    }
+    Request::leave(group, Via::Index(index))
+        .map_err(invalid)?
+        .apply(sock)
 }
 
 /// Joins `group` (from `source`, for a source-specific join) on the interface with index
@@ -100,13 +176,9 @@ pub(crate) fn join_on_index(
     source: Option<Source>,
     index: u32,
 ) -> io::Result<()> {
-    let iface = ResolvedIface {
-        spec: IfaceSpec::Index(index),
-        index,
-        name: None,
-        v4: Ipv4Addr::UNSPECIFIED,
-    };
-    join(sock, group, source, &iface)
+    Request::join(group, source, Via::Index(index))
+        .map_err(invalid)?
+        .apply(sock)
 }
 
 /// Moves a socket bound to the interface with index `previous` over to index `index`
@@ -176,5 +248,129 @@ mod tests {
         assert_eq!(kind(libc::EPERM), OsErrorKind::Other(Some(libc::EPERM)));
         let no_errno = io::Error::new(io::ErrorKind::InvalidInput, "bad mreq");
         assert_eq!(os_error_kind(&no_errno), OsErrorKind::Other(None));
+    }
+
+    fn g(s: &str) -> Group {
+        s.parse().unwrap()
+    }
+
+    fn src(s: &str) -> Source {
+        s.parse().unwrap()
+    }
+
+    // Every join and leave is one of the core's requests, unchanged, under the option that
+    // takes it.
+    #[test]
+    fn joins_carry_the_cores_request_bytes() {
+        let lo = Ipv4Addr::LOCALHOST;
+        let v4 = g("224.1.1.5");
+        let ssm = g("232.1.1.5");
+        let v6 = g("ff15::1");
+        let cases = [
+            (
+                Request::join(v4, None, Via::Addr(lo)),
+                libc::IPPROTO_IP,
+                libc::IP_ADD_MEMBERSHIP,
+                mreq::ip_mreq(v4, lo).unwrap().to_vec(),
+            ),
+            (
+                Request::join(ssm, Some(src("127.0.0.1")), Via::Addr(lo)),
+                libc::IPPROTO_IP,
+                libc::IP_ADD_SOURCE_MEMBERSHIP,
+                mreq::ip_mreq_source(ssm, lo, src("127.0.0.1"))
+                    .unwrap()
+                    .to_vec(),
+            ),
+            (
+                Request::join(v4, None, Via::Index(7)),
+                libc::IPPROTO_IP,
+                libc::IP_ADD_MEMBERSHIP,
+                mreq::ip_mreqn(v4, Ipv4Addr::UNSPECIFIED, 7)
+                    .unwrap()
+                    .to_vec(),
+            ),
+            (
+                Request::join(ssm, Some(src("10.0.0.1")), Via::Index(7)),
+                libc::IPPROTO_IP,
+                libc::MCAST_JOIN_SOURCE_GROUP,
+                mreq::group_source_req(ssm, src("10.0.0.1"), 7)
+                    .unwrap()
+                    .to_vec(),
+            ),
+            (
+                Request::join(v6, None, Via::Index(3)),
+                libc::IPPROTO_IPV6,
+                libc::IPV6_ADD_MEMBERSHIP,
+                mreq::ipv6_mreq(v6, 3).unwrap().to_vec(),
+            ),
+            (
+                Request::join(g("ff3e::1"), Some(src("fe80::1")), Via::Index(3)),
+                libc::IPPROTO_IPV6,
+                libc::MCAST_JOIN_SOURCE_GROUP,
+                mreq::group_source_req(g("ff3e::1"), src("fe80::1"), 3)
+                    .unwrap()
+                    .to_vec(),
+            ),
+            (
+                Request::leave(v4, Via::Addr(lo)),
+                libc::IPPROTO_IP,
+                libc::IP_DROP_MEMBERSHIP,
+                mreq::ip_mreq(v4, lo).unwrap().to_vec(),
+            ),
+            (
+                Request::leave(v4, Via::Index(7)),
+                libc::IPPROTO_IP,
+                libc::MCAST_LEAVE_GROUP,
+                mreq::group_req(v4, 7).to_vec(),
+            ),
+            (
+                Request::leave(v6, Via::Index(3)),
+                libc::IPPROTO_IPV6,
+                libc::MCAST_LEAVE_GROUP,
+                mreq::group_req(v6, 3).to_vec(),
+            ),
+        ];
+        for (i, (req, level, name, bytes)) in cases.into_iter().enumerate() {
+            assert_eq!(req, Ok(Request { level, name, bytes }), "case {i}");
+        }
+    }
+
+    // The core's builders own the family rule of a request: a source of the other family is
+    // refused before any setsockopt.
+    #[test]
+    fn a_mixed_request_is_refused_before_the_kernel() {
+        let mixed = Request::join(
+            g("232.1.1.5"),
+            Some(src("fe80::1")),
+            Via::Addr(Ipv4Addr::LOCALHOST),
+        );
+        assert!(matches!(mixed, Err(mreq::MreqError::FamilyMismatch { .. })));
+        let mixed = Request::join(g("ff3e::1"), Some(src("10.0.0.1")), Via::Index(1));
+        assert!(matches!(mixed, Err(mreq::MreqError::FamilyMismatch { .. })));
+    }
+
+    // Interfaces are named as the lecture does for IPv4 by address (or no interface), else by
+    // index.
+    #[test]
+    fn the_interface_is_named_by_address_only_for_ipv4_by_address() {
+        let iface = |spec: IfaceSpec| ResolvedIface {
+            spec,
+            index: 4,
+            name: None,
+            v4: Ipv4Addr::new(192, 168, 56, 3),
+        };
+        let by_addr = iface(IfaceSpec::Addr("192.168.56.3".parse().unwrap()));
+        let a = Ipv4Addr::new(192, 168, 56, 3);
+        assert_eq!(Via::of(g("224.1.1.5"), &by_addr), Via::Addr(a));
+        assert_eq!(
+            Via::of(g("224.1.1.5"), &iface(IfaceSpec::Any)),
+            Via::Addr(a)
+        );
+        assert_eq!(
+            Via::of(g("224.1.1.5"), &iface(IfaceSpec::Index(4))),
+            Via::Index(4)
+        );
+        assert_eq!(Via::of(g("ff15::1"), &by_addr), Via::Index(4));
+        assert_eq!(Via::of(g("ff15::1"), &iface(IfaceSpec::Any)), Via::Index(4));
     }
 }

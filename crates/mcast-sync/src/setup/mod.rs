@@ -45,8 +45,11 @@ pub use options::set_nonblocking;
 pub use state::{RecvBufferReport, SendPath, SocketState};
 
 pub(crate) use join::set_multicast_if_index;
-pub(crate) use join::{join, join_on_index, leave, leave_on_index, move_bound_device};
-pub(crate) use open::{open_receiver, open_sender, open_unicast, NewestFirst};
+pub(crate) use join::{join_on_index, leave, leave_on_index, move_bound_device};
+pub(crate) use open::{
+    drain_joins, open_receiver, open_receiver_socket, open_sender, open_unicast, queue_join,
+    NewestFirst,
+};
 pub(crate) use open::{ReceiverConfig, SenderConfig, UnicastConfig};
 pub(crate) use options::check_family;
 #[cfg(feature = "capture")]

@@ -5,14 +5,14 @@ use std::io;
 use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
 use std::ops::ControlFlow;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::AtomicU8;
 use std::sync::Arc;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
-use mcast_core::membership::Membership;
-use socket2::Socket;
+use mcast_core::membership::{Membership, MembershipOp};
+use socket2::{SockRef, Socket};
 
 use crate::receiver::JoinProgress;
 use crate::resolve::ResolvedIface;
@@ -46,6 +46,8 @@ pub(crate) struct ReceiverConfig {
     pub(crate) port: u16,
     pub(crate) groups: Vec<Group>,
     pub(crate) iface: IfaceSpec,
+    /// Interfaces to join on besides `iface` (each group is joined on every one).
+    pub(crate) more_ifaces: Vec<IfaceSpec>,
     pub(crate) sources: Vec<Source>,
     pub(crate) bind: Option<IpAddr>,
     pub(crate) recv_buffer: Option<usize>,
@@ -88,6 +90,13 @@ pub(crate) struct OpenReceiver {
     /// How many groups each socket holds: socket 0 the first ones in the order joined, and so
     /// on (the membership policy fills the sockets one after the other).
     pub(crate) per_socket: Vec<usize>,
+    /// The interfaces joined on besides the state's, resolved, in the order given.
+    pub(crate) more_ifaces: Vec<ResolvedIface>,
+    /// Each membership made, (group, interface number: 0 the state's, then `more_ifaces`), in
+    /// the order made: `per_socket` counts these.
+    pub(crate) memberships: Vec<(Group, usize)>,
+    /// The per-socket membership limit in force (given, read, or learnt from `ENOBUFS`).
+    pub(crate) limit: Option<usize>,
 }
 
 /// Sockets that close newest first, whenever they are dropped.
@@ -218,22 +227,34 @@ pub(crate) fn open_receiver(
         check_family(first, || format!("the group {g}"), g.is_ipv6())?;
     }
     for s in &cfg.sources {
-        check_family(first, || format!("the source {s}"), s.addr().is_ipv6())?;
+        // The source-family rule is the core's (`Group::check_source`), worded as the others.
+        if first.check_source(*s).is_err() {
+            check_family(first, || format!("the source {s}"), s.addr().is_ipv6())?;
+        }
     }
     if let Some(b) = cfg.bind {
         check_family(first, || format!("the bind address {b}"), b.is_ipv6())?;
     }
     let iface = ResolvedIface::resolve(&cfg.iface)?;
+    let more_ifaces = cfg
+        .more_ifaces
+        .iter()
+        .map(ResolvedIface::resolve)
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(g) = cfg.groups.iter().find(|g| g.needs_interface()) {
-        if iface.is_any() {
+        if iface.is_any() || more_ifaces.iter().any(ResolvedIface::is_any) {
             return Err(Error::NeedsInterface { group: *g });
         }
     }
-    let bind_ip = cfg.bind.unwrap_or(match (cfg.groups.len(), v6) {
-        (1, _) => first.addr(),
-        (_, false) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        (_, true) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-    });
+    // One group on one interface: bound to the group, as the lecture does (a link-local IPv6
+    // group with the interface as its scope); else to the unspecified address.
+    let bind_ip = cfg
+        .bind
+        .unwrap_or(match (cfg.groups.len() + more_ifaces.len(), v6) {
+            (1, _) => first.addr(),
+            (_, false) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            (_, true) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        });
     let bind = match bind_ip {
         IpAddr::V6(a) => {
             let scoped = Group::v6(a).is_ok_and(|g| g.is_link_local()) || a.is_unicast_link_local();
@@ -254,24 +275,13 @@ pub(crate) fn open_receiver(
     });
     let mut membership = Membership::new(limit);
     for g in &cfg.groups {
-        // The family checks above leave the core no family to refuse (`MixedFamilies`,
-        // `SourceFamily`); `JoinError` may grow, and a refusal we do not know yet is still a
-        // refused join.
-        membership
-            .join(*g, &cfg.sources)
-            .map_err(|refusal| Error::Join {
-                group: *g,
-                ssm_source: None,
-                iface: cfg.iface.clone(),
-                source: io::Error::new(io::ErrorKind::InvalidInput, refusal),
-                cause: None,
-            })?;
+        queue_join(&mut membership, *g, &cfg.sources, &iface, &more_ifaces)?;
     }
 
     let rmem_max = cfg.recv_buffer.and_then(|_| crate::error::rmem_max());
     // Dropped on any early return: the groups joined so far are left newest first.
     let mut sockets: NewestFirst<Socket> = NewestFirst::new();
-    let total = cfg.groups.len() * cfg.sources.len().max(1);
+    let total = cfg.groups.len() * (1 + more_ifaces.len()) * cfg.sources.len().max(1);
     let mut done = 0;
     let mut state = SocketState {
         v6,
@@ -282,45 +292,31 @@ pub(crate) fn open_receiver(
         gro_on: cfg.gro,
         send_path: Arc::new(AtomicU8::new(SendPath::default() as u8)),
     };
-    let mut per_socket: Vec<usize> = Vec::new();
-    while let Some(op) = membership.poll_op() {
-        while sockets.len() <= op.socket {
-            sockets.push(open_receiver_socket(cfg, v6, bind, rmem_max, &mut state)?);
-            per_socket.push(0);
-        }
-        let sock = &sockets[op.socket];
-        let result = join(sock, op.group, op.source, &state.iface);
-        let outcome = result.as_ref().map(|_| ()).map_err(os_error_kind);
-        match (membership.handle_op_result(&op, outcome), result) {
-            (Ok(()), Ok(())) => {
-                if op.first_of_group {
-                    per_socket[op.socket] += 1;
-                }
-                done += 1;
-                let now = JoinProgress {
-                    done,
-                    total,
-                    sockets: sockets.len(),
-                };
-                if progress(now).is_break() {
-                    return Err(Error::JoinStopped { done, total });
-                }
+    let mut memberships = Vec::new();
+    drain_joins(
+        &mut membership,
+        &more_ifaces,
+        &[],
+        &mut sockets,
+        &mut state,
+        &mut |state| open_receiver_socket(cfg, v6, bind, rmem_max, state),
+        &mut |op, sockets| {
+            if op.first_of_group {
+                memberships.push((op.group, op.iface));
             }
-            // ENOBUFS taught the policy the limit: the join goes again on a new socket.
-            (Ok(()), Err(_)) => {}
-            (Err(_verdict), Err(source)) => {
-                return Err(Error::Join {
-                    group: op.group,
-                    ssm_source: op.source,
-                    iface: cfg.iface.clone(),
-                    cause: crate::diagnose::route_or_iface(op.group, &state.iface, &source),
-                    source,
-                })
+            done += 1;
+            if progress(JoinProgress {
+                done,
+                total,
+                sockets,
+            })
+            .is_break()
+            {
+                return Err(Error::JoinStopped { done, total });
             }
-            // A verdict is only ever given for an error.
-            (Err(_), Ok(())) => {}
-        }
-    }
+            Ok(())
+        },
+    )?;
     Ok(OpenReceiver {
         sockets: NewestFirst(
             sockets
@@ -330,11 +326,94 @@ pub(crate) fn open_receiver(
                 .collect(),
         ),
         state,
-        per_socket,
+        per_socket: membership.groups_per_socket().to_vec(),
+        limit: membership.limit(),
+        more_ifaces,
+        memberships,
     })
 }
 
-pub(super) fn open_receiver_socket(
+/// Queues `group` (from each of `sources`) on `iface` and on each of `more_ifaces`, as
+/// interfaces 0, 1, 2 ... of the core's policy.
+pub(crate) fn queue_join(
+    membership: &mut Membership,
+    group: Group,
+    sources: &[Source],
+    iface: &ResolvedIface,
+    more_ifaces: &[ResolvedIface],
+) -> Result<(), Error> {
+    for (k, on) in std::iter::once(iface).chain(more_ifaces).enumerate() {
+        // The family checks before leave the core no family to refuse (`MixedFamilies`,
+        // `SourceFamily`); `JoinError` may grow, and a refusal we do not know yet is still a
+        // refused join.
+        membership
+            .join_on(group, sources, k)
+            .map_err(|refusal| Error::Join {
+                group,
+                ssm_source: None,
+                iface: on.spec.clone(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, refusal),
+                cause: None,
+                verdict: None,
+            })?;
+    }
+    Ok(())
+}
+
+/// Drains the core's membership queue into joins: socket `k` of an op is `existing[k]`, or
+/// past those, `added[k - existing.len()]`, which `open` opens when an op first names it;
+/// interface 0 of an op is the state's, interface `i` `more_ifaces[i - 1]`. `joined` hears
+/// after every join which it was and how many sockets there are; an error from it stops the
+/// joins. A join the policy gives up on is [`Error::Join`] with the policy's verdict.
+pub(crate) fn drain_joins(
+    membership: &mut Membership,
+    more_ifaces: &[ResolvedIface],
+    existing: &[BorrowedFd<'_>],
+    added: &mut NewestFirst<Socket>,
+    state: &mut SocketState,
+    open: &mut dyn FnMut(&mut SocketState) -> Result<Socket, Error>,
+    joined: &mut dyn FnMut(&MembershipOp, usize) -> Result<(), Error>,
+) -> Result<(), Error> {
+    while let Some(op) = membership.poll_op() {
+        while existing.len() + added.len() <= op.socket {
+            added.push(open(state)?);
+        }
+        let iface = match op.iface.checked_sub(1) {
+            None => &state.iface,
+            Some(i) => &more_ifaces[i],
+        };
+        let result = match op.socket.checked_sub(existing.len()) {
+            None => join(
+                &SockRef::from(&existing[op.socket]),
+                op.group,
+                op.source,
+                iface,
+            ),
+            Some(k) => join(&added[k], op.group, op.source, iface),
+        };
+        let outcome = result.as_ref().map(|_| ()).map_err(os_error_kind);
+        match (membership.handle_op_result(&op, outcome), result) {
+            (Ok(()), Ok(())) => joined(&op, existing.len() + added.len())?,
+            // ENOBUFS taught the policy the limit: the join goes again on a new socket.
+            (Ok(()), Err(_)) => {}
+            (Err(verdict), Err(source)) => {
+                return Err(Error::Join {
+                    group: op.group,
+                    ssm_source: op.source,
+                    iface: iface.spec.clone(),
+                    cause: crate::diagnose::route_or_iface(op.group, iface, &source),
+                    source,
+                    verdict: Some(Box::new(verdict)),
+                })
+            }
+            // A verdict is only ever given for an error.
+            (Err(_), Ok(())) => {}
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn open_receiver_socket(
     cfg: &ReceiverConfig,
     v6: bool,
     bind: SocketAddr,

@@ -72,9 +72,10 @@ pub(super) fn new_socket(v6: bool) -> Result<Socket, Error> {
     Ok(sock)
 }
 
-/// The adapters' one address-family rule: what goes with a group (another group, a source, a
-/// bind address, a receiver's sockets) is of the group's family. `what` names that thing and
-/// `v6` is its family; the error says which family was found and which one the group needs.
+/// The adapters' address-family rule: what goes with a group (another group, a bind address,
+/// a receiver's sockets) is of the group's family. `what` names that thing and `v6` is its
+/// family; the error says which family was found and which one the group needs. (Whether a
+/// source suits a group is the core's rule, `Group::check_source`; its refusal is worded here.)
 pub(crate) fn check_family(
     group: Group,
     what: impl FnOnce() -> String,

@@ -224,8 +224,11 @@ impl Expr {
             Self::Is(Primitive::Port(_, n)) => {
                 f.port.get_or_insert(*n);
             }
-            Self::Is(Primitive::Host(Side::Dst, a)) if a.is_multicast() => {
-                f.group.get_or_insert(*a);
+            Self::Is(Primitive::Host(Side::Dst, a)) => {
+                // Only a multicast destination is a group that can narrow the kernel's filter.
+                if let Ok(g) = crate::addr::Group::new(*a) {
+                    f.group.get_or_insert(g);
+                }
             }
             _ => {}
         }
@@ -760,7 +763,7 @@ mod tests {
     fn capture_filter_is_a_superset() {
         let f = parse("dst host 224.1.1.5 and src port 4000").capture_filter();
         assert_eq!(f.port, Some(4000));
-        assert_eq!(f.group, Some(IpAddr::from(G)));
+        assert_eq!(f.group.map(IpAddr::from), Some(IpAddr::from(G)));
         // A unicast destination or an `or` cannot narrow the kernel's filter.
         assert!(parse("dst 192.168.56.4").capture_filter().is_empty());
         assert!(parse("not port 1").capture_filter().is_empty());
