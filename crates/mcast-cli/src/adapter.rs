@@ -26,12 +26,14 @@ pub(crate) fn open_sender(
     plan: &SendPlan,
     path: mcast_sync::SendPath,
 ) -> anyhow::Result<mcast_sync::Sender> {
-    Ok(mcast_sync::Sender::builder(plan.group, plan.port)
+    let sender = mcast_sync::Sender::builder(plan.group, plan.port)
         .iface(plan.iface.clone())
         .ttl(u32::from(plan.ttl))
         .loopback(plan.loopback)
         .send_path(path)
-        .build()?)
+        .build()?;
+    tracing::info!(group = %plan.group, port = plan.port, iface = %plan.iface, ttl = plan.ttl, loopback = plan.loopback, "sender open");
+    Ok(sender)
 }
 
 /// Opens a receiver for the plan: binds, joins every group (with the sources), asks for a
@@ -59,7 +61,16 @@ pub(crate) fn open_receiver_with_progress(
     if let Some(size) = rcvbuf {
         builder = builder.recv_buffer_size(size);
     }
-    Ok(builder.build_with_progress(progress)?)
+    let receiver = builder.build_with_progress(progress)?;
+    tracing::info!(
+        groups = plan.groups.len(),
+        first = %plan.groups.first().map_or_else(String::new, ToString::to_string),
+        port = plan.port,
+        iface = %plan.iface_label,
+        sources = plan.sources.len(),
+        "joined"
+    );
+    Ok(receiver)
 }
 
 /// The receive buffer asked for and granted, for the JSON `stats` record.

@@ -14,6 +14,7 @@ mod crafted;
 mod engine;
 mod hints;
 mod hostile;
+mod logging;
 mod readme_table;
 mod util;
 

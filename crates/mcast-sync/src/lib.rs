@@ -101,6 +101,7 @@ pub mod resolve;
 pub mod sender;
 pub mod setup;
 pub mod ssmping;
+mod trace;
 pub mod unicast;
 
 /// mcast-core, the sans-IO engine these sockets drive (groups, interfaces, frames, sessions),

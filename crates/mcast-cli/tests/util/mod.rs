@@ -27,7 +27,8 @@ pub(crate) const LO: &str = "127.0.0.1";
 pub(crate) fn mcast() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcast"));
     cmd.env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE");
+        .env_remove("RUST_LIB_BACKTRACE")
+        .env_remove("RUST_LOG");
     cmd
 }
 

@@ -10,6 +10,7 @@ use mcast_core::mreq;
 use socket2::{InterfaceIndexOrAddress, Socket};
 
 use crate::resolve::ResolvedIface;
+use crate::trace::debug;
 use crate::Error;
 
 use super::options::{opt, setsockopt_bytes};
@@ -33,6 +34,7 @@ pub(crate) fn join(
     source: Option<Source>,
     iface: &ResolvedIface,
 ) -> io::Result<()> {
+    debug!(%group, source = ?source.map(|s| s.addr()), iface = %iface.spec, index = iface.index, "join");
     let bad = |e: mreq::MreqError| io::Error::new(io::ErrorKind::InvalidInput, e);
     match (group.addr(), source, &iface.spec) {
         // IPv4, interface by address (or any): ip_mreq / ip_mreq_source, as the lecture does.
@@ -72,6 +74,7 @@ pub(crate) fn join(
 /// IPv4 with an address or any interface, else by index): the whole group, its
 /// source-specific joins included.
 pub(crate) fn leave(sock: &Socket, group: Group, iface: &ResolvedIface) -> io::Result<()> {
+    debug!(%group, iface = %iface.spec, index = iface.index, "leave");
     match (group.addr(), &iface.spec) {
         (IpAddr::V4(g), IfaceSpec::Any | IfaceSpec::Addr(IpAddr::V4(_))) => {
             sock.leave_multicast_v4(&g, &iface.v4)
@@ -85,6 +88,7 @@ pub(crate) fn leave(sock: &Socket, group: Group, iface: &ResolvedIface) -> io::R
 /// interface need not exist any more: the kernel keeps a deleted interface's memberships on
 /// the socket, by index, until they are left.
 pub(crate) fn leave_on_index(sock: &Socket, group: Group, index: u32) -> io::Result<()> {
+    debug!(%group, index, "leave");
     match group.addr() {
         IpAddr::V4(g) => sock.leave_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(index)),
         IpAddr::V6(g) => sock.leave_multicast_v6(&g, index),
@@ -149,6 +153,7 @@ pub(super) fn set_multicast_if(
     index: u32,
     by_addr: Option<Ipv4Addr>,
 ) -> Result<(), Error> {
+    debug!(%group, index, by_addr = ?by_addr, "outgoing interface");
     if v6 {
         return opt("IPV6_MULTICAST_IF", sock.set_multicast_if_v6(index));
     }
