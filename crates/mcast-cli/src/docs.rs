@@ -84,6 +84,10 @@ fn man_pages(cmd: &clap::Command) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         Ok(())
     };
     render("mcast".into(), cmd.clone())?;
+    // Built, the command has clap's own `help` subcommand too, which the main page's SEE ALSO
+    // names as clap_mangen builds it.
+    let mut cmd = cmd.clone();
+    cmd.build();
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("mcast-{}", sub.get_name());
         render(
@@ -151,7 +155,7 @@ mod tests {
         let pages = super::man_pages(&Cli::command()).unwrap();
         let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
         let main = String::from_utf8(pages[0].1.clone()).unwrap();
-        for sub in ["send", "recv", "info", "sniff", "groups", "ifaces"] {
+        for sub in ["send", "recv", "info", "sniff", "groups", "ifaces", "help"] {
             let file = format!("mcast-{sub}.1");
             assert!(
                 names.contains(&file.as_str()),
