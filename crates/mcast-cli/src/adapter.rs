@@ -32,7 +32,14 @@ pub(crate) fn open_sender(
         .loopback(plan.loopback)
         .send_path(path)
         .build()?;
-    tracing::info!(group = %plan.group, port = plan.port, iface = %plan.iface, ttl = plan.ttl, loopback = plan.loopback, "sender open");
+    tracing::info!(
+        group = %plan.group,
+        port = plan.port,
+        iface = %plan.iface,
+        ttl = plan.ttl,
+        loopback = plan.loopback,
+        "sender open"
+    );
     Ok(sender)
 }
 
