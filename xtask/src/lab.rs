@@ -62,7 +62,6 @@ use crate::{
     netns::{self, ip_in, run_in},
     prereq,
 };
-#[cfg(test)]
 pub(crate) use cargo::cargo_binary;
 pub(crate) use cargo::{mcast_binary, project_root, target_dir, Profile};
 pub(crate) use cmd::{run_cmd, Opt};

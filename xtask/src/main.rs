@@ -6,6 +6,8 @@
 //! * `cargo xtask lab up|exec|status|down` keeps a lab standing for experiments.
 //! * `cargo xtask perf` measures multicast throughput on a two-namespace veth lab and writes
 //!   BENCHMARKS.md.
+//! * `cargo xtask dist [--debug]` builds the release binary and writes it, its bash, zsh and
+//!   fish completions and its man pages under `target/dist/`.
 //! * `cargo xtask fuzz [--seconds N] [TARGET]` builds the fuzz targets with libFuzzer's
 //!   instrumentation (no cargo-fuzz needed) and runs each for N seconds.
 //!
@@ -31,6 +33,7 @@ macro_rules! outln {
 }
 
 mod demo;
+mod dist;
 mod fuzz;
 mod lab;
 mod netns;
@@ -70,6 +73,9 @@ enum Cmd {
     Perf(perf::Opt),
     /// Build the fuzz targets (libFuzzer, no cargo-fuzz needed) and run each for a while.
     Fuzz(fuzz::Opt),
+    /// Build the release binary; write it, its completions (bash, zsh, fish) and man pages
+    /// under target/dist/.
+    Dist(dist::Opt),
 }
 
 /// Options of `cargo xtask demo`.
@@ -122,9 +128,11 @@ fn main() -> ExitCode {
 
 fn try_main() -> Result<i32> {
     let cli = Cli::parse();
-    // Fuzzing needs no namespace, so no root.
-    if let Cmd::Fuzz(opt) = &cli.cmd {
-        return fuzz::run_cmd(opt);
+    // Fuzzing and packaging need no namespace, so no root.
+    match &cli.cmd {
+        Cmd::Fuzz(opt) => return fuzz::run_cmd(opt),
+        Cmd::Dist(opt) => return dist::run_cmd(opt),
+        _ => {}
     }
     // perf measures an optimised build; everything else runs the quick-to-build debug one.
     let profile = match cli.cmd {
@@ -156,10 +164,11 @@ fn try_main() -> Result<i32> {
         Cmd::Lab(opt) => lab::run_cmd(opt),
         Cmd::Perf(opt) => perf::run_cmd(&opt),
         Cmd::Fuzz(opt) => fuzz::run_cmd(&opt),
+        Cmd::Dist(opt) => dist::run_cmd(&opt),
     }
 }
 
-/// Every subcommand but `fuzz` needs root. A user who is not root but has `sudo` gets the `mcast` binary
+/// Every subcommand but `fuzz` and `dist` needs root. A user who is not root but has `sudo` gets the `mcast` binary
 /// built as themselves in `profile` (so `target/` stays theirs and cargo need not run as root),
 /// then this same xtask binary re-run as root through sudo, with `MCAST_BIN` pointing at that
 /// build. Returns the exit code of that run, or `None` when this process should do the work itself.

@@ -39,7 +39,16 @@ pub(crate) fn open_sender(
         };
         builder = builder.bind(std::net::SocketAddr::new(any, port));
     }
-    Ok(builder.build()?)
+    let sender = builder.build()?;
+    tracing::info!(
+        group = %plan.group,
+        port = plan.port,
+        iface = %plan.iface,
+        ttl = plan.ttl,
+        loopback = plan.loopback,
+        "sender open"
+    );
+    Ok(sender)
 }
 
 /// Opens a receiver for the plan: binds, joins every group (with the sources), asks for a
@@ -67,7 +76,16 @@ pub(crate) fn open_receiver_with_progress(
     if let Some(size) = rcvbuf {
         builder = builder.recv_buffer_size(size);
     }
-    Ok(builder.build_with_progress(progress)?)
+    let receiver = builder.build_with_progress(progress)?;
+    tracing::info!(
+        groups = plan.groups.len(),
+        first = %plan.groups.first().map_or_else(String::new, ToString::to_string),
+        port = plan.port,
+        iface = %plan.iface_label,
+        sources = plan.sources.len(),
+        "joined"
+    );
+    Ok(receiver)
 }
 
 /// The receive buffer asked for and granted, for the JSON `stats` record.

@@ -2,22 +2,34 @@
 //! from the clap definitions (never written by hand).
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap_complete::Shell;
+
+use crate::output;
 
 /// Print a completion script for a shell.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Examples:
   mcast completions bash > ~/.local/share/bash-completion/completions/mcast
-  mcast completions zsh > ~/.zfunc/_mcast
-  mcast completions fish > ~/.config/fish/completions/mcast.fish")]
+  mcast completions bash --dir ~/.local/share/bash-completion/completions   (writes mcast.bash)
+  mcast completions zsh --dir ~/.zfunc                                       (writes _mcast)
+  mcast completions fish --dir ~/.config/fish/completions                    (writes mcast.fish)
+
+--dir creates DIR (and its parents) when it does not exist; with `>` the shell opens the file,
+so its directory must exist already.")]
 pub(crate) struct CompletionsOpt {
     /// The shell to write completions for.
     #[arg(value_enum)]
     shell: Shell,
+
+    /// Write the script into DIR under the shell's usual file name (mcast.bash, _mcast,
+    /// mcast.fish, mcast.elv, _mcast.ps1) instead of printing it, creating DIR if needed.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 /// Print the man page (roff) on stdout, or write one page per command into a directory.
@@ -28,16 +40,35 @@ Examples:
   mcast man --dir /usr/local/share/man/man1    install mcast.1, mcast-send.1, mcast-recv.1, …")]
 pub(crate) struct ManOpt {
     /// Write mcast.1 and one mcast-SUBCOMMAND.1 per subcommand into DIR instead of printing
-    /// everything on stdout.
+    /// everything on stdout, creating DIR (and its parents) if needed.
     #[arg(long, value_name = "DIR")]
-    dir: Option<std::path::PathBuf>,
+    dir: Option<PathBuf>,
 }
 
-/// Writes the completion script for `opt.shell` to stdout.
+/// Writes the completion script for `opt.shell` to stdout, or into `opt.dir`.
 pub(crate) fn completions(opt: CompletionsOpt, mut cmd: clap::Command) -> anyhow::Result<ExitCode> {
-    let mut out = Vec::new();
-    clap_complete::generate(opt.shell, &mut cmd, "mcast", &mut out);
-    write_stdout(&out)
+    let Some(dir) = opt.dir else {
+        let mut out = Vec::new();
+        clap_complete::generate(opt.shell, &mut cmd, "mcast", &mut out);
+        return write_stdout(&out);
+    };
+    create_dir(&dir)?;
+    let path =
+        clap_complete::generate_to(opt.shell, &mut cmd, "mcast", &dir).with_context(|| {
+            format!(
+                "cannot write the {} completions into {}",
+                opt.shell,
+                dir.display()
+            )
+        })?;
+    tracing::info!(path = %path.display(), "completions written");
+    output::note(&format!("wrote {}", path.display()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates `dir` and its missing parents.
+fn create_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
 
 /// The man pages: `(file name, roff)` for the command and each visible subcommand, whose
@@ -53,6 +84,10 @@ fn man_pages(cmd: &clap::Command) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         Ok(())
     };
     render("mcast".into(), cmd.clone())?;
+    // Built, the command has clap's own `help` subcommand too, which the main page's SEE ALSO
+    // names as clap_mangen builds it.
+    let mut cmd = cmd.clone();
+    cmd.build();
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("mcast-{}", sub.get_name());
         render(
@@ -70,11 +105,17 @@ pub(crate) fn man(opt: ManOpt, cmd: clap::Command) -> anyhow::Result<ExitCode> {
         let all: Vec<u8> = pages.into_iter().flat_map(|(_, roff)| roff).collect();
         return write_stdout(&all);
     };
+    create_dir(&dir)?;
     for (file, roff) in &pages {
         let path = dir.join(file);
         std::fs::write(&path, roff).with_context(|| format!("cannot write {}", path.display()))?;
+        tracing::info!(path = %path.display(), bytes = roff.len(), "man page written");
     }
-    eprintln!("wrote {} man pages to {}", pages.len(), dir.display());
+    output::note(&format!(
+        "wrote {} man pages to {}",
+        pages.len(),
+        dir.display()
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -114,7 +155,7 @@ mod tests {
         let pages = super::man_pages(&Cli::command()).unwrap();
         let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
         let main = String::from_utf8(pages[0].1.clone()).unwrap();
-        for sub in ["send", "recv", "info", "sniff", "groups", "ifaces"] {
+        for sub in ["send", "recv", "info", "sniff", "groups", "ifaces", "help"] {
             let file = format!("mcast-{sub}.1");
             assert!(
                 names.contains(&file.as_str()),

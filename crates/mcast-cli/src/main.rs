@@ -40,6 +40,7 @@ mod ifaces;
 mod info;
 mod joining;
 mod key;
+mod logging;
 mod output;
 mod perf;
 mod ping;
@@ -84,11 +85,17 @@ choice). Durations are like 500ms or 5s.
 Ctrl-C, SIGTERM, SIGHUP, -c, --timeout and a closed stdout all end a command with its summary
 (and the JSON end record, naming the reason); a second Ctrl-C exits at once.
 
+Logging is off by default: -v, -vv and -vvv (or RUST_LOG, e.g. RUST_LOG=mcast_sync=debug) print
+log lines on stderr; -q silences notes, warnings and progress, never errors.
+
 Exit status: 0 success (also after Ctrl-C, SIGTERM or SIGHUP), 1 it ran and failed (socket
 error, nothing received before --timeout, stdout not writable), 2 usage error (bad group, port,
 source or interface), 128+N a second signal N (130: Ctrl-C)."
 )]
 struct Cli {
+    #[command(flatten)]
+    log: logging::LogArgs,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -125,6 +132,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_error(&e),
     };
+    logging::init(cli.log);
+    tracing::debug!(command = ?cli.command, "command line");
     let result = match cli.command {
         Command::Send(opt) => send::run(opt),
         Command::Recv(opt) => recv::run(opt),

@@ -217,7 +217,11 @@ pub(crate) fn column_width(header: &str, cells: impl IntoIterator<Item = usize>)
 /// Writes one diagnostic line to stderr, once stdout has caught up (unless it is stalled:
 /// [`crate::stdout::catch_up`]); failures to write are ignored (there is nowhere left to
 /// report them).
+/// Nothing with `-q` ([`crate::logging`]).
 pub(crate) fn note(text: &str) {
+    if crate::logging::quiet() {
+        return;
+    }
     crate::stdout::catch_up();
     let _ = writeln!(io::stderr().lock(), "{text}");
 }

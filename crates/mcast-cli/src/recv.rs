@@ -88,8 +88,9 @@ pub(crate) struct Opt {
     json: bool,
 
     /// Show the source, group, length and frame header of each datagram.
-    #[arg(short = 'v', long)]
-    verbose: bool,
+    /// -v also logs at info level, -vv at debug (see `mcast --help`).
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    verbose: u8,
 
     /// Also count iperf2's UDP datagrams (`iperf -c GROUP -u`): loss, duplicates and
     /// reordering from their sequence numbers, the client's final datagram as the end.
@@ -592,7 +593,7 @@ fn show_event(opt: &Opt, event: Event) -> io::Result<()> {
     if opt.json {
         output::emit_json("gap", &rec)
     } else {
-        if (opt.verbose || rec.event == "malformed") && !opt.quiet {
+        if (opt.verbose > 0 || rec.event == "malformed") && !opt.quiet {
             output::note(&rec.to_string());
         }
         Ok(())
@@ -649,7 +650,7 @@ fn show_stray(
             },
         );
     }
-    if opt.verbose {
+    if opt.verbose > 0 {
         return output::line(&format!(
             "[stray {} to {dest}] from {} len {}: {}",
             kind.as_str(),
@@ -717,7 +718,7 @@ fn show(
     // One payload, one line: control characters and bytes that are not UTF-8 are escaped.
     let text = output::payload_line(payload);
     let group_txt = group.map_or_else(|| "?".into(), |g| g.to_string());
-    let line = if opt.verbose {
+    let line = if opt.verbose > 0 {
         let frame_txt = info.map_or_else(String::new, |f| format!(" {f}"));
         format!(
             "[{group_txt}] from {} len {}{frame_txt}: {text}",

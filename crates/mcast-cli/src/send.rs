@@ -108,9 +108,10 @@ pub(crate) struct Opt {
     #[arg(long)]
     json: bool,
 
-    /// Print a line per datagram sent.
-    #[arg(short = 'v', long)]
-    verbose: bool,
+    /// Print a line per datagram sent; -v also logs at info level, -vv at debug (see
+    /// `mcast --help`).
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    verbose: u8,
 
     /// Print on stderr the socket options set before sending (TTL, loop, interface), as
     /// the lecture's Python sets them.
@@ -378,7 +379,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         reason
     };
     // A run cut short (a signal, stdout gone) says how far it got, as `-v` always does.
-    if reason.cut_short().is_some() || opt.verbose {
+    if reason.cut_short().is_some() || opt.verbose > 0 {
         let n = driver.datagrams_sent();
         output::note(&format!(
             "sent {}, {} to {}:{} in {:.1}s{}",
@@ -452,7 +453,7 @@ fn report(
                 sent_at_ns: opt.framed.then_some(stamp),
             },
         )
-    } else if opt.verbose {
+    } else if opt.verbose > 0 {
         let framed = if opt.framed {
             format!(" (session {session} seq {seq})")
         } else {

@@ -43,6 +43,7 @@ mod hints;
 mod hostile;
 mod ipv6;
 mod link;
+mod logging;
 mod readme_table;
 mod readme_tour;
 mod sniff;

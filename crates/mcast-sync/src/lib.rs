@@ -68,6 +68,11 @@
 //!   frames mcast-core's `packet::filter` keeps (turns on mcast-core's `packet` feature, and
 //!   with it etherparse). Without it the crate is the socket layer and the drivers alone, as
 //!   mcast-async uses it.
+//! - `auth`: authenticated frames (mcast-core's `auth` feature).
+//! - `tracing`: debug-level [`tracing`](https://docs.rs/tracing) events (target
+//!   `mcast_sync::setup::…`) for each socket option set and each join and leave, for an
+//!   application that installs a subscriber (`mcast -vv` does). Off by default: without it the
+//!   crate depends on no logging crate.
 //!
 //! # Platform
 //!
@@ -101,6 +106,7 @@ pub mod resolve;
 pub mod sender;
 pub mod setup;
 pub mod ssmping;
+mod trace;
 pub mod unicast;
 
 /// mcast-core, the sans-IO engine these sockets drive (groups, interfaces, frames, sessions),

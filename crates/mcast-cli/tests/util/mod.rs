@@ -27,7 +27,8 @@ pub(crate) use mcast_testkit::loopback::LO;
 pub(crate) fn mcast() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcast"));
     cmd.env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE");
+        .env_remove("RUST_LIB_BACKTRACE")
+        .env_remove("RUST_LOG");
     cmd
 }
 

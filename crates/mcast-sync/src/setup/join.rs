@@ -10,6 +10,7 @@ use mcast_core::mreq;
 use socket2::Socket;
 
 use crate::resolve::ResolvedIface;
+use crate::trace::debug;
 use crate::Error;
 
 use super::options::{opt, setsockopt_bytes};
@@ -143,6 +144,7 @@ pub(crate) fn join(
     source: Option<Source>,
     iface: &ResolvedIface,
 ) -> io::Result<()> {
+    debug!(%group, source = ?source.map(|s| s.addr()), iface = %iface.spec, index = iface.index, "join");
     Request::join(group, source, Via::of(group, iface))
         .map_err(invalid)?
         .apply(sock)
@@ -152,6 +154,7 @@ pub(crate) fn join(
 /// IPv4 with an address or any interface, else by index): the whole group, its
 /// source-specific joins included.
 pub(crate) fn leave(sock: &Socket, group: Group, iface: &ResolvedIface) -> io::Result<()> {
+    debug!(%group, iface = %iface.spec, index = iface.index, "leave");
     Request::leave(group, Via::of(group, iface))
         .map_err(invalid)?
         .apply(sock)
@@ -162,6 +165,7 @@ pub(crate) fn leave(sock: &Socket, group: Group, iface: &ResolvedIface) -> io::R
 /// exist any more: the kernel keeps a deleted interface's memberships on the socket, by index,
 /// until they are left.
 pub(crate) fn leave_on_index(sock: &Socket, group: Group, index: u32) -> io::Result<()> {
+    debug!(%group, index, "leave");
     Request::leave(group, Via::Index(index))
         .map_err(invalid)?
         .apply(sock)
@@ -221,6 +225,7 @@ pub(super) fn set_multicast_if(
     index: u32,
     by_addr: Option<Ipv4Addr>,
 ) -> Result<(), Error> {
+    debug!(%group, index, by_addr = ?by_addr, "outgoing interface");
     if v6 {
         return opt("IPV6_MULTICAST_IF", sock.set_multicast_if_v6(index));
     }

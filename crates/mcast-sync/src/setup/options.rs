@@ -8,16 +8,19 @@ use std::os::fd::AsRawFd;
 use mcast_core::addr::Group;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::trace::debug;
 use crate::Error;
 
 use super::state::RecvBufferReport;
 
 pub(super) fn opt(option: &'static str, r: io::Result<()>) -> Result<(), Error> {
+    debug!(option, ok = r.is_ok(), "setsockopt");
     r.map_err(|source| Error::SetOption { option, source })
 }
 
 /// `Ok(false)` when the kernel lacks the option (not fatal: such options are optional).
 pub(super) fn opt_optional(option: &'static str, r: io::Result<()>) -> Result<bool, Error> {
+    debug!(option, ok = r.is_ok(), "setsockopt (optional)");
     match r {
         Ok(()) => Ok(true),
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOPROTOOPT | libc::EOPNOTSUPP)) => {

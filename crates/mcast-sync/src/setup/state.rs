@@ -152,6 +152,7 @@ impl SocketState {
     /// Sets a sender socket's IPv4 TTL (`IP_MULTICAST_TTL`) or IPv6 hop limit
     /// (`IPV6_MULTICAST_HOPS`) for the datagrams sent from now on.
     pub fn set_ttl(&self, sock: BorrowedFd<'_>, ttl: u32) -> Result<(), Error> {
+        crate::trace::debug!(ttl, v6 = self.v6, "multicast TTL");
         let sock = SockRef::from(&sock);
         if self.v6 {
             opt("IPV6_MULTICAST_HOPS", sock.set_multicast_hops_v6(ttl))
@@ -177,6 +178,7 @@ impl SocketState {
     /// Sets whether a sender socket's datagrams loop back to receivers on this host
     /// (`IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`), from now on.
     pub fn set_loopback(&self, sock: BorrowedFd<'_>, on: bool) -> Result<(), Error> {
+        crate::trace::debug!(on, v6 = self.v6, "multicast loop");
         let sock = SockRef::from(&sock);
         if self.v6 {
             opt("IPV6_MULTICAST_LOOP", sock.set_multicast_loop_v6(on))
