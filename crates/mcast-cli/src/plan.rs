@@ -305,10 +305,9 @@ pub(crate) fn recv(
     let mut seen = HashSet::new();
     let mut all = Vec::new();
     for r in &ranges {
-        if r.first().is_ipv4() != first.is_ipv4() {
+        if let Err(e) = r.first().check_same_family(first) {
             return Err(CliError::usage(format!(
-                "groups {first} and {} are of different address families: one `mcast recv` joins IPv4 or IPv6 groups, not both",
-                r.first()
+                "{e}: one `mcast recv` joins IPv4 or IPv6 groups, not both"
             )));
         }
         for g in r.iter() {

@@ -84,6 +84,15 @@ pub enum AddrError {
         /// The source.
         source_addr: IpAddr,
     },
+    /// Two groups served together (by one receiver, one membership queue) are of different
+    /// address families.
+    #[error("groups {first} and {group} are of different address families")]
+    MixedFamilies {
+        /// The first group, which fixes the family.
+        first: IpAddr,
+        /// The group of the other family.
+        group: IpAddr,
+    },
     /// The text is not a `ADDR/PREFIX` CIDR block.
     #[error("{0:?} is not a CIDR block (expected e.g. 224.0.0.0/4 or ff00::/8)")]
     CidrSyntax(String),
@@ -700,6 +709,31 @@ impl Group {
             Err(AddrError::FamilyMismatch {
                 group: self.addr(),
                 source_addr: source.addr(),
+            })
+        }
+    }
+
+    /// The one rule for groups served together (one receiver's groups, one membership
+    /// queue): they are of `first`'s address family, since a socket is IPv4 or IPv6. The
+    /// `mcast` CLI's plan and [`Membership::join`](crate::membership::Membership::join) ask it.
+    ///
+    /// ```
+    /// use mcast_core::addr::{AddrError, Group};
+    /// let first: Group = "224.1.1.5".parse()?;
+    /// assert_eq!("234.3.2.1".parse::<Group>()?.check_same_family(first), Ok(()));
+    /// assert!(matches!(
+    ///     "ff15::1".parse::<Group>()?.check_same_family(first),
+    ///     Err(AddrError::MixedFamilies { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_same_family(self, first: Group) -> Result<(), AddrError> {
+        if self.is_ipv4() == first.is_ipv4() {
+            Ok(())
+        } else {
+            Err(AddrError::MixedFamilies {
+                first: first.addr(),
+                group: self.addr(),
             })
         }
     }

@@ -302,7 +302,7 @@ impl Membership {
             });
         }
         let first = *self.first.get_or_insert(group);
-        if first.is_ipv4() != group.is_ipv4() {
+        if group.check_same_family(first).is_err() {
             return Err(JoinError::MixedFamilies { first, group });
         }
         self.queue.push_back(Pending {

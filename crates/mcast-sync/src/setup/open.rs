@@ -224,7 +224,10 @@ pub(crate) fn open_receiver(
     let first = *cfg.groups.first().ok_or(Error::NoGroups)?;
     let v6 = first.is_ipv6();
     for g in &cfg.groups {
-        check_family(first, || format!("the group {g}"), g.is_ipv6())?;
+        // The groups' rule is the core's (`Group::check_same_family`), worded as the others.
+        if g.check_same_family(first).is_err() {
+            check_family(first, || format!("the group {g}"), g.is_ipv6())?;
+        }
     }
     for s in &cfg.sources {
         // The source-family rule is the core's (`Group::check_source`), worded as the others.
