@@ -34,42 +34,33 @@ pub(crate) struct Lines {
 impl Lines {
     /// Starts reading stdin on a thread.
     pub(crate) fn spawn() -> io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel(AHEAD);
-        thread::Builder::new().name("stdin".into()).spawn(move || {
-            let mut stdin = io::stdin().lock();
-            loop {
-                let mut line = Vec::new();
-                match stdin.read_until(b'\n', &mut line) {
-                    Ok(0) => return,
-                    Ok(_) => {
-                        if tx.send(Ok(line)).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                }
-            }
-        })?;
-        Ok(Self { rx })
+        Self::spawn_with(|stdin| {
+            let mut line = Vec::new();
+            stdin.read_until(b'\n', &mut line).map(|_| line)
+        })
     }
 
     /// Starts reading stdin on a thread without line splitting: each `read(2)` of at most `max`
     /// bytes is handed over as it is (a pipe writer's write of up to 4096 bytes, `PIPE_BUF`,
     /// arrives whole).
     pub(crate) fn spawn_raw(max: usize) -> io::Result<Self> {
+        let mut buf = vec![0u8; max.max(1)];
+        Self::spawn_with(move |stdin| stdin.read(&mut buf).map(|n| buf[..n].to_vec()))
+    }
+
+    /// Starts the thread: `read` takes the next piece of stdin (empty at its end) until stdin
+    /// ends, a read fails (handed over, then the thread ends) or nobody listens any more.
+    fn spawn_with(
+        mut read: impl FnMut(&mut io::StdinLock<'static>) -> io::Result<Vec<u8>> + Send + 'static,
+    ) -> io::Result<Self> {
         let (tx, rx) = mpsc::sync_channel(AHEAD);
         thread::Builder::new().name("stdin".into()).spawn(move || {
             let mut stdin = io::stdin().lock();
-            let mut buf = vec![0u8; max.max(1)];
             loop {
-                match stdin.read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => {
-                        if tx.send(Ok(buf[..n].to_vec())).is_err() {
+                match read(&mut stdin) {
+                    Ok(piece) if piece.is_empty() => return,
+                    Ok(piece) => {
+                        if tx.send(Ok(piece)).is_err() {
                             return;
                         }
                     }

@@ -326,14 +326,8 @@ fn route_request(dest: IpAddr) -> Vec<u8> {
 /// The output interface in the kernel's answer to [`route_request`]: `RTA_OIF` of its
 /// `RTM_NEWROUTE`, or the error an `NLMSG_ERROR` carries. Never panics on any input.
 fn parse_route_reply(buf: &[u8]) -> io::Result<u32> {
-    use crate::link::{align4, u16_at, u32_at, NLMSG_HDRLEN, RTA_HDRLEN};
-    let mut at = 0;
-    while let (Some(len), Some(kind)) = (u32_at(buf, at), u16_at(buf, at + 4)) {
-        let len = len as usize;
-        if len < NLMSG_HDRLEN || buf.len() - at < len {
-            break;
-        }
-        let body = &buf[at + NLMSG_HDRLEN..at + len];
+    use crate::link::{attributes, messages, u32_at};
+    for (kind, body) in messages(buf) {
         if kind == NLMSG_ERROR {
             let errno = u32_at(body, 0).map_or(0, |e| e as i32);
             return Err(if errno < 0 {
@@ -343,22 +337,11 @@ fn parse_route_reply(buf: &[u8]) -> io::Result<u32> {
             });
         }
         if kind == libc::RTM_NEWROUTE {
-            let mut a = RTMSG_LEN;
-            while let (Some(alen), Some(akind)) = (u16_at(body, a), u16_at(body, a + 2)) {
-                let alen = usize::from(alen);
-                if alen < RTA_HDRLEN || body.len() - a < alen {
-                    break;
-                }
-                if akind == RTA_OIF {
-                    if let Some(oif) = u32_at(body, a + RTA_HDRLEN) {
-                        return Ok(oif);
-                    }
-                }
-                a = a.saturating_add(align4(alen));
-            }
-            return Err(io::Error::other("the route names no output interface"));
+            return attributes(body, RTMSG_LEN)
+                .find(|&(kind, _)| kind == RTA_OIF)
+                .and_then(|(_, value)| u32_at(value, 0))
+                .ok_or_else(|| io::Error::other("the route names no output interface"));
         }
-        at = at.saturating_add(align4(len));
     }
     Err(io::Error::other("no route in the kernel's answer"))
 }

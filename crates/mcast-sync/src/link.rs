@@ -509,50 +509,63 @@ pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// The link messages in one datagram read from the netlink socket (native byte order, as the
-/// kernel writes them). Anything short, malformed or of another type is skipped; a message
-/// whose length runs past the datagram ends the walk. Never panics.
-fn parse_messages(buf: &[u8]) -> Vec<Message> {
-    let mut out = Vec::new();
+/// The netlink messages in `buf`, as (type, body) pairs, in native byte order as the kernel
+/// writes them. A message shorter than its header, or whose length runs past the buffer, ends
+/// the walk. Never panics; the one walk for every netlink reply this crate reads.
+pub(crate) fn messages(buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     let mut at = 0;
-    while let (Some(len), Some(kind)) = (u32_at(buf, at), u16_at(buf, at + 4)) {
-        let len = len as usize;
+    std::iter::from_fn(move || {
+        let (len, kind) = (u32_at(buf, at)? as usize, u16_at(buf, at + 4)?);
         if len < NLMSG_HDRLEN || buf.len() - at < len {
-            break;
+            return None;
         }
         let body = &buf[at + NLMSG_HDRLEN..at + len];
-        match kind {
-            libc::RTM_NEWLINK | libc::RTM_DELLINK => {
-                if let Some(link) = parse_link(body, kind == libc::RTM_DELLINK) {
-                    out.push(Message::Link(link));
-                }
-            }
-            NLMSG_OVERRUN => out.push(Message::Overrun),
-            _ => {}
-        }
         at = at.saturating_add(align4(len));
-    }
-    out
+        Some((kind, body))
+    })
+}
+
+/// The attributes (`struct rtattr`) of a message body from `at` on, as (type, value) pairs.
+/// An attribute shorter than its header, or running past the body, ends the walk. Never
+/// panics.
+pub(crate) fn attributes(body: &[u8], mut at: usize) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        let (len, kind) = (usize::from(u16_at(body, at)?), u16_at(body, at + 2)?);
+        if len < RTA_HDRLEN || body.len().checked_sub(at)? < len {
+            return None;
+        }
+        let value = &body[at + RTA_HDRLEN..at + len];
+        at = at.saturating_add(align4(len));
+        Some((kind, value))
+    })
+}
+
+/// The link messages in one datagram read from the netlink socket. Anything short, malformed
+/// or of another type is skipped; a message whose length runs past the datagram ends the
+/// walk. Never panics.
+fn parse_messages(buf: &[u8]) -> Vec<Message> {
+    messages(buf)
+        .filter_map(|(kind, body)| match kind {
+            libc::RTM_NEWLINK | libc::RTM_DELLINK => {
+                parse_link(body, kind == libc::RTM_DELLINK).map(Message::Link)
+            }
+            NLMSG_OVERRUN => Some(Message::Overrun),
+            _ => None,
+        })
+        .collect()
 }
 
 /// An `ifinfomsg` and its attributes.
 fn parse_link(body: &[u8], deleted: bool) -> Option<LinkMessage> {
     let index = u32_at(body, 4)?;
     let flags = u32_at(body, 8)?;
-    let mut name = None;
-    let mut at = IFINFOMSG_LEN;
-    while let (Some(len), Some(kind)) = (u16_at(body, at), u16_at(body, at + 2)) {
-        let len = usize::from(len);
-        if len < RTA_HDRLEN || body.len() - at < len {
-            break;
-        }
-        if kind == IFLA_IFNAME {
-            let value = &body[at + RTA_HDRLEN..at + len];
+    let name = attributes(body, IFINFOMSG_LEN)
+        .filter(|&(kind, _)| kind == IFLA_IFNAME)
+        .last()
+        .map(|(_, value)| {
             let value = value.split(|&b| b == 0).next().unwrap_or_default();
-            name = Some(String::from_utf8_lossy(value).into_owned());
-        }
-        at = at.saturating_add(align4(len));
-    }
+            String::from_utf8_lossy(value).into_owned()
+        });
     Some(LinkMessage {
         deleted,
         index,
