@@ -9,6 +9,8 @@
 //!   host, each with `lo` and a veth `lab0` carrying the host's address.
 //! * `<prefix>router` (routed topology only): `lab0` 192.168.56.254 on `br0`, `lab1` 192.168.57.254 on
 //!   `br1`, `ip_forward` on and kernel multicast routing driven by `smcrouted` (ident `<prefix>smcroute`).
+//! * `<prefix>r1` … `<prefix>rN` (pim topology only): routers in a line, each running FRR's
+//!   `zebra` and `pimd`, their files under `<prefix>tmp/rI/` ([`pim`] has the addressing).
 //! * `<prefix>sender`, `<prefix>receiver` (pair topology only): two host namespaces whose `lab0`
 //!   interfaces are the two ends of one veth pair, with no switch namespace.
 //! * With `--loss`/`--dup`: nftables tables `ip <prefix>lab` (and `netdev <prefix>lab` for loss
@@ -28,6 +30,9 @@
 //!   bushwick 192.168.57.5 on `br1`; the router forwards every IPv4 group outside the link-local
 //!   224.0.0.0/24 both ways (smcroute (*,G/len) routes) with TTL threshold 1, so a datagram sent
 //!   with TTL 1 stays in its subnet and one sent with TTL 2 crosses.
+//! * `pim`: midwood 192.168.56.3 behind `r1`, eastny 192.168.57.1 behind the middle router (the
+//!   PIM rendezvous point), flatbush 192.168.58.4 and bushwick 192.168.58.5 behind `rN`; PIM-SM
+//!   learns where the receivers are (IGMPv3), so a datagram crosses k routers with TTL k+1.
 //! * `pair`: sender 10.77.0.1 and receiver 10.77.0.2 on 10.77.0.0/24, the two ends of one veth
 //!   (no bridge between them), for throughput measurements (`cargo xtask perf`).
 //!
