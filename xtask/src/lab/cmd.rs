@@ -49,7 +49,8 @@ enum LabCmd {
         #[arg(long, value_name = "P[@HOST]")]
         dup: Vec<Fault>,
     },
-    /// Run a command inside a host (or `router`/`switch`); a leading `mcast` runs the built binary.
+    /// Run a command inside a host (or `router`/`switch`, or a pim router `rI`); a leading `mcast`
+    /// runs the built binary, and `vtysh` in a pim router talks to that router's FRR daemons.
     Exec {
         /// eastny, midwood, flatbush, bushwick, router or switch (sender or receiver in a pair).
         host: String,
@@ -127,7 +128,15 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
             } else {
                 program.into()
             };
-            let mut command = netns::exec_in(&format!("{prefix}{host}"), program);
+            let mut command = netns::exec_in(&format!("{prefix}{host}"), &program);
+            // A pim router's vtysh talks to that router's daemons, through their own sockets.
+            if config.topology == Topology::Pim
+                && program == "vtysh"
+                && config.line().names().contains(&host)
+            {
+                let dir = pim::router_dir(&super::scratch_dir(&prefix), &host);
+                command.arg("--vty_socket").arg(dir);
+            }
             command.args(args);
             let status = command
                 .status()
