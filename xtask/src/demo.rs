@@ -9,8 +9,13 @@
 //! `cargo xtask demo --python` runs the lecture's plain-Python programs (`examples/python/`)
 //! on the same hosts beside `mcast`, both ways round, to show that they interoperate.
 //!
+//! `cargo xtask demo --topology pim` replays the lecture's group across a line of PIM-SM
+//! routers instead ([`pim`]).
+//!
 //! What is printed about a program is checked against what it printed: the demo fails (exit 1)
 //! when an outcome, an option or the MAC differs from the lecture's.
+
+pub(crate) mod pim;
 
 use std::{
     net::Ipv4Addr,
@@ -31,7 +36,7 @@ use crate::{
 
 /// The group midwood sends to and eastny and flatbush join.
 pub(crate) const GROUP: &str = "224.1.1.5";
-const OTHER_GROUP: &str = "234.3.2.1";
+pub(crate) const OTHER_GROUP: &str = "234.3.2.1";
 const MESSAGE: &str = "Hello, World!";
 /// The sending host.
 const SENDER: &str = "midwood";

@@ -9,6 +9,8 @@
 //!   host, each with `lo` and a veth `lab0` carrying the host's address.
 //! * `<prefix>router` (routed topology only): `lab0` 192.168.56.254 on `br0`, `lab1` 192.168.57.254 on
 //!   `br1`, `ip_forward` on and kernel multicast routing driven by `smcrouted` (ident `<prefix>smcroute`).
+//! * `<prefix>r1` … `<prefix>rN` (pim topology only): routers in a line, each running FRR's
+//!   `zebra` and `pimd`, their files under `<prefix>tmp/rI/` ([`pim`] has the addressing).
 //! * `<prefix>sender`, `<prefix>receiver` (pair topology only): two host namespaces whose `lab0`
 //!   interfaces are the two ends of one veth pair, with no switch namespace.
 //! * With `--loss`/`--dup`: nftables tables `ip <prefix>lab` (and `netdev <prefix>lab` for loss
@@ -28,6 +30,9 @@
 //!   bushwick 192.168.57.5 on `br1`; the router forwards every IPv4 group outside the link-local
 //!   224.0.0.0/24 both ways (smcroute (*,G/len) routes) with TTL threshold 1, so a datagram sent
 //!   with TTL 1 stays in its subnet and one sent with TTL 2 crosses.
+//! * `pim`: midwood 192.168.56.3 behind `r1`, eastny 192.168.57.1 behind the middle router (the
+//!   PIM rendezvous point), flatbush 192.168.58.4 and bushwick 192.168.58.5 behind `rN`; PIM-SM
+//!   learns where the receivers are (IGMPv3), so a datagram crosses k routers with TTL k+1.
 //! * `pair`: sender 10.77.0.1 and receiver 10.77.0.2 on 10.77.0.0/24, the two ends of one veth
 //!   (no bridge between them), for throughput measurements (`cargo xtask perf`).
 //!
@@ -42,6 +47,7 @@ mod cmd;
 mod faults;
 pub(crate) mod find;
 mod interrupt;
+pub(crate) mod pim;
 mod state;
 mod status;
 mod teardown;
@@ -68,6 +74,7 @@ pub(crate) use cmd::{run_cmd, Opt};
 pub(crate) use faults::Fault;
 use interrupt::{active, exit_if_interrupted, register, unregister};
 pub(crate) use interrupt::{install as install_interrupt_handler, interrupted, unless_interrupted};
+pub(crate) use pim::FRR_DIR;
 #[cfg(test)]
 pub(crate) use state::STATE_FILE;
 pub(crate) use teardown::teardown;
@@ -213,6 +220,7 @@ impl Lab {
         let bridges: &[&str] = match self.config.topology {
             Topology::Lecture => &["br0"],
             Topology::Routed => &["br0", "br1"],
+            Topology::Pim => &pim::PIM_BRIDGES,
             Topology::Pair => &[],
         };
         for br in bridges {
@@ -231,6 +239,9 @@ impl Lab {
         }
         if self.config.topology == Topology::Routed {
             self.add_router()?;
+        }
+        if self.config.topology == Topology::Pim {
+            self.add_pim_routers()?;
         }
         self.add_faults()?;
         if self.config.snooping {
@@ -387,6 +398,66 @@ impl Lab {
             }
             thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The pim topology's routers (see [`pim`]): namespaces, edge legs on the bridges, transit
+    /// veths, static routes, then FRR's daemons, waiting for every PIM neighbour.
+    fn add_pim_routers(&mut self) -> Result<()> {
+        let line = self.config.line();
+        let names = line.names();
+        for name in &names {
+            let ns = self.ns(name);
+            self.add_netns(&ns)?;
+            ip_in(&ns, &["link", "set", "lo", "up"])?;
+            netns::sysctl_in(&ns, "net.ipv4.ip_forward", "1")?;
+        }
+        for (i, name) in (1..).zip(&names) {
+            let ns = self.ns(name);
+            for iface in line.ifaces(i) {
+                if let Some(bridge) = iface.bridge {
+                    let port = format!("{name}-{}", iface.name);
+                    self.add_leg(&ns, &iface.name, &port, iface.addr, bridge)?;
+                }
+            }
+        }
+        // Each transit link from the lower router's side, its peer straight in the higher's.
+        for pair in names.windows(2) {
+            let [low, high] = [&pair[0], &pair[1]];
+            ip_in(
+                &self.ns(low),
+                &[
+                    "link",
+                    "add",
+                    high,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    low,
+                    "netns",
+                    &self.ns(high),
+                ],
+            )?;
+        }
+        for (i, name) in (1..).zip(&names) {
+            let ns = self.ns(name);
+            for iface in line.ifaces(i).iter().filter(|f| f.bridge.is_none()) {
+                let addr = format!("{}/{}", iface.addr, iface.len);
+                ip_in(&ns, &["addr", "add", &addr, "dev", &iface.name])?;
+                ip_in(&ns, &["link", "set", &iface.name, "up"])?;
+            }
+            for (net, via) in line.routes(i) {
+                ip_in(&ns, &["route", "add", &net, "via", &via.to_string()])?;
+            }
+        }
+        let scratch = self.scratch_dir()?;
+        let prefix = self.prefix.clone();
+        pim::start(
+            line,
+            &scratch,
+            |name| format!("{prefix}{name}"),
+            &mut self.daemons,
+        )
     }
 
     /// Loads each host's nftables faults into its namespace (hosts no fault applies to get none).

@@ -2,7 +2,8 @@
 //!
 //! * `cargo xtask demo` replays the lecture (four hosts, two groups) in network namespaces it
 //!   creates, prints each host's terminal, checks the outcome and tears everything down;
-//!   `--python` runs the lecture's Python programs beside `mcast` there.
+//!   `--python` runs the lecture's Python programs beside `mcast` there; `--topology pim`
+//!   runs it across a line of FRR routers (PIM-SM, SSM, TTLs, a prune).
 //! * `cargo xtask lab up|exec|status|down` keeps a lab standing for experiments.
 //! * `cargo xtask perf` measures multicast throughput on a two-namespace veth lab and writes
 //!   BENCHMARKS.md.
@@ -85,6 +86,20 @@ struct DemoOpt {
     /// a Python sender to `mcast` and Python receivers, then `mcast send` to both.
     #[arg(long)]
     python: bool,
+    /// `lecture`: the four hosts on one LAN; `pim`: across a line of FRR routers (PIM-SM and
+    /// SSM: TTLs, a prune, the routers' state).
+    #[arg(long, value_enum, default_value = "lecture", conflicts_with = "python")]
+    topology: DemoTopology,
+    /// How many routers the pim demo puts between midwood and flatbush.
+    #[arg(long, default_value_t = lab::pim::DEFAULT_ROUTERS, value_name = "N")]
+    routers: u8,
+}
+
+/// The labs the demo runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum DemoTopology {
+    Lecture,
+    Pim,
 }
 
 /// Writes to stdout for [`out!`]/[`outln!`]. After the first failed write (usually a reader that
@@ -149,7 +164,10 @@ fn try_main() -> Result<i32> {
             // Checked before the (slow) build; `Lab::up` checks again.
             prereq::require(&[prereq::Prereq::Root, prereq::Prereq::Ip])?;
             let bin = lab::mcast_binary(lab::Profile::Debug, false)?;
-            let failures = demo::run(&bin, opt.python)?;
+            let failures = match opt.topology {
+                DemoTopology::Lecture => demo::run(&bin, opt.python)?,
+                DemoTopology::Pim => demo::pim::run(&bin, opt.routers)?,
+            };
             if failures.is_empty() {
                 outln!("demo: every check passed");
                 Ok(0)

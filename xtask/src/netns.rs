@@ -201,7 +201,6 @@ impl Proc {
     ///
     /// `ip netns exec` and the `sh -c exec …` wrapper both exec in place, so the child's id is
     /// the program's own. Errors only when `kill` cannot be run or the process is already gone.
-    #[cfg(test)] // only the lab scenarios stop a process this way
     pub(crate) fn interrupt(&self) -> Result<()> {
         run(Command::new("kill").args(["-INT", &self.child.id().to_string()])).map(drop)
     }

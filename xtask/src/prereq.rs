@@ -15,6 +15,8 @@ pub(crate) enum Prereq {
     Nft,
     /// smcroute's `smcrouted` and `smcroutectl` (only for the routed topology).
     Smcroute,
+    /// FRR's `zebra` and `pimd` and its `vtysh` (only for the pim topology).
+    Frr,
     /// util-linux's `taskset` (`cargo xtask perf` pins sender and receiver to cores).
     Taskset,
     /// A C compiler as `cc` (`cargo xtask perf` compiles its C sender and counter).
@@ -31,6 +33,12 @@ impl Prereq {
             Self::Ip => which("ip").is_some(),
             Self::Nft => which("nft").is_some(),
             Self::Smcroute => which("smcrouted").is_some() && which("smcroutectl").is_some(),
+            Self::Frr => {
+                ["zebra", "pimd"]
+                    .iter()
+                    .all(|d| std::path::Path::new(crate::lab::FRR_DIR).join(d).is_file())
+                    && which("vtysh").is_some()
+            }
             Self::Taskset => which("taskset").is_some(),
             Self::Cc => which("cc").is_some(),
             Self::Iperf => which("iperf").is_some(),
@@ -40,6 +48,7 @@ impl Prereq {
             Self::Ip => "`ip` (iproute2) is missing: apt-get install iproute2",
             Self::Nft => "`nft` is missing (--loss/--dup use nftables, tc netem is not available here): apt-get install nftables",
             Self::Smcroute => "`smcrouted`/`smcroutectl` are missing (the routed topology uses them for kernel multicast routing): apt-get install smcroute",
+            Self::Frr => "FRR's /usr/lib/frr/pimd, zebra or vtysh is missing (the pim topology runs FRR's routing daemons): apt-get install frr (then keep its service off: the lab starts its own daemons)",
             Self::Taskset => "`taskset` is missing (perf pins the sender and the receiver to their own cores): apt-get install util-linux",
             Self::Cc => "`cc` is missing (perf compiles its C baseline sender and counter at run time): apt-get install gcc",
             Self::Iperf => "`iperf` (iperf2) is missing (perf compares mcast with it): apt-get install iperf",

@@ -1371,3 +1371,121 @@ fn leftovers_are_found_by_run() {
     want.sort_unstable();
     assert_eq!(listed, want);
 }
+
+// issue #12 (PIM lab) — `lab up --topology pim` brings up FRR on every router, `lab routes`
+// shows a host's join as (*,G) state, `lab down` leaves no namespace, no directory and no
+// daemon behind. Run through the xtask binary, with a target directory of its own (so a lab
+// the developer keeps up in this checkout is neither refused nor touched).
+#[test]
+fn pim_lab_up_routes_down() {
+    let _serial = serial();
+    if !can_run("the pim lab", &[Prereq::Ip, Prereq::Frr]) {
+        return;
+    }
+    let mcast = lab::mcast_binary(Profile::Debug, false).expect("the mcast binary builds");
+    let xtask =
+        lab::cargo_binary("xtask", "xtask", Profile::Debug, true).expect("the xtask binary builds");
+    let target = std::env::temp_dir().join(format!("mcast-pim-test-{}", std::process::id()));
+    let xtask_run = |args: &[&str]| {
+        Command::new(&xtask)
+            .args(args)
+            .env("MCAST_BIN", &mcast)
+            .env("CARGO_TARGET_DIR", &target)
+            .stdin(Stdio::null())
+            .output()
+            .expect("xtask runs")
+    };
+    let text = |out: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let mut failures = Vec::new();
+    let up = xtask_run(&["lab", "up", "--topology", "pim"]);
+    let up_text = text(&up);
+    let prefix = up_text
+        .lines()
+        .find_map(|l| l.strip_prefix("lab up: prefix ")?.split(',').next())
+        .map(str::to_owned);
+    if up.status.code() != Some(0) || prefix.is_none() {
+        failures.push(format!("lab up failed ({}):\n{up_text}", up.status));
+    }
+    for want in ["r1 ", "r2 ", "r3 ", "PIM neighbours: 10.0.1.1 10.0.2.2"] {
+        if !up_text.contains(want) {
+            failures.push(format!("lab status shows no `{want}`"));
+        }
+    }
+    let scratch = prefix
+        .as_ref()
+        .map(|p| std::env::temp_dir().join(format!("{p}tmp")));
+    let pids: Vec<u32> = scratch
+        .as_ref()
+        .map(|s| {
+            lab::pim::recorded_pids(s)
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect()
+        })
+        .unwrap_or_default();
+    if prefix.is_some() && pids.len() != 6 {
+        failures.push(format!("expected 6 daemon pid files, found {pids:?}"));
+    }
+    if let Some(prefix) = &prefix {
+        // flatbush joins for a few seconds: r3 shows the (*,G) towards its LAN.
+        let join = Proc::spawn(
+            &format!("{prefix}flatbush"),
+            &mcast,
+            "mcast",
+            &["recv", GROUP, PORT, "-i", "192.168.58.4", "--timeout", "5s"],
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut routes = String::new();
+        while Instant::now() < deadline {
+            routes = text(&xtask_run(&["lab", "routes", "flatbush"]));
+            if routes.contains(&format!("r3      (*, {GROUP})")) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        if !routes.contains("lan58(igmp)") || !routes.contains("192.168.57.254") {
+            failures.push(format!(
+                "lab routes flatbush shows no join on lan58:\n{routes}"
+            ));
+        }
+        let all = text(&xtask_run(&["lab", "routes"]));
+        for r in ["r1 ", "r2 ", "r3 "] {
+            if !all.lines().any(|l| l.starts_with(r)) {
+                failures.push(format!("lab routes has no line for {r}:\n{all}"));
+            }
+        }
+        drop(join);
+    }
+    let down = xtask_run(&["lab", "down"]);
+    if down.status.code() != Some(0) {
+        failures.push(format!("lab down failed:\n{}", text(&down)));
+    }
+    if let Some(prefix) = &prefix {
+        let left = netns::list_netns_with_prefix(prefix).unwrap_or_default();
+        if !left.is_empty() {
+            failures.push(format!("namespaces left behind: {left:?}"));
+        }
+    }
+    if scratch.as_ref().is_some_and(|s| s.exists()) {
+        failures.push(format!("{scratch:?} left behind"));
+    }
+    for pid in &pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if !stat.is_empty() && !stat.contains(") Z") {
+            failures.push(format!("daemon pid {pid} left running"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&target);
+    assert!(
+        failures.is_empty(),
+        "{} pim lab check(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -7,6 +7,7 @@ use super::{
     find,
     interrupt::{active, exit_if_interrupted},
     mcast_binary,
+    pim::{self, DEFAULT_ROUTERS},
     state::{load_state, save_state, state_file},
     status::{current, labs_here, status},
     target_dir, teardown, Config, Fault, Lab, Profile, Topology,
@@ -28,9 +29,14 @@ enum LabCmd {
     /// send with `--ttl 2` or more to cross it. Ctrl-C before `lab up` returns deletes the lab.
     Up {
         /// `lecture`: four hosts on one bridge; `routed`: two subnets joined by a multicast router;
-        /// `pair`: sender 10.77.0.1 and receiver 10.77.0.2 on one veth pair.
+        /// `pair`: sender 10.77.0.1 and receiver 10.77.0.2 on one veth pair; `pim`: routers
+        /// r1…rN in a line running FRR's pimd (PIM-SM, RP on the middle one), midwood behind r1,
+        /// eastny behind the middle router, flatbush and bushwick behind rN.
         #[arg(long, value_enum, default_value = "lecture")]
         topology: Topology,
+        /// How many routers the pim topology puts in its line.
+        #[arg(long, default_value_t = DEFAULT_ROUTERS, value_name = "N")]
+        routers: u8,
         /// IGMP snooping with a querier on the bridge(s) (default: flood like a hub).
         #[arg(long)]
         snooping: bool,
@@ -43,7 +49,8 @@ enum LabCmd {
         #[arg(long, value_name = "P[@HOST]")]
         dup: Vec<Fault>,
     },
-    /// Run a command inside a host (or `router`/`switch`); a leading `mcast` runs the built binary.
+    /// Run a command inside a host (or `router`/`switch`, or a pim router `rI`); a leading `mcast`
+    /// runs the built binary, and `vtysh` in a pim router talks to that router's FRR daemons.
     Exec {
         /// eastny, midwood, flatbush, bushwick, router or switch (sender or receiver in a pair).
         host: String,
@@ -53,6 +60,12 @@ enum LabCmd {
     },
     /// Show the lab that is up (found by its namespaces when the state file is gone).
     Status,
+    /// Show the multicast routing state of the pim lab's routers: (*,G) and (S,G), incoming and
+    /// outgoing interfaces, the RP (from each router's pimd).
+    Routes {
+        /// Only this router (r1, r2, …), or the router of this host's LAN.
+        host: Option<String>,
+    },
     /// Delete the lab that is up, and what labs of this checkout left behind.
     Down,
     /// List every lab on this machine, found by its namespaces' names, whoever made it.
@@ -69,6 +82,7 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
     match opt.cmd {
         LabCmd::Up {
             topology,
+            routers,
             snooping,
             loss,
             dup,
@@ -78,6 +92,7 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
                 snooping,
                 loss,
                 dup,
+                routers,
             };
             config.check()?;
             refuse_a_second_lab()?;
@@ -106,14 +121,22 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
                 Some(lab) => lab,
                 None => load_state()?,
             };
-            check_exec_target(config.topology, &host)?;
+            check_exec_target(&config, &host)?;
             let (program, args) = cmd.split_first().context("no command given")?;
             let program = if program == "mcast" {
                 mcast_binary(Profile::Debug, true)?.into_os_string()
             } else {
                 program.into()
             };
-            let mut command = netns::exec_in(&format!("{prefix}{host}"), program);
+            let mut command = netns::exec_in(&format!("{prefix}{host}"), &program);
+            // A pim router's vtysh talks to that router's daemons, through their own sockets.
+            if config.topology == Topology::Pim
+                && program == "vtysh"
+                && config.line().names().contains(&host)
+            {
+                let dir = pim::router_dir(&super::scratch_dir(&prefix), &host);
+                command.arg("--vty_socket").arg(dir);
+            }
             command.args(args);
             let status = command
                 .status()
@@ -121,6 +144,14 @@ pub(crate) fn run_cmd(opt: Opt) -> Result<i32> {
             Ok(status.code().unwrap_or(1))
         }
         LabCmd::Status => status().map(|()| 0),
+        LabCmd::Routes { host } => {
+            let (prefix, config) = match current()? {
+                Some(lab) => lab,
+                None => load_state()?,
+            };
+            out!("{}", routes(&prefix, &config, host.as_deref())?);
+            Ok(0)
+        }
         LabCmd::Down => down(),
         LabCmd::List { run } => {
             match run {
@@ -221,29 +252,72 @@ fn down() -> Result<i32> {
     Ok(0)
 }
 
-/// The names `lab exec` accepts in `topology`: its hosts, `switch`, and `router` when routed.
-fn exec_targets(topology: Topology) -> Vec<&'static str> {
-    let mut names: Vec<&str> = topology.hosts().iter().map(|h| h.name).collect();
+/// The names `lab exec` accepts in `config`'s topology: its hosts, `switch`, `router` when
+/// routed, `r1`…`rN` for pim.
+fn exec_targets(config: &Config) -> Vec<String> {
+    let topology = config.topology;
+    let mut names: Vec<String> = topology.hosts().iter().map(|h| h.name.to_owned()).collect();
     if topology == Topology::Routed {
-        names.push("router");
+        names.push("router".into());
+    }
+    if topology == Topology::Pim {
+        names.extend(config.line().names());
     }
     if topology != Topology::Pair {
-        names.push("switch");
+        names.push("switch".into());
     }
     names
 }
 
 /// Fails, naming the valid choices, unless `lab exec` can run in `name`.
-fn check_exec_target(topology: Topology, name: &str) -> Result<()> {
-    let valid = exec_targets(topology);
-    if !valid.contains(&name) {
+fn check_exec_target(config: &Config, name: &str) -> Result<()> {
+    let valid = exec_targets(config);
+    if !valid.iter().any(|v| v == name) {
         bail!(
             "no host {name} in the {} lab: choose one of {}",
-            topology.name(),
+            config.topology.name(),
             valid.join(", ")
         );
     }
     Ok(())
+}
+
+/// `lab routes [HOST]`: the table of the pim lab's multicast routes, of every router or of the
+/// one HOST names (a router, or a host: the router of its LAN).
+pub(crate) fn routes(prefix: &str, config: &Config, only: Option<&str>) -> Result<String> {
+    if config.topology != Topology::Pim {
+        bail!(
+            "the {} lab has no routing daemons: `lab routes` reads pimd's state \
+             (`cargo xtask lab up --topology pim`)",
+            config.topology.name()
+        );
+    }
+    let line = config.line();
+    let names = line.names();
+    let wanted = match only {
+        None => None,
+        Some(name) if names.iter().any(|n| n == name) => Some(name.to_owned()),
+        Some(name) => {
+            let h = config
+                .topology
+                .hosts()
+                .iter()
+                .find(|h| h.name == name)
+                .with_context(|| {
+                    format!(
+                        "no router or host {name} in the pim lab: choose one of {}",
+                        exec_targets(config).join(", ")
+                    )
+                })?;
+            line.router_of(h).map(|i| format!("r{i}"))
+        }
+    };
+    let scratch = super::scratch_dir(prefix);
+    let mut all = pim::read_routes(line, &scratch, |r| format!("{prefix}{r}"));
+    if let Some(w) = wanted {
+        all.retain(|(r, _)| *r == w);
+    }
+    Ok(pim::render_routes(&all))
 }
 
 #[cfg(test)]
@@ -252,14 +326,18 @@ mod tests {
 
     #[test]
     fn exec_names_the_valid_hosts_of_the_topology() {
-        let err = check_exec_target(Topology::Routed, "nohost")
+        let cfg = |topology| Config {
+            topology,
+            ..Config::lecture()
+        };
+        let err = check_exec_target(&cfg(Topology::Routed), "nohost")
             .unwrap_err()
             .to_string();
         assert_eq!(
             err,
             "no host nohost in the routed lab: choose one of eastny, midwood, flatbush, bushwick, router, switch"
         );
-        let err = check_exec_target(Topology::Lecture, "router")
+        let err = check_exec_target(&cfg(Topology::Lecture), "router")
             .unwrap_err()
             .to_string();
         assert!(
@@ -267,12 +345,26 @@ mod tests {
             "{err}"
         );
         for name in ["eastny", "bushwick", "router", "switch"] {
-            assert!(check_exec_target(Topology::Routed, name).is_ok(), "{name}");
+            assert!(
+                check_exec_target(&cfg(Topology::Routed), name).is_ok(),
+                "{name}"
+            );
         }
         // A pair has no switch namespace.
-        let err = check_exec_target(Topology::Pair, "switch")
+        let err = check_exec_target(&cfg(Topology::Pair), "switch")
             .unwrap_err()
             .to_string();
         assert!(err.ends_with("choose one of sender, receiver"), "{err}");
+        // The pim lab's routers are r1…rN.
+        let pim = Config {
+            routers: 4,
+            ..cfg(Topology::Pim)
+        };
+        assert!(check_exec_target(&pim, "r4").is_ok());
+        let err = check_exec_target(&pim, "r5").unwrap_err().to_string();
+        assert!(
+            err.ends_with("eastny, midwood, flatbush, bushwick, r1, r2, r3, r4, switch"),
+            "{err}"
+        );
     }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{faults, Config, Topology};
+use super::{faults, pim::DEFAULT_ROUTERS, Config, Topology};
 use crate::netns::{self, ip, ip_in};
 
 /// What starts every marker, so an alias someone else set is never taken for one.
@@ -57,6 +57,9 @@ impl Marker {
             format!("loss={}", faults::list(&c.loss).replace(' ', ",")),
             format!("dup={}", faults::list(&c.dup).replace(' ', ",")),
         ]);
+        if c.topology == Topology::Pim {
+            words.push(format!("routers={}", c.routers));
+        }
         words.join(" ")
     }
 
@@ -75,15 +78,14 @@ impl Marker {
             run: field("run").map(str::to_owned),
             kept: field("kept")? == "yes",
             config: Config {
-                topology: match field("topology")? {
-                    "lecture" => Topology::Lecture,
-                    "routed" => Topology::Routed,
-                    "pair" => Topology::Pair,
-                    _ => return None,
-                },
+                topology: Topology::from_name(field("topology")?)?,
                 snooping: field("snooping") == Some("on"),
                 loss: faults("loss").ok()?,
                 dup: faults("dup").ok()?,
+                routers: match field("routers") {
+                    Some(n) => n.parse().ok()?,
+                    None => DEFAULT_ROUTERS,
+                },
             },
         })
     }
@@ -112,10 +114,16 @@ pub(crate) fn dir_id(dir: &Path) -> String {
     format!("{hash:016x}")
 }
 
-/// Every name a lab gives a namespace after its prefix.
+/// Every name a lab gives a namespace after its prefix, but the pim topology's routers
+/// (`r1`, `r2`, …: see [`is_role`]).
 fn roles() -> Vec<&'static str> {
     let mut roles = vec!["switch", "router"];
-    for topology in [Topology::Lecture, Topology::Routed, Topology::Pair] {
+    for topology in [
+        Topology::Lecture,
+        Topology::Routed,
+        Topology::Pair,
+        Topology::Pim,
+    ] {
         for h in topology.hosts() {
             if !roles.contains(&h.name) {
                 roles.push(h.name);
@@ -130,7 +138,16 @@ pub(crate) fn lab_prefix(ns: &str) -> Option<&str> {
     let rest = ns.strip_prefix("mcl")?;
     let digits = rest.find(|c: char| !c.is_ascii_digit())?;
     let role = rest[digits..].strip_prefix('-')?;
-    (digits > 0 && roles().contains(&role)).then(|| &ns[..3 + digits + 1])
+    (digits > 0 && is_role(role)).then(|| &ns[..3 + digits + 1])
+}
+
+/// Whether a lab names a namespace `role` after its prefix: a host, `switch`, `router`, or a
+/// pim router `rI` (I from 1, without leading zeros).
+fn is_role(role: &str) -> bool {
+    let router = role
+        .strip_prefix('r')
+        .is_some_and(|n| !n.starts_with('0') && n.parse::<u8>().is_ok_and(|n| n > 0));
+    router || roles().contains(&role)
 }
 
 /// The namespaces of `names` that a lab gives, grouped by prefix (in the order first seen).
@@ -297,6 +314,7 @@ mod tests {
                 snooping: true,
                 loss: vec![Fault::on(20, "flatbush"), Fault::everywhere(1)],
                 dup: Vec::new(),
+                routers: DEFAULT_ROUTERS,
             },
         }
     }
@@ -312,9 +330,19 @@ mod tests {
             run: None,
             kept: false,
             config: Config::lecture(),
-            ..m
+            ..m.clone()
         };
         assert_eq!(Marker::parse(&plain.render()), Some(plain));
+        let pim = Marker {
+            config: Config {
+                topology: Topology::Pim,
+                routers: 7,
+                ..Config::lecture()
+            },
+            ..m
+        };
+        assert!(pim.render().contains(" routers=7"), "{}", pim.render());
+        assert_eq!(Marker::parse(&pim.render()), Some(pim));
         for not_ours in ["", "uplink to the core", "mcast-lab owner=x dir=1 kept=yes"] {
             assert_eq!(Marker::parse(not_ours), None, "{not_ours:?}");
         }
@@ -333,6 +361,11 @@ mod tests {
             "mcast-sniff1",
             "mcl7-receiver",
             "mcl42-router",
+            "mcl42-r1",
+            "mcl42-r12",
+            "mcl42-r0",
+            "mcl42-r01",
+            "mcl42-rx",
         ]
         .map(String::from)
         .to_vec();
@@ -344,7 +377,9 @@ mod tests {
                     vec![
                         "mcl42-switch".to_owned(),
                         "mcl42-eastny".into(),
-                        "mcl42-router".into()
+                        "mcl42-router".into(),
+                        "mcl42-r1".into(),
+                        "mcl42-r12".into()
                     ]
                 ),
                 (

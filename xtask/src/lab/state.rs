@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::{faults, target_dir, Config, Lab, Topology};
+use super::{faults, pim::DEFAULT_ROUTERS, target_dir, Config, Lab, Topology};
 
 /// The name of the state file `lab up` writes into the target directory.
 pub(crate) const STATE_FILE: &str = "mcast-lab.state";
@@ -17,12 +17,13 @@ pub(super) fn state_file() -> PathBuf {
 pub(super) fn save_state(lab: &Lab) -> Result<()> {
     let c = &lab.config;
     let text = format!(
-        "prefix={}\ntopology={}\nsnooping={}\nloss={}\ndup={}\n",
+        "prefix={}\ntopology={}\nsnooping={}\nloss={}\ndup={}\nrouters={}\n",
         lab.prefix,
         c.topology.name(),
         c.snooping,
         faults::list(&c.loss),
         faults::list(&c.dup),
+        c.routers,
     );
     std::fs::create_dir_all(target_dir())?;
     std::fs::write(state_file(), text)
@@ -56,11 +57,7 @@ pub(super) fn load_state_from(path: &Path) -> Result<(String, Config)> {
     if !prefix.starts_with("mcl") || !prefix.ends_with('-') {
         bail!("{} holds no lab prefix", path.display());
     }
-    let topology = match field("topology").as_str() {
-        "routed" => Topology::Routed,
-        "pair" => Topology::Pair,
-        _ => Topology::Lecture,
-    };
+    let topology = Topology::from_name(&field("topology")).unwrap_or(Topology::Lecture);
     let faults = |key: &str| {
         faults::parse_list(&field(key))
             .map_err(|e| anyhow::anyhow!("{} holds a bad {key} line: {e}", path.display()))
@@ -70,6 +67,7 @@ pub(super) fn load_state_from(path: &Path) -> Result<(String, Config)> {
         snooping: field("snooping") == "true",
         loss: faults("loss")?,
         dup: faults("dup")?,
+        routers: field("routers").parse().unwrap_or(DEFAULT_ROUTERS),
     };
     Ok((prefix, config))
 }
@@ -98,7 +96,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("mcast-lab-{}-rt.state", std::process::id()));
         std::fs::write(
             &path,
-            "prefix=mcl42-\ntopology=routed\nsnooping=true\nloss=\ndup=20\n",
+            "prefix=mcl42-\ntopology=pim\nsnooping=true\nloss=\ndup=20\nrouters=5\n",
         )
         .unwrap();
         let loaded = load_state_from(&path);
@@ -108,10 +106,11 @@ mod tests {
         assert_eq!(
             config,
             Config {
-                topology: Topology::Routed,
+                topology: Topology::Pim,
                 snooping: true,
                 loss: Vec::new(),
                 dup: vec![Fault::everywhere(20)],
+                routers: 5,
             }
         );
     }

@@ -17,7 +17,7 @@ use mcast_core::{addr::Group, proc};
 use anyhow::{bail, Result};
 
 use super::{
-    faults, find,
+    faults, find, pim,
     state::{load_state, state_file},
     target_dir,
     topology::ROUTED_SUMMARY,
@@ -228,6 +228,29 @@ pub(super) fn status() -> Result<()> {
                 format!("\n    {}", v4.join("\n    "))
             }
         );
+    }
+    if config.topology == Topology::Pim {
+        let line = config.line();
+        let scratch = super::scratch_dir(&prefix);
+        outln!(
+            "  routers: {} in a line (FRR zebra + pimd each, files and logs in {}/rI/); RP {} (r{}) for 224.0.0.0/4, SSM 232.0.0.0/8",
+            line.routers,
+            scratch.display(),
+            line.rp_addr(),
+            line.rp_router()
+        );
+        for (i, name) in (1..).zip(line.names()) {
+            let ifaces: Vec<String> = line
+                .ifaces(i)
+                .iter()
+                .map(|f| format!("{} {}/{}", f.name, f.addr, f.len))
+                .collect();
+            let ns = format!("{prefix}{name}");
+            let nbrs = pim::neighbours(&ns, &pim::router_dir(&scratch, &name))
+                .map_or_else(|e| format!("? ({e:#})"), |n| n.join(" "));
+            outln!("  {name:<9} {}; PIM neighbours: {nbrs}", ifaces.join(", "));
+        }
+        outln!("  multicast routes: `cargo xtask lab routes`");
     }
     if config.topology == Topology::Routed {
         let router = format!("{prefix}router");

@@ -1,4 +1,4 @@
-//! Deleting a lab by its prefix: its processes, nftables tables, namespaces, scratch
+//! Deleting a lab by its prefix: FRR's daemons (by their pid files), its other processes, nftables tables, namespaces, scratch
 //! directory, smcroute's files and the state file that records it.
 
 use std::{
@@ -9,7 +9,7 @@ use std::{
 };
 
 use super::{
-    scratch_dir, smcroute_ident,
+    pim, scratch_dir, smcroute_ident,
     state::{load_state, state_file},
     target_dir,
 };
@@ -27,7 +27,33 @@ pub(crate) fn teardown(prefix: &str) -> Vec<String> {
             return problems;
         }
     };
-    // Processes first: a namespace with a live process would outlive `ip netns del`.
+    // FRR's daemons first, by the ids in their pid files, each only if it lives in one of the
+    // lab's namespaces (a pid file may outlive its process, and the id be reused).
+    let scratch = scratch_dir(prefix);
+    let daemons: Vec<String> = pim::recorded_pids(&scratch)
+        .into_iter()
+        .filter(|(router, pid)| pim::lives_in(*pid, &format!("{prefix}{router}")))
+        .map(|(_, pid)| pid.to_string())
+        .collect();
+    for signal in ["-TERM", "-KILL"] {
+        let left: Vec<&String> = daemons.iter().filter(|p| running(p)).collect();
+        if left.is_empty() {
+            break;
+        }
+        let _ = Command::new("kill")
+            .arg(signal)
+            .args(&left)
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline && left.iter().any(|p| running(p)) {
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    if let Some(p) = daemons.iter().find(|p| running(p)) {
+        problems.push(format!("FRR daemon pid {p} survived SIGKILL"));
+    }
+    // Processes next: a namespace with a live process would outlive `ip netns del`.
     for signal in ["-TERM", "-KILL"] {
         let pids: Vec<String> = namespaces
             .iter()
@@ -74,7 +100,6 @@ pub(crate) fn teardown(prefix: &str) -> Vec<String> {
             problems.push(format!("cannot delete {}: {e}", state_file().display()));
         }
     }
-    let scratch = scratch_dir(prefix);
     if scratch.exists() {
         if let Err(e) = std::fs::remove_dir_all(&scratch) {
             problems.push(format!("cannot delete {}: {e}", scratch.display()));
@@ -89,4 +114,14 @@ pub(crate) fn teardown(prefix: &str) -> Vec<String> {
         let _ = std::fs::remove_file(file);
     }
     problems
+}
+
+/// Whether the process `pid` exists and has not exited (a zombie our own guard reaps later
+/// counts as gone).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
 }

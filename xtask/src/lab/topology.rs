@@ -5,7 +5,10 @@ use std::net::Ipv4Addr;
 
 use anyhow::Result;
 
-use super::faults::{self, Fault};
+use super::{
+    faults::{self, Fault},
+    pim::{Line, DEFAULT_ROUTERS, MAX_ROUTERS, PIM},
+};
 use crate::prereq::Prereq;
 
 /// The UDP port of the lecture, as `mcast` takes it on its command line.
@@ -20,14 +23,24 @@ pub(crate) enum Topology {
     Routed,
     /// Two hosts, sender and receiver, on the two ends of one veth pair (10.77.0.0/24).
     Pair,
+    /// Routers r1…rN in a line running FRR (PIM-SM, IGMPv3), the hosts on three edge LANs.
+    Pim,
 }
 
 impl Topology {
+    /// The topology called `name` (what [`Topology::name`] gives), if any.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        [Self::Lecture, Self::Routed, Self::Pair, Self::Pim]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+
     pub(super) fn name(self) -> &'static str {
         match self {
             Self::Lecture => "lecture",
             Self::Routed => "routed",
             Self::Pair => "pair",
+            Self::Pim => "pim",
         }
     }
 
@@ -37,6 +50,7 @@ impl Topology {
             Self::Lecture => &LECTURE,
             Self::Routed => &ROUTED,
             Self::Pair => &PAIR,
+            Self::Pim => &PIM,
         }
     }
 }
@@ -54,7 +68,7 @@ pub(crate) struct Host {
     pub(super) gateway: Option<Ipv4Addr>,
 }
 
-pub(super) const fn host(name: &'static str, c: u8, d: u8, bridge: &'static str, gw: bool) -> Host {
+pub(crate) const fn host(name: &'static str, c: u8, d: u8, bridge: &'static str, gw: bool) -> Host {
     Host {
         name,
         addr: Ipv4Addr::new(192, 168, c, d),
@@ -133,6 +147,8 @@ pub(crate) struct Config {
     pub(crate) loss: Vec<Fault>,
     /// Multicast UDP datagrams sent twice, by every host or by one.
     pub(crate) dup: Vec<Fault>,
+    /// How many routers the pim topology has in its line (ignored by the others).
+    pub(crate) routers: u8,
 }
 
 impl Config {
@@ -143,6 +159,14 @@ impl Config {
             snooping: false,
             loss: Vec::new(),
             dup: Vec::new(),
+            routers: DEFAULT_ROUTERS,
+        }
+    }
+
+    /// The pim topology's line of routers.
+    pub(crate) fn line(&self) -> Line {
+        Line {
+            routers: self.routers,
         }
     }
 
@@ -151,6 +175,9 @@ impl Config {
     pub(crate) fn check(&self) -> Result<()> {
         let hosts: Vec<&str> = self.topology.hosts().iter().map(|h| h.name).collect();
         let topology = self.topology.name();
+        if !(1..=MAX_ROUTERS).contains(&self.routers) {
+            anyhow::bail!("--routers takes 1 to {MAX_ROUTERS}, not {}", self.routers);
+        }
         faults::check("--loss", &self.loss, &hosts, topology)?;
         faults::check("--dup", &self.dup, &hosts, topology)
     }
@@ -162,6 +189,9 @@ impl Config {
         }
         if self.topology == Topology::Routed {
             needed.push(Prereq::Smcroute);
+        }
+        if self.topology == Topology::Pim {
+            needed.push(Prereq::Frr);
         }
         needed
     }
