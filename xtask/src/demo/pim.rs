@@ -16,6 +16,10 @@
 //! 4. SSM: flatbush joins 232.1.1.1 with `--source 192.168.56.3`, eastny joins it without a
 //!    source: flatbush receives, eastny does not, and no router holds a (*,G) for it (no RP).
 //!
+//! 5. `mcast ping` on all four hosts (another group): every host hears every other's answers
+//!    by multicast across the routers, and the round trips are printed by the number of
+//!    routers between the two hosts.
+//!
 //! bushwick must stay silent throughout. Every wait is bounded; every process is bounded by
 //! its own timeout; the lab's guard tears everything down, the Ctrl-C handler too.
 
@@ -48,6 +52,14 @@ const ARRIVAL: Duration = Duration::from_secs(5);
 const SETTLE: Duration = Duration::from_millis(800);
 /// How long the prune may take before the demo calls it a failure.
 const PRUNE_LIMIT: Duration = Duration::from_secs(6);
+/// The group and port of step 5's `mcast ping`.
+const PING_GROUP: &str = "239.1.2.3";
+const PING_PORT: &str = "50002";
+/// The probes each host sends in step 5, and their interval.
+const PING_COUNT: &str = "40";
+const PING_INTERVAL: &str = "50ms";
+/// The hosts of step 5.
+const PING_HOSTS: [&str; 4] = ["midwood", "eastny", "flatbush", "bushwick"];
 
 /// A record of checks: each printed as it is decided, the failed ones collected.
 struct Checks {
@@ -428,12 +440,215 @@ fn play(lab: &Lab, bin: &Path, started: Instant, checks: &mut Checks) -> Result<
             data.join(" | ")
         ),
     );
+    ping_across(lab, bin, checks)
+}
+
+/// Routers a datagram crosses between hosts behind routers `a` and `b` of the line: none on
+/// one LAN, else every router from one to the other.
+pub(crate) fn routers_between(a: u8, b: u8) -> u8 {
+    if a == b {
+        0
+    } else {
+        a.abs_diff(b) + 1
+    }
+}
+
+/// One peer as a pinging host saw it: who, how many routers away, and the median round trips.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PeerRtt {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) routers: u8,
+    /// Answers received by multicast.
+    pub(crate) received: u64,
+    /// Median round trip of the multicast answers, in µs.
+    pub(crate) multicast_p50_us: Option<f64>,
+    /// Median round trip of the unicast answers, in µs.
+    pub(crate) unicast_p50_us: Option<f64>,
+}
+
+/// The peers in a `mcast ping --json` `end` record's `peers` object, as `from` saw them.
+pub(crate) fn peer_rtts(
+    from: &str,
+    end: &Value,
+    name_of: impl Fn(&str) -> Option<(String, u8)>,
+    from_router: u8,
+) -> Vec<PeerRtt> {
+    let Some(peers) = end["data"]["peers"].as_object() else {
+        return Vec::new();
+    };
+    peers
+        .iter()
+        .filter_map(|(addr, p)| {
+            let (to, router) = name_of(addr)?;
+            Some(PeerRtt {
+                from: from.to_owned(),
+                to,
+                routers: routers_between(from_router, router),
+                received: p["received"].as_u64().unwrap_or(0),
+                multicast_p50_us: p["rtt_us"]["p50"].as_f64(),
+                unicast_p50_us: p["unicast"]["rtt_us"]["p50"].as_f64(),
+            })
+        })
+        .collect()
+}
+
+/// The table of step 5: one row per number of routers between two hosts, with the pairs and
+/// the median of their median round trips.
+pub(crate) fn rtt_table(peers: &[PeerRtt]) -> String {
+    let median = |mut v: Vec<f64>| -> Option<f64> {
+        v.sort_by(f64::total_cmp);
+        (!v.is_empty()).then(|| v[v.len() / 2])
+    };
+    let ms =
+        |us: Option<f64>| us.map_or_else(|| "-".to_owned(), |us| format!("{:.3} ms", us / 1000.0));
+    let mut out = format!(
+        "  {:<8} {:>17} {:>17}  pairs (prober → answerer)\n",
+        "routers", "multicast p50", "unicast p50"
+    );
+    let mut counts: Vec<u8> = peers.iter().map(|p| p.routers).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    for n in counts {
+        let row: Vec<&PeerRtt> = peers.iter().filter(|p| p.routers == n).collect();
+        let pairs: Vec<String> = row.iter().map(|p| format!("{}→{}", p.from, p.to)).collect();
+        out.push_str(&format!(
+            "  {n:<8} {:>17} {:>17}  {}\n",
+            ms(median(
+                row.iter().filter_map(|p| p.multicast_p50_us).collect()
+            )),
+            ms(median(
+                row.iter().filter_map(|p| p.unicast_p50_us).collect()
+            )),
+            pairs.join(", ")
+        ));
+    }
+    out
+}
+
+/// Step 5: `mcast ping` on every host; each must hear every other by multicast, and the round
+/// trips are printed by the number of routers in between.
+fn ping_across(lab: &Lab, bin: &Path, checks: &mut Checks) -> Result<()> {
+    let line = lab.config.line();
+    let ttl = (line.routers + 2).to_string();
+    outln!(
+        "\n== mcast ping on every host ({PING_GROUP}, TTL {ttl}): round trips by routers crossed"
+    );
+    let mut procs = Vec::new();
+    for host in PING_HOSTS {
+        let addr = lab.host(host)?.addr.to_string();
+        let args = [
+            "ping",
+            PING_GROUP,
+            PING_PORT,
+            "-i",
+            &addr,
+            "--ttl",
+            &ttl,
+            "-c",
+            PING_COUNT,
+            "--interval",
+            PING_INTERVAL,
+            "--json",
+        ];
+        let mut proc = start(lab, host, bin, &args)?;
+        outln!("  {host}$ {}", proc.display);
+        wait_ready(lab, host, &mut proc, None);
+        procs.push((host, proc));
+    }
+    let name_of = |addr: &str| {
+        PING_HOSTS.iter().find_map(|h| {
+            let host = lab.host(h).ok()?;
+            if host.addr.to_string() != addr {
+                return None;
+            }
+            Some((h.to_string(), line.router_of(&host)?))
+        })
+    };
+    let mut peers = Vec::new();
+    for (host, proc) in procs {
+        let done = proc.finish(Duration::from_secs(20))?;
+        let end = done
+            .lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["type"] == "end")
+            .unwrap_or(Value::Null);
+        let router = line.router_of(&lab.host(host)?).unwrap_or(0);
+        peers.extend(peer_rtts(host, &end, name_of, router));
+    }
+    outln!("{}", rtt_table(&peers).trim_end());
+    for from in PING_HOSTS {
+        for to in PING_HOSTS.iter().filter(|&&t| t != from) {
+            let heard = peers
+                .iter()
+                .find(|p| p.from == from && p.to == *to)
+                .map_or(0, |p| p.received);
+            checks.check(
+                heard > 0,
+                &format!("{from} hears {to}'s answers by multicast ({heard} of {PING_COUNT})"),
+            );
+        }
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_on_one_lan_have_no_router_between_and_others_every_router_on_the_way() {
+        assert_eq!(routers_between(3, 3), 0);
+        assert_eq!(routers_between(1, 2), 2);
+        assert_eq!(routers_between(3, 1), 3);
+        assert_eq!(routers_between(1, 5), 5);
+    }
+
+    #[test]
+    fn ping_peers_are_read_and_tabled_by_routers_crossed() {
+        let end: Value = serde_json::from_str(
+            r#"{"type":"end","data":{"peers":{
+                "192.168.57.1":{"received":38,"rtt_us":{"p50":410.6},"unicast":{"rtt_us":{"p50":300.0}}},
+                "192.168.58.4":{"received":0,"rtt_us":null,"unicast":{"rtt_us":{"p50":500.0}}},
+                "10.9.9.9":{"received":5}}}}"#,
+        )
+        .unwrap();
+        let name_of = |a: &str| match a {
+            "192.168.57.1" => Some(("eastny".to_owned(), 2)),
+            "192.168.58.4" => Some(("flatbush".to_owned(), 3)),
+            _ => None,
+        };
+        let peers = peer_rtts("midwood", &end, name_of, 1);
+        assert_eq!(
+            peers.len(),
+            2,
+            "an address of no host is left out: {peers:?}"
+        );
+        let east = peers.iter().find(|p| p.to == "eastny").unwrap();
+        assert_eq!((east.routers, east.received), (2, 38));
+        assert_eq!(east.multicast_p50_us, Some(410.6));
+        let flat = peers.iter().find(|p| p.to == "flatbush").unwrap();
+        assert_eq!(
+            (flat.routers, flat.received, flat.multicast_p50_us),
+            (3, 0, None)
+        );
+        let table = rtt_table(&peers);
+        let rows: Vec<&str> = table.lines().collect();
+        assert_eq!(rows.len(), 3, "{table}");
+        assert!(
+            rows[1].trim_start().starts_with('2') && rows[1].contains("0.411 ms"),
+            "{table}"
+        );
+        assert!(
+            rows[1].contains("0.300 ms") && rows[1].ends_with("midwood→eastny"),
+            "{table}"
+        );
+        assert!(
+            rows[2].contains('-') && rows[2].contains("0.500 ms"),
+            "{table}"
+        );
+    }
 
     #[test]
     fn the_vif_counter_is_read_from_its_column() {
