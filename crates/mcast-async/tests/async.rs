@@ -19,8 +19,7 @@ use mcast_core::iface::IfaceSpec;
 use mcast_core::session::{self as core, Arrival, Event, ReceiverConfig, SenderConfig};
 use mcast_core::{RecvMeta, Transmit};
 use mcast_testkit::loopback::{backlog_drops, LO_V4};
-use mcast_testkit::netns::{in_private_netns, Veth};
-use mcast_testkit::privilege::skip_unless_root;
+use mcast_testkit::netns::in_veth_netns;
 
 const WAIT: Duration = Duration::from_secs(2);
 
@@ -1291,16 +1290,7 @@ async fn recv_driver_in_a_select_loop_loses_nothing() {
 /// one thread, with its own runtime.
 #[test]
 fn v6_veth_async() {
-    if skip_unless_root("v6_veth_async") {
-        return;
-    }
-    in_private_netns(|| {
-        let pair = Veth::new("mva", "mvb")
-            .no_kernel_link_local()
-            .addr_a("fe80::a/64")
-            .addr_b("fe80::b/64");
-        pair.create();
-        pair.wait_ready();
+    in_veth_netns("v6_veth_async", || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -1333,16 +1323,7 @@ fn v6_veth_async() {
 /// off, so only the copy that crosses the pair) arrives, with the interface it came in on.
 #[test]
 fn one_async_receiver_on_two_interfaces() {
-    if skip_unless_root("one_async_receiver_on_two_interfaces") {
-        return;
-    }
-    in_private_netns(|| {
-        let pair = Veth::new("mva", "mvb")
-            .no_kernel_link_local()
-            .addr_a("fe80::a/64")
-            .addr_b("fe80::b/64");
-        pair.create();
-        pair.wait_ready();
+    in_veth_netns("one_async_receiver_on_two_interfaces", || {
         let index = |name| mcast_sync::resolve::name_to_index(name).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -846,27 +846,7 @@ mod v6 {
     //! namespace and the pair vanish when the thread ends.
 
     use super::*;
-    use mcast_testkit::netns::Veth;
-
-    /// Runs `f` on a thread inside a fresh network namespace holding `mva` (fe80::a) <-> `mvb`
-    /// (fe80::b), ready to carry IPv6 multicast. Returns false (and says why) when not root.
-    pub(crate) fn in_veth_netns(test: &str, f: impl FnOnce() + Send + 'static) -> bool {
-        if skip_unless_root(test) {
-            return false;
-        }
-        in_private_netns(|| {
-            let pair = Veth::new("mva", "mvb")
-                .no_kernel_link_local()
-                .addr_a("fe80::a/64")
-                .addr_b("fe80::b/64");
-            pair.create();
-            pair.wait_ready();
-            // The veth lives in this thread's namespace only.
-            assert!(mcast_sync::resolve::name_to_index("mva").is_some());
-            f();
-        });
-        true
-    }
+    use mcast_testkit::netns::in_veth_netns;
 
     #[test]
     fn v6_veth() {

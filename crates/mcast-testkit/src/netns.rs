@@ -171,6 +171,31 @@ pub fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stati
     }
 }
 
+/// The IPv6 link the adapters' tests send over: runs `f` on a thread inside a fresh network
+/// namespace ([`in_private_netns`]) holding the veth pair `mva` (fe80::a) — `mvb` (fe80::b),
+/// with no other link-local address, up and ready to carry IPv6 multicast
+/// ([`Veth::wait_ready`]). Returns false, after saying why, when not root
+/// ([`skip_unless_root`](crate::privilege::skip_unless_root) with `test`'s name).
+///
+/// # Panics
+///
+/// When the pair cannot be made, and again with `f`'s own panic.
+pub fn in_veth_netns(test: &str, f: impl FnOnce() + Send + 'static) -> bool {
+    if crate::privilege::skip_unless_root(test) {
+        return false;
+    }
+    in_private_netns(|| {
+        let pair = Veth::new("mva", "mvb")
+            .no_kernel_link_local()
+            .addr_a("fe80::a/64")
+            .addr_b("fe80::b/64");
+        pair.create();
+        pair.wait_ready();
+        f();
+    });
+    true
+}
+
 /// A `Command` that runs `program` in a network namespace of its own, made for it, with `lo`
 /// (127.0.0.1) up; the namespace goes when the process exits. `unshare` and `sh` exec what
 /// follows them, so the child's PID is `program`'s own (signals reach it).
