@@ -465,7 +465,7 @@ impl Receiver {
     /// # }
     /// ```
     pub fn join(&mut self, group: Group) -> Result<(), Error> {
-        if let Some(sock) = self.joined.join(&self.sockets, group)? {
+        for sock in self.joined.join(&self.sockets, group)? {
             mcast_sync::setup::set_nonblocking(&sock)?;
             self.sockets.push(
                 UdpSocket::from_std(sock)

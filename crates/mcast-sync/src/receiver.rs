@@ -321,19 +321,17 @@ impl Joined {
 
     /// Joins `group` on `sockets` (the receiver's, in the order it opened them): see
     /// [`Receiver::join`]. The join goes through the core's membership policy as the builder's
-    /// do: on the last socket until it holds the per-socket limit, then on a new socket, set up
-    /// and bound as the others, which is returned for the caller to keep as its last socket.
+    /// do: on the last socket until it holds the per-socket limit, then on new sockets, set up
+    /// and bound as the others, which are returned, oldest first, for the caller to keep after
+    /// its own (more than one when the group goes on several interfaces and a socket fills up
+    /// between them).
     ///
     /// # Errors
     ///
     /// As [`Receiver::join`].
-    pub fn join<S: AsFd>(
-        &mut self,
-        sockets: &[S],
-        group: Group,
-    ) -> Result<Option<UdpSocket>, Error> {
+    pub fn join<S: AsFd>(&mut self, sockets: &[S], group: Group) -> Result<Vec<UdpSocket>, Error> {
         if self.groups.contains(&group) {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let Some(last) = sockets.last() else {
             return Err(Error::NoGroups);
@@ -401,7 +399,7 @@ impl Joined {
         self.memberships
             .extend((0..=self.more_ifaces.len()).map(|i| (group, i)));
         self.groups.push(group);
-        Ok(added.into_vec().pop().map(UdpSocket::from))
+        Ok(added.into_vec().into_iter().map(UdpSocket::from).collect())
     }
 
     /// Leaves `group` on the socket of `sockets` that holds it: see [`Receiver::leave`].
@@ -779,7 +777,7 @@ impl Receiver {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn join(&mut self, group: Group) -> Result<(), Error> {
-        if let Some(sock) = self.joined.join(&self.sockets, group)? {
+        for sock in self.joined.join(&self.sockets, group)? {
             self.pollfds.push(libc::pollfd {
                 fd: sock.as_raw_fd(),
                 events: libc::POLLIN,

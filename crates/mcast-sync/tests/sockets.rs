@@ -1184,31 +1184,7 @@ fn a_full_socket_hints_through_the_cores_verdict() {
 #[test]
 fn one_receiver_on_two_interfaces() {
     in_lo_netns("one_receiver_on_two_interfaces", 65536, || {
-        let ip = |args: &[&str]| {
-            let out = std::process::Command::new("ip")
-                .args(args)
-                .output()
-                .expect("run ip");
-            assert!(
-                out.status.success(),
-                "ip {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        ip(&["link", "add", "ova", "type", "veth", "peer", "name", "ovb"]);
-        ip(&["addr", "add", "10.77.0.1/24", "dev", "ova"]);
-        ip(&["addr", "add", "10.77.0.2/24", "dev", "ovb"]);
-        ip(&["link", "set", "ova", "up"]);
-        ip(&["link", "set", "ovb", "up"]);
-        // The sender's address is local to this namespace too: `ovb` must accept a packet
-        // from a local source (else a martian, dropped), with no reverse-path check.
-        for (conf, value) in [
-            ("ovb/accept_local", "1"),
-            ("ovb/rp_filter", "0"),
-            ("all/rp_filter", "0"),
-        ] {
-            std::fs::write(format!("/proc/sys/net/ipv4/conf/{conf}"), value).unwrap();
-        }
+        let ovb_index = add_local_veth();
         let (a, b, c) = (g("239.255.45.1"), g("239.255.45.2"), g("239.255.45.3"));
         let ovb = IfaceSpec::Name("ovb".into());
         let mut r = Receiver::builder(43051)
@@ -1218,57 +1194,117 @@ fn one_receiver_on_two_interfaces() {
             .build()
             .unwrap();
         let indexes: Vec<u32> = r.ifaces().map(|i| i.index).collect();
-        let ovb_index = mcast_sync::resolve::name_to_index("ovb").unwrap();
         assert_eq!(indexes, [lo_index(), ovb_index]);
         assert_eq!(r.socket_count(), 2);
-        let joined_on = |group: Group| {
-            // This thread's namespace, not the process's (`/proc/net` is the main thread's).
-            let igmp = std::fs::read_to_string("/proc/thread-self/net/igmp").unwrap();
-            let m = mcast_core::proc::parse_igmp(&igmp);
-            (m.is_joined("lo", group), m.is_joined("ovb", group))
-        };
-        // Bounded: a few datagrams, in case the veth drops the first while it comes up.
-        let arrives_on = |r: &mut Receiver, group: Group, index: u32| {
-            let via_veth = index == ovb_index;
-            for attempt in 0..5 {
-                let t = if via_veth {
-                    Sender::builder(group, 43051)
-                        .iface(IfaceSpec::Name("ova".into()))
-                        .ttl(1)
-                        .loopback(false)
-                } else {
-                    tx(&group.to_string(), 43051)
-                };
-                let payload = format!("{group} on {index}, try {attempt}");
-                if let Some(meta) = send_recv(t, r, payload.as_bytes(), QUIET) {
-                    assert_eq!(meta.ifindex, Some(index), "{payload}");
-                    assert_eq!(meta.destination, Some(group.addr()), "{payload}");
-                    return true;
-                }
-            }
-            false
-        };
         for gr in [a, b] {
-            assert_eq!(joined_on(gr), (true, true), "{gr}");
-            assert!(arrives_on(&mut r, gr, lo_index()), "{gr} via lo");
-            assert!(arrives_on(&mut r, gr, ovb_index), "{gr} via the veth");
+            assert_eq!(joined_on_lo_and_ovb(gr), (true, true), "{gr}");
+            assert!(arrives_on(&mut r, gr, lo_index(), 43051), "{gr} via lo");
+            assert!(
+                arrives_on(&mut r, gr, ovb_index, 43051),
+                "{gr} via the veth"
+            );
         }
         r.join(c).unwrap();
         assert_eq!(r.socket_count(), 2, "3 + 3 memberships");
-        assert_eq!(joined_on(c), (true, true));
-        assert!(arrives_on(&mut r, c, ovb_index), "{c} via the veth");
+        assert_eq!(joined_on_lo_and_ovb(c), (true, true));
+        assert!(arrives_on(&mut r, c, ovb_index, 43051), "{c} via the veth");
         r.leave(a).unwrap();
-        assert_eq!(joined_on(a), (false, false));
+        assert_eq!(joined_on_lo_and_ovb(a), (false, false));
         assert!(
-            !arrives_on(&mut r, a, ovb_index),
+            !arrives_on(&mut r, a, ovb_index, 43051),
             "{a} still arrives after leaving"
         );
-        assert_eq!(joined_on(b), (true, true));
+        assert_eq!(joined_on_lo_and_ovb(b), (true, true));
         assert!(
-            arrives_on(&mut r, b, lo_index()),
+            arrives_on(&mut r, b, lo_index(), 43051),
             "{b} via lo after leaving {a}"
         );
     });
+}
+
+/// A join after `build()` on two interfaces with one membership per socket: the one join
+/// opens two sockets, and the receiver keeps both (the group arrives on each interface, and
+/// the leave finds both memberships).
+#[test]
+fn a_join_on_two_interfaces_keeps_every_socket_it_opens() {
+    in_lo_netns(
+        "a_join_on_two_interfaces_keeps_every_socket_it_opens",
+        65536,
+        || {
+            let ovb_index = add_local_veth();
+            let (a, b) = (g("239.255.46.1"), g("239.255.46.2"));
+            let mut r = Receiver::builder(43052)
+                .group(a)
+                .ifaces([lo(), IfaceSpec::Name("ovb".into())])
+                .groups_per_socket(1)
+                .build()
+                .unwrap();
+            assert_eq!(r.socket_count(), 2, "one membership per socket");
+            r.join(b).unwrap();
+            assert_eq!(r.socket_count(), 4, "the join opened two sockets");
+            assert_eq!(joined_on_lo_and_ovb(b), (true, true));
+            assert!(arrives_on(&mut r, b, lo_index(), 43052), "{b} via lo");
+            assert!(arrives_on(&mut r, b, ovb_index, 43052), "{b} via the veth");
+            r.leave(b).unwrap();
+            assert_eq!(joined_on_lo_and_ovb(b), (false, false));
+            assert_eq!(joined_on_lo_and_ovb(a), (true, true));
+        },
+    );
+}
+
+/// Adds the veth pair `ova` (10.77.0.1) — `ovb` (10.77.0.2) to this thread's namespace, both up,
+/// with `ovb` accepting datagrams from `ova`'s address although it is local too (else a
+/// martian, dropped), and no reverse-path check. Returns `ovb`'s index.
+fn add_local_veth() -> u32 {
+    for args in [
+        &["link", "add", "ova", "type", "veth", "peer", "name", "ovb"][..],
+        &["addr", "add", "10.77.0.1/24", "dev", "ova"],
+        &["addr", "add", "10.77.0.2/24", "dev", "ovb"],
+        &["link", "set", "ova", "up"],
+        &["link", "set", "ovb", "up"],
+    ] {
+        mcast_testkit::cmd::ip(args);
+    }
+    for (conf, value) in [
+        ("ovb/accept_local", "1"),
+        ("ovb/rp_filter", "0"),
+        ("all/rp_filter", "0"),
+    ] {
+        std::fs::write(format!("/proc/sys/net/ipv4/conf/{conf}"), value).unwrap();
+    }
+    mcast_sync::resolve::name_to_index("ovb").unwrap()
+}
+
+/// Whether `group` is joined on `lo` and on `ovb`, in this thread's namespace (`/proc/net` is
+/// the main thread's).
+fn joined_on_lo_and_ovb(group: Group) -> (bool, bool) {
+    let igmp = std::fs::read_to_string("/proc/thread-self/net/igmp").unwrap();
+    let m = mcast_core::proc::parse_igmp(&igmp);
+    (m.is_joined("lo", group), m.is_joined("ovb", group))
+}
+
+/// Whether a datagram to `group:port` reaches `r` through the interface `index` (`lo`, or
+/// `ovb` when sent out of `ova` with loop off). Bounded: a few tries, in case the veth drops
+/// the first while it comes up.
+fn arrives_on(r: &mut Receiver, group: Group, index: u32, port: u16) -> bool {
+    let via_veth = index != lo_index();
+    for attempt in 0..5 {
+        let t = if via_veth {
+            Sender::builder(group, port)
+                .iface(IfaceSpec::Name("ova".into()))
+                .ttl(1)
+                .loopback(false)
+        } else {
+            tx(&group.to_string(), port)
+        };
+        let payload = format!("{group} on {index}, try {attempt}");
+        if let Some(meta) = send_recv(t, r, payload.as_bytes(), QUIET) {
+            assert_eq!(meta.ifindex, Some(index), "{payload}");
+            assert_eq!(meta.destination, Some(group.addr()), "{payload}");
+            return true;
+        }
+    }
+    false
 }
 
 /// TTL and loop changed on an open sender: the kernel holds the new values (read back from
