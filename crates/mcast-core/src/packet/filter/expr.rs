@@ -364,10 +364,17 @@ pub enum ExprErrorKind {
     /// Parentheses or `not`s nested too deep.
     #[error("nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// More than [`MAX_TERMS`] terms joined by `and` (or by `or`) in one chain.
+    #[error("more than {MAX_TERMS} terms in one `and`/`or` chain")]
+    TooLong,
 }
 
 /// How deep `(` and `not` may nest; the parser recurses once per level.
 pub const MAX_DEPTH: usize = 64;
+
+/// How many terms one `and` or `or` chain may join: the tree grows one level per term, and
+/// matching, printing and dropping it recurse once per level.
+pub const MAX_TERMS: usize = 1024;
 
 #[derive(Debug, Clone, Copy)]
 struct Token<'a> {
@@ -465,6 +472,7 @@ impl<'a> Parser<'a> {
     fn expression(&mut self) -> Result<Expr, ExprError> {
         let mut e = self.term()?;
         let mut op: Option<bool> = None; // Some(true) = and, Some(false) = or
+        let mut terms = 1;
         while let Some(t) = self.peek() {
             let is_and = match t.text {
                 "and" | "&&" => true,
@@ -474,6 +482,10 @@ impl<'a> Parser<'a> {
             if op.is_some_and(|o| o != is_and) {
                 return Err(self.error(t, ExprErrorKind::MixedAndOr));
             }
+            if terms == MAX_TERMS {
+                return Err(self.error(t, ExprErrorKind::TooLong));
+            }
+            terms += 1;
             op = Some(is_and);
             self.pos += 1;
             let rhs = self.term()?;
@@ -757,6 +769,11 @@ mod tests {
         assert_eq!(err(&deep).kind, ExprErrorKind::TooDeep);
         let nots = format!("{}udp", "not ".repeat(100));
         assert_eq!(err(&nots).kind, ExprErrorKind::TooDeep);
+        let chain = |n: usize| vec!["ip"; n].join(" and ");
+        parse(&chain(MAX_TERMS));
+        assert_eq!(err(&chain(MAX_TERMS + 1)).kind, ExprErrorKind::TooLong);
+        // Far past the cap (deep enough to overflow the stack were it built), refused.
+        assert_eq!(err(&chain(200_000)).kind, ExprErrorKind::TooLong);
     }
 
     #[test]
