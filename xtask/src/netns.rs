@@ -192,6 +192,11 @@ impl Proc {
         }
     }
 
+    /// Whether the process is still running.
+    pub(crate) fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// How many output lines the process has printed so far.
     pub(crate) fn line_count(&self) -> usize {
         self.lines.lock().unwrap_or_else(|e| e.into_inner()).len()
@@ -200,8 +205,12 @@ impl Proc {
     /// Sends SIGINT (a Ctrl-C) to the process, by its id, so it can end with its summary.
     ///
     /// `ip netns exec` and the `sh -c exec …` wrapper both exec in place, so the child's id is
-    /// the program's own. Errors only when `kill` cannot be run or the process is already gone.
-    pub(crate) fn interrupt(&self) -> Result<()> {
+    /// the program's own. Does nothing when the process has exited already (it may have been
+    /// reaped, and its id be another process's by now). Errors only when `kill` cannot be run.
+    pub(crate) fn interrupt(&mut self) -> Result<()> {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return Ok(());
+        }
         run(Command::new("kill").args(["-INT", &self.child.id().to_string()])).map(drop)
     }
 

@@ -356,7 +356,7 @@ fn stream_count(f: &Finished) -> Result<StreamCount> {
 fn measure(bin: &Path, config: Config) -> Result<StreamCount> {
     let lab = Lab::up(config)?;
     // The timeout only bounds a run whose interrupt went astray.
-    let east = recv(&lab, "eastny", bin, &["--json", "--timeout", "20s"])?;
+    let mut east = recv(&lab, "eastny", bin, &["--json", "--timeout", "20s"])?;
     let addr = lab.host("midwood")?.addr.to_string();
     let count = STAT_FRAMES.to_string();
     let args = [

@@ -256,9 +256,8 @@ fn spawn_daemon(ns: &str, dir: &Path, daemon: &str) -> Result<Child> {
         .args(["--vty_socket", &dir.to_string_lossy()])
         .args(["-z", &file("zserv.api")])
         .arg(format!("--log=file:{}", file(&format!("{daemon}.log"))));
-    if daemon == "pimd" {
-        cmd.args(["-f", &file("pimd.conf")]);
-    }
+    // Each daemon reads its configuration from the router's directory, never from /etc/frr.
+    cmd.args(["-f", &file(&format!("{daemon}.conf"))]);
     let out = std::fs::File::create(dir.join(format!("{daemon}.out")))?;
     cmd.stdin(Stdio::null())
         .stdout(out.try_clone()?)
@@ -285,11 +284,25 @@ pub(crate) fn start(
     daemons: &mut Vec<Child>,
 ) -> Result<()> {
     let (uid, gid) = frr_ids()?;
+    // The scratch directory's name can be guessed: hand it to FRR's group only when it is a
+    // real directory of root's own (a symlink planted there is refused, never followed), and
+    // open it to that group whatever the umask (0750: the daemons reach their `rI/`).
+    let meta = std::fs::symlink_metadata(scratch)?;
+    if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != 0 {
+        bail!(
+            "{} is not a directory of root's own: refusing to hand it to the {FRR_USER} user (remove it and run again)",
+            scratch.display()
+        );
+    }
     std::os::unix::fs::chown(scratch, Some(0), Some(gid))?;
+    std::fs::set_permissions(scratch, std::os::unix::fs::PermissionsExt::from_mode(0o750))?;
     for (i, name) in (1..).zip(line.names()) {
         let dir = router_dir(scratch, &name);
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("pimd.conf"), line.pimd_conf(i))?;
+        // zebra's own configuration is empty, and named, so it never reads the host's
+        // /etc/frr/zebra.conf.
+        std::fs::write(dir.join("zebra.conf"), "")?;
         std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
     }
     for daemon in DAEMONS {
@@ -368,12 +381,24 @@ fn wait_until(
     }
 }
 
-/// Runs `vtysh -c COMMAND` against the daemons of the router in `ns` whose files are in `dir`.
+/// How long one `vtysh` command may take: a wedged daemon must not hang `lab up` (which holds
+/// the labs' lock, so a Ctrl-C could not tear down), `lab status` or `lab routes`.
+const VTYSH_LIMIT: &str = "5";
+
+/// Runs `vtysh -c COMMAND` against the daemons of the router in `ns` whose files are in `dir`,
+/// bounded by [`VTYSH_LIMIT`] seconds (`timeout`, from coreutils).
 pub(crate) fn vtysh(ns: &str, dir: &Path, command: &str) -> Result<String> {
     netns::run_in(
         ns,
-        "vtysh",
-        &["--vty_socket", &dir.to_string_lossy(), "-c", command],
+        "timeout",
+        &[
+            VTYSH_LIMIT,
+            "vtysh",
+            "--vty_socket",
+            &dir.to_string_lossy(),
+            "-c",
+            command,
+        ],
     )
 }
 
