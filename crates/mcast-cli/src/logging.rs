@@ -8,8 +8,9 @@
 //! terminal.
 //!
 //! `-q` silences the lines of [`crate::output::note`]: notes, warnings, progress, "listening
-//! on" and the like. Never errors and their hints, never results (stdout, summaries), and
-//! never log lines that `-v` or `RUST_LOG` asked for.
+//! on", the summaries on stderr and the like. Never errors and their hints, never stdout,
+//! never what an option asked for (`--explain`), and never log lines that `-v` or `RUST_LOG`
+//! asked for.
 
 use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,9 +31,9 @@ pub(crate) struct LogArgs {
     #[arg(short = 'v', long = "verbose", action = ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
 
-    /// Quiet: no notes, warnings, progress or "listening on" lines on stderr. Errors (with
-    /// their hints) and results still print, and so do log lines asked for with -v or
-    /// RUST_LOG.
+    /// Quiet: no notes, warnings, progress, "listening on" lines or summaries on stderr.
+    /// Errors (with their hints) and stdout still print, and so do --explain and the log
+    /// lines asked for with -v or RUST_LOG.
     #[arg(short = 'q', long = "quiet", global = true)]
     pub(crate) quiet: bool,
 }

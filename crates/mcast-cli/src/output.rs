@@ -219,9 +219,14 @@ pub(crate) fn column_width(header: &str, cells: impl IntoIterator<Item = usize>)
 /// report them).
 /// Nothing with `-q` ([`crate::logging`]).
 pub(crate) fn note(text: &str) {
-    if crate::logging::quiet() {
-        return;
+    if !crate::logging::quiet() {
+        asked_for(text);
     }
+}
+
+/// A line on stderr that an option asked for (`--explain`): written as [`note`] writes, but
+/// even under `-q`.
+pub(crate) fn asked_for(text: &str) {
     crate::stdout::catch_up();
     let _ = writeln!(io::stderr().lock(), "{text}");
 }

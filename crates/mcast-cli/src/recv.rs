@@ -312,7 +312,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     if opt.explain {
         let bound = rx.local_addr().ok();
         for l in crate::explain::receiver_lines(bound, rx.groups(), rx.sources(), rx.iface()) {
-            output::note(&l);
+            output::asked_for(&l);
         }
     }
     if !opt.quiet {

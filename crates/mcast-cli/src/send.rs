@@ -294,7 +294,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     if opt.explain {
         let v6 = tx.destination().group().is_ipv6();
         for l in crate::explain::sender_lines(v6, tx.ttl()?, tx.loopback()?, tx.iface()) {
-            output::note(&l);
+            output::asked_for(&l);
         }
     }
     let mut driver = SendDriver::new(Sender::new(config(tx.destination())));

@@ -156,6 +156,29 @@ fn quiet_silences_notes_not_errors() {
         "{}",
         out.stderr_text()
     );
+
+    // What an option asked for is not a note: `--explain` prints under -q too.
+    let explained = [
+        "-q",
+        "send",
+        "239.1.5.61",
+        "47566",
+        "x",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--explain",
+    ];
+    let out = run_logged(&explained, None);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    assert!(
+        out.stderr
+            .iter()
+            .any(|l| l == "socket option IPPROTO_IP IP_MULTICAST_TTL=0"),
+        "{:?}",
+        out.stderr
+    );
 }
 
 /// A scratch directory for one test, removed on drop.
