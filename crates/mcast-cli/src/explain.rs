@@ -2,16 +2,15 @@
 //! the terms of the lecture's Python (`IP_MULTICAST_TTL=1`, `IP_MULTICAST_IF=192.168.56.3`, an
 //! `ip_mreq` as `struct.pack("=4s4s", …)` packs it).
 //!
-//! The TTL and the loop flag are read back from the socket. The interface option and the
-//! membership requests follow mcast-sync's rule for naming an interface (by the IPv4 address
-//! given, as the lecture does, else by index), and their bytes come from mcast-core's `mreq`
-//! builders, the image the kernel reads.
+//! The TTL and the loop flag are read back from the socket. The membership requests are
+//! mcast-sync's own (`setup::membership_request`: the option, the layout and the bytes, from
+//! mcast-core's `mreq` builders, that its joins hand the kernel); the interface option follows
+//! the same rule (by the IPv4 address given, as the lecture does, else by index).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use mcast_core::addr::{Group, Source};
 use mcast_core::iface::IfaceSpec;
-use mcast_core::mreq;
 use mcast_sync::resolve::ResolvedIface;
 
 /// How many joins `recv --explain` spells out before it only counts the rest.
@@ -32,12 +31,6 @@ fn iface_words(iface: &ResolvedIface) -> String {
         Some(name) => format!("{name}, index {}", iface.index),
         None => format!("index {}", iface.index),
     }
-}
-
-/// Whether mcast-sync names this interface by its IPv4 address (the lecture's way) rather than
-/// by index: an IPv4 address was given, or none at all.
-fn by_address(iface: &ResolvedIface) -> bool {
-    matches!(iface.spec, IfaceSpec::Any | IfaceSpec::Addr(IpAddr::V4(_)))
 }
 
 /// The sender's lines: TTL, loop and outgoing interface.
@@ -82,61 +75,39 @@ pub(crate) fn sender_lines(
     ]
 }
 
-/// One membership request: the option, the struct's bytes, and how the lecture's Python
-/// would build them (IPv4 by address only).
+/// One membership request as mcast-sync makes it ([`mcast_sync::setup::membership_request`]):
+/// the option, the struct's bytes, and how the lecture's Python would build them (IPv4 by
+/// address only).
 pub(crate) fn join_line(group: Group, source: Option<Source>, iface: &ResolvedIface) -> String {
-    let v4 = iface.v4;
-    let req = match (group.addr(), source) {
-        (IpAddr::V4(_), None) if by_address(iface) => mreq::ip_mreq(group, v4).map(|b| {
-            format!(
-                "IPPROTO_IP IP_ADD_MEMBERSHIP={} (ip_mreq: group {group}, interface {v4}; \
-                 Python: struct.pack(\"=4s4s\", socket.inet_aton(\"{group}\"), socket.inet_aton(\"{v4}\")))",
-                spaced_hex(&b)
-            )
-        }),
-        (IpAddr::V4(_), Some(s)) if by_address(iface) => mreq::ip_mreq_source(group, v4, s)
-            .map(|b| {
-                format!(
-                    "IPPROTO_IP IP_ADD_SOURCE_MEMBERSHIP={} (ip_mreq_source: group {group}, \
-                     interface {v4}, source {})",
-                    spaced_hex(&b),
-                    s.addr()
-                )
-            }),
-        (IpAddr::V4(_), None) => {
-            mreq::ip_mreqn(group, Ipv4Addr::UNSPECIFIED, iface.index).map(|b| {
-                format!(
-                    "IPPROTO_IP IP_ADD_MEMBERSHIP={} (ip_mreqn: group {group}, {})",
-                    spaced_hex(&b),
-                    iface_words(iface)
-                )
-            })
-        }
-        (IpAddr::V6(_), None) => mreq::ipv6_mreq(group, iface.index).map(|b| {
-            format!(
-                "IPPROTO_IPV6 IPV6_ADD_MEMBERSHIP={} (ipv6_mreq: group {group}, {})",
-                spaced_hex(&b),
-                iface_words(iface)
-            )
-        }),
-        (ip, Some(s)) => mreq::group_source_req(group, s, iface.index).map(|b| {
-            format!(
-                "{} MCAST_JOIN_SOURCE_GROUP ({} bytes: group_source_req, group {group}, source {}, {})",
-                if ip.is_ipv6() {
-                    "IPPROTO_IPV6"
-                } else {
-                    "IPPROTO_IP"
-                },
-                b.len(),
+    let r = match mcast_sync::setup::membership_request(group, source, iface) {
+        Ok(r) => r,
+        Err(e) => return format!("socket option: no request for {group}: {e}"),
+    };
+    let (level, option, layout) = (r.level, r.option, r.layout);
+    let about = match (r.by_address, source) {
+        (Some(a), None) => format!(
+            "{layout}: group {group}, interface {a}; Python: struct.pack(\"=4s4s\", \
+             socket.inet_aton(\"{group}\"), socket.inet_aton(\"{a}\"))"
+        ),
+        (Some(a), Some(s)) => format!(
+            "{layout}: group {group}, interface {a}, source {}",
+            s.addr()
+        ),
+        (None, None) => format!("{layout}: group {group}, {}", iface_words(iface)),
+        (None, Some(s)) => {
+            // group_source_req is 264 bytes of mostly padding: its length, not its bytes.
+            return format!(
+                "socket option {level} {option} ({} bytes: {layout}, group {group}, source {}, {})",
+                r.bytes.len(),
                 s.addr(),
                 iface_words(iface)
-            )
-        }),
+            );
+        }
     };
-    match req {
-        Ok(text) => format!("socket option {text}"),
-        Err(e) => format!("socket option: no request for {group}: {e}"),
-    }
+    format!(
+        "socket option {level} {option}={} ({about})",
+        spaced_hex(&r.bytes)
+    )
 }
 
 /// The receiver's lines: where it is bound, then each join (the first few of many).
@@ -173,6 +144,7 @@ pub(crate) fn receiver_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn by_addr(a: Ipv4Addr) -> ResolvedIface {
         ResolvedIface {

@@ -56,6 +56,63 @@ struct Request {
     bytes: Vec<u8>,
 }
 
+/// The membership request mcast-sync makes to join a group: the option, the request's C
+/// layout and the core's bytes for it, and how it names the interface. For a program that
+/// shows what it did (`mcast recv --explain`); [`membership_request`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipRequest {
+    /// The option's level: `IPPROTO_IP` or `IPPROTO_IPV6`.
+    pub level: &'static str,
+    /// The option: `IP_ADD_MEMBERSHIP`, `IP_ADD_SOURCE_MEMBERSHIP`, `IPV6_ADD_MEMBERSHIP` or
+    /// `MCAST_JOIN_SOURCE_GROUP`.
+    pub option: &'static str,
+    /// The C struct the bytes are: `ip_mreq`, `ip_mreq_source`, `ip_mreqn`, `ipv6_mreq` or
+    /// `group_source_req`.
+    pub layout: &'static str,
+    /// The bytes handed to the kernel, built by [`mcast_core::mreq`].
+    pub bytes: Vec<u8>,
+    /// The interface's IPv4 address when the request names it so (the lecture's way), `None`
+    /// when it names the interface by index.
+    pub by_address: Option<Ipv4Addr>,
+}
+
+/// The request every join of a receiver hands the kernel to join `group` (from `source`, for a
+/// source-specific join) on `iface`: the one rule, here, for which request names an interface
+/// how (see `Request::join`'s table).
+///
+/// # Errors
+///
+/// What the core's builders refuse: a source of the other family than the group.
+pub fn membership_request(
+    group: Group,
+    source: Option<Source>,
+    iface: &ResolvedIface,
+) -> Result<MembershipRequest, mreq::MreqError> {
+    let via = Via::of(group, iface);
+    let request = Request::join(group, source, via)?;
+    let (option, layout) = match (request.name, source, via) {
+        (libc::IP_ADD_MEMBERSHIP, _, Via::Addr(_)) => ("IP_ADD_MEMBERSHIP", "ip_mreq"),
+        (libc::IP_ADD_MEMBERSHIP, _, Via::Index(_)) => ("IP_ADD_MEMBERSHIP", "ip_mreqn"),
+        (libc::IP_ADD_SOURCE_MEMBERSHIP, ..) => ("IP_ADD_SOURCE_MEMBERSHIP", "ip_mreq_source"),
+        (libc::IPV6_ADD_MEMBERSHIP, ..) => ("IPV6_ADD_MEMBERSHIP", "ipv6_mreq"),
+        _ => ("MCAST_JOIN_SOURCE_GROUP", "group_source_req"),
+    };
+    Ok(MembershipRequest {
+        level: if group.is_ipv4() {
+            "IPPROTO_IP"
+        } else {
+            "IPPROTO_IPV6"
+        },
+        option,
+        layout,
+        bytes: request.bytes,
+        by_address: match via {
+            Via::Addr(a) => Some(a),
+            Via::Index(_) => None,
+        },
+    })
+}
+
 impl Request {
     fn new(level: libc::c_int, name: libc::c_int, bytes: &[u8]) -> Self {
         Self {
@@ -377,5 +434,71 @@ mod tests {
         );
         assert_eq!(Via::of(g("ff15::1"), &by_addr), Via::Index(4));
         assert_eq!(Via::of(g("ff15::1"), &iface(IfaceSpec::Any)), Via::Index(4));
+    }
+
+    #[test]
+    fn the_membership_request_shown_is_the_one_joined() {
+        let iface = |spec: IfaceSpec| ResolvedIface {
+            spec,
+            index: 4,
+            name: None,
+            v4: Ipv4Addr::new(192, 168, 56, 3),
+        };
+        let by_addr = iface(IfaceSpec::Addr("192.168.56.3".parse().unwrap()));
+        let by_index = iface(IfaceSpec::Index(4));
+        let source: Source = "192.168.56.1".parse().unwrap();
+        let cases = [
+            (
+                g("224.1.1.5"),
+                None,
+                &by_addr,
+                "IP_ADD_MEMBERSHIP",
+                "ip_mreq",
+            ),
+            (
+                g("232.1.1.1"),
+                Some(source),
+                &by_addr,
+                "IP_ADD_SOURCE_MEMBERSHIP",
+                "ip_mreq_source",
+            ),
+            (
+                g("224.1.1.5"),
+                None,
+                &by_index,
+                "IP_ADD_MEMBERSHIP",
+                "ip_mreqn",
+            ),
+            (
+                g("ff15::1"),
+                None,
+                &by_addr,
+                "IPV6_ADD_MEMBERSHIP",
+                "ipv6_mreq",
+            ),
+            (
+                g("232.1.1.1"),
+                Some(source),
+                &by_index,
+                "MCAST_JOIN_SOURCE_GROUP",
+                "group_source_req",
+            ),
+        ];
+        for (group, source, iface, option, layout) in cases {
+            let r = membership_request(group, source, iface).unwrap();
+            let joined = Request::join(group, source, Via::of(group, iface)).unwrap();
+            assert_eq!((r.option, r.layout), (option, layout), "{group}");
+            assert_eq!(
+                r.bytes, joined.bytes,
+                "{group}: the bytes shown are the bytes joined"
+            );
+            assert_eq!(
+                r.by_address.is_some(),
+                layout.starts_with("ip_mreq") && layout != "ip_mreqn"
+            );
+        }
+        let r = membership_request(g("224.1.1.5"), None, &by_addr).unwrap();
+        assert_eq!(r.bytes, [224, 1, 1, 5, 192, 168, 56, 3]);
+        assert_eq!(r.level, "IPPROTO_IP");
     }
 }

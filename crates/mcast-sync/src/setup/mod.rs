@@ -46,6 +46,7 @@ pub use state::{RecvBufferReport, SendPath, SocketState};
 
 pub(crate) use join::set_multicast_if_index;
 pub(crate) use join::{join_on_index, leave, leave_on_index, move_bound_device};
+pub use join::{membership_request, MembershipRequest};
 pub(crate) use open::{
     drain_joins, open_receiver, open_receiver_socket, open_sender, open_unicast, queue_join,
     NewestFirst,
