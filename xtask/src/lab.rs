@@ -81,13 +81,16 @@ pub(crate) use teardown::teardown;
 use topology::{routed_prefixes, PAIR, QUERY_INTERVAL_CS, QUERY_RESPONSE_CS, ROUTER_LEGS};
 pub(crate) use topology::{Config, Host, Topology, PORT};
 
-/// Picks `mcl<pid%10000>-`, or the next free number when namespaces with that prefix exist.
+/// Picks `mcl<pid%10000>-`, or the next free number when namespaces with that prefix or its
+/// scratch directory exist.
 fn allocate_prefix() -> Result<String> {
     let existing = netns::list_netns()?;
     let pid = std::process::id() % 10000;
     (0..10000)
         .map(|i| format!("mcl{}-", (pid + i) % 10000))
-        .find(|p| !existing.iter().any(|ns| ns.starts_with(p.as_str())))
+        // A scratch directory left by a lab that was killed while going down is not reused:
+        // its old sockets and pid files would be taken for the new lab's.
+        .find(|p| !existing.iter().any(|ns| ns.starts_with(p.as_str())) && !scratch_dir(p).exists())
         .context("no free lab prefix")
 }
 

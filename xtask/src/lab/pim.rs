@@ -303,6 +303,11 @@ pub(crate) fn start(
         // zebra's own configuration is empty, and named, so it never reads the host's
         // /etc/frr/zebra.conf.
         std::fs::write(dir.join("zebra.conf"), "")?;
+        // The daemons read their configuration after dropping to FRR's user: theirs, so that
+        // a umask like 077 cannot hide it from them.
+        for f in ["pimd.conf", "zebra.conf"] {
+            std::os::unix::fs::chown(dir.join(f), Some(uid), Some(gid))?;
+        }
         std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
     }
     for daemon in DAEMONS {
