@@ -245,6 +245,16 @@ fn frr_ids() -> Result<(u32, u32)> {
     Ok((id("-u")?, id("-g")?))
 }
 
+/// The first directory above `dir` that users other than its owner cannot enter (no `o+x`):
+/// FRR's daemons, which run as their own user, could not reach `dir` through it.
+fn closed_ancestor(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().skip(1).find_map(|a| {
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(a).ok()?.permissions());
+        (mode & 0o001 == 0).then(|| a.to_path_buf())
+    })
+}
+
 /// Starts `daemon` of router `name` inside the namespace `ns`, its files in `dir`.
 fn spawn_daemon(ns: &str, dir: &Path, daemon: &str) -> Result<Child> {
     let file = |f: &str| dir.join(f).to_string_lossy().into_owned();
@@ -296,6 +306,13 @@ pub(crate) fn start(
     }
     std::os::unix::fs::chown(scratch, Some(0), Some(gid))?;
     std::fs::set_permissions(scratch, std::os::unix::fs::PermissionsExt::from_mode(0o750))?;
+    if let Some(closed) = closed_ancestor(scratch) {
+        bail!(
+            "{} is closed to other users (no search permission), so the {FRR_USER} user cannot reach the lab's directory {}: set TMPDIR to a directory all users can enter, such as /tmp",
+            closed.display(),
+            scratch.display()
+        );
+    }
     for (i, name) in (1..).zip(line.names()) {
         let dir = router_dir(scratch, &name);
         std::fs::create_dir_all(&dir)?;
@@ -635,6 +652,28 @@ mod tests {
     const R1_MROUTE: &str = r#"{"224.1.1.5":{"192.168.56.3":{"source":"192.168.56.3","group":"224.1.1.5","installed":1,"refCount":1,"oilSize":1,"OilInheritedRescan":1,"oilInheritedRescan":1,"iif":"lan56","upTime":"00:00:10","flags":"SF","oil":{"r2":{"source":"192.168.56.3","group":"224.1.1.5","protocolPim":true,"inboundInterface":"lan56","iVifI":1,"outboundInterface":"r2","oVifI":2,"ttl":1,"upTime":"00:00:10"}}}}}"#;
     const R3_MROUTE: &str = r#"{"224.1.1.5":{"*":{"source":"*","group":"224.1.1.5","installed":1,"refCount":2,"oilSize":2,"OilInheritedRescan":1,"oilInheritedRescan":1,"iif":"r2","upTime":"00:00:03","flags":"SC","oil":{"pimreg":{"source":"*","group":"224.1.1.5","protocolIgmp":true,"inboundInterface":"r2","iVifI":2,"outboundInterface":"pimreg","oVifI":0,"ttl":1,"upTime":"00:00:03"},"lan58":{"source":"*","group":"224.1.1.5","protocolIgmp":true,"inboundInterface":"r2","iVifI":2,"outboundInterface":"lan58","oVifI":1,"ttl":1,"upTime":"00:00:03"}}},"192.168.56.3":{"source":"192.168.56.3","group":"224.1.1.5","installed":1,"refCount":1,"oilSize":1,"OilInheritedRescan":1,"oilInheritedRescan":1,"iif":"r2","upTime":"00:00:02","flags":"S","oil":{"lan58":{"source":"192.168.56.3","group":"224.1.1.5","protocolInherited":true,"inboundInterface":"r2","iVifI":2,"outboundInterface":"lan58","oVifI":1,"ttl":1,"upTime":"00:00:02"}}}}}"#;
     const RP_INFO: &str = r#"{"192.168.57.254":[{"rpAddress":"192.168.57.254","outboundInterface":"r2","iAmRP":false,"group":"224.0.0.0/4","source":"Static","groupType":"ASM"}]}"#;
+
+    #[test]
+    fn a_directory_closed_to_others_above_the_lab_is_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("mcast-closed-{}", std::process::id()));
+        let closed = base.join("closed");
+        let lab = closed.join("inner").join("lab");
+        std::fs::create_dir_all(&lab).unwrap();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(closed.join("inner"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let found = closed_ancestor(&lab);
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let open = closed_ancestor(&lab);
+        std::fs::remove_dir_all(&base).unwrap();
+        assert_eq!(found, Some(closed));
+        assert_eq!(
+            open, None,
+            "every directory above the lab is open to others"
+        );
+    }
 
     // issue #12 (lab routes) — each router's (*,G) and (S,G) with incoming and outgoing
     // interfaces and the RP, in one aligned table.
