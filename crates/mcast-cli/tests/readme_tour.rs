@@ -9,7 +9,10 @@
 //!   `'…'` and `"…"` quote); `$ sudo mcast …` needs root; a trailing ` &` runs it in the
 //!   background, and the walk waits until it says `listening on` (on stderr) before going on;
 //! - every other line is a line one of the block's commands prints, on stdout or stderr, in any
-//!   order between commands; `…` in it stands for any text (ports, times, counts).
+//!   order between commands; `…` in it stands for any text (ports, times, counts);
+//! - and the other way round, every line the commands print is shown, unless the block has a
+//!   line of only `…`, which stands for lines left out (a block once showed two of the three
+//!   socket options `send --explain` prints, and passed).
 //!
 //! The `mcast` of the README is the binary this test suite built, and every command must exit 0.
 //! A block needing root is skipped with a note when the test does not run as root (`CI=true`
@@ -188,6 +191,21 @@ fn shows(pattern: &str, line: &str) -> bool {
     tail.ends_with(last)
 }
 
+/// The lines the block's commands printed that the block does not show, unless the block shows
+/// a line of only `…` (it leaves lines out).
+fn unshown<'a>(block: &Block, printed: &[&'a String]) -> Vec<&'a str> {
+    if block.shown.iter().any(|(_, pattern)| pattern == "…") {
+        return Vec::new();
+    }
+    printed
+        .iter()
+        .filter(|line| {
+            !line.trim().is_empty() && !block.shown.iter().any(|(_, pattern)| shows(pattern, line))
+        })
+        .map(|line| line.as_str())
+        .collect()
+}
+
 /// The names in code spans of the README's JSON section.
 fn json_names(readme: &str) -> BTreeSet<String> {
     let text = section(readme, JSON_HEADING).unwrap_or_else(|e| panic!("{e}"));
@@ -290,6 +308,14 @@ fn the_readme_console_blocks_run_as_written() {
                     .join("\n")
             );
         }
+        let unshown = unshown(block, &printed);
+        assert!(
+            unshown.is_empty(),
+            "README.md:{}: lines the block's commands print that it does not show (a line of \
+             only `…` stands for lines left out):\n{}",
+            block.line,
+            unshown.join("\n")
+        );
         let unnamed = unnamed_json(&names, &outputs);
         assert!(
             unnamed.is_empty(),
@@ -393,4 +419,26 @@ fn the_tour_parser_reads_blocks_and_skips_sh_fences() {
     assert_eq!(blocks[1].steps[0].args, ["info", "1"]);
     assert!(blocks[1].shown.is_empty());
     assert!(parse_tour("## Another heading\n").is_err());
+}
+
+#[test]
+fn a_block_shows_every_line_printed_or_says_it_leaves_some_out() {
+    let text = "## A five-minute tour\n```console\n$ mcast send 239.1.2.3 5 hi -i 127.0.0.1 --ttl 0 --explain\nsocket option IPPROTO_IP IP_MULTICAST_TTL=0\nsocket option IPPROTO_IP IP_MULTICAST_IF=…\n```\n";
+    let block = &parse_tour(text).expect("parses")[0];
+    let printed: Vec<String> = [
+        "socket option IPPROTO_IP IP_MULTICAST_TTL=0",
+        "socket option IPPROTO_IP IP_MULTICAST_LOOP=1",
+        "socket option IPPROTO_IP IP_MULTICAST_IF=127.0.0.1",
+        "",
+    ]
+    .map(String::from)
+    .into();
+    let printed: Vec<&String> = printed.iter().collect();
+    assert_eq!(
+        unshown(block, &printed),
+        ["socket option IPPROTO_IP IP_MULTICAST_LOOP=1"]
+    );
+    let mut excerpt = block.clone();
+    excerpt.shown.push((9, "…".into()));
+    assert!(unshown(&excerpt, &printed).is_empty());
 }
