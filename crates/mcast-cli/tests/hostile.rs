@@ -68,6 +68,7 @@ fn a_unicast_datagram_to_the_port_is_not_a_group() {
     assert_eq!(keys, ["239.1.9.1", "239.1.9.2"], "{stats}");
     assert_eq!(stats["stray"]["unicast"], 1, "{stats}");
     assert_eq!(stats["stray"]["bytes"], 17, "{stats}");
+    crate::readme_tour::assert_readme_names_json(&["recv"], &out);
 }
 
 // issue #9 — only stray datagrams before --timeout: it fails (nothing for the group came) and

@@ -188,6 +188,8 @@ fn recv_follows(test: &str, iface: &str, port: &str) {
     assert!(first("down") < first("up"), "{kinds:?}");
     assert!(first("up") < first("recv after-up"), "{kinds:?}");
     assert!(first("recv after-up") < first("gone"), "{kinds:?}");
+    // README's JSON section names the `link` records, `back`'s fields too.
+    crate::readme_tour::assert_readme_names_json(&["recv"], &out);
     assert!(first("gone") < first("back"), "{kinds:?}");
     assert!(first("back") < first("recv after-back"), "{kinds:?}");
 }
@@ -249,7 +251,8 @@ fn perf_recv_reports_down_and_up() {
     wait_link(&mut recv, "up");
     recv.wait_stderr("link: va (index");
     recv.interrupt();
-    recv.finish_ok();
+    let out = recv.finish_ok();
+    crate::readme_tour::assert_readme_names_json(&["perf", "recv"], &out);
 }
 
 // issue #9 (link) — `ping` rides out its interface being deleted (its sends fail meanwhile),
@@ -300,6 +303,7 @@ fn ping_follows_iface_gone_and_back() {
     let out = prober.finish();
     out.assert_no_panic();
     assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    crate::readme_tour::assert_readme_names_json(&["ping"], &out);
 }
 
 // issue #9 (link) — `-i` naming a down interface, or one without the MULTICAST flag, warns

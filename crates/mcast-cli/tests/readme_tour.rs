@@ -9,14 +9,21 @@
 //!   `'…'` and `"…"` quote); `$ sudo mcast …` needs root; a trailing ` &` runs it in the
 //!   background, and the walk waits until it says `listening on` (on stderr) before going on;
 //! - every other line is a line one of the block's commands prints, on stdout or stderr, in any
-//!   order between commands; `…` in it stands for any text (ports, times, counts).
+//!   order between commands; `…` in it stands for any text (ports, times, counts);
+//! - and the other way round, every line the commands print is shown, unless the block has a
+//!   line of only `…`, which stands for lines left out (a block once showed two of the three
+//!   socket options `send --explain` prints, and passed).
 //!
 //! The `mcast` of the README is the binary this test suite built, and every command must exit 0.
 //! A block needing root is skipped with a note when the test does not run as root (`CI=true`
 //! makes that a failure: CI runs as root).
 //!
-//! The JSON that the tour's commands print (and that `perf` and `ping` print, run here apart)
-//! must use only record types and fields that the README's "JSON output" section names.
+//! The JSON that the tour's commands print, and that every command printing JSON prints when
+//! run here apart (`info`, `groups`, `ifaces`, `send`, `recv`, `sniff` live and `-r`, `perf`,
+//! `ping`; `ping --ssmping`, `link` and `stray` records where ssmping.rs, link.rs and
+//! hostile.rs produce them), must match the table of the README's "JSON output" section: each
+//! record type has a row naming the command, and that row names each field (see
+//! [`unnamed_json`] for the levels checked).
 //!
 //! Network safety: the walk refuses, before running anything, a command of the tour that sends,
 //! joins or captures without pinning the interface to loopback (`-i 127.0.0.1`, `-i lo`,
@@ -188,39 +195,181 @@ fn shows(pattern: &str, line: &str) -> bool {
     tail.ends_with(last)
 }
 
-/// The names in code spans of the README's JSON section.
-fn json_names(readme: &str) -> BTreeSet<String> {
-    let text = section(readme, JSON_HEADING).unwrap_or_else(|e| panic!("{e}"));
-    text.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
+/// The lines the block's commands printed that the block does not show, unless the block shows
+/// a line of only `…` (it leaves lines out).
+fn unshown<'a>(block: &Block, printed: &[&'a String]) -> Vec<&'a str> {
+    if block.shown.iter().any(|(_, pattern)| pattern == "…") {
+        return Vec::new();
+    }
+    printed
+        .iter()
+        .filter(|line| {
+            !line.trim().is_empty() && !block.shown.iter().any(|(_, pattern)| shows(pattern, line))
+        })
+        .map(|line| line.as_str())
         .collect()
 }
 
-/// The record types and `data` fields of every JSON line in `outputs` that the README does not
-/// name.
-fn unnamed_json(names: &BTreeSet<String>, outputs: &[Output]) -> Vec<String> {
+/// One row of the README's JSON table: a record type, the commands that print it, and the
+/// names in code spans of its fields cell (fields, the fields of objects inside them, values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JsonRow {
+    kind: String,
+    commands: Vec<String>,
+    names: BTreeSet<String>,
+}
+
+/// The code spans of `text`.
+fn spans(text: &str) -> impl Iterator<Item = &str> {
+    text.split('`').skip(1).step_by(2)
+}
+
+/// The cells of a table row, split on `|` outside code spans.
+fn cells(line: &str) -> Vec<&str> {
+    let mut cells = Vec::new();
+    let (mut start, mut in_code) = (0, false);
+    for (i, c) in line.char_indices() {
+        match c {
+            '`' => in_code = !in_code,
+            '|' if !in_code => {
+                cells.push(line[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    cells.push(line[start..].trim());
+    cells
+}
+
+/// The rows of the table in the README's JSON section: `| `TYPE` | `COMMAND`, … | FIELDS |`.
+fn json_table(readme: &str) -> Result<Vec<JsonRow>, String> {
+    let text = section(readme, JSON_HEADING)?;
+    let mut rows = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with("| `")) {
+        let cells = cells(line);
+        let [_, kind, commands, fields, ..] = cells[..] else {
+            return Err(format!("a JSON table row without three cells: {line:?}"));
+        };
+        let kind = spans(kind).collect::<Vec<_>>();
+        let [kind] = kind[..] else {
+            return Err(format!("a JSON table row names one type: {line:?}"));
+        };
+        if kind == "type" {
+            continue;
+        }
+        let commands: Vec<String> = spans(commands).map(str::to_owned).collect();
+        if commands.is_empty() {
+            return Err(format!("a JSON table row names no command: {line:?}"));
+        }
+        rows.push(JsonRow {
+            kind: kind.to_owned(),
+            commands,
+            names: spans(fields).map(str::to_owned).collect(),
+        });
+    }
+    if rows.is_empty() {
+        return Err(format!("README.md's {JSON_HEADING:?} has no table"));
+    }
+    Ok(rows)
+}
+
+/// The README's JSON table.
+pub(crate) fn readme_json_table() -> Vec<JsonRow> {
+    json_table(&readme()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The name the JSON table gives the command `mcast ARGS` in its "printed by" column: `recv`,
+/// `perf send`, `ping --ssmping`.
+fn command_name(args: &[&str]) -> String {
+    match args {
+        ["perf", sub, ..] => format!("perf {sub}"),
+        ["ping", rest @ ..] if rest.contains(&"--ssmping") => "ping --ssmping".to_owned(),
+        [first, ..] => (*first).to_owned(),
+        [] => String::new(),
+    }
+}
+
+/// Whether an object is a map keyed by addresses (groups, peers, servers; `stats.groups` may
+/// add `"unknown"`) rather than a record with fields.
+fn keyed_by_address(object: &serde_json::Map<String, Value>) -> bool {
+    !object.is_empty()
+        && object
+            .keys()
+            .all(|k| k == "unknown" || k.parse::<std::net::IpAddr>().is_ok())
+}
+
+/// What the README's JSON table leaves out of the JSON lines that `mcast ARGS` printed in
+/// `out`: a record type with no row naming the command, or a field its row does not name.
+///
+/// The levels checked: the record's `type`; each field of `data`; and each field of an object
+/// directly inside `data` (or of objects in an array directly inside it), which the row names
+/// too (in parentheses, as `recv`'s `frame`). An object keyed by addresses (`stats.groups`,
+/// ping's `peers`) is a map: its keys are data, and what lies below it is not checked. Deeper
+/// levels are documented in the rustdoc the README points to.
+pub(crate) fn unnamed_json(table: &[JsonRow], args: &[&str], out: &Output) -> Vec<String> {
+    let command = command_name(args);
     let mut missing = BTreeSet::new();
-    for line in outputs.iter().flat_map(|o| &o.stdout) {
+    for line in &out.stdout {
         let Ok(Value::Object(record)) = serde_json::from_str::<Value>(line) else {
             continue;
         };
         let kind = record.get("type").and_then(Value::as_str).unwrap_or("?");
-        if !names.contains(kind) {
-            missing.insert(format!("type {kind:?}"));
+        let rows: Vec<&JsonRow> = table
+            .iter()
+            .filter(|r| r.kind == kind && r.commands.contains(&command))
+            .collect();
+        if rows.is_empty() {
+            missing.insert(format!(
+                "`{command}`: record type `{kind}` (no row of this type names `{command}`)"
+            ));
+            continue;
         }
-        if let Some(Value::Object(data)) = record.get("data") {
-            for field in data.keys().filter(|f| !names.contains(*f)) {
-                missing.insert(format!("{kind}.{field}"));
+        let named = |name: &str| rows.iter().any(|r| r.names.contains(name));
+        let Some(Value::Object(data)) = record.get("data") else {
+            continue;
+        };
+        for (field, value) in data {
+            if !named(field) {
+                missing.insert(format!("`{command}` `{kind}` record: field `{field}`"));
+            }
+            let inner: Vec<&serde_json::Map<String, Value>> = match value {
+                Value::Object(o) if !keyed_by_address(o) => vec![o],
+                Value::Array(items) => items.iter().filter_map(Value::as_object).collect(),
+                _ => Vec::new(),
+            };
+            for key in inner.iter().flat_map(|o| o.keys()) {
+                if !named(key) {
+                    missing.insert(format!(
+                        "`{command}` `{kind}` record: field `{field}.{key}`"
+                    ));
+                }
             }
         }
     }
     missing.into_iter().collect()
 }
 
-/// Runs one block and returns its commands' outputs.
-fn walk(block: &Block) -> Vec<Output> {
+/// Asserts that the README's JSON section names every record and field of `mcast ARGS`'s
+/// JSON output `out` (see [`unnamed_json`]), and that there was some.
+pub(crate) fn assert_readme_names_json(args: &[&str], out: &Output) {
+    assert!(
+        out.stdout.iter().any(|l| l.starts_with("{\"type\":")),
+        "mcast {} printed no JSON:\n{}",
+        args.join(" "),
+        out.stdout_text()
+    );
+    let unnamed = unnamed_json(&readme_json_table(), args, out);
+    assert!(
+        unnamed.is_empty(),
+        "README.md's {JSON_HEADING:?} does not name what `mcast {}` prints:\n{}",
+        args.join(" "),
+        unnamed.join("\n")
+    );
+}
+
+/// Runs one block and returns its commands' arguments and outputs.
+fn walk(block: &Block) -> Vec<(Vec<String>, Output)> {
     let mut background = Vec::new();
     let mut outputs = Vec::new();
     for step in &block.steps {
@@ -230,20 +379,20 @@ fn walk(block: &Block) -> Vec<Output> {
         let mut proc = Proc::spawn(&name, cmd);
         if step.background {
             proc.wait_listening();
-            background.push((name, proc));
+            background.push((name, &step.args, proc));
         } else {
             proc.close_stdin();
             let out = proc.finish();
             assert_eq!(out.code(), 0, "{name} failed:\n{}", out.stderr_text());
             out.assert_no_panic();
-            outputs.push(out);
+            outputs.push((step.args.clone(), out));
         }
     }
-    for (name, proc) in background {
+    for (name, args, proc) in background {
         let out = proc.finish();
         assert_eq!(out.code(), 0, "{name} failed:\n{}", out.stderr_text());
         out.assert_no_panic();
-        outputs.push(out);
+        outputs.push((args.clone(), out));
     }
     outputs
 }
@@ -257,7 +406,7 @@ fn the_readme_console_blocks_run_as_written() {
         blocks.len() >= 6,
         "the tour has send/recv, info, JSON, sniff, perf and ping blocks: {blocks:#?}"
     );
-    let names = json_names(&readme);
+    let table = json_table(&readme).unwrap_or_else(|e| panic!("{e}"));
     let mut walked = 0;
     for block in &blocks {
         assert!(
@@ -277,7 +426,7 @@ fn the_readme_console_blocks_run_as_written() {
         let outputs = walk(block);
         let printed: Vec<&String> = outputs
             .iter()
-            .flat_map(|o| o.stdout.iter().chain(&o.stderr))
+            .flat_map(|(_, o)| o.stdout.iter().chain(&o.stderr))
             .collect();
         for (line, pattern) in &block.shown {
             assert!(
@@ -290,29 +439,211 @@ fn the_readme_console_blocks_run_as_written() {
                     .join("\n")
             );
         }
-        let unnamed = unnamed_json(&names, &outputs);
+        let unshown = unshown(block, &printed);
+        assert!(
+            unshown.is_empty(),
+            "README.md:{}: lines the block's commands print that it does not show (a line of \
+             only `…` stands for lines left out):\n{}",
+            block.line,
+            unshown.join("\n")
+        );
+        let unnamed: Vec<String> = outputs
+            .iter()
+            .flat_map(|(args, out)| {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                unnamed_json(&table, &args, out)
+            })
+            .collect();
         assert!(
             unnamed.is_empty(),
-            "README.md:{}: JSON the README's {JSON_HEADING:?} does not name: {unnamed:?}",
-            block.line
+            "README.md:{}: JSON the README's {JSON_HEADING:?} does not name:\n{}",
+            block.line,
+            unnamed.join("\n")
         );
         walked += 1;
     }
     assert!(walked >= 5, "only {walked} blocks walked");
 }
 
-// issue #11 (README JSON) — the JSON section names every field perf and ping print.
+/// A directory of its own under the system's temporary directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("mcast-json-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        Self(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().expect("a UTF-8 path").to_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Asserts that `out` has a record of each of `kinds`.
+fn assert_records(out: &Output, kinds: &[&str]) {
+    for kind in kinds {
+        assert!(
+            out.stdout
+                .iter()
+                .any(|l| l.starts_with(&format!("{{\"type\":\"{kind}\""))),
+            "no {kind} record:\n{}",
+            out.stdout_text()
+        );
+    }
+}
+
+/// Starts `mcast ARGS` in the background and waits until it listens.
+fn listening(args: &[&str]) -> Proc {
+    let mut proc = Proc::mcast(args);
+    proc.wait_listening();
+    proc
+}
+
+// issue #11 (README JSON), review (JSON docs): the section left out `info`'s `well_known`,
+// sniff's `packet` records, ping's `interval`, `ping --ssmping`'s records, and the `group` and
+// `iface` records. Every command that can run here runs with --json (with a key, so `auth`
+// objects are filled in), and each record type and field it prints must be named in the row
+// for that record and command. `ping --ssmping` is checked against ssmpingd in ssmping.rs,
+// `link` records in link.rs, `stray` records in hostile.rs.
 #[test]
-fn the_readme_names_every_json_field_of_perf_and_ping() {
-    let names = json_names(&readme());
+fn the_readme_names_every_json_record_and_field() {
+    let table = readme_json_table();
     let lo = "127.0.0.1";
-    let mut perf_recv = Proc::mcast(&["perf", "recv", "239.1.2.3", "47761", "-i", lo, "--json"]);
-    perf_recv.wait_listening();
-    let perf_send = crate::util::run(&[
+    let dir = Scratch::new("readme");
+    let key = dir.path("group.key");
+    crate::util::run(&["keygen", &key]).assert_success();
+    let mut checked: Vec<(Vec<String>, Output, &[&str])> = Vec::new();
+    let mut check = |args: &[&str], out: Output, kinds: &'static [&'static str]| {
+        out.assert_success();
+        checked.push((args.iter().map(|a| (*a).to_owned()).collect(), out, kinds));
+    };
+
+    for group in ["224.1.1.5", "224.0.0.251", "ff02::1"] {
+        let args = ["info", group, "--json"];
+        check(&args, crate::util::run(&args), &["info"]);
+    }
+    check(
+        &["groups", "--json"],
+        crate::util::run(&["groups", "--json"]),
+        &["group"],
+    );
+    check(
+        &["ifaces", "--json"],
+        crate::util::run(&["ifaces", "--json"]),
+        &["iface"],
+    );
+
+    // recv with a key and a receive buffer: a perf stream (its end frames give a `gap` end),
+    // a keyed `send`, and a plain one (dropped: an `unauthenticated` gap).
+    let recv = [
+        "recv",
+        "239.1.2.3",
+        "47763",
+        "-i",
+        lo,
+        "--json",
+        "--key-file",
+        &key,
+        "--rcvbuf",
+        "256K",
+        "--timeout",
+        "2s",
+    ];
+    let keyed_recv = listening(&recv);
+    let perf = [
         "perf",
         "send",
         "239.1.2.3",
-        "47761",
+        "47763",
+        "-i",
+        lo,
+        "--ttl",
+        "0",
+        "--rate",
+        "100",
+        "--duration",
+        "100ms",
+        "--key-file",
+        &key,
+    ];
+    crate::util::run(&perf).assert_success();
+    let send = [
+        "send",
+        "239.1.2.3",
+        "47763",
+        "hi",
+        "-i",
+        lo,
+        "--ttl",
+        "0",
+        "--key-file",
+        &key,
+        "--json",
+    ];
+    check(&send, crate::util::run(&send), &["send", "end"]);
+    let plain = [
+        "send",
+        "239.1.2.3",
+        "47763",
+        "plain",
+        "-i",
+        lo,
+        "--ttl",
+        "0",
+    ];
+    crate::util::run(&plain).assert_success();
+    check(
+        &recv,
+        keyed_recv.finish(),
+        &["start", "recv", "gap", "stats", "end"],
+    );
+
+    // Bytes that are not UTF-8, from stdin: `payload_hex` on both ends.
+    let recv = ["recv", "239.1.2.3", "47764", "-i", lo, "--json", "-c", "1"];
+    let raw_recv = listening(&recv);
+    let send = [
+        "send",
+        "239.1.2.3",
+        "47764",
+        "-i",
+        lo,
+        "--ttl",
+        "0",
+        "--json",
+    ];
+    let mut sender = Proc::mcast(&send);
+    sender.write_stdin(b"\xff\xfe\n");
+    sender.close_stdin();
+    check(&send, sender.finish(), &["send", "end"]);
+    check(&recv, raw_recv.finish(), &["start", "recv", "stats", "end"]);
+
+    let perf_recv = [
+        "perf",
+        "recv",
+        "239.1.2.3",
+        "47765",
+        "-i",
+        lo,
+        "--json",
+        "--key-file",
+        &key,
+        "--rcvbuf",
+        "256K",
+    ];
+    let receiver = listening(&perf_recv);
+    let perf_send = [
+        "perf",
+        "send",
+        "239.1.2.3",
+        "47765",
         "-i",
         lo,
         "--ttl",
@@ -322,37 +653,135 @@ fn the_readme_names_every_json_field_of_perf_and_ping() {
         "--duration",
         "1100ms",
         "--json",
-    ]);
-    perf_send.assert_success();
-    let perf_recv = perf_recv.finish_ok();
-    let ping = ["239.1.2.3", "47762", "-i", lo, "--ttl", "0", "-c", "2"];
-    let mut peer = Proc::mcast(&[&["ping"][..], &ping, &["--interval", "100ms"]].concat());
-    peer.wait_listening();
-    let pinger =
-        crate::util::run(&[&["ping"][..], &ping, &["--interval", "100ms", "--json"]].concat());
-    pinger.assert_success();
-    peer.finish_ok();
-    let outputs = [perf_send, perf_recv, pinger];
-    for (out, kinds) in outputs.iter().zip([
-        &["start", "interval", "summary", "end"][..],
+        "--key-file",
+        &key,
+    ];
+    check(
+        &perf_send,
+        crate::util::run(&perf_send),
         &["start", "interval", "summary", "end"],
-        &["start", "answer", "end"],
-    ]) {
-        for kind in kinds {
-            assert!(
-                out.stdout
-                    .iter()
-                    .any(|l| l.starts_with(&format!("{{\"type\":\"{kind}\""))),
-                "no {kind} record:\n{}",
-                out.stdout_text()
-            );
-        }
+    );
+    check(
+        &perf_recv,
+        receiver.finish(),
+        &["start", "interval", "summary", "end"],
+    );
+
+    // ping at 100 ms prints an `answer` per answer; faster, an `interval` each second.
+    for (port, interval, count, kinds) in [
+        ("47766", "100ms", "2", &["start", "answer", "end"][..]),
+        ("47767", "10ms", "120", &["start", "interval", "end"]),
+    ] {
+        let ping = [
+            "ping",
+            "239.1.2.3",
+            port,
+            "-i",
+            lo,
+            "--ttl",
+            "0",
+            "-c",
+            count,
+            "--interval",
+            interval,
+            "--key-file",
+            &key,
+        ];
+        let peer = listening(&ping);
+        let json = [&ping[..], &["--json"]].concat();
+        let out = crate::util::run(&json);
+        peer.finish_ok();
+        check(&json, out, kinds);
     }
-    let unnamed = unnamed_json(&names, &outputs);
+
+    if is_root() {
+        let pcap = dir.path("tour.pcap");
+        let sniff = [
+            "sniff",
+            "-i",
+            "lo",
+            "-c",
+            "2",
+            "--json",
+            "--hexdump",
+            "-w",
+            &pcap,
+            "udp",
+            "port",
+            "47768",
+        ];
+        let sniffer = listening(&sniff);
+        let send = [
+            "send",
+            "239.1.2.3",
+            "47768",
+            "hi",
+            "-i",
+            lo,
+            "--ttl",
+            "0",
+            "--framed",
+            "-c",
+            "2",
+        ];
+        crate::util::run(&send).assert_success();
+        check(&sniff, sniffer.finish(), &["packet", "end"]);
+        let read = ["sniff", "-r", &pcap, "-e", "--json"];
+        check(&read, crate::util::run(&read), &["packet", "end"]);
+    } else {
+        assert!(!on_ci(), "sniffing needs root, and CI=true");
+        eprintln!("the_readme_names_every_json_record_and_field: not root, sniff left out");
+    }
+
+    let mut unnamed = BTreeSet::new();
+    for (args, out, kinds) in &checked {
+        assert_records(out, kinds);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        unnamed.extend(unnamed_json(&table, &args, out));
+    }
     assert!(
         unnamed.is_empty(),
-        "fields the README's {JSON_HEADING:?} does not name: {unnamed:?}"
+        "README.md's {JSON_HEADING:?} does not name:\n{}",
+        unnamed.into_iter().collect::<Vec<_>>().join("\n")
     );
+}
+
+#[test]
+fn the_json_check_names_what_the_readme_leaves_out() {
+    let readme = "# x\n## JSON output\n\n| `type` | printed by | `data` fields |\n|---|---|---|\n| `start` | `ping` | `group`, `peers` (`x`), `auth` (`verified`) |\n| `end` | `recv`, `ping` | `reason` |\n";
+    let table = json_table(readme).expect("parses");
+    assert_eq!(table.len(), 2, "{table:#?}");
+    assert_eq!(table[1].commands, ["recv", "ping"]);
+    let out = |lines: &[&str]| Output {
+        status: std::os::unix::process::ExitStatusExt::from_raw(0),
+        stdout: lines.iter().map(|l| (*l).to_owned()).collect(),
+        stderr: Vec::new(),
+    };
+    let printed = out(&[
+        r#"{"type":"start","data":{"group":"g","peers":{"127.0.0.1":{"y":1}},"auth":{"verified":1,"forged":0},"extra":1}}"#,
+        r#"{"type":"end","data":{"reason":"count","packets":2}}"#,
+        r#"{"type":"reply","data":{}}"#,
+    ]);
+    assert_eq!(
+        unnamed_json(&table, &["ping", "239.1.2.3", "5000"], &printed),
+        [
+            "`ping` `end` record: field `packets`",
+            "`ping` `start` record: field `auth.forged`",
+            "`ping` `start` record: field `extra`",
+            "`ping`: record type `reply` (no row of this type names `ping`)",
+        ]
+    );
+    // The same records from `ping --ssmping`, whose rows are its own.
+    let ssm = unnamed_json(&table, &["ping", "--ssmping", "10.0.0.1"], &printed);
+    assert!(
+        ssm.contains(
+            &"`ping --ssmping`: record type `start` (no row of this type names `ping --ssmping`)"
+                .to_owned()
+        ),
+        "{ssm:?}"
+    );
+    assert_eq!(command_name(&["perf", "recv", "239.1.2.3"]), "perf recv");
+    assert_eq!(command_name(&["sniff", "-r", "x.pcap"]), "sniff");
 }
 
 #[test]
@@ -393,4 +822,26 @@ fn the_tour_parser_reads_blocks_and_skips_sh_fences() {
     assert_eq!(blocks[1].steps[0].args, ["info", "1"]);
     assert!(blocks[1].shown.is_empty());
     assert!(parse_tour("## Another heading\n").is_err());
+}
+
+#[test]
+fn a_block_shows_every_line_printed_or_says_it_leaves_some_out() {
+    let text = "## A five-minute tour\n```console\n$ mcast send 239.1.2.3 5 hi -i 127.0.0.1 --ttl 0 --explain\nsocket option IPPROTO_IP IP_MULTICAST_TTL=0\nsocket option IPPROTO_IP IP_MULTICAST_IF=…\n```\n";
+    let block = &parse_tour(text).expect("parses")[0];
+    let printed: Vec<String> = [
+        "socket option IPPROTO_IP IP_MULTICAST_TTL=0",
+        "socket option IPPROTO_IP IP_MULTICAST_LOOP=1",
+        "socket option IPPROTO_IP IP_MULTICAST_IF=127.0.0.1",
+        "",
+    ]
+    .map(String::from)
+    .into();
+    let printed: Vec<&String> = printed.iter().collect();
+    assert_eq!(
+        unshown(block, &printed),
+        ["socket option IPPROTO_IP IP_MULTICAST_LOOP=1"]
+    );
+    let mut excerpt = block.clone();
+    excerpt.shown.push((9, "…".into()));
+    assert!(unshown(&excerpt, &printed).is_empty());
 }

@@ -122,6 +122,8 @@ fn records<'a>(all: &'a [Value], kind: &str) -> Vec<&'a Value> {
 /// each path, the multicast replies sent to `group`, the figures in the `end` record.
 fn assert_all_answered(out: &Output, server: &str, group: &str, mode: &str, count: u64) {
     assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    // README's JSON section names every record and field printed.
+    crate::readme_tour::assert_readme_names_json(&["ping", "--ssmping"], out);
     let all = out.json();
     let start = records(&all, "start");
     assert_eq!(start.len(), 1, "{all:#?}");
