@@ -7,8 +7,9 @@
 //! The loop ends after `-c COUNT` datagrams, when `--timeout` passes, on SIGINT (Ctrl-C),
 //! SIGTERM or SIGHUP, or when stdout is closed; however it ends, a summary goes to stderr, and
 //! with `--json` a `stats` and an `end` record (naming the reason) to stdout, if stdout still
-//! takes them. More than 10,000 groups get a warning first, and joins that take more than a
-//! second show progress ([`crate::joining`]).
+//! takes them. A count of groups that cannot be joined (past the open-file limit, or more than
+//! a million) is a usage error before any group is listed; more than 10,000 groups get a
+//! warning first, and joins that take more than a second show progress ([`crate::joining`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -290,6 +291,8 @@ fn stopped_while_joining(opt: &Opt, done: usize, total: usize) -> anyhow::Result
 
 /// Runs `mcast recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
+    // First, so that a signal while the groups are listed or joined ends with the summary.
+    let interrupted = stop::install();
     let (groups, port) = plan::endpoint(&opt.groups, opt.port.as_deref(), "recv")?;
     let plan = plan::recv(groups, port, opt.iface.as_deref(), &opt.source)?;
     let key = opt.key.load()?;
@@ -299,7 +302,6 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
     }
     let link = watch::start(&plan.iface, opt.quiet);
-    let interrupted = stop::install();
     let mut rx = match joining::open(&plan, opt.rcvbuf, opt.quiet)? {
         Joined::Ready(rx) => rx,
         Joined::Stopped { done, total } => return stopped_while_joining(&opt, done, total),

@@ -821,6 +821,65 @@ fn zero_timeout_is_a_usage_error() {
     }
 }
 
+// Review fix — a range too large to join is refused at once (exit 2, the count, the limit,
+// a hint), before any group is listed: 224.0.0.0+268435456 used to list groups for 24 s
+// (784 MB) before anything was said, and ignored SIGTERM's summary meanwhile.
+#[test]
+fn a_range_too_large_to_join_is_refused_at_once() {
+    let quick = std::time::Duration::from_secs(5);
+    for (groups, says) in [
+        (
+            "224.0.0.0+268435456",
+            "names 268435456 groups: mcast recv joins at most 1000000",
+        ),
+        (
+            "ff15::1+4294967295",
+            "names 4294967295 groups: mcast recv joins at most 1000000",
+        ),
+        ("239.1.0.1+600000,239.2.0.1+600000", "names 1200000 groups"),
+    ] {
+        let t = std::time::Instant::now();
+        let line = two_line_usage_error(&["recv", groups, "47119", "-i", LO, "--timeout", "200ms"]);
+        assert!(t.elapsed() < quick, "{groups}: took {:?}", t.elapsed());
+        assert!(line.contains(says), "{groups}: {line}");
+    }
+    // Past the open-file limit: the sockets it would take, the limit and what fits. With
+    // `ulimit -n 1024`, 1024 sockets are too many whatever the per-socket limit.
+    let per_socket: u64 = std::fs::read_to_string("/proc/sys/net/ipv4/igmp_max_memberships")
+        .ok()
+        .and_then(|m| m.trim().parse().ok())
+        .unwrap_or(20);
+    let groups = format!("239.0.0.0+{}", per_socket * 1024);
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -n 1024 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_mcast"))
+        .args(["recv", &groups, "47119", "-i", LO]);
+    let t = std::time::Instant::now();
+    let mut p = Proc::spawn("mcast recv (ulimit -n 1024)", cmd);
+    p.close_stdin();
+    let out = p.finish();
+    assert!(t.elapsed() < quick, "took {:?}", t.elapsed());
+    assert_eq!(out.code(), 2, "{}", out.stderr_text());
+    let err = out.stderr_text();
+    assert!(
+        err.starts_with(&format!(
+            "error: '{groups}' names {} groups, which take 1024 sockets",
+            per_socket * 1024
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("more than the open-file limit (1024) allows"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: raise the limit, e.g. `ulimit -n 2048`"),
+        "{err}"
+    );
+    assert!(!err.contains("listening"), "{err}");
+}
+
 // issue #2 (review) — without MESSAGE and with empty stdin, send says it sent nothing.
 #[test]
 fn empty_stdin_is_noted() {
