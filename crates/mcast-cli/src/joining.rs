@@ -134,7 +134,9 @@ pub(crate) fn open(plan: &RecvPlan, rcvbuf: Option<usize>, quiet: bool) -> anyho
     };
     let mut progress = Progress::new(Instant::now());
     let opened = adapter::open_receiver_with_progress(plan, rcvbuf, |p| {
-        if stop::requested() {
+        // After the last join there is nothing left to stop: the receive loop ends at once
+        // instead, with the summary.
+        if stop::requested() && p.done < p.total {
             return ControlFlow::Break(());
         }
         let count = Count {

@@ -82,7 +82,7 @@
 //! | `interrupted` | SIGINT (Ctrl-C) | 0 |
 //! | `terminated` | SIGTERM (`kill`, `timeout`, systemd, `docker stop`) | 0 |
 //! | `hangup` | SIGHUP (the terminal closed) | 0 |
-//! | `stdout_closed` | the reader of stdout went away (`EPIPE`, `\| head -1`) | 0 |
+//! | `stdout_closed` | the reader of stdout went away (`EPIPE`, `\| head -1`; a pipe or socket also while nothing is written) | 0 |
 //! | `stdout_failed` | writing to stdout failed (`ENOSPC`: `> /dev/full`) | 1, `error: cannot write to standard output: …` |
 //!
 //! `exit_code` in the record is the exit status, as far as the command knows it (a

@@ -19,7 +19,7 @@
 //! another's absence:
 //!
 //! - On the host's `lo`, each test has a port and group of its own: this file, `engine` and
-//!   `hostile` use ports 471xx, `auth` 478xx, `stop` 47901-47914 with groups in 239.9/16,
+//!   `hostile` use ports 471xx, `auth` 478xx, `stop` 47901-47916 with groups in 239.9/16,
 //!   the README's bad-input table (`readme_table`) 4799x, the README's console blocks
 //!   (`readme_tour`) 50001-50006 as the README prints them and 4776x for its JSON check; a
 //!   test also recognises its datagrams by their payload.
@@ -839,7 +839,7 @@ fn a_range_too_large_to_join_is_refused_at_once() {
         ("239.1.0.1+600000,239.2.0.1+600000", "names 1200000 groups"),
     ] {
         let t = std::time::Instant::now();
-        let line = two_line_usage_error(&["recv", groups, "47119", "-i", LO, "--timeout", "200ms"]);
+        let line = two_line_usage_error(&["recv", groups, "47197", "-i", LO, "--timeout", "200ms"]);
         assert!(t.elapsed() < quick, "{groups}: took {:?}", t.elapsed());
         assert!(line.contains(says), "{groups}: {line}");
     }
@@ -854,7 +854,7 @@ fn a_range_too_large_to_join_is_refused_at_once() {
     cmd.arg("-c")
         .arg("ulimit -n 1024 && exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_mcast"))
-        .args(["recv", &groups, "47119", "-i", LO]);
+        .args(["recv", &groups, "47197", "-i", LO]);
     let t = std::time::Instant::now();
     let mut p = Proc::spawn("mcast recv (ulimit -n 1024)", cmd);
     p.close_stdin();
