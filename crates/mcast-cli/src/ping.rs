@@ -89,8 +89,9 @@ pub(crate) struct Opt {
     #[arg(long, value_name = "D", default_value = "1s", value_parser = plan::parse_timeout)]
     timeout: Duration,
 
-    /// Only answer; send no probe.
-    #[arg(long)]
+    /// Only answer; send no probe. Runs until stopped (Ctrl-C, SIGTERM): -c counts probes, so
+    /// it does not go with --responder, nor does --ssmping (an ssmpingd answers, not us).
+    #[arg(long, conflicts_with_all = ["count", "ssmping"])]
     responder: bool,
 
     /// Spin instead of sleeping between datagrams: answers leave sooner, at the cost of a

@@ -192,16 +192,16 @@ fn parse_iface(text: Option<&str>, group: Group) -> Result<(IfaceSpec, String), 
 /// A group as written with its IPv6 zone, `ff02::1%eth0` (RFC 4007's form): the interface
 /// named after `%`.
 #[derive(Debug, Clone)]
-struct Zone {
+pub(crate) struct Zone {
     /// The entry as written, for messages.
     written: String,
     /// The interface after `%`.
-    iface: IfaceSpec,
+    pub(crate) iface: IfaceSpec,
 }
 
 /// Splits `GROUP%IFACE` into the group text and its [`Zone`] (an interface name or index);
 /// text without `%` has none.
-fn split_zone(text: &str) -> Result<(&str, Option<Zone>), CliError> {
+pub(crate) fn split_zone(text: &str) -> Result<(&str, Option<Zone>), CliError> {
     let Some((group, zone)) = text.split_once('%') else {
         return Ok((text, None));
     };

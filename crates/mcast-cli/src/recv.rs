@@ -114,7 +114,9 @@ pub(crate) struct Opt {
     #[arg(long)]
     explain: bool,
 
-    /// Print nothing on stderr (no "listening on" line, no notes, no summary).
+    /// Quiet: no notes, warnings, progress, "listening on" lines or summaries on stderr.
+    /// Errors (with their hints) and stdout still print, and so do --explain and the log
+    /// lines asked for with -v or RUST_LOG.
     #[arg(short = 'q', long)]
     quiet: bool,
 }

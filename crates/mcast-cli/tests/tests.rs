@@ -880,6 +880,39 @@ fn a_range_too_large_to_join_is_refused_at_once() {
     assert!(!err.contains("listening"), "{err}");
 }
 
+// Review fix — messages: a range count past the maximum says so (not "is not a group
+// range"); a zone followed by :PORT is answered with the bracket form, with or without a PORT
+// argument; `info` takes the zone form send and recv take, and names the interface.
+#[test]
+fn messages_name_the_real_problem() {
+    let line = usage_error(&["recv", "ff15::1+4294967296", "47198", "-i", "lo"]);
+    assert!(
+        line.contains("counts more groups than a range can hold (at most 4294967295)"),
+        "{line}"
+    );
+    assert!(!line.contains("is not a group range"), "{line}");
+    for args in [
+        &["send", "ff02::1:3%va:5000", "hi"][..],
+        &["send", "ff02::1:3%va:5000", "5000", "hi"],
+    ] {
+        let line = usage_error(args);
+        assert!(
+            line.contains("goes in brackets: write [ff02::1:3%va]:5000"),
+            "{args:?}: {line}"
+        );
+    }
+    let out = run(&["info", "ff02::1%lo"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let text = out.stdout_text();
+    assert!(text.contains("group:       ff02::1 (ipv6)"), "{text}");
+    assert!(text.contains("zone:        interface lo"), "{text}");
+    let out = run(&["info", "ff02::1%lo", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.stdout[0].as_str()).unwrap();
+    assert_eq!(v["data"]["zone"], "lo");
+    let line = usage_error(&["info", "224.0.0.1%lo"]);
+    assert!(line.contains("a %zone belongs to IPv6 addresses"), "{line}");
+}
+
 // issue #2 (review) — without MESSAGE and with empty stdin, send says it sent nothing.
 #[test]
 fn empty_stdin_is_noted() {
