@@ -274,8 +274,9 @@ pub(crate) fn watch_reader() {
 
 /// Whether `fd` is a pipe or a socket (what has a reader that can go away).
 fn has_reader(fd: libc::c_int) -> bool {
-    // SAFETY: `fstat` writes a `stat` into the zeroed one given; any fd value is safe to pass.
+    // SAFETY: `stat` is plain data, for which all zeroes is a valid value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fstat` writes into the `stat` given; any fd value is safe to pass.
     if unsafe { libc::fstat(fd, &mut st) } != 0 {
         return false;
     }
@@ -455,6 +456,7 @@ mod tests {
         // SAFETY: closes the fds made above, once each.
         unsafe { libc::close(read) };
         assert!(reader_gone(write, 1000));
+        // SAFETY: as above.
         unsafe { libc::close(write) };
         let file = std::fs::File::open("/proc/self/limits").unwrap();
         assert!(!has_reader(std::os::fd::AsRawFd::as_raw_fd(&file)));
