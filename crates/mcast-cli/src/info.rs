@@ -15,9 +15,11 @@ use crate::output;
 Examples:
   mcast info 224.1.1.5          scope, IANA block, MAC 01:00:5e:01:01:05 and its 32 groups
   mcast info 232.1.1.1          a source-specific (SSM) group
-  mcast info ff15::1 --json     an IPv6 group, as one JSON line")]
+  mcast info ff15::1 --json     an IPv6 group, as one JSON line
+  mcast info ff02::1%eth0       a link-local group and its interface (the zone), as send and recv take it")]
 pub(crate) struct Opt {
-    /// The multicast address to describe (IPv4 224.0.0.0/4 or IPv6 ff00::/8).
+    /// The multicast address to describe (IPv4 224.0.0.0/4 or IPv6 ff00::/8); an IPv6 one may
+    /// carry its interface, ff02::1%eth0.
     #[arg(value_name = "ADDR")]
     addr: String,
 
@@ -28,16 +30,43 @@ pub(crate) struct Opt {
 
 /// Runs `mcast info`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
-    let group: Group = opt.addr.parse().map_err(CliError::usage)?;
+    // `ff02::1%eth0`, as send and recv take it: the zone is the interface they would use.
+    let (addr, zone) = crate::plan::split_zone(&opt.addr)?;
+    let group: Group = addr.parse().map_err(CliError::usage)?;
+    if zone.is_some() && group.is_ipv4() {
+        return Err(CliError::usage(format!(
+            "{}: a %zone belongs to IPv6 addresses",
+            crate::plan::quoted(&opt.addr)
+        ))
+        .into());
+    }
     let info = group.info();
+    let zone = zone.map(|z| z.iface.to_string());
     if opt.json {
-        output::emit_json("info", &info)?;
+        output::emit_json("info", &InfoRecord { info: &info, zone })?;
     } else {
         for l in render(&info) {
             output::line(&l)?;
         }
+        if let Some(z) = zone {
+            output::line(&zone_line(&z))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `info` record: the core's `GroupInfo`, and the interface after `%` when one was given.
+#[derive(serde::Serialize)]
+struct InfoRecord<'a> {
+    #[serde(flatten)]
+    info: &'a GroupInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zone: Option<String>,
+}
+
+/// The line naming the zone's interface (as written: `info` looks nothing up).
+fn zone_line(zone: &str) -> String {
+    format!("zone:        interface {zone} (send and recv use it as -i {zone})")
 }
 
 /// The human rendering, one string per line.
@@ -138,6 +167,35 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("known as"), "{text}");
+    }
+
+    // Review fix — `info` takes the zone form that send and recv take, and names the
+    // interface; a zone on IPv4 or a malformed one is refused with the reason.
+    #[test]
+    fn a_zone_is_named_as_the_interface() {
+        assert_eq!(
+            zone_line("lo"),
+            "zone:        interface lo (send and recv use it as -i lo)"
+        );
+        let record = InfoRecord {
+            info: &"ff02::1".parse::<Group>().unwrap().info(),
+            zone: Some("lo".into()),
+        };
+        let v = serde_json::to_value(&record).unwrap();
+        assert_eq!(v["zone"], "lo");
+        assert_eq!(v["group"], "ff02::1");
+        let run_with = |addr: &str| {
+            run(Opt {
+                addr: addr.into(),
+                json: false,
+            })
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        };
+        let e = run_with("224.0.0.1%lo").unwrap_err();
+        assert!(e.contains("a %zone belongs to IPv6 addresses"), "{e}");
+        let e = run_with("ff02::1%").unwrap_err();
+        assert!(e.contains("after % comes the interface"), "{e}");
     }
 
     #[test]

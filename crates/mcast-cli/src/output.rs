@@ -22,7 +22,7 @@
 //! | `stats` | `recv`                | once at the end, however it ended (not when stopped before every join was done) | `datagrams`, `bytes` (data only: end-of-session frames are not counted), `host_drops` (datagrams this host's kernel dropped, receive buffer full), `recv_buffer` (`null`, or with `--rcvbuf`: `requested`, `granted`, `rmem_max`, `forced`, `clamped`), `elapsed_ms`, `groups` (object: group → datagrams, with **every** joined group, `0` for one that received nothing, plus `"unknown"` when the destination of some datagrams could not be told), `distinct_groups` (how many of them received at least one datagram), `stray` (datagrams that reached the port without being sent to a joined group: `unicast`, `broadcast`, `other_group`, `bytes`; in no other count), `framed` (`null` when no frame arrived, else mcast-core's session `Stats`: `framed`, `lost`, `duplicates`, `reordered`, `streams` with per-stream delay and `first_seq`/`highest_seq` as strings, ...), `auth` (`null` without `--key-file`, else `authenticated` and the datagrams dropped, which count nowhere else: `unauthenticated`, `truncated`, `forged`, `tampered`, `replayed`) |
 //! | `link`  | `recv`, `perf recv`, `ping` | the interface joined on changed | `interface` (its name), `index`, `state` (`down`: set down or lost its carrier, memberships kept; `up`: usable again; `gone`: deleted, memberships gone with it; `back`: an interface of that name exists again, with a new index, and every group was joined again there), `up`, `running`, `multicast` (its flags after the change); `back` adds `previous_index` and `rejoined` (groups joined again) or `error` (see `watch.rs`) |
 //! | `end`   | `send`, `recv`        | last line                             | `reason` (see [How a command ends](#how-a-command-ends)), `exit_code`; `send` adds `datagrams`, `bytes`; `recv` stopped while joining adds `joined` (the joins done before it stopped) |
-//! | `info`  | `info`                | once                                  | the core's `GroupInfo`: `group`, `family`, `scope`, `block`, `block_description`, `ssm`, `link_local`, `mac`, `mac_collisions`, `ipv6_flags`, `well_known` (what IANA assigned the group to, e.g. `"mDNS, multicast DNS (RFC 6762)"`, else `null`) |
+//! | `info`  | `info`                | once                                  | the core's `GroupInfo`: `group`, `family`, `scope`, `block`, `block_description`, `ssm`, `link_local`, `mac`, `mac_collisions`, `ipv6_flags`, `well_known` (what IANA assigned the group to, e.g. `"mDNS, multicast DNS (RFC 6762)"`, else `null`); `zone`, the interface after `%` (`ff02::1%eth0`), only when one was given |
 //! | `start`, `interval`, `summary` | `perf send`, `perf recv` | see `perf/mod.rs` | throughput, loss, host drops, jitter, delay percentiles |
 //! | `start`, `reply`, `end` | `ping --ssmping` | see `ssmping.rs` | per reply: path, seq, round trip, hop limit; at the end per server and path: sent, received, lost, round trip percentiles |
 //! | `packet`| `sniff`               | for each captured packet              | see `sniff.rs` |
@@ -82,7 +82,7 @@
 //! | `interrupted` | SIGINT (Ctrl-C) | 0 |
 //! | `terminated` | SIGTERM (`kill`, `timeout`, systemd, `docker stop`) | 0 |
 //! | `hangup` | SIGHUP (the terminal closed) | 0 |
-//! | `stdout_closed` | the reader of stdout went away (`EPIPE`, `\| head -1`) | 0 |
+//! | `stdout_closed` | the reader of stdout went away (`EPIPE`, `\| head -1`; a pipe or socket also while nothing is written) | 0 |
 //! | `stdout_failed` | writing to stdout failed (`ENOSPC`: `> /dev/full`) | 1, `error: cannot write to standard output: …` |
 //!
 //! `exit_code` in the record is the exit status, as far as the command knows it (a
@@ -232,13 +232,19 @@ pub(crate) fn asked_for(text: &str) {
 }
 
 /// A count and its noun, singular for one: `count(1, "byte")` is `1 byte`, `count(2, "byte")`
-/// `2 bytes`. Every summary counts through this, so none says "1 bytes".
+/// `2 bytes`, `count(2, "query")` `2 queries`. Every summary counts through this, so none says
+/// "1 bytes".
 pub(crate) fn count(n: impl Into<u64>, noun: &str) -> String {
     let n = n.into();
     if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
+        return format!("1 {noun}");
+    }
+    // A consonant and y: query, queries (but day, days).
+    match noun.strip_suffix('y') {
+        Some(stem) if stem.ends_with(|c: char| !"aeiou".contains(c)) => {
+            format!("{n} {stem}ies")
+        }
+        _ => format!("{n} {noun}s"),
     }
 }
 
@@ -311,6 +317,10 @@ mod tests {
         assert_eq!(count(1u64, "byte"), "1 byte");
         assert_eq!(count(0u64, "byte"), "0 bytes");
         assert_eq!(count(2u8, "datagram"), "2 datagrams");
+        // Review fix — "1 queries unanswered" said ssmping's error.
+        assert_eq!(count(1u64, "query"), "1 query");
+        assert_eq!(count(3u64, "query"), "3 queries");
+        assert_eq!(count(2u64, "day"), "2 days");
     }
 
     #[test]

@@ -89,8 +89,9 @@ pub(crate) struct Opt {
     #[arg(long, value_name = "D", default_value = "1s", value_parser = plan::parse_timeout)]
     timeout: Duration,
 
-    /// Only answer; send no probe.
-    #[arg(long)]
+    /// Only answer; send no probe. Runs until stopped (Ctrl-C, SIGTERM): -c counts probes, so
+    /// it does not go with --responder, nor does --ssmping (an ssmpingd answers, not us).
+    #[arg(long, conflicts_with_all = ["count", "ssmping"])]
     responder: bool,
 
     /// Spin instead of sleeping between datagrams: answers leave sooner, at the cost of a
@@ -355,9 +356,10 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
     }
     if failed {
-        return Err(CliError::runtime(format!(
-            "no answer to {}",
-            output::count(stats.probes_settled, "probe")
+        return Err(CliError::runtime(no_answer(
+            stats.probes_sent,
+            stats.probes_settled,
+            opt.timeout,
         ))
         .hint(match stats.auth.map(|a| a.dropped()) {
             Some(n) if n > 0 => format!(
@@ -369,6 +371,20 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         .into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The error when no probe was answered: the probes sent, as the summary counts them, and how
+/// many of them were still within `timeout` when the run stopped (they were not waited for).
+fn no_answer(sent: u64, settled: u64, timeout: Duration) -> String {
+    let mut text = format!("no answer to {}", output::count(sent, "probe"));
+    if sent > settled {
+        text.push_str(&format!(
+            " ({} sent less than --timeout {} before the stop)",
+            sent - settled,
+            humantime::format_duration(timeout)
+        ));
+    }
+    text
 }
 
 fn show_answer(opt: &Opt, e: &PingEvent) -> std::io::Result<()> {
@@ -515,4 +531,22 @@ fn summary(peers: &[PeerStats], probes: u64, responder: bool, reason: Stop) -> s
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Review fix — the error counts the probes the summary counts, and says which of them were
+    // not waited for.
+    #[test]
+    fn no_answer_counts_the_probes_the_summary_counts() {
+        let t = Duration::from_secs(1);
+        assert_eq!(no_answer(5, 5, t), "no answer to 5 probes");
+        assert_eq!(no_answer(1, 1, t), "no answer to 1 probe");
+        assert_eq!(
+            no_answer(41, 21, t),
+            "no answer to 41 probes (20 sent less than --timeout 1s before the stop)"
+        );
+    }
 }

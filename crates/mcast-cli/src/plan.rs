@@ -192,16 +192,16 @@ fn parse_iface(text: Option<&str>, group: Group) -> Result<(IfaceSpec, String), 
 /// A group as written with its IPv6 zone, `ff02::1%eth0` (RFC 4007's form): the interface
 /// named after `%`.
 #[derive(Debug, Clone)]
-struct Zone {
+pub(crate) struct Zone {
     /// The entry as written, for messages.
     written: String,
     /// The interface after `%`.
-    iface: IfaceSpec,
+    pub(crate) iface: IfaceSpec,
 }
 
 /// Splits `GROUP%IFACE` into the group text and its [`Zone`] (an interface name or index);
 /// text without `%` has none.
-fn split_zone(text: &str) -> Result<(&str, Option<Zone>), CliError> {
+pub(crate) fn split_zone(text: &str) -> Result<(&str, Option<Zone>), CliError> {
     let Some((group, zone)) = text.split_once('%') else {
         return Ok((text, None));
     };
@@ -302,18 +302,26 @@ pub(crate) fn recv(
     let Some(first) = ranges.first().map(GroupRange::first) else {
         return Err(CliError::usage("no group given"));
     };
-    let mut seen = HashSet::new();
-    let mut all = Vec::new();
     for r in &ranges {
         if let Err(e) = r.first().check_same_family(first) {
             return Err(CliError::usage(format!(
                 "{e}: one `mcast recv` joins IPv4 or IPv6 groups, not both"
             )));
         }
-        for g in r.iter() {
-            if seen.insert(g) {
-                all.push(g);
-            }
+    }
+    // The count as written (overlaps counted twice), checked before a single group is listed:
+    // a count that cannot be joined is refused at once, not after gigabytes of listing.
+    let count = ranges.iter().map(|r| u64::from(r.count())).sum();
+    crate::joining::check_count(
+        count,
+        groups,
+        crate::joining::Limits::of_host(first.is_ipv6()),
+    )?;
+    let mut seen = HashSet::new();
+    let mut all = Vec::new();
+    for g in ranges.iter().flat_map(GroupRange::iter) {
+        if seen.insert(g) {
+            all.push(g);
         }
     }
     let mut checked = Vec::new();

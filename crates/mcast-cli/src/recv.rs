@@ -7,8 +7,9 @@
 //! The loop ends after `-c COUNT` datagrams, when `--timeout` passes, on SIGINT (Ctrl-C),
 //! SIGTERM or SIGHUP, or when stdout is closed; however it ends, a summary goes to stderr, and
 //! with `--json` a `stats` and an `end` record (naming the reason) to stdout, if stdout still
-//! takes them. More than 10,000 groups get a warning first, and joins that take more than a
-//! second show progress ([`crate::joining`]).
+//! takes them. A count of groups that cannot be joined (past the open-file limit, or more than
+//! a million) is a usage error before any group is listed; more than 10,000 groups get a
+//! warning first, and joins that take more than a second show progress ([`crate::joining`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -113,7 +114,9 @@ pub(crate) struct Opt {
     #[arg(long)]
     explain: bool,
 
-    /// Print nothing on stderr (no "listening on" line, no notes, no summary).
+    /// Quiet: no notes, warnings, progress, "listening on" lines or summaries on stderr.
+    /// Errors (with their hints) and stdout still print, and so do --explain and the log
+    /// lines asked for with -v or RUST_LOG.
     #[arg(short = 'q', long)]
     quiet: bool,
 }
@@ -290,6 +293,8 @@ fn stopped_while_joining(opt: &Opt, done: usize, total: usize) -> anyhow::Result
 
 /// Runs `mcast recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
+    // First, so that a signal while the groups are listed or joined ends with the summary.
+    let interrupted = stop::install();
     let (groups, port) = plan::endpoint(&opt.groups, opt.port.as_deref(), "recv")?;
     let plan = plan::recv(groups, port, opt.iface.as_deref(), &opt.source)?;
     let key = opt.key.load()?;
@@ -299,7 +304,6 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         }
     }
     let link = watch::start(&plan.iface, opt.quiet);
-    let interrupted = stop::install();
     let mut rx = match joining::open(&plan, opt.rcvbuf, opt.quiet)? {
         Joined::Ready(rx) => rx,
         Joined::Stopped { done, total } => return stopped_while_joining(&opt, done, total),

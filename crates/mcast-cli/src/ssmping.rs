@@ -554,8 +554,8 @@ pub(crate) fn run(
         output::final_line("")?;
         output::final_line(&format!("--- {server_ip} ssmping statistics ---"))?;
         output::final_line(&format!(
-            "{sent} {} sent, time {:.0} ms{}",
-            if sent == 1 { "query" } else { "queries" },
+            "{} sent, time {:.0} ms{}",
+            output::count(sent, "query"),
             ms(elapsed),
             reason.suffix()
         ))?;
@@ -565,7 +565,10 @@ pub(crate) fn run(
     if failed {
         let (msg, hint) = if unicast.received() == 0 {
             (
-                format!("no reply from {server_ip}: {sent} queries unanswered"),
+                format!(
+                    "no reply from {server_ip}: {} unanswered",
+                    output::count(sent, "query")
+                ),
                 format!(
                     "is ssmpingd running on {server_ip}, and does UDP port {} reach it?",
                     plan.server.port()

@@ -11,6 +11,8 @@
 //!
 //! When a write fails, the writer stops: a broken pipe (the reader went away) asks the
 //! command to stop with [`Stop::StdoutClosed`] (exit 0, as `mcast recv | head -1` should);
+//! a reader that goes away while nothing is written is noticed too, at once ([`watch_reader`],
+//! for a pipe or a socket);
 //! any other error (`ENOSPC` from `> /dev/full`) with [`Stop::StdoutFailed`], and [`finish`]
 //! returns it, for `main` to report with context (exit 1).
 //!
@@ -183,6 +185,20 @@ impl Writer {
         }
     }
 
+    /// Stdout's reader went away before a write noticed ([`watch_reader`]): stdout is closed,
+    /// as after a broken pipe, and the command asked to stop.
+    fn reader_went_away(&'static self) {
+        let mut st = self.lock();
+        if st.health == Health::Open {
+            st.health = Health::Closed;
+            st.queue.clear();
+            st.pending = 0;
+        }
+        drop(st);
+        stop::request(Stop::StdoutClosed);
+        self.changed.notify_all();
+    }
+
     /// Queues `bytes`; `room` says whether to wait for room in the queue first.
     fn push(&'static self, bytes: Vec<u8>, room: bool) {
         let mut st = self.lock();
@@ -231,6 +247,68 @@ impl Writer {
                 None => POLL,
             };
             st = self.wait(st, wait);
+        }
+    }
+}
+
+/// Starts watching for stdout's reader to go away, so that a command that writes nothing for
+/// a while (a receiver that hears nothing: `mcast recv … | true`) stops as soon as it does,
+/// not at its next write. Only a pipe or a socket has a reader to lose; for anything else (a
+/// terminal, a file, `/dev/null`) nothing is started. A thread waits in `poll` on fd 1 for
+/// `POLLERR` (a pipe whose reading end is closed) or `POLLHUP` (a socket shut down both ways);
+/// then stdout is closed, as after a broken pipe, and a stop is requested with
+/// [`Stop::StdoutClosed`], which the command's loop notices at its next check.
+pub(crate) fn watch_reader() {
+    if !has_reader(libc::STDOUT_FILENO) {
+        return;
+    }
+    // A thread that cannot start costs only the prompt notice: the next write still fails.
+    let _ = thread::Builder::new()
+        .name("stdout-reader".into())
+        .spawn(|| {
+            if reader_gone(libc::STDOUT_FILENO, -1) {
+                Writer::get().reader_went_away();
+            }
+        });
+}
+
+/// Whether `fd` is a pipe or a socket (what has a reader that can go away).
+fn has_reader(fd: libc::c_int) -> bool {
+    // SAFETY: `stat` is plain data, for which all zeroes is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fstat` writes into the `stat` given; any fd value is safe to pass.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return false;
+    }
+    matches!(st.st_mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK)
+}
+
+/// Waits until the reader of `fd` (a pipe or socket) goes away: `true` then, `false` when `fd`
+/// is not open or cannot be polled, or after `timeout_ms` (`-1`: no timeout).
+fn reader_gone(fd: libc::c_int, timeout_ms: libc::c_int) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        // No event asked for: `POLLERR` and `POLLHUP` are reported regardless.
+        events: 0,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid `pollfd`, and its count.
+        let n = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if n < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return false;
+        }
+        if n == 0 {
+            return false;
+        }
+        if p.revents & libc::POLLNVAL != 0 {
+            return false;
+        }
+        if p.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+            return true;
         }
     }
 }
@@ -363,6 +441,25 @@ mod tests {
         let e = anyhow::Error::new(e);
         assert!(crate::errors::hint(&e).unwrap().contains("is full"));
         assert_eq!(crate::errors::exit_code(&e), crate::errors::exit::FAILURE);
+    }
+
+    // Review fix — a pipe whose reader went away is seen without a write; one still read is
+    // not; a file has no reader to lose.
+    #[test]
+    fn a_pipe_without_its_reader_is_seen_without_writing() {
+        let mut fds = [0; 2];
+        // SAFETY: two fds for `pipe` to fill.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let [read, write] = fds;
+        assert!(has_reader(write));
+        assert!(!reader_gone(write, 0), "the reader is still there");
+        // SAFETY: closes the fds made above, once each.
+        unsafe { libc::close(read) };
+        assert!(reader_gone(write, 1000));
+        // SAFETY: as above.
+        unsafe { libc::close(write) };
+        let file = std::fs::File::open("/proc/self/limits").unwrap();
+        assert!(!has_reader(std::os::fd::AsRawFd::as_raw_fd(&file)));
     }
 
     #[test]

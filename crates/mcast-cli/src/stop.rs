@@ -10,7 +10,10 @@
 //! given half a second; see [`crate::stdout`]).
 //!
 //! A standard output that is closed (`EPIPE`: `mcast recv | head -1`) or failing (`ENOSPC`:
-//! `> /dev/full`) is a stop request too ([`request`]), made by the stdout writer.
+//! `> /dev/full`) is a stop request too ([`request`]), made by the stdout writer at the write
+//! that fails. A pipe or socket whose reader goes away is noticed even when nothing is being
+//! written (`mcast recv … | true` while nothing arrives): [`install`] also starts
+//! [`crate::stdout::watch_reader`], and the loop stops at its next check, as on a signal.
 //!
 //! `mcast sniff` also asks [`Until::next_wait`] before each wait.
 
@@ -105,9 +108,10 @@ static REQUESTS: LazyLock<Requests> = LazyLock::new(|| Requests {
 /// The signals that stop a command.
 const SIGNALS: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
 
-/// Installs the handlers of SIGINT, SIGTERM and SIGHUP (once) and returns the stop flag they
-/// set. A handler that cannot be installed only costs the summary on that signal, so that
-/// failure is ignored.
+/// Installs the handlers of SIGINT, SIGTERM and SIGHUP (once), starts the watch for stdout's
+/// reader going away ([`crate::stdout::watch_reader`]), and returns the stop flag they set. A
+/// handler that cannot be installed only costs the summary on that signal, so that failure is
+/// ignored.
 ///
 /// Each handler, in the order signal-hook runs them: when the flag is already set (a second
 /// signal, or a signal after stdout asked to stop), exit at once with 128 + the signal's
@@ -126,6 +130,7 @@ pub(crate) fn install() -> Arc<AtomicBool> {
             let _ = signal_hook::flag::register_usize(sig, Arc::clone(&r.signal), sig as usize);
             let _ = signal_hook::flag::register(sig, Arc::clone(&r.stop));
         }
+        crate::stdout::watch_reader();
     });
     Arc::clone(&r.stop)
 }

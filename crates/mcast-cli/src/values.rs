@@ -57,6 +57,18 @@ pub(crate) fn split_group_port(s: &str) -> Result<(&str, Option<u16>), String> {
         };
         return parse_port(port).map(|p| (group, Some(p)));
     }
+    // `ff02::1%eth0:5000`: the zone would swallow the port; the port goes after brackets.
+    if let Some((addr, zone)) = t.rsplit_once('%') {
+        if let Some((iface, port)) = zone.rsplit_once(':') {
+            let named = !iface.is_empty() && !iface.contains([':', ',']);
+            if named && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "{}: an IPv6 group with a port goes in brackets: write [{addr}%{iface}]:{port}",
+                    quoted(s)
+                ));
+            }
+        }
+    }
     match t.rsplit_once(':') {
         Some((group, port)) if !group.contains(':') => parse_port(port).map(|p| (group, Some(p))),
         _ => Ok((t, None)),
@@ -209,6 +221,20 @@ mod tests {
         );
         assert_eq!(split_group_port("[ff15::1]"), Ok(("ff15::1", None)));
         assert_eq!(split_group_port("ff15::1"), Ok(("ff15::1", None)));
+        // Review fix — a zone followed by :PORT is answered with the bracket form.
+        for (written, bracketed) in [
+            ("ff02::1:3%va:5000", "[ff02::1:3%va]:5000"),
+            ("ff02::1%lo,ff02::2%lo:5000", "[ff02::1%lo,ff02::2%lo]:5000"),
+        ] {
+            let e = split_group_port(written).unwrap_err();
+            assert!(e.ends_with(&format!("write {bracketed}")), "{e}");
+            assert!(e.contains("goes in brackets"), "{e}");
+        }
+        assert_eq!(
+            split_group_port("ff02::1%lo,ff02::2"),
+            Ok(("ff02::1%lo,ff02::2", None))
+        );
+        assert_eq!(split_group_port("ff02::1%2"), Ok(("ff02::1%2", None)));
         assert_eq!(split_group_port("ff02::1%lo"), Ok(("ff02::1%lo", None)));
         assert_eq!(
             split_group_port("239.1.2.3:70000").unwrap_err(),

@@ -181,6 +181,22 @@ fn quiet_silences_notes_not_errors() {
     );
 }
 
+// Review fix — recv's own -q is described as the global one is: errors and hints still print
+// (it said "Print nothing on stderr").
+#[test]
+fn recv_quiet_help_says_what_still_prints() {
+    let out = run_logged(&["recv", "--help"], None);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let help = out.stdout_text();
+    assert!(!help.contains("Print nothing on stderr"), "{help}");
+    let at = help.find("--quiet").expect("recv --help lists --quiet");
+    let quiet = help[at..].split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        quiet.contains("Errors (with their hints) and stdout still print"),
+        "{quiet}"
+    );
+}
+
 /// A scratch directory for one test, removed on drop.
 struct Scratch(PathBuf);
 

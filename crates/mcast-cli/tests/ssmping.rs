@@ -404,6 +404,29 @@ fn no_server_is_exit_1() {
         "{}",
         out.stdout_text()
     );
+    // Review fix — one query is counted in the singular ("1 queries unanswered").
+    let out = lab.mcast(&[
+        "ping",
+        "--ssmping",
+        SERVER_V4,
+        "-i",
+        "vb",
+        "-c",
+        "1",
+        "--timeout",
+        "15s",
+    ]);
+    assert_eq!(out.code(), 1, "{}", out.stderr_text());
+    let err = out.stderr_text();
+    assert!(
+        err.contains("error: no reply from 10.77.0.1: 1 query unanswered"),
+        "{err}"
+    );
+    assert!(
+        out.stdout_text().contains("1 query sent"),
+        "{}",
+        out.stdout_text()
+    );
 }
 
 // issue (ping ssmping) — the server's multicast replies dropped by a firewall rule in its own
@@ -517,4 +540,14 @@ fn usage_errors() {
     let err = usage_error(&["ping", "--server-version"]);
     assert!(err.contains("--ssmping"), "{err}");
     usage_error(&["ping", "--ssmping", "127.0.0.1", "--reply-size", "0"]);
+    // Review fix — a responder runs until stopped, so -c is refused with it (it was ignored),
+    // and so is --responder with --ssmping (ignored too).
+    let err = usage_error(&["ping", "239.1.2.3", "47990", "--responder", "-c", "3"]);
+    assert!(
+        err.contains("'--responder' cannot be used with '--count <N>'"),
+        "{err}"
+    );
+    let err = usage_error(&["ping", "--ssmping", "127.0.0.1", "--responder"]);
+    assert!(err.contains("cannot be used with '--responder'"), "{err}");
+    assert!(err.contains("--ssmping"), "{err}");
 }

@@ -349,6 +349,64 @@ fn a_closed_stdout_ends_recv_with_its_summary() {
     assert!(!err.contains("error"), "{err}");
 }
 
+// Review fix — a reader that goes away while nothing is written is noticed at once, not at
+// the next write (`mcast recv … | true` ran forever when nothing arrived; `ping … | head -1`
+// probed on until its next interval line, and its error counted other probes than its
+// summary).
+#[test]
+fn a_closed_stdout_is_noticed_without_a_write() {
+    let mut rx = Child2::mcast(
+        &["recv", "239.9.0.15", "47915", "-i", LO, "--timeout", "60s"],
+        Out::Unread,
+    );
+    rx.wait_stderr("listening on");
+    drop(rx._unread.take());
+    let status = rx.must_exit_within(STOP_BOUND, "recv after its reader went away");
+    assert_eq!(status.code(), Some(0), "{}", rx.stderr_text());
+    let err = rx.stderr_text();
+    assert!(err.contains("received 0 datagrams"), "{err}");
+    assert!(err.contains("(stdout was closed)"), "{err}");
+
+    let mut ping = Child2::mcast(
+        &[
+            "ping",
+            "239.9.0.16",
+            "47916",
+            "-i",
+            LO,
+            "--ttl",
+            "0",
+            "-c",
+            "1000",
+            "--interval",
+            "50ms",
+            "--timeout",
+            "100ms",
+        ],
+        Out::Unread,
+    );
+    ping.wait_stderr("listening on");
+    thread::sleep(Duration::from_millis(500));
+    drop(ping._unread.take());
+    let status = ping.must_exit_within(STOP_BOUND, "ping after its reader went away");
+    assert_eq!(status.code(), Some(1), "no answer: {}", ping.stderr_text());
+    let err = ping.stderr_text();
+    let number = |after: &str| -> u64 {
+        let at = err
+            .find(after)
+            .unwrap_or_else(|| panic!("no {after:?} in:\n{err}"))
+            + after.len();
+        err[at..].split(' ').next().unwrap().parse().unwrap()
+    };
+    let sent = number("--- ");
+    assert!(
+        err.contains(&format!("--- {sent} probes (stdout was closed) ---")),
+        "{err}"
+    );
+    assert_eq!(number("error: no answer to "), sent, "{err}");
+    assert!(sent < 1000, "{err}");
+}
+
 // issue #9 — `perf send` with its stdout closed still ends with its summary and `end` record,
 // on stderr, naming the reason.
 #[test]

@@ -19,7 +19,7 @@
 //! another's absence:
 //!
 //! - On the host's `lo`, each test has a port and group of its own: this file, `engine` and
-//!   `hostile` use ports 471xx, `auth` 478xx, `stop` 47901-47914 with groups in 239.9/16,
+//!   `hostile` use ports 471xx, `auth` 478xx, `stop` 47901-47916 with groups in 239.9/16,
 //!   the README's bad-input table (`readme_table`) 4799x, the README's console blocks
 //!   (`readme_tour`) 50001-50006 as the README prints them and 4776x for its JSON check; a
 //!   test also recognises its datagrams by their payload.
@@ -819,6 +819,98 @@ fn zero_timeout_is_a_usage_error() {
             "{args:?}: {err}"
         );
     }
+}
+
+// Review fix — a range too large to join is refused at once (exit 2, the count, the limit,
+// a hint), before any group is listed: 224.0.0.0+268435456 used to list groups for 24 s
+// (784 MB) before anything was said, and ignored SIGTERM's summary meanwhile.
+#[test]
+fn a_range_too_large_to_join_is_refused_at_once() {
+    let quick = std::time::Duration::from_secs(5);
+    for (groups, says) in [
+        (
+            "224.0.0.0+268435456",
+            "names 268435456 groups: mcast recv joins at most 1000000",
+        ),
+        (
+            "ff15::1+4294967295",
+            "names 4294967295 groups: mcast recv joins at most 1000000",
+        ),
+        ("239.1.0.1+600000,239.2.0.1+600000", "names 1200000 groups"),
+    ] {
+        let t = std::time::Instant::now();
+        let line = two_line_usage_error(&["recv", groups, "47197", "-i", LO, "--timeout", "200ms"]);
+        assert!(t.elapsed() < quick, "{groups}: took {:?}", t.elapsed());
+        assert!(line.contains(says), "{groups}: {line}");
+    }
+    // Past the open-file limit: the sockets it would take, the limit and what fits. With
+    // `ulimit -n 1024`, 1024 sockets are too many whatever the per-socket limit.
+    let per_socket: u64 = std::fs::read_to_string("/proc/sys/net/ipv4/igmp_max_memberships")
+        .ok()
+        .and_then(|m| m.trim().parse().ok())
+        .unwrap_or(20);
+    let groups = format!("239.0.0.0+{}", per_socket * 1024);
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -n 1024 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_mcast"))
+        .args(["recv", &groups, "47197", "-i", LO]);
+    let t = std::time::Instant::now();
+    let mut p = Proc::spawn("mcast recv (ulimit -n 1024)", cmd);
+    p.close_stdin();
+    let out = p.finish();
+    assert!(t.elapsed() < quick, "took {:?}", t.elapsed());
+    assert_eq!(out.code(), 2, "{}", out.stderr_text());
+    let err = out.stderr_text();
+    assert!(
+        err.starts_with(&format!(
+            "error: '{groups}' names {} groups, which take 1024 sockets",
+            per_socket * 1024
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("more than the open-file limit (1024) allows"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: raise the limit, e.g. `ulimit -n 2048`"),
+        "{err}"
+    );
+    assert!(!err.contains("listening"), "{err}");
+}
+
+// Review fix — messages: a range count past the maximum says so (not "is not a group
+// range"); a zone followed by :PORT is answered with the bracket form, with or without a PORT
+// argument; `info` takes the zone form send and recv take, and names the interface.
+#[test]
+fn messages_name_the_real_problem() {
+    let line = usage_error(&["recv", "ff15::1+4294967296", "47198", "-i", "lo"]);
+    assert!(
+        line.contains("counts more groups than a range can hold (at most 4294967295)"),
+        "{line}"
+    );
+    assert!(!line.contains("is not a group range"), "{line}");
+    for args in [
+        &["send", "ff02::1:3%va:5000", "hi"][..],
+        &["send", "ff02::1:3%va:5000", "5000", "hi"],
+    ] {
+        let line = usage_error(args);
+        assert!(
+            line.contains("goes in brackets: write [ff02::1:3%va]:5000"),
+            "{args:?}: {line}"
+        );
+    }
+    let out = run(&["info", "ff02::1%lo"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    let text = out.stdout_text();
+    assert!(text.contains("group:       ff02::1 (ipv6)"), "{text}");
+    assert!(text.contains("zone:        interface lo"), "{text}");
+    let out = run(&["info", "ff02::1%lo", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.stdout[0].as_str()).unwrap();
+    assert_eq!(v["data"]["zone"], "lo");
+    let line = usage_error(&["info", "224.0.0.1%lo"]);
+    assert!(line.contains("a %zone belongs to IPv6 addresses"), "{line}");
 }
 
 // issue #2 (review) — without MESSAGE and with empty stdin, send says it sent nothing.

@@ -109,6 +109,14 @@ pub enum AddrError {
     /// The text is not a `GROUP+COUNT` range.
     #[error("{0:?} is not a group range (expected GROUP+COUNT, e.g. 239.1.0.1+100)")]
     RangeSyntax(String),
+    /// The count of a `GROUP+COUNT` range is a number, but larger than a range can be.
+    #[error("{range:?} counts more groups than a range can hold (at most {max})")]
+    RangeTooLarge {
+        /// The range as written.
+        range: String,
+        /// The largest count, [`GroupRange::MAX_COUNT`].
+        max: u32,
+    },
     /// A range must name at least one group.
     #[error("a group range needs a count of at least 1")]
     EmptyRange,
@@ -1322,11 +1330,16 @@ impl fmt::Display for Source {
 /// `count` consecutive groups starting at `first`, written `GROUP+COUNT` (`239.1.0.1+100`).
 ///
 /// ```
-/// use mcast_core::addr::GroupRange;
+/// use mcast_core::addr::{AddrError, GroupRange};
 /// let r: GroupRange = "239.1.0.255+3".parse()?;
 /// let v: Vec<String> = r.iter().map(|g| g.to_string()).collect();
 /// assert_eq!(v, ["239.1.0.255", "239.1.1.0", "239.1.1.1"]);
 /// assert!("239.255.255.255+2".parse::<GroupRange>().is_err());
+/// // A count past `MAX_COUNT` is named as such, not as bad syntax.
+/// assert!(matches!(
+///     "ff15::1+4294967296".parse::<GroupRange>(),
+///     Err(AddrError::RangeTooLarge { max: GroupRange::MAX_COUNT, .. })
+/// ));
 /// # Ok::<(), mcast_core::addr::AddrError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1336,6 +1349,9 @@ pub struct GroupRange {
 }
 
 impl GroupRange {
+    /// The largest count of a range.
+    pub const MAX_COUNT: u32 = u32::MAX;
+
     /// Checks that all `count` groups from `first` on are multicast.
     pub fn new(first: Group, count: u32) -> Result<Self, AddrError> {
         if count == 0 {
@@ -1483,9 +1499,16 @@ impl FromStr for GroupRange {
             None => Ok(Self::single(s.parse()?)),
             Some((g, n)) => {
                 let first: Group = g.parse()?;
-                let count: u32 = n
-                    .parse()
-                    .map_err(|_| AddrError::RangeSyntax(s.to_owned()))?;
+                let count: u32 = n.parse().map_err(|e: std::num::ParseIntError| {
+                    if *e.kind() == std::num::IntErrorKind::PosOverflow {
+                        AddrError::RangeTooLarge {
+                            range: s.trim().to_owned(),
+                            max: Self::MAX_COUNT,
+                        }
+                    } else {
+                        AddrError::RangeSyntax(s.to_owned())
+                    }
+                })?;
                 Self::new(first, count)
             }
         }
@@ -1634,6 +1657,21 @@ mod tests {
         assert_eq!(r.to_string(), "239.1.0.1+1000");
         assert!("239.1.0.1+0".parse::<GroupRange>().is_err());
         assert!("239.1.0.1+x".parse::<GroupRange>().is_err());
+        // Review fix — a count too large for a range says so, with the maximum; a count that
+        // is no number at all is still a syntax error.
+        let e = "ff15::1+4294967296".parse::<GroupRange>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "\"ff15::1+4294967296\" counts more groups than a range can hold (at most 4294967295)"
+        );
+        assert!(matches!(
+            "239.1.0.1+-1".parse::<GroupRange>(),
+            Err(AddrError::RangeSyntax(_))
+        ));
+        assert!(matches!(
+            "ff15::1+4294967295".parse::<GroupRange>(),
+            Ok(r) if r.count() == GroupRange::MAX_COUNT
+        ));
         assert!("10.0.0.1+3".parse::<GroupRange>().is_err());
         let one: GroupRange = "224.1.1.5".parse().unwrap();
         assert_eq!(one.count(), 1);

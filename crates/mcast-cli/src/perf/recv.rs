@@ -189,6 +189,8 @@ const PROGRESS: Duration = Duration::from_millis(250);
 
 /// Runs `mcast perf recv`.
 pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
+    // First, so that a signal while the groups are listed or joined ends with the summary.
+    let interrupted = stop::install();
     let (group, port) = opt.endpoint.resolve("perf recv")?;
     let plan = plan::recv(group, port, opt.endpoint.iface.as_deref(), &opt.source)?;
     let key = opt.key.load()?;
@@ -196,7 +198,6 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         output::note(n);
     }
     let link = watch::start(&plan.iface, false);
-    let interrupted = stop::install();
     let mut rx = adapter::open_receiver(&plan, opt.rcvbuf)?;
     if let Some(l) = adapter::recv_buffer_note(&rx) {
         output::note(&l);
