@@ -526,7 +526,7 @@ fn the_readme_names_every_json_record_and_field() {
         checked.push((args.iter().map(|a| (*a).to_owned()).collect(), out, kinds));
     };
 
-    for group in ["224.1.1.5", "224.0.0.251", "ff02::1"] {
+    for group in ["224.1.1.5", "224.0.0.251", "ff02::1", "ff02::1%lo"] {
         let args = ["info", group, "--json"];
         check(&args, crate::util::run(&args), &["info"]);
     }
