@@ -132,6 +132,67 @@ fn stdin_lines_and_group_prefix() {
     );
 }
 
+// issue #2 (review) — an empty MESSAGE and an empty stdin line are zero-length datagrams
+// (UDP carries them): sent, counted and received, not silently skipped.
+#[test]
+fn empty_message_and_empty_lines_are_zero_length_datagrams() {
+    let rx = receiver(
+        "239.1.2.20",
+        "47120",
+        &["-c", "6", "--json", "--timeout", "10s"],
+    );
+    let out = run(&[
+        "send",
+        "239.1.2.20",
+        "47120",
+        "",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "-c",
+        "3",
+        "--json",
+    ]);
+    out.assert_success();
+    let records = out.json();
+    let end = records.last().expect("an end record");
+    assert_eq!(end["type"], "end", "{records:?}");
+    assert_eq!(
+        (&end["data"]["datagrams"], &end["data"]["bytes"]),
+        (&3.into(), &0.into())
+    );
+    let mut tx = Proc::mcast(&[
+        "send",
+        "239.1.2.20",
+        "47120",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--json",
+    ]);
+    tx.write_stdin(b"a\n\nb\n");
+    let sent = tx.finish_ok();
+    let sent_lens: Vec<_> = sent
+        .json()
+        .iter()
+        .map(|r| r["data"]["len"].clone())
+        .collect();
+    assert_eq!(
+        sent_lens,
+        [1.into(), 0.into(), 1.into(), serde_json::Value::Null]
+    );
+    let got = rx.finish_ok();
+    let lens: Vec<_> = got
+        .json()
+        .iter()
+        .filter(|r| r["type"] == "recv")
+        .map(|r| r["data"]["len"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lens, [0, 0, 0, 1, 0, 1]);
+}
+
 // issue #2 (interop) — a plain Python sender (the lecture's) received by `mcast recv`.
 #[test]
 fn python_sender_to_mcast_recv() {

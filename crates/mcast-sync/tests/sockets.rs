@@ -166,6 +166,60 @@ fn send_transmit_splits_segments() {
     assert!(t.send_transmit(&too_big, buf).is_err());
 }
 
+/// A transmit of 0 bytes is one zero-length datagram on every send path (UDP carries them),
+/// and the send driver sends one per empty payload it is asked for, none batched.
+#[test]
+fn empty_transmit_is_one_zero_length_datagram() {
+    use mcast_core::session::{Sender as Session, SenderConfig};
+    use mcast_sync::driver::{Drive, SendDriver};
+
+    let (group, port) = ("239.255.41.17", 41017);
+    let mut r = rx(port).group(g(group)).build().unwrap();
+    let mut batch = RecvBatch::new(8, 64);
+    // Every datagram on this group and port is one of ours: their lengths, as the receive
+    // drivers see them (a batch cut into datagrams).
+    let mut arrivals = |r: &mut Receiver| {
+        let mut lens = Vec::new();
+        r.set_read_timeout(Some(QUIET));
+        while r.recv_batch(&mut batch).is_ok() {
+            lens.extend(
+                batch
+                    .datagrams()
+                    .map(|(bytes, meta)| (bytes.len(), meta.len)),
+            );
+        }
+        lens
+    };
+    for path in [SendPath::Gso, SendPath::Mmsg, SendPath::Single] {
+        let t = tx(group, port).send_path(path).build().unwrap();
+        let empty = Transmit::new(t.destination().into(), 0);
+        assert_eq!(t.send_transmit(&empty, &[]).unwrap(), 1, "{path:?}");
+        let batch = empty.with_segment_size(Some(0));
+        assert_eq!(t.send_transmit(&batch, &[]).unwrap(), 1, "{path:?}");
+        assert_eq!(arrivals(&mut r), [(0, 0); 2], "{path:?}");
+    }
+    let t = tx(group, port).build().unwrap();
+    let mut driver = SendDriver::new(Session::new(SenderConfig {
+        count: Some(3),
+        max_segments: 64,
+        ..SenderConfig::new(t.destination())
+    }));
+    let mut transmits = Vec::new();
+    let drive = driver
+        .run(
+            &t,
+            b"",
+            None,
+            || false,
+            |sent| transmits.push(sent.datagrams),
+        )
+        .unwrap();
+    assert_eq!(drive, Drive::Finished);
+    assert_eq!(transmits, [1, 1, 1]);
+    assert_eq!((driver.datagrams_sent(), driver.bytes_sent()), (3, 0));
+    assert_eq!(arrivals(&mut r), [(0, 0); 3]);
+}
+
 /// 150 segments: three GSO sends (64 + 64 + 22) where the kernel has UDP GSO, else 150 sends.
 #[test]
 fn send_transmit_gso_batches() {

@@ -215,7 +215,8 @@ impl SocketState {
     /// Sends the datagrams a [`Transmit`] describes: `buf[..size]`, cut into `segment_size`
     /// pieces when set, over the socket's [`SendPath`]: UDP GSO (`UDP_SEGMENT`, up to 64
     /// datagrams per `sendmsg`), `sendmmsg` (up to 64 datagrams per call), or one `sendto` per
-    /// datagram. A last lone datagram always goes out with one `sendto`.
+    /// datagram. A last lone datagram always goes out with one `sendto`, and a transmit of 0
+    /// bytes is one zero-length datagram.
     ///
     /// Returns how many datagrams went out. An error before the first datagram is returned; an
     /// error after it (`ENOBUFS` or `EAGAIN` when the kernel cannot keep up, say) ends the call,
@@ -237,11 +238,15 @@ impl SocketState {
                 ),
             )
         })?;
+        let destination = transmit.destination;
+        if data.is_empty() {
+            // One zero-length datagram: UDP carries it, and the loop below would send nothing.
+            return self.send(sock, destination, data).map(|_| 1);
+        }
         let seg = match transmit.segment_size {
             Some(n) if n > 0 => n,
-            _ => data.len().max(1),
+            _ => data.len(),
         };
-        let destination = transmit.destination;
         // How many segments fit one GSO send: the kernel's 64, and one IP datagram's 64 KiB.
         let per_gso = (MAX_GSO_BYTES / seg).min(MAX_GSO_SEGMENTS);
         // Cleared when the route's MTU is too small for one segment: GSO cannot fragment.
