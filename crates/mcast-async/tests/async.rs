@@ -912,6 +912,44 @@ async fn drivers_paced_framed_stream() {
     assert_eq!(stats.streams_ended, 1);
 }
 
+/// An empty raw payload is one zero-length datagram per transmit through the async send
+/// driver (never a GSO batch of empty segments), and the async receiver hands it over.
+#[tokio::test]
+async fn empty_payloads_are_zero_length_datagrams() {
+    let r = Receiver::open(rx(41234).group(g("239.255.43.34"))).unwrap();
+    let mut stream = r.into_datagrams();
+    let t = Sender::open(tx("239.255.43.34", 41234)).unwrap();
+    let mut send = SendDriver::new(core::Sender::new(SenderConfig {
+        count: Some(3),
+        max_segments: 64,
+        ..SenderConfig::new(t.destination())
+    }));
+    let mut transmits = Vec::new();
+    let drive = send
+        .run(
+            &t,
+            b"",
+            Some(Instant::now() + Duration::from_secs(10)),
+            pending::<()>(),
+            |sent| transmits.push(sent.datagrams),
+        )
+        .await;
+    assert_eq!(drive.unwrap(), Drive::Finished);
+    assert_eq!(transmits, [1, 1, 1]);
+    assert_eq!(send.datagrams_sent(), 3);
+    let lens = tokio::time::timeout(WAIT, async {
+        let mut lens = Vec::new();
+        while lens.len() < 3 {
+            let d = stream.next().await.expect("stream ended").unwrap();
+            lens.push((d.bytes.len(), d.meta.len));
+        }
+        lens
+    })
+    .await
+    .expect("three empty datagrams");
+    assert_eq!(lens, [(0, 0); 3]);
+}
+
 /// Unpaced GSO batches (256 frames, 64 per transmit) reach the receive driver whole and in
 /// order.
 #[tokio::test]

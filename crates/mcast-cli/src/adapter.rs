@@ -109,29 +109,38 @@ pub(crate) fn recv_buffer_record(rx: &mcast_sync::Receiver) -> Option<RecvBuffer
     })
 }
 
-/// One line on the receive buffer granted, naming `net.core.rmem_max` when the kernel
-/// clamped the request.
+/// One line on the receive buffer granted, naming what capped it when the kernel took less
+/// than the request.
 pub(crate) fn recv_buffer_note(rx: &mcast_sync::Receiver) -> Option<String> {
-    let r = rx.recv_buffer_report()?;
-    Some(if r.clamped() {
-        let max = r
-            .rmem_max
-            .map_or_else(String::new, |m| format!(" ({m} bytes)"));
-        format!(
-            "note: asked for a {} byte receive buffer, the kernel granted {}: net.core.rmem_max{max} caps it (raise it with `sysctl -w net.core.rmem_max=N`, or run as root)",
-            r.requested, r.granted
-        )
-    } else {
-        format!(
-            "receive buffer: {} bytes granted{}",
-            r.granted,
-            if r.forced {
-                " (forced past net.core.rmem_max)"
-            } else {
-                ""
-            }
-        )
-    })
+    rx.recv_buffer_report().map(|r| recv_buffer_text(&r))
+}
+
+/// The line of [`recv_buffer_note`]. The kernel's figure (`granted`) is twice what it accepted
+/// of the request, so the line says both. Only a plain request is capped by
+/// `net.core.rmem_max`: with `CAP_NET_ADMIN` (`forced`) the cap is the most a socket holds.
+fn recv_buffer_text(r: &mcast_sync::RecvBufferReport) -> String {
+    let rmem_max = r
+        .rmem_max
+        .map_or_else(String::new, |m| format!(" ({m} bytes)"));
+    let grant = format!(
+        "{} bytes ({} accepted, doubled: the kernel counts its bookkeeping)",
+        r.granted,
+        r.accepted()
+    );
+    match (r.clamped(), r.forced) {
+        (true, true) => format!(
+            "note: asked for a {} byte receive buffer, the kernel granted {grant}: the most a socket can hold, even past net.core.rmem_max{rmem_max} with CAP_NET_ADMIN",
+            r.requested
+        ),
+        (true, false) => format!(
+            "note: asked for a {} byte receive buffer, the kernel granted {grant}: net.core.rmem_max{rmem_max} caps it without CAP_NET_ADMIN (raise it with `sysctl -w net.core.rmem_max=N`, or run as root)",
+            r.requested
+        ),
+        (false, true) => format!(
+            "receive buffer: the kernel granted {grant}, forced past net.core.rmem_max{rmem_max} with CAP_NET_ADMIN"
+        ),
+        (false, false) => format!("receive buffer: the kernel granted {grant}"),
+    }
 }
 
 /// The sockets of `mcast ping`: a sender to the group (probes, answers; unicast answers come
@@ -220,5 +229,59 @@ impl SsmpingSockets {
         &mut mcast_sync::Receiver,
     ) {
         (&self.unicast, &mut self.rx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recv_buffer_text;
+    use mcast_sync::RecvBufferReport;
+
+    // issue #3 (review) — as root, 8M past an rmem_max of 4M is forced and granted whole
+    // (16M read back); 99999G is capped at the most a socket holds, which is not rmem_max, and
+    // root is not told to run as root.
+    #[test]
+    fn the_receive_buffer_note_names_the_right_cap() {
+        let mib = 1 << 20;
+        let capped = RecvBufferReport {
+            requested: 8 * mib,
+            granted: 8 * mib,
+            rmem_max: Some(4 * mib),
+            forced: false,
+        };
+        assert_eq!(
+            recv_buffer_text(&capped),
+            "note: asked for a 8388608 byte receive buffer, the kernel granted 8388608 bytes (4194304 accepted, doubled: the kernel counts its bookkeeping): net.core.rmem_max (4194304 bytes) caps it without CAP_NET_ADMIN (raise it with `sysctl -w net.core.rmem_max=N`, or run as root)"
+        );
+        let forced = RecvBufferReport {
+            granted: 16 * mib,
+            forced: true,
+            ..capped
+        };
+        assert_eq!(
+            recv_buffer_text(&forced),
+            "receive buffer: the kernel granted 16777216 bytes (8388608 accepted, doubled: the kernel counts its bookkeeping), forced past net.core.rmem_max (4194304 bytes) with CAP_NET_ADMIN"
+        );
+        let huge = RecvBufferReport {
+            requested: 99_999 << 30,
+            granted: RecvBufferReport::MAX_GRANT,
+            ..forced
+        };
+        let text = recv_buffer_text(&huge);
+        assert!(
+            text.contains("granted 2147483646 bytes (1073741823 accepted")
+                && text.contains("the most a socket can hold")
+                && !text.contains("run as root"),
+            "{text}"
+        );
+        let plain = RecvBufferReport {
+            requested: 64 << 10,
+            granted: 128 << 10,
+            ..capped
+        };
+        assert_eq!(
+            recv_buffer_text(&plain),
+            "receive buffer: the kernel granted 131072 bytes (65536 accepted, doubled: the kernel counts its bookkeeping)"
+        );
     }
 }

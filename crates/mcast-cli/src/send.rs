@@ -54,8 +54,8 @@ pub(crate) struct Opt {
     #[arg(value_name = "PORT", allow_negative_numbers = true)]
     port: Option<OsString>,
 
-    /// The payload (any bytes, not only UTF-8). Without it, each line of stdin is one
-    /// datagram.
+    /// The payload (any bytes, not only UTF-8; "" is a zero-length datagram). Without it,
+    /// each line of stdin is one datagram (an empty line an empty datagram).
     #[arg(value_name = "MESSAGE")]
     message: Option<OsString>,
 

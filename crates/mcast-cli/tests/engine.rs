@@ -71,6 +71,67 @@ fn perf_send_into_perf_recv() {
     assert_eq!(record(&records, "end")["reason"], "ended");
 }
 
+/// Runs `mcast perf send GROUP PORT -i 127.0.0.1 --ttl 0 --json EXTRA...` (nobody listens) and
+/// returns its records.
+fn perf_send_json(group: &str, port: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "perf", "send", group, port, "-i", LO, "--ttl", "0", "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = crate::util::run(&args);
+    out.assert_success();
+    out.json()
+}
+
+// issue #7 (review) — a bit rate that is not a whole number of datagrams a second is paced as
+// asked: 1Mbit of 65000-byte datagrams is one every 0.52 s (1.923/s), not rounded down to
+// 1/s (0.52 Mbit/s).
+#[test]
+fn perf_send_keeps_a_fractional_bit_rate() {
+    let records = perf_send_json(
+        "239.1.7.6",
+        "47176",
+        &["--rate", "1Mbit", "--size", "65000", "-c", "4"],
+    );
+    let start = record(&records, "start");
+    assert_eq!(start["rate_pps"], 1.923, "{start}");
+    let summary = record(&records, "summary");
+    assert_eq!(summary["datagrams"], 4, "{summary}");
+    // Four slots of 0.52 s (rounded down to whole datagrams a second it took 4 s).
+    let elapsed = summary["elapsed_s"].as_f64().unwrap();
+    assert!((2.07..3.0).contains(&elapsed), "{summary}");
+    let mbit = summary["mbit_s"].as_f64().unwrap();
+    assert!((0.69..=1.01).contains(&mbit), "{summary}");
+}
+
+// issue #7 (review) — the last interval of a paced run is never a sliver of time holding a
+// datagram: `--rate 2 -c 3` reported its third datagram at thousands of datagrams/s. Every
+// interval and the summary read about 2/s, and the run lasts its three slots.
+#[test]
+fn perf_send_last_interval_has_a_sensible_rate() {
+    let records = perf_send_json("239.1.7.7", "47177", &["--rate", "2", "-c", "3"]);
+    let intervals: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["type"] == "interval")
+        .map(|r| &r["data"])
+        .collect();
+    assert!(!intervals.is_empty(), "{records:?}");
+    let mut total = 0;
+    for i in &intervals {
+        let length = i["end_s"].as_f64().unwrap() - i["start_s"].as_f64().unwrap();
+        assert!(length >= 0.45, "a sliver of an interval: {i}");
+        let rate = i["rate_pps"].as_f64().unwrap();
+        assert!(rate <= 3.5, "{i}");
+        total += i["datagrams"].as_u64().unwrap();
+    }
+    assert_eq!(total, 3, "{records:?}");
+    let summary = record(&records, "summary");
+    let elapsed = summary["elapsed_s"].as_f64().unwrap();
+    assert!((1.5..2.2).contains(&elapsed), "{summary}");
+    let rate = summary["rate_pps"].as_f64().unwrap();
+    assert!((1.4..=2.0).contains(&rate), "{summary}");
+}
+
 // issue #7 — at full speed over GSO every datagram is accounted for: received + missing ==
 // sent, whatever the receive buffer dropped.
 #[test]

@@ -132,6 +132,134 @@ fn stdin_lines_and_group_prefix() {
     );
 }
 
+// issue #2 (review) — an empty MESSAGE and an empty stdin line are zero-length datagrams
+// (UDP carries them): sent, counted and received, not silently skipped.
+#[test]
+fn empty_message_and_empty_lines_are_zero_length_datagrams() {
+    let rx = receiver(
+        "239.1.2.20",
+        "47120",
+        &["-c", "6", "--json", "--timeout", "10s"],
+    );
+    let out = run(&[
+        "send",
+        "239.1.2.20",
+        "47120",
+        "",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "-c",
+        "3",
+        "--json",
+    ]);
+    out.assert_success();
+    let records = out.json();
+    let end = records.last().expect("an end record");
+    assert_eq!(end["type"], "end", "{records:?}");
+    assert_eq!(
+        (&end["data"]["datagrams"], &end["data"]["bytes"]),
+        (&3.into(), &0.into())
+    );
+    let mut tx = Proc::mcast(&[
+        "send",
+        "239.1.2.20",
+        "47120",
+        "-i",
+        LO,
+        "--ttl",
+        "0",
+        "--json",
+    ]);
+    tx.write_stdin(b"a\n\nb\n");
+    let sent = tx.finish_ok();
+    let sent_lens: Vec<_> = sent
+        .json()
+        .iter()
+        .map(|r| r["data"]["len"].clone())
+        .collect();
+    assert_eq!(
+        sent_lens,
+        [1.into(), 0.into(), 1.into(), serde_json::Value::Null]
+    );
+    let got = rx.finish_ok();
+    let lens: Vec<_> = got
+        .json()
+        .iter()
+        .filter(|r| r["type"] == "recv")
+        .map(|r| r["data"]["len"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lens, [0, 0, 0, 1, 0, 1]);
+}
+
+// issue #9 (review) — `--rcvbuf` past net.core.rmem_max: the kernel's figure is twice what it
+// accepted, so twice rmem_max asked for used to read as "granted, not clamped" and was never
+// forced. With CAP_NET_ADMIN (root) it is forced and granted whole; 99999G is capped at the
+// most a socket holds, and root is not told to run as root. Without it, rmem_max caps it.
+#[test]
+fn rcvbuf_past_rmem_max_is_forced_as_root_and_reported_as_the_kernel_does() {
+    let Some(max) = mcast_sync::error::rmem_max() else {
+        eprintln!("skipping: /proc/sys/net/core/rmem_max is not readable");
+        return;
+    };
+    let privileged = mcast_testkit::privilege::has_cap_net_admin();
+    let recv = |size: &str| {
+        let out = run(&[
+            "recv",
+            "239.1.2.21",
+            "47121",
+            "-i",
+            LO,
+            "--rcvbuf",
+            size,
+            "--json",
+            "--timeout",
+            "200ms",
+        ]);
+        out.assert_no_panic();
+        assert_eq!(out.code(), 1, "nothing was sent: {}", out.stderr_text());
+        let stats = out
+            .json()
+            .into_iter()
+            .find(|r| r["type"] == "stats")
+            .expect("a stats record");
+        (stats["data"]["recv_buffer"].clone(), out.stderr_text())
+    };
+    let twice = 2 * max;
+    let (buffer, note) = recv(&twice.to_string());
+    assert_eq!(buffer["requested"], twice, "{buffer}");
+    assert_eq!(buffer["rmem_max"], max, "{buffer}");
+    if privileged {
+        assert_eq!(buffer["granted"], 2 * twice, "{buffer}");
+        assert_eq!(
+            (&buffer["forced"], &buffer["clamped"]),
+            (&true.into(), &false.into())
+        );
+        assert!(note.contains("forced past net.core.rmem_max"), "{note}");
+    } else {
+        assert_eq!(buffer["granted"], twice, "{buffer}");
+        assert_eq!(
+            (&buffer["forced"], &buffer["clamped"]),
+            (&false.into(), &true.into())
+        );
+        assert!(note.contains("caps it without CAP_NET_ADMIN"), "{note}");
+    }
+    let (buffer, note) = recv("99999G");
+    assert_eq!(buffer["clamped"], true, "{buffer}");
+    if privileged {
+        assert_eq!(buffer["granted"], 2_147_483_646_u64, "{buffer}");
+        assert_eq!(buffer["forced"], true, "{buffer}");
+        assert!(
+            note.contains("the most a socket can hold") && !note.contains("run as root"),
+            "{note}"
+        );
+    } else {
+        assert_eq!(buffer["granted"], twice, "{buffer}");
+        assert!(note.contains("run as root"), "{note}");
+    }
+}
+
 // issue #2 (interop) — a plain Python sender (the lecture's) received by `mcast recv`.
 #[test]
 fn python_sender_to_mcast_recv() {

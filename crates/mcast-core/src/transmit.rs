@@ -8,6 +8,17 @@ use std::net::{IpAddr, SocketAddr};
 /// The bytes live in the caller's buffer: `buf[..size]`. When `segment_size` is `Some(n)`, the
 /// buffer holds `size / n` datagrams of `n` bytes (the last may be shorter), ready for UDP GSO
 /// or for a loop of plain sends.
+///
+/// A transmit always holds at least one datagram: `size` 0 is one empty datagram (UDP carries
+/// zero-length payloads), never nothing and never a batch of empty segments.
+///
+/// ```
+/// use mcast_core::Transmit;
+///
+/// let to = "224.1.1.5:50001".parse().unwrap();
+/// assert_eq!(Transmit::new(to, 0).datagrams(), 1);
+/// assert_eq!(Transmit::new(to, 10).with_segment_size(Some(4)).datagrams(), 3);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
 #[non_exhaustive]
@@ -39,11 +50,12 @@ impl Transmit {
         self
     }
 
-    /// How many datagrams the transmit holds.
+    /// How many datagrams the transmit holds: at least 1, since an empty transmit is one
+    /// zero-length datagram.
     pub fn datagrams(&self) -> usize {
         match self.segment_size {
-            Some(n) if n > 0 => self.size.div_ceil(n),
-            _ => usize::from(self.size > 0),
+            Some(n) if n > 0 => self.size.div_ceil(n).max(1),
+            _ => 1,
         }
     }
 }
@@ -144,7 +156,16 @@ mod tests {
     #[test]
     fn datagram_count_follows_segment_size() {
         let d: SocketAddr = "224.1.1.5:50001".parse().unwrap();
-        assert_eq!(Transmit::new(d, 0).datagrams(), 0);
+        // An empty transmit is one zero-length datagram, whatever its segment size says.
+        assert_eq!(Transmit::new(d, 0).datagrams(), 1);
+        assert_eq!(
+            Transmit::new(d, 0).with_segment_size(Some(0)).datagrams(),
+            1
+        );
+        assert_eq!(
+            Transmit::new(d, 0).with_segment_size(Some(4)).datagrams(),
+            1
+        );
         assert_eq!(Transmit::new(d, 10).datagrams(), 1);
         assert_eq!(
             Transmit::new(d, 10).with_segment_size(Some(4)).datagrams(),
@@ -154,6 +175,24 @@ mod tests {
             Transmit::new(d, 8).with_segment_size(Some(4)).datagrams(),
             2
         );
+    }
+
+    proptest::proptest! {
+        // A transmit of any size holds at least one datagram, and its datagrams cover its
+        // bytes exactly: all but the last full, the last not empty unless the transmit is.
+        #[test]
+        fn datagrams_cover_the_bytes(size in 0usize..200_000, seg in proptest::option::of(0usize..70_000)) {
+            let d: SocketAddr = "224.1.1.5:50001".parse().unwrap();
+            let t = Transmit::new(d, size).with_segment_size(seg);
+            let n = t.datagrams();
+            proptest::prop_assert!(n >= 1);
+            match seg {
+                Some(seg) if seg > 0 && size > 0 => {
+                    proptest::prop_assert!((n - 1) * seg < size && size <= n * seg);
+                }
+                _ => proptest::prop_assert_eq!(n, 1),
+            }
+        }
     }
 
     #[test]

@@ -22,7 +22,11 @@
 //! else to stderr: after a closed stdout, or one still blocked half a second after a stop
 //! request.
 //!
-//! Rates count UDP payload bytes (the frame header included), as iperf does.
+//! Rates count UDP payload bytes (the frame header included), as iperf does. A bit rate paces
+//! one datagram every 8 × size / rate seconds (`start`'s `rate_pps` may be fractional). A run
+//! lasts until one spacing after its last datagram (the sender's pace, the receiver's mean
+//! spacing), the time that datagram stands for: `-c 3` at 2 datagrams/s is 3 datagrams in
+//! 1.5 s, and the last interval is never a sliver of time with an absurd rate.
 //!
 //! The receiver asks for UDP GRO, so a GSO sender's batches reach it whole (several times
 //! cheaper than the kernel cutting them up). The kernel then counts a dropped coalesced run as

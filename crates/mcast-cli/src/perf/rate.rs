@@ -15,20 +15,31 @@ pub(crate) enum Rate {
 }
 
 impl Rate {
-    /// Datagrams per second for datagrams of `size` bytes; `None` for `max`.
-    pub(crate) fn pps(self, size: usize) -> Option<u64> {
+    /// Datagrams per second for datagrams of `size` bytes; `None` for `max`. A bit rate that is
+    /// not a whole number of datagrams a second stays fractional (1Mbit of 65000-byte
+    /// datagrams: 1.923/s), as [`interval`](Self::interval) paces it.
+    pub(crate) fn pps(self, size: usize) -> Option<f64> {
         match self {
             Self::Max => None,
-            Self::Pps(n) => Some(n),
-            Self::Bits(b) => Some((b / (8 * size.max(1) as u64)).max(1)),
+            Self::Pps(n) => Some(n as f64),
+            Self::Bits(b) => Some(b as f64 / (8 * size.max(1)) as f64),
         }
     }
 
-    /// The pacing interval for datagrams of `size` bytes; `None` for `max`. Rounded to the
-    /// nanosecond, which keeps any rate up to 10^6/s within 0.05% of what was asked.
+    /// The pacing interval for datagrams of `size` bytes; `None` for `max`. A bit rate `b`
+    /// paces one datagram every 8 × `size` / `b` seconds, not a whole number of datagrams per
+    /// second, so any rate is kept, below one datagram a second too. Rounded to the
+    /// nanosecond (at least 1 ns), which keeps any rate up to 10^6 datagrams/s within 0.05% of
+    /// what was asked.
     pub(crate) fn interval(self, size: usize) -> Option<Duration> {
-        self.pps(size)
-            .map(|pps| Duration::from_nanos((1_000_000_000 + pps / 2) / pps))
+        const NS: u128 = 1_000_000_000;
+        let (num, den) = match self {
+            Self::Max => return None,
+            Self::Pps(n) => (NS, u128::from(n.max(1))),
+            Self::Bits(b) => (8 * size.max(1) as u128 * NS, u128::from(b.max(1))),
+        };
+        let ns = ((num + den / 2) / den).max(1);
+        Some(Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX)))
     }
 }
 
@@ -108,8 +119,11 @@ mod tests {
 
     #[test]
     fn bit_rates_become_datagrams_per_second() {
-        assert_eq!(Rate::Bits(100_000_000).pps(1250), Some(10_000));
-        assert_eq!(Rate::Bits(1).pps(1400), Some(1), "at least one a second");
+        assert_eq!(Rate::Bits(100_000_000).pps(1250), Some(10_000.0));
+        assert_eq!(
+            Rate::Bits(100_000_000).interval(1250),
+            Some(Duration::from_micros(100))
+        );
         assert_eq!(Rate::Max.interval(64), None);
         assert_eq!(
             Rate::Pps(20_000).interval(64),
@@ -118,6 +132,38 @@ mod tests {
         assert_eq!(
             Rate::Pps(3).interval(64),
             Some(Duration::from_nanos(333_333_333))
+        );
+    }
+
+    // A bit rate that is not a whole number of datagrams a second is paced as asked, not
+    // rounded down to whole datagrams per second: 1Mbit of 65000-byte datagrams is one every
+    // 0.52 s (1.923/s, not 1/s), 10bit of 28-byte ones one every 22.4 s (not 1/s).
+    #[test]
+    fn fractional_bit_rates_keep_their_rate() {
+        assert_eq!(
+            Rate::Bits(1_000_000).interval(65_000),
+            Some(Duration::from_millis(520))
+        );
+        let pps = Rate::Bits(1_000_000).pps(65_000).unwrap();
+        assert!((pps - 1_000_000.0 / 520_000.0).abs() < 1e-9, "{pps}");
+        assert_eq!(
+            Rate::Bits(10).interval(28),
+            Some(Duration::from_millis(22_400))
+        );
+        assert_eq!(
+            Rate::Bits(1).interval(1400),
+            Some(Duration::from_secs(11_200))
+        );
+        // Bits per datagram over bits per second, rounded to the nanosecond.
+        for (bits, size) in [(1_000_000, 1000), (999_999, 1400), (64_000, 1), (7, 3)] {
+            let iv = Rate::Bits(bits).interval(size).unwrap().as_nanos() as f64;
+            let exact = 8.0 * size as f64 * 1e9 / bits as f64;
+            assert!((iv - exact).abs() <= 0.5, "{bits} {size}: {iv} vs {exact}");
+        }
+        // Faster than the nanosecond holds: paced at 1 ns, never unpaced by a zero interval.
+        assert_eq!(
+            Rate::Bits(u64::MAX).interval(28),
+            Some(Duration::from_nanos(1))
         );
     }
 }

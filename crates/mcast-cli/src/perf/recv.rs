@@ -333,6 +333,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         (Some(l), Some(e)) => l.max(e),
         (l, e) => l.or(e).unwrap_or_else(Instant::now),
     };
+    let end = run_end(first, end, stats.framed);
     // The last, partial interval.
     if let (Some(at), Some(_)) = (prev.at, first) {
         if stats.framed > prev.datagrams || stats.lost > prev.lost {
@@ -374,6 +375,24 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
         .into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// When a run whose `datagrams` arrived from `first` to `last` ends for its figures: one mean
+/// spacing after the last datagram, the time that datagram stands for (as `perf send` ends a
+/// paced run one pace after its last). So n datagrams count over n spacings, not n - 1: 3 at
+/// 2 datagrams/s are 2/s over 1.5 s, and a last interval is never a sliver of time with a
+/// datagram in it (an absurd rate).
+fn run_end(first: Option<Instant>, last: Instant, datagrams: u64) -> Instant {
+    match first {
+        Some(first) if datagrams >= 2 && last > first => {
+            let spacing = (last - first).as_secs_f64() / (datagrams - 1) as f64;
+            Duration::try_from_secs_f64(spacing)
+                .ok()
+                .and_then(|s| last.checked_add(s))
+                .unwrap_or(last)
+        }
+        _ => last,
+    }
 }
 
 /// Datagrams lost in the network: the sequence numbers missing, less those the kernel dropped
@@ -631,7 +650,25 @@ fn utc_stamp(ns: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::utc_stamp;
+    use super::{per_s, run_end, utc_stamp};
+    use std::time::{Duration, Instant};
+
+    // 3 datagrams at 2/s arrive at 0, 0.5 and 1.0 s; the report tick at 1.0 s must not leave
+    // the third alone in a sliver of an interval (an absurd rate): the run lasts one spacing
+    // more, and both the tail and the whole run read 2/s.
+    #[test]
+    fn a_run_ends_one_spacing_after_its_last_datagram() {
+        let t0 = Instant::now();
+        let last = t0 + Duration::from_millis(1_000);
+        let end = run_end(Some(t0), last, 3);
+        assert_eq!(end - t0, Duration::from_millis(1_500));
+        let tail = (end - (t0 + Duration::from_secs(1))).as_secs_f64();
+        assert!((per_s(1, tail) - 2.0).abs() < 1e-9);
+        assert!((per_s(3, (end - t0).as_secs_f64()) - 2.0).abs() < 1e-9);
+        // One datagram, or none, has no spacing.
+        assert_eq!(run_end(Some(t0), t0, 1), t0);
+        assert_eq!(run_end(None, last, 0), last);
+    }
 
     #[test]
     fn utc_stamps_are_civil_dates() {

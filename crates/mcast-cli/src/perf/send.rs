@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use mcast_core::session::{Sender, SenderConfig, SessionId};
 use mcast_core::{auth, frame};
-use mcast_sync::driver::{wall_ns, Clock as _, Drive, SendDriver};
+use mcast_sync::driver::{wall_ns, Clock as _, Drive, SendDriver, SystemClock};
 use mcast_sync::SendPath;
 use serde::Serialize;
 
@@ -39,7 +39,8 @@ pub(crate) struct Opt {
     endpoint: crate::args::Endpoint,
 
     /// Datagrams per second (20000, 20k, 1M), a bit rate of UDP payload (100Mbit, 1Gbit), or
-    /// max (as fast as the socket takes them).
+    /// max (as fast as the socket takes them). A bit rate paces one datagram every
+    /// 8 × --size / RATE seconds, fractions of a datagram per second included.
     #[arg(long, value_name = "RATE", default_value = "1000", value_parser = parse_rate)]
     rate: Rate,
 
@@ -83,7 +84,8 @@ struct StartRecord {
     port: u16,
     interface: String,
     size: usize,
-    rate_pps: Option<u64>,
+    /// The datagrams per second the schedule keeps (fractional for a bit rate).
+    rate_pps: Option<f64>,
     io: &'static str,
     session: SessionId,
     /// Whether frames carry a tag (`--key-file`).
@@ -175,7 +177,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
                 port: plan.port,
                 interface: label.clone(),
                 size: opt.size,
-                rate_pps: opt.rate.pps(opt.size),
+                rate_pps: opt.rate.pps(opt.size).map(round3),
                 io: tx.send_path().as_str(),
                 session,
                 authenticated: tag > 0,
@@ -188,7 +190,11 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             plan.port,
             opt.size,
             if tag > 0 { "authenticated " } else { "" },
-            opt.rate,
+            match (opt.rate, opt.rate.pps(opt.size)) {
+                // A bit rate says what it means in datagrams, fractions kept.
+                (Rate::Bits(_), Some(pps)) => format!("{} ({} datagrams/s)", opt.rate, round3(pps)),
+                _ => opt.rate.to_string(),
+            },
             tx.send_path().as_str(),
             match (opt.count, duration) {
                 (Some(c), _) => format!("{c} datagrams"),
@@ -203,10 +209,16 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     let end = duration.and_then(|d| start.checked_add(d));
     let mut tick = 1_u64;
     let mut last = (start, 0_u64, 0_u64);
+    // When the last data datagram went, for the run's end (see `run_end`).
+    let mut last_sent: Option<Instant> = None;
     let reason = loop {
         let next = start + Duration::from_secs(tick);
         let limit = end.map_or(next, |e| e.min(next));
-        let drive = driver.run_data(&tx, &payload, Some(limit), stop, |_| {})?;
+        let drive = driver.run_data(&tx, &payload, Some(limit), stop, |sent| {
+            if !sent.is_end && sent.datagrams > 0 {
+                last_sent = Some(SystemClock.now());
+            }
+        })?;
         let now = driver.clock().now();
         if now >= next {
             interval(&opt, start, last, now, &driver)?;
@@ -220,7 +232,7 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
             _ => {}
         }
     };
-    let elapsed = driver.clock().now() - start;
+    let elapsed = run_end(driver.clock().now(), last_sent, opt.rate.interval(opt.size)) - start;
     if last.0 < start + elapsed && driver.datagrams_sent() > last.1 {
         interval(&opt, start, last, start + elapsed, &driver)?;
     }
@@ -280,6 +292,18 @@ pub(crate) fn run(opt: Opt) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// When a run that stopped sending at `now` ends for its figures: a paced run (one datagram
+/// every `pace`) lasts until one pace after its last datagram (`last_sent`), the time that
+/// datagram stands for, so `-c 3` at 2 datagrams/s is 3 datagrams in 1.5 s (2/s), and its last
+/// interval is never a sliver of time with a datagram in it (an absurd rate). Unpaced, the run
+/// ends at `now`.
+fn run_end(now: Instant, last_sent: Option<Instant>, pace: Option<Duration>) -> Instant {
+    match (last_sent, pace) {
+        (Some(at), Some(pace)) => at.checked_add(pace).map_or(now, |slot| slot.max(now)),
+        _ => now,
+    }
+}
+
 /// Prints the interval from `last` (time, datagrams, bytes) to `now`.
 fn interval(
     opt: &Opt,
@@ -314,5 +338,33 @@ fn interval(
             rec.rate_pps,
             rec.mbit_s
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A paced run's last interval runs one pace past its last datagram: `--rate 2 -c 3` sends at
+    // 0, 0.5 and 1.0 s, and the tick at 1.0 s must not leave the third datagram alone in a
+    // sliver of an interval (it was reported at 2591 datagrams/s).
+    #[test]
+    fn a_paced_run_ends_one_pace_after_its_last_datagram() {
+        let t0 = Instant::now();
+        let pace = Some(Duration::from_millis(500));
+        let last = t0 + Duration::from_millis(1_000);
+        let stopped = last + Duration::from_micros(400);
+        let end = run_end(stopped, Some(last), pace);
+        assert_eq!(end - t0, Duration::from_millis(1_500));
+        // The tail [1.0, 1.5] holds one datagram: 2/s, as asked; the run 3 in 1.5 s.
+        let tail = (end - (t0 + Duration::from_secs(1))).as_secs_f64();
+        assert!((per_s(1, tail) - 2.0).abs() < 1e-9);
+        assert!((per_s(3, (end - t0).as_secs_f64()) - 2.0).abs() < 1e-9);
+        // A run that went on past that slot (stopped by its duration) ends when it stopped.
+        let later = last + Duration::from_secs(2);
+        assert_eq!(run_end(later, Some(last), pace), later);
+        // Unpaced, or nothing sent: now.
+        assert_eq!(run_end(stopped, Some(last), None), stopped);
+        assert_eq!(run_end(stopped, None, pace), stopped);
     }
 }

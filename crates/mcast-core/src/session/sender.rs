@@ -521,7 +521,13 @@ impl Sender {
         if self.next_at.is_some_and(|at| now < at) {
             return None;
         }
-        let cap = self.config.max_segments.max(1) as u64;
+        // An empty raw payload is a zero-length datagram, which cannot share a GSO batch (a
+        // segment of 0 bytes): one per transmit.
+        let cap = if !self.config.framed && payload.is_empty() {
+            1
+        } else {
+            self.config.max_segments.max(1) as u64
+        };
         let n = match self.config.interval {
             Some(interval) if !interval.is_zero() => self.paced_due(now, interval).min(cap),
             _ => cap,
@@ -925,6 +931,61 @@ mod tests {
         assert!(
             s.poll_transmit(t0, 0, b"x", &mut buf).is_none(),
             "ended for good"
+        );
+    }
+
+    // An empty payload is a zero-length datagram: UDP carries it. Raw, it goes one per
+    // transmit (never a GSO batch of empty segments); framed, it is a bare header.
+    #[test]
+    fn empty_payload_is_one_zero_length_datagram_per_transmit() {
+        let t0 = super::super::test_origin();
+        let mut buf = vec![0xa5; 8];
+        let mut s = Sender::new(SenderConfig {
+            count: Some(3),
+            max_segments: 64,
+            ..SenderConfig::new(dest())
+        });
+        let mut got = Vec::new();
+        while let Some(t) = s.poll_transmit(t0, 0, b"", &mut buf) {
+            got.push((t.size, t.segment_size, t.datagrams()));
+        }
+        assert_eq!(got, vec![(0, None, 1); 3]);
+        assert_eq!(
+            (s.generated(), s.datagrams_sent(), s.bytes_sent()),
+            (3, 3, 0)
+        );
+        let t = s.write_datagram(0, b"", &mut buf).unwrap();
+        assert_eq!((t.size, t.datagrams(), buf.len()), (0, 1, 0));
+        // A late paced caller catches up one empty datagram per transmit.
+        let iv = Duration::from_millis(10);
+        let mut paced = Sender::new(SenderConfig {
+            interval: Some(iv),
+            max_segments: 8,
+            ..SenderConfig::new(dest())
+        });
+        assert_eq!(
+            paced
+                .poll_transmit(t0, 0, b"", &mut buf)
+                .unwrap()
+                .datagrams(),
+            1
+        );
+        let late = t0 + 3 * iv;
+        let caught: Vec<_> =
+            std::iter::from_fn(|| paced.poll_transmit(late, 0, b"", &mut buf)).collect();
+        assert_eq!(caught.len(), 3);
+        assert!(caught.iter().all(|t| (t.size, t.segment_size) == (0, None)));
+        // Framed, an empty payload is a header: batches still form.
+        let mut framed = Sender::new(SenderConfig {
+            framed: true,
+            count: Some(2),
+            max_segments: 2,
+            ..SenderConfig::new(dest())
+        });
+        let t = framed.poll_transmit(t0, 0, b"", &mut buf).unwrap();
+        assert_eq!(
+            (t.size, t.segment_size, t.datagrams()),
+            (2 * frame::HEADER_LEN, Some(frame::HEADER_LEN), 2)
         );
     }
 

@@ -139,11 +139,15 @@ impl RecvBatch {
     /// The datagrams held, in arrival order, with a run that UDP GRO coalesced into one slot
     /// ([`RecvMeta::segment_size`]) cut back into its datagrams: bytes and metadata, each
     /// datagram's `len` its own and `segment_size` `None`. This is what a receiver wants
-    /// whether or not GRO is on ([`crate::ReceiverBuilder::gro`]).
+    /// whether or not GRO is on ([`crate::ReceiverBuilder::gro`]). A zero-length datagram
+    /// is one datagram of no bytes.
     pub fn datagrams(&self) -> impl Iterator<Item = (&[u8], RecvMeta)> + '_ {
         self.iter().flat_map(|(bytes, meta)| {
             let seg = meta.segment_size.map_or(bytes.len(), usize::from).max(1);
-            bytes.chunks(seg).map(move |chunk| {
+            // At least one: an empty slot is an empty datagram, which `chunks` would skip.
+            let n = bytes.len().div_ceil(seg).max(1);
+            (0..n).map(move |i| {
+                let chunk = &bytes[(i * seg).min(bytes.len())..((i + 1) * seg).min(bytes.len())];
                 let mut one = meta.with_segment_size(None);
                 one.len = chunk.len();
                 (chunk, one)

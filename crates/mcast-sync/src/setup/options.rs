@@ -148,8 +148,10 @@ pub(super) fn recv_hop_limit(sock: &Socket, v6: bool) -> Result<(), Error> {
 }
 
 /// Asks for a receive buffer of `size` bytes (`SO_RCVBUF`) and reads back what the kernel
-/// granted; when that is less than `size`, tries `SO_RCVBUFFORCE` (refused with `EPERM` without
-/// `CAP_NET_ADMIN`, which is no error) and, when the kernel takes it, reads back again.
+/// granted (twice what it accepted); when it accepted less than `size` (capped by
+/// `net.core.rmem_max`), tries `SO_RCVBUFFORCE` (refused with `EPERM` without `CAP_NET_ADMIN`,
+/// which is no error) and, when the kernel takes it, reads back again. See
+/// [`RecvBufferReport`] for the kernel's rule.
 pub(super) fn set_recv_buffer(
     sock: &Socket,
     size: usize,

@@ -35,27 +35,62 @@ pub struct SocketState {
 
 /// What came of a receiver's request for a receive buffer ([`crate::ReceiverBuilder::recv_buffer_size`]).
 ///
-/// Linux grants twice the request (the other half is its bookkeeping), but caps an unprivileged
-/// request at `net.core.rmem_max`, so that at most twice `rmem_max` is granted. When the grant
-/// falls short of the request, setup tries `SO_RCVBUFFORCE`, which passes the cap for a process
-/// with `CAP_NET_ADMIN` (root, say). Otherwise `sysctl -w net.core.rmem_max=N` raises the cap.
+/// Linux takes a request of `r` bytes as follows, and reports (`SO_RCVBUF` read back) twice
+/// what it accepted, the other half being its bookkeeping:
+///
+/// | option | accepted | granted (read back) |
+/// |--------|----------|---------------------|
+/// | `SO_RCVBUF` | `min(r, net.core.rmem_max)` | twice that |
+/// | `SO_RCVBUFFORCE` (needs `CAP_NET_ADMIN`, root say) | `min(r, INT_MAX / 2)` | twice that, at most [`MAX_GRANT`](Self::MAX_GRANT) |
+///
+/// (and never less than the kernel's minimum of about 2 KiB). Setup asks with `SO_RCVBUF`
+/// and, when the kernel accepted less than the request ([`clamped`](Self::clamped)), tries
+/// `SO_RCVBUFFORCE`, which passes `net.core.rmem_max` with `CAP_NET_ADMIN`. Without it,
+/// `sysctl -w net.core.rmem_max=N` raises the cap.
+///
+/// ```
+/// use mcast_sync::RecvBufferReport;
+///
+/// // 8 MiB asked for, net.core.rmem_max 4 MiB, no CAP_NET_ADMIN: 4 MiB accepted, 8 MiB read back.
+/// let capped = RecvBufferReport { requested: 8 << 20, granted: 8 << 20, rmem_max: Some(4 << 20), forced: false };
+/// assert_eq!(capped.accepted(), 4 << 20);
+/// assert!(capped.clamped());
+/// // With CAP_NET_ADMIN, SO_RCVBUFFORCE takes all of it.
+/// let forced = RecvBufferReport { granted: 16 << 20, forced: true, ..capped };
+/// assert!(!forced.clamped());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvBufferReport {
     /// The bytes asked for per socket.
     pub requested: usize,
-    /// The bytes the kernel granted per socket, as `SO_RCVBUF` reads back (twice what it
-    /// accepted of the request). With several sockets, the smallest grant.
+    /// The bytes the kernel granted per socket, its own figure as `SO_RCVBUF` reads back: twice
+    /// what it [accepted](Self::accepted) of the request. With several sockets, the smallest
+    /// grant.
     pub granted: usize,
     /// `net.core.rmem_max` when setup asked, if `/proc/sys/net/core/rmem_max` was readable.
     pub rmem_max: Option<usize>,
-    /// Whether `SO_RCVBUFFORCE` was needed and the kernel took it.
+    /// Whether `SO_RCVBUFFORCE` was needed (`SO_RCVBUF` accepted less than the request) and the
+    /// kernel took it: the process has `CAP_NET_ADMIN`, and the grant may pass
+    /// `net.core.rmem_max`.
     pub forced: bool,
 }
 
 impl RecvBufferReport {
-    /// Whether the kernel granted less than was asked for.
+    /// The largest grant a socket can have: `SO_RCVBUFFORCE` accepts at most `INT_MAX / 2`
+    /// bytes and doubles them (2,147,483,646).
+    pub const MAX_GRANT: usize = (i32::MAX as usize / 2) * 2;
+
+    /// The bytes of the request the kernel accepted: half of [`granted`](Self::granted), the
+    /// other half being the kernel's bookkeeping.
+    pub fn accepted(&self) -> usize {
+        self.granted / 2
+    }
+
+    /// Whether the kernel accepted less than was asked for: `net.core.rmem_max` capped a plain
+    /// request, or (when [`forced`](Self::forced)) the request was more than a socket's buffer
+    /// holds ([`MAX_GRANT`](Self::MAX_GRANT)).
     pub fn clamped(&self) -> bool {
-        self.granted < self.requested
+        self.accepted() < self.requested
     }
 }
 
@@ -215,7 +250,8 @@ impl SocketState {
     /// Sends the datagrams a [`Transmit`] describes: `buf[..size]`, cut into `segment_size`
     /// pieces when set, over the socket's [`SendPath`]: UDP GSO (`UDP_SEGMENT`, up to 64
     /// datagrams per `sendmsg`), `sendmmsg` (up to 64 datagrams per call), or one `sendto` per
-    /// datagram. A last lone datagram always goes out with one `sendto`.
+    /// datagram. A last lone datagram always goes out with one `sendto`, and a transmit of 0
+    /// bytes is one zero-length datagram.
     ///
     /// Returns how many datagrams went out. An error before the first datagram is returned; an
     /// error after it (`ENOBUFS` or `EAGAIN` when the kernel cannot keep up, say) ends the call,
@@ -237,11 +273,15 @@ impl SocketState {
                 ),
             )
         })?;
+        let destination = transmit.destination;
+        if data.is_empty() {
+            // One zero-length datagram: UDP carries it, and the loop below would send nothing.
+            return self.send(sock, destination, data).map(|_| 1);
+        }
         let seg = match transmit.segment_size {
             Some(n) if n > 0 => n,
-            _ => data.len().max(1),
+            _ => data.len(),
         };
-        let destination = transmit.destination;
         // How many segments fit one GSO send: the kernel's 64, and one IP datagram's 64 KiB.
         let per_gso = (MAX_GSO_BYTES / seg).min(MAX_GSO_SEGMENTS);
         // Cleared when the route's MTU is too small for one segment: GSO cannot fragment.
