@@ -161,13 +161,31 @@ fn rate(text: &str) {
     for size in [1, 28, 1400, 65_507] {
         match (r, r.pps(size), r.interval(size)) {
             (rate::Rate::Max, None, None) => {}
-            (rate::Rate::Pps(n), Some(pps), Some(_)) => {
-                assert!(pps == n && (1..=100_000_000).contains(&n), "{text:?}");
+            (rate::Rate::Pps(n), Some(pps), Some(iv)) => {
+                assert!(
+                    pps == n as f64 && (1..=100_000_000).contains(&n),
+                    "{text:?}"
+                );
+                paced_as_the_rate_says(text, pps, iv);
             }
-            (rate::Rate::Bits(b), Some(pps), Some(_)) => assert!(b > 0 && pps >= 1),
+            (rate::Rate::Bits(b), Some(pps), Some(iv)) => {
+                // A bit rate may come to less than one datagram a second: paced all the same.
+                assert!(b > 0 && pps > 0.0 && pps.is_finite(), "{text:?}");
+                paced_as_the_rate_says(text, pps, iv);
+            }
             other => panic!("{text:?}: {other:?}"),
         }
     }
+}
+
+/// The pacing interval is one over the rate, to the nanosecond (and never zero).
+fn paced_as_the_rate_says(text: &str, pps: f64, interval: std::time::Duration) {
+    let want = (1e9 / pps).max(1.0);
+    let got = interval.as_nanos() as f64;
+    assert!(
+        (got - want).abs() <= 1.0 + want * 1e-9,
+        "{text:?}: {pps} datagrams/s paced every {got} ns, not {want}"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
