@@ -120,9 +120,10 @@ const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
-const PROTO_IGMP: u8 = 2;
-const PROTO_UDP: u8 = 17;
-const PROTO_ICMPV6: u8 = 58;
+// The IP protocol numbers are the decoder's, one definition for the packet module.
+use super::{
+    IP_PROTO_ICMPV6 as PROTO_ICMPV6, IP_PROTO_IGMP as PROTO_IGMP, IP_PROTO_UDP as PROTO_UDP,
+};
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     let s = b.get(at..at.checked_add(2)?)?;

@@ -185,6 +185,7 @@ const ETHERTYPE_ARP: u16 = 0x0806;
 const IPV4_OPTION_ROUTER_ALERT: u8 = 148;
 const IPV6_OPTION_ROUTER_ALERT: u8 = 5;
 const IP_PROTO_ICMP: u8 = 1;
+const IP_PROTO_IGMP: u8 = 2;
 const IP_PROTO_UDP: u8 = 17;
 const IP_PROTO_ICMPV6: u8 = 58;
 
